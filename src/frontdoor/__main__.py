@@ -1,0 +1,3 @@
+from frontdoor.cli import main
+
+raise SystemExit(main())

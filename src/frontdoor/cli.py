@@ -1,0 +1,171 @@
+"""The command line: parse arguments, call the library, print. No decisions are made here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from frontdoor import __version__
+from frontdoor.contract.load import LoadResult, load_contract
+from frontdoor.errors import FrontdoorError
+from frontdoor.report.check import EXIT_INVALID, run_check
+
+
+def _console() -> Console:
+    # Off a terminal (CI logs, pipes) rich would wrap at 80 columns; tables read better wider.
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=160)
+    return console
+
+
+def _load_valid(directory: Path, console: Console) -> LoadResult | None:
+    from frontdoor.report.text import print_findings
+
+    result = load_contract(directory)
+    errors = [f for f in result.findings if f.severity == "error"]
+    if errors:
+        print_findings(console, errors)
+        console.print(f"invalid: {len(errors)} error(s) in {directory}; run frontdoor check for the details")
+        return None
+    return result
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    report = run_check(Path(args.directory), args.env, args.strict)
+    if args.format == "json":
+        from frontdoor.report.jsonout import check_json
+
+        print(json.dumps(check_json(report), indent=2))
+    elif args.format == "markdown":
+        from frontdoor.report.markdown import check_markdown
+
+        sys.stdout.write(check_markdown(report))
+    else:
+        from frontdoor.report.text import print_check
+
+        print_check(_console(), report)
+    return report.exit_code
+
+
+def cmd_who(args: argparse.Namespace) -> int:
+    from frontdoor.report.who import who
+
+    console = _console()
+    result = _load_valid(Path(args.directory), console)
+    if result is None:
+        return EXIT_INVALID
+    answer = who(result.contract, args.env, args.method, args.url)
+    if args.format == "json":
+        print(json.dumps(answer.json(), indent=2))
+        return 0 if answer.route else 1
+    route = answer.route
+    if route is None:
+        allowed = f" (allowed: {', '.join(answer.allowed)})" if answer.allowed else ""
+        console.print(f"no route: {answer.status} {answer.reason}{allowed}")
+        return 1
+    where = f" ({route.where})" if route.where else ""
+    console.print(f"{answer.method} {answer.url}")
+    console.print(f"  route      {route.methods} {route.path} on entrypoint {route.entrypoint}{where}")
+    console.print(f"  service    {route.service}, upstreams {', '.join(route.upstreams) or 'none'}")
+    console.print(
+        f"  access     {route.access}" + (f" via {', '.join(route.providers)}" if route.providers else "")
+    )
+    console.print(f"  rate limit {route.rate_limit or 'none'}")
+    console.print(f"  stop       {route.stop.describe()}  (platform team of the Edge)")
+    console.print(f"  secure     {route.stop.describe()}  (platform team of the Edge)")
+    console.print(f"  explain    {route.explain.describe()}  (app team of the Service)")
+    console.print(f"  roll back  {route.rollback.describe()}  (delivery team of the Environment)")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from frontdoor.report.diff import diff_environments
+
+    console = _console()
+    if len(args.env) != 2:
+        console.print("diff compares two environments: frontdoor diff DIR --env A --env B")
+        return EXIT_INVALID
+    result = _load_valid(Path(args.directory), console)
+    if result is None:
+        return EXIT_INVALID
+    first, second = args.env
+    changes = diff_environments(result.contract, first, second)
+    if args.format == "json":
+        print(json.dumps({"from": first, "to": second, "changes": [c.json() for c in changes]}, indent=2))
+        return 1 if changes else 0
+    if not changes:
+        console.print(f"{first} and {second} expose and protect the same routes")
+        return 0
+    for change in changes:
+        if change.before is None:
+            console.print(f"+ {change.area} {change.subject}: {change.after}  (only in {second})")
+        elif change.after is None:
+            console.print(f"- {change.area} {change.subject}: {change.before}  (only in {first})")
+        else:
+            console.print(f"~ {change.area} {change.subject}: {change.before} -> {change.after}")
+    return 1
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from frontdoor.schema import contract_schema
+
+    print(json.dumps(contract_schema(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="frontdoor", description="Production as a contract between teams.")
+    parser.add_argument("--version", action="version", version=f"frontdoor {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="validate the contract and give the production verdict")
+    check.add_argument("directory", metavar="DIR")
+    check.add_argument("--env", help="only this environment")
+    check.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    check.add_argument(
+        "--strict", action="store_true", help="warnings in non-production environments fail too"
+    )
+    check.set_defaults(handler=cmd_check)
+
+    who = commands.add_parser("who", help="which route a request takes, and who owns it")
+    who.add_argument("directory", metavar="DIR")
+    who.add_argument("--env", required=True)
+    who.add_argument("--format", choices=("text", "json"), default="text")
+    who.add_argument("method", metavar="METHOD")
+    who.add_argument("url", metavar="URL")
+    who.set_defaults(handler=cmd_who)
+
+    diff = commands.add_parser("diff", help="how two environments differ in exposure and protection")
+    diff.add_argument("directory", metavar="DIR")
+    diff.add_argument(
+        "--env", action="append", default=[], required=True, help="give it twice: --env A --env B"
+    )
+    diff.add_argument("--format", choices=("text", "json"), default="text")
+    diff.set_defaults(handler=cmd_diff)
+
+    schema = commands.add_parser("schema", help="the JSON Schema of contract documents")
+    schema.set_defaults(handler=cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except FrontdoorError as exc:
+        Console(stderr=True, highlight=False).print(f"frontdoor: {exc}")
+        return EXIT_INVALID
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

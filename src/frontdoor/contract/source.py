@@ -1,0 +1,180 @@
+"""Reading contract YAML with a file and line for every node.
+
+PyYAML's composer (libyaml when available) gives nodes with positions; we build plain Python values
+from them ourselves so that we can keep a map from each node's path to its line, refuse duplicate keys
+(YAML 1.2 requires unique keys; PyYAML silently keeps the last one) and bound alias expansion.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from frontdoor.errors import Finding, Location
+
+NodePath = tuple[str | int, ...]
+
+_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MAX_NODES = 2_000_000  # an alias bomb expands to far more than any real contract holds
+_MAX_DEPTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDocument:
+    """One YAML document: its plain data and where each node of it was written."""
+
+    file: str
+    index: int  # 0-based position in its file
+    data: Any
+    lines: dict[NodePath, int]
+
+    def line_of(self, path: NodePath) -> int:
+        """The line of ``path``, or of its nearest written ancestor (for a field that is missing)."""
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+    def locate(self, path: NodePath = ()) -> Location:
+        return Location(self.file, self.line_of(path))
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Builder:
+    """Turns a composed node tree into plain values and a path -> line map."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.constructor = yaml.constructor.SafeConstructor()
+        self.lines: dict[NodePath, int] = {}
+        self.problems: list[Finding] = []
+        self.count = 0
+        self.active: set[int] = set()
+
+    def build(self, node: Node, path: NodePath, line: int) -> Any:
+        self.count += 1
+        if self.count > _MAX_NODES or len(path) > _MAX_DEPTH:
+            raise _TooLarge
+        self.lines.setdefault(path, line)
+        if isinstance(node, ScalarNode):
+            try:
+                return self.constructor.construct_object(node, deep=True)
+            except (yaml.YAMLError, ValueError) as exc:  # an unknown !tag, a bad !!int, ...
+                self._problem(node, "yaml-value", str(getattr(exc, "problem", None) or exc))
+                return None
+        if id(node) in self.active:
+            self._problem(node, "yaml-alias", "an alias refers to a node that contains it (a cycle)")
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return [self.build(item, (*path, i), _line(item)) for i, item in enumerate(node.value)]
+            if isinstance(node, MappingNode):
+                return self._mapping(node, path)
+            return None
+        finally:
+            self.active.discard(id(node))
+
+    def _mapping(self, node: MappingNode, path: NodePath) -> dict[str, Any]:
+        try:
+            self.constructor.flatten_mapping(node)  # resolves "<<" merge keys
+        except yaml.YAMLError as exc:
+            self._problem(node, "yaml-merge", str(exc).splitlines()[0])
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                self._problem(
+                    key_node, "yaml-key", "a mapping key must be a plain word, not a list or mapping"
+                )
+                continue
+            # The key's text as written: YAML 1.1 would read keys like "on" or "1.2" as bool or float.
+            key = key_node.value
+            if key in result:
+                self._problem(key_node, "yaml-duplicate-key", f"{key!r} is set twice in the same mapping")
+                continue
+            result[key] = self.build(value_node, (*path, key), _line(key_node))
+        return result
+
+    def _problem(self, node: Node, rule: str, message: str) -> None:
+        mark = node.start_mark
+        self.problems.append(Finding(rule, message, Location(self.file, mark.line + 1, mark.column + 1)))
+
+
+def _line(node: Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def read_documents(file: str, text: str) -> tuple[list[SourceDocument], list[Finding]]:
+    """All documents of one YAML text, or the findings that say why it could not be read."""
+    documents: list[SourceDocument] = []
+    problems: list[Finding] = []
+    try:
+        for index, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
+            if node is None:
+                continue
+            builder = _Builder(file)
+            try:
+                data = builder.build(node, (), _line(node))
+            except _TooLarge:
+                problems.append(
+                    Finding(
+                        "yaml-too-large",
+                        "the document expands to too many nodes or nests too deep "
+                        "(check anchors and aliases)",
+                        Location(file, _line(node)),
+                    )
+                )
+                continue
+            problems.extend(builder.problems)
+            if data is None:
+                continue
+            documents.append(SourceDocument(file, index, data, builder.lines))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1)
+        reason = " ".join(part for part in (exc.context, exc.problem) if part)
+        problems.append(Finding("yaml-syntax", f"YAML syntax error: {reason or exc}", where))
+    except (yaml.YAMLError, RecursionError) as exc:
+        problems.append(Finding("yaml-syntax", f"YAML syntax error: {exc}", Location(file, 1)))
+    return documents, problems
+
+
+def contract_files(root: Path) -> Iterator[Path]:
+    """Every *.yaml / *.yml under ``root`` (or ``root`` itself), sorted, skipping hidden folders."""
+    if root.is_file():
+        yield root
+        return
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(
+            Path(folder) / f for f in files if f.endswith((".yaml", ".yml")) and not f.startswith(".")
+        )
+    yield from sorted(found)
+
+
+def read_tree(root: Path) -> tuple[list[SourceDocument], list[Finding]]:
+    documents: list[SourceDocument] = []
+    problems: list[Finding] = []
+    for path in contract_files(root):
+        file = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(Finding("yaml-encoding", f"not UTF-8 text ({exc.reason})", Location(file, 1)))
+            continue
+        except OSError as exc:
+            problems.append(Finding("contract-read", f"cannot read: {exc.strerror}", Location(file, 1)))
+            continue
+        docs, probs = read_documents(file, text)
+        documents.extend(docs)
+        problems.extend(probs)
+    return documents, problems

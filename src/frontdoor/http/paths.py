@@ -1,0 +1,86 @@
+"""Request-path normalization (RFC 3986 6.2.2), done once before routing so that every stage, and the
+upstream, sees the same path the route was chosen for. Ambiguous paths are refused, not guessed."""
+
+from __future__ import annotations
+
+import re
+
+# RFC 3986 2.3: unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# RFC 3986 3.3: pchar = unreserved / pct-encoded / sub-delims / ":" / "@", plus "/" between segments
+_PATH_CHARS = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+class PathError(ValueError):
+    """The path cannot be routed safely; the gateway answers 400."""
+
+
+def normalize_path(raw: str) -> str:
+    """``/a/./b/../%7Ec`` -> ``/a/~c``. Raises PathError for what a proxy must not guess at."""
+    if not raw.startswith("/"):
+        raise PathError("the request path must start with '/'")
+    if not _PATH_CHARS.match(raw):
+        raise PathError("the request path has characters that must be percent-encoded")
+    decoded = _decode_unreserved(raw) if "%" in raw else raw
+    if "." not in decoded:
+        return decoded
+    return _remove_dot_segments(decoded)
+
+
+def _decode_unreserved(raw: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        char = raw[i]
+        if char != "%":
+            out.append(char)
+            i += 1
+            continue
+        pair = raw[i + 1 : i + 3]
+        if len(pair) != 2 or not set(pair) <= _HEX:
+            raise PathError("the request path has a malformed percent-encoding")
+        value = int(pair, 16)
+        if value in (0x2F, 0x5C):
+            # An encoded slash or backslash would route as one segment here and as two upstream.
+            raise PathError("an encoded slash in the path is refused")
+        if value in _UNRESERVED:
+            out.append(chr(value))
+        else:
+            out.append("%" + pair.upper())
+        i += 3
+    return "".join(out)
+
+
+def _remove_dot_segments(path: str) -> str:
+    segments = path.split("/")[1:]
+    result: list[str] = []
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == ".":
+            if last:
+                result.append("")
+            continue
+        if segment == "..":
+            if not result:
+                raise PathError("the path climbs above the root")
+            result.pop()
+            if last:
+                result.append("")
+            continue
+        result.append(segment)
+    return "/" + "/".join(result)
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """Origin-form request target -> (path, query without '?')."""
+    path, _, query = target.partition("?")
+    return path, query
+
+
+def strip_route_prefix(path: str, prefix: str) -> str:
+    """The path an upstream sees when its route strips the matched prefix."""
+    if prefix == "/":
+        return path
+    rest = path[len(prefix) :]
+    return rest if rest.startswith("/") else "/" + rest

@@ -1,0 +1,1 @@
+"""What the commands print: the check report and its text, JSON and markdown forms."""

@@ -1,0 +1,106 @@
+"""The human form of ``frontdoor check``, with rich: tables, and colour only on a terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from frontdoor.contract.verdict import EnvironmentVerdict
+from frontdoor.errors import Finding
+from frontdoor.report.check import CheckReport
+
+_STYLE = {"error": "bold red", "gap": "red", "warning": "yellow", "note": "cyan"}
+
+
+def print_findings(console: Console, findings: list[Finding]) -> None:
+    for finding in findings:
+        line = Text()
+        line.append(f"{finding.severity:7} ", style=_STYLE.get(finding.severity, ""))
+        line.append(finding.render())
+        console.print(line, soft_wrap=True)
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", show_lines=False, expand=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def print_environment(console: Console, verdict: EnvironmentVerdict, strict: bool) -> None:
+    failing = verdict.failing(strict)
+    state = (
+        Text("READY", style="bold green") if not failing else Text(f"{len(failing)} GAP(S)", style="bold red")
+    )
+    kind = "production" if verdict.production else "non-production"
+    console.rule(Text.assemble(f"{verdict.name} ({kind}, Edge {verdict.edge}): ", state))
+
+    entry = _table("1. How do clients enter?", "entrypoint", "listen", "hosts", "TLS", "services")
+    for e in verdict.entrypoints:
+        entry.add_row(e.name, e.listen, ", ".join(e.hosts), e.tls, ", ".join(e.services) or "-")
+    console.print(entry)
+    routes = _table(
+        "   Route table", "entrypoint", "path", "methods", "service", "access", "rate limit", "upstreams"
+    )
+    for r in verdict.routes:
+        routes.add_row(
+            r.entrypoint,
+            r.path,
+            r.methods,
+            r.service,
+            r.access,
+            r.rate_limit or "none",
+            "\n".join(r.upstreams) or "none",
+        )
+    console.print(routes)
+
+    console.print(Text("2. How is access controlled?", style="bold"))
+    console.print(f"   identity providers: {', '.join(verdict.providers) or 'none'}")
+    console.print(f"   API clients: {', '.join(verdict.api_clients) or 'none'}")
+    console.print(f"   public routes: {', '.join(verdict.public_routes) or 'none'}")
+
+    console.print(Text("3. Who can see and manage traffic?", style="bold"))
+    for key, value in verdict.visibility.items():
+        console.print(f"   {key.replace('_', ' ')}: {value}")
+    console.print(f"   operators: {', '.join(t.describe() for t in verdict.operators) or 'none'}")
+
+    oncall = _table("4. Who is on the hook at 2am?", "team", "role", "on-call", "escalation", "hours")
+    for t in verdict.teams:
+        oncall.add_row(t.name, t.role or "?", t.primary or "NONE", t.escalation or "-", t.hours or "-")
+    console.print(oncall)
+
+    owners = _table("   If a route misbehaves tonight", "route", "stop & secure", "explain", "roll back")
+    for r in verdict.routes:
+        owners.add_row(
+            f"{r.methods} {r.path} ({r.service})",
+            r.stop.describe(),
+            r.explain.describe(),
+            r.rollback.describe(),
+        )
+    console.print(owners)
+    if verdict.findings:
+        print_findings(console, verdict.findings)
+    console.print()
+
+
+def print_check(console: Console, report: CheckReport) -> None:
+    if report.errors:
+        print_findings(console, report.errors)
+        console.print(
+            Text(
+                f"invalid: {len(report.errors)} error(s) in {report.root}; fix them and run check again",
+                style="bold red",
+            )
+        )
+        return
+    for verdict in report.environments:
+        print_environment(console, verdict, report.strict)
+    if report.contract_findings:
+        console.rule("events")
+        print_findings(console, report.contract_findings)
+    failing = report.failing()
+    if failing:
+        console.print(Text(f"not ready: {len(failing)} gap(s) to close", style="bold red"))
+    else:
+        console.print(Text("ready: every production check passes", style="bold green"))
