@@ -235,7 +235,10 @@ def _percent(value: object) -> object:
 
 
 class Slo(Strict):
-    availability: Annotated[float, BeforeValidator(_percent), Field(gt=0, lt=100)] | None = None
+    availability: (
+        Annotated[float, BeforeValidator(_percent, json_schema_input_type=float | str), Field(gt=0, lt=100)]
+        | None
+    ) = None
     latency_p99_ms: Annotated[int, Field(gt=0)] | None = None
 
 
@@ -261,7 +264,10 @@ def _tls_version(value: object) -> object:
 class Tls(Strict):
     cert: Secret
     key: Secret
-    min_version: Annotated[Literal["1.2", "1.3"], BeforeValidator(_tls_version)] = "1.2"
+    min_version: Annotated[
+        Literal["1.2", "1.3"],
+        BeforeValidator(_tls_version, json_schema_input_type=Literal["1.2", "1.3", 1.2, 1.3]),
+    ] = "1.2"
     hsts: bool = False
 
 
@@ -463,7 +469,10 @@ def _env_secret(value: object) -> object:
 class EnvironmentSpec(Strict):
     production: bool = False
     promotes_from: Name | None = None
-    upstreams: dict[Name, tuple[Annotated[Upstream, BeforeValidator(_upstream)], ...]] = {}
+    upstreams: dict[
+        Name,
+        tuple[Annotated[Upstream, BeforeValidator(_upstream, json_schema_input_type=str | Upstream)], ...],
+    ] = {}
     secrets: dict[
         Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")],
         Annotated[Secret, BeforeValidator(_env_secret)],

@@ -1,0 +1,61 @@
+"""Path normalization before routing (RFC 3986 6.2.2), byte for byte, with no I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from frontdoor.http.paths import PathError, normalize_path, split_target, strip_route_prefix
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("/", "/"),
+        ("/orders/7", "/orders/7"),
+        ("/a/./b", "/a/b"),
+        ("/a/b/../c", "/a/c"),
+        ("/a/b/..", "/a/"),
+        ("/a/.", "/a/"),
+        ("/%7Euser", "/~user"),
+        ("/%41%42c", "/ABc"),
+        ("/a%2e%2e/b", "/a../b"),
+        ("/x/%2e%2e/y", "/y"),
+        ("/a%20b", "/a%20b"),
+        ("/a%3fb", "/a%3Fb"),
+        ("/orders//7", "/orders//7"),
+    ],
+)
+def test_normalize(raw: str, normalized: str) -> None:
+    assert normalize_path(raw) == normalized
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/..",
+        "/a/../..",
+        "/%2e%2e/etc/passwd",
+        "/a%2Fb",
+        "/a%2fb",
+        "/a%5Cb",
+        "/a%zz",
+        "/a%4",
+        "orders",
+        "",
+        "/a b",
+        "/a\\b",
+        "/\x00",
+        "/é",
+    ],
+)
+def test_refused(raw: str) -> None:
+    with pytest.raises(PathError):
+        normalize_path(raw)
+
+
+def test_split_and_strip() -> None:
+    assert split_target("/a/b?x=1&y") == ("/a/b", "x=1&y")
+    assert split_target("/a") == ("/a", "")
+    assert strip_route_prefix("/orders/7", "/orders") == "/7"
+    assert strip_route_prefix("/orders", "/orders") == "/"
+    assert strip_route_prefix("/orders/7", "/") == "/orders/7"
