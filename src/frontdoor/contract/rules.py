@@ -178,6 +178,7 @@ def _openapi_files(contract: Contract) -> Iterator[Finding]:
                 f"api.openapi {service.spec.api.openapi} does not exist (looked for {target})",
                 source.locate(("spec", "api", "openapi")),
                 service.owner,
+                "warning",
             )
 
 

@@ -70,5 +70,8 @@ def run_check(root: Path, environment: str | None = None, strict: bool = False) 
     names = [environment] if environment else promotion_order(contract)
     report.environments = [environment_verdict(contract, name) for name in names]
     production = any(v.production for v in report.environments)
-    report.contract_findings = [f if production else f.with_severity("warning") for f in event_gaps(contract)]
+    events = [f if production else f.with_severity("warning") for f in event_gaps(contract)]
+    report.contract_findings = sorted(
+        [f for f in result.findings if f.severity != "error"] + events, key=Finding.sort_key
+    )
     return report

@@ -97,7 +97,7 @@ def print_check(console: Console, report: CheckReport) -> None:
     for verdict in report.environments:
         print_environment(console, verdict, report.strict)
     if report.contract_findings:
-        console.rule("events")
+        console.rule("across environments")
         print_findings(console, report.contract_findings)
     failing = report.failing()
     if failing:
