@@ -24,11 +24,15 @@ def _console() -> Console:
     return console
 
 
-def _load_valid(directory: Path, console: Console) -> LoadResult | None:
+def _load_valid(directory: Path, console: Console, as_json: bool = False) -> LoadResult | None:
+    from frontdoor.report.jsonout import finding_json
     from frontdoor.report.text import print_findings
 
     result = load_contract(directory)
     errors = [f for f in result.findings if f.severity == "error"]
+    if errors and as_json:
+        print(json.dumps({"valid": False, "errors": [finding_json(f) for f in errors]}, indent=2))
+        return None
     if errors:
         print_findings(console, errors)
         console.print(f"invalid: {len(errors)} error(s) in {directory}; run frontdoor check for the details")
@@ -57,7 +61,7 @@ def cmd_who(args: argparse.Namespace) -> int:
     from frontdoor.report.who import who
 
     console = _console()
-    result = _load_valid(Path(args.directory), console)
+    result = _load_valid(Path(args.directory), console, args.format == "json")
     if result is None:
         return EXIT_INVALID
     answer = who(result.contract, args.env, args.method, args.url)
@@ -91,7 +95,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if len(args.env) != 2:
         console.print("diff compares two environments: frontdoor diff DIR --env A --env B")
         return EXIT_INVALID
-    result = _load_valid(Path(args.directory), console)
+    result = _load_valid(Path(args.directory), console, args.format == "json")
     if result is None:
         return EXIT_INVALID
     first, second = args.env

@@ -90,7 +90,7 @@ def compile_plan(contract: Contract, environment: str) -> Plan:
     """Compile ``environment``; the contract must be valid (load_contract reported no error)."""
     env = contract.environments.get(environment)
     if env is None:
-        known = ", ".join(sorted(contract.environments)) or "none"
+        known = ", ".join(contract.promotion_order()) or "none"
         raise UnknownEnvironment(f"no Environment named {environment} (declared: {known})")
     edge = contract.edge_for(environment)
     if edge is None:

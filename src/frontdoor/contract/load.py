@@ -65,14 +65,29 @@ class Contract:
     #: names of documents that exist but failed validation; rules skip them to avoid cascades
     invalid: frozenset[tuple[str, str]] = frozenset()
     headers: tuple[Header, ...] = ()
+    #: every document could at least be identified; if not, a missing name may be in the unreadable one
+    complete: bool = True
 
     def locate(self, kind: str, name: str, *path: str | int) -> Location | None:
         source = self.sources.get((kind, name))
         return source.locate(tuple(path)) if source else None
 
     def declared(self, kind: str, name: str) -> bool:
-        """The document exists, valid or not (a reference to it is not itself an error)."""
-        return (kind, name) in self.sources or (kind, name) in self.invalid
+        """The document exists, valid or not, or may exist in a file that could not be read."""
+        return (kind, name) in self.sources or (kind, name) in self.invalid or not self.complete
+
+    def promotion_order(self) -> list[str]:
+        """Environments in promotion order (dev, test, prod), then by name."""
+
+        def depth(name: str) -> int:
+            seen: set[str] = set()
+            current: str | None = name
+            while current in self.environments and current not in seen:
+                seen.add(current)
+                current = self.environments[current].spec.promotes_from
+            return len(seen)
+
+        return sorted(self.environments, key=lambda n: (depth(n), n))
 
     def edges_for(self, environment: str) -> list[Edge]:
         return [edge for edge in self.edges.values() if edge.serves(environment)]
@@ -112,10 +127,11 @@ def _schema_findings(
     kind: str, exc: ValidationError, source: SourceDocument, fix: str | None, skip: set[NodePath]
 ) -> list[Finding]:
     findings = []
-    for error in exc.errors(include_url=False, include_input=False):
-        loc = _clean_loc(tuple(error["loc"]))
-        if loc in skip:
-            continue
+    errors = exc.errors(include_url=False, include_input=False)
+    locs = [_clean_loc(tuple(e["loc"])) for e in errors]
+    for error, loc in zip(errors, locs, strict=True):
+        if loc in skip or any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs):
+            continue  # a deeper error explains this one ("at least 1 item" after every item failed)
         where = source.locate(loc)
         kind_of_error = error["type"]
         if kind_of_error == "extra_forbidden":
@@ -254,6 +270,7 @@ def load_contract(root: Path) -> LoadResult:
     if not root.exists():
         return LoadResult(Contract(root), [Finding("contract-read", f"{root}: no such file or directory")])
     sources, findings = read_tree(root)
+    complete = not findings  # a file that could not be parsed may hold any document
     if not sources and not findings:
         findings.append(Finding("contract-empty", f"{root}: no contract documents (*.yaml, *.yml) found"))
 
@@ -267,6 +284,8 @@ def load_contract(root: Path) -> LoadResult:
         header = _header(source) if isinstance(source.data, dict) else None
         if header:
             headers.append(header)
+        else:
+            complete = False
         document, problems, identity = _validate(source)
         findings.extend(problems)
         if document is None:
@@ -298,6 +317,7 @@ def load_contract(root: Path) -> LoadResult:
         sources=located,
         invalid=frozenset(invalid - set(located)),
         headers=tuple(headers),
+        complete=complete,
     )
     findings.extend(check_rules(contract))
     findings.sort(key=Finding.sort_key)

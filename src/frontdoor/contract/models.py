@@ -123,10 +123,14 @@ class AccessRule(Strict):
         if self.scopes:
             parts.append("scopes " + " ".join(self.scopes))
         if self.claims:
-            parts.append("claims " + ", ".join(f"{k}={v}" for k, v in self.claims.items()))
+            parts.append("claims " + ", ".join(f"{k}={_claim_text(v)}" for k, v in self.claims.items()))
         if self.clients:
             parts.append("clients " + ", ".join(self.clients))
         return "; ".join(parts)
+
+
+def _claim_text(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _parse_access(value: object) -> object:
@@ -370,9 +374,17 @@ class Timeouts(Strict):
     upstream: Duration = 30.0
     idle: Duration = 60.0
 
+    @field_validator("connect", "header", "upstream", "idle")
+    @classmethod
+    def _positive(cls, seconds: float) -> float:
+        if seconds <= 0:
+            raise ValueError("a timeout must be longer than 0s")
+        return seconds
+
 
 class Retries(Strict):
-    attempts: Annotated[int, Field(ge=0, le=10)] = 1
+    # Total tries including the first, as nginx's proxy_next_upstream_tries counts them: 1 never retries.
+    attempts: Annotated[int, Field(ge=1, le=10)] = 1
     only_idempotent: bool = True
 
 

@@ -12,7 +12,7 @@ _HOME: dict[str, str] = {}
 for _kind, _fields in {
     "Team": "role oncall contact runbooks escalation",
     "Service": "routes access health api events load slo exposure methods strip_prefix readiness liveness "
-    "openapi produces consumes description",
+    "openapi produces consumes",
     "Edge": "entrypoints listen hosts host tls trusted_proxies identity providers api_clients issuer "
     "audiences "
     "algorithms jwks_uri scopes_claim clock_skew_s rate_limits rate_limit ratelimit protection timeouts "

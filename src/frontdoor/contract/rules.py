@@ -186,8 +186,8 @@ def _openapi_files(contract: Contract) -> Iterator[Finding]:
 
 
 def _edge_coverage(contract: Contract) -> Iterator[Finding]:
-    if any(kind == "Edge" for kind, _ in contract.invalid):
-        return  # an Edge that failed validation may be the one missing; its own errors say so
+    if not contract.complete or any(kind == "Edge" for kind, _ in contract.invalid):
+        return  # an Edge that could not be read may be the one missing; its own errors say so
     for env_name in contract.environments:
         edges = contract.edges_for(env_name)
         if not edges:
@@ -334,7 +334,7 @@ def _loc(location: Location | None) -> tuple[Location, ...]:
 
 
 def _route_conflicts(contract: Contract) -> Iterator[Finding]:
-    reported: set[tuple[str, str, str]] = set()
+    reported: set[tuple[str, int, str, int]] = set()
     for edge_name, edge in contract.edges.items():
         for entrypoint in edge.spec.entrypoints:
             claims: dict[str, list[tuple[str, int, frozenset[str] | None]]] = {}
@@ -345,10 +345,10 @@ def _route_conflicts(contract: Contract) -> Iterator[Finding]:
                         if other_service == service_name:
                             continue
                         if methods is None or other_methods is None or methods & other_methods:
-                            key = (*sorted((service_name, other_service)), str(route.path))
+                            key = (other_service, other_index, service_name, index)
                             if key in reported:
-                                continue
-                            reported.add(key)  # type: ignore[arg-type]
+                                continue  # the same two routes, met again on another entrypoint
+                            reported.add(key)
                             yield _conflict(
                                 contract,
                                 edge_name,

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
+from frontdoor.http.paths import PathError, normalize_path
+
 # --- sizes -----------------------------------------------------------------------------------------
 
 _SIZE_UNITS = {
@@ -66,12 +68,15 @@ def format_size(size: int) -> str:
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 
 
 def parse_duration(value: object) -> float:
     """``500ms`` -> 0.5, ``1m30s`` -> 90.0 (seconds). A bare number is seconds."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 2s, 500ms or 1m, not a boolean")
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        value = float(value)
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
@@ -333,8 +338,11 @@ def parse_route_path(value: object) -> RoutePath:
     segments = path.split("/")
     if any(s in (".", "..") for s in segments) or "//" in path:
         raise ValueError(f"{value!r}: a route path has no '.', '..' or empty segments")
-    if "%2f" in path.lower():
-        raise ValueError(f"{value!r}: an encoded slash cannot be matched; the gateway refuses it")
+    try:
+        # the same normalization requests get, so that "/a%7Eb" matches a request for "/a~b"
+        path = normalize_path(path)
+    except PathError as exc:
+        raise ValueError(f"{value!r}: {exc}") from None
     if len(path) > 1 and path.endswith("/") and not exact:
         path = path.rstrip("/")  # a prefix matches on segment boundaries, so "/a/" means "/a"
     return RoutePath(path, exact)

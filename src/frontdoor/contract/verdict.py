@@ -138,7 +138,7 @@ def environment_verdict(contract: Contract, environment: str) -> EnvironmentVerd
         "admin": str(edge.admin.listen) if edge.admin else "off",
     }
     operators = [team_oncall(contract, t) for t in (edge.admin.operators if edge.admin else ())]
-    involved = [plan.platform_team, *sorted({r.owner for _, r in plan.routes()}), plan.delivery_team]
+    involved = teams_involved(contract, plan)
     verdict = EnvironmentVerdict(
         name=environment,
         production=plan.production,
@@ -257,9 +257,16 @@ def _production_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
     yield from _exposure_checks(contract, plan)
 
 
+def teams_involved(contract: Contract, plan: Plan) -> list[str]:
+    """The platform team, the owners of every exposed service, the delivery team, the admin operators."""
+    exposed = {s for e in plan.entrypoints for s in e.services}
+    owners = sorted({contract.services[s].owner for s in exposed if s in contract.services})
+    operators = plan.edge.spec.admin.operators if plan.edge.spec.admin else ()
+    return list(dict.fromkeys([plan.platform_team, *owners, plan.delivery_team, *operators]))
+
+
 def _oncall_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
-    teams = [plan.platform_team, *sorted({r.owner for _, r in plan.routes()}), plan.delivery_team]
-    for name in dict.fromkeys(teams):
+    for name in teams_involved(contract, plan):
         team = contract.teams.get(name)
         if team is None:
             continue
@@ -322,7 +329,7 @@ def event_gaps(contract: Contract) -> list[Finding]:
     findings = []
     for topic, names in sorted(producers.items()):
         owners = sorted({contract.services[n].owner for n in names})
-        if len(names) > 1:
+        if len(owners) > 1:
             findings.append(
                 Finding(
                     "event-producers",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from frontdoor.contract.load import Contract, load_contract
+from frontdoor.contract.load import load_contract
 from frontdoor.contract.verdict import EnvironmentVerdict, environment_verdict, event_gaps
 from frontdoor.errors import Finding
 
@@ -40,38 +40,24 @@ class CheckReport:
         return EXIT_GAPS if self.failing() else EXIT_READY
 
 
-def promotion_order(contract: Contract) -> list[str]:
-    """Environments in promotion order (dev, test, prod), then by name."""
-
-    def depth(name: str) -> int:
-        seen: set[str] = set()
-        current: str | None = name
-        while current in contract.environments and current not in seen:
-            seen.add(current)
-            current = contract.environments[current].spec.promotes_from
-        return len(seen)
-
-    return sorted(contract.environments, key=lambda n: (depth(n), n))
-
-
 def run_check(root: Path, environment: str | None = None, strict: bool = False) -> CheckReport:
     result = load_contract(root)
     report = CheckReport(str(root), strict)
     report.errors = [f for f in result.findings if f.severity == "error"]
+    warnings = [f for f in result.findings if f.severity != "error"]
     if report.errors:
+        report.contract_findings = warnings
         return report
     contract = result.contract
     if environment is not None and environment not in contract.environments:
-        known = ", ".join(promotion_order(contract)) or "none"
+        known = ", ".join(contract.promotion_order()) or "none"
         report.errors = [
             Finding("unknown-environment", f"no Environment named {environment} (declared: {known})")
         ]
         return report
-    names = [environment] if environment else promotion_order(contract)
+    names = [environment] if environment else contract.promotion_order()
     report.environments = [environment_verdict(contract, name) for name in names]
     production = any(v.production for v in report.environments)
     events = [f if production else f.with_severity("warning") for f in event_gaps(contract)]
-    report.contract_findings = sorted(
-        [f for f in result.findings if f.severity != "error"] + events, key=Finding.sort_key
-    )
+    report.contract_findings = sorted(warnings + events, key=Finding.sort_key)
     return report

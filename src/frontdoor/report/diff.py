@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from frontdoor.contract.load import Contract
-from frontdoor.contract.values import format_duration
+from frontdoor.contract.values import format_duration, format_size
 from frontdoor.plan import Plan, compile_plan
 
 
@@ -23,11 +23,49 @@ class Change:
 
 def _facts(plan: Plan) -> dict[tuple[str, str], str]:
     facts: dict[tuple[str, str], str] = {("environment", "production"): str(plan.production).lower()}
+    routes: dict[str, list[str]] = {}
     for e in plan.entrypoints:
         tls = f"TLS {e.tls.min_version}+{' HSTS' if e.tls.hsts else ''}" if e.tls else "no TLS"
         facts[("entrypoint", e.name)] = f"{e.listen} hosts {', '.join(e.hosts)}; {tls}"
         for r in e.routes:
-            facts[("route", f"{e.name} {r.method_text} {r.path}")] = f"{r.service}: {r.access.describe()}"
+            # keyed by what a client asks for, not by entrypoint name, which differs between edges
+            where = f"{', '.join(e.hosts)} ({tls})"
+            routes.setdefault(f"{r.method_text} {r.path}", []).append(
+                f"{r.service}: {r.access.describe()} on {where}"
+            )
+    for route, exposures in routes.items():
+        facts[("route", route)] = "; ".join(sorted(exposures))
+    spec = plan.edge.spec
+    protection = spec.protection
+    facts[("protection", "max_request_body")] = format_size(protection.max_request_body)
+    facts[("protection", "max_header_bytes")] = format_size(protection.max_header_bytes)
+    facts[("protection", "timeouts")] = ", ".join(
+        f"{name} {format_duration(getattr(protection.timeouts, name))}"
+        for name in ("connect", "header", "upstream", "idle")
+    )
+    facts[("protection", "max_inflight_per_service")] = str(
+        protection.max_inflight_per_service or "unlimited"
+    )
+    facts[("protection", "retries")] = f"{protection.retries.attempts} attempt(s)"
+    breaker = protection.circuit_breaker
+    facts[("protection", "circuit_breaker")] = (
+        f"open at {breaker.failure_ratio:.0%} of {breaker.min_requests} "
+        f"for {format_duration(breaker.open_for)}"
+        if breaker
+        else "none"
+    )
+    observability = spec.observability
+    facts[("observability", "access_log")] = (
+        observability.access_log.format if observability and observability.access_log else "off"
+    )
+    facts[("observability", "metrics")] = (
+        observability.metrics.path if observability and observability.metrics else "off"
+    )
+    facts[("observability", "tracing")] = (
+        observability.tracing.propagate if observability and observability.tracing else "off"
+    )
+    admin = spec.admin
+    facts[("admin", "operators")] = ", ".join(admin.operators) if admin else "no admin API"
     for p in plan.edge.spec.identity.providers:
         facts[("identity", p.name)] = (
             f"{p.issuer} audiences {', '.join(p.audiences)}; {', '.join(p.algorithms)}"

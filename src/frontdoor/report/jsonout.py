@@ -23,6 +23,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "column": where.column if where else None,
         "fix": finding.fix,
         "environment": finding.environment,
+        "related": [{"file": r.file, "line": r.line} for r in finding.related],
     }
 
 

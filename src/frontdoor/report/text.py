@@ -86,7 +86,7 @@ def print_environment(console: Console, verdict: EnvironmentVerdict, strict: boo
 
 def print_check(console: Console, report: CheckReport) -> None:
     if report.errors:
-        print_findings(console, report.errors)
+        print_findings(console, report.errors + report.contract_findings)
         console.print(
             Text(
                 f"invalid: {len(report.errors)} error(s) in {report.root}; fix them and run check again",
