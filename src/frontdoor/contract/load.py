@@ -20,7 +20,7 @@ from frontdoor.contract.models import (
 )
 from frontdoor.contract.ownership import misplaced_field
 from frontdoor.contract.secrets import find_secret_literals
-from frontdoor.contract.source import NodePath, SourceDocument, read_tree
+from frontdoor.contract.source import NAME, NodePath, SourceDocument, document_owner, read_tree
 from frontdoor.errors import Finding, Location
 
 _FRIENDLY = {
@@ -130,7 +130,9 @@ def _schema_findings(
     errors = exc.errors(include_url=False, include_input=False)
     locs = [_clean_loc(tuple(e["loc"])) for e in errors]
     for error, loc in zip(errors, locs, strict=True):
-        if loc in skip or any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs):
+        if any(path[: len(loc)] == loc or loc[: len(path)] == path for path in skip):
+            continue  # the value holds a literal secret, reported on its own without repeating it
+        if any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs):
             continue  # a deeper error explains this one ("at least 1 item" after every item failed)
         where = source.locate(loc)
         kind_of_error = error["type"]
@@ -153,31 +155,16 @@ _WHERE_TO_PUT = {
 }
 
 
-def _document_owner(data: dict[str, Any], kind: Any) -> str | None:
-    metadata = data.get("metadata")
-    if not isinstance(metadata, dict):
-        return None
-    key = "name" if kind == "Team" else "owner"
-    value = metadata.get(key)
-    return value if isinstance(value, str) else None
-
-
 def _header(source: SourceDocument) -> Header | None:
     data = source.data
-    metadata = data.get("metadata")
-    if data.get("kind") not in MODEL_BY_KIND or not isinstance(metadata, dict):
+    metadata, kind = data.get("metadata"), data.get("kind")
+    if not isinstance(kind, str) or kind not in MODEL_BY_KIND or not isinstance(metadata, dict):
         return None
     name, owner = metadata.get("name"), metadata.get("owner")
-    if not isinstance(name, str):
-        return None
-    return Header(
-        data["kind"],
-        name,
-        owner if isinstance(owner, str) else None,
-        "owner" in metadata,
-        "environments" in metadata,
-        source,
-    )
+    if not isinstance(name, str) or not NAME.match(name):
+        return None  # the schema reports a bad name; never repeat a value that may be a secret
+    owner = owner if isinstance(owner, str) and NAME.match(owner) else None
+    return Header(kind, name, owner, "owner" in metadata, "environments" in metadata, source)
 
 
 def _missing_access(source: SourceDocument, fix: str | None) -> Iterator[Finding]:
@@ -212,8 +199,8 @@ def _validate(source: SourceDocument) -> tuple[Document | None, list[Finding], t
             ],
             None,
         )
-    kind = data.get("kind")
-    fix = _document_owner(data, kind)
+    kind = data.get("kind") if isinstance(data.get("kind"), str) else None
+    fix = document_owner(data)
     findings: list[Finding] = []
 
     literal_paths: set[NodePath] = set()

@@ -11,22 +11,15 @@ from typing import Any
 from frontdoor.contract.source import NodePath
 from frontdoor.contract.values import parse_secret_ref
 
-# Keys whose value is a credential whatever it looks like.
-_CREDENTIAL_KEYS = frozenset(
-    {
-        "password",
-        "passwd",
-        "pass",
-        "secret",
-        "client_secret",
-        "api_key",
-        "apikey",
-        "access_token",
-        "private_key",
-        "token",
-        "bearer",
-    }
-)
+# Keys whose value is a credential whatever it looks like (also as part of a name: redis_password).
+_CREDENTIAL_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "private_key", "bearer")
+
+
+def _is_credential_key(key: str) -> bool:
+    lowered = key.lower()
+    return lowered == "pass" or any(word in lowered for word in _CREDENTIAL_WORDS)
+
+
 _PEM = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9+/=_\-.~]+$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -59,7 +52,7 @@ def secret_literal_kind(key: str | int | None, value: str) -> str | None:
         return "a private key" if "PRIVATE KEY" in value else "a PEM block"
     if _is_reference(value):
         return None
-    if isinstance(key, str) and key.lower() in _CREDENTIAL_KEYS and value.strip():
+    if isinstance(key, str) and _is_credential_key(key) and value.strip():
         return f"a literal {key.lower()}"
     if looks_like_token(value):
         return "a long random token"
@@ -80,5 +73,5 @@ def find_secret_literals(data: Any, path: NodePath = ()) -> Iterator[tuple[NodeP
             yield path, what
     elif isinstance(data, int | float) and not isinstance(data, bool) and path:
         key = path[-1]
-        if isinstance(key, str) and key.lower() in _CREDENTIAL_KEYS:
+        if isinstance(key, str) and _is_credential_key(key):
             yield path, f"a literal {key.lower()}"

@@ -8,8 +8,9 @@ from them ourselves so that we can keep a map from each node's path to its line,
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ NodePath = tuple[str | int, ...]
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_NODES = 2_000_000  # an alias bomb expands to far more than any real contract holds
 _MAX_DEPTH = 64
+NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")  # metadata names, as in models.NAME_PATTERN
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +69,9 @@ class _Builder:
         if isinstance(node, ScalarNode):
             try:
                 return self.constructor.construct_object(node, deep=True)
-            except (yaml.YAMLError, ValueError) as exc:  # an unknown !tag, a bad !!int, ...
-                self._problem(node, "yaml-value", str(getattr(exc, "problem", None) or exc))
+            except Exception as exc:  # an unknown !tag, an empty !!int, !!bool maybe: PyYAML raises anything
+                reason = getattr(exc, "problem", None) or f"{node.tag} cannot hold {node.value!r}"
+                self._problem(node, "yaml-value", str(reason))
                 return None
         if id(node) in self.active:
             self._problem(node, "yaml-alias", "an alias refers to a node that contains it (a cycle)")
@@ -87,7 +90,8 @@ class _Builder:
         try:
             self.constructor.flatten_mapping(node)  # resolves "<<" merge keys
         except yaml.YAMLError as exc:
-            self._problem(node, "yaml-merge", str(exc).splitlines()[0])
+            reason = getattr(exc, "problem", None) or "a merge key (<<) needs a mapping or a list of mappings"
+            self._problem(node, "yaml-merge", str(reason))
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
@@ -106,6 +110,15 @@ class _Builder:
     def _problem(self, node: Node, rule: str, message: str) -> None:
         mark = node.start_mark
         self.problems.append(Finding(rule, message, Location(self.file, mark.line + 1, mark.column + 1)))
+
+
+def document_owner(data: Any) -> str | None:
+    """The team a document names as its owner (a Team owns itself), if it says so plainly."""
+    if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
+        return None
+    key = "name" if data.get("kind") == "Team" else "owner"
+    value = data["metadata"].get(key)
+    return value if isinstance(value, str) and NAME.match(value) else None
 
 
 def _line(node: Node) -> int:
@@ -133,7 +146,8 @@ def read_documents(file: str, text: str) -> tuple[list[SourceDocument], list[Fin
                     )
                 )
                 continue
-            problems.extend(builder.problems)
+            owner = document_owner(data)
+            problems.extend(replace(p, fix=owner) for p in builder.problems)
             if data is None:
                 continue
             documents.append(SourceDocument(file, index, data, builder.lines))

@@ -265,7 +265,9 @@ KNOWN_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TR
 
 
 def parse_method(value: object) -> str:
-    if not isinstance(value, str) or not _TOKEN.match(value):
+    if not isinstance(value, str):
+        raise ValueError("an HTTP method is a word such as GET or POST")
+    if not _TOKEN.match(value):
         raise ValueError(f"{value!r} is not an HTTP method: use GET, POST, PUT, PATCH, DELETE, ...")
     method = value.upper()
     if method not in KNOWN_METHODS:
@@ -278,7 +280,9 @@ _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 
 
 def parse_scope(value: object) -> str:
-    if not isinstance(value, str) or not _SCOPE.match(value):
+    if not isinstance(value, str):
+        raise ValueError("a scope is a string such as orders:read")
+    if not _SCOPE.match(value):
         raise ValueError(f"{value!r} is not an OAuth scope: one word of printable characters, no quotes")
     return value
 

@@ -13,12 +13,24 @@ from frontdoor.report.check import CheckReport
 _STYLE = {"error": "bold red", "gap": "red", "warning": "yellow", "note": "cyan"}
 
 
+_HEADINGS = {
+    "gap": "gaps (each must be closed before this is production)",
+    "warning": "warnings (gaps in production; they fail with --strict)",
+    "note": "notes",
+}
+
+
 def print_findings(console: Console, findings: list[Finding]) -> None:
+    """Errors one per line as ``file:line: rule-id: message (fix: team)``; the rest under a heading."""
     for finding in findings:
-        line = Text()
-        line.append(f"{finding.severity:7} ", style=_STYLE.get(finding.severity, ""))
-        line.append(finding.render())
-        console.print(line, soft_wrap=True)
+        if finding.severity == "error":
+            console.print(Text(finding.render(), style=_STYLE["error"]), soft_wrap=True)
+    for severity, heading in _HEADINGS.items():
+        group = [f for f in findings if f.severity == severity]
+        if group:
+            console.print(Text(f"{heading}:", style=_STYLE[severity]))
+            for finding in group:
+                console.print(Text("  " + finding.render()), soft_wrap=True)
 
 
 def _table(title: str, *columns: str) -> Table:

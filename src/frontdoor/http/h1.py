@@ -1,0 +1,255 @@
+"""HTTP/1.1 request reading, sans-IO: bytes in, callbacks out, strict framing (RFC 9112).
+
+llhttp (through httptools) already refuses most smuggling vectors: Content-Length with
+Transfer-Encoding, duplicate or malformed Content-Length, whitespace before a colon, obsolete line
+folding, bare CR or LF, control characters in values. On top of it this module refuses what llhttp lets
+through: a Transfer-Encoding other than one final ``chunked``, Transfer-Encoding in HTTP/1.0, a missing
+or repeated Host, oversized heads and bodies. After any error the caller must close the connection:
+nothing that follows is read as a request.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httptools
+
+from frontdoor.http.errors import ProtocolError
+
+
+@dataclass(slots=True)
+class RequestHead:
+    method: str
+    target: str  # origin-form path and query as received (absolute-form is rewritten to origin-form)
+    version: str  # "1.1" or "1.0"
+    headers: list[tuple[bytes, bytes]]
+    host: str
+    content_length: int | None
+    chunked: bool
+    keep_alive: bool
+    expect_continue: bool = False
+    upgrade: str | None = None  # "websocket" when the client asks for one; other upgrades are dropped
+    connection_tokens: frozenset[bytes] = field(default_factory=frozenset)
+
+    @property
+    def has_body(self) -> bool:
+        return self.chunked or bool(self.content_length)
+
+
+class RequestSink(Protocol):
+    """What the connection does with a request as it is read."""
+
+    def on_request_head(self, head: RequestHead) -> None: ...
+
+    def on_request_body(self, chunk: bytes) -> None: ...
+
+    def on_request_end(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_header_bytes: int = 16 * 1024
+    max_headers: int = 100
+    max_body: int = 1024 * 1024
+
+
+_HOST = re.compile(rb"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:\d{0,5})?$")
+_ABSOLUTE = re.compile(r"^https?://([^/?#]*)([^#]*)$", re.IGNORECASE)
+
+
+class RequestReader:
+    """Feeds bytes to llhttp and reports each request to ``sink``; raises ProtocolError on bad input."""
+
+    __slots__ = (
+        "_body_bytes",
+        "_head_bytes",
+        "_headers",
+        "_in_head",
+        "_parser",
+        "_tunnel",
+        "_url",
+        "limits",
+        "sink",
+    )
+
+    def __init__(self, sink: RequestSink, limits: Limits) -> None:
+        self.sink = sink
+        self.limits = limits
+        self._parser = httptools.HttpRequestParser(self)
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._url = b""
+        self._head_bytes = 0
+        self._body_bytes = 0
+        self._in_head = True
+        self._tunnel = False
+
+    def feed(self, data: bytes) -> bytes | None:
+        """Parse ``data``. Returns None, or, once the sink accepted an upgrade, the bytes that follow
+        the head: from then on the connection is a tunnel and nothing more is parsed."""
+        if self._in_head:
+            self._head_bytes += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            return self._on_upgrade(data[int(upgrade.args[0]) :])
+        except httptools.HttpParserInvalidMethodError:
+            raise ProtocolError(400, "the request method is not valid") from None
+        except httptools.HttpParserInvalidURLError:
+            raise ProtocolError(400, "the request target is not valid") from None
+        except httptools.HttpParserError as exc:
+            cause = exc.__context__
+            if isinstance(cause, ProtocolError):
+                raise cause from None
+            if "HTTP version" in str(exc):
+                raise ProtocolError(505, "only HTTP/1.1 and HTTP/1.0 are served here") from None
+            raise ProtocolError(400, f"malformed request: {exc}") from None
+        if self._in_head and self._head_bytes > self.limits.max_header_bytes:
+            if not self._headers:
+                raise ProtocolError(414, "the request target is too long")
+            raise ProtocolError(431, "the request head is larger than max_header_bytes")
+        return None
+
+    def _on_upgrade(self, rest: bytes) -> bytes | None:
+        # llhttp stops after the head of a request that asks to upgrade. Only an accepted WebSocket
+        # becomes a tunnel; any other upgrade (h2c) was passed on as a plain request without a body
+        # (see _build_head), so parsing simply goes on with a fresh parser.
+        if self._tunnel:
+            return rest
+        self._parser = httptools.HttpRequestParser(self)
+        self._in_head = True
+        self._head_bytes = 0
+        return self.feed(rest) if rest else None
+
+    # --- llhttp callbacks ----------------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._headers = []
+        self._url = b""
+        self._in_head = True
+        self._body_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self.limits.max_header_bytes:
+            raise ProtocolError(414, "the request target is too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        headers = self._headers
+        headers.append((name, value))
+        if len(headers) > self.limits.max_headers:
+            raise ProtocolError(431, "the request has too many header fields")
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        head = self._build_head()
+        self._head_bytes = 0
+        self.sink.on_request_head(head)
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        if self._body_bytes > self.limits.max_body:
+            raise ProtocolError(413, "the request body is larger than max_request_body")
+        self.sink.on_request_body(body)
+
+    def on_message_complete(self) -> None:
+        self._in_head = True
+        self.sink.on_request_end()
+
+    # --- validation of a complete head ---------------------------------------------------------------
+
+    def _build_head(self) -> RequestHead:
+        parser = self._parser
+        version = parser.get_http_version()
+        if version not in ("1.1", "1.0"):
+            raise ProtocolError(505, "only HTTP/1.1 and HTTP/1.0 are served here")
+        method = parser.get_method().decode("ascii")
+        size = len(self._url) + sum(len(n) + len(v) + 4 for n, v in self._headers)
+        if size > self.limits.max_header_bytes:
+            raise ProtocolError(431, "the request head is larger than max_header_bytes")
+
+        hosts: list[bytes] = []
+        content_length: int | None = None
+        transfer_encodings: list[bytes] = []
+        connection: set[bytes] = set()
+        expect: bytes | None = None
+        upgrade: bytes | None = None
+        for name, value in self._headers:
+            lower = name.lower()
+            if lower == b"host":
+                hosts.append(value)
+            elif lower == b"content-length":
+                content_length = int(value)  # llhttp has checked it is one run of digits
+            elif lower == b"transfer-encoding":
+                transfer_encodings.append(value)
+            elif lower == b"connection":
+                connection.update(t.strip().lower() for t in value.split(b","))
+            elif lower == b"expect":
+                expect = value.strip().lower()
+            elif lower == b"upgrade":
+                upgrade = value.strip().lower()
+
+        chunked = False
+        if transfer_encodings:
+            # RFC 9112 6.1: a TE in HTTP/1.0 is faulty framing; we forward only a single "chunked",
+            # so every other coding (and every list of codings) is refused rather than reinterpreted.
+            if version == "1.0":
+                raise ProtocolError(400, "Transfer-Encoding is not allowed in HTTP/1.0")
+            if len(transfer_encodings) != 1 or transfer_encodings[0].strip().lower() != b"chunked":
+                raise ProtocolError(400, "only Transfer-Encoding: chunked is accepted")
+            chunked = True
+        if content_length is not None and content_length > self.limits.max_body:
+            raise ProtocolError(413, "the request body is larger than max_request_body")
+
+        target = self._url.decode("latin-1")
+        host_from_target: str | None = None
+        if not target.startswith("/"):
+            absolute = _ABSOLUTE.match(target)
+            if method == "CONNECT":
+                raise ProtocolError(405, "CONNECT is not served by this gateway")
+            if absolute is None:
+                raise ProtocolError(400, "the request target must be an absolute path")
+            # RFC 9112 3.2.2: with an absolute-form target the Host header is replaced by its authority
+            host_from_target = absolute.group(1)
+            target = absolute.group(2) or "/"
+            if not target.startswith("/"):
+                target = "/" + target
+
+        if len(hosts) > 1:
+            raise ProtocolError(400, "the request has more than one Host header")
+        if not hosts and version == "1.1" and host_from_target is None:
+            raise ProtocolError(400, "an HTTP/1.1 request needs a Host header")  # RFC 9112 3.2
+        host_bytes = hosts[0].strip() if hosts else b""
+        if not _HOST.match(host_bytes):
+            raise ProtocolError(400, "the Host header is not a valid host")
+        host = host_from_target if host_from_target is not None else host_bytes.decode("ascii")
+
+        wants_upgrade = upgrade is not None and b"upgrade" in connection
+        if wants_upgrade and (chunked or content_length):
+            # llhttp would read the body as the start of the tunnel, or as a next request: refuse.
+            raise ProtocolError(400, "a request asking to upgrade cannot carry a body")
+
+        expect_continue = False
+        if expect is not None:
+            if expect != b"100-continue":
+                raise ProtocolError(417, "only Expect: 100-continue is understood")
+            expect_continue = version == "1.1"
+
+        return RequestHead(
+            method=method,
+            target=target,
+            version=version,
+            headers=self._headers,
+            host=host,
+            content_length=content_length,
+            chunked=chunked,
+            keep_alive=bool(parser.should_keep_alive()),
+            expect_continue=expect_continue,
+            upgrade="websocket" if wants_upgrade and upgrade == b"websocket" else None,
+            connection_tokens=frozenset(connection),
+        )
+
+    def accept_upgrade(self) -> None:
+        """The sink tunnels this request (called from on_request_head): what follows is not HTTP."""
+        self._tunnel = True
