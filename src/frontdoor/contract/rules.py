@@ -304,11 +304,11 @@ def _environment_wiring(contract: Contract) -> Iterator[Finding]:
                     env.owner,
                     related=_loc(contract.locate("Edge", edge.name, *path)),
                 )
+        declared = {c.name for c in edge.spec.identity.api_clients}
         for service_name in sorted(_services_on(contract, edge)):
             for index, route in enumerate(contract.services[service_name].spec.routes):
                 if route.access is None:
                     continue
-                declared = {c.name for c in edge.spec.identity.api_clients}
                 for client in route.access.clients:
                     if client not in declared:
                         yield Finding(

@@ -39,6 +39,8 @@ def looks_like_token(text: str) -> bool:
 
 
 def _is_reference(text: str) -> bool:
+    if not text.startswith(("secret:", "env:", "file:")):
+        return False
     try:
         parse_secret_ref(text)
     except ValueError:

@@ -20,6 +20,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from frontdoor.errors import Finding, Location
 
 NodePath = tuple[str | int, ...]
+_STR_TAG = "tag:yaml.org,2002:str"
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_NODES = 2_000_000  # an alias bomb expands to far more than any real contract holds
@@ -67,6 +68,8 @@ class _Builder:
             raise _TooLarge
         self.lines.setdefault(path, line)
         if isinstance(node, ScalarNode):
+            if node.tag == _STR_TAG:
+                return node.value  # most values: skip the constructor's dispatch
             try:
                 return self.constructor.construct_object(node, deep=True)
             except Exception as exc:  # an unknown !tag, an empty !!int, !!bool maybe: PyYAML raises anything

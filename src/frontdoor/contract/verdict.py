@@ -90,41 +90,68 @@ def _tls_text(entrypoint: PlannedEntrypoint) -> str:
     return f"TLS {entrypoint.tls.min_version}+" + (", HSTS" if entrypoint.tls.hsts else "")
 
 
+class RouteViews:
+    """Builds the RouteViews of one plan; what depends only on a team or a service is made once."""
+
+    def __init__(self, contract: Contract, plan: Plan) -> None:
+        self.contract = contract
+        self.plan = plan
+        self.providers = tuple(p.name for p in plan.edge.spec.identity.providers)
+        self._teams: dict[str, TeamOnCall] = {}
+        self._services: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+
+    def team(self, name: str) -> TeamOnCall:
+        team = self._teams.get(name)
+        if team is None:
+            team = self._teams[name] = team_oncall(self.contract, name)
+        return team
+
+    def _service(self, service: str) -> tuple[str | None, tuple[str, ...]]:
+        texts = self._services.get(service)
+        if texts is None:
+            limit = self.plan.rate_limit_for(service)
+            limit_text = (
+                f"{limit.requests}/{format_duration(limit.per)} burst {limit.capacity} by {limit.key}"
+                if limit
+                else None
+            )
+            upstreams = tuple(f"{u.url} ({u.weight})" for u in self.plan.upstreams.get(service, ()))
+            texts = self._services[service] = (limit_text, upstreams)
+        return texts
+
+    def view(self, entrypoint: PlannedEntrypoint, route: PlannedRoute) -> RouteView:
+        limit_text, upstreams = self._service(route.service)
+        return RouteView(
+            entrypoint=entrypoint.name,
+            hosts=entrypoint.hosts,
+            path=str(route.path),
+            methods=route.method_text,
+            service=route.service,
+            access=route.access.describe(),
+            public=route.access.is_public,
+            providers=self.providers if route.access.requires_user else (),
+            clients=route.access.clients,
+            rate_limit=limit_text,
+            upstreams=upstreams,
+            stop=self.team(self.plan.platform_team),
+            explain=self.team(route.owner),
+            rollback=self.team(self.plan.delivery_team),
+            where=self.contract.locate("Service", route.service, "spec", "routes", route.index),
+        )
+
+
 def route_view(
     contract: Contract, plan: Plan, entrypoint: PlannedEntrypoint, route: PlannedRoute
 ) -> RouteView:
-    limit = plan.rate_limit_for(route.service)
-    limit_text = (
-        f"{limit.requests}/{format_duration(limit.per)} burst {limit.capacity} by {limit.key}"
-        if limit
-        else None
-    )
-    providers = tuple(p.name for p in plan.edge.spec.identity.providers) if route.access.requires_user else ()
-    platform = team_oncall(contract, plan.platform_team)
-    return RouteView(
-        entrypoint=entrypoint.name,
-        hosts=entrypoint.hosts,
-        path=str(route.path),
-        methods=route.method_text,
-        service=route.service,
-        access=route.access.describe(),
-        public=route.access.is_public,
-        providers=providers,
-        clients=route.access.clients,
-        rate_limit=limit_text,
-        upstreams=tuple(f"{u.url} ({u.weight})" for u in plan.upstreams.get(route.service, ())),
-        stop=platform,
-        explain=team_oncall(contract, route.owner),
-        rollback=team_oncall(contract, plan.delivery_team),
-        where=contract.locate("Service", route.service, "spec", "routes", route.index),
-    )
+    return RouteViews(contract, plan).view(entrypoint, route)
 
 
 def environment_verdict(contract: Contract, environment: str) -> EnvironmentVerdict:
     """The verdict of one environment of a valid contract."""
     plan = compile_plan(contract, environment)
     edge = plan.edge.spec
-    routes = [route_view(contract, plan, e, r) for e, r in plan.routes()]
+    views = RouteViews(contract, plan)
+    routes = [views.view(e, r) for e, r in plan.routes()]
     observability = edge.observability
     visibility = {
         "metrics": observability.metrics.path if observability and observability.metrics else "off",

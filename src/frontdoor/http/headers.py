@@ -1,0 +1,141 @@
+"""Header hygiene for a proxy (RFC 9110 7.6.1), sans-IO: what goes upstream, and what comes back.
+
+Hop-by-hop fields, and every field that ``Connection`` names, belong to one connection and are never
+forwarded. Fields a client could use to impersonate the gateway or a trusted proxy are replaced:
+``X-Forwarded-*`` and ``X-Request-Id`` are believed only from a peer in ``trusted_proxies``, and the
+``X-Frontdoor-`` prefix is the gateway's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from frontdoor.http.h1 import RequestHead
+from frontdoor.http.tracing import next_traceparent
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authorization",
+        b"proxy-authenticate",
+    }
+)
+# Recomputed by the gateway from what it saw itself, unless the peer is a trusted proxy.
+_FORWARDING = frozenset(
+    {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded", b"x-real-ip"}
+)
+OWN_PREFIX = b"x-frontdoor-"
+
+
+@dataclass(slots=True)
+class Forwarded:
+    """What the gateway sends upstream for one request, and remembers for the response."""
+
+    head: bytes  # the whole request head, CRLF CRLF included
+    request_id: str
+    traceparent: bytes
+
+
+def upstream_request(
+    head: RequestHead,
+    target: str,
+    peer: str,
+    trusted: bool,
+    scheme: str,
+    request_id: str,
+    websocket: bool = False,
+    identity: tuple[tuple[bytes, bytes], ...] = (),
+) -> Forwarded:
+    """The request head to send upstream for ``head``, with ``target`` as its path and query.
+
+    ``request_id`` is the gateway's id for the request (a trusted proxy's, or a new one); whatever
+    X-Request-Id the client sent is replaced by it.
+    """
+    drop = HOP_BY_HOP | head.connection_tokens if head.connection_tokens else HOP_BY_HOP
+    lines = [f"{head.method} {target} HTTP/1.1\r\n".encode("latin-1")]
+    append = lines.append
+    forwarded_for = forwarded_proto = forwarded_host = None
+    traceparent: bytes | None = None
+    has_host = False
+    for name, value in head.headers:
+        lower = name.lower()
+        if lower in drop or lower.startswith(OWN_PREFIX) or lower in {b"expect", b"content-length"}:
+            continue  # Expect is answered by the gateway itself; lengths are re-stated below
+        if lower in _FORWARDING:
+            if trusted:
+                if lower == b"x-forwarded-for":
+                    forwarded_for = value if forwarded_for is None else forwarded_for + b", " + value
+                elif lower == b"x-forwarded-proto":
+                    forwarded_proto = value
+                elif lower == b"x-forwarded-host":
+                    forwarded_host = value
+                else:
+                    append(name + b": " + value + b"\r\n")
+            continue
+        if lower == b"x-request-id":
+            continue
+        if lower == b"traceparent":
+            traceparent = value
+            continue
+        if lower == b"host":
+            has_host = True
+        append(name + b": " + value + b"\r\n")
+
+    if not has_host:
+        append(b"host: " + head.host.encode("latin-1") + b"\r\n")
+    peer_bytes = peer.encode("ascii")
+    append(
+        b"x-forwarded-for: " + (forwarded_for + b", " + peer_bytes if forwarded_for else peer_bytes) + b"\r\n"
+    )
+    append(b"x-forwarded-proto: " + (forwarded_proto or scheme.encode("ascii")) + b"\r\n")
+    append(b"x-forwarded-host: " + (forwarded_host or head.host.encode("latin-1")) + b"\r\n")
+    append(b"x-request-id: " + request_id.encode("ascii") + b"\r\n")
+    traceparent = next_traceparent(traceparent)
+    append(b"traceparent: " + traceparent + b"\r\n")
+    lines.extend(name + b": " + value + b"\r\n" for name, value in identity)
+    if websocket:
+        append(b"connection: upgrade\r\nupgrade: websocket\r\n")
+    if head.chunked:
+        append(b"transfer-encoding: chunked\r\n")
+    elif head.content_length is not None:
+        append(b"content-length: %d\r\n" % head.content_length)
+    append(b"\r\n")
+    return Forwarded(b"".join(lines), request_id, traceparent)
+
+
+def connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    tokens: set[bytes] = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            tokens.update(t.strip().lower() for t in value.split(b","))
+    return frozenset(tokens)
+
+
+def downstream_response_headers(
+    headers: list[tuple[bytes, bytes]],
+    request_id: str,
+    traceparent: bytes,
+    extra: bytes = b"",
+) -> list[bytes]:
+    """The upstream's response header lines the client may see, plus the gateway's own; no framing."""
+    tokens = connection_tokens(headers)
+    drop = HOP_BY_HOP | tokens if tokens else HOP_BY_HOP
+    lines = [
+        name + b": " + value + b"\r\n"
+        for name, value in headers
+        if (lower := name.lower()) not in drop
+        and lower not in {b"content-length", b"x-request-id", b"traceparent"}
+        and not lower.startswith(OWN_PREFIX)
+    ]
+    lines.append(
+        b"x-request-id: " + request_id.encode("ascii") + b"\r\ntraceparent: " + traceparent + b"\r\n"
+    )
+    if extra:
+        lines.append(extra)
+    return lines

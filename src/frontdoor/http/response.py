@@ -1,0 +1,136 @@
+"""Reading an upstream's HTTP/1.1 responses, sans-IO, with llhttp (httptools) doing the framing."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+import httptools
+
+from frontdoor.http.errors import ProtocolError
+
+BodyMode = Literal["none", "length", "chunked", "close"]
+
+
+class ResponseSink(Protocol):
+    def on_informational(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
+
+    def on_response_head(
+        self,
+        status: int,
+        reason: bytes,
+        headers: list[tuple[bytes, bytes]],
+        mode: BodyMode,
+        length: int | None,
+    ) -> None: ...
+
+    def on_response_body(self, chunk: bytes) -> None: ...
+
+    def on_response_end(self, reusable: bool) -> None: ...
+
+
+class ResponseReader:
+    """One per upstream connection; ``expect(method)`` before each request is sent."""
+
+    __slots__ = ("_done", "_head_only", "_headers", "_in_trailers", "_parser", "_reason", "mode", "sink")
+
+    def __init__(self, sink: ResponseSink) -> None:
+        self.sink = sink
+        self._parser = httptools.HttpResponseParser(self)
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._reason = b""
+        self._head_only = False
+        self._in_trailers = False
+        self._done = False
+        self.mode: BodyMode = "none"
+
+    def expect(self, method: str) -> None:
+        if self._head_only:
+            # llhttp cannot be told a response to HEAD has no body; a fresh parser starts clean.
+            self._parser = httptools.HttpResponseParser(self)
+        self._head_only = method == "HEAD"
+        self._done = False
+
+    def feed(self, data: bytes) -> bytes | None:
+        """Parse ``data``; returns the bytes after a 101 head (the tunnel's), else None."""
+        if self._done:
+            if self._head_only or data:
+                raise ProtocolError(502, "the upstream sent bytes after its response")
+            return None
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            return data[int(upgrade.args[0]) :]
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, ProtocolError):
+                raise exc.__context__ from None
+            if self._done and self._head_only:
+                raise ProtocolError(502, "the upstream sent a body with its response to HEAD") from None
+            raise ProtocolError(502, f"the upstream's response is malformed: {exc}") from None
+        return None
+
+    def eof(self) -> bool:
+        """The upstream closed: True if that ended a close-delimited body (a complete response)."""
+        if self.mode == "close" and not self._done:
+            self._done = True
+            self.sink.on_response_end(False)
+            return True
+        return self._done
+
+    # --- llhttp callbacks ----------------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._headers = []
+        self._reason = b""
+        self._in_trailers = False
+
+    def on_status(self, reason: bytes) -> None:
+        self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._in_trailers:  # trailer fields are not forwarded
+            self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self.sink.on_informational(status, self._headers)
+            return
+        length: int | None = None
+        chunked = False
+        for name, value in self._headers:
+            lower = name.lower()
+            if lower == b"content-length":
+                length = int(value)
+            elif lower == b"transfer-encoding":
+                chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
+        mode: BodyMode
+        if self._head_only or status in (204, 304) or status == 101:
+            mode = "none"
+        elif chunked:
+            mode = "chunked"
+        elif length is not None:
+            mode = "length"
+        else:
+            mode = "close"
+        self.mode = mode
+        self._in_trailers = True
+        self.sink.on_response_head(status, self._reason, self._headers, mode, length)
+        if mode == "none" and self._head_only:
+            self._finish()
+
+    def on_body(self, body: bytes) -> None:
+        if self._done:
+            raise ProtocolError(502, "the upstream sent a body with its response to HEAD")
+        self.sink.on_response_body(body)
+
+    def on_message_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            return  # the final response follows
+        if not self._done:
+            self._finish()
+
+    def _finish(self) -> None:
+        self._done = True
+        reusable = self.mode != "close" and bool(self._parser.should_keep_alive())
+        self.sink.on_response_end(reusable)

@@ -1,0 +1,552 @@
+"""A client connection: read requests, route them, stream them upstream and the responses back.
+
+Everything here runs in protocol callbacks, with no task per request: the request path is a few method
+calls from ``data_received`` to ``transport.write``. Backpressure is passed through both ways by pausing
+the reading side whenever the writing side's buffer is full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from frontdoor.http.errors import ProtocolError
+from frontdoor.http.h1 import RequestHead, RequestReader
+from frontdoor.http.headers import downstream_response_headers, upstream_request
+from frontdoor.http.messages import error_response, status_line
+from frontdoor.http.paths import PathError, normalize_path, split_target, strip_route_prefix
+from frontdoor.http.response import BodyMode
+from frontdoor.http.tracing import new_request_id, valid_request_id
+from frontdoor.policy.balancing import Balancer, Endpoint
+from frontdoor.proxy.runtime import IDEMPOTENT, Listener, Runtime
+from frontdoor.proxy.upstream import UpstreamConnection
+
+if TYPE_CHECKING:
+    from frontdoor.plan import PlannedRoute
+    from frontdoor.proxy.server import Gateway
+
+BUFFER_LIMIT = 256 * 1024  # request body held while the upstream connection is being made
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class Request:
+    """One request on a connection, from its head to the end of its response."""
+
+    __slots__ = (
+        "attempts",
+        "buffer",
+        "buffered",
+        "bytes_out",
+        "close_after",
+        "conn",
+        "ended",
+        "endpoint",
+        "forwarded",
+        "head",
+        "out_chunked",
+        "request_id",
+        "response_started",
+        "retried_stale",
+        "route",
+        "runtime",
+        "sent",
+        "started",
+        "status",
+        "traceparent",
+        "tried",
+        "upstream_timer",
+        "websocket",
+    )
+
+    def __init__(self, head: RequestHead, runtime: Runtime) -> None:
+        self.head = head
+        self.runtime = runtime
+        self.started = time.monotonic()
+        self.request_id = ""
+        self.route: PlannedRoute | None = None
+        self.forwarded: bytes = b""
+        self.endpoint: Endpoint | None = None
+        self.tried: list[Endpoint] = []
+        self.attempts = 0
+        self.conn: UpstreamConnection | None = None
+        self.buffer: list[bytes] = []
+        self.buffered = 0
+        self.ended = False
+        self.sent = False  # the head went upstream: body chunks now go straight to the connection
+        self.response_started = False
+        self.out_chunked = False
+        self.close_after = not head.keep_alive
+        self.status = 0
+        self.bytes_out = 0
+        self.websocket = False
+        self.retried_stale = False
+        self.traceparent = b""
+        self.upstream_timer: asyncio.TimerHandle | None = None
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+class Downstream(asyncio.Protocol):
+    def __init__(self, gateway: Gateway, listener: Listener) -> None:
+        self.gateway = gateway
+        self.listener = listener
+        self.loop = gateway.loop
+        self.transport: asyncio.Transport | None = None
+        self.peer = ""
+        self.trusted = False
+        self.reader: RequestReader | None = None
+        self.current: Request | None = None  # the request being answered
+        self.reading: Request | None = None  # the request whose body is being read (pipelining)
+        self.pending: deque[Request] = deque()
+        self.paused: set[str] = set()
+        self.closed = False
+        self.tunnel = False
+        self.failed: ProtocolError | None = None
+        self.client_eof = False
+        self.header_timer: asyncio.TimerHandle | None = None
+        self.idle_timer: asyncio.TimerHandle | None = None
+
+    # --- connection lifecycle ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = peer[0] if peer else ""
+        self.trusted = self.listener.trusts(self.peer)
+        self.reader = RequestReader(self, self.gateway.runtime.limits)
+        self.gateway.connections.add(self)
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.gateway.connections.discard(self)
+        self._cancel_timers()
+        for request in (self.current, *self.pending):
+            if request is not None:
+                self._drop_upstream(request)
+        self.current = None
+        self.pending.clear()
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel:
+            if self.current is not None and self.current.conn is not None:
+                self.current.conn.write(data)
+            return
+        if self.current is None and self.header_timer is None:
+            self._arm_header_timer()
+        assert self.reader is not None
+        try:
+            rest = self.reader.feed(data)
+        except ProtocolError as error:
+            self._protocol_error(error)
+            return
+        if rest and self.current is not None and self.current.conn is not None:
+            self.current.conn.write(rest)
+
+    def eof_received(self) -> bool | None:
+        if self.current is None:
+            return None
+        self.client_eof = True
+        return True  # a half-closed client still gets its responses; the connection closes after them
+
+    def pause_writing(self) -> None:
+        if self.current is not None and self.current.conn is not None:
+            self.current.conn.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.current is not None and self.current.conn is not None:
+            self.current.conn.resume_reading()
+
+    def shutdown(self) -> None:
+        """Graceful stop: close now if idle, otherwise after the response in flight."""
+        if self.current is None:
+            self._close()
+        else:
+            self.current.close_after = True
+
+    # --- reading requests (RequestSink) --------------------------------------------------------------
+
+    def on_request_head(self, head: RequestHead) -> None:
+        self._cancel_header_timer()
+        request = Request(head, self.gateway.runtime)
+        self.reading = request
+        if self.current is None:
+            self.current = request
+            self._start(request)
+        else:
+            self.pending.append(request)
+            self._pause("pipeline")
+
+    def on_request_body(self, chunk: bytes) -> None:
+        request = self.reading
+        if request is None:
+            return
+        if request.sent and request is self.current and request.conn is not None:
+            request.conn.write(_chunk(chunk) if request.head.chunked else chunk)
+        elif request.status == 0:
+            request.buffer.append(chunk)
+            request.buffered += len(chunk)
+            if request.buffered > BUFFER_LIMIT:
+                self._pause("buffer")
+
+    def on_request_end(self) -> None:
+        request = self.reading
+        if request is None:
+            return
+        request.ended = True
+        if request.sent and request is self.current and request.conn is not None:
+            if request.head.chunked:
+                request.conn.write(b"0\r\n\r\n")
+            self._arm_upstream_timer(request)
+
+    # --- routing and forwarding ----------------------------------------------------------------------
+
+    def _start(self, request: Request) -> None:
+        head = request.head
+        runtime = request.runtime
+        request.request_id = self._request_id(head)
+        path, query = split_target(head.target)
+        try:
+            normalized = normalize_path(path)
+        except PathError as error:
+            self._reject(request, 400, str(error))
+            return
+        match = self.listener.router.match(head.host, normalized, head.method)
+        if match.route is None:
+            if match.status == 405:
+                allow = (b"allow", ", ".join(match.allowed).encode("ascii"))
+                self._reject(request, 405, f"{head.method} is not allowed here", extra=(allow,))
+            else:
+                self._reject(request, 404, "no route for this host and path")
+            return
+        route = request.route = match.route
+        if route.service not in runtime.balancers:
+            self._reject(request, 503, "the service has no upstream in this environment")
+            return
+        # The policy stages of later issues (kill switch, access, rate limit, shedding) decide here.
+        denial = self.gateway.admit(request, route)
+        if denial is not None:
+            status, reason = denial
+            self._reject(request, status, reason)
+            return
+        if head.upgrade == "websocket" and self.reader is not None:
+            request.websocket = True
+            request.close_after = True  # after a refused upgrade the bytes that follow are not HTTP
+            self.reader.accept_upgrade()
+        if head.expect_continue and self.transport is not None:
+            self.transport.write(CONTINUE)
+        target = strip_route_prefix(normalized, route.path.path) if route.strip_prefix else normalized
+        if query:
+            target += "?" + query
+        forwarded = upstream_request(
+            head, target, self.peer, self.trusted, self.listener.scheme, request.request_id, request.websocket
+        )
+        request.forwarded = forwarded.head
+        request.traceparent = forwarded.traceparent
+        self._connect(request)
+
+    def _request_id(self, head: RequestHead) -> str:
+        if self.trusted:
+            for name, value in head.headers:
+                if name.lower() == b"x-request-id" and valid_request_id(value):
+                    return value.decode("ascii")
+        return new_request_id()
+
+    def _connect(self, request: Request) -> None:
+        assert request.route is not None
+        balancer = request.runtime.balancers[request.route.service]
+        endpoint = balancer.pick(time.monotonic(), request.tried)
+        if endpoint is None:
+            self._reject(request, 503, "no upstream endpoint is available")
+            return
+        request.endpoint = endpoint
+        request.tried.append(endpoint)
+        request.attempts += 1
+        request.runtime.pool(endpoint).acquire(lambda conn, reason: self._connected(request, conn, reason))
+
+    def _connected(self, request: Request, conn: UpstreamConnection | None, reason: str) -> None:
+        endpoint = request.endpoint
+        assert endpoint is not None
+        if conn is None:
+            Balancer.failed(endpoint, time.monotonic())
+            if request is self.current and not self.closed:
+                if self._may_retry(request) and request.attempts < request.runtime.retries.attempts:
+                    self._connect(request)
+                else:
+                    status = 504 if reason == "connect timeout" else 502
+                    self._reject(request, status, f"the upstream could not be reached ({reason})")
+            return
+        if request is not self.current or self.closed:
+            request.runtime.pool(endpoint).release(conn)
+            return
+        Balancer.succeeded(endpoint)
+        request.conn = conn
+        conn.begin(self, request.head.method)
+        parts = [request.forwarded]
+        if request.buffer:
+            parts.extend(_chunk(c) for c in request.buffer) if request.head.chunked else parts.extend(
+                request.buffer
+            )
+            request.buffer = []
+            request.buffered = 0
+            self._resume("buffer")
+        if request.ended and request.head.chunked:
+            parts.append(b"0\r\n\r\n")
+        request.sent = True
+        conn.write(b"".join(parts))
+        if request.ended:
+            self._arm_upstream_timer(request)
+
+    @staticmethod
+    def _may_retry(request: Request) -> bool:
+        """Only a request none of whose body is gone, and only an idempotent one if so configured."""
+        if request.runtime.retries.only_idempotent and request.head.method not in IDEMPOTENT:
+            return False
+        return not (request.sent and request.head.has_body)
+
+    # --- responses (Exchange) ------------------------------------------------------------------------
+
+    def on_informational(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        request = self.current
+        if request is None or status == 100 or request.head.version != "1.1" or self.transport is None:
+            return  # 100 Continue was already answered by the gateway itself
+        lines = [status_line(status), *(n + b": " + v + b"\r\n" for n, v in headers), b"\r\n"]
+        self.transport.write(b"".join(lines))
+
+    def on_response_head(
+        self,
+        status: int,
+        reason: bytes,
+        headers: list[tuple[bytes, bytes]],
+        mode: BodyMode,
+        length: int | None,
+    ) -> None:
+        request = self.current
+        if request is None or self.transport is None:
+            return
+        self._cancel_upstream_timer(request)
+        request.response_started = True
+        request.status = status
+        if request.websocket and status == 101:
+            extra = self.listener.hsts + b"connection: upgrade\r\nupgrade: websocket\r\n"
+            lines = downstream_response_headers(headers, request.request_id, request.traceparent, extra)
+            self.transport.write(b"".join([status_line(101, reason), *lines, b"\r\n"]))
+            self.tunnel = True
+            return
+        if not request.ended:
+            request.close_after = True  # the upstream answered before reading the whole body
+        lines = downstream_response_headers(
+            headers, request.request_id, request.traceparent, self.listener.hsts
+        )
+        if request.head.method == "HEAD" or mode == "none":
+            if length is not None and status not in (204,) and status >= 200:
+                lines.append(b"content-length: %d\r\n" % length)
+        elif mode == "length":
+            lines.append(b"content-length: %d\r\n" % (length or 0))
+        elif request.head.version == "1.1":
+            request.out_chunked = True
+            lines.append(b"transfer-encoding: chunked\r\n")
+        else:
+            request.close_after = True  # an HTTP/1.0 client learns the end from the close
+        if request.close_after:
+            lines.append(b"connection: close\r\n")
+        self.transport.write(b"".join([status_line(status, reason), *lines, b"\r\n"]))
+
+    def on_response_body(self, chunk: bytes) -> None:
+        request = self.current
+        if request is None or self.transport is None:
+            return
+        request.bytes_out += len(chunk)
+        self.transport.write(_chunk(chunk) if request.out_chunked else chunk)
+
+    def on_response_end(self, reusable: bool) -> None:
+        request = self.current
+        if request is None or self.transport is None:
+            return
+        if request.out_chunked:
+            self.transport.write(b"0\r\n\r\n")
+        conn = request.conn
+        request.conn = None
+        if conn is not None:
+            if reusable and request.ended and request.endpoint is not None:
+                request.runtime.pool(request.endpoint).release(conn)
+            else:
+                conn.abort()
+        self._finish(request)
+
+    def on_upstream_lost(self, error: str) -> None:
+        request = self.current
+        if request is None:
+            return
+        conn = request.conn
+        request.conn = None
+        self._cancel_upstream_timer(request)
+        if self.tunnel:
+            self._close()
+            return
+        if request.response_started:
+            self._abort()  # a truncated response must not look complete to the client
+            return
+        # A pooled connection the upstream had just closed: once, on a new connection, without counting it
+        # against the endpoint or the retry budget (nothing reached the application).
+        stale = conn is not None and conn.used and not conn.got_response_bytes
+        if stale and request.ended and not request.retried_stale and self._may_retry(request):
+            request.retried_stale = True
+            request.sent = False
+            request.attempts -= 1
+            request.tried.pop()
+            self._connect(request)
+            return
+        self._reject(request, 502, "the upstream closed the connection without a response")
+
+    def on_upstream_tunnel(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def pause_upstream_writes(self) -> None:
+        self._pause("upstream")
+
+    def resume_upstream_writes(self) -> None:
+        self._resume("upstream")
+
+    # --- finishing -----------------------------------------------------------------------------------
+
+    def _reject(
+        self, request: Request, status: int, reason: str, extra: tuple[tuple[bytes, bytes], ...] = ()
+    ) -> None:
+        """Answer ``request`` with the gateway's own error; never reached once a response started."""
+        self._drop_upstream(request)
+        if not request.ended:
+            request.close_after = True  # the rest of its body will not be read
+        request.status = status
+        owner = request.route.owner if request.route else self.gateway.runtime.plan.platform_team
+        if self.transport is not None and not self.closed:
+            self.transport.write(
+                error_response(
+                    status,
+                    reason,
+                    request.request_id or new_request_id(),
+                    owner,
+                    close=request.close_after,
+                    extra_headers=extra,
+                    head_only=request.head.method == "HEAD",
+                )
+            )
+        self._finish(request)
+
+    def _finish(self, request: Request) -> None:
+        self.gateway.log_request(self, request)
+        self.current = None
+        if request.close_after or self.failed is not None or self.gateway.draining:
+            if self.failed is not None and self.transport is not None:
+                self.transport.write(
+                    error_response(self.failed.status, self.failed.reason, new_request_id(), close=True)
+                )
+            self._close()
+            return
+        if self.pending:
+            following = self.pending.popleft()
+            if self.client_eof:
+                following.close_after = following.close_after or not self.pending
+            if not self.pending:
+                self._resume("pipeline")
+            self.current = following
+            self._start(following)
+            return
+        if self.client_eof:
+            self._close()
+            return
+        self._arm_idle_timer()
+
+    def _protocol_error(self, error: ProtocolError) -> None:
+        if self.current is not None:
+            self.failed = error  # answered after the response in flight, then the connection closes
+            self._pause("failed")
+            return
+        if self.transport is not None:
+            self.transport.write(error_response(error.status, error.reason, new_request_id(), close=True))
+        self.gateway.log_protocol_error(self, error)
+        self._close()
+
+    def _drop_upstream(self, request: Request) -> None:
+        self._cancel_upstream_timer(request)
+        if request.conn is not None:
+            request.conn.abort()
+            request.conn = None
+
+    def _close(self) -> None:
+        self._cancel_timers()
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.close()
+
+    def _abort(self) -> None:
+        self._cancel_timers()
+        if self.transport is not None:
+            self.closed = True
+            self.transport.abort()
+
+    # --- flow control and timers ---------------------------------------------------------------------
+
+    def _pause(self, reason: str) -> None:
+        if not self.paused and self.transport is not None:
+            self.transport.pause_reading()
+        self.paused.add(reason)
+
+    def _resume(self, reason: str) -> None:
+        if reason in self.paused:
+            self.paused.discard(reason)
+            if not self.paused and self.transport is not None and not self.closed:
+                self.transport.resume_reading()
+
+    def _arm_header_timer(self) -> None:
+        self._cancel_idle_timer()
+        timeout = self.gateway.runtime.timeouts.header
+        self.header_timer = self.loop.call_later(timeout, self._header_timeout)
+
+    def _header_timeout(self) -> None:
+        self.header_timer = None
+        if self.current is None and not self.closed:
+            self._protocol_error(ProtocolError(408, "the request head did not arrive in time"))
+
+    def _cancel_header_timer(self) -> None:
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+            self.header_timer = None
+
+    def _arm_idle_timer(self) -> None:
+        self._cancel_idle_timer()
+        self.idle_timer = self.loop.call_later(self.gateway.runtime.timeouts.idle, self._close)
+
+    def _cancel_idle_timer(self) -> None:
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+
+    def _arm_upstream_timer(self, request: Request) -> None:
+        if not request.response_started and not request.websocket:
+            request.upstream_timer = self.loop.call_later(
+                request.runtime.timeouts.upstream, self._upstream_timeout, request
+            )
+
+    def _upstream_timeout(self, request: Request) -> None:
+        request.upstream_timer = None
+        if request is self.current and not request.response_started:
+            self._reject(request, 504, "the upstream did not answer in time")
+
+    @staticmethod
+    def _cancel_upstream_timer(request: Request) -> None:
+        if request.upstream_timer is not None:
+            request.upstream_timer.cancel()
+            request.upstream_timer = None
+
+    def _cancel_timers(self) -> None:
+        self._cancel_header_timer()
+        self._cancel_idle_timer()
+        if self.current is not None:
+            self._cancel_upstream_timer(self.current)

@@ -1,0 +1,92 @@
+"""What the data plane reads per request, built once from a Plan: routers, balancers, pools, limits.
+
+A reload builds a new Runtime and swaps it in; a request keeps the Runtime it started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from dataclasses import dataclass, field
+
+from frontdoor.contract.models import Retries, Timeouts
+from frontdoor.contract.values import ListenAddress
+from frontdoor.http.h1 import Limits
+from frontdoor.plan import Plan, PlannedEntrypoint
+from frontdoor.policy.balancing import Balancer, Endpoint
+from frontdoor.policy.routing import Router
+from frontdoor.proxy.upstream import Pool
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
+@dataclass
+class Listener:
+    """One listening address and the entrypoints that share it (virtual hosts)."""
+
+    address: ListenAddress
+    entrypoints: list[PlannedEntrypoint]
+    router: Router
+    scheme: str  # "https" when the entrypoints terminate TLS
+    hsts: bytes  # the header line to add to responses, or b""
+    trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+    def trusts(self, peer: str) -> bool:
+        if not self.trusted:
+            return False
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in network for network in self.trusted)
+
+
+@dataclass
+class Runtime:
+    plan: Plan
+    listeners: dict[ListenAddress, Listener]
+    balancers: dict[str, Balancer]
+    pools: dict[int, Pool] = field(default_factory=dict)  # by id(endpoint)
+    limits: Limits = field(default_factory=Limits)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retries: Retries = field(default_factory=Retries)
+
+    def pool(self, endpoint: Endpoint) -> Pool:
+        return self.pools[id(endpoint)]
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
+
+
+def build_runtime(plan: Plan, loop: asyncio.AbstractEventLoop) -> Runtime:
+    protection = plan.edge.spec.protection
+    grouped: dict[ListenAddress, list[PlannedEntrypoint]] = {}
+    for entrypoint in plan.entrypoints:
+        grouped.setdefault(entrypoint.listen, []).append(entrypoint)
+    listeners = {}
+    for address, entrypoints in grouped.items():
+        tls = entrypoints[0].tls
+        hsts = (
+            b"strict-transport-security: max-age=31536000; includeSubDomains\r\n" if tls and tls.hsts else b""
+        )
+        trusted = tuple(n for e in entrypoints for n in e.trusted_proxies)
+        listeners[address] = Listener(
+            address, entrypoints, Router(entrypoints), "https" if tls else "http", hsts, trusted
+        )
+    balancers = {}
+    pools = {}
+    for service, upstreams in plan.upstreams.items():
+        endpoints = [Endpoint(u.url.host, u.url.port, u.weight, u.url.scheme) for u in upstreams]
+        balancers[service] = Balancer(endpoints)
+        for endpoint in endpoints:
+            pools[id(endpoint)] = Pool(endpoint, protection.timeouts.connect, loop)
+    return Runtime(
+        plan=plan,
+        listeners=listeners,
+        balancers=balancers,
+        pools=pools,
+        limits=Limits(protection.max_header_bytes, 100, protection.max_request_body),
+        timeouts=protection.timeouts,
+        retries=protection.retries,
+    )

@@ -1,0 +1,200 @@
+"""The gateway process: listeners for every entrypoint, the admin listener, reload and drain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from frontdoor.contract.load import load_contract
+from frontdoor.errors import FrontdoorError
+from frontdoor.http.errors import ProtocolError
+from frontdoor.plan import compile_plan
+from frontdoor.proxy.admin import AdminProtocol
+from frontdoor.proxy.downstream import Downstream, Request
+from frontdoor.proxy.runtime import Runtime, build_runtime
+from frontdoor.proxy.tls import server_context
+
+if TYPE_CHECKING:
+    from frontdoor.plan import PlannedRoute
+
+log = logging.getLogger("frontdoor.gateway")
+
+
+class AccessLog:
+    """One JSON object a line per request; headers are never logged, so nothing needs redacting here."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        self.stream = stream
+
+    def write(self, record: dict[str, object]) -> None:
+        if self.stream is not None:
+            self.stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self.stream.flush()
+
+
+class Gateway:
+    def __init__(self, loop: asyncio.AbstractEventLoop, runtime: Runtime, access_log: AccessLog) -> None:
+        self.loop = loop
+        self.runtime = runtime
+        self.access_log = access_log
+        self.connections: set[Downstream] = set()
+        self.servers: list[asyncio.Server] = []
+        self.draining = False
+        self.ready = False
+
+    # --- the request path's hooks --------------------------------------------------------------------
+
+    def admit(self, request: Request, route: PlannedRoute) -> tuple[int, str] | None:
+        """The policy stages (kill switch, access, rate limit, shedding) decide here; None admits."""
+        return None
+
+    def log_request(self, downstream: Downstream, request: Request) -> None:
+        head = request.head
+        route = request.route
+        self.access_log.write(
+            {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "request_id": request.request_id,
+                "client": downstream.peer,
+                "method": head.method,
+                "host": head.host,
+                "path": head.target.partition("?")[0],
+                "status": request.status,
+                "bytes": request.bytes_out,
+                "duration_ms": round((time.monotonic() - request.started) * 1000, 2),
+                "route": str(route.path) if route else None,
+                "service": route.service if route else None,
+                "owner": route.owner if route else None,
+                "upstream": request.endpoint.label if request.endpoint else None,
+                "attempts": request.attempts,
+            }
+        )
+
+    def log_protocol_error(self, downstream: Downstream, error: ProtocolError) -> None:
+        self.access_log.write(
+            {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "client": downstream.peer,
+                "status": error.status,
+                "error": error.reason,
+            }
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for address, listener in self.runtime.listeners.items():
+            tls = listener.entrypoints[0].tls
+            context = server_context(tls, self.runtime.plan) if tls else None
+            server = await self.loop.create_server(
+                lambda listener=listener: Downstream(self, listener),
+                address.host,
+                address.port,
+                ssl=context,
+                reuse_port=True,
+                backlog=4096,
+            )
+            self.servers.append(server)
+            log.info("listening on %s (%s)", address, ", ".join(e.name for e in listener.entrypoints))
+        admin = self.runtime.plan.edge.spec.admin
+        if admin is not None:
+            server = await self.loop.create_server(
+                lambda: AdminProtocol(self), admin.listen.host, admin.listen.port, reuse_port=True
+            )
+            self.servers.append(server)
+            log.info("admin listening on %s", admin.listen)
+        self.ready = True
+
+    def reload(self, runtime: Runtime) -> None:
+        """New requests use ``runtime``; those in flight finish on the one they started with."""
+        old = self.runtime
+        self.runtime = runtime
+        self.loop.call_later(old.timeouts.upstream + 1, old.close)
+
+    async def drain(self, deadline: float) -> None:
+        """Stop accepting, let in-flight requests finish until ``deadline`` seconds, then close."""
+        self.draining = True
+        self.ready = False
+        for server in self.servers:
+            server.close()
+        for connection in list(self.connections):
+            connection.shutdown()
+        end = self.loop.time() + deadline
+        while self.connections and self.loop.time() < end:
+            await asyncio.sleep(0.05)
+        for connection in list(self.connections):
+            if connection.transport is not None:
+                connection.transport.abort()
+        self.runtime.close()
+
+
+def load_runtime(directory: Path, environment: str, loop: asyncio.AbstractEventLoop) -> Runtime:
+    """The contract, validated and compiled; raises FrontdoorError with every error if it is invalid."""
+    result = load_contract(directory)
+    errors = [f for f in result.findings if f.severity == "error"]
+    if errors:
+        raise FrontdoorError("the contract is invalid:\n" + "\n".join(f.render() for f in errors))
+    return build_runtime(compile_plan(result.contract, environment), loop)
+
+
+def install_event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def serve(
+    directory: Path,
+    environment: str,
+    access_log: IO[str] | None,
+    on_ready: Callable[[Gateway], None] | None = None,
+    drain_deadline: float = 10.0,
+) -> int:
+    """Run the gateway until SIGTERM or SIGINT; SIGHUP reloads the contract."""
+    loop = install_event_loop()
+    asyncio.set_event_loop(loop)
+    runtime = load_runtime(directory, environment, loop)
+    gateway = Gateway(loop, runtime, AccessLog(access_log))
+    stop = asyncio.Event()
+
+    def reload() -> None:
+        try:
+            gateway.reload(load_runtime(directory, environment, loop))
+            log.info("reloaded the contract from %s", directory)
+        except FrontdoorError as exc:
+            log.error("reload refused, the previous contract keeps serving: %s", exc)
+
+    async def main() -> None:
+        await gateway.start()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, reload)
+        if on_ready is not None:
+            on_ready(gateway)
+        await stop.wait()
+        log.info("draining")
+        await gateway.drain(drain_deadline)
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    return 0
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,218 @@
+"""Connections to upstream endpoints: one asyncio protocol per connection, and a keep-alive pool each."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+from frontdoor.http.errors import ProtocolError
+from frontdoor.http.response import BodyMode, ResponseReader
+from frontdoor.policy.balancing import Endpoint
+
+MAX_IDLE_PER_ENDPOINT = 64
+
+
+class Exchange(Protocol):
+    """The downstream side of one request, as the upstream connection reports to it."""
+
+    def on_informational(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
+
+    def on_response_head(
+        self,
+        status: int,
+        reason: bytes,
+        headers: list[tuple[bytes, bytes]],
+        mode: BodyMode,
+        length: int | None,
+    ) -> None: ...
+
+    def on_response_body(self, chunk: bytes) -> None: ...
+
+    def on_response_end(self, reusable: bool) -> None: ...
+
+    def on_upstream_lost(self, error: str) -> None: ...
+
+    def on_upstream_tunnel(self, data: bytes) -> None: ...
+
+    def pause_upstream_writes(self) -> None: ...
+
+    def resume_upstream_writes(self) -> None: ...
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """One connection to an endpoint, serving one exchange at a time."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self.transport: asyncio.Transport | None = None
+        self.reader = ResponseReader(self)
+        self.exchange: Exchange | None = None
+        self.got_response_bytes = False
+        self.tunnel = False
+        self.closed = False
+        self.used = False  # served a request before: a failure on it may be a stale keep-alive
+
+    # --- driven by the exchange ----------------------------------------------------------------------
+
+    def begin(self, exchange: Exchange, method: str) -> None:
+        self.exchange = exchange
+        self.got_response_bytes = False
+        self.reader.expect(method)
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def abort(self) -> None:
+        """Drop the connection: the exchange cannot finish cleanly on it."""
+        self.exchange = None
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    # --- asyncio callbacks ---------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel:
+            if self.exchange is not None:
+                self.exchange.on_upstream_tunnel(data)
+            return
+        self.got_response_bytes = True
+        try:
+            rest = self.reader.feed(data)
+        except ProtocolError as exc:
+            exchange = self.exchange
+            self.abort()
+            if exchange is not None:
+                exchange.on_upstream_lost(exc.reason)
+            return
+        if rest is not None and self.exchange is not None:
+            self.tunnel = True
+            if rest:
+                self.exchange.on_upstream_tunnel(rest)
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.pool.forget(self)
+        exchange = self.exchange
+        if exchange is None:
+            return
+        if self.tunnel:
+            self.exchange = None
+            exchange.on_upstream_lost("")
+        elif self.reader.eof():
+            return  # a close-delimited body ended (on_response_end has been called)
+        else:
+            self.exchange = None
+            exchange.on_upstream_lost("the upstream closed the connection" if exc is None else str(exc))
+
+    def pause_writing(self) -> None:
+        if self.exchange is not None:
+            self.exchange.pause_upstream_writes()
+
+    def resume_writing(self) -> None:
+        if self.exchange is not None:
+            self.exchange.resume_upstream_writes()
+
+    # --- ResponseSink --------------------------------------------------------------------------------
+
+    def on_informational(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        if self.exchange is not None:
+            self.exchange.on_informational(status, headers)
+
+    def on_response_head(
+        self,
+        status: int,
+        reason: bytes,
+        headers: list[tuple[bytes, bytes]],
+        mode: BodyMode,
+        length: int | None,
+    ) -> None:
+        if self.exchange is not None:
+            self.exchange.on_response_head(status, reason, headers, mode, length)
+
+    def on_response_body(self, chunk: bytes) -> None:
+        if self.exchange is not None:
+            self.exchange.on_response_body(chunk)
+
+    def on_response_end(self, reusable: bool) -> None:
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.on_response_end(reusable)
+
+
+ConnectCallback = Callable[[UpstreamConnection | None, str], None]
+
+
+class Pool:
+    """Idle keep-alive connections to one endpoint, and new ones made with a connect timeout."""
+
+    def __init__(self, endpoint: Endpoint, connect_timeout: float, loop: asyncio.AbstractEventLoop) -> None:
+        self.endpoint = endpoint
+        self.connect_timeout = connect_timeout
+        self.loop = loop
+        self.idle: list[UpstreamConnection] = []
+
+    def acquire(self, callback: ConnectCallback) -> None:
+        """Calls ``callback(connection, "")`` when one is ready, or ``callback(None, reason)``."""
+        while self.idle:
+            connection = self.idle.pop()
+            if not connection.closed:
+                callback(connection, "")
+                return
+        task = self.loop.create_task(self._connect())
+        task.add_done_callback(lambda done: self._connected(done, callback))
+
+    async def _connect(self) -> UpstreamConnection:
+        _, protocol = await asyncio.wait_for(
+            self.loop.create_connection(
+                lambda: UpstreamConnection(self), self.endpoint.host, self.endpoint.port
+            ),
+            self.connect_timeout,
+        )
+        return protocol
+
+    def _connected(self, done: asyncio.Task[UpstreamConnection], callback: ConnectCallback) -> None:
+        if done.cancelled():
+            callback(None, "the connection attempt was cancelled")
+            return
+        error = done.exception()
+        if error is None:
+            callback(done.result(), "")
+        elif isinstance(error, TimeoutError):
+            callback(None, "connect timeout")
+        else:
+            callback(None, "connect failed")
+
+    def release(self, connection: UpstreamConnection) -> None:
+        connection.exchange = None
+        connection.used = True
+        if connection.closed or len(self.idle) >= MAX_IDLE_PER_ENDPOINT:
+            connection.abort()
+            return
+        self.idle.append(connection)
+
+    def forget(self, connection: UpstreamConnection) -> None:
+        if connection in self.idle:
+            self.idle.remove(connection)
+
+    def close(self) -> None:
+        for connection in self.idle:
+            connection.abort()
+        self.idle.clear()
