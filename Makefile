@@ -18,12 +18,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/frontdoor check examples/shop --env prod
 	$(BIN)/frontdoor who examples/shop --env prod GET https://shop.example.com/orders/42
-	@echo
-	@echo "Try next:"
-	@echo "  $(BIN)/frontdoor check examples/shop                      # every environment"
-	@echo "  $(BIN)/frontdoor who examples/shop --env dev POST http://127.0.0.1:8080/payments/webhook"
-	@echo "  $(BIN)/frontdoor diff examples/shop --env test --env prod"
-	@echo "  $(BIN)/frontdoor check examples/shop --format markdown"
+	$(BIN)/frontdoor demo examples/shop --env dev
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
 
@@ -118,6 +119,35 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from frontdoor.proxy.server import serve
+
+    _gateway_logging()
+    access_log = None if args.access_log == "off" else _open_log(args.access_log)
+    return serve(Path(args.directory), args.env, access_log)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from frontdoor.demo.run import run_demo
+
+    _gateway_logging()
+    return run_demo(Path(args.directory), args.env, _open_log(args.access_log))
+
+
+def _gateway_logging() -> None:
+    import logging
+
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)  # a long-running server: the interpreter's usual collection policy
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _open_log(target: str) -> TextIO:
+    if target == "-":
+        return sys.stdout
+    return open(target, "a", encoding="utf-8", buffering=1)
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from frontdoor.schema import contract_schema
 
@@ -154,6 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--format", choices=("text", "json"), default="text")
     diff.set_defaults(handler=cmd_diff)
+
+    serve = commands.add_parser("serve", help="run the gateway for one environment")
+    serve.add_argument("directory", metavar="DIR")
+    serve.add_argument("--env", required=True)
+    serve.add_argument("--access-log", default="-", help='a file, "-" for standard output, or "off"')
+    serve.set_defaults(handler=cmd_serve)
+
+    demo = commands.add_parser("demo", help="the example contract's dev environment on localhost")
+    demo.add_argument("directory", metavar="DIR", nargs="?", default="examples/shop")
+    demo.add_argument("--env", default="dev")
+    demo.add_argument("--access-log", default="-", help='a file, or "-" for standard output')
+    demo.set_defaults(handler=cmd_demo)
 
     schema = commands.add_parser("schema", help="the JSON Schema of contract documents")
     schema.set_defaults(handler=cmd_schema)

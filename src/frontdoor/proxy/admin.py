@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import Limits, RequestHead, RequestReader
@@ -23,8 +23,7 @@ class AdminProtocol(asyncio.Protocol):
         self.head: RequestHead | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def data_received(self, data: bytes) -> None:
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import RequestHead, RequestReader
@@ -113,8 +113,7 @@ class Downstream(asyncio.Protocol):
     # --- connection lifecycle ------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if peer else ""
         self.trusted = self.listener.trusts(self.peer)
@@ -216,6 +215,8 @@ class Downstream(asyncio.Protocol):
         except PathError as error:
             self._reject(request, 400, str(error))
             return
+        # the listener as the request's runtime knows it: a reload changes routes for new requests
+        self.listener = runtime.listeners.get(self.listener.address, self.listener)
         match = self.listener.router.match(head.host, normalized, head.method)
         if match.route is None:
             if match.status == 405:
@@ -257,12 +258,17 @@ class Downstream(asyncio.Protocol):
                     return value.decode("ascii")
         return new_request_id()
 
-    def _connect(self, request: Request) -> None:
+    def _connect(self, request: Request, failure: str = "") -> None:
+        """Pick an endpoint not tried yet and get a connection to it; ``failure`` is the last attempt's."""
         assert request.route is not None
         balancer = request.runtime.balancers[request.route.service]
         endpoint = balancer.pick(time.monotonic(), request.tried)
         if endpoint is None:
-            self._reject(request, 503, "no upstream endpoint is available")
+            if failure:
+                status = 504 if failure == "connect timeout" else 502
+                self._reject(request, status, f"the upstream could not be reached ({failure})")
+            else:
+                self._reject(request, 503, "no upstream endpoint is available")
             return
         request.endpoint = endpoint
         request.tried.append(endpoint)
@@ -276,7 +282,7 @@ class Downstream(asyncio.Protocol):
             Balancer.failed(endpoint, time.monotonic())
             if request is self.current and not self.closed:
                 if self._may_retry(request) and request.attempts < request.runtime.retries.attempts:
-                    self._connect(request)
+                    self._connect(request, reason)
                 else:
                     status = 504 if reason == "connect timeout" else 502
                     self._reject(request, status, f"the upstream could not be reached ({reason})")
@@ -338,7 +344,7 @@ class Downstream(asyncio.Protocol):
             self.transport.write(b"".join([status_line(101, reason), *lines, b"\r\n"]))
             self.tunnel = True
             return
-        if not request.ended:
+        if request.head.has_body and not request.ended:
             request.close_after = True  # the upstream answered before reading the whole body
         lines = downstream_response_headers(
             headers, request.request_id, request.traceparent, self.listener.hsts
@@ -421,7 +427,7 @@ class Downstream(asyncio.Protocol):
     ) -> None:
         """Answer ``request`` with the gateway's own error; never reached once a response started."""
         self._drop_upstream(request)
-        if not request.ended:
+        if request.head.has_body and not request.ended:
             request.close_after = True  # the rest of its body will not be read
         request.status = status
         owner = request.route.owner if request.route else self.gateway.runtime.plan.platform_team

@@ -8,7 +8,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -52,7 +52,13 @@ class Gateway:
     # --- the request path's hooks --------------------------------------------------------------------
 
     def admit(self, request: Request, route: PlannedRoute) -> tuple[int, str] | None:
-        """The policy stages (kill switch, access, rate limit, shedding) decide here; None admits."""
+        """The policy stages (kill switch, access, rate limit, shedding) decide here; None admits.
+
+        Until token verification is built, only public routes are admitted: deny unless the contract
+        allows, and nothing but ``access: public`` allows without credentials.
+        """
+        if not route.access.is_public:
+            return 401, "this route needs credentials the gateway cannot verify yet"
         return None
 
     def log_request(self, downstream: Downstream, request: Request) -> None:
@@ -115,6 +121,11 @@ class Gateway:
     def reload(self, runtime: Runtime) -> None:
         """New requests use ``runtime``; those in flight finish on the one they started with."""
         old = self.runtime
+        if (
+            set(runtime.listeners) != set(old.listeners)
+            or runtime.plan.edge.spec.admin != old.plan.edge.spec.admin
+        ):
+            log.warning("listen addresses changed: they take effect at the next restart")
         self.runtime = runtime
         self.loop.call_later(old.timeouts.upstream + 1, old.close)
 
@@ -158,6 +169,7 @@ def serve(
     access_log: IO[str] | None,
     on_ready: Callable[[Gateway], None] | None = None,
     drain_deadline: float = 10.0,
+    before_start: Callable[[Runtime], Awaitable[None]] | None = None,
 ) -> int:
     """Run the gateway until SIGTERM or SIGINT; SIGHUP reloads the contract."""
     loop = install_event_loop()
@@ -174,6 +186,8 @@ def serve(
             log.error("reload refused, the previous contract keeps serving: %s", exc)
 
     async def main() -> None:
+        if before_start is not None:
+            await before_start(runtime)
         await gateway.start()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)

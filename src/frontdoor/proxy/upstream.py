@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.response import BodyMode, ResponseReader
@@ -82,8 +82,7 @@ class UpstreamConnection(asyncio.Protocol):
     # --- asyncio callbacks ---------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def data_received(self, data: bytes) -> None:
         if self.tunnel:

@@ -1,0 +1,262 @@
+"""Real processes and sockets for end-to-end tests: demo upstreams in a thread, the gateway as a
+subprocess (`python -m frontdoor serve`), and a raw-socket client that sends exactly the bytes given."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from frontdoor.demo.upstream import UpstreamState, start_upstream
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Upstreams:
+    """Demo upstream servers on loopback, served by an event loop in a background thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.servers: dict[int, asyncio.Server] = {}
+        self.states: dict[int, UpstreamState] = {}
+
+    def start(self, name: str, port: int | None = None) -> int:
+        port = port or free_port()
+        state = UpstreamState()
+        future = asyncio.run_coroutine_threadsafe(start_upstream(name, "127.0.0.1", port, state), self.loop)
+        self.servers[port] = future.result(5)
+        self.states[port] = state
+        return port
+
+    def stop(self, port: int) -> None:
+        server = self.servers.pop(port)
+        self.loop.call_soon_threadsafe(server.close)
+
+    def close(self) -> None:
+        for port in list(self.servers):
+            self.stop(port)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+TEAMS = """
+apiVersion: frontdoor/v1
+kind: Team
+metadata: {name: shop}
+spec: {role: app, oncall: {primary: "pager:shop"}}
+---
+apiVersion: frontdoor/v1
+kind: Team
+metadata: {name: edge}
+spec: {role: platform, oncall: {primary: "pager:edge"}}
+---
+apiVersion: frontdoor/v1
+kind: Team
+metadata: {name: delivery}
+spec: {role: delivery, oncall: {primary: "pager:delivery"}}
+"""
+
+SERVICES = """
+apiVersion: frontdoor/v1
+kind: Service
+metadata: {name: shop, owner: shop}
+spec:
+  exposure: public
+  health: {readiness: /readyz}
+  routes:
+    - {path: /shop, access: public}
+    - {path: /private, access: authenticated}
+    - {path: =/exact, methods: [GET], access: public}
+    - {path: /strip, access: public, strip_prefix: true}
+---
+apiVersion: frontdoor/v1
+kind: Service
+metadata: {name: other, owner: shop}
+spec:
+  exposure: public
+  health: {readiness: /readyz}
+  routes:
+    - {path: /other, access: public}
+"""
+
+
+@dataclass
+class ContractSpec:
+    port: int = field(default_factory=free_port)
+    admin_port: int = field(default_factory=free_port)
+    shop: list[tuple[int, int]] = field(default_factory=list)  # (port, weight)
+    other: list[int] = field(default_factory=list)
+    max_request_body: str = "64MiB"
+    header_timeout: str = "1s"
+    upstream_timeout: str = "2s"
+    retries: int = 2
+    trusted_proxies: str = "[]"
+
+    def write(self, root: Path) -> Path:
+        root.mkdir(parents=True, exist_ok=True)
+        shop = ", ".join(f'{{url: "http://127.0.0.1:{p}", weight: {w}}}' for p, w in self.shop)
+        other = (
+            ", ".join(f'"http://127.0.0.1:{p}"' for p in self.other) or f'"http://127.0.0.1:{free_port()}"'
+        )
+        edge = f"""
+        apiVersion: frontdoor/v1
+        kind: Edge
+        metadata: {{name: edge, owner: edge}}
+        spec:
+          entrypoints:
+            - name: local
+              listen: "127.0.0.1:{self.port}"
+              hosts: ["*"]
+              services: ["*"]
+              trusted_proxies: {self.trusted_proxies}
+          protection:
+            max_request_body: {self.max_request_body}
+            max_header_bytes: 8KiB
+            timeouts: {{connect: 1s, header: {self.header_timeout}, upstream: {self.upstream_timeout}, idle: 30s}}
+            retries: {{attempts: {self.retries}, only_idempotent: true}}
+          observability: {{access_log: {{}}, metrics: {{}}}}
+          admin: {{listen: "127.0.0.1:{self.admin_port}", operators: [edge]}}
+        """
+        environment = f"""
+        apiVersion: frontdoor/v1
+        kind: Environment
+        metadata: {{name: dev, owner: delivery}}
+        spec:
+          upstreams:
+            shop: [{shop}]
+            other: [{other}]
+        """
+        (root / "teams.yaml").write_text(TEAMS)
+        (root / "services.yaml").write_text(SERVICES)
+        (root / "edge.yaml").write_text(textwrap.dedent(edge))
+        (root / "env.yaml").write_text(textwrap.dedent(environment))
+        return root
+
+
+class Gateway:
+    """``frontdoor serve`` in a subprocess, ready when its admin /readyz answers 200."""
+
+    def __init__(self, contract: Path, spec: ContractSpec, log: Path) -> None:
+        self.spec = spec
+        self.log = log
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "frontdoor",
+                "serve",
+                str(contract),
+                "--env",
+                "dev",
+                "--access-log",
+                str(log),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the gateway exited: {self.output()}")
+            try:
+                if self.admin("/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("the gateway did not become ready")
+
+    def admin(self, path: str) -> tuple[int, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.spec.admin_port, timeout=5)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.process.send_signal(sig)
+
+    def output(self) -> str:
+        if self.process.poll() is None:
+            return ""
+        assert self.process.stdout is not None
+        return self.process.stdout.read().decode(errors="replace")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return int(self.process.returncode)
+
+    def access_log(self) -> list[dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 10,
+) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def raw_exchange(port: int, data: bytes, timeout: float = 5, linger: float = 0.3) -> bytes:
+    """Send ``data`` as is, then read until the gateway closes (or ``timeout``)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        received = b""
+        deadline = time.monotonic() + timeout
+        sock.settimeout(linger)
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                if received:
+                    break
+                continue
+            if not chunk:
+                break
+            received += chunk
+        return received
+
+
+def statuses(raw: bytes) -> list[int]:
+    """Status codes of every response in a raw byte stream, in order."""
+    return [int(code) for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", raw)]
