@@ -1318,3 +1318,26 @@ def test_business_hours_oncall_is_only_a_note_in_production(shop_copy: Path) -> 
     note = _one(findings, "oncall-hours", shop_copy, TEAMS, line, "release-eng")
     assert note.severity == "note"
     assert not [f for f in _gaps(shop_copy, "dev")[1] if f.rule == "oncall-hours"]
+
+
+# --- secrets and cascades, by name ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "flagged"),
+    [("token_use", False), ("password_policy", False), ("redis_password", True), ("client_secret", True),
+     ("api_key", True), ("api-token", True), ("key", False)],
+)
+def test_credential_keys_by_their_last_word(key: str, flagged: bool) -> None:
+    from frontdoor.contract.secrets import secret_literal_kind
+
+    assert (secret_literal_kind(key, "access") is not None) is flagged
+
+
+def test_a_duplicate_key_does_not_hide_unknown_references(shop_copy: Path) -> None:
+    # a duplicate key is a problem inside a file that parsed: every other document is still known
+    edit(shop_copy, "teams.yaml", "  contact: {chat: \"#shop\", email: shop@example.com}\n",
+         "  contact: {chat: \"#shop\", email: shop@example.com}\n  role: app\n")
+    edit(shop_copy, "edges/public.yaml", "services: [orders, catalog]", "services: [orders, catalog, ghost]")
+    rules = {f.rule for f in load_contract(shop_copy).findings}
+    assert {"yaml-duplicate-key", "unknown-reference"} <= rules

@@ -161,6 +161,7 @@ def test_route_paths() -> None:
     assert parse_route_path("=/orders") == RoutePath("/orders", exact=True)
     assert parse_route_path("/orders/") == RoutePath("/orders", exact=False)
     assert str(parse_route_path("=/payments/webhook")) == "=/payments/webhook"
-    for bad in ("orders", "/a b", "/a/../b", "/a//b", "/a%2Fb", "/a?x=1"):
+    assert parse_route_path("/a%7Eb/%41") == RoutePath("/a~b/A", exact=False)
+    for bad in ("orders", "/a b", "/a/../b", "/a//b", "/a%2Fb", "/a?x=1", "/a/%2E%2E/b", "/a/%2e", "/a%zz"):
         with pytest.raises(ValueError):
             parse_route_path(bad)

@@ -33,7 +33,7 @@ def _load_valid(directory: Path, console: Console, as_json: bool = False) -> Loa
     result = load_contract(directory)
     errors = [f for f in result.findings if f.severity == "error"]
     if errors and as_json:
-        print(json.dumps({"valid": False, "errors": [finding_json(f) for f in errors]}, indent=2))
+        print(json.dumps({"valid": False, "errors": [finding_json(f) for f in errors]}, indent=_indent()))
         return None
     if errors:
         print_findings(console, errors)
@@ -42,13 +42,17 @@ def _load_valid(directory: Path, console: Console, as_json: bool = False) -> Loa
     return result
 
 
+def _indent() -> int | None:
+    """Pretty JSON for a person, compact for a pipe: only compact JSON uses the fast C encoder."""
+    return 2 if sys.stdout.isatty() else None
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     report = run_check(Path(args.directory), args.env, args.strict)
     if args.format == "json":
         from frontdoor.report.jsonout import check_json
 
-        # the C encoder only runs without indent: pretty for a person, compact (and fast) for a pipe
-        print(json.dumps(check_json(report), indent=2 if sys.stdout.isatty() else None))
+        print(json.dumps(check_json(report), indent=_indent()))
     elif args.format == "markdown":
         from frontdoor.report.markdown import check_markdown
 
@@ -69,7 +73,7 @@ def cmd_who(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     answer = who(result.contract, args.env, args.method, args.url)
     if args.format == "json":
-        print(json.dumps(answer.json(), indent=2))
+        print(json.dumps(answer.json(), indent=_indent()))
         return 0 if answer.route else 1
     route = answer.route
     if route is None:
@@ -104,7 +108,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
     first, second = args.env
     changes = diff_environments(result.contract, first, second)
     if args.format == "json":
-        print(json.dumps({"from": first, "to": second, "changes": [c.json() for c in changes]}, indent=2))
+        print(
+            json.dumps(
+                {"from": first, "to": second, "changes": [c.json() for c in changes]}, indent=_indent()
+            )
+        )
         return 1 if changes else 0
     if not changes:
         console.print(f"{first} and {second} expose and protect the same routes")

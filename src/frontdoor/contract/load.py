@@ -207,7 +207,7 @@ def _validate(source: SourceDocument) -> tuple[Document | None, list[Finding], t
     for path, what in find_secret_literals(data):
         literal_paths.add(path)
         advice = _WHERE_TO_PUT.get(kind) or _WHERE_TO_PUT[None]
-        field_name = ".".join(str(p) for p in path)
+        field_name = _dotted(path)
         findings.append(
             Finding("secret-literal", f"{field_name} holds {what}: {advice}", source.locate(path), fix)
         )
@@ -241,6 +241,9 @@ def _validate(source: SourceDocument) -> tuple[Document | None, list[Finding], t
     return (None if findings else document), findings, identity
 
 
+_UNREADABLE = frozenset({"yaml-syntax", "yaml-encoding", "yaml-too-large", "contract-read"})
+
+
 def _is_api_description(data: Any) -> bool:
     return (
         isinstance(data, dict)
@@ -257,7 +260,8 @@ def load_contract(root: Path) -> LoadResult:
     if not root.exists():
         return LoadResult(Contract(root), [Finding("contract-read", f"{root}: no such file or directory")])
     sources, findings = read_tree(root)
-    complete = not findings  # a file that could not be parsed may hold any document
+    # a file that could not be read or parsed may hold any document
+    complete = not any(f.rule in _UNREADABLE for f in findings)
     if not sources and not findings:
         findings.append(Finding("contract-empty", f"{root}: no contract documents (*.yaml, *.yml) found"))
 

@@ -68,9 +68,10 @@ def _owners(contract: Contract) -> Iterator[Finding]:
             continue
         owner = header.owner
         if owner is None:
+            problem = "names no valid owner" if header.has_owner_field else "names no owner"
             yield Finding(
                 "owner-role",
-                f"{kind} {name} names no owner: set metadata.owner to the {role} team that owns it",
+                f"{kind} {name} {problem}: set metadata.owner to the {role} team that owns it",
                 where,
                 _team_owner_of(contract, role or ""),
             )

@@ -11,13 +11,15 @@ from typing import Any
 from frontdoor.contract.source import NodePath
 from frontdoor.contract.values import parse_secret_ref
 
-# Keys whose value is a credential whatever it looks like (also as part of a name: redis_password).
-_CREDENTIAL_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "private_key", "bearer")
+# Keys whose value is a credential whatever it looks like: by their last word (redis_password,
+# client_secret, api-token), so that names merely mentioning one (token_use, password_policy) are not.
+_CREDENTIAL_WORDS = frozenset({"password", "passwd", "pass", "secret", "token", "apikey", "bearer"})
+_CREDENTIAL_KEYS = frozenset({"api_key", "private_key", "access_key", "secret_key"})
 
 
 def _is_credential_key(key: str) -> bool:
     lowered = key.lower()
-    return lowered == "pass" or any(word in lowered for word in _CREDENTIAL_WORDS)
+    return lowered in _CREDENTIAL_KEYS or re.split(r"[_.\-]", lowered)[-1] in _CREDENTIAL_WORDS
 
 
 _PEM = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-from frontdoor.http.paths import PathError, normalize_path
+from frontdoor.http.paths import PathError, decode_unreserved
 
 # --- sizes -----------------------------------------------------------------------------------------
 
@@ -343,10 +343,12 @@ def parse_route_path(value: object) -> RoutePath:
     if any(s in (".", "..") for s in segments) or "//" in path:
         raise ValueError(f"{value!r}: a route path has no '.', '..' or empty segments")
     try:
-        # the same normalization requests get, so that "/a%7Eb" matches a request for "/a~b"
-        path = normalize_path(path)
+        # the same decoding requests get, so that "/a%7Eb" matches a request for "/a~b"
+        path = decode_unreserved(path)
     except PathError as exc:
         raise ValueError(f"{value!r}: {exc}") from None
+    if any(s in (".", "..") for s in path.split("/")):
+        raise ValueError(f"{value!r}: a route path has no '.' or '..' segments, encoded or not")
     if len(path) > 1 and path.endswith("/") and not exact:
         path = path.rstrip("/")  # a prefix matches on segment boundaries, so "/a/" means "/a"
     return RoutePath(path, exact)
@@ -380,7 +382,10 @@ Duration = Annotated[
     BeforeValidator(parse_duration),
     WithJsonSchema(
         {
-            "anyOf": [{"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"}, {"type": "number"}],
+            "anyOf": [
+                {"type": "string", "pattern": r"^((\d+(\.\d+)?(ms|s|m|h|d))+|\d+(\.\d+)?)$"},
+                {"type": "number"},
+            ],
             "description": "a duration: 500ms, 2s, 1m, 1m30s; a bare number is seconds",
         }
     ),

@@ -22,13 +22,13 @@ def normalize_path(raw: str) -> str:
         raise PathError("the request path must start with '/'")
     if not _PATH_CHARS.match(raw):
         raise PathError("the request path has characters that must be percent-encoded")
-    decoded = _decode_unreserved(raw) if "%" in raw else raw
+    decoded = decode_unreserved(raw) if "%" in raw else raw
     if "." not in decoded:
         return decoded
     return _remove_dot_segments(decoded)
 
 
-def _decode_unreserved(raw: str) -> str:
+def decode_unreserved(raw: str) -> str:
     out: list[str] = []
     i = 0
     while i < len(raw):

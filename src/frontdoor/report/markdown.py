@@ -24,7 +24,8 @@ def _findings(findings: list[Finding]) -> list[str]:
 def check_markdown(report: CheckReport) -> str:
     out = [f"## frontdoor check: `{report.root}`", ""]
     if report.errors:
-        out += [f"**Invalid contract**: {len(report.errors)} error(s).", "", *_findings(report.errors), ""]
+        findings = report.errors + report.contract_findings
+        out += [f"**Invalid contract**: {len(report.errors)} error(s).", "", *_findings(findings), ""]
         return "\n".join(out)
     for v in report.environments:
         failing = v.failing(report.strict)
@@ -56,6 +57,6 @@ def check_markdown(report: CheckReport) -> str:
         out += _findings(v.findings)
         out.append("")
     if report.contract_findings:
-        out += ["### events", "", *_findings(report.contract_findings), ""]
+        out += ["### across environments", "", *_findings(report.contract_findings), ""]
     out.append("**Ready.**" if report.exit_code == 0 else f"**Not ready**: exit {report.exit_code}.")
     return "\n".join(out) + "\n"

@@ -15,7 +15,7 @@ _STYLE = {"error": "bold red", "gap": "red", "warning": "yellow", "note": "cyan"
 
 _HEADINGS = {
     "gap": "gaps (each must be closed before this is production)",
-    "warning": "warnings (gaps in production; they fail with --strict)",
+    "warning": "warnings (they fail with --strict)",
     "note": "notes",
 }
 
