@@ -109,9 +109,17 @@ class ContractSpec:
     upstream_timeout: str = "2s"
     retries: int = 2
     trusted_proxies: str = "[]"
+    tls: tuple[Path, Path, str] | None = None  # certificate file, key file, min_version; HSTS on
 
     def write(self, root: Path) -> Path:
         root.mkdir(parents=True, exist_ok=True)
+        tls = secrets = ""
+        if self.tls is not None:
+            cert, key, version = self.tls
+            tls = f"""
+              tls: {{cert: secret:tls-cert, key: secret:tls-key, min_version: "{version}", hsts: true}}"""
+            secrets = f"""
+          secrets: {{tls-cert: "file:{cert}", tls-key: "file:{key}"}}"""
         shop = ", ".join(f'{{url: "http://127.0.0.1:{p}", weight: {w}}}' for p, w in self.shop)
         other = (
             ", ".join(f'"http://127.0.0.1:{p}"' for p in self.other) or f'"http://127.0.0.1:{free_port()}"'
@@ -126,7 +134,7 @@ class ContractSpec:
               listen: "127.0.0.1:{self.port}"
               hosts: ["*"]
               services: ["*"]
-              trusted_proxies: {self.trusted_proxies}
+              trusted_proxies: {self.trusted_proxies}{tls}
           protection:
             max_request_body: {self.max_request_body}
             max_header_bytes: 8KiB
@@ -142,7 +150,7 @@ class ContractSpec:
         spec:
           upstreams:
             shop: [{shop}]
-            other: [{other}]
+            other: [{other}]{secrets}
         """
         (root / "teams.yaml").write_text(TEAMS)
         (root / "services.yaml").write_text(SERVICES)
@@ -154,7 +162,7 @@ class ContractSpec:
 class Gateway:
     """``frontdoor serve`` in a subprocess, ready when its admin /readyz answers 200."""
 
-    def __init__(self, contract: Path, spec: ContractSpec, log: Path) -> None:
+    def __init__(self, contract: Path, spec: ContractSpec, log: Path, *extra: str) -> None:
         self.spec = spec
         self.log = log
         self.process = subprocess.Popen(
@@ -168,6 +176,7 @@ class Gateway:
                 "dev",
                 "--access-log",
                 str(log),
+                *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

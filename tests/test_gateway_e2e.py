@@ -341,3 +341,45 @@ def test_admin_probes_and_access_log(gateway: Gateway) -> None:
     entry = next(e for e in reversed(lines) if e.get("path") == "/other/logged")
     assert entry["status"] == 200 and entry["service"] == "other" and entry["owner"] == "shop"
     assert "sekrit" not in gateway.log.read_text()
+
+
+def _read_head(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_websocket_is_tunnelled_after_101(gateway: Gateway) -> None:
+    with socket.create_connection(("127.0.0.1", gateway.spec.port), timeout=5) as sock:
+        sock.sendall(
+            b"GET /other/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        head = _read_head(sock)
+        assert head.startswith(b"HTTP/1.1 101 ")
+        assert b"upgrade: websocket" in head.lower()
+        frame = b"\x81\x85\x37\xfa\x21\x3d" + bytes(
+            b ^ m for b, m in zip(b"Hello", b"\x37\xfa\x21\x3d\x37", strict=True)
+        )
+        for _ in range(3):  # frames both ways, as many as the tunnel lives
+            sock.sendall(frame)
+            echoed = b""
+            while len(echoed) < len(frame):
+                echoed += sock.recv(4096)
+            assert echoed == frame
+
+
+def test_other_upgrades_are_not_forwarded(gateway: Gateway) -> None:
+    raw = raw_exchange(
+        gateway.spec.port,
+        b"GET /other/h2c HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\n"
+        b"Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"
+        b"GET /other/next HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    assert statuses(raw) == [200, 200]
+    first = json.loads(raw.split(b"\r\n\r\n", 1)[1].split(b"HTTP/1.1", 1)[0])
+    assert "upgrade" not in first["header_names"] and "http2-settings" not in first["header_names"]

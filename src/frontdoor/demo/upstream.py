@@ -55,14 +55,17 @@ class DemoUpstream(asyncio.Protocol):
         self.head: RequestHead | None = None
         self.digest = hashlib.sha256()
         self.received = 0
-        self.busy = False
-        self.queue: list[tuple[RequestHead, int, str]] = []
+        self.tunnel = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         self.state.connections += 1
 
     def data_received(self, data: bytes) -> None:
+        if self.tunnel:
+            if self.transport is not None:
+                self.transport.write(data)
+            return
         try:
             tunnel = self.reader.feed(data)
         except ProtocolError as error:
@@ -72,8 +75,10 @@ class DemoUpstream(asyncio.Protocol):
                 )
                 self.transport.close()
             return
-        if tunnel and self.transport is not None:
-            self.transport.write(tunnel)  # a WebSocket tunnel: echo the frames back as they are
+        if tunnel is not None:
+            self.tunnel = True  # a WebSocket tunnel: frames are echoed back as they are
+            if tunnel and self.transport is not None:
+                self.transport.write(tunnel)
 
     def on_request_head(self, head: RequestHead) -> None:
         self.head = head

@@ -125,8 +125,8 @@ class ResponseReader:
 
     def on_message_complete(self) -> None:
         status = self._parser.get_status_code()
-        if 100 <= status < 200 and status != 101:
-            return  # the final response follows
+        if 100 <= status < 200:
+            return  # an interim response (the final one follows), or 101: the connection is a tunnel now
         if not self._done:
             self._finish()
 

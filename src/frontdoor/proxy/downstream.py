@@ -148,8 +148,8 @@ class Downstream(asyncio.Protocol):
             self.current.conn.write(rest)
 
     def eof_received(self) -> bool | None:
-        if self.current is None:
-            return None
+        if self.current is None or self.tunnel:
+            return None  # close: nothing is owed, or the tunnel ends with either side
         self.client_eof = True
         return True  # a half-closed client still gets its responses; the connection closes after them
 

@@ -1,28 +1,88 @@
-"""TLS termination per entrypoint, with certificates from the Environment's secret references."""
+"""TLS termination per entrypoint, with certificates from the Environment's secret references.
+
+Certificate files are watched: at most once a second, during a handshake, their modification times are
+compared, and a changed pair is loaded into a new context that the following handshakes use (through
+the SNI callback, which OpenSSL calls on every handshake, with or without a server name). A pair that
+fails to load is logged and the previous certificate keeps serving.
+"""
 
 from __future__ import annotations
 
+import logging
 import ssl
 import tempfile
+import time
 from pathlib import Path
 
 from frontdoor.contract.models import Tls
 from frontdoor.errors import FrontdoorError
 from frontdoor.plan import Plan
-from frontdoor.secretstore import secret_file
+from frontdoor.secretstore import resolve, secret_file
 
+log = logging.getLogger("frontdoor.tls")
 _VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+_CHECK_EVERY_S = 1.0
+
+
+class CertificateSource:
+    def __init__(self, tls: Tls, plan: Plan) -> None:
+        self.tls = tls
+        self.plan = plan
+        self.scratch = Path(tempfile.mkdtemp(prefix="frontdoor-tls-"))
+        self.watched = [
+            Path(ref.target)
+            for ref in (resolve(tls.cert, plan.environment_doc), resolve(tls.key, plan.environment_doc))
+            if ref.scheme == "file"
+        ]
+        self.stamp = self._stamp()
+        self.checked = time.monotonic()
+        self.current = self._build()
+        self.context = self.current
+        self.context.sni_callback = self._on_handshake
+
+    def _stamp(self) -> tuple[float, ...]:
+        stamps = []
+        for path in self.watched:
+            try:
+                stamps.append(path.stat().st_mtime)
+            except OSError:
+                stamps.append(-1.0)
+        return tuple(stamps)
+
+    def _build(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = _VERSIONS[self.tls.min_version]
+        context.set_alpn_protocols(["http/1.1"])
+        environment = self.plan.environment_doc
+        cert = secret_file(self.tls.cert, environment, self.scratch)
+        key = secret_file(self.tls.key, environment, self.scratch)
+        try:
+            context.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            raise FrontdoorError(
+                f"cannot load the certificate {self.tls.cert} with key {self.tls.key}: {exc}"
+            ) from None
+        return context
+
+    def _on_handshake(
+        self, connection: ssl.SSLObject, server_name: str | None, context: ssl.SSLContext
+    ) -> None:
+        now = time.monotonic()
+        if now - self.checked >= _CHECK_EVERY_S:
+            self.checked = now
+            stamp = self._stamp()
+            if stamp != self.stamp:
+                self.stamp = stamp
+                try:
+                    fresh = self._build()
+                except FrontdoorError as exc:
+                    log.error("new certificate refused, the previous one keeps serving: %s", exc)
+                else:
+                    self.current = fresh
+                    log.info("loaded a new certificate for %s", self.tls.cert)
+        if self.current is not context:
+            connection.context = self.current
 
 
 def server_context(tls: Tls, plan: Plan) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = _VERSIONS[tls.min_version]
-    context.set_alpn_protocols(["http/1.1"])
-    scratch = Path(tempfile.mkdtemp(prefix="frontdoor-tls-"))
-    cert = secret_file(tls.cert, plan.environment_doc, scratch)
-    key = secret_file(tls.key, plan.environment_doc, scratch)
-    try:
-        context.load_cert_chain(cert, key)
-    except (OSError, ssl.SSLError) as exc:
-        raise FrontdoorError(f"cannot load the certificate {tls.cert} with key {tls.key}: {exc}") from None
-    return context
+    return CertificateSource(tls, plan).context

@@ -1,0 +1,136 @@
+"""TLS termination with certificates made in the test: HSTS, minimum version, and a certificate
+replaced on disk that new handshakes pick up without a restart."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from .harness import ContractSpec, Gateway, Upstreams
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_gateway(ca: trustme.CA, tmp_path: Path) -> Iterator[tuple[Gateway, Path, Path]]:
+    upstreams = Upstreams()
+    cert_file, key_file = tmp_path / "tls.crt", tmp_path / "tls.key"
+    issued = ca.issue_cert("shop.test", "localhost", "127.0.0.1")
+    issued.private_key_pem.write_to_path(str(key_file))
+    issued.cert_chain_pems[0].write_to_path(str(cert_file))
+    spec = ContractSpec(
+        shop=[(upstreams.start("shop"), 1)],
+        other=[upstreams.start("other")],
+        tls=(cert_file, key_file, "1.2"),
+    )
+    running = Gateway(spec.write(tmp_path / "contract"), spec, tmp_path / "log")
+    yield running, cert_file, key_file
+    running.stop()
+    upstreams.close()
+
+
+def _client(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+def _get(port: int, context: ssl.SSLContext, host: str = "shop.test") -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+    connection._tunnel_host = None
+    try:
+        connection.request("GET", "/other/tls", headers={"Host": host})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def _served_certificate(port: int, context: ssl.SSLContext) -> bytes:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="shop.test") as tls,
+    ):
+        certificate = tls.getpeercert(binary_form=True)
+        assert certificate is not None
+        return certificate
+
+
+def test_https_with_hsts_and_forwarded_proto(ca: trustme.CA, tls_gateway: tuple[Gateway, Path, Path]) -> None:
+    gateway, _, _ = tls_gateway
+    context = _client(ca)
+    context.check_hostname = False
+    status, headers, body = _get(gateway.spec.port, context)
+    assert status == 200
+    assert headers["strict-transport-security"].startswith("max-age=")
+    assert b'"x-forwarded-proto": "https"' in body
+
+
+def test_plain_http_on_a_tls_port_is_refused(tls_gateway: tuple[Gateway, Path, Path]) -> None:
+    gateway, _, _ = tls_gateway
+    with socket.create_connection(("127.0.0.1", gateway.spec.port), timeout=5) as sock:
+        sock.sendall(b"GET /other HTTP/1.1\r\nHost: h\r\n\r\n")
+        try:
+            data = sock.recv(4096)
+        except ConnectionResetError:
+            data = b""
+    assert b"200 OK" not in data
+
+
+def test_minimum_version_is_enforced(ca: trustme.CA, tmp_path: Path) -> None:
+    upstreams = Upstreams()
+    issued = ca.issue_cert("localhost")
+    cert_file, key_file = tmp_path / "c.pem", tmp_path / "k.pem"
+    issued.private_key_pem.write_to_path(str(key_file))
+    issued.cert_chain_pems[0].write_to_path(str(cert_file))
+    spec = ContractSpec(
+        shop=[(upstreams.start("shop"), 1)],
+        other=[upstreams.start("other")],
+        tls=(cert_file, key_file, "1.3"),
+    )
+    running = Gateway(spec.write(tmp_path / "contract"), spec, tmp_path / "log")
+    try:
+        old = _client(ca)
+        old.check_hostname = False
+        old.maximum_version = ssl.TLSVersion.TLSv1_2
+        with pytest.raises(ssl.SSLError):
+            _get(spec.port, old)
+        modern = _client(ca)
+        modern.check_hostname = False
+        assert _get(spec.port, modern)[0] == 200
+    finally:
+        running.stop()
+        upstreams.close()
+
+
+def test_a_new_certificate_is_served_without_restart(
+    ca: trustme.CA, tls_gateway: tuple[Gateway, Path, Path]
+) -> None:
+    gateway, cert_file, key_file = tls_gateway
+    context = _client(ca)
+    context.check_hostname = False
+    first = _served_certificate(gateway.spec.port, context)
+    renewed = ca.issue_cert("shop.test", "renewed.shop.test")
+    renewed.private_key_pem.write_to_path(str(key_file))
+    renewed.cert_chain_pems[0].write_to_path(str(cert_file))
+    later = time.time() + 5
+    os.utime(cert_file, (later, later))
+    os.utime(key_file, (later, later))
+    deadline = time.monotonic() + 10
+    served = first
+    while served == first and time.monotonic() < deadline:
+        time.sleep(0.3)
+        served = _served_certificate(gateway.spec.port, context)
+    assert served != first
+    assert served == renewed.cert_chain_pems[0].bytes() or b"renewed" in served
