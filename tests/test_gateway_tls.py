@@ -48,7 +48,6 @@ def _client(ca: trustme.CA) -> ssl.SSLContext:
 
 def _get(port: int, context: ssl.SSLContext, host: str = "shop.test") -> tuple[int, dict[str, str], bytes]:
     connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
-    connection._tunnel_host = None
     try:
         connection.request("GET", "/other/tls", headers={"Host": host})
         response = connection.getresponse()
