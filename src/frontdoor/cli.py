@@ -128,11 +128,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from frontdoor.proxy.server import serve
+    from frontdoor.proxy.server import check_servable, serve
+    from frontdoor.proxy.workers import run_workers
 
     _gateway_logging()
+    directory = Path(args.directory)
+    check_servable(directory, args.env)  # refuse a bad contract once, before any worker starts
     access_log = None if args.access_log == "off" else _open_log(args.access_log)
-    return serve(Path(args.directory), args.env, access_log)
+    return run_workers(
+        args.workers, lambda: serve(directory, args.env, access_log, health_interval=args.health_interval)
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -197,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("directory", metavar="DIR")
     serve.add_argument("--env", required=True)
     serve.add_argument("--access-log", default="-", help='a file, "-" for standard output, or "off"')
+    serve.add_argument("--workers", type=int, default=1, help="processes sharing the listeners")
+    serve.add_argument(
+        "--health-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="active health checks of every endpoint; 0 turns them off",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     demo = commands.add_parser("demo", help="the example contract's dev environment on localhost")

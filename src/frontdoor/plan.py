@@ -7,7 +7,7 @@ the same Plan, so that what the contract says and what the edge does cannot drif
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -67,6 +67,7 @@ class Plan:
     entrypoints: tuple[PlannedEntrypoint, ...]
     upstreams: Mapping[str, tuple[Upstream, ...]]
     service_owners: Mapping[str, str]
+    health_paths: Mapping[str, str] = field(default_factory=dict)  # service -> health.readiness
 
     @property
     def platform_team(self) -> str:
@@ -131,4 +132,11 @@ def compile_plan(contract: Contract, environment: str) -> Plan:
         entrypoints=tuple(entrypoints),
         upstreams=MappingProxyType(dict(env.spec.upstreams)),
         service_owners=MappingProxyType({name: s.owner for name, s in contract.services.items()}),
+        health_paths=MappingProxyType(
+            {
+                name: s.spec.health.readiness
+                for name, s in contract.services.items()
+                if s.spec.health is not None and s.spec.health.readiness is not None
+            }
+        ),
     )

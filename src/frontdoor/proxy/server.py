@@ -18,6 +18,7 @@ from frontdoor.http.errors import ProtocolError
 from frontdoor.plan import compile_plan
 from frontdoor.proxy.admin import AdminProtocol
 from frontdoor.proxy.downstream import Downstream, Request
+from frontdoor.proxy.health import HealthChecker
 from frontdoor.proxy.runtime import Runtime, build_runtime
 from frontdoor.proxy.tls import server_context
 
@@ -40,10 +41,18 @@ class AccessLog:
 
 
 class Gateway:
-    def __init__(self, loop: asyncio.AbstractEventLoop, runtime: Runtime, access_log: AccessLog) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        runtime: Runtime,
+        access_log: AccessLog,
+        health_interval: float = 5.0,
+    ) -> None:
         self.loop = loop
         self.runtime = runtime
         self.access_log = access_log
+        self.health_interval = health_interval
+        self.health = HealthChecker(runtime, health_interval, loop)
         self.connections: set[Downstream] = set()
         self.servers: list[asyncio.Server] = []
         self.draining = False
@@ -116,6 +125,7 @@ class Gateway:
             )
             self.servers.append(server)
             log.info("admin listening on %s", admin.listen)
+        self.health.start()
         self.ready = True
 
     def reload(self, runtime: Runtime) -> None:
@@ -127,12 +137,16 @@ class Gateway:
         ):
             log.warning("listen addresses changed: they take effect at the next restart")
         self.runtime = runtime
+        self.health.stop()
+        self.health = HealthChecker(runtime, self.health_interval, self.loop)
+        self.health.start()
         self.loop.call_later(old.timeouts.upstream + 1, old.close)
 
     async def drain(self, deadline: float) -> None:
         """Stop accepting, let in-flight requests finish until ``deadline`` seconds, then close."""
         self.draining = True
         self.ready = False
+        self.health.stop()
         for server in self.servers:
             server.close()
         for connection in list(self.connections):
@@ -144,6 +158,15 @@ class Gateway:
             if connection.transport is not None:
                 connection.transport.abort()
         self.runtime.close()
+
+
+def check_servable(directory: Path, environment: str) -> None:
+    """Raise FrontdoorError unless the contract is valid and the environment can be compiled."""
+    result = load_contract(directory)
+    errors = [f for f in result.findings if f.severity == "error"]
+    if errors:
+        raise FrontdoorError("the contract is invalid:\n" + "\n".join(f.render() for f in errors))
+    compile_plan(result.contract, environment)
 
 
 def load_runtime(directory: Path, environment: str, loop: asyncio.AbstractEventLoop) -> Runtime:
@@ -170,12 +193,13 @@ def serve(
     on_ready: Callable[[Gateway], None] | None = None,
     drain_deadline: float = 10.0,
     before_start: Callable[[Runtime], Awaitable[None]] | None = None,
+    health_interval: float = 5.0,
 ) -> int:
     """Run the gateway until SIGTERM or SIGINT; SIGHUP reloads the contract."""
     loop = install_event_loop()
     asyncio.set_event_loop(loop)
     runtime = load_runtime(directory, environment, loop)
-    gateway = Gateway(loop, runtime, AccessLog(access_log))
+    gateway = Gateway(loop, runtime, AccessLog(access_log), health_interval)
     stop = asyncio.Event()
 
     def reload() -> None:

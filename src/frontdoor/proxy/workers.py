@@ -1,0 +1,52 @@
+"""``--workers N``: N processes serving the same listeners (SO_REUSEPORT spreads connections).
+
+The parent only supervises: it forwards SIGTERM, SIGINT and SIGHUP to every worker and exits with
+the worst exit status once all have stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable
+from types import FrameType
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def run_workers(count: int, work: Callable[[], int]) -> int:
+    if count <= 1:
+        return work()
+    children: list[int] = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:  # a worker: its own event loop, its own sockets bound with SO_REUSEPORT
+            for sig in FORWARDED:
+                signal.signal(sig, signal.SIG_DFL)
+            code = 1
+            try:
+                code = work()
+            finally:
+                sys.stdout.flush()
+                os._exit(code)
+        children.append(pid)
+
+    def forward(sig: int, _frame: FrameType | None) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, sig)
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    worst = 0
+    for child in children:
+        while True:
+            try:
+                _, status = os.waitpid(child, 0)
+                break
+            except InterruptedError:
+                continue
+        worst = max(worst, os.waitstatus_to_exitcode(status) & 0xFF)
+    return worst
