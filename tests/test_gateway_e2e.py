@@ -438,3 +438,75 @@ def test_an_invalid_contract_is_refused_before_serving(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "services.yaml" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_trusted_proxy_keeps_its_forwarding_headers_and_request_id(
+    fresh_gateway: tuple[ContractSpec, Path, list[Gateway]],
+) -> None:
+    spec, root, started = fresh_gateway
+    spec.trusted_proxies = "[127.0.0.0/8]"
+    running = Gateway(spec.write(root / "c"), spec, root / "log")
+    started.append(running)
+    status, headers, body = request(
+        spec.port,
+        "GET",
+        "/other/t",
+        {
+            "X-Forwarded-For": "203.0.113.9",
+            "X-Forwarded-Proto": "https",
+            "X-Request-Id": "edge-lb-42",
+            "X-Frontdoor-Subject": "still-removed",
+        },
+    )
+    forwarded = echo(body)["headers"]
+    assert status == 200 and isinstance(forwarded, dict)
+    assert forwarded["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
+    assert forwarded["x-forwarded-proto"] == "https"
+    assert forwarded["x-request-id"] == headers["x-request-id"] == "edge-lb-42"
+    assert "x-frontdoor-subject" not in echo(body)["header_names"]  # type: ignore[operator]
+
+
+def test_random_bytes_never_take_the_gateway_down(gateway: Gateway) -> None:
+    import random
+
+    generator = random.Random(7)
+    for _ in range(60):
+        blob = bytes(generator.getrandbits(8) for _ in range(generator.randrange(1, 400)))
+        prefix = generator.choice([b"", b"GET / HTTP/1.1\r\n", b"POST /other HTTP/1.1\r\nHost: h\r\n"])
+        raw = raw_exchange(gateway.spec.port, prefix + blob, timeout=2, linger=0.05)
+        assert all(400 <= s < 600 or s == 200 for s in statuses(raw))
+    assert gateway.admin("/readyz")[0] == 200
+    assert request(gateway.spec.port, "GET", "/other/alive")[0] == 200
+
+
+def _peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_a_half_gigabyte_upload_streams_with_bounded_memory(
+    fresh_gateway: tuple[ContractSpec, Path, list[Gateway]],
+) -> None:
+    spec, root, started = fresh_gateway
+    spec.max_request_body = "2GiB"
+    spec.upstream_timeout = "60s"
+    running = Gateway(spec.write(root / "c"), spec, root / "log")
+    started.append(running)
+    size = 512 * 1024 * 1024
+    block = os.urandom(1024 * 1024)
+    digest = hashlib.sha256()
+    with socket.create_connection(("127.0.0.1", spec.port), timeout=60) as sock:
+        sock.sendall(
+            b"PUT /other/big HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % size
+        )
+        for _ in range(size // len(block)):
+            sock.sendall(block)
+            digest.update(block)
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    seen = json.loads(response.split(b"\r\n\r\n", 1)[1])
+    assert seen["body_bytes"] == size and seen["body_sha256"] == digest.hexdigest()
+    assert _peak_rss_kib(running.process.pid) < 150 * 1024  # backpressure, not buffering: far below 512 MiB

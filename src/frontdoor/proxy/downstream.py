@@ -41,6 +41,7 @@ class Request:
         "bytes_out",
         "close_after",
         "conn",
+        "denied_by",
         "ended",
         "endpoint",
         "forwarded",
@@ -82,6 +83,7 @@ class Request:
         self.bytes_out = 0
         self.websocket = False
         self.retried_stale = False
+        self.denied_by = ""
         self.traceparent = b""
         self.upstream_timer: asyncio.TimerHandle | None = None
 
@@ -229,11 +231,10 @@ class Downstream(asyncio.Protocol):
         if route.service not in runtime.balancers:
             self._reject(request, 503, "the service has no upstream in this environment")
             return
-        # The policy stages of later issues (kill switch, access, rate limit, shedding) decide here.
-        denial = self.gateway.admit(request, route)
+        denial = runtime.pipeline.check(head, route, time.monotonic())
         if denial is not None:
-            status, reason = denial
-            self._reject(request, status, reason)
+            request.denied_by = denial.rule
+            self._reject(request, denial.status, denial.reason, denial.headers)
             return
         if head.upgrade == "websocket" and self.reader is not None:
             request.websocket = True

@@ -14,6 +14,7 @@ from frontdoor.contract.values import ListenAddress
 from frontdoor.http.h1 import Limits
 from frontdoor.plan import Plan, PlannedEntrypoint
 from frontdoor.policy.balancing import Balancer, Endpoint
+from frontdoor.policy.pipeline import Pipeline, build_pipeline
 from frontdoor.policy.routing import Router
 from frontdoor.proxy.upstream import Pool
 
@@ -47,6 +48,7 @@ class Runtime:
     listeners: dict[ListenAddress, Listener]
     balancers: dict[str, Balancer]
     pools: dict[int, Pool] = field(default_factory=dict)  # by id(endpoint)
+    pipeline: Pipeline = field(default_factory=lambda: Pipeline(()))
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
     retries: Retries = field(default_factory=Retries)
@@ -86,6 +88,7 @@ def build_runtime(plan: Plan, loop: asyncio.AbstractEventLoop) -> Runtime:
         listeners=listeners,
         balancers=balancers,
         pools=pools,
+        pipeline=build_pipeline(plan),
         limits=Limits(protection.max_header_bytes, 100, protection.max_request_body),
         timeouts=protection.timeouts,
         retries=protection.retries,

@@ -10,7 +10,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from frontdoor.contract.load import load_contract
 from frontdoor.errors import FrontdoorError
@@ -21,9 +21,6 @@ from frontdoor.proxy.downstream import Downstream, Request
 from frontdoor.proxy.health import HealthChecker
 from frontdoor.proxy.runtime import Runtime, build_runtime
 from frontdoor.proxy.tls import server_context
-
-if TYPE_CHECKING:
-    from frontdoor.plan import PlannedRoute
 
 log = logging.getLogger("frontdoor.gateway")
 
@@ -60,16 +57,6 @@ class Gateway:
 
     # --- the request path's hooks --------------------------------------------------------------------
 
-    def admit(self, request: Request, route: PlannedRoute) -> tuple[int, str] | None:
-        """The policy stages (kill switch, access, rate limit, shedding) decide here; None admits.
-
-        Until token verification is built, only public routes are admitted: deny unless the contract
-        allows, and nothing but ``access: public`` allows without credentials.
-        """
-        if not route.access.is_public:
-            return 401, "this route needs credentials the gateway cannot verify yet"
-        return None
-
     def log_request(self, downstream: Downstream, request: Request) -> None:
         head = request.head
         route = request.route
@@ -89,6 +76,7 @@ class Gateway:
                 "owner": route.owner if route else None,
                 "upstream": request.endpoint.label if request.endpoint else None,
                 "attempts": request.attempts,
+                "denied_by": request.denied_by or None,
             }
         )
 
