@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, cast
 
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import RequestHead, RequestReader
-from frontdoor.http.headers import downstream_response_headers, upstream_request
+from frontdoor.http.headers import HOP_BY_HOP, downstream_response_headers, upstream_request
 from frontdoor.http.messages import error_response, status_line
 from frontdoor.http.paths import PathError, normalize_path, split_target, strip_route_prefix
 from frontdoor.http.response import BodyMode
@@ -266,8 +266,7 @@ class Downstream(asyncio.Protocol):
         endpoint = balancer.pick(time.monotonic(), request.tried)
         if endpoint is None:
             if failure:
-                status = 504 if failure == "connect timeout" else 502
-                self._reject(request, status, f"the upstream could not be reached ({failure})")
+                self._unreachable(request, failure)
             else:
                 self._reject(request, 503, "no upstream endpoint is available")
             return
@@ -285,8 +284,7 @@ class Downstream(asyncio.Protocol):
                 if self._may_retry(request) and request.attempts < request.runtime.retries.attempts:
                     self._connect(request, reason)
                 else:
-                    status = 504 if reason == "connect timeout" else 502
-                    self._reject(request, status, f"the upstream could not be reached ({reason})")
+                    self._unreachable(request, reason)
             return
         if request is not self.current or self.closed:
             request.runtime.pool(endpoint).release(conn)
@@ -296,9 +294,7 @@ class Downstream(asyncio.Protocol):
         conn.begin(self, request.head.method)
         parts = [request.forwarded]
         if request.buffer:
-            parts.extend(_chunk(c) for c in request.buffer) if request.head.chunked else parts.extend(
-                request.buffer
-            )
+            parts.extend(map(_chunk, request.buffer) if request.head.chunked else request.buffer)
             request.buffer = []
             request.buffered = 0
             self._resume("buffer")
@@ -308,6 +304,10 @@ class Downstream(asyncio.Protocol):
         conn.write(b"".join(parts))
         if request.ended:
             self._arm_upstream_timer(request)
+
+    def _unreachable(self, request: Request, reason: str) -> None:
+        status = 504 if reason == "connect timeout" else 502
+        self._reject(request, status, f"the upstream could not be reached ({reason})")
 
     @staticmethod
     def _may_retry(request: Request) -> bool:
@@ -322,8 +322,8 @@ class Downstream(asyncio.Protocol):
         request = self.current
         if request is None or status == 100 or request.head.version != "1.1" or self.transport is None:
             return  # 100 Continue was already answered by the gateway itself
-        lines = [status_line(status), *(n + b": " + v + b"\r\n" for n, v in headers), b"\r\n"]
-        self.transport.write(b"".join(lines))
+        fields = (n + b": " + v + b"\r\n" for n, v in headers if n.lower() not in HOP_BY_HOP)
+        self.transport.write(b"".join([status_line(status), *fields, b"\r\n"]))
 
     def on_response_head(
         self,
