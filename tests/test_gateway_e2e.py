@@ -510,3 +510,41 @@ def test_a_half_gigabyte_upload_streams_with_bounded_memory(
     seen = json.loads(response.split(b"\r\n\r\n", 1)[1])
     assert seen["body_bytes"] == size and seen["body_sha256"] == digest.hexdigest()
     assert _peak_rss_kib(running.process.pid) < 150 * 1024  # backpressure, not buffering: far below 512 MiB
+
+
+def test_a_chunked_body_that_outgrows_the_limit_gets_413_at_once(
+    fresh_gateway: tuple[ContractSpec, Path, list[Gateway]],
+) -> None:
+    spec, root, started = fresh_gateway
+    spec.max_request_body = "64KiB"
+    running = Gateway(spec.write(root / "c"), spec, root / "log")
+    started.append(running)
+    with socket.create_connection(("127.0.0.1", spec.port), timeout=10) as sock:
+        sock.sendall(b"POST /other/grow HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+        piece = b"a" * 16384
+        for _ in range(6):  # 96 KiB, past the limit, and the body never ends
+            sock.sendall(b"%x\r\n%b\r\n" % (len(piece), piece))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert statuses(data) == [413]
+    assert b"traceparent:" in data
+
+
+def test_a_port_in_use_is_a_clear_error(fresh_gateway: tuple[ContractSpec, Path, list[Gateway]]) -> None:
+    import subprocess
+    import sys
+
+    spec, root, _ = fresh_gateway
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", spec.port))
+        holder.listen()
+        done = subprocess.run(
+            [sys.executable, "-m", "frontdoor", "serve", str(spec.write(root / "c")), "--env", "dev"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{spec.port}" in done.stderr and "Traceback" not in done.stderr

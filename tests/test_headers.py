@@ -76,10 +76,11 @@ def test_trusted_proxy_chain_and_chunked_body() -> None:
 
 
 def test_http10_without_host_gets_one_and_websocket_keeps_its_upgrade() -> None:
+    bare = parse(b"GET / HTTP/1.0\r\n\r\n")
     got = fields(
-        upstream_request(parse(b"GET / HTTP/1.0\r\n\r\n"), "/", "127.0.0.1", False, "http", "r").head
+        upstream_request(bare, "/", "127.0.0.1", False, "http", "r", fallback_host="10.0.0.1:8080").head
     )
-    assert got[b"host"] == [b""] or b"host" in got
+    assert got[b"host"] == [b"10.0.0.1:8080"]
     ws = parse(
         b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Key: k\r\n\r\n"
@@ -119,3 +120,10 @@ def test_response_headers() -> None:
     ):
         assert gone not in text
     assert b"x-request-id: rid\r\n" in text and b"strict-transport-security" in text
+
+
+def test_absolute_form_replaces_host() -> None:
+    head = parse(b"GET http://api.example.com:8080/x HTTP/1.1\r\nHost: other\r\n\r\n")
+    got = fields(upstream_request(head, "/x", "127.0.0.1", False, "http", "r").head)
+    assert got[b"host"] == [b"api.example.com:8080"]
+    assert got[b"x-forwarded-host"] == [b"api.example.com:8080"]

@@ -136,7 +136,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_servable(directory, args.env)  # refuse a bad contract once, before any worker starts
     access_log = None if args.access_log == "off" else _open_log(args.access_log)
     return run_workers(
-        args.workers, lambda: serve(directory, args.env, access_log, health_interval=args.health_interval)
+        args.workers,
+        lambda: serve(
+            directory, args.env, access_log, health_interval=args.health_interval, reuse_port=args.workers > 1
+        ),
     )
 
 
@@ -144,7 +147,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from frontdoor.demo.run import run_demo
 
     _gateway_logging()
-    return run_demo(Path(args.directory), args.env, _open_log(args.access_log))
+    return run_demo(
+        Path(args.directory), args.env, None if args.access_log == "off" else _open_log(args.access_log)
+    )
 
 
 def _gateway_logging() -> None:
@@ -215,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the example contract's dev environment on localhost")
     demo.add_argument("directory", metavar="DIR", nargs="?", default="examples/shop")
     demo.add_argument("--env", default="dev")
-    demo.add_argument("--access-log", default="-", help='a file, or "-" for standard output')
+    demo.add_argument("--access-log", default="-", help='a file, "-" for standard output, or "off"')
     demo.set_defaults(handler=cmd_demo)
 
     schema = commands.add_parser("schema", help="the JSON Schema of contract documents")

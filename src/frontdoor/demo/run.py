@@ -30,7 +30,7 @@ def _tries(gateway: Gateway) -> list[str]:
     return lines
 
 
-def run_demo(directory: Path, environment: str, access_log: TextIO) -> int:
+def run_demo(directory: Path, environment: str, access_log: TextIO | None) -> int:
     report = run_check(directory, environment)
     if report.errors:
         raise FrontdoorError("the contract is invalid: run frontdoor check " + str(directory))

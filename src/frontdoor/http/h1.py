@@ -224,6 +224,11 @@ class RequestReader:
         if not _HOST.match(host_bytes):
             raise ProtocolError(400, "the Host header is not a valid host")
         host = host_from_target if host_from_target is not None else host_bytes.decode("ascii")
+        headers = self._headers
+        if host_from_target is not None:
+            # RFC 9112 3.2.2: the target's authority replaces the Host header, for routing and upstream
+            headers = [(n, v) for n, v in headers if n.lower() != b"host"]
+            headers.append((b"Host", host_from_target.encode("latin-1")))
 
         wants_upgrade = upgrade is not None and b"upgrade" in connection
         if wants_upgrade and (chunked or content_length):
@@ -240,7 +245,7 @@ class RequestReader:
             method=method,
             target=target,
             version=version,
-            headers=self._headers,
+            headers=headers,
             host=host,
             content_length=content_length,
             chunked=chunked,

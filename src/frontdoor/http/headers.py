@@ -51,6 +51,7 @@ def upstream_request(
     request_id: str,
     websocket: bool = False,
     identity: tuple[tuple[bytes, bytes], ...] = (),
+    fallback_host: str = "localhost",
 ) -> Forwarded:
     """The request head to send upstream for ``head``, with ``target`` as its path and query.
 
@@ -88,7 +89,8 @@ def upstream_request(
         append(name + b": " + value + b"\r\n")
 
     if not has_host:
-        append(b"host: " + head.host.encode("latin-1") + b"\r\n")
+        # an HTTP/1.0 client may omit Host, but the HTTP/1.1 request sent upstream needs one (RFC 9112 3.2)
+        append(b"host: " + (head.host or fallback_host).encode("latin-1") + b"\r\n")
     peer_bytes = peer.encode("ascii")
     append(
         b"x-forwarded-for: " + (forwarded_for + b", " + peer_bytes if forwarded_for else peer_bytes) + b"\r\n"

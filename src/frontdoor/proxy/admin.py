@@ -43,7 +43,13 @@ class AdminProtocol(asyncio.Protocol):
             return
         path = head.target.partition("?")[0]
         if head.method not in ("GET", "HEAD"):
-            reply = error_response(405, "the probes answer GET", new_request_id(), close=not head.keep_alive)
+            reply = error_response(
+                405,
+                "the probes answer GET",
+                new_request_id(),
+                close=not head.keep_alive,
+                extra_headers=((b"allow", b"GET, HEAD"),),
+            )
         elif path == "/healthz":
             reply = self._json(200, {"status": "ok"}, head)
         elif path == "/readyz":

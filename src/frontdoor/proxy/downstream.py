@@ -18,7 +18,7 @@ from frontdoor.http.headers import HOP_BY_HOP, downstream_response_headers, upst
 from frontdoor.http.messages import error_response, status_line
 from frontdoor.http.paths import PathError, normalize_path, split_target, strip_route_prefix
 from frontdoor.http.response import BodyMode
-from frontdoor.http.tracing import new_request_id, valid_request_id
+from frontdoor.http.tracing import new_request_id, next_traceparent, valid_request_id
 from frontdoor.policy.balancing import Balancer, Endpoint
 from frontdoor.proxy.runtime import IDEMPOTENT, Listener, Runtime
 from frontdoor.proxy.upstream import UpstreamConnection
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from frontdoor.plan import PlannedRoute
     from frontdoor.proxy.server import Gateway
 
-BUFFER_LIMIT = 256 * 1024  # request body held while the upstream connection is being made
+BUFFER_LIMIT = 256 * 1024
+LINGER_S = 2.0  # request body held while the upstream connection is being made
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -109,6 +110,7 @@ class Downstream(asyncio.Protocol):
         self.tunnel = False
         self.failed: ProtocolError | None = None
         self.client_eof = False
+        self.lingering = False
         self.header_timer: asyncio.TimerHandle | None = None
         self.idle_timer: asyncio.TimerHandle | None = None
 
@@ -127,6 +129,10 @@ class Downstream(asyncio.Protocol):
         self.closed = True
         self.gateway.connections.discard(self)
         self._cancel_timers()
+        if self.current is not None and self.current.status != -1:
+            if not self.current.response_started:
+                self.current.status = 499  # nginx's "client closed request": nothing was answered
+            self.gateway.log_request(self, self.current)
         for request in (self.current, *self.pending):
             if request is not None:
                 self._drop_upstream(request)
@@ -134,6 +140,8 @@ class Downstream(asyncio.Protocol):
         self.pending.clear()
 
     def data_received(self, data: bytes) -> None:
+        if self.lingering:
+            return  # the answer was sent; what the client still sends is dropped
         if self.tunnel:
             if self.current is not None and self.current.conn is not None:
                 self.current.conn.write(data)
@@ -150,7 +158,7 @@ class Downstream(asyncio.Protocol):
             self.current.conn.write(rest)
 
     def eof_received(self) -> bool | None:
-        if self.current is None or self.tunnel:
+        if self.current is None or self.tunnel or self.lingering:
             return None  # close: nothing is owed, or the tunnel ends with either side
         self.client_eof = True
         return True  # a half-closed client still gets its responses; the connection closes after them
@@ -246,7 +254,14 @@ class Downstream(asyncio.Protocol):
         if query:
             target += "?" + query
         forwarded = upstream_request(
-            head, target, self.peer, self.trusted, self.listener.scheme, request.request_id, request.websocket
+            head,
+            target,
+            self.peer,
+            self.trusted,
+            self.listener.scheme,
+            request.request_id,
+            request.websocket,
+            fallback_host=str(self.listener.address),
         )
         request.forwarded = forwarded.head
         request.traceparent = forwarded.traceparent
@@ -273,7 +288,9 @@ class Downstream(asyncio.Protocol):
         request.endpoint = endpoint
         request.tried.append(endpoint)
         request.attempts += 1
-        request.runtime.pool(endpoint).acquire(lambda conn, reason: self._connected(request, conn, reason))
+        request.runtime.pool(endpoint).acquire(
+            lambda conn, reason: self._connected(request, conn, reason), fresh=request.retried_stale
+        )
 
     def _connected(self, request: Request, conn: UpstreamConnection | None, reason: str) -> None:
         endpoint = request.endpoint
@@ -302,7 +319,7 @@ class Downstream(asyncio.Protocol):
             parts.append(b"0\r\n\r\n")
         request.sent = True
         conn.write(b"".join(parts))
-        if request.ended:
+        if request.ended or request.websocket:
             self._arm_upstream_timer(request)
 
     def _unreachable(self, request: Request, reason: str) -> None:
@@ -362,6 +379,8 @@ class Downstream(asyncio.Protocol):
             request.close_after = True  # an HTTP/1.0 client learns the end from the close
         if request.close_after:
             lines.append(b"connection: close\r\n")
+        elif request.head.version == "1.0":
+            lines.append(b"connection: keep-alive\r\n")
         self.transport.write(b"".join([status_line(status, reason), *lines, b"\r\n"]))
 
     def on_response_body(self, chunk: bytes) -> None:
@@ -397,6 +416,8 @@ class Downstream(asyncio.Protocol):
             self._close()
             return
         if request.response_started:
+            self.gateway.log_request(self, request)
+            request.status = -1  # logged: the response was cut short
             self._abort()  # a truncated response must not look complete to the client
             return
         # A pooled connection the upstream had just closed: once, on a new connection, without counting it
@@ -432,6 +453,10 @@ class Downstream(asyncio.Protocol):
             request.close_after = True  # the rest of its body will not be read
         request.status = status
         owner = request.route.owner if request.route else self.gateway.runtime.plan.platform_team
+        if not request.traceparent:
+            incoming = next((v for n, v in request.head.headers if n.lower() == b"traceparent"), None)
+            request.traceparent = next_traceparent(incoming)
+        extra = ((b"traceparent", request.traceparent), *self.listener.hsts_field, *extra)
         if self.transport is not None and not self.closed:
             self.transport.write(
                 error_response(
@@ -454,7 +479,7 @@ class Downstream(asyncio.Protocol):
                 self.transport.write(
                     error_response(self.failed.status, self.failed.reason, new_request_id(), close=True)
                 )
-            self._close()
+            self._close(linger=True)
             return
         if self.pending:
             following = self.pending.popleft()
@@ -471,14 +496,24 @@ class Downstream(asyncio.Protocol):
         self._arm_idle_timer()
 
     def _protocol_error(self, error: ProtocolError) -> None:
-        if self.current is not None:
-            self.failed = error  # answered after the response in flight, then the connection closes
+        current = self.current
+        if current is not None and current is self.reading and not current.ended:
+            # The body of the request being answered broke the rules (too large, bad chunk): its
+            # upstream exchange is abandoned and the client hears why, unless a response already began.
+            if current.response_started:
+                self._abort()
+                return
+            current.close_after = True
+            self._reject(current, error.status, error.reason)
+            return
+        if current is not None:
+            self.failed = error  # a later pipelined request: answered after the one in flight, then close
             self._pause("failed")
             return
         if self.transport is not None:
             self.transport.write(error_response(error.status, error.reason, new_request_id(), close=True))
         self.gateway.log_protocol_error(self, error)
-        self._close()
+        self._close(linger=True)
 
     def _drop_upstream(self, request: Request) -> None:
         self._cancel_upstream_timer(request)
@@ -486,10 +521,21 @@ class Downstream(asyncio.Protocol):
             request.conn.abort()
             request.conn = None
 
-    def _close(self) -> None:
+    def _close(self, linger: bool = False) -> None:
+        """Close the connection. With ``linger``, first send our FIN and keep reading (and dropping)
+        what the client still sends, for up to LINGER_S: closing with unread input makes the kernel
+        send a reset, which can destroy the response before the client has read it."""
         self._cancel_timers()
-        if self.transport is not None and not self.closed:
-            self.closed = True
+        if self.transport is None or self.closed:
+            return
+        self.closed = True
+        if linger and self.transport.can_write_eof():
+            self.lingering = True
+            self.paused.clear()
+            self.transport.resume_reading()
+            self.transport.write_eof()
+            self.loop.call_later(LINGER_S, self.transport.close)
+        else:
             self.transport.close()
 
     def _abort(self) -> None:
@@ -536,7 +582,7 @@ class Downstream(asyncio.Protocol):
             self.idle_timer = None
 
     def _arm_upstream_timer(self, request: Request) -> None:
-        if not request.response_started and not request.websocket:
+        if not request.response_started and request.upstream_timer is None:
             request.upstream_timer = self.loop.call_later(
                 request.runtime.timeouts.upstream, self._upstream_timeout, request
             )

@@ -9,6 +9,7 @@ import logging
 
 from frontdoor.policy.balancing import Endpoint
 from frontdoor.proxy.runtime import Runtime
+from frontdoor.proxy.upstream import upstream_tls
 
 log = logging.getLogger("frontdoor.health")
 FAILURES_TO_EJECT = 2
@@ -54,8 +55,9 @@ class HealthChecker:
 
     async def probe(self, endpoint: Endpoint, path: str) -> bool:
         try:
+            tls = upstream_tls() if endpoint.scheme == "https" else None
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(endpoint.host, endpoint.port), self.timeout
+                asyncio.open_connection(endpoint.host, endpoint.port, ssl=tls), self.timeout
             )
         except (OSError, TimeoutError):
             return False

@@ -32,6 +32,13 @@ class Listener:
     hsts: bytes  # the header line to add to responses, or b""
     trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
+    @property
+    def hsts_field(self) -> tuple[tuple[bytes, bytes], ...]:
+        if not self.hsts:
+            return ()
+        name, _, value = self.hsts.rstrip(b"\r\n").partition(b": ")
+        return ((name, value),)
+
     def trusts(self, peer: str) -> bool:
         if not self.trusted:
             return False

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import signal
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO
 
 from frontdoor.contract.load import load_contract
+from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
 from frontdoor.plan import compile_plan
@@ -49,6 +52,9 @@ class Gateway:
         self.runtime = runtime
         self.access_log = access_log
         self.health_interval = health_interval
+        # Workers share each port with SO_REUSEPORT; a single process binds alone, so a second
+        # gateway started by mistake on the same ports fails instead of silently taking half the traffic.
+        self.reuse_port = False
         self.health = HealthChecker(runtime, health_interval, loop)
         self.connections: set[Downstream] = set()
         self.servers: list[asyncio.Server] = []
@@ -96,25 +102,25 @@ class Gateway:
         for address, listener in self.runtime.listeners.items():
             tls = listener.entrypoints[0].tls
             context = server_context(tls, self.runtime.plan) if tls else None
-            server = await self.loop.create_server(
-                lambda listener=listener: Downstream(self, listener),
-                address.host,
-                address.port,
-                ssl=context,
-                reuse_port=True,
-                backlog=4096,
-            )
+            server = await self._listen(address, functools.partial(Downstream, self, listener), context)
             self.servers.append(server)
             log.info("listening on %s (%s)", address, ", ".join(e.name for e in listener.entrypoints))
         admin = self.runtime.plan.edge.spec.admin
         if admin is not None:
-            server = await self.loop.create_server(
-                lambda: AdminProtocol(self), admin.listen.host, admin.listen.port, reuse_port=True
-            )
-            self.servers.append(server)
+            self.servers.append(await self._listen(admin.listen, lambda: AdminProtocol(self), None))
             log.info("admin listening on %s", admin.listen)
         self.health.start()
         self.ready = True
+
+    async def _listen(
+        self, address: ListenAddress, factory: Callable[[], asyncio.Protocol], context: ssl.SSLContext | None
+    ) -> asyncio.Server:
+        try:
+            return await self.loop.create_server(
+                factory, address.host, address.port, ssl=context, reuse_port=self.reuse_port, backlog=4096
+            )
+        except OSError as exc:
+            raise FrontdoorError(f"cannot listen on {address}: {exc.strerror or exc}") from None
 
     def reload(self, runtime: Runtime) -> None:
         """New requests use ``runtime``; those in flight finish on the one they started with."""
@@ -182,12 +188,14 @@ def serve(
     drain_deadline: float = 10.0,
     before_start: Callable[[Runtime], Awaitable[None]] | None = None,
     health_interval: float = 5.0,
+    reuse_port: bool = False,
 ) -> int:
     """Run the gateway until SIGTERM or SIGINT; SIGHUP reloads the contract."""
     loop = install_event_loop()
     asyncio.set_event_loop(loop)
     runtime = load_runtime(directory, environment, loop)
     gateway = Gateway(loop, runtime, AccessLog(access_log), health_interval)
+    gateway.reuse_port = reuse_port
     stop = asyncio.Event()
 
     def reload() -> None:

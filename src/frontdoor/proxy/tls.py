@@ -28,7 +28,6 @@ class CertificateSource:
     def __init__(self, tls: Tls, plan: Plan) -> None:
         self.tls = tls
         self.plan = plan
-        self.scratch = Path(tempfile.mkdtemp(prefix="frontdoor-tls-"))
         self.watched = [
             Path(ref.target)
             for ref in (resolve(tls.cert, plan.environment_doc), resolve(tls.key, plan.environment_doc))
@@ -54,10 +53,12 @@ class CertificateSource:
         context.minimum_version = _VERSIONS[self.tls.min_version]
         context.set_alpn_protocols(["http/1.1"])
         environment = self.plan.environment_doc
-        cert = secret_file(self.tls.cert, environment, self.scratch)
-        key = secret_file(self.tls.key, environment, self.scratch)
         try:
-            context.load_cert_chain(cert, key)
+            # env: secrets are written to a private file only for as long as OpenSSL reads them
+            with tempfile.TemporaryDirectory(prefix="frontdoor-tls-") as scratch:
+                cert = secret_file(self.tls.cert, environment, Path(scratch))
+                key = secret_file(self.tls.key, environment, Path(scratch))
+                context.load_cert_chain(cert, key)
         except (OSError, ssl.SSLError) as exc:
             raise FrontdoorError(
                 f"cannot load the certificate {self.tls.cert} with key {self.tls.key}: {exc}"

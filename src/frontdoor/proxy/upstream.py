@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 from collections.abc import Callable
 from typing import Protocol, cast
 
@@ -11,6 +13,12 @@ from frontdoor.http.response import BodyMode, ResponseReader
 from frontdoor.policy.balancing import Endpoint
 
 MAX_IDLE_PER_ENDPOINT = 64
+
+
+@functools.cache
+def upstream_tls() -> ssl.SSLContext:
+    """For https:// upstreams: the system's trust store, certificate and host name verified."""
+    return ssl.create_default_context()
 
 
 class Exchange(Protocol):
@@ -167,10 +175,12 @@ class Pool:
         self.connect_timeout = connect_timeout
         self.loop = loop
         self.idle: list[UpstreamConnection] = []
+        self.closed = False
 
-    def acquire(self, callback: ConnectCallback) -> None:
-        """Calls ``callback(connection, "")`` when one is ready, or ``callback(None, reason)``."""
-        while self.idle:
+    def acquire(self, callback: ConnectCallback, fresh: bool = False) -> None:
+        """Calls ``callback(connection, "")`` when one is ready, or ``callback(None, reason)``;
+        ``fresh`` skips the idle connections (after one turned out to be stale)."""
+        while self.idle and not fresh:
             connection = self.idle.pop()
             if not connection.closed:
                 callback(connection, "")
@@ -179,9 +189,15 @@ class Pool:
         task.add_done_callback(lambda done: self._connected(done, callback))
 
     async def _connect(self) -> UpstreamConnection:
+        endpoint = self.endpoint
+        tls = upstream_tls() if endpoint.scheme == "https" else None
         _, protocol = await asyncio.wait_for(
             self.loop.create_connection(
-                lambda: UpstreamConnection(self), self.endpoint.host, self.endpoint.port
+                lambda: UpstreamConnection(self),
+                endpoint.host,
+                endpoint.port,
+                ssl=tls,
+                server_hostname=endpoint.host if tls else None,
             ),
             self.connect_timeout,
         )
@@ -202,7 +218,7 @@ class Pool:
     def release(self, connection: UpstreamConnection) -> None:
         connection.exchange = None
         connection.used = True
-        if connection.closed or len(self.idle) >= MAX_IDLE_PER_ENDPOINT:
+        if connection.closed or self.closed or len(self.idle) >= MAX_IDLE_PER_ENDPOINT:
             connection.abort()
             return
         self.idle.append(connection)
@@ -212,6 +228,7 @@ class Pool:
             self.idle.remove(connection)
 
     def close(self) -> None:
+        self.closed = True  # a reload retired this pool: connections coming back are closed
         for connection in self.idle:
             connection.abort()
         self.idle.clear()

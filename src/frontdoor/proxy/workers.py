@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable
 from types import FrameType
 
+from frontdoor.errors import FrontdoorError
+
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
@@ -28,8 +30,14 @@ def run_workers(count: int, work: Callable[[], int]) -> int:
             code = 1
             try:
                 code = work()
+            except FrontdoorError as exc:
+                print(f"frontdoor worker {os.getpid()}: {exc}", file=sys.stderr)
+                code = 2
+            except BaseException as exc:  # a worker must never vanish silently
+                print(f"frontdoor worker {os.getpid()} failed: {exc!r}", file=sys.stderr)
             finally:
                 sys.stdout.flush()
+                sys.stderr.flush()
                 os._exit(code)
         children.append(pid)
 
