@@ -334,9 +334,13 @@ def test_admin_probes_and_access_log(gateway: Gateway) -> None:
     assert status == 200 and json.loads(body)["ready"] is True
     assert gateway.admin("/nope")[0] == 404
     request(gateway.spec.port, "GET", "/other/logged", {"Authorization": "Bearer sekrit"})
-    time.sleep(0.1)
-    lines = gateway.access_log()
-    entry = next(e for e in reversed(lines) if e.get("path") == "/other/logged")
+    deadline = time.monotonic() + 5  # the log is written in batches, a few times a second
+    while (
+        not any(e.get("path") == "/other/logged" for e in gateway.access_log())
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    entry = next(e for e in reversed(gateway.access_log()) if e.get("path") == "/other/logged")
     assert entry["status"] == 200 and entry["service"] == "other" and entry["owner"] == "shop"
     assert "sekrit" not in gateway.log.read_text()
 

@@ -156,7 +156,7 @@ def _gateway_logging() -> None:
     import logging
 
     gc.unfreeze()
-    gc.set_threshold(700, 10, 10)  # a long-running server: the interpreter's usual collection policy
+    gc.set_threshold(700, 10, 10)  # until the gateway is up; then it freezes what it built (server.py)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 

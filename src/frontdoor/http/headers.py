@@ -52,6 +52,7 @@ def upstream_request(
     websocket: bool = False,
     identity: tuple[tuple[bytes, bytes], ...] = (),
     fallback_host: str = "localhost",
+    ids: str | None = None,
 ) -> Forwarded:
     """The request head to send upstream for ``head``, with ``target`` as its path and query.
 
@@ -98,7 +99,7 @@ def upstream_request(
     append(b"x-forwarded-proto: " + (forwarded_proto or scheme.encode("ascii")) + b"\r\n")
     append(b"x-forwarded-host: " + (forwarded_host or head.host.encode("latin-1")) + b"\r\n")
     append(b"x-request-id: " + request_id.encode("ascii") + b"\r\n")
-    traceparent = next_traceparent(traceparent)
+    traceparent = next_traceparent(traceparent, ids)
     append(b"traceparent: " + traceparent + b"\r\n")
     lines.extend(name + b": " + value + b"\r\n" for name, value in identity)
     if websocket:

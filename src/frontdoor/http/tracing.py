@@ -10,6 +10,11 @@ _TRACEPARENT = re.compile(rb"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:@/+=-]{1,128}$")
 
 
+def fresh_ids() -> str:
+    """80 hex digits from one system call: a request id [0:32], a trace id [32:64], a span id [64:80]."""
+    return os.urandom(40).hex()
+
+
 def new_request_id() -> str:
     return os.urandom(16).hex()
 
@@ -18,10 +23,12 @@ def valid_request_id(value: bytes) -> bool:
     return _REQUEST_ID.match(value) is not None
 
 
-def next_traceparent(incoming: bytes | None) -> bytes:
-    """The traceparent to send upstream: the caller's trace continued with a new span, or a new trace."""
+def next_traceparent(incoming: bytes | None, ids: str | None = None) -> bytes:
+    """The traceparent to send upstream: the caller's trace continued with a new span, or a new trace.
+    ``ids`` (from fresh_ids) supplies the new trace and span ids."""
+    fresh = (ids or fresh_ids()).encode("ascii")
     if incoming is not None:
         match = _TRACEPARENT.match(incoming.strip().lower())
         if match and match.group(1) != b"ff" and match.group(2).strip(b"0") and match.group(3).strip(b"0"):
-            return b"00-" + match.group(2) + b"-" + os.urandom(8).hex().encode() + b"-" + match.group(4)
-    return b"00-" + os.urandom(16).hex().encode() + b"-" + os.urandom(8).hex().encode() + b"-01"
+            return b"00-" + match.group(2) + b"-" + fresh[64:80] + b"-" + match.group(4)
+    return b"00-" + fresh[32:64] + b"-" + fresh[64:80] + b"-01"

@@ -18,7 +18,7 @@ from frontdoor.http.headers import HOP_BY_HOP, downstream_response_headers, upst
 from frontdoor.http.messages import error_response, status_line
 from frontdoor.http.paths import PathError, normalize_path, split_target, strip_route_prefix
 from frontdoor.http.response import BodyMode
-from frontdoor.http.tracing import new_request_id, next_traceparent, valid_request_id
+from frontdoor.http.tracing import fresh_ids, new_request_id, next_traceparent, valid_request_id
 from frontdoor.policy.balancing import Balancer, Endpoint
 from frontdoor.proxy.runtime import IDEMPOTENT, Listener, Runtime
 from frontdoor.proxy.upstream import UpstreamConnection
@@ -111,6 +111,7 @@ class Downstream(asyncio.Protocol):
         self.failed: ProtocolError | None = None
         self.client_eof = False
         self.lingering = False
+        self.out: list[bytes] = []  # response bytes waiting for the end of the upstream's read
         self.header_timer: asyncio.TimerHandle | None = None
         self.idle_timer: asyncio.TimerHandle | None = None
 
@@ -218,7 +219,8 @@ class Downstream(asyncio.Protocol):
     def _start(self, request: Request) -> None:
         head = request.head
         runtime = request.runtime
-        request.request_id = self._request_id(head)
+        ids = fresh_ids()
+        request.request_id = self._request_id(head) or ids[:32]
         path, query = split_target(head.target)
         try:
             normalized = normalize_path(path)
@@ -262,17 +264,19 @@ class Downstream(asyncio.Protocol):
             request.request_id,
             request.websocket,
             fallback_host=str(self.listener.address),
+            ids=ids,
         )
         request.forwarded = forwarded.head
         request.traceparent = forwarded.traceparent
         self._connect(request)
 
     def _request_id(self, head: RequestHead) -> str:
+        """A trusted proxy's request id, or "" to make one."""
         if self.trusted:
             for name, value in head.headers:
                 if name.lower() == b"x-request-id" and valid_request_id(value):
                     return value.decode("ascii")
-        return new_request_id()
+        return ""
 
     def _connect(self, request: Request, failure: str = "") -> None:
         """Pick an endpoint not tried yet and get a connection to it; ``failure`` is the last attempt's."""
@@ -340,7 +344,7 @@ class Downstream(asyncio.Protocol):
         if request is None or status == 100 or request.head.version != "1.1" or self.transport is None:
             return  # 100 Continue was already answered by the gateway itself
         fields = (n + b": " + v + b"\r\n" for n, v in headers if n.lower() not in HOP_BY_HOP)
-        self.transport.write(b"".join([status_line(status), *fields, b"\r\n"]))
+        self.out.append(b"".join([status_line(status), *fields, b"\r\n"]))
 
     def on_response_head(
         self,
@@ -359,7 +363,7 @@ class Downstream(asyncio.Protocol):
         if request.websocket and status == 101:
             extra = self.listener.hsts + b"connection: upgrade\r\nupgrade: websocket\r\n"
             lines = downstream_response_headers(headers, request.request_id, request.traceparent, extra)
-            self.transport.write(b"".join([status_line(101, reason), *lines, b"\r\n"]))
+            self.out.append(b"".join([status_line(101, reason), *lines, b"\r\n"]))
             self.tunnel = True
             return
         if request.head.has_body and not request.ended:
@@ -381,21 +385,22 @@ class Downstream(asyncio.Protocol):
             lines.append(b"connection: close\r\n")
         elif request.head.version == "1.0":
             lines.append(b"connection: keep-alive\r\n")
-        self.transport.write(b"".join([status_line(status, reason), *lines, b"\r\n"]))
+        self.out.append(b"".join([status_line(status, reason), *lines, b"\r\n"]))
 
     def on_response_body(self, chunk: bytes) -> None:
         request = self.current
         if request is None or self.transport is None:
             return
         request.bytes_out += len(chunk)
-        self.transport.write(_chunk(chunk) if request.out_chunked else chunk)
+        self.out.append(_chunk(chunk) if request.out_chunked else chunk)
 
     def on_response_end(self, reusable: bool) -> None:
         request = self.current
         if request is None or self.transport is None:
             return
         if request.out_chunked:
-            self.transport.write(b"0\r\n\r\n")
+            self.out.append(b"0\r\n\r\n")
+        self.flush()
         conn = request.conn
         request.conn = None
         if conn is not None:
@@ -431,6 +436,14 @@ class Downstream(asyncio.Protocol):
             self._connect(request)
             return
         self._reject(request, 502, "the upstream closed the connection without a response")
+
+    def flush(self) -> None:
+        """Write what the upstream's last read produced, in one call: a response head and its body
+        usually arrive together, and every write to a socket is a system call."""
+        out = self.out
+        if out and self.transport is not None:
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
 
     def on_upstream_tunnel(self, data: bytes) -> None:
         if self.transport is not None:

@@ -43,6 +43,8 @@ class Exchange(Protocol):
 
     def on_upstream_tunnel(self, data: bytes) -> None: ...
 
+    def flush(self) -> None: ...
+
     def pause_upstream_writes(self) -> None: ...
 
     def resume_upstream_writes(self) -> None: ...
@@ -106,10 +108,13 @@ class UpstreamConnection(asyncio.Protocol):
             if exchange is not None:
                 exchange.on_upstream_lost(exc.reason)
             return
-        if rest is not None and self.exchange is not None:
-            self.tunnel = True
-            if rest:
-                self.exchange.on_upstream_tunnel(rest)
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.flush()
+            if rest is not None:
+                self.tunnel = True
+                if rest:
+                    exchange.on_upstream_tunnel(rest)
 
     def eof_received(self) -> bool | None:
         return None  # close our side too
