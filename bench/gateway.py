@@ -1,0 +1,1093 @@
+"""How fast the gateway proxies, next to nginx: requests/s, p50/p99 latency and idle-connection memory.
+
+Everything runs on 127.0.0.1 with free ports, in a temporary directory, and is stopped at the end:
+
+- a static upstream: its own nginx (1 worker) answering every path with a small fixed body;
+- nginx (1 worker) proxying to it with upstream keep-alive (``keepalive 64``, HTTP/1.1, ``Connection ""``);
+- ``frontdoor serve`` (one process) with a generated contract whose single public route goes to it,
+  its access log written to a file (it serves no metrics yet);
+- a naive aiohttp proxy (aiohttp.web + one ClientSession) for scale;
+- the static upstream itself, as the ceiling of what any proxy in front of it can reach.
+
+wrk (``-t1 -cN --latency``) runs against each in turn, in a different order each round, after a short
+warm-up; the table gives the median of the rounds for each target and its ratio to nginx, and the
+target's own CPU time per request (from /proc: steadier than req/s on a small machine shared with wrk
+and the upstream). nginx writes its access log to a file, as frontdoor does (--nginx-access-log off to
+drop it). Then 10,000
+idle keep-alive connections (one request sent on each) are held open to frontdoor and to nginx, and the
+resident memory of the gateway process and of nginx's worker is read from /proc.
+
+The results are printed and written to ``bench/results/latest.json``. nginx and wrk are installed with
+apt-get when missing, aiohttp with pip.
+
+    .venv/bin/python bench/gateway.py
+    .venv/bin/python bench/gateway.py --duration 10 --rounds 5 --connections 100
+    .venv/bin/python bench/gateway.py --targets nginx,frontdoor --skip-idle --keep
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import http.client
+import importlib
+import importlib.util
+import json
+import os
+import platform
+import queue
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+PATH = "/bench/ping"  # the request every target answers; frontdoor's public route is /bench
+UPSTREAM_BODY = "ok: a small fixed body from the static upstream\n"
+TARGETS = ("nginx", "frontdoor", "aiohttp", "upstream")
+GOALS = {"rps_ratio_min": 0.6, "rps_ratio_not_done_below": 0.4, "p99_ratio_max": 2.0, "idle_10k_mb_max": 100}
+
+
+# --- small utilities ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def raise_nofile() -> int:
+    """Raise this process's open-file limit to its hard limit (root may not raise the hard one here)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1_048_576 if hard == resource.RLIM_INFINITY else hard
+    if soft < wanted:
+        try:
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE, (wanted, wanted if hard != resource.RLIM_INFINITY else hard)
+            )
+        except (ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _preexec() -> None:
+    """In each child before exec: a high file limit, so that 10,000 connections fit."""
+    raise_nofile()
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of ``pids`` so far, from /proc/PID/stat."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def nofile_of(pid: int) -> str:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            return " ".join(line.split()[3:5])
+    return "?"
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # the command name is in parentheses and may hold spaces: the fields after it are fixed
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def machine_cpu(steal: bool = False) -> float:
+    """CPU seconds all processes have run since boot (user, nice, system: what /proc/PID/stat counts for
+    processes); with ``steal``, the time the hypervisor gave this machine's cores to someone else."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return (values[7] if steal else values[0] + values[1] + values[2]) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy(seconds: float = 1.0) -> float:
+    """How busy the cores are now, 0 to 1: anything else running on a small machine shows in every number."""
+    before = machine_cpu() + machine_cpu(steal=True)
+    time.sleep(seconds)
+    return round((machine_cpu() + machine_cpu(steal=True) - before) / seconds / (os.cpu_count() or 1), 2)
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def http_get(port: int, path: str, timeout: float = 2.0) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+# --- tools: nginx, wrk, aiohttp ----------------------------------------------------------------------
+
+
+def find_binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"):
+        candidate = Path(folder) / name
+        if candidate.exists() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def ensure_tools() -> tuple[str, str]:
+    """nginx and wrk from Debian's packages when missing (apt-get update once), aiohttp with pip."""
+    nginx, wrk = find_binary("nginx"), find_binary("wrk")
+    if nginx is None or wrk is None:
+        if os.geteuid() != 0:
+            raise SystemExit("bench: nginx and wrk are missing and installing them needs root (apt-get)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        log("installing " + ", ".join(n for n, b in (("nginx", nginx), ("wrk", wrk)) if b is None))
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env, timeout=600)
+        if wrk is None:
+            subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, env=env, timeout=600)
+        if nginx is None:
+            light = subprocess.run(
+                ["apt-get", "install", "-y", "-q", "nginx-light"], check=False, env=env, timeout=600
+            )
+            if light.returncode != 0:
+                subprocess.run(["apt-get", "install", "-y", "-q", "nginx"], check=True, env=env, timeout=600)
+        nginx, wrk = find_binary("nginx"), find_binary("wrk")
+        if nginx is None or wrk is None:
+            raise SystemExit("bench: nginx or wrk is still missing after apt-get install")
+    if importlib.util.find_spec("aiohttp") is None:
+        log("installing aiohttp into " + sys.prefix)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "aiohttp"], check=True, timeout=600)
+        importlib.invalidate_caches()
+    return nginx, wrk
+
+
+def tool_versions(nginx: str, wrk: str) -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    out = subprocess.run([nginx, "-v"], check=False, capture_output=True, text=True, timeout=10)
+    versions["nginx"] = (out.stderr or out.stdout).strip().removeprefix("nginx version: ")
+    out = subprocess.run([wrk, "-v"], check=False, capture_output=True, text=True, timeout=10)
+    versions["wrk"] = ((out.stdout or out.stderr).strip().splitlines() or ["?"])[0]
+    for package in ("aiohttp", "uvloop", "httptools"):
+        with contextlib.suppress(Exception):
+            versions[package] = importlib.import_module("importlib.metadata").version(package)
+    return versions
+
+
+# --- the processes -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Proc:
+    name: str
+    process: subprocess.Popen[bytes]
+    output: Path
+    port: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return int(self.process.pid)
+
+    def serving_pids(self) -> list[int]:
+        """The processes that do the work: nginx's workers (or frontdoor's, with --workers), else itself."""
+        return children_of(self.pid) or [self.pid]
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> int | None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.output.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class Processes:
+    """Every process this benchmark starts, stopped in reverse order however the run ends."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.started: list[Proc] = []
+
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        port: int,
+        ready_path: str,
+        ready_port: int | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> Proc:
+        output = self.workdir / f"{name}.out"
+        with output.open("wb") as sink:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=_preexec,  # noqa: PLW1509 - started before any thread of ours runs
+                start_new_session=True,  # a Ctrl-C reaches the benchmark, which stops them in order
+            )
+        proc = Proc(name, process, output, port)
+        self.started.append(proc)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not proc.alive():
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{proc.tail()}")
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                if http_get(ready_port or port, ready_path) == 200:
+                    return proc
+            time.sleep(0.05)
+        raise RuntimeError(f"{name} did not answer 200 on {ready_path} within {timeout:.0f}s:\n{proc.tail()}")
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.started):
+            with contextlib.suppress(Exception):
+                proc.stop()
+
+
+def nginx_conf(
+    workdir: Path,
+    name: str,
+    nginx: str,
+    server: str,
+    upstream: str = "",
+    worker_connections: int = 4096,
+    nofile: int = 4096,
+    access_log: str = "off",
+) -> Path:
+    """A self-contained config: pid, logs and temp paths in ``workdir``; nothing under /etc/nginx."""
+    built = subprocess.run([nginx, "-V"], check=False, capture_output=True, text=True, timeout=10).stderr
+    temp = workdir / f"{name}-temp"
+    temp.mkdir(exist_ok=True)
+    paths = [f"client_body_temp_path {temp}/body;", f"proxy_temp_path {temp}/proxy;"]
+    for module in ("fastcgi", "uwsgi", "scgi"):
+        if f"--without-http_{module}_module" not in built:
+            paths.append(f"{module}_temp_path {temp}/{module};")
+    user = "user root root;" if os.geteuid() == 0 else ""  # workers must read the 0700 temp directory
+    conf = f"""
+        {user}
+        worker_processes 1;
+        worker_rlimit_nofile {nofile};
+        pid {workdir}/{name}.pid;
+        error_log {workdir}/{name}-error.log warn;
+        events {{ worker_connections {worker_connections}; }}
+        http {{
+            {" ".join(paths)}
+            access_log {access_log};
+            keepalive_timeout 120s;
+            keepalive_requests 1000000;
+            {upstream}
+            {server}
+        }}
+    """
+    path = workdir / f"{name}.conf"
+    path.write_text(textwrap.dedent(conf))
+    return path
+
+
+def start_nginx(procs: Processes, nginx: str, name: str, conf: Path, port: int, workdir: Path) -> Proc:
+    argv = [
+        nginx,
+        "-e",
+        str(workdir / f"{name}-error.log"),
+        "-p",
+        str(workdir),
+        "-c",
+        str(conf),
+        "-g",
+        "daemon off; master_process on;",
+    ]
+    proc = procs.start(name, argv, port, PATH)
+    proc.extra["conf"] = str(conf)
+    return proc
+
+
+CONTRACT_TEAMS = """
+apiVersion: frontdoor/v1
+kind: Team
+metadata: {name: bench}
+spec: {role: app, oncall: {primary: "pager:bench"}}
+---
+apiVersion: frontdoor/v1
+kind: Team
+metadata: {name: edge}
+spec: {role: platform, oncall: {primary: "pager:edge"}}
+---
+apiVersion: frontdoor/v1
+kind: Team
+metadata: {name: delivery}
+spec: {role: delivery, oncall: {primary: "pager:delivery"}}
+"""
+
+CONTRACT_SERVICE = """
+apiVersion: frontdoor/v1
+kind: Service
+metadata: {name: static, owner: bench}
+spec:
+  exposure: public
+  health: {readiness: /readyz}
+  routes:
+    - {path: /bench, access: public}
+"""
+
+
+def write_contract(root: Path, port: int, admin_port: int, upstream_port: int) -> Path:
+    """One public route to the static upstream; header timeout 60s and idle 120s for the idle test."""
+    root.mkdir(parents=True, exist_ok=True)
+    edge = f"""
+        apiVersion: frontdoor/v1
+        kind: Edge
+        metadata: {{name: edge, owner: edge}}
+        spec:
+          entrypoints:
+            - name: bench
+              listen: "127.0.0.1:{port}"
+              hosts: ["*"]
+              services: ["*"]
+          protection:
+            max_request_body: 1MiB
+            max_header_bytes: 8KiB
+            timeouts: {{connect: 1s, header: 60s, upstream: 10s, idle: 120s}}
+            retries: {{attempts: 2, only_idempotent: true}}
+          observability: {{access_log: {{}}, metrics: {{}}}}
+          admin: {{listen: "127.0.0.1:{admin_port}", operators: [edge]}}
+    """
+    environment = f"""
+        apiVersion: frontdoor/v1
+        kind: Environment
+        metadata: {{name: bench, owner: delivery}}
+        spec:
+          upstreams:
+            static: ["http://127.0.0.1:{upstream_port}"]
+    """
+    (root / "teams.yaml").write_text(CONTRACT_TEAMS)
+    (root / "services.yaml").write_text(CONTRACT_SERVICE)
+    (root / "edge.yaml").write_text(textwrap.dedent(edge))
+    (root / "env.yaml").write_text(textwrap.dedent(environment))
+    return root
+
+
+def git_state(tree: Path) -> dict[str, Any]:
+    """Which code was measured: the commit, and whether the work tree had changes on top of it."""
+
+    def git(*argv: str) -> str:
+        out = subprocess.run(["git", "-C", str(tree), *argv], check=False, capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    status = git("status", "--porcelain", "--", "src")
+    return {"commit": git("rev-parse", "HEAD") or None, "src_changed": bool(status)}
+
+
+def frontdoor_argv() -> list[str]:
+    script = Path(sys.executable).parent / "frontdoor"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "frontdoor"]
+
+
+# --- the naive aiohttp proxy (run in its own process: `gateway.py naive-proxy PORT UPSTREAM`) ---------
+
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host"}
+)
+
+
+def run_naive_proxy(port: int, upstream: str) -> None:
+    """What a first proxy in aiohttp looks like: read the request, forward it with a session, answer."""
+    aiohttp = importlib.import_module("aiohttp")
+    web = importlib.import_module("aiohttp.web")
+
+    async def on_startup(app: Any) -> None:
+        app["session"] = aiohttp.ClientSession(auto_decompress=False)
+
+    async def on_cleanup(app: Any) -> None:
+        await app["session"].close()
+
+    async def handle(request: Any) -> Any:
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        async with request.app["session"].request(
+            request.method,
+            upstream + request.path_qs,
+            headers=headers,
+            data=body or None,
+            allow_redirects=False,
+        ) as response:
+            payload = await response.read()
+            out = {
+                k: v
+                for k, v in response.headers.items()
+                if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"
+            }
+            return web.Response(status=response.status, body=payload, headers=out)
+
+    app = web.Application()
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    app.router.add_route("*", "/{tail:.*}", handle)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+# --- idle keep-alive connections (in their own process: `gateway.py idle-clients PORT COUNT`) ---------
+
+
+class IdleClient(asyncio.Protocol):
+    """One connection: send one request (or none), read its response, then hold the connection."""
+
+    def __init__(self, request: bytes, done: asyncio.Future[int]) -> None:
+        self.request = request
+        self.done = done
+        self.buffer = b""
+        self.closed = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if self.request:
+            transport.write(self.request)  # type: ignore[attr-defined]
+        else:
+            self.done.set_result(0)
+
+    def data_received(self, data: bytes) -> None:
+        if self.done.done():
+            return
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = self.buffer[:end].decode("latin-1").split("\r\n")
+        status = int(head[0].split()[1])
+        length = 0
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value.strip())
+        if len(self.buffer) >= end + 4 + length:
+            self.buffer = b""
+            self.done.set_result(status)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.done.done():
+            self.done.set_exception(ConnectionError("closed before the response"))
+
+
+async def hold_idle_clients(port: int, count: int, send: bool, batch: int, hold: float) -> None:
+    loop = asyncio.get_running_loop()
+    request = f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode() if send else b""
+    clients: list[IdleClient] = []
+    statuses: Counter[str] = Counter()
+    started = time.monotonic()
+
+    async def one() -> None:
+        done: asyncio.Future[int] = loop.create_future()
+        try:
+            _, client = await asyncio.wait_for(
+                loop.create_connection(lambda: IdleClient(request, done), "127.0.0.1", port), 10
+            )
+            clients.append(client)
+            statuses[str(await asyncio.wait_for(done, 10))] += 1
+        except Exception as exc:  # counted, not fatal: the report says how many failed and why
+            statuses[type(exc).__name__] += 1
+
+    for first in range(0, count, batch):
+        await asyncio.gather(*(one() for _ in range(min(batch, count - first))))
+    opened = sum(1 for c in clients if not c.closed)
+    print(
+        json.dumps({"opened": opened, "statuses": statuses, "seconds": round(time.monotonic() - started, 2)}),
+        flush=True,
+    )
+    commands: asyncio.Queue[str] = asyncio.Queue()
+
+    def read_commands() -> None:  # a daemon thread: stdin has no non-blocking reader in asyncio
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(commands.put_nowait, line.strip())
+        loop.call_soon_threadsafe(commands.put_nowait, "exit")
+
+    threading.Thread(target=read_commands, daemon=True).start()
+    deadline = time.monotonic() + hold
+    with contextlib.suppress(TimeoutError):
+        while time.monotonic() < deadline:
+            command = await asyncio.wait_for(commands.get(), deadline - time.monotonic())
+            if command != "count":
+                break
+            print(json.dumps({"open": sum(1 for c in clients if not c.closed)}), flush=True)
+    for client in clients:
+        if client.transport is not None:
+            client.transport.abort()  # RST: no 10,000 sockets left in TIME_WAIT
+
+
+def run_idle_clients(port: int, count: int, send: bool, batch: int, hold: float) -> None:
+    raise_nofile()
+    asyncio.run(hold_idle_clients(port, count, send, batch, hold))
+
+
+def _lines(stream: IO[str]) -> queue.Queue[str]:
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def measure_idle(proc: Proc, pids: dict[str, int], count: int, send: bool, settle: float) -> dict[str, Any]:
+    """Hold ``count`` idle connections to ``proc`` and read the resident memory of ``pids`` meanwhile."""
+    before = {label: rss_kib(pid) for label, pid in pids.items()}
+    argv = [sys.executable, __file__, "idle-clients", str(proc.port), str(count), "--hold", "120"]
+    if not send:
+        argv.append("--no-request")
+    # no preexec_fn once threads run: the helper raises its own limit, and inherits ours anyway
+    client = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert client.stdin is not None and client.stdout is not None
+        lines = _lines(client.stdout)
+        opened = json.loads(lines.get(timeout=120) or "{}")
+        time.sleep(settle)  # let the gateway settle; read its memory while the connections are held
+        during = {label: rss_kib(pid) for label, pid in pids.items()}
+        client.stdin.write("count\n")
+        client.stdin.flush()
+        still = json.loads(lines.get(timeout=30) or "{}")
+        client.stdin.write("exit\n")
+        client.stdin.flush()
+        client.wait(30)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait(5)
+    return {
+        "connections": count,
+        "request_on_each": send,
+        "opened": opened.get("opened"),
+        "open_after_settle": still.get("open"),
+        "responses": opened.get("statuses"),
+        "open_seconds": opened.get("seconds"),
+        "rss_before_mib": {k: round(v / 1024, 1) for k, v in before.items()},
+        "rss_with_idle_mib": {k: round(v / 1024, 1) for k, v in during.items()},
+        "rss_added_mib": {k: round((during[k] - before[k]) / 1024, 1) for k in during},
+        "rss_added_kib_per_connection": {k: round((during[k] - before[k]) / count, 2) for k in during},
+    }
+
+
+# --- wrk ---------------------------------------------------------------------------------------------
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text.strip())
+    if match is None:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(match.group(1)) * UNITS[match.group(2)]
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    if match := re.search(r"Requests/sec:\s+([\d.]+)", output):
+        result["rps"] = float(match.group(1))
+    for percent, key in (("50", "p50_ms"), ("75", "p75_ms"), ("90", "p90_ms"), ("99", "p99_ms")):
+        if match := re.search(rf"^\s+{percent}%\s+(\S+)", output, re.MULTILINE):
+            result[key] = round(_ms(match.group(1)), 3)
+    if match := re.search(r"(\d+) requests in ([\d.]+\w+), ([\d.]+\w+) read", output):
+        result["requests"] = int(match.group(1))
+    match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    result["non_2xx_3xx"] = int(match.group(1)) if match else 0
+    match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    result["socket_errors"] = (
+        dict(zip(("connect", "read", "write", "timeout"), map(int, match.groups()), strict=True))
+        if match
+        else {}
+    )
+    if "rps" not in result or "p99_ms" not in result:
+        raise RuntimeError(f"could not read wrk's output:\n{output}")
+    return result
+
+
+def run_wrk(
+    wrk: str,
+    port: int,
+    duration: float,
+    connections: int,
+    threads: int,
+    pids: list[int] | None = None,
+    helpers: list[int] | None = None,
+) -> dict[str, Any]:
+    """One wrk run; with ``pids`` (the target's) and ``helpers`` (the upstream's) also what CPU they used,
+    and how much CPU anything else on the machine took meanwhile (``other_cpu``, in cores)."""
+    argv = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        f"http://127.0.0.1:{port}{PATH}",
+    ]
+    ours = [*(pids or []), *(helpers or [])]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk's CPU, once it has been waited for
+    cpu_before, ours_before, machine_before = cpu_seconds(pids or []), cpu_seconds(ours), machine_cpu()
+    steal_before = machine_cpu(steal=True)
+    started = time.monotonic()
+    out = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=duration + 60)
+    elapsed = time.monotonic() - started
+    cpu = cpu_seconds(pids or []) - cpu_before
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    other = machine_cpu() - machine_before - (cpu_seconds(ours) - ours_before) - wrk_cpu
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr or out.stdout}")
+    result = parse_wrk(out.stdout)
+    if pids and result.get("requests"):
+        # the target's own CPU time per request: on a small, shared machine a fairer cost than req/s alone
+        result["cpu_us_per_request"] = round(cpu / result["requests"] * 1e6, 1)
+        result["cpu_share"] = round(cpu / duration, 2)
+        result["other_cpu"] = round(max(0.0, other) / elapsed, 2)
+        result["steal"] = round((machine_cpu(steal=True) - steal_before) / elapsed, 2)
+    return result
+
+
+# --- the report --------------------------------------------------------------------------------------
+
+
+def summarize(rounds: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    summary: dict[str, dict[str, Any]] = {}
+    for name, runs in rounds.items():
+        summary[name] = {
+            "rps": round(statistics.median(r["rps"] for r in runs), 1),
+            "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 3),
+            "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 3),
+            "rounds_rps": [round(r["rps"]) for r in runs],
+            "non_2xx_3xx": sum(r["non_2xx_3xx"] for r in runs),
+            "socket_errors": sum(sum(r["socket_errors"].values()) for r in runs),
+            "requests": sum(r.get("requests", 0) for r in runs),
+        }
+        cpu = [r["cpu_us_per_request"] for r in runs if "cpu_us_per_request" in r]
+        if cpu:
+            summary[name]["cpu_us_per_request"] = round(statistics.median(cpu), 1)
+            summary[name]["other_cpu_max"] = max(r.get("other_cpu", 0.0) for r in runs)
+            summary[name]["steal_max"] = max(r.get("steal", 0.0) for r in runs)
+    base = summary.get("nginx")
+    for row in summary.values():
+        if base:
+            row["rps_ratio"] = round(row["rps"] / base["rps"], 3)
+            row["p99_ratio"] = round(row["p99_ms"] / base["p99_ms"], 3)
+    return summary
+
+
+def table(summary: dict[str, dict[str, Any]]) -> str:
+    header = (
+        f"{'target':<11}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'rps/nginx':>11}{'p99/nginx':>11}"
+        f"{'cpu us/req':>12}{'non-2xx':>9}{'sock err':>10}  rounds (req/s)"
+    )
+    lines = [header, "-" * len(header)]
+    for name, row in summary.items():
+        ratio = f"{row['rps_ratio']:.2f}x" if "rps_ratio" in row else "-"
+        p99 = f"{row['p99_ratio']:.2f}x" if "p99_ratio" in row else "-"
+        lines.append(
+            f"{name:<11}{row['rps']:>10,.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{ratio:>11}{p99:>11}"
+            f"{row.get('cpu_us_per_request', 0):>12.0f}{row['non_2xx_3xx']:>9}{row['socket_errors']:>10}  "
+            + ", ".join(f"{r:,}" for r in row["rounds_rps"])
+        )
+    return "\n".join(lines)
+
+
+def gateway_problems(proc: Proc, access_log: Path) -> dict[str, Any]:
+    """What the gateway said besides serving: warnings, errors, tracebacks, and its access-log statuses."""
+    text = proc.output.read_text(errors="replace") if proc.output.exists() else ""
+    noteworthy = [
+        line
+        for line in text.splitlines()
+        if re.search(r"WARNING|ERROR|CRITICAL|Traceback|Exception|Error:", line)
+    ]
+    statuses: Counter[str] = Counter()
+    lines = 0
+    if access_log.exists():
+        with access_log.open(encoding="utf-8", errors="replace") as stream:
+            for line in stream:
+                lines += 1
+                try:
+                    statuses[str(json.loads(line).get("status"))] += 1
+                except ValueError:
+                    statuses["unparsable"] += 1
+    return {
+        "alive_at_end": proc.alive(),
+        "exit_code": proc.process.returncode,
+        "log_lines_noteworthy": len(noteworthy),
+        "log_noteworthy_first": noteworthy[:20],
+        "access_log_lines": lines,
+        "access_log_statuses": dict(statuses.most_common()),
+    }
+
+
+@contextlib.contextmanager
+def workspace(keep: bool) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="frontdoor-bench-"))
+    try:
+        yield path
+    finally:
+        if keep:
+            log(f"kept the logs and configs in {path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    unknown = set(targets) - set(TARGETS)
+    if unknown:
+        raise SystemExit(f"bench: unknown targets {sorted(unknown)}; choose among {', '.join(TARGETS)}")
+    nginx, wrk = ensure_tools()
+    nofile = raise_nofile()
+    versions = tool_versions(nginx, wrk)
+    log(f"{versions.get('nginx')}, {versions.get('wrk')}, open-file limit {nofile}, cpu {cpu_model()}")
+    started_at = datetime.datetime.now(datetime.UTC)
+    args.busy_at_start = machine_busy()
+    if args.busy_at_start > 0.15:
+        log(f"warning: {args.busy_at_start:.0%} of the CPU is busy before the benchmark; the numbers suffer")
+    with workspace(args.keep) as workdir:
+        procs = Processes(workdir)
+        try:
+            return _run(args, targets, nginx, wrk, nofile, versions, started_at, workdir, procs)
+        finally:
+            procs.stop_all()
+
+
+def _run(
+    args: argparse.Namespace,
+    targets: list[str],
+    nginx: str,
+    wrk: str,
+    nofile: int,
+    versions: dict[str, str],
+    started_at: datetime.datetime,
+    workdir: Path,
+    procs: Processes,
+) -> int:
+    upstream_port = free_port()
+    static_conf = nginx_conf(
+        workdir,
+        "upstream",
+        nginx,
+        nofile=nofile,
+        worker_connections=4096,
+        server=f"""server {{
+                listen 127.0.0.1:{upstream_port} backlog=4096;
+                location / {{ default_type text/plain; return 200 "{UPSTREAM_BODY.strip()}\\n"; }}
+            }}""",
+    )
+    upstream = start_nginx(procs, nginx, "upstream", static_conf, upstream_port, workdir)
+    servers: dict[str, Proc] = {"upstream": upstream}
+
+    nginx_access = "off" if args.nginx_access_log == "off" else f"{workdir}/nginx-access.log"
+    if "nginx" in targets:
+        port = free_port()
+        proxy_conf = nginx_conf(
+            workdir,
+            "nginx",
+            nginx,
+            nofile=nofile,
+            worker_connections=max(1024, nofile - 64),
+            access_log=nginx_access,
+            upstream=f"upstream static {{ server 127.0.0.1:{upstream_port}; keepalive 64; "
+            "keepalive_requests 1000000; }",
+            server=f"""server {{
+                listen 127.0.0.1:{port} backlog=4096;
+                location / {{
+                    proxy_pass http://static;
+                    proxy_http_version 1.1;
+                    proxy_set_header Connection "";
+                    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+                    proxy_set_header X-Forwarded-Proto $scheme;
+                    proxy_set_header X-Forwarded-Host $host;
+                    proxy_set_header X-Request-Id $request_id;
+                }}
+            }}""",
+        )
+        servers["nginx"] = start_nginx(procs, nginx, "nginx", proxy_conf, port, workdir)
+
+    access_log = workdir / "frontdoor-access.log"
+    if "frontdoor" in targets:
+        port, admin = free_port(), free_port()
+        contract = write_contract(workdir / "contract", port, admin, upstream_port)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        launcher = frontdoor_argv()
+        if args.frontdoor_src:  # another tree's code (a worktree of another commit, say) with this venv
+            launcher = [sys.executable, "-m", "frontdoor"]
+            env["PYTHONPATH"] = str(Path(args.frontdoor_src).resolve())
+        argv = [*launcher, "serve", str(contract), "--env", "bench", "--access-log", str(access_log)]
+        proc = procs.start("frontdoor", argv, port, "/readyz", ready_port=admin, env=env)
+        if http_get(port, PATH) != 200:
+            raise RuntimeError(f"frontdoor does not answer 200 on {PATH}:\n{proc.tail()}")
+        servers["frontdoor"] = proc
+
+    if "aiohttp" in targets:
+        port = free_port()
+        argv = [sys.executable, __file__, "naive-proxy", str(port), f"http://127.0.0.1:{upstream_port}"]
+        servers["aiohttp"] = procs.start("aiohttp", argv, port, PATH)
+
+    for proc in servers.values():
+        log(f"{proc.name}: pid {proc.pid} on 127.0.0.1:{proc.port}, open-file limit {nofile_of(proc.pid)}")
+
+    log(f"warm-up: {args.warmup:g}s each")
+    for name in targets:
+        run_wrk(wrk, servers[name].port, args.warmup, args.connections, args.threads)
+
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+    for index in range(args.rounds):
+        order = targets[index % len(targets) :] + targets[: index % len(targets)]  # who goes first rotates
+        for name in order:
+            server = servers[name]
+            helpers = servers["upstream"].serving_pids() if name != "upstream" else []
+            result = run_wrk(
+                wrk,
+                server.port,
+                args.duration,
+                args.connections,
+                args.threads,
+                server.serving_pids(),
+                helpers,
+            )
+            rounds[name].append(result)
+            log(
+                f"round {index + 1}/{args.rounds} {name:<10} {result['rps']:>10,.0f} req/s  "
+                f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
+                f"cpu {result.get('cpu_us_per_request', 0):.0f} us/req  "
+                f"non-2xx {result['non_2xx_3xx']}  socket errors {sum(result['socket_errors'].values())}  "
+                f"other cpu {result.get('other_cpu', 0):.2f}  steal {result.get('steal', 0):.2f}"
+            )
+            for proc in servers.values():
+                if not proc.alive():
+                    raise RuntimeError(f"{proc.name} died during the run:\n{proc.tail()}")
+
+    summary = summarize(rounds)
+    idle: dict[str, Any] = {}
+    if not args.skip_idle:
+        if "frontdoor" in servers:
+            log(f"holding {args.idle:,} idle keep-alive connections to frontdoor")
+            idle["frontdoor"] = measure_idle(
+                servers["frontdoor"],
+                {"gateway": servers["frontdoor"].pid},
+                args.idle,
+                not args.idle_no_request,
+                args.settle,
+            )
+        if "nginx" in servers:
+            workers = children_of(servers["nginx"].pid)
+            log(f"holding {args.idle:,} idle keep-alive connections to nginx")
+            pids = (
+                {"worker": workers[0], "master": servers["nginx"].pid}
+                if workers
+                else {"master": servers["nginx"].pid}
+            )
+            idle["nginx"] = measure_idle(
+                servers["nginx"], pids, args.idle, not args.idle_no_request, args.settle
+            )
+
+    gateway = gateway_problems(servers["frontdoor"], access_log) if "frontdoor" in servers else {}
+    report: dict[str, Any] = {
+        "date": started_at.isoformat(timespec="seconds"),
+        "machine": {
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "kernel": platform.release(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+            "cpu_busy_before_start": args.busy_at_start,
+        },
+        "versions": versions,
+        "code": {
+            **git_state(Path(args.frontdoor_src).resolve().parent if args.frontdoor_src else ROOT),
+            "frontdoor_src": str(Path(args.frontdoor_src).resolve()) if args.frontdoor_src else "installed",
+        },
+        "setup": {
+            "wrk": f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency (after "
+            f"{args.warmup:g}s warm-up each), {args.rounds} rounds, order rotated each round",
+            "path": PATH,
+            "upstream": "nginx, 1 worker, return 200 with a fixed body of "
+            f"{len(UPSTREAM_BODY)} bytes, keepalive_requests 1000000",
+            "nginx": "1 worker, upstream block with keepalive 64, proxy_http_version 1.1, "
+            'Connection "", X-Forwarded-For/-Proto/-Host and X-Request-Id set, keepalive_requests '
+            f"1000000, access_log {'off' if nginx_access == 'off' else 'to a file (combined format)'}",
+            "frontdoor": "frontdoor serve, one process, access log to a file, "
+            "timeouts header 60s idle 120s",
+            "aiohttp": "aiohttp.web + one ClientSession, default asyncio loop, no access log",
+            "open_file_limit": nofile,
+        },
+        "results": summary,
+        "rounds": rounds,
+        "idle": idle,
+        "frontdoor": gateway,
+        "goals": GOALS,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+
+    print()
+    print(f"frontdoor vs nginx, {cpu_model()} ({os.cpu_count()} cores), {report['date']}")
+    print(f"{report['setup']['wrk']}; medians")
+    print(table(summary))
+    noisy = max((row.get("other_cpu_max", 0.0) for row in summary.values()), default=0.0)
+    steal = max((row.get("steal_max", 0.0) for row in summary.values()), default=0.0)
+    if noisy > 0.15 or steal > 0.15:
+        print(
+            f"warning: other processes took up to {noisy:.2f} cores and the hypervisor up to {steal:.2f} "
+            "(steal) during a run: req/s and latency are noisy; cpu us/req is the steadier comparison"
+        )
+    for name, entry in idle.items():
+        print(
+            f"idle {name}: {entry['opened']:,} of {entry['connections']:,} connections opened, "
+            f"{entry['open_after_settle']:,} still open after {args.settle:g}s; RSS "
+            + ", ".join(
+                f"{k} {entry['rss_before_mib'][k]} -> {v} MiB "
+                f"({entry['rss_added_kib_per_connection'][k]} KiB/conn)"
+                for k, v in entry["rss_with_idle_mib"].items()
+            )
+            + f"; responses {entry['responses']}"
+        )
+    if gateway:
+        print(
+            f"frontdoor: {gateway['access_log_lines']:,} access-log lines, statuses "
+            f"{gateway['access_log_statuses']}; {gateway['log_lines_noteworthy']} warning/error lines in its "
+            "output" + ("" if gateway["alive_at_end"] else f"; EXITED with {gateway['exit_code']}")
+        )
+        for line in gateway["log_noteworthy_first"][:5]:
+            print(f"  {line}")
+    if "frontdoor" in summary and "rps_ratio" in summary["frontdoor"]:
+        row = summary["frontdoor"]
+        verdict = (
+            "meets"
+            if row["rps_ratio"] >= GOALS["rps_ratio_min"]
+            else "below the goal of"
+            if row["rps_ratio"] >= GOALS["rps_ratio_not_done_below"]
+            else "far below (not done under 0.4x) the goal of"
+        )
+        print(
+            f"frontdoor: {row['rps_ratio']:.2f}x nginx req/s {verdict} {GOALS['rps_ratio_min']}x; "
+            f"p99 {row['p99_ratio']:.2f}x nginx's (goal <= {GOALS['p99_ratio_max']}x)"
+        )
+    print(f"written to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over every target (default 3)")
+    parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per target (default 2)")
+    parser.add_argument(
+        "--targets", default=",".join(TARGETS), help=f"comma-separated, of {', '.join(TARGETS)}"
+    )
+    parser.add_argument("--skip-idle", action="store_true", help="skip the 10,000 idle connections")
+    parser.add_argument("--idle", type=int, default=10_000, help="idle connections to hold (default 10000)")
+    parser.add_argument("--idle-no-request", action="store_true", help="send no request on the idle ones")
+    parser.add_argument("--settle", type=float, default=3.0, help="seconds to hold them before reading RSS")
+    parser.add_argument(
+        "--nginx-access-log",
+        choices=("file", "off"),
+        default="file",
+        help="nginx's access log: to a file like frontdoor's (default) or off",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory with all logs")
+    parser.add_argument(
+        "--out", default=str(RESULTS), help="the JSON results (default bench/results/latest.json)"
+    )
+    parser.add_argument(
+        "--frontdoor-src",
+        metavar="DIR",
+        help="benchmark the frontdoor package in DIR (a src/ folder) instead",
+    )
+    sub = parser.add_subparsers(dest="helper")
+    naive = sub.add_parser("naive-proxy", help=argparse.SUPPRESS)
+    naive.add_argument("port", type=int)
+    naive.add_argument("upstream")
+    idle = sub.add_parser("idle-clients", help=argparse.SUPPRESS)
+    idle.add_argument("port", type=int)
+    idle.add_argument("count", type=int)
+    idle.add_argument("--no-request", action="store_true")
+    idle.add_argument("--batch", type=int, default=250)
+    idle.add_argument("--hold", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    if args.helper == "naive-proxy":
+        run_naive_proxy(args.port, args.upstream)
+        return 0
+    if args.helper == "idle-clients":
+        run_idle_clients(args.port, args.count, not args.no_request, args.batch, args.hold)
+        return 0
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop every process
+
+    signal.signal(signal.SIGTERM, terminate)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
