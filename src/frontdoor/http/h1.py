@@ -32,6 +32,8 @@ class RequestHead:
     expect_continue: bool = False
     upgrade: str | None = None  # "websocket" when the client asks for one; other upgrades are dropped
     connection_tokens: frozenset[bytes] = field(default_factory=frozenset)
+    #: the header names lowercased, in the order of ``headers``
+    lowered: list[bytes] = field(default_factory=list)
 
     @property
     def has_body(self) -> bool:
@@ -55,6 +57,9 @@ class Limits:
     max_body: int = 1024 * 1024
 
 
+_FRAMING_FIELDS = frozenset(
+    {b"host", b"content-length", b"transfer-encoding", b"connection", b"expect", b"upgrade"}
+)
 _HOST = re.compile(rb"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:\d{0,5})?$")
 _ABSOLUTE = re.compile(r"^https?://([^/?#]*)([^#]*)$", re.IGNORECASE)
 
@@ -67,7 +72,10 @@ class RequestReader:
         "_head_bytes",
         "_headers",
         "_in_head",
+        "_lower",
         "_parser",
+        "_size",
+        "_special",
         "_tunnel",
         "_url",
         "limits",
@@ -79,6 +87,9 @@ class RequestReader:
         self.limits = limits
         self._parser = httptools.HttpRequestParser(self)
         self._headers: list[tuple[bytes, bytes]] = []
+        self._lower: list[bytes] = []
+        self._special: dict[bytes, list[bytes]] = {}
+        self._size = 0
         self._url = b""
         self._head_bytes = 0
         self._body_bytes = 0
@@ -126,6 +137,9 @@ class RequestReader:
 
     def on_message_begin(self) -> None:
         self._headers = []
+        self._lower = []
+        self._special = {}
+        self._size = 0
         self._url = b""
         self._in_head = True
         self._body_bytes = 0
@@ -138,6 +152,12 @@ class RequestReader:
     def on_header(self, name: bytes, value: bytes) -> None:
         headers = self._headers
         headers.append((name, value))
+        # Names are lowered once, here: validation below and forwarding (headers.py) reuse them.
+        lower = name.lower()
+        self._lower.append(lower)
+        self._size += len(name) + len(value) + 4
+        if lower in _FRAMING_FIELDS:
+            self._special.setdefault(lower, []).append(value)
         if len(headers) > self.limits.max_headers:
             raise ProtocolError(431, "the request has too many header fields")
 
@@ -165,30 +185,19 @@ class RequestReader:
         if version not in ("1.1", "1.0"):
             raise ProtocolError(505, "only HTTP/1.1 and HTTP/1.0 are served here")
         method = parser.get_method().decode("ascii")
-        size = len(self._url) + sum(len(n) + len(v) + 4 for n, v in self._headers)
-        if size > self.limits.max_header_bytes:
+        if len(self._url) + self._size > self.limits.max_header_bytes:
             raise ProtocolError(431, "the request head is larger than max_header_bytes")
 
-        hosts: list[bytes] = []
-        content_length: int | None = None
-        transfer_encodings: list[bytes] = []
+        special = self._special
+        hosts = special.get(b"host", ())
+        lengths = special.get(b"content-length")
+        content_length = int(lengths[0]) if lengths else None  # llhttp allows exactly one, all digits
+        transfer_encodings = special.get(b"transfer-encoding", ())
         connection: set[bytes] = set()
-        expect: bytes | None = None
-        upgrade: bytes | None = None
-        for name, value in self._headers:
-            lower = name.lower()
-            if lower == b"host":
-                hosts.append(value)
-            elif lower == b"content-length":
-                content_length = int(value)  # llhttp has checked it is one run of digits
-            elif lower == b"transfer-encoding":
-                transfer_encodings.append(value)
-            elif lower == b"connection":
-                connection.update(t.strip().lower() for t in value.split(b","))
-            elif lower == b"expect":
-                expect = value.strip().lower()
-            elif lower == b"upgrade":
-                upgrade = value.strip().lower()
+        for value in special.get(b"connection", ()):
+            connection.update(t.strip().lower() for t in value.split(b","))
+        expect = special[b"expect"][-1].strip().lower() if b"expect" in special else None
+        upgrade = special[b"upgrade"][-1].strip().lower() if b"upgrade" in special else None
 
         chunked = False
         if transfer_encodings:
@@ -224,11 +233,12 @@ class RequestReader:
         if not _HOST.match(host_bytes):
             raise ProtocolError(400, "the Host header is not a valid host")
         host = host_from_target if host_from_target is not None else host_bytes.decode("ascii")
-        headers = self._headers
+        headers, lowered = self._headers, self._lower
         if host_from_target is not None:
             # RFC 9112 3.2.2: the target's authority replaces the Host header, for routing and upstream
-            headers = [(n, v) for n, v in headers if n.lower() != b"host"]
-            headers.append((b"Host", host_from_target.encode("latin-1")))
+            kept = [i for i, lower in enumerate(lowered) if lower != b"host"]
+            headers = [headers[i] for i in kept] + [(b"Host", host_from_target.encode("latin-1"))]
+            lowered = [lowered[i] for i in kept] + [b"host"]
 
         wants_upgrade = upgrade is not None and b"upgrade" in connection
         if wants_upgrade and (chunked or content_length):
@@ -246,6 +256,7 @@ class RequestReader:
             target=target,
             version=version,
             headers=headers,
+            lowered=lowered,
             host=host,
             content_length=content_length,
             chunked=chunked,

@@ -31,6 +31,9 @@ _FORWARDING = frozenset(
     {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded", b"x-real-ip"}
 )
 OWN_PREFIX = b"x-frontdoor-"
+_RESTATED = frozenset({b"expect", b"content-length"})
+# every name the loop below does more with than copy
+_HANDLED = HOP_BY_HOP | _FORWARDING | _RESTATED | {b"x-request-id", b"traceparent", b"host"}
 
 
 @dataclass(slots=True)
@@ -59,15 +62,18 @@ def upstream_request(
     ``request_id`` is the gateway's id for the request (a trusted proxy's, or a new one); whatever
     X-Request-Id the client sent is replaced by it.
     """
-    drop = HOP_BY_HOP | head.connection_tokens if head.connection_tokens else HOP_BY_HOP
+    tokens = head.connection_tokens
     lines = [f"{head.method} {target} HTTP/1.1\r\n".encode("latin-1")]
     append = lines.append
     forwarded_for = forwarded_proto = forwarded_host = None
     traceparent: bytes | None = None
     has_host = False
-    for name, value in head.headers:
-        lower = name.lower()
-        if lower in drop or lower.startswith(OWN_PREFIX) or lower in {b"expect", b"content-length"}:
+    lowered = head.lowered or [name.lower() for name, _ in head.headers]
+    for (name, value), lower in zip(head.headers, lowered, strict=True):
+        if lower not in _HANDLED and lower not in tokens and not lower.startswith(OWN_PREFIX):
+            append(name + b": " + value + b"\r\n")  # the common case: one set lookup, then copy
+            continue
+        if lower in HOP_BY_HOP or lower in tokens or lower.startswith(OWN_PREFIX) or lower in _RESTATED:
             continue  # Expect is answered by the gateway itself; lengths are re-stated below
         if lower in _FORWARDING:
             if trusted:

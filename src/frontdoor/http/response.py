@@ -9,6 +9,33 @@ import httptools
 from frontdoor.http.errors import ProtocolError
 
 BodyMode = Literal["none", "length", "chunked", "close"]
+OWN_PREFIX = b"x-frontdoor-"
+# RFC 9110 7.6.1 hop-by-hop fields, framing (restated by the gateway), and fields the gateway sets itself
+_NOT_FORWARDED = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authorization",
+        b"proxy-authenticate",
+        b"content-length",
+        b"x-request-id",
+        b"traceparent",
+    }
+)
+_PLAIN_TOKENS = frozenset({b"keep-alive", b"close", b""})
+
+
+def forwarded_lines(reader: ResponseReader) -> list[bytes]:
+    """The reader's forwardable lines, less any field its Connection header names (rare)."""
+    extra = reader.tokens - _PLAIN_TOKENS
+    if not extra:
+        return reader.lines
+    return [line for line, name in zip(reader.lines, reader.line_names, strict=True) if name not in extra]
 
 
 class ResponseSink(Protocol):
@@ -31,7 +58,21 @@ class ResponseSink(Protocol):
 class ResponseReader:
     """One per upstream connection; ``expect(method)`` before each request is sent."""
 
-    __slots__ = ("_done", "_head_only", "_headers", "_in_trailers", "_parser", "_reason", "mode", "sink")
+    __slots__ = (
+        "_chunked",
+        "_done",
+        "_head_only",
+        "_headers",
+        "_in_trailers",
+        "_length",
+        "_parser",
+        "_reason",
+        "line_names",
+        "lines",
+        "mode",
+        "sink",
+        "tokens",
+    )
 
     def __init__(self, sink: ResponseSink) -> None:
         self.sink = sink
@@ -41,7 +82,15 @@ class ResponseReader:
         self._head_only = False
         self._in_trailers = False
         self._done = False
+        self._length: int | None = None
+        self._chunked = False
         self.mode: BodyMode = "none"
+        #: the header lines a proxy may forward as they are (hop-by-hop, framing, the gateway's own
+        #: fields left out), built while parsing so that the response path does not loop again
+        self.lines: list[bytes] = []
+        self.line_names: list[bytes] = []
+        #: the tokens of the response's Connection field: fields named there are hop-by-hop too
+        self.tokens: set[bytes] = set()
 
     def expect(self, method: str) -> None:
         if self._head_only:
@@ -82,27 +131,38 @@ class ResponseReader:
         self._headers = []
         self._reason = b""
         self._in_trailers = False
+        self._length = None
+        self._chunked = False
+        self.lines = []
+        self.line_names = []
+        self.tokens = set()
 
     def on_status(self, reason: bytes) -> None:
         self._reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self._in_trailers:  # trailer fields are not forwarded
-            self._headers.append((name, value))
+        if self._in_trailers:
+            return  # trailer fields are not forwarded
+        self._headers.append((name, value))
+        lower = name.lower()
+        if lower in _NOT_FORWARDED:
+            if lower == b"content-length":
+                self._length = int(value)  # llhttp has checked it is one run of digits
+            elif lower == b"transfer-encoding":
+                self._chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
+            elif lower == b"connection":
+                self.tokens.update(t.strip().lower() for t in value.split(b","))
+        elif not lower.startswith(OWN_PREFIX):
+            self.lines.append(name + b": " + value + b"\r\n")
+            self.line_names.append(lower)
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             self.sink.on_informational(status, self._headers)
             return
-        length: int | None = None
-        chunked = False
-        for name, value in self._headers:
-            lower = name.lower()
-            if lower == b"content-length":
-                length = int(value)
-            elif lower == b"transfer-encoding":
-                chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
+        length = self._length
+        chunked = self._chunked
         mode: BodyMode
         if self._head_only or status in (204, 304) or status == 101:
             mode = "none"

@@ -17,7 +17,7 @@ from frontdoor.http.h1 import RequestHead, RequestReader
 from frontdoor.http.headers import HOP_BY_HOP, downstream_response_headers, upstream_request
 from frontdoor.http.messages import error_response, status_line
 from frontdoor.http.paths import PathError, normalize_path, split_target, strip_route_prefix
-from frontdoor.http.response import BodyMode
+from frontdoor.http.response import BodyMode, forwarded_lines
 from frontdoor.http.tracing import fresh_ids, new_request_id, next_traceparent, valid_request_id
 from frontdoor.policy.balancing import Balancer, Endpoint
 from frontdoor.proxy.runtime import IDEMPOTENT, Listener, Runtime
@@ -368,9 +368,13 @@ class Downstream(asyncio.Protocol):
             return
         if request.head.has_body and not request.ended:
             request.close_after = True  # the upstream answered before reading the whole body
-        lines = downstream_response_headers(
-            headers, request.request_id, request.traceparent, self.listener.hsts
-        )
+        conn = request.conn
+        lines = [
+            status_line(status, reason),
+            *(forwarded_lines(conn.reader) if conn is not None else ()),
+            b"x-request-id: %b\r\ntraceparent: %b\r\n%b"
+            % (request.request_id.encode("ascii"), request.traceparent, self.listener.hsts),
+        ]
         if request.head.method == "HEAD" or mode == "none":
             if length is not None and status not in (204,) and status >= 200:
                 lines.append(b"content-length: %d\r\n" % length)
@@ -385,7 +389,8 @@ class Downstream(asyncio.Protocol):
             lines.append(b"connection: close\r\n")
         elif request.head.version == "1.0":
             lines.append(b"connection: keep-alive\r\n")
-        self.out.append(b"".join([status_line(status, reason), *lines, b"\r\n"]))
+        lines.append(b"\r\n")
+        self.out.append(b"".join(lines))
 
     def on_response_body(self, chunk: bytes) -> None:
         request = self.current
