@@ -7,26 +7,11 @@ from typing import Literal, Protocol
 import httptools
 
 from frontdoor.http.errors import ProtocolError
+from frontdoor.http.headers import HOP_BY_HOP, OWN_PREFIX
 
 BodyMode = Literal["none", "length", "chunked", "close"]
-OWN_PREFIX = b"x-frontdoor-"
-# RFC 9110 7.6.1 hop-by-hop fields, framing (restated by the gateway), and fields the gateway sets itself
-_NOT_FORWARDED = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"proxy-authorization",
-        b"proxy-authenticate",
-        b"content-length",
-        b"x-request-id",
-        b"traceparent",
-    }
-)
+# framing (restated by the gateway) and the fields the gateway sets itself are not forwarded either
+_NOT_FORWARDED = HOP_BY_HOP | {b"content-length", b"x-request-id", b"traceparent"}
 _PLAIN_TOKENS = frozenset({b"keep-alive", b"close", b""})
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Protocol, cast
 
 from frontdoor.http.errors import ProtocolError
-from frontdoor.http.response import BodyMode, ResponseReader
+from frontdoor.http.response import BodyMode, ResponseReader, ResponseSink
 from frontdoor.policy.balancing import Endpoint
 
 MAX_IDLE_PER_ENDPOINT = 64
@@ -21,23 +21,9 @@ def upstream_tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-class Exchange(Protocol):
-    """The downstream side of one request, as the upstream connection reports to it."""
-
-    def on_informational(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
-
-    def on_response_head(
-        self,
-        status: int,
-        reason: bytes,
-        headers: list[tuple[bytes, bytes]],
-        mode: BodyMode,
-        length: int | None,
-    ) -> None: ...
-
-    def on_response_body(self, chunk: bytes) -> None: ...
-
-    def on_response_end(self, reusable: bool) -> None: ...
+class Exchange(ResponseSink, Protocol):
+    """The downstream side of one request: the response as it is read, and what happens to the
+    connection it comes on."""
 
     def on_upstream_lost(self, error: str) -> None: ...
 
