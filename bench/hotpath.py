@@ -1,0 +1,158 @@
+"""The gateway's own CPU cost per request, without sockets: a client request and an upstream response
+driven through the real protocol objects with stand-in transports, many times over.
+
+This isolates the Python work of the request path from the kernel and from the peers, so a change to
+the hot path can be measured in seconds and repeatably (the median of several runs is printed):
+
+    .venv/bin/python bench/hotpath.py            # microseconds per request, access log on
+    .venv/bin/python bench/hotpath.py --no-log   # without the access log
+    .venv/bin/python bench/hotpath.py --profile  # and the top of a cProfile
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import pstats
+import statistics
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+from frontdoor.proxy.downstream import Downstream
+from frontdoor.proxy.server import AccessLog, Gateway, install_event_loop, load_runtime
+from frontdoor.proxy.upstream import UpstreamConnection
+
+CONTRACT = {
+    "teams.yaml": """
+        apiVersion: frontdoor/v1
+        kind: Team
+        metadata: {name: shop}
+        spec: {role: app}
+        ---
+        apiVersion: frontdoor/v1
+        kind: Team
+        metadata: {name: edge}
+        spec: {role: platform}
+        ---
+        apiVersion: frontdoor/v1
+        kind: Team
+        metadata: {name: delivery}
+        spec: {role: delivery}
+    """,
+    "service.yaml": """
+        apiVersion: frontdoor/v1
+        kind: Service
+        metadata: {name: shop, owner: shop}
+        spec:
+          exposure: public
+          routes: [{path: /shop, access: public}]
+    """,
+    "edge.yaml": """
+        apiVersion: frontdoor/v1
+        kind: Edge
+        metadata: {name: edge, owner: edge}
+        spec:
+          entrypoints: [{name: main, listen: "127.0.0.1:18080", hosts: ["*"], services: ["*"]}]
+    """,
+    "env.yaml": """
+        apiVersion: frontdoor/v1
+        kind: Environment
+        metadata: {name: dev, owner: delivery}
+        spec: {upstreams: {shop: ["http://127.0.0.1:19000"]}}
+    """,
+}
+REQUEST = b"GET /shop/items HTTP/1.1\r\nHost: 127.0.0.1:18080\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Thu, 26 Nov 2026 10:58:00 GMT\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 48\r\nConnection: keep-alive\r\n\r\n" + b"x" * 48
+)
+
+
+class StandInTransport:
+    """Enough of an asyncio transport for the protocols: writes are kept, nothing is sent."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 50000) if name == "peername" else default
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None: ...
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-log", action="store_true")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="frontdoor-hotpath-"))
+    for name, text in CONTRACT.items():
+        (root / name).write_text(textwrap.dedent(text))
+    loop = install_event_loop()
+    asyncio.set_event_loop(loop)
+    runtime = load_runtime(root, "dev", loop)
+    gateway = Gateway(loop, runtime, AccessLog(None if args.no_log else io.StringIO()))
+    listener = next(iter(runtime.listeners.values()))
+    downstream = Downstream(gateway, listener)
+    client = StandInTransport()
+    downstream.connection_made(client)  # type: ignore[arg-type]
+    endpoint = runtime.balancers["shop"].endpoints[0]
+    pool = runtime.pool(endpoint)
+    upstream = UpstreamConnection(pool)
+    upstream.connection_made(StandInTransport())  # type: ignore[arg-type]
+    pool.idle.append(upstream)
+
+    def one() -> None:
+        downstream.data_received(REQUEST)
+        upstream.data_received(RESPONSE)
+        if gateway.access_log.stream is not None:
+            gateway.access_log.stream.seek(0)
+
+    for _ in range(2000):
+        one()
+    assert client.written > 0 and pool.idle, "the request did not go through"
+    results = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        for _ in range(args.requests):
+            one()
+        results.append((time.perf_counter() - start) / args.requests * 1e6)
+    print(
+        f"hot path: {statistics.median(results):.1f} us per request (median of {args.runs} runs of "
+        f"{args.requests}; min {min(results):.1f}; access log {'off' if args.no_log else 'on'})"
+    )
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(20_000):
+            one()
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
