@@ -61,6 +61,11 @@ _FRAMING_FIELDS = frozenset(
     {b"host", b"content-length", b"transfer-encoding", b"connection", b"expect", b"upgrade"}
 )
 _HOST = re.compile(rb"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:\d{0,5})?$")
+# Host values already seen to match _HOST (a few per gateway), so that the regex runs once per host;
+# emptied when it holds _VALID_HOSTS_KEPT of them, so that clients cannot grow it
+_valid_hosts: set[bytes] = set()
+_VALID_HOSTS_KEPT = 1024
+_NO_TOKENS: frozenset[bytes] = frozenset()
 _ABSOLUTE = re.compile(r"^https?://([^/?#]*)([^#]*)$", re.IGNORECASE)
 
 
@@ -230,8 +235,12 @@ class RequestReader:
         if not hosts and version == "1.1" and host_from_target is None:
             raise ProtocolError(400, "an HTTP/1.1 request needs a Host header")  # RFC 9112 3.2
         host_bytes = hosts[0].strip() if hosts else b""
-        if not _HOST.match(host_bytes):
-            raise ProtocolError(400, "the Host header is not a valid host")
+        if host_bytes not in _valid_hosts:
+            if not _HOST.match(host_bytes):
+                raise ProtocolError(400, "the Host header is not a valid host")
+            if len(_valid_hosts) >= _VALID_HOSTS_KEPT:
+                _valid_hosts.clear()
+            _valid_hosts.add(host_bytes)
         host = host_from_target if host_from_target is not None else host_bytes.decode("ascii")
         headers, lowered = self._headers, self._lower
         if host_from_target is not None:
@@ -251,19 +260,19 @@ class RequestReader:
                 raise ProtocolError(417, "only Expect: 100-continue is understood")
             expect_continue = version == "1.1"
 
-        return RequestHead(
-            method=method,
-            target=target,
-            version=version,
-            headers=headers,
-            lowered=lowered,
-            host=host,
-            content_length=content_length,
-            chunked=chunked,
-            keep_alive=bool(parser.should_keep_alive()),
-            expect_continue=expect_continue,
-            upgrade="websocket" if wants_upgrade and upgrade == b"websocket" else None,
-            connection_tokens=frozenset(connection),
+        return RequestHead(  # positionally: the order of the fields
+            method,
+            target,
+            version,
+            headers,
+            host,
+            content_length,
+            chunked,
+            bool(parser.should_keep_alive()),
+            expect_continue,
+            "websocket" if wants_upgrade and upgrade == b"websocket" else None,
+            frozenset(connection) if connection else _NO_TOKENS,
+            lowered,
         )
 
     def accept_upgrade(self) -> None:

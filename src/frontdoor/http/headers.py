@@ -73,6 +73,10 @@ def upstream_request(
         if lower not in _HANDLED and lower not in tokens and not lower.startswith(OWN_PREFIX):
             append(name + b": " + value + b"\r\n")  # the common case: one set lookup, then copy
             continue
+        if lower == b"host" and not tokens:
+            has_host = True  # the next most common: kept as the client sent it
+            append(name + b": " + value + b"\r\n")
+            continue
         if lower in HOP_BY_HOP or lower in tokens or lower.startswith(OWN_PREFIX) or lower in _RESTATED:
             continue  # Expect is answered by the gateway itself; lengths are re-stated below
         if lower in _FORWARDING:
@@ -99,22 +103,28 @@ def upstream_request(
         # an HTTP/1.0 client may omit Host, but the HTTP/1.1 request sent upstream needs one (RFC 9112 3.2)
         append(b"host: " + (head.host or fallback_host).encode("latin-1") + b"\r\n")
     peer_bytes = peer.encode("ascii")
-    append(
-        b"x-forwarded-for: " + (forwarded_for + b", " + peer_bytes if forwarded_for else peer_bytes) + b"\r\n"
-    )
-    append(b"x-forwarded-proto: " + (forwarded_proto or scheme.encode("ascii")) + b"\r\n")
-    append(b"x-forwarded-host: " + (forwarded_host or head.host.encode("latin-1")) + b"\r\n")
-    append(b"x-request-id: " + request_id.encode("ascii") + b"\r\n")
     traceparent = next_traceparent(traceparent, ids)
-    append(b"traceparent: " + traceparent + b"\r\n")
-    lines.extend(name + b": " + value + b"\r\n" for name, value in identity)
+    append(
+        b"x-forwarded-for: %b\r\nx-forwarded-proto: %b\r\nx-forwarded-host: %b\r\nx-request-id: %b\r\n"
+        b"traceparent: %b\r\n"
+        % (
+            forwarded_for + b", " + peer_bytes if forwarded_for else peer_bytes,
+            forwarded_proto or scheme.encode("ascii"),
+            forwarded_host or head.host.encode("latin-1"),
+            request_id.encode("ascii"),
+            traceparent,
+        )
+    )
+    if identity:
+        lines.extend(name + b": " + value + b"\r\n" for name, value in identity)
     if websocket:
         append(b"connection: upgrade\r\nupgrade: websocket\r\n")
     if head.chunked:
-        append(b"transfer-encoding: chunked\r\n")
+        append(b"transfer-encoding: chunked\r\n\r\n")
     elif head.content_length is not None:
-        append(b"content-length: %d\r\n" % head.content_length)
-    append(b"\r\n")
+        append(b"content-length: %d\r\n\r\n" % head.content_length)
+    else:
+        append(b"\r\n")
     return Forwarded(b"".join(lines), request_id, traceparent)
 
 

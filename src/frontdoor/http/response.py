@@ -20,7 +20,8 @@ def forwarded_lines(reader: ResponseReader) -> list[bytes]:
     extra = reader.tokens - _PLAIN_TOKENS
     if not extra:
         return reader.lines
-    return [line for line, name in zip(reader.lines, reader.line_names, strict=True) if name not in extra]
+    # a field name has no colon: the name of a line is what precedes its first one
+    return [line for line in reader.lines if line.partition(b":")[0].lower() not in extra]
 
 
 class ResponseSink(Protocol):
@@ -52,7 +53,6 @@ class ResponseReader:
         "_length",
         "_parser",
         "_reason",
-        "line_names",
         "lines",
         "mode",
         "sink",
@@ -73,7 +73,6 @@ class ResponseReader:
         #: the header lines a proxy may forward as they are (hop-by-hop, framing, the gateway's own
         #: fields left out), built while parsing so that the response path does not loop again
         self.lines: list[bytes] = []
-        self.line_names: list[bytes] = []
         #: the tokens of the response's Connection field: fields named there are hop-by-hop too
         self.tokens: set[bytes] = set()
 
@@ -119,7 +118,6 @@ class ResponseReader:
         self._length = None
         self._chunked = False
         self.lines = []
-        self.line_names = []
         self.tokens = set()
 
     def on_status(self, reason: bytes) -> None:
@@ -136,10 +134,11 @@ class ResponseReader:
             elif lower == b"transfer-encoding":
                 self._chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
             elif lower == b"connection":
-                self.tokens.update(t.strip().lower() for t in value.split(b","))
+                add = self.tokens.add
+                for token in value.split(b","):
+                    add(token.strip().lower())
         elif not lower.startswith(OWN_PREFIX):
             self.lines.append(name + b": " + value + b"\r\n")
-            self.line_names.append(lower)
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()

@@ -40,6 +40,13 @@ class Balancer:
         self.endpoints = list(endpoints)
 
     def pick(self, now: float, exclude: Sequence[Endpoint] = ()) -> Endpoint | None:
+        if len(self.endpoints) == 1:
+            # the common case, without the candidate lists: the one endpoint, if up (or in panic) and
+            # not tried yet; no round-robin state to move
+            only = self.endpoints[0]
+            if only.weight > 0 and only not in exclude:
+                return only
+            return None
         candidates = [e for e in self.endpoints if e.available(now) and e not in exclude]
         if not candidates:
             candidates = [e for e in self.endpoints if e.weight > 0 and e not in exclude]  # panic

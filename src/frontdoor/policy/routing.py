@@ -88,9 +88,15 @@ def normalize_host(host: str) -> str:
 
 
 class Router:
-    """Entrypoints that share a listener, chosen by Host."""
+    """Entrypoints that share a listener, chosen by Host.
+
+    The tables never change, so a match is a pure function of (host, path, method): recent answers are
+    remembered (the memory is emptied when it holds MEMO_SIZE of them, so clients cannot grow it)."""
+
+    MEMO_SIZE = 4096
 
     def __init__(self, entrypoints: Iterable[PlannedEntrypoint]) -> None:
+        self._memo: dict[tuple[str, str, str], RouteMatch] = {}
         self._exact: dict[str, RouteTable] = {}
         self._suffix: list[tuple[str, RouteTable]] = []
         self._any: RouteTable | None = None
@@ -116,7 +122,13 @@ class Router:
         return self._any
 
     def match(self, host: str, path: str, method: str) -> RouteMatch:
+        key = (host, path, method)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
         table = self.table_for(host)
-        if table is None:
-            return RouteMatch(404)
-        return table.match(path, method)
+        found = RouteMatch(404) if table is None else table.match(path, method)
+        if len(self._memo) >= self.MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = found
+        return found

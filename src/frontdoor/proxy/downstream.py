@@ -16,7 +16,7 @@ from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import RequestHead, RequestReader
 from frontdoor.http.headers import HOP_BY_HOP, downstream_response_headers, upstream_request
 from frontdoor.http.messages import error_response, status_line
-from frontdoor.http.paths import PathError, normalize_path, split_target, strip_route_prefix
+from frontdoor.http.paths import PathError, normalize_path, strip_route_prefix
 from frontdoor.http.response import BodyMode, forwarded_lines
 from frontdoor.http.tracing import fresh_ids, new_request_id, next_traceparent, valid_request_id
 from frontdoor.policy.balancing import Balancer, Endpoint
@@ -30,6 +30,15 @@ if TYPE_CHECKING:
 BUFFER_LIMIT = 256 * 1024
 LINGER_S = 2.0  # request body held while the upstream connection is being made
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# what the connection's one timer is running for
+_NO_TIMEOUT = 0
+_HEADER_TIMEOUT = 1
+_UPSTREAM_TIMEOUT = 2
+_IDLE_TIMEOUT = 3
+_TIMER_SLACK_S = 0.001  # the loop's timers have a millisecond resolution
+# paths already normalized (normalize_path is pure), emptied when it holds _NORMALIZED_KEPT of them
+_normalized: dict[str, str] = {}
+_NORMALIZED_KEPT = 4096
 
 
 class Request:
@@ -58,7 +67,7 @@ class Request:
         "status",
         "traceparent",
         "tried",
-        "upstream_timer",
+        "upstream_armed",
         "websocket",
     )
 
@@ -86,7 +95,7 @@ class Request:
         self.retried_stale = False
         self.denied_by = ""
         self.traceparent = b""
-        self.upstream_timer: asyncio.TimerHandle | None = None
+        self.upstream_armed = False  # the upstream timeout runs for this request
 
 
 def _chunk(data: bytes) -> bytes:
@@ -97,6 +106,7 @@ class Downstream(asyncio.Protocol):
     def __init__(self, gateway: Gateway, listener: Listener) -> None:
         self.gateway = gateway
         self.listener = listener
+        self.listener_runtime: Runtime | None = None  # the runtime ``listener`` was last looked up in
         self.loop = gateway.loop
         self.transport: asyncio.Transport | None = None
         self.peer = ""
@@ -112,8 +122,13 @@ class Downstream(asyncio.Protocol):
         self.client_eof = False
         self.lingering = False
         self.out: list[bytes] = []  # response bytes waiting for the end of the upstream's read
-        self.header_timer: asyncio.TimerHandle | None = None
-        self.idle_timer: asyncio.TimerHandle | None = None
+        # One timer per connection: the header, upstream and idle timeouts never run at the same time,
+        # so arming one replaces the other. The handle is re-armed lazily, only when it fires before
+        # ``deadline`` (a timeout that was pushed later), instead of a new handle per phase.
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0  # when ``timer`` fires
+        self.deadline = 0.0
+        self.deadline_kind = _NO_TIMEOUT
 
     # --- connection lifecycle ------------------------------------------------------------------------
 
@@ -147,7 +162,7 @@ class Downstream(asyncio.Protocol):
             if self.current is not None and self.current.conn is not None:
                 self.current.conn.write(data)
             return
-        if self.current is None and self.header_timer is None:
+        if self.current is None and self.deadline_kind != _HEADER_TIMEOUT:
             self._arm_header_timer()
         assert self.reader is not None
         try:
@@ -221,14 +236,21 @@ class Downstream(asyncio.Protocol):
         runtime = request.runtime
         ids = fresh_ids()
         request.request_id = self._request_id(head) or ids[:32]
-        path, query = split_target(head.target)
-        try:
-            normalized = normalize_path(path)
-        except PathError as error:
-            self._reject(request, 400, str(error))
-            return
+        path, _, query = head.target.partition("?")  # split_target
+        normalized = _normalized.get(path)
+        if normalized is None:
+            try:
+                normalized = normalize_path(path)
+            except PathError as error:
+                self._reject(request, 400, str(error))
+                return
+            if len(_normalized) >= _NORMALIZED_KEPT:
+                _normalized.clear()
+            _normalized[path] = normalized
         # the listener as the request's runtime knows it: a reload changes routes for new requests
-        self.listener = runtime.listeners.get(self.listener.address, self.listener)
+        if runtime is not self.listener_runtime:
+            self.listener = runtime.listeners.get(self.listener.address, self.listener)
+            self.listener_runtime = runtime
         match = self.listener.router.match(head.host, normalized, head.method)
         if match.route is None:
             if match.status == 405:
@@ -263,7 +285,7 @@ class Downstream(asyncio.Protocol):
             self.listener.scheme,
             request.request_id,
             request.websocket,
-            fallback_host=str(self.listener.address),
+            fallback_host=self.listener.address_text,
             ids=ids,
         )
         request.forwarded = forwarded.head
@@ -292,9 +314,13 @@ class Downstream(asyncio.Protocol):
         request.endpoint = endpoint
         request.tried.append(endpoint)
         request.attempts += 1
-        request.runtime.pool(endpoint).acquire(
-            lambda conn, reason: self._connected(request, conn, reason), fresh=request.retried_stale
-        )
+        pool = request.runtime.pools[id(endpoint)]
+        if not request.retried_stale:
+            conn = pool.take_idle()
+            if conn is not None:  # keep-alive reuse: straight on, no callback
+                self._connected(request, conn, "")
+                return
+        pool.acquire(lambda conn, reason: self._connected(request, conn, reason), fresh=request.retried_stale)
 
     def _connected(self, request: Request, conn: UpstreamConnection | None, reason: str) -> None:
         endpoint = request.endpoint
@@ -312,17 +338,22 @@ class Downstream(asyncio.Protocol):
             return
         Balancer.succeeded(endpoint)
         request.conn = conn
-        conn.begin(self, request.head.method)
-        parts = [request.forwarded]
-        if request.buffer:
-            parts.extend(map(_chunk, request.buffer) if request.head.chunked else request.buffer)
-            request.buffer = []
-            request.buffered = 0
-            self._resume("buffer")
-        if request.ended and request.head.chunked:
-            parts.append(b"0\r\n\r\n")
-        request.sent = True
-        conn.write(b"".join(parts))
+        head = request.head
+        conn.begin(self, head.method)
+        if not request.buffer and not head.chunked:
+            request.sent = True
+            conn.write(request.forwarded)  # the common case: the head alone
+        else:
+            parts = [request.forwarded]
+            if request.buffer:
+                parts.extend(map(_chunk, request.buffer) if head.chunked else request.buffer)
+                request.buffer = []
+                request.buffered = 0
+                self._resume("buffer")
+            if request.ended and head.chunked:
+                parts.append(b"0\r\n\r\n")
+            request.sent = True
+            conn.write(b"".join(parts))
         if request.ended or request.websocket:
             self._arm_upstream_timer(request)
 
@@ -410,7 +441,7 @@ class Downstream(asyncio.Protocol):
         request.conn = None
         if conn is not None:
             if reusable and request.ended and request.endpoint is not None:
-                request.runtime.pool(request.endpoint).release(conn)
+                request.runtime.pools[id(request.endpoint)].release(conn)
             else:
                 conn.abort()
         self._finish(request)
@@ -575,49 +606,75 @@ class Downstream(asyncio.Protocol):
             if not self.paused and self.transport is not None and not self.closed:
                 self.transport.resume_reading()
 
+    def _arm(self, kind: int, timeout: float, step: float) -> None:
+        """Run the ``kind`` timeout for ``timeout`` seconds. A new handle fires after at most ``step``
+        (the shortest timeout), so that arming any later deadline keeps the handle in place."""
+        now = self.loop.time()
+        deadline = now + timeout
+        self.deadline = deadline
+        self.deadline_kind = kind
+        timer = self.timer
+        if timer is None or self.timer_at > deadline:
+            if timer is not None:
+                timer.cancel()
+            at = self.timer_at = now + step if step < timeout else deadline
+            self.timer = self.loop.call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        kind = self.deadline_kind
+        if kind == _NO_TIMEOUT:
+            return
+        deadline = self.deadline
+        if self.loop.time() < deadline - _TIMER_SLACK_S:
+            self.timer_at = deadline
+            self.timer = self.loop.call_at(deadline, self._on_timer)
+            return
+        self.deadline_kind = _NO_TIMEOUT
+        if kind == _HEADER_TIMEOUT:
+            self._header_timeout()
+        elif kind == _IDLE_TIMEOUT:
+            self._close()
+        elif self.current is not None:
+            self._upstream_timeout(self.current)
+
     def _arm_header_timer(self) -> None:
-        self._cancel_idle_timer()
-        timeout = self.gateway.runtime.timeouts.header
-        self.header_timer = self.loop.call_later(timeout, self._header_timeout)
+        runtime = self.gateway.runtime
+        self._arm(_HEADER_TIMEOUT, runtime.timeouts.header, runtime.timer_step)
 
     def _header_timeout(self) -> None:
-        self.header_timer = None
         if self.current is None and not self.closed:
             self._protocol_error(ProtocolError(408, "the request head did not arrive in time"))
 
     def _cancel_header_timer(self) -> None:
-        if self.header_timer is not None:
-            self.header_timer.cancel()
-            self.header_timer = None
+        if self.deadline_kind == _HEADER_TIMEOUT:
+            self.deadline_kind = _NO_TIMEOUT
 
     def _arm_idle_timer(self) -> None:
-        self._cancel_idle_timer()
-        self.idle_timer = self.loop.call_later(self.gateway.runtime.timeouts.idle, self._close)
-
-    def _cancel_idle_timer(self) -> None:
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-            self.idle_timer = None
+        runtime = self.gateway.runtime
+        self._arm(_IDLE_TIMEOUT, runtime.timeouts.idle, runtime.timer_step)
 
     def _arm_upstream_timer(self, request: Request) -> None:
-        if not request.response_started and request.upstream_timer is None:
-            request.upstream_timer = self.loop.call_later(
-                request.runtime.timeouts.upstream, self._upstream_timeout, request
-            )
+        if not request.response_started and not request.upstream_armed:
+            request.upstream_armed = True
+            runtime = request.runtime
+            self._arm(_UPSTREAM_TIMEOUT, runtime.timeouts.upstream, runtime.timer_step)
 
     def _upstream_timeout(self, request: Request) -> None:
-        request.upstream_timer = None
-        if request is self.current and not request.response_started:
+        request.upstream_armed = False
+        if not request.response_started:
             self._reject(request, 504, "the upstream did not answer in time")
 
-    @staticmethod
-    def _cancel_upstream_timer(request: Request) -> None:
-        if request.upstream_timer is not None:
-            request.upstream_timer.cancel()
-            request.upstream_timer = None
+    def _cancel_upstream_timer(self, request: Request) -> None:
+        if request.upstream_armed:
+            request.upstream_armed = False
+            if self.deadline_kind == _UPSTREAM_TIMEOUT:
+                self.deadline_kind = _NO_TIMEOUT
 
     def _cancel_timers(self) -> None:
-        self._cancel_header_timer()
-        self._cancel_idle_timer()
+        self.deadline_kind = _NO_TIMEOUT
         if self.current is not None:
-            self._cancel_upstream_timer(self.current)
+            self.current.upstream_armed = False
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None

@@ -31,6 +31,10 @@ class Listener:
     scheme: str  # "https" when the entrypoints terminate TLS
     hsts: bytes  # the header line to add to responses, or b""
     trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    address_text: str = field(init=False)  # str(address), once
+
+    def __post_init__(self) -> None:
+        self.address_text = str(self.address)
 
     @property
     def hsts_field(self) -> tuple[tuple[bytes, bytes], ...]:
@@ -59,6 +63,12 @@ class Runtime:
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
     retries: Retries = field(default_factory=Retries)
+    #: the shortest of the header, upstream and idle timeouts: how far ahead a connection's timer is set
+    timer_step: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        timeouts = self.timeouts
+        self.timer_step = min(timeouts.header, timeouts.upstream, timeouts.idle)
 
     def pool(self, endpoint: Endpoint) -> Pool:
         return self.pools[id(endpoint)]

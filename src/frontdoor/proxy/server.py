@@ -19,7 +19,8 @@ from frontdoor.contract.load import load_contract
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
-from frontdoor.plan import compile_plan
+from frontdoor.plan import PlannedRoute, compile_plan
+from frontdoor.policy.balancing import Endpoint
 from frontdoor.proxy.admin import AdminProtocol
 from frontdoor.proxy.downstream import Downstream, Request
 from frontdoor.proxy.health import HealthChecker
@@ -27,6 +28,8 @@ from frontdoor.proxy.runtime import Runtime, build_runtime
 from frontdoor.proxy.tls import server_context
 
 log = logging.getLogger("frontdoor.gateway")
+# json's string encoder (the C one when available), as JSONEncoder uses it with ensure_ascii
+_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 class AccessLog:
@@ -56,9 +59,14 @@ class AccessLog:
 
     def write(self, record: dict[str, object]) -> None:
         if self.stream is not None:
-            self.lines.append(self.encode(record))
-            if len(self.lines) >= self.BATCH:
-                self.flush()
+            self.add(self.encode(record))
+
+    def add(self, line: str) -> None:
+        """Queue one encoded line."""
+        lines = self.lines
+        lines.append(line)
+        if len(lines) >= self.BATCH:
+            self.flush()
 
     def flush(self) -> None:
         if self.lines and self.stream is not None:
@@ -85,6 +93,10 @@ class Gateway:
         self.reuse_port = False
         self.health = HealthChecker(runtime, health_interval, loop)
         self.connections: set[Downstream] = set()
+        # the access log's JSON for a route and an endpoint, by id (the object kept, so an id is never
+        # reused while it is here); emptied at each reload
+        self._route_json: dict[int, tuple[PlannedRoute, str]] = {}
+        self._endpoint_json: dict[int, tuple[Endpoint, str]] = {}
         self.servers: list[asyncio.Server] = []
         self.draining = False
         self.ready = False
@@ -92,26 +104,43 @@ class Gateway:
     # --- the request path's hooks --------------------------------------------------------------------
 
     def log_request(self, downstream: Downstream, request: Request) -> None:
+        # The same object json would encode from a dict with these keys in this order, built directly:
+        # every string goes through json's own (C) string encoder, numbers are formatted as json does.
+        access_log = self.access_log
+        if access_log.stream is None:
+            return
         head = request.head
         route = request.route
-        self.access_log.write(
-            {
-                "time": self.access_log.now(),
-                "request_id": request.request_id,
-                "client": downstream.peer,
-                "method": head.method,
-                "host": head.host,
-                "path": head.target.partition("?")[0],
-                "status": request.status,
-                "bytes": request.bytes_out,
-                "duration_ms": round((time.monotonic() - request.started) * 1000, 2),
-                "route": str(route.path) if route else None,
-                "service": route.service if route else None,
-                "owner": route.owner if route else None,
-                "upstream": request.endpoint.label if request.endpoint else None,
-                "attempts": request.attempts,
-                "denied_by": request.denied_by or None,
-            }
+        endpoint = request.endpoint
+        denied_by = request.denied_by
+        if route is not None:
+            known = self._route_json.get(id(route))
+            if known is not None and known[0] is route:
+                routed = known[1]
+            else:
+                routed = (
+                    f'"route":{_string(str(route.path))},"service":{_string(route.service)},'
+                    f'"owner":{_string(route.owner)}'
+                )
+                self._route_json[id(route)] = (route, routed)
+        else:
+            routed = '"route":null,"service":null,"owner":null'
+        if endpoint is not None:
+            label = self._endpoint_json.get(id(endpoint))
+            if label is None or label[0] is not endpoint:
+                label = self._endpoint_json[id(endpoint)] = (endpoint, _string(endpoint.label))
+            upstream = label[1]
+        else:
+            upstream = "null"
+        access_log.add(
+            f'{{"time":{_string(access_log.now())},"request_id":{_string(request.request_id)},'
+            f'"client":{_string(downstream.peer)},"method":{_string(head.method)},'
+            f'"host":{_string(head.host)},"path":{_string(head.target.partition("?")[0])},'
+            f'"status":{int(request.status)!r},"bytes":{int(request.bytes_out)!r},'
+            f'"duration_ms":{round((time.monotonic() - request.started) * 1000, 2)!r},{routed},'
+            f'"upstream":{upstream},'
+            f'"attempts":{int(request.attempts)!r},'
+            f'"denied_by":{_string(denied_by) if denied_by else "null"}}}'
         )
 
     def log_protocol_error(self, downstream: Downstream, error: ProtocolError) -> None:
@@ -169,6 +198,8 @@ class Gateway:
         ):
             log.warning("listen addresses changed: they take effect at the next restart")
         self.runtime = runtime
+        self._route_json = {}
+        self._endpoint_json = {}
         self.health.stop()
         self.health = HealthChecker(runtime, self.health_interval, self.loop)
         self.health.start()

@@ -171,13 +171,22 @@ class Pool:
     def acquire(self, callback: ConnectCallback, fresh: bool = False) -> None:
         """Calls ``callback(connection, "")`` when one is ready, or ``callback(None, reason)``;
         ``fresh`` skips the idle connections (after one turned out to be stale)."""
-        while self.idle and not fresh:
-            connection = self.idle.pop()
-            if not connection.closed:
+        if not fresh:
+            connection = self.take_idle()
+            if connection is not None:
                 callback(connection, "")
                 return
         task = self.loop.create_task(self._connect())
         task.add_done_callback(lambda done: self._connected(done, callback))
+
+    def take_idle(self) -> UpstreamConnection | None:
+        """The most recently released open idle connection, or None."""
+        idle = self.idle
+        while idle:
+            connection = idle.pop()
+            if not connection.closed:
+                return connection
+        return None
 
     async def _connect(self) -> UpstreamConnection:
         endpoint = self.endpoint
