@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from typing import TYPE_CHECKING, cast
 
 from frontdoor.http.errors import ProtocolError
@@ -103,6 +102,33 @@ def _chunk(data: bytes) -> bytes:
 
 
 class Downstream(asyncio.Protocol):
+    # Slots, and a plain list for the (rare) pipelined requests: ten thousand idle keep-alive
+    # connections are ten thousand of these objects.
+    __slots__ = (
+        "client_eof",
+        "closed",
+        "current",
+        "deadline",
+        "deadline_kind",
+        "failed",
+        "gateway",
+        "lingering",
+        "listener",
+        "listener_runtime",
+        "loop",
+        "out",
+        "paused",
+        "peer",
+        "pending",
+        "reader",
+        "reading",
+        "timer",
+        "timer_at",
+        "transport",
+        "trusted",
+        "tunnel",
+    )
+
     def __init__(self, gateway: Gateway, listener: Listener) -> None:
         self.gateway = gateway
         self.listener = listener
@@ -114,7 +140,7 @@ class Downstream(asyncio.Protocol):
         self.reader: RequestReader | None = None
         self.current: Request | None = None  # the request being answered
         self.reading: Request | None = None  # the request whose body is being read (pipelining)
-        self.pending: deque[Request] = deque()
+        self.pending: list[Request] = []
         self.paused: set[str] = set()
         self.closed = False
         self.tunnel = False
@@ -523,6 +549,8 @@ class Downstream(asyncio.Protocol):
     def _finish(self, request: Request) -> None:
         self.gateway.log_request(self, request)
         self.current = None
+        if self.reading is request and request.ended:
+            self.reading = None  # an idle keep-alive connection keeps nothing of its last request
         if request.close_after or self.failed is not None or self.gateway.draining:
             if self.failed is not None and self.transport is not None:
                 self.transport.write(
@@ -531,7 +559,7 @@ class Downstream(asyncio.Protocol):
             self._close(linger=True)
             return
         if self.pending:
-            following = self.pending.popleft()
+            following = self.pending.pop(0)
             if self.client_eof:
                 following.close_after = following.close_after or not self.pending
             if not self.pending:
