@@ -19,7 +19,3 @@ def exposed_services(contract: Contract, entrypoint: Entrypoint) -> list[str]:
         elif entry in contract.services:
             names.append(entry)
     return list(dict.fromkeys(names))
-
-
-def explicitly_named(entrypoint: Entrypoint, service: str) -> bool:
-    return service in entrypoint.services

@@ -8,7 +8,6 @@ import gc
 import json
 import logging
 import signal
-import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -293,12 +292,3 @@ def serve(
     finally:
         loop.close()
     return 0
-
-
-def port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from frontdoor.contract.load import Contract
 from frontdoor.contract.values import parse_method
-from frontdoor.contract.verdict import RouteView, TeamOnCall, route_view
+from frontdoor.contract.verdict import RouteView, route_view
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.paths import PathError, normalize_path
 from frontdoor.plan import compile_plan
@@ -69,7 +69,3 @@ def who(contract: Contract, environment: str, method: str, url: str) -> WhoAnswe
         return WhoAnswer(method, url, 405, f"{path} does not allow {method}", allowed=match.allowed)
     view = route_view(contract, plan, match.entrypoint, match.route)
     return WhoAnswer(method, url, 200, "matched", view)
-
-
-def describe(team: TeamOnCall) -> str:
-    return team.describe()
