@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from frontdoor.demo.documents import join, service, team
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 PATH = "/bench/ping"  # the request every target answers; frontdoor's public route is /bench
@@ -364,33 +366,8 @@ def start_nginx(procs: Processes, nginx: str, name: str, conf: Path, port: int, 
     return proc
 
 
-CONTRACT_TEAMS = """
-apiVersion: frontdoor/v1
-kind: Team
-metadata: {name: bench}
-spec: {role: app, oncall: {primary: "pager:bench"}}
----
-apiVersion: frontdoor/v1
-kind: Team
-metadata: {name: edge}
-spec: {role: platform, oncall: {primary: "pager:edge"}}
----
-apiVersion: frontdoor/v1
-kind: Team
-metadata: {name: delivery}
-spec: {role: delivery, oncall: {primary: "pager:delivery"}}
-"""
-
-CONTRACT_SERVICE = """
-apiVersion: frontdoor/v1
-kind: Service
-metadata: {name: static, owner: bench}
-spec:
-  exposure: public
-  health: {readiness: /readyz}
-  routes:
-    - {path: /bench, access: public}
-"""
+CONTRACT_TEAMS = join(team("bench", "app"), team("edge", "platform"), team("delivery", "delivery"))
+CONTRACT_SERVICE = service("static", "bench", "- {path: /bench, access: public}")
 
 
 def write_contract(root: Path, port: int, admin_port: int, upstream_port: int) -> Path:

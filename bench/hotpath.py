@@ -23,35 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from frontdoor.demo.documents import join, service, team
 from frontdoor.proxy.downstream import Downstream
 from frontdoor.proxy.server import AccessLog, Gateway, install_event_loop, load_runtime
 from frontdoor.proxy.upstream import UpstreamConnection
 
 CONTRACT = {
-    "teams.yaml": """
-        apiVersion: frontdoor/v1
-        kind: Team
-        metadata: {name: shop}
-        spec: {role: app}
-        ---
-        apiVersion: frontdoor/v1
-        kind: Team
-        metadata: {name: edge}
-        spec: {role: platform}
-        ---
-        apiVersion: frontdoor/v1
-        kind: Team
-        metadata: {name: delivery}
-        spec: {role: delivery}
-    """,
-    "service.yaml": """
-        apiVersion: frontdoor/v1
-        kind: Service
-        metadata: {name: shop, owner: shop}
-        spec:
-          exposure: public
-          routes: [{path: /shop, access: public}]
-    """,
+    "teams.yaml": join(team("shop", "app"), team("edge", "platform"), team("delivery", "delivery")),
+    "service.yaml": service("shop", "shop", "- {path: /shop, access: public}"),
     "edge.yaml": """
         apiVersion: frontdoor/v1
         kind: Edge

@@ -5,27 +5,13 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-TEAMS = """
-apiVersion: frontdoor/v1
-kind: Team
-metadata: {name: app-a}
-spec: {role: app, oncall: {primary: "pager:a"}}
----
-apiVersion: frontdoor/v1
-kind: Team
-metadata: {name: app-b}
-spec: {role: app, oncall: {primary: "pager:b"}}
----
-apiVersion: frontdoor/v1
-kind: Team
-metadata: {name: edge-team}
-spec: {role: platform, oncall: {primary: "pager:edge"}}
----
-apiVersion: frontdoor/v1
-kind: Team
-metadata: {name: delivery}
-spec: {role: delivery, oncall: {primary: "pager:delivery"}}
-"""
+from frontdoor.demo.documents import join, service, team
+
+__all__ = ["EDGE", "TEAMS", "environment", "service", "write"]
+
+TEAMS = join(
+    team("app-a", "app"), team("app-b", "app"), team("edge-team", "platform"), team("delivery", "delivery")
+)
 
 EDGE = """
 apiVersion: frontdoor/v1
@@ -43,20 +29,6 @@ spec:
   rate_limits: {default: {requests: 10, per: 1s}}
   observability: {access_log: {}, metrics: {}}
   admin: {listen: "127.0.0.1:9901", operators: [edge-team], token: "env:ADMIN_TOKEN"}
-"""
-
-
-def service(name: str, owner: str, routes: str, exposure: str = "public") -> str:
-    body = textwrap.indent(textwrap.dedent(routes).strip(), "    ")
-    return f"""
-apiVersion: frontdoor/v1
-kind: Service
-metadata: {{name: {name}, owner: {owner}}}
-spec:
-  exposure: {exposure}
-  health: {{readiness: /ready}}
-  routes:
-{body}
 """
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from frontdoor.demo.documents import join, service, team
 from frontdoor.demo.upstream import UpstreamState, start_upstream
 
 
@@ -57,45 +58,21 @@ class Upstreams:
         self.thread.join(5)
 
 
-TEAMS = """
-apiVersion: frontdoor/v1
-kind: Team
-metadata: {name: shop}
-spec: {role: app, oncall: {primary: "pager:shop"}}
----
-apiVersion: frontdoor/v1
-kind: Team
-metadata: {name: edge}
-spec: {role: platform, oncall: {primary: "pager:edge"}}
----
-apiVersion: frontdoor/v1
-kind: Team
-metadata: {name: delivery}
-spec: {role: delivery, oncall: {primary: "pager:delivery"}}
-"""
+TEAMS = join(team("shop", "app"), team("edge", "platform"), team("delivery", "delivery"))
 
-SERVICES = """
-apiVersion: frontdoor/v1
-kind: Service
-metadata: {name: shop, owner: shop}
-spec:
-  exposure: public
-  health: {readiness: /readyz}
-  routes:
-    - {path: /shop, access: public}
-    - {path: /private, access: authenticated}
-    - {path: =/exact, methods: [GET], access: public}
-    - {path: /strip, access: public, strip_prefix: true}
----
-apiVersion: frontdoor/v1
-kind: Service
-metadata: {name: other, owner: shop}
-spec:
-  exposure: public
-  health: {readiness: /readyz}
-  routes:
-    - {path: /other, access: public}
-"""
+SERVICES = join(
+    service(
+        "shop",
+        "shop",
+        """
+        - {path: /shop, access: public}
+        - {path: /private, access: authenticated}
+        - {path: =/exact, methods: [GET], access: public}
+        - {path: /strip, access: public, strip_prefix: true}
+        """,
+    ),
+    service("other", "shop", "- {path: /other, access: public}"),
+)
 
 
 @dataclass
