@@ -36,13 +36,36 @@ class Exchange(ResponseSink, Protocol):
     def resume_upstream_writes(self) -> None: ...
 
 
+class _Detached:
+    """The response sink of a connection that serves no exchange."""
+
+    def on_informational(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
+
+    def on_response_head(
+        self,
+        status: int,
+        reason: bytes,
+        headers: list[tuple[bytes, bytes]],
+        mode: BodyMode,
+        length: int | None,
+    ) -> None: ...
+
+    def on_response_body(self, chunk: bytes) -> None: ...
+
+    def on_response_end(self, reusable: bool) -> None: ...
+
+
+DETACHED = _Detached()
+
+
 class UpstreamConnection(asyncio.Protocol):
     """One connection to an endpoint, serving one exchange at a time."""
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.transport: asyncio.Transport | None = None
-        self.reader = ResponseReader(self)
+        # The exchange in progress reads the response directly (see begin): no forwarding layer here.
+        self.reader = ResponseReader(DETACHED)
         self.exchange: Exchange | None = None
         self.got_response_bytes = False
         self.tunnel = False
@@ -53,8 +76,14 @@ class UpstreamConnection(asyncio.Protocol):
 
     def begin(self, exchange: Exchange, method: str) -> None:
         self.exchange = exchange
+        self.reader.sink = exchange
         self.got_response_bytes = False
         self.reader.expect(method)
+
+    def detach(self) -> None:
+        """No exchange any more: whatever the reader still reports goes nowhere."""
+        self.exchange = None
+        self.reader.sink = DETACHED
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
@@ -62,7 +91,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def abort(self) -> None:
         """Drop the connection: the exchange cannot finish cleanly on it."""
-        self.exchange = None
+        self.detach()
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
@@ -112,12 +141,12 @@ class UpstreamConnection(asyncio.Protocol):
         if exchange is None:
             return
         if self.tunnel:
-            self.exchange = None
+            self.detach()
             exchange.on_upstream_lost("")
         elif self.reader.eof():
             return  # a close-delimited body ended (on_response_end has been called)
         else:
-            self.exchange = None
+            self.detach()
             exchange.on_upstream_lost("the upstream closed the connection" if exc is None else str(exc))
 
     def pause_writing(self) -> None:
@@ -127,32 +156,6 @@ class UpstreamConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self.exchange is not None:
             self.exchange.resume_upstream_writes()
-
-    # --- ResponseSink --------------------------------------------------------------------------------
-
-    def on_informational(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        if self.exchange is not None:
-            self.exchange.on_informational(status, headers)
-
-    def on_response_head(
-        self,
-        status: int,
-        reason: bytes,
-        headers: list[tuple[bytes, bytes]],
-        mode: BodyMode,
-        length: int | None,
-    ) -> None:
-        if self.exchange is not None:
-            self.exchange.on_response_head(status, reason, headers, mode, length)
-
-    def on_response_body(self, chunk: bytes) -> None:
-        if self.exchange is not None:
-            self.exchange.on_response_body(chunk)
-
-    def on_response_end(self, reusable: bool) -> None:
-        exchange = self.exchange
-        if exchange is not None:
-            exchange.on_response_end(reusable)
 
 
 ConnectCallback = Callable[[UpstreamConnection | None, str], None]
@@ -216,7 +219,7 @@ class Pool:
             callback(None, "connect failed")
 
     def release(self, connection: UpstreamConnection) -> None:
-        connection.exchange = None
+        connection.detach()
         connection.used = True
         if connection.closed or self.closed or len(self.idle) >= MAX_IDLE_PER_ENDPOINT:
             connection.abort()
