@@ -10,6 +10,7 @@ nothing that follows is read as a request.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -61,10 +62,14 @@ _FRAMING_FIELDS = frozenset(
     {b"host", b"content-length", b"transfer-encoding", b"connection", b"expect", b"upgrade"}
 )
 _HOST = re.compile(rb"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:\d{0,5})?$")
-# Host values already seen to match _HOST (a few per gateway), so that the regex runs once per host;
-# emptied when it holds _VALID_HOSTS_KEPT of them, so that clients cannot grow it
-_valid_hosts: set[bytes] = set()
-_VALID_HOSTS_KEPT = 1024
+
+
+# A gateway sees a few distinct Host values: the regex runs once for each (a bounded cache).
+@functools.lru_cache(maxsize=1024)
+def _valid_host(host: bytes) -> bool:
+    return _HOST.match(host) is not None
+
+
 _NO_TOKENS: frozenset[bytes] = frozenset()
 _ABSOLUTE = re.compile(r"^https?://([^/?#]*)([^#]*)$", re.IGNORECASE)
 
@@ -235,12 +240,8 @@ class RequestReader:
         if not hosts and version == "1.1" and host_from_target is None:
             raise ProtocolError(400, "an HTTP/1.1 request needs a Host header")  # RFC 9112 3.2
         host_bytes = hosts[0].strip() if hosts else b""
-        if host_bytes not in _valid_hosts:
-            if not _HOST.match(host_bytes):
-                raise ProtocolError(400, "the Host header is not a valid host")
-            if len(_valid_hosts) >= _VALID_HOSTS_KEPT:
-                _valid_hosts.clear()
-            _valid_hosts.add(host_bytes)
+        if not _valid_host(host_bytes):
+            raise ProtocolError(400, "the Host header is not a valid host")
         host = host_from_target if host_from_target is not None else host_bytes.decode("ascii")
         headers, lowered = self._headers, self._lower
         if host_from_target is not None:

@@ -3,6 +3,7 @@ upstream, sees the same path the route was chosen for. Ambiguous paths are refus
 
 from __future__ import annotations
 
+import functools
 import re
 
 # RFC 3986 2.3: unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
@@ -16,6 +17,9 @@ class PathError(ValueError):
     """The path cannot be routed safely; the gateway answers 400."""
 
 
+# Pure, and called for every request with a handful of distinct paths: recent answers are kept (a
+# bounded cache, so that clients cannot grow it; refusals are raised again, never cached).
+@functools.lru_cache(maxsize=4096)
 def normalize_path(raw: str) -> str:
     """``/a/./b/../%7Ec`` -> ``/a/~c``. Raises PathError for what a proxy must not guess at."""
     if not raw.startswith("/"):

@@ -3,6 +3,7 @@ segment boundary), then method. Tables are built once; a lookup is a few dict pr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -91,12 +92,12 @@ class Router:
     """Entrypoints that share a listener, chosen by Host.
 
     The tables never change, so a match is a pure function of (host, path, method): recent answers are
-    remembered (the memory is emptied when it holds MEMO_SIZE of them, so clients cannot grow it)."""
+    kept in a bounded cache, so that clients cannot grow it."""
 
     MEMO_SIZE = 4096
 
     def __init__(self, entrypoints: Iterable[PlannedEntrypoint]) -> None:
-        self._memo: dict[tuple[str, str, str], RouteMatch] = {}
+        self.match = functools.lru_cache(maxsize=self.MEMO_SIZE)(self._match)
         self._exact: dict[str, RouteTable] = {}
         self._suffix: list[tuple[str, RouteTable]] = []
         self._any: RouteTable | None = None
@@ -121,14 +122,6 @@ class Router:
                 return candidate
         return self._any
 
-    def match(self, host: str, path: str, method: str) -> RouteMatch:
-        key = (host, path, method)
-        found = self._memo.get(key)
-        if found is not None:
-            return found
+    def _match(self, host: str, path: str, method: str) -> RouteMatch:
         table = self.table_for(host)
-        found = RouteMatch(404) if table is None else table.match(path, method)
-        if len(self._memo) >= self.MEMO_SIZE:
-            self._memo.clear()
-        self._memo[key] = found
-        return found
+        return RouteMatch(404) if table is None else table.match(path, method)

@@ -35,9 +35,6 @@ _HEADER_TIMEOUT = 1
 _UPSTREAM_TIMEOUT = 2
 _IDLE_TIMEOUT = 3
 _TIMER_SLACK_S = 0.001  # the loop's timers have a millisecond resolution
-# paths already normalized (normalize_path is pure), emptied when it holds _NORMALIZED_KEPT of them
-_normalized: dict[str, str] = {}
-_NORMALIZED_KEPT = 4096
 
 
 class Request:
@@ -263,16 +260,11 @@ class Downstream(asyncio.Protocol):
         ids = fresh_ids()
         request.request_id = self._request_id(head) or ids[:32]
         path, _, query = head.target.partition("?")  # split_target
-        normalized = _normalized.get(path)
-        if normalized is None:
-            try:
-                normalized = normalize_path(path)
-            except PathError as error:
-                self._reject(request, 400, str(error))
-                return
-            if len(_normalized) >= _NORMALIZED_KEPT:
-                _normalized.clear()
-            _normalized[path] = normalized
+        try:
+            normalized = normalize_path(path)
+        except PathError as error:
+            self._reject(request, 400, str(error))
+            return
         # the listener as the request's runtime knows it: a reload changes routes for new requests
         if runtime is not self.listener_runtime:
             self.listener = runtime.listeners.get(self.listener.address, self.listener)
