@@ -332,7 +332,7 @@ class Downstream(asyncio.Protocol):
         request.endpoint = endpoint
         request.tried.append(endpoint)
         request.attempts += 1
-        pool = request.runtime.pools[id(endpoint)]
+        pool = request.runtime.pool(endpoint)
         if not request.retried_stale:
             conn = pool.take_idle()
             if conn is not None:  # keep-alive reuse: straight on, no callback
@@ -459,7 +459,7 @@ class Downstream(asyncio.Protocol):
         request.conn = None
         if conn is not None:
             if reusable and request.ended and request.endpoint is not None:
-                request.runtime.pools[id(request.endpoint)].release(conn)
+                request.runtime.pool(request.endpoint).release(conn)
             else:
                 conn.abort()
         self._finish(request)
