@@ -48,7 +48,7 @@ os.register_at_fork(after_in_child=_drawn.forget)
 
 
 def new_request_id() -> str:
-    return os.urandom(16).hex()
+    return fresh_ids()[:32]
 
 
 def valid_request_id(value: bytes) -> bool:
