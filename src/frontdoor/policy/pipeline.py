@@ -1,18 +1,27 @@
 """The policy stages every routed request passes, in order, before it goes upstream.
 
-Each stage is built once from the Plan and answers ``None`` (go on) or a Denial. The order is the
-contract's: an operator's kill switch first, then who the caller is, then how much they may send,
-then whether the service can take more. Stages still to be filled in by later work say so.
+Each stage is built once from the Plan and answers ``None`` (go on), a Denial, or, only when it must
+wait on the network (a JWKS refresh, a shared rate-limit store), an awaitable of either. The common
+case stays a few synchronous calls: the gateway creates a task only for a request whose answer is
+really pending. The order is the contract's: an operator's kill switch first, then who the caller is,
+then how much they may send, then whether the service can take more.
+
+``serve`` and ``authz`` run the same Pipeline on an Admission; only how they build the Admission (the
+request itself, or the original request an ingress asks about) and what they do with the answer differ.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ipaddress
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from frontdoor.http.h1 import RequestHead
 from frontdoor.plan import Plan, PlannedRoute
+
+Header = tuple[bytes, bytes]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,13 +29,118 @@ class Denial:
     status: int
     reason: str  # safe to show the client: never a secret, never an internal detail
     rule: str  # the stage and clause that denied, for the log and the admin view
-    headers: tuple[tuple[bytes, bytes], ...] = ()
+    headers: tuple[Header, ...] = ()
+    kind: str = ""  # a short machine name for the deny (e.g. "rate-limit"); the stage's name if empty
+
+
+class Admission:
+    """One request being decided, and what the stages learn about it on the way.
+
+    ``method`` and ``path`` are the request's (normalized path, no query): for ``authz`` they are the
+    original request's, taken from the ingress's headers, while ``head`` is the check request whose
+    other headers (Authorization, X-Api-Key) the ingress copied from the original.
+    """
+
+    __slots__ = (
+        "api_client",
+        "finishers",
+        "head",
+        "issuer",
+        "method",
+        "now",
+        "path",
+        "peer",
+        "response_headers",
+        "route",
+        "scopes",
+        "subject",
+        "trusted_proxies",
+        "upstream_headers",
+    )
+
+    def __init__(
+        self,
+        head: RequestHead,
+        route: PlannedRoute,
+        method: str,
+        path: str,
+        peer: str,
+        trusted_proxies: tuple[Network, ...],
+        now: float,
+    ) -> None:
+        self.head = head
+        self.route = route
+        self.method = method
+        self.path = path
+        self.peer = peer  # the socket's peer address
+        self.trusted_proxies = trusted_proxies  # the peer and these are believed about X-Forwarded-For
+        self.now = now  # time.monotonic() when the decision started
+        # Filled in by the access stage:
+        self.subject: str | None = None  # the verified token's ``sub``
+        self.scopes: frozenset[str] = frozenset()
+        self.issuer: str | None = None
+        self.api_client: str | None = None  # the API client's name from the Edge
+        # Filled in by any stage, allocated only when used:
+        self.upstream_headers: list[Header] | None = None  # X-Frontdoor-* identity for the upstream
+        self.response_headers: list[Header] | None = None  # e.g. RateLimit on an allowed response
+        self.finishers: list[Callable[[int], None]] | None = None  # called once with the final status
+
+    def add_upstream_header(self, name: bytes, value: bytes) -> None:
+        if self.upstream_headers is None:
+            self.upstream_headers = []
+        self.upstream_headers.append((name, value))
+
+    def add_response_header(self, name: bytes, value: bytes) -> None:
+        if self.response_headers is None:
+            self.response_headers = []
+        self.response_headers.append((name, value))
+
+    def on_finish(self, callback: Callable[[int], None]) -> None:
+        """Run ``callback(status)`` once the request is over (answered, denied later, or abandoned)."""
+        if self.finishers is None:
+            self.finishers = []
+        self.finishers.append(callback)
+
+    def finish(self, status: int) -> None:
+        finishers, self.finishers = self.finishers, None
+        if finishers:
+            for callback in finishers:
+                callback(status)
+
+    def client_address(self) -> str:
+        """The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
+        X-Forwarded-For that is not itself a trusted proxy (walking from the right, RFC 7239 style)."""
+        if not self.trusted_proxies or not _within(self.peer, self.trusted_proxies):
+            return self.peer
+        hops: list[str] = []
+        for name, value in self.head.headers:
+            if name.lower() == b"x-forwarded-for":
+                hops.extend(part.strip() for part in value.decode("latin-1").split(","))
+        client = self.peer
+        for hop in reversed(hops):
+            if not hop:
+                continue
+            client = hop
+            if not _within(hop, self.trusted_proxies):
+                break
+        return client
+
+
+def _within(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+Verdict = Denial | None | Awaitable[Denial | None]
 
 
 class Stage(Protocol):
     name: str
 
-    def check(self, head: RequestHead, route: PlannedRoute, now: float) -> Denial | None: ...
+    def check(self, admission: Admission) -> Verdict: ...
 
 
 class AccessStage:
@@ -39,7 +153,8 @@ class AccessStage:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
 
-    def check(self, head: RequestHead, route: PlannedRoute, now: float) -> Denial | None:
+    def check(self, admission: Admission) -> Verdict:
+        route = admission.route
         if route.access.is_public:
             return None
         return Denial(
@@ -54,11 +169,33 @@ class Pipeline:
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = tuple(stages)
 
-    def check(self, head: RequestHead, route: PlannedRoute, now: float) -> Denial | None:
-        for stage in self.stages:
-            denial = stage.check(head, route, now)
-            if denial is not None:
-                return denial
+    def check(self, admission: Admission) -> Verdict:
+        """The first Denial, or None to admit; an awaitable when a stage has to wait."""
+        stages = self.stages
+        for index, stage in enumerate(stages):
+            verdict = stage.check(admission)
+            if verdict is None:
+                continue
+            if isinstance(verdict, Denial):
+                return verdict
+            return self._resume(verdict, index + 1, admission)
+        return None
+
+    async def _resume(
+        self, pending: Awaitable[Denial | None], start: int, admission: Admission
+    ) -> Denial | None:
+        verdict = await pending
+        if verdict is not None:
+            return verdict
+        for stage in self.stages[start:]:
+            step = stage.check(admission)
+            if step is None:
+                continue
+            if isinstance(step, Denial):
+                return step
+            step = await step
+            if step is not None:
+                return step
         return None
 
 

@@ -19,6 +19,7 @@ from frontdoor.http.paths import PathError, normalize_path, strip_route_prefix
 from frontdoor.http.response import BodyMode, forwarded_lines
 from frontdoor.http.tracing import fresh_ids, new_request_id, next_traceparent, valid_request_id
 from frontdoor.policy.balancing import Balancer, Endpoint
+from frontdoor.policy.pipeline import Admission, Denial
 from frontdoor.proxy.runtime import IDEMPOTENT, Listener, Runtime
 from frontdoor.proxy.upstream import UpstreamConnection
 
@@ -41,6 +42,7 @@ class Request:
     """One request on a connection, from its head to the end of its response."""
 
     __slots__ = (
+        "admission",
         "attempts",
         "buffer",
         "buffered",
@@ -92,6 +94,7 @@ class Request:
         self.denied_by = ""
         self.traceparent = b""
         self.upstream_armed = False  # the upstream timeout runs for this request
+        self.admission: Admission | None = None  # set once the request is routed
 
 
 def _chunk(data: bytes) -> bytes:
@@ -171,7 +174,7 @@ class Downstream(asyncio.Protocol):
         if self.current is not None and self.current.status != -1:
             if not self.current.response_started:
                 self.current.status = 499  # nginx's "client closed request": nothing was answered
-            self.gateway.log_request(self, self.current)
+            self._logged(self.current)
         for request in (self.current, *self.pending):
             if request is not None:
                 self._drop_upstream(request)
@@ -281,11 +284,49 @@ class Downstream(asyncio.Protocol):
         if route.service not in runtime.balancers:
             self._reject(request, 503, "the service has no upstream in this environment")
             return
-        denial = runtime.pipeline.check(head, route, time.monotonic())
-        if denial is not None:
-            request.denied_by = denial.rule
-            self._reject(request, denial.status, denial.reason, denial.headers)
+        admission = request.admission = Admission(
+            head, route, head.method, normalized, self.peer, self.listener.trusted, time.monotonic()
+        )
+        verdict = runtime.pipeline.check(admission)
+        if verdict is None:
+            self._admitted(request, admission, normalized, query, ids)
+        elif isinstance(verdict, Denial):
+            self._deny(request, verdict)
+        else:
+            self._pause("decision")  # nothing more is read until this request is decided
+            task: asyncio.Future[Denial | None] = asyncio.ensure_future(verdict, loop=self.loop)
+            task.add_done_callback(lambda done: self._decided(request, done, normalized, query, ids))
+
+    def _decided(
+        self, request: Request, done: asyncio.Future[Denial | None], normalized: str, query: str, ids: str
+    ) -> None:
+        """A pending decision is in: go on with the request, unless the client went away meanwhile."""
+        self._resume("decision")
+        admission = request.admission
+        assert admission is not None
+        if request is not self.current or self.closed:
+            admission.finish(499)
             return
+        error = None if done.cancelled() else done.exception()
+        if done.cancelled() or error is not None:
+            self.gateway.report_error("a policy stage failed", error)
+            self._reject(request, 503, "the gateway could not decide this request")
+            return
+        verdict = done.result()
+        if verdict is None:
+            self._admitted(request, admission, normalized, query, ids)
+        else:
+            self._deny(request, verdict)
+
+    def _deny(self, request: Request, denial: Denial) -> None:
+        request.denied_by = denial.rule
+        self._reject(request, denial.status, denial.reason, denial.headers)
+
+    def _admitted(
+        self, request: Request, admission: Admission, normalized: str, query: str, ids: str
+    ) -> None:
+        head = request.head
+        route = admission.route
         if head.upgrade == "websocket" and self.reader is not None:
             request.websocket = True
             request.close_after = True  # after a refused upgrade the bytes that follow are not HTTP
@@ -303,6 +344,7 @@ class Downstream(asyncio.Protocol):
             self.listener.scheme,
             request.request_id,
             request.websocket,
+            identity=tuple(admission.upstream_headers) if admission.upstream_headers else (),
             fallback_host=self.listener.address_text,
             ids=ids,
         )
@@ -424,6 +466,9 @@ class Downstream(asyncio.Protocol):
             b"x-request-id: %b\r\ntraceparent: %b\r\n%b"
             % (request.request_id.encode("ascii"), request.traceparent, self.listener.hsts),
         ]
+        admission = request.admission
+        if admission is not None and admission.response_headers:
+            lines.extend(name + b": " + value + b"\r\n" for name, value in admission.response_headers)
         if request.head.method == "HEAD" or mode == "none":
             if length is not None and status not in (204,) and status >= 200:
                 lines.append(b"content-length: %d\r\n" % length)
@@ -475,7 +520,7 @@ class Downstream(asyncio.Protocol):
             self._close()
             return
         if request.response_started:
-            self.gateway.log_request(self, request)
+            self._logged(request)
             request.status = -1  # logged: the response was cut short
             self._abort()  # a truncated response must not look complete to the client
             return
@@ -524,6 +569,8 @@ class Downstream(asyncio.Protocol):
             incoming = next((v for n, v in request.head.headers if n.lower() == b"traceparent"), None)
             request.traceparent = next_traceparent(incoming)
         extra = ((b"traceparent", request.traceparent), *self.listener.hsts_field, *extra)
+        if request.admission is not None and request.admission.response_headers:
+            extra += tuple(request.admission.response_headers)
         if self.transport is not None and not self.closed:
             self.transport.write(
                 error_response(
@@ -538,8 +585,14 @@ class Downstream(asyncio.Protocol):
             )
         self._finish(request)
 
-    def _finish(self, request: Request) -> None:
+    def _logged(self, request: Request) -> None:
+        """The request is over: log it and let the stages that admitted it settle (in-flight counts)."""
         self.gateway.log_request(self, request)
+        if request.admission is not None:
+            request.admission.finish(request.status)
+
+    def _finish(self, request: Request) -> None:
+        self._logged(request)
         self.current = None
         if self.reading is request and request.ended:
             self.reading = None  # an idle keep-alive connection keeps nothing of its last request

@@ -142,6 +142,10 @@ class Gateway:
             f'"denied_by":{_string(denied_by) if denied_by else "null"}}}'
         )
 
+    def report_error(self, what: str, error: BaseException | None) -> None:
+        """An unexpected failure inside the gateway: logged with its traceback, never shown to a client."""
+        log.error("%s", what, exc_info=error)
+
     def log_protocol_error(self, downstream: Downstream, error: ProtocolError) -> None:
         self.access_log.write(
             {
