@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install the real services the tests run against, only when their binaries are missing:
+# nginx (ext-auth in front of `frontdoor authz`, the rendered nginx.conf), redis-server (shared rate
+# limits), chromium (the admin dashboard in a real browser). Tests start their own instances on free
+# loopback ports; nothing here is left running.
+set -euo pipefail
+
+declare -A package_of=(
+  [nginx]=nginx-light
+  [redis-server]=redis-server
+  [chromium]=chromium
+)
+
+missing=()
+for binary in "${!package_of[@]}"; do
+  if ! command -v "$binary" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$binary" ]; then
+    missing+=("${package_of[$binary]}")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "system-packages: missing ${missing[*]} and installing needs root (apt-get)" >&2
+  exit 1
+fi
+echo "system-packages: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
