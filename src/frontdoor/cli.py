@@ -128,6 +128,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from frontdoor.policy.pipeline import StageContext
     from frontdoor.proxy.server import check_servable, serve
     from frontdoor.proxy.workers import run_workers
 
@@ -138,7 +139,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return run_workers(
         args.workers,
         lambda: serve(
-            directory, args.env, access_log, health_interval=args.health_interval, reuse_port=args.workers > 1
+            directory,
+            args.env,
+            access_log,
+            health_interval=args.health_interval,
+            reuse_port=args.workers > 1,
+            context=StageContext(workers=args.workers),
         ),
     )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from frontdoor.http.h1 import RequestHead
@@ -199,6 +200,14 @@ class Pipeline:
         return None
 
 
-def build_pipeline(plan: Plan) -> Pipeline:
+@dataclass(frozen=True)
+class StageContext:
+    """What stages need beyond the plan, from the process that runs them (serve or authz)."""
+
+    workers: int = 1  # processes sharing the deployment's load on this machine (a local limit divides)
+    state_dir: Path | None = None  # where state that outlives a restart is kept (e.g. stopped routes)
+
+
+def build_pipeline(plan: Plan, context: StageContext | None = None) -> Pipeline:
     # kill switch, rate limits and load shedding join here as they are built
     return Pipeline([AccessStage(plan)])

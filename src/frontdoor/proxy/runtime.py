@@ -14,7 +14,7 @@ from frontdoor.contract.values import ListenAddress
 from frontdoor.http.h1 import Limits
 from frontdoor.plan import Plan, PlannedEntrypoint
 from frontdoor.policy.balancing import Balancer, Endpoint
-from frontdoor.policy.pipeline import Pipeline, build_pipeline
+from frontdoor.policy.pipeline import Pipeline, StageContext, build_pipeline
 from frontdoor.policy.routing import Router
 from frontdoor.proxy.upstream import Pool
 
@@ -78,7 +78,9 @@ class Runtime:
             pool.close()
 
 
-def build_runtime(plan: Plan, loop: asyncio.AbstractEventLoop) -> Runtime:
+def build_runtime(
+    plan: Plan, loop: asyncio.AbstractEventLoop, context: StageContext | None = None
+) -> Runtime:
     protection = plan.edge.spec.protection
     grouped: dict[ListenAddress, list[PlannedEntrypoint]] = {}
     for entrypoint in plan.entrypoints:
@@ -105,7 +107,7 @@ def build_runtime(plan: Plan, loop: asyncio.AbstractEventLoop) -> Runtime:
         listeners=listeners,
         balancers=balancers,
         pools=pools,
-        pipeline=build_pipeline(plan),
+        pipeline=build_pipeline(plan, context),
         limits=Limits(protection.max_header_bytes, 100, protection.max_request_body),
         timeouts=protection.timeouts,
         retries=protection.retries,

@@ -20,6 +20,7 @@ from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
 from frontdoor.plan import PlannedRoute, compile_plan
 from frontdoor.policy.balancing import Endpoint
+from frontdoor.policy.pipeline import StageContext
 from frontdoor.proxy.admin import AdminProtocol
 from frontdoor.proxy.downstream import Downstream, Request
 from frontdoor.proxy.health import HealthChecker
@@ -236,13 +237,18 @@ def check_servable(directory: Path, environment: str) -> None:
     compile_plan(result.contract, environment)
 
 
-def load_runtime(directory: Path, environment: str, loop: asyncio.AbstractEventLoop) -> Runtime:
+def load_runtime(
+    directory: Path,
+    environment: str,
+    loop: asyncio.AbstractEventLoop,
+    context: StageContext | None = None,
+) -> Runtime:
     """The contract, validated and compiled; raises FrontdoorError with every error if it is invalid."""
     result = load_contract(directory)
     errors = [f for f in result.findings if f.severity == "error"]
     if errors:
         raise FrontdoorError("the contract is invalid:\n" + "\n".join(f.render() for f in errors))
-    return build_runtime(compile_plan(result.contract, environment), loop)
+    return build_runtime(compile_plan(result.contract, environment), loop, context)
 
 
 def install_event_loop() -> asyncio.AbstractEventLoop:
@@ -262,18 +268,19 @@ def serve(
     before_start: Callable[[Runtime], Awaitable[None]] | None = None,
     health_interval: float = 5.0,
     reuse_port: bool = False,
+    context: StageContext | None = None,
 ) -> int:
     """Run the gateway until SIGTERM or SIGINT; SIGHUP reloads the contract."""
     loop = install_event_loop()
     asyncio.set_event_loop(loop)
-    runtime = load_runtime(directory, environment, loop)
+    runtime = load_runtime(directory, environment, loop, context)
     gateway = Gateway(loop, runtime, AccessLog(access_log), health_interval)
     gateway.reuse_port = reuse_port
     stop = asyncio.Event()
 
     def reload() -> None:
         try:
-            gateway.reload(load_runtime(directory, environment, loop))
+            gateway.reload(load_runtime(directory, environment, loop, context))
             log.info("reloaded the contract from %s", directory)
         except FrontdoorError as exc:
             log.error("reload refused, the previous contract keeps serving: %s", exc)
