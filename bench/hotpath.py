@@ -1,12 +1,15 @@
 """The gateway's own CPU cost per request, without sockets: a client request and an upstream response
 driven through the real protocol objects with stand-in transports, many times over.
 
-This isolates the Python work of the request path from the kernel and from the peers, so a change to
+This isolates the Python work (CPU time of this process, so that other processes on a busy machine
+count less) of the request path from the kernel and from the peers, so a change to
 the hot path can be measured in seconds and repeatably (the median of several runs is printed):
 
     .venv/bin/python bench/hotpath.py            # microseconds per request, access log on
     .venv/bin/python bench/hotpath.py --no-log   # without the access log
     .venv/bin/python bench/hotpath.py --profile  # and the top of a cProfile
+    .venv/bin/python bench/hotpath.py --count    # Python calls and bytecodes per request: unlike time,
+                                                 # the same on a busy machine as on an idle one
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import cProfile
 import io
 import pstats
 import statistics
+import sys
 import tempfile
 import textwrap
 import time
@@ -78,6 +82,28 @@ class StandInTransport:
     def write_eof(self) -> None: ...
 
 
+def count_work(one: Any, requests: int) -> tuple[float, float]:
+    """Python function calls and bytecode instructions per request, traced (slow, but exact)."""
+    calls = opcodes = 0
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal calls, opcodes
+        if event == "call":
+            calls += 1
+            frame.f_trace_opcodes = True
+        elif event == "opcode":
+            opcodes += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        for _ in range(requests):
+            one()
+    finally:
+        sys.settrace(None)
+    return calls / requests, opcodes / requests
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,6 +112,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-log", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--count", action="store_true")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="frontdoor-hotpath-"))
@@ -116,14 +143,17 @@ def main() -> None:
     assert client.written > 0 and pool.idle, "the request did not go through"
     results = []
     for _ in range(args.runs):
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(args.requests):
             one()
-        results.append((time.perf_counter() - start) / args.requests * 1e6)
+        results.append((time.process_time() - start) / args.requests * 1e6)
     print(
         f"hot path: {statistics.median(results):.1f} us per request (median of {args.runs} runs of "
         f"{args.requests}; min {min(results):.1f}; access log {'off' if args.no_log else 'on'})"
     )
+    if args.count:
+        calls, opcodes = count_work(one, 2_000)
+        print(f"per request: {calls:.1f} Python calls, {opcodes:.1f} bytecodes")
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
