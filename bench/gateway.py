@@ -417,6 +417,14 @@ def git_state(tree: Path) -> dict[str, Any]:
     return {"commit": git("rev-parse", "HEAD") or None, "src_changed": bool(status)}
 
 
+def build_of(executable: str | None) -> str:
+    """ "compiled (mypyc)" when the request path the executable runs is compiled, else "python"."""
+    python = Path(executable).parent / "python" if executable else Path(sys.executable)
+    probe = "import frontdoor.proxy.downstream as m; print(m.__file__)"
+    out = subprocess.run([str(python), "-c", probe], check=False, capture_output=True, text=True, timeout=30)
+    return "compiled (mypyc)" if out.stdout.strip().endswith(".so") else "python"
+
+
 def frontdoor_argv() -> list[str]:
     script = Path(sys.executable).parent / "frontdoor"
     return [str(script)] if script.exists() else [sys.executable, "-m", "frontdoor"]
@@ -851,7 +859,7 @@ def _run(
         port, admin = free_port(), free_port()
         contract = write_contract(workdir / "contract", port, admin, upstream_port)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        launcher = frontdoor_argv()
+        launcher = [args.frontdoor] if args.frontdoor else frontdoor_argv()
         if args.frontdoor_src:  # another tree's code (a worktree of another commit, say) with this venv
             launcher = [sys.executable, "-m", "frontdoor"]
             env["PYTHONPATH"] = str(Path(args.frontdoor_src).resolve())
@@ -938,6 +946,7 @@ def _run(
         "code": {
             **git_state(Path(args.frontdoor_src).resolve().parent if args.frontdoor_src else ROOT),
             "frontdoor_src": str(Path(args.frontdoor_src).resolve()) if args.frontdoor_src else "installed",
+            "frontdoor_build": build_of(args.frontdoor),
         },
         "setup": {
             "wrk": f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency (after "
@@ -948,8 +957,8 @@ def _run(
             "nginx": "1 worker, upstream block with keepalive 64, proxy_http_version 1.1, "
             'Connection "", X-Forwarded-For/-Proto/-Host and X-Request-Id set, keepalive_requests '
             f"1000000, access_log {'off' if nginx_access == 'off' else 'to a file (combined format)'}",
-            "frontdoor": "frontdoor serve, one process, access log to a file, "
-            "timeouts header 60s idle 120s",
+            "frontdoor": f"frontdoor serve ({build_of(args.frontdoor)}), one process, access log to a "
+            "file, timeouts header 60s idle 120s",
             "aiohttp": "aiohttp.web + one ClientSession, default asyncio loop, no access log",
             "open_file_limit": nofile,
         },
@@ -1035,6 +1044,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory with all logs")
     parser.add_argument(
         "--out", default=str(RESULTS), help="the JSON results (default bench/results/latest.json)"
+    )
+    parser.add_argument(
+        "--frontdoor",
+        metavar="BIN",
+        help="the frontdoor executable to measure (make bench: the mypyc-compiled build's)",
     )
     parser.add_argument(
         "--frontdoor-src",

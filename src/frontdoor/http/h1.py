@@ -18,6 +18,7 @@ from typing import Protocol
 import httptools
 
 from frontdoor.http.errors import ProtocolError
+from frontdoor.http.fields import HANDLED, OWN_PREFIX
 
 
 @dataclass(slots=True)
@@ -33,8 +34,11 @@ class RequestHead:
     expect_continue: bool = False
     upgrade: str | None = None  # "websocket" when the client asks for one; other upgrades are dropped
     connection_tokens: frozenset[bytes] = field(default_factory=frozenset)
-    #: the header names lowercased, in the order of ``headers``
-    lowered: list[bytes] = field(default_factory=list)
+    #: ready-made lines of the fields a proxy copies as they are, and (lowered name, name, value) of
+    #: the others (http/fields.py HANDLED, and the gateway's own prefix): the reader sorts them as it
+    #: reads, so forwarding does not loop over the fields a second time. None: not sorted yet.
+    plain: list[bytes] | None = None
+    special: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
 
     @property
     def has_body(self) -> bool:
@@ -82,8 +86,8 @@ class RequestReader:
         "_head_bytes",
         "_headers",
         "_in_head",
-        "_lower",
         "_parser",
+        "_plain",
         "_size",
         "_special",
         "_tunnel",
@@ -97,8 +101,8 @@ class RequestReader:
         self.limits = limits
         self._parser = httptools.HttpRequestParser(self)
         self._headers: list[tuple[bytes, bytes]] = []
-        self._lower: list[bytes] = []
-        self._special: dict[bytes, list[bytes]] = {}
+        self._plain: list[bytes] = []
+        self._special: list[tuple[bytes, bytes, bytes]] = []
         self._size = 0
         self._url = b""
         self._head_bytes = 0
@@ -147,8 +151,8 @@ class RequestReader:
 
     def on_message_begin(self) -> None:
         self._headers = []
-        self._lower = []
-        self._special = {}
+        self._plain = []
+        self._special = []
         self._size = 0
         self._url = b""
         self._in_head = True
@@ -162,12 +166,14 @@ class RequestReader:
     def on_header(self, name: bytes, value: bytes) -> None:
         headers = self._headers
         headers.append((name, value))
-        # Names are lowered once, here: validation below and forwarding (headers.py) reuse them.
+        # Names are lowered once, here, and sorted for forwarding (headers.py): most fields are copied
+        # upstream as they are, so their line is made now.
         lower = name.lower()
-        self._lower.append(lower)
         self._size += len(name) + len(value) + 4
-        if lower in _FRAMING_FIELDS:
-            self._special.setdefault(lower, []).append(value)
+        if lower in HANDLED or lower.startswith(OWN_PREFIX):
+            self._special.append((lower, name, value))
+        else:
+            self._plain.append(name + b": " + value + b"\r\n")
         if len(headers) > self.limits.max_headers:
             raise ProtocolError(431, "the request has too many header fields")
 
@@ -198,16 +204,27 @@ class RequestReader:
         if len(self._url) + self._size > self.limits.max_header_bytes:
             raise ProtocolError(431, "the request head is larger than max_header_bytes")
 
-        special = self._special
-        hosts = special.get(b"host", ())
-        lengths = special.get(b"content-length")
-        content_length = int(lengths[0]) if lengths else None  # llhttp allows exactly one, all digits
-        transfer_encodings = special.get(b"transfer-encoding", ())
+        hosts: list[bytes] = []
+        lengths: list[bytes] = []
+        transfer_encodings: list[bytes] = []
         connection: set[bytes] = set()
-        for value in special.get(b"connection", ()):
-            connection.update(t.strip().lower() for t in value.split(b","))
-        expect = special[b"expect"][-1].strip().lower() if b"expect" in special else None
-        upgrade = special[b"upgrade"][-1].strip().lower() if b"upgrade" in special else None
+        expect = upgrade = None
+        for lower, _, value in self._special:
+            if lower not in _FRAMING_FIELDS:
+                continue
+            if lower == b"host":
+                hosts.append(value)
+            elif lower == b"content-length":
+                lengths.append(value)
+            elif lower == b"transfer-encoding":
+                transfer_encodings.append(value)
+            elif lower == b"connection":
+                connection.update(t.strip().lower() for t in value.split(b","))
+            elif lower == b"expect":
+                expect = value.strip().lower()
+            else:
+                upgrade = value.strip().lower()
+        content_length = int(lengths[0]) if lengths else None  # llhttp allows exactly one, all digits
 
         chunked = False
         if transfer_encodings:
@@ -243,12 +260,12 @@ class RequestReader:
         if not _valid_host(host_bytes):
             raise ProtocolError(400, "the Host header is not a valid host")
         host = host_from_target if host_from_target is not None else host_bytes.decode("ascii")
-        headers, lowered = self._headers, self._lower
+        headers, special = self._headers, self._special
         if host_from_target is not None:
             # RFC 9112 3.2.2: the target's authority replaces the Host header, for routing and upstream
-            kept = [i for i, lower in enumerate(lowered) if lower != b"host"]
-            headers = [headers[i] for i in kept] + [(b"Host", host_from_target.encode("latin-1"))]
-            lowered = [lowered[i] for i in kept] + [b"host"]
+            authority = host_from_target.encode("latin-1")
+            headers = [(n, v) for n, v in headers if n.lower() != b"host"] + [(b"Host", authority)]
+            special = [field for field in special if field[0] != b"host"] + [(b"host", b"Host", authority)]
 
         wants_upgrade = upgrade is not None and b"upgrade" in connection
         if wants_upgrade and (chunked or content_length):
@@ -273,7 +290,8 @@ class RequestReader:
             expect_continue,
             "websocket" if wants_upgrade and upgrade == b"websocket" else None,
             frozenset(connection) if connection else _NO_TOKENS,
-            lowered,
+            self._plain,
+            special,
         )
 
     def accept_upgrade(self) -> None:

@@ -10,30 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from frontdoor.http.fields import FORWARDING as _FORWARDING
+from frontdoor.http.fields import HANDLED as _HANDLED
+from frontdoor.http.fields import HOP_BY_HOP, OWN_PREFIX
+from frontdoor.http.fields import RESTATED as _RESTATED
 from frontdoor.http.h1 import RequestHead
 from frontdoor.http.tracing import next_traceparent
 
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"proxy-authorization",
-        b"proxy-authenticate",
-    }
-)
-# Recomputed by the gateway from what it saw itself, unless the peer is a trusted proxy.
-_FORWARDING = frozenset(
-    {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded", b"x-real-ip"}
-)
-OWN_PREFIX = b"x-frontdoor-"
-_RESTATED = frozenset({b"expect", b"content-length"})
-# every name the loop below does more with than copy
-_HANDLED = HOP_BY_HOP | _FORWARDING | _RESTATED | {b"x-request-id", b"traceparent", b"host"}
+__all__ = ["HOP_BY_HOP", "OWN_PREFIX", "Forwarded", "downstream_response_headers", "upstream_request"]
 
 
 @dataclass(slots=True)
@@ -63,21 +47,22 @@ def upstream_request(
     X-Request-Id the client sent is replaced by it.
     """
     tokens = head.connection_tokens
+    plain, special = head.plain, head.special
+    if plain is None:  # a head built by hand rather than by RequestReader
+        plain, special = split_fields(head.headers)
     lines = [f"{head.method} {target} HTTP/1.1\r\n".encode("latin-1")]
     append = lines.append
     forwarded_for = forwarded_proto = forwarded_host = None
     traceparent: bytes | None = None
     has_host = False
-    lowered = head.lowered or [name.lower() for name, _ in head.headers]
-    for (name, value), lower in zip(head.headers, lowered, strict=True):
-        if lower not in _HANDLED and lower not in tokens and not lower.startswith(OWN_PREFIX):
-            append(name + b": " + value + b"\r\n")  # the common case: one set lookup, then copy
+    for lower, name, value in special:
+        if lower in tokens or lower.startswith(OWN_PREFIX):
             continue
-        if lower == b"host" and not tokens:
-            has_host = True  # the next most common: kept as the client sent it
+        if lower == b"host":
+            has_host = True  # kept as the client sent it
             append(name + b": " + value + b"\r\n")
             continue
-        if lower in HOP_BY_HOP or lower in tokens or lower.startswith(OWN_PREFIX) or lower in _RESTATED:
+        if lower in HOP_BY_HOP or lower in _RESTATED:
             continue  # Expect is answered by the gateway itself; lengths are re-stated below
         if lower in _FORWARDING:
             if trusted:
@@ -90,14 +75,15 @@ def upstream_request(
                 else:
                     append(name + b": " + value + b"\r\n")
             continue
-        if lower == b"x-request-id":
-            continue
         if lower == b"traceparent":
             traceparent = value
-            continue
-        if lower == b"host":
-            has_host = True
-        append(name + b": " + value + b"\r\n")
+        # X-Request-Id: replaced by the gateway's own below
+    if tokens:
+        # fields the client's Connection header names are hop-by-hop too (rare): the name of a line
+        # is what precedes its first colon
+        lines.extend(line for line in plain if line.partition(b":")[0].lower() not in tokens)
+    else:
+        lines.extend(plain)
 
     if not has_host:
         # an HTTP/1.0 client may omit Host, but the HTTP/1.1 request sent upstream needs one (RFC 9112 3.2)
@@ -126,6 +112,21 @@ def upstream_request(
     else:
         append(b"\r\n")
     return Forwarded(b"".join(lines), request_id, traceparent)
+
+
+def split_fields(
+    headers: list[tuple[bytes, bytes]],
+) -> tuple[list[bytes], list[tuple[bytes, bytes, bytes]]]:
+    """The lines of the fields copied as they are, and (lowered name, name, value) of the others."""
+    plain: list[bytes] = []
+    special: list[tuple[bytes, bytes, bytes]] = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower in _HANDLED or lower.startswith(OWN_PREFIX):
+            special.append((lower, name, value))
+        else:
+            plain.append(name + b": " + value + b"\r\n")
+    return plain, special
 
 
 def connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:

@@ -12,7 +12,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Final
 
 from frontdoor.contract.load import load_contract
 from frontdoor.contract.values import ListenAddress
@@ -39,8 +39,8 @@ class AccessLog:
     request cost more than the rest of the log line. ``close`` writes what is left.
     """
 
-    FLUSH_S = 0.25
-    BATCH = 512
+    FLUSH_S: Final = 0.25
+    BATCH: Final = 512
 
     def __init__(self, stream: IO[str] | None) -> None:
         self.stream = stream
