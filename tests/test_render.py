@@ -1,0 +1,380 @@
+"""``frontdoor render``: golden output per target, every core object valid against the Kubernetes API
+schemas, custom resources carrying what their controllers require, names and labels, and errors.
+
+Regenerate the golden files after an intended change, then review the diff:
+
+    FRONTDOOR_UPDATE_GOLDEN=1 PYTHONPATH=src python -m pytest -q tests/test_render.py
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from frontdoor.cli import main
+from frontdoor.contract.load import load_contract
+from frontdoor.render import RenderError, RenderOptions, render, write_files
+from frontdoor.render.common import rate_per_unit
+from frontdoor.render.naming import UniqueNames, dns_label, dns_subdomain
+
+from .conftest import SHOP, edit
+
+GOLDEN = Path(__file__).parent / "golden" / "render"
+KUBERNETES_TARGETS = ("gateway-api", "ingress-nginx", "traefik")
+KUBERNETES_VERSION = "1.33.0"  # the schemas kubernetes-validate ships; the oldest minor we support
+UPDATE = os.environ.get("FRONTDOOR_UPDATE_GOLDEN") == "1"
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def rendered(target: str, directory: Path = SHOP, env: str = "prod", **options: Any) -> dict[str, str]:
+    result = load_contract(directory)
+    assert result.valid
+    return render(result.contract, env, target, RenderOptions(**options))
+
+
+def documents(files: dict[str, str]) -> list[dict[str, Any]]:
+    out = []
+    for name, text in sorted(files.items()):
+        if name.endswith(".yaml") and not name.startswith("alertmanager/") and name != "kustomization.yaml":
+            out.extend(d for d in yaml.safe_load_all(text) if d is not None)
+    return out
+
+
+# --- golden files ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", [*KUBERNETES_TARGETS, "nginx"])
+def test_golden(target: str) -> None:
+    files = rendered(target)
+    assert files == rendered(target), "rendering twice must give the same bytes"
+    folder = GOLDEN / target
+    if UPDATE:
+        shutil.rmtree(folder, ignore_errors=True)
+        for name, text in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
+    expected = {p.relative_to(folder).as_posix(): p.read_text() for p in folder.rglob("*") if p.is_file()}
+    assert sorted(files) == sorted(expected), "files differ: FRONTDOOR_UPDATE_GOLDEN=1 and review"
+    for name in files:
+        assert files[name] == expected[name], f"{target}/{name} changed: FRONTDOOR_UPDATE_GOLDEN=1 and review"
+
+
+# --- Kubernetes objects ----------------------------------------------------------------------------
+
+CORE_GROUPS = {
+    "v1",
+    "apps/v1",
+    "policy/v1",
+    "autoscaling/v2",
+    "networking.k8s.io/v1",
+    "discovery.k8s.io/v1",
+}
+
+#: what each custom resource's controller needs to act on it (field paths under the object)
+REQUIRED: dict[tuple[str, str], list[str]] = {
+    ("gateway.networking.k8s.io/v1", "Gateway"): ["spec.gatewayClassName", "spec.listeners"],
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): ["spec.parentRefs", "spec.rules"],
+    ("gateway.envoyproxy.io/v1alpha1", "SecurityPolicy"): ["spec.targetRefs"],
+    ("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy"): ["spec.targetRefs"],
+    ("gateway.envoyproxy.io/v1alpha1", "ClientTrafficPolicy"): ["spec.targetRefs"],
+    ("gateway.envoyproxy.io/v1alpha1", "Backend"): ["spec.endpoints"],
+    ("traefik.io/v1alpha1", "IngressRoute"): ["spec.entryPoints", "spec.routes"],
+    ("traefik.io/v1alpha1", "Middleware"): ["spec"],
+    ("traefik.io/v1alpha1", "ServersTransport"): ["spec.forwardingTimeouts"],
+    ("traefik.io/v1alpha1", "TLSOption"): ["spec.minVersion"],
+    ("monitoring.coreos.com/v1", "PrometheusRule"): ["spec.groups"],
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): ["spec.selector", "spec.endpoints"],
+    ("kafka.strimzi.io/v1beta2", "KafkaTopic"): ["metadata.labels.strimzi.io/cluster", "spec.partitions"],
+    ("kafka.strimzi.io/v1beta2", "KafkaUser"): ["metadata.labels.strimzi.io/cluster", "spec.authorization"],
+    ("cert-manager.io/v1", "Certificate"): ["spec.secretName", "spec.issuerRef.name", "spec.dnsNames"],
+}
+
+
+def field(document: dict[str, Any], path: str) -> Any:
+    value: Any = document
+    if path.startswith("metadata.labels."):
+        return document["metadata"]["labels"].get(path.removeprefix("metadata.labels."))
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+@pytest.mark.parametrize(
+    ("target", "auth"), [(t, None) for t in KUBERNETES_TARGETS] + [("gateway-api", "external")]
+)
+def test_objects_valid(target: str, auth: str | None) -> None:
+    docs = documents(rendered(target, auth=auth))
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"} <= kinds
+    assert {"NetworkPolicy", "PrometheusRule", "ServiceMonitor", "KafkaTopic", "KafkaUser"} <= kinds
+    names: set[tuple[str, str]] = set()
+    for doc in docs:
+        key = (doc["kind"], doc["metadata"]["name"])
+        assert key not in names, f"two {key[0]} objects named {key[1]}"
+        names.add(key)
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/managed-by"] == "frontdoor"
+        assert labels["frontdoor.dev/environment"] == "prod"
+        assert labels["frontdoor.dev/owner"] in {"shop-app", "payments-app", "platform"}
+        pattern = DNS_LABEL if doc["kind"] in ("Service", "Deployment") else DNS_SUBDOMAIN
+        assert pattern.match(doc["metadata"]["name"]), doc["metadata"]["name"]
+        if doc["apiVersion"] in CORE_GROUPS:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        else:
+            required = REQUIRED[(doc["apiVersion"], doc["kind"])]
+            for path in required:
+                assert field(doc, path), f"{doc['kind']} {doc['metadata']['name']} lacks {path}"
+
+
+def test_validation_catches_a_broken_object() -> None:
+    """The schema check can fail: a Deployment without its selector is refused."""
+    deployment = next(d for d in documents(rendered("traefik")) if d["kind"] == "Deployment")
+    del deployment["spec"]["selector"]
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+def test_kustomization_lists_every_object_file() -> None:
+    files = rendered("gateway-api")
+    kustomization = yaml.safe_load(files["kustomization.yaml"])
+    objects = sorted(n for n in files if n != "kustomization.yaml" and not n.startswith("alertmanager/"))
+    assert kustomization["resources"] == objects
+    assert kustomization["namespace"] == "frontdoor"
+
+
+def test_authz_deployment_is_hardened() -> None:
+    docs = documents(rendered("ingress-nginx"))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["args"][:1] == ["authz"] and "--env" in container["args"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["resources"]["requests"]
+    context = container["securityContext"]
+    assert context["runAsNonRoot"] and context["readOnlyRootFilesystem"]
+    assert not context["allowPrivilegeEscalation"]
+    configmap = next(d for d in docs if d["kind"] == "ConfigMap")
+    volume = next(v for v in pod["volumes"] if v["name"] == "contract")
+    assert volume["configMap"]["name"] == configmap["metadata"]["name"]
+    paths = {i["path"] for i in volume["configMap"]["items"]}
+    assert {"teams.yaml", "services/orders.yaml", "environments/prod.yaml"} <= paths
+    # secrets come from a Secret by reference; no value is ever rendered
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"]}
+    assert env["BILLING_BATCH_KEY_SHA256"] == "billing-batch-key-hash"
+    assert env["FRONTDOOR_REDIS_URL"] == "redis-url"
+
+
+def test_changing_the_contract_rolls_the_authz_pods(shop_copy: Path) -> None:
+    def checksum(directory: Path) -> str:
+        docs = documents(rendered("traefik", directory))
+        deployment = next(d for d in docs if d["kind"] == "Deployment")
+        return str(deployment["spec"]["template"]["metadata"]["annotations"]["frontdoor.dev/contract-sha256"])
+
+    before = checksum(shop_copy)
+    edit(shop_copy, "services/catalog.yaml", "latency_p99_ms: 150", "latency_p99_ms: 200")
+    assert checksum(shop_copy) != before
+
+
+def test_gateway_api_access() -> None:
+    docs = documents(rendered("gateway-api"))
+    policies = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "SecurityPolicy"}
+    # public routes have no policy; scopes, claims are Envoy Gateway rules; API clients go to authz
+    assert "catalog-route-0" not in policies and "orders-route-2" not in policies
+    read = policies["orders-route-0"]
+    assert read["targetRefs"][0]["sectionName"] == "route-0"
+    assert read["jwt"]["providers"][0]["issuer"] == "https://login.example.com/"
+    assert read["authorization"]["defaultAction"] == "Deny"
+    assert read["authorization"]["rules"][0]["principal"]["jwt"]["scopes"] == ["orders:read"]
+    admin = policies["orders-route-3"]["authorization"]["rules"]
+    assert {r["principal"]["jwt"]["claims"][0]["valueType"] for r in admin} == {"String", "StringArray"}
+    batch = policies["orders-route-4"]
+    assert "jwt" not in batch and batch["extAuth"]["http"]["backendRefs"][0]["name"] == "frontdoor-authz"
+    finance = policies["payments-route-1"]["authorization"]["rules"][0]["principal"]["jwt"]
+    assert finance["scopes"] == ["payments:read"] and finance["claims"][0]["name"] == "role"
+    limits = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "BackendTrafficPolicy"}
+    orders = limits["orders"]["rateLimit"]
+    assert orders["type"] == "Global"  # the Edge's store is redis
+    assert orders["global"]["rules"][0]["limit"] == {"requests": 50, "unit": "Second"}
+    route = next(d for d in docs if d["kind"] == "HTTPRoute" and d["metadata"]["name"] == "orders")
+    weights = [b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]]
+    assert weights == [90, 10]
+
+
+def test_gateway_api_external_sends_everything_to_authz() -> None:
+    docs = documents(rendered("gateway-api", auth="external"))
+    policies = [d for d in docs if d["kind"] == "SecurityPolicy"]
+    assert {p["metadata"]["name"] for p in policies} == {"catalog", "orders", "payments"}
+    assert all("extAuth" in p["spec"] and "jwt" not in p["spec"] for p in policies)
+    limits = [d for d in docs if d["kind"] == "BackendTrafficPolicy"]
+    assert all("rateLimit" not in d["spec"] for d in limits)  # the authz limits: never twice
+
+
+def test_ingress_nginx_auth_and_canary() -> None:
+    docs = documents(rendered("ingress-nginx"))
+    ingresses = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Ingress"}
+    assert set(ingresses) == {"catalog", "orders", "orders-canary", "payments"}
+    orders = ingresses["orders"]["metadata"]["annotations"]
+    assert orders["nginx.ingress.kubernetes.io/auth-url"].startswith("http://frontdoor-authz.frontdoor.svc")
+    assert "X-Frontdoor-Subject" in orders["nginx.ingress.kubernetes.io/auth-response-headers"]
+    canary = ingresses["orders-canary"]["metadata"]["annotations"]
+    assert canary["nginx.ingress.kubernetes.io/canary-weight"] == "10"
+    assert canary["nginx.ingress.kubernetes.io/canary-weight-total"] == "100"
+    paths = {p["path"]: p["pathType"] for p in ingresses["payments"]["spec"]["rules"][0]["http"]["paths"]}
+    assert paths == {"/payments": "Prefix", "/payments/webhook": "Exact"}
+    assert ingresses["payments"]["spec"]["tls"] == [
+        {"secretName": "hooks-tls-cert", "hosts": ["hooks.shop.example.com"]}
+    ]
+
+
+def test_cert_manager_issuer_from_edge_annotations(shop_copy: Path) -> None:
+    edit(
+        shop_copy,
+        "edges/public.yaml",
+        "metadata: {name: public-edge, owner: platform, environments: [test, prod]}",
+        "metadata: {name: public-edge, owner: platform, environments: [test, prod], "
+        "annotations: {cert-manager.io/cluster-issuer: letsencrypt}}",
+    )
+    ingress = next(d for d in documents(rendered("ingress-nginx", shop_copy)) if d["kind"] == "Ingress")
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
+    gateway = next(d for d in documents(rendered("gateway-api", shop_copy)) if d["kind"] == "Gateway")
+    assert gateway["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt"}
+    certificates = [d for d in documents(rendered("traefik", shop_copy)) if d["kind"] == "Certificate"]
+    assert {c["spec"]["secretName"] for c in certificates} == {"shop-tls-cert", "hooks-tls-cert"}
+    assert not [d for d in documents(rendered("traefik")) if d["kind"] == "Certificate"]
+
+
+def test_traefik_routes() -> None:
+    docs = documents(rendered("traefik"))
+    route = next(d for d in docs if d["kind"] == "IngressRoute" and d["metadata"]["name"] == "orders-public")
+    matches = [r["match"] for r in route["spec"]["routes"]]
+    assert "Host(`shop.example.com`) && (Path(`/orders`) || PathPrefix(`/orders/`)) && " in matches[-1]
+    assert route["spec"]["routes"][0]["middlewares"][:2] == [
+        {"name": "frontdoor-strip-identity"},
+        {"name": "frontdoor-authz"},
+    ]
+    priorities = [r["priority"] for r in route["spec"]["routes"]]
+    assert priorities == sorted(priorities, reverse=True)
+    assert [s["weight"] for s in route["spec"]["routes"][0]["services"]] == [90, 10]
+
+
+def test_alerts_follow_the_slo_and_the_team() -> None:
+    files = rendered("ingress-nginx")
+    rule = next(d for d in documents(files) if d["kind"] == "PrometheusRule" and "orders" in d["metadata"]["name"])
+    alerts = rule["spec"]["groups"][0]["rules"]
+    assert {a["labels"]["team"] for a in alerts} == {"shop-app"}
+    assert {a["labels"]["severity"] for a in alerts} == {"critical", "warning"}
+    page = next(a for a in alerts if a["labels"]["severity"] == "critical")
+    assert "14.4 * 0.001" in page["expr"]  # 99.9% availability
+    latency = next(a for a in alerts if a["labels"]["slo"] == "latency")
+    assert latency["expr"].endswith("> 0.3")  # 300 ms in seconds
+    route = yaml.safe_load(files["alertmanager/payments-app.yaml"])
+    assert route["route"]["matchers"][0] == 'team="payments-app"'
+    receiver = route["receivers"][0]
+    assert receiver["pagerduty_configs"][0]["routing_key_file"].endswith("/pagerduty/payments-primary")
+
+
+def test_events_become_topics_and_acls() -> None:
+    docs = documents(rendered("traefik"))
+    topics = {d["metadata"]["name"]: d for d in docs if d["kind"] == "KafkaTopic"}
+    assert set(topics) == {"catalog.updated", "orders.created", "payments.settled"}
+    assert topics["orders.created"]["metadata"]["labels"]["frontdoor.dev/owner"] == "shop-app"
+    users = {d["metadata"]["name"]: d["spec"]["authorization"]["acls"] for d in docs if d["kind"] == "KafkaUser"}
+    orders = {(a["resource"]["type"], a["resource"]["name"]): a["operations"] for a in users["orders"]}
+    assert orders == {
+        ("topic", "orders.created"): ["Write", "Describe"],
+        ("topic", "payments.settled"): ["Read", "Describe"],
+        ("group", "orders"): ["Read"],
+    }
+    assert ("group", "catalog") not in {(a["resource"]["type"], a["resource"]["name"]) for a in users["catalog"]}
+
+
+def test_no_events_no_kafka(shop_copy: Path) -> None:
+    for file, block in (
+        ("services/catalog.yaml", "  events:\n    produces: [catalog.updated]\n"),
+        ("services/orders.yaml", "  events:\n    produces: [orders.created]\n    consumes: [payments.settled]\n"),
+        ("services/payments.yaml", "  events:\n    produces: [payments.settled]\n    consumes: [orders.created]\n"),
+    ):
+        edit(shop_copy, file, block, "")
+    files = rendered("ingress-nginx", shop_copy)
+    assert "events.yaml" not in files
+    assert "events.yaml" not in yaml.safe_load(files["kustomization.yaml"])["resources"]
+
+
+# --- names and units -------------------------------------------------------------------------------
+
+
+def test_names_are_dns_1123_and_unique() -> None:
+    assert dns_label("Shop_API", "v1.2") == "shop-api-v1-2"
+    long = dns_label("x" * 80)
+    assert len(long) == 63 and DNS_LABEL.match(long)
+    assert dns_label("x" * 80) != dns_label("x" * 81)
+    assert dns_subdomain("orders.created") == "orders.created"
+    assert dns_label("***") .startswith("x-")
+    names = UniqueNames()
+    first, second = names.name("Service", "a.b"), names.name("Service", "a-b")
+    assert first == "a-b" and second != first and DNS_LABEL.match(second)
+    assert names.name("Service", "a.b") == first  # stable for the same source
+
+
+def test_rate_units() -> None:
+    from frontdoor.contract.models import RateLimit
+
+    assert rate_per_unit(RateLimit(requests=100, per=1)) == (100, "Second")
+    assert rate_per_unit(RateLimit(requests=100, per=10)) == (600, "Minute")
+    assert rate_per_unit(RateLimit(requests=5, per=0.5)) == (10, "Second")
+    with pytest.raises(RenderError):
+        rate_per_unit(RateLimit(requests=7, per=7 * 86400 + 1))
+
+
+# --- errors and the command ------------------------------------------------------------------------
+
+
+def test_unknown_target() -> None:
+    with pytest.raises(RenderError, match="unknown target 'helm'"):
+        rendered("helm")
+
+
+def test_native_auth_only_for_gateway_api() -> None:
+    with pytest.raises(RenderError, match="gateway-api"):
+        rendered("traefik", auth="native")
+
+
+def test_nginx_needs_certificate_files(shop_copy: Path) -> None:
+    edit(shop_copy, "environments/prod.yaml", "shop-tls-cert: file:/etc/frontdoor/tls/shop.crt", "shop-tls-cert: env:SHOP_CERT")
+    with pytest.raises(RenderError, match="files"):
+        rendered("nginx", shop_copy)
+
+
+def test_cli_render_writes_and_replaces(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["render", str(SHOP), "--env", "prod", "--target", "traefik", "--out", str(out)]) == 0
+    assert (out / "kustomization.yaml").is_file() and (out / "services" / "orders.yaml").is_file()
+    assert main(["render", str(SHOP), "--env", "prod", "--target", "nginx", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["nginx.conf"]
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    assert main(["render", str(SHOP), "--env", "prod", "--target", "nginx", "--out", str(foreign)]) == 2
+    assert (foreign / "keep.txt").read_text() == "mine"
+    assert "not empty" in " ".join(capsys.readouterr().err.split())
+
+
+def test_cli_render_errors(tmp_path: Path, shop_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["render", str(SHOP), "--env", "prod", "--target", "helm", "--out", str(tmp_path / "a")])
+    assert code == 2 and "unknown target" in " ".join(capsys.readouterr().err.split())
+    code = main(["render", str(SHOP), "--env", "nope", "--target", "nginx", "--out", str(tmp_path / "b")])
+    assert code == 2 and "no Environment named nope" in " ".join(capsys.readouterr().err.split())
+    edit(shop_copy, "services/catalog.yaml", "      access: public\n", "")
+    code = main(["render", str(shop_copy), "--env", "prod", "--target", "nginx", "--out", str(tmp_path / "c")])
+    out = capsys.readouterr().out
+    assert code == 2 and "route-access" in out and "invalid" in out
+    assert not (tmp_path / "c").exists()
