@@ -14,13 +14,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
 from frontdoor.cli import main
 from frontdoor.contract.load import load_contract
-from frontdoor.render import RenderError, RenderOptions, render, write_files
+from frontdoor.render import RenderError, RenderOptions, render
 from frontdoor.render.common import rate_per_unit
 from frontdoor.render.naming import UniqueNames, dns_label, dns_subdomain
 
@@ -41,7 +41,7 @@ def rendered(target: str, directory: Path = SHOP, env: str = "prod", **options: 
 
 
 def documents(files: dict[str, str]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for name, text in sorted(files.items()):
         if name.endswith(".yaml") and not name.startswith("alertmanager/") and name != "kustomization.yaml":
             out.extend(d for d in yaml.safe_load_all(text) if d is not None)
@@ -268,7 +268,9 @@ def test_traefik_routes() -> None:
 
 def test_alerts_follow_the_slo_and_the_team() -> None:
     files = rendered("ingress-nginx")
-    rule = next(d for d in documents(files) if d["kind"] == "PrometheusRule" and "orders" in d["metadata"]["name"])
+    rule = next(
+        d for d in documents(files) if d["kind"] == "PrometheusRule" and "orders" in d["metadata"]["name"]
+    )
     alerts = rule["spec"]["groups"][0]["rules"]
     assert {a["labels"]["team"] for a in alerts} == {"shop-app"}
     assert {a["labels"]["severity"] for a in alerts} == {"critical", "warning"}
@@ -287,21 +289,31 @@ def test_events_become_topics_and_acls() -> None:
     topics = {d["metadata"]["name"]: d for d in docs if d["kind"] == "KafkaTopic"}
     assert set(topics) == {"catalog.updated", "orders.created", "payments.settled"}
     assert topics["orders.created"]["metadata"]["labels"]["frontdoor.dev/owner"] == "shop-app"
-    users = {d["metadata"]["name"]: d["spec"]["authorization"]["acls"] for d in docs if d["kind"] == "KafkaUser"}
+    users = {
+        d["metadata"]["name"]: d["spec"]["authorization"]["acls"] for d in docs if d["kind"] == "KafkaUser"
+    }
     orders = {(a["resource"]["type"], a["resource"]["name"]): a["operations"] for a in users["orders"]}
     assert orders == {
         ("topic", "orders.created"): ["Write", "Describe"],
         ("topic", "payments.settled"): ["Read", "Describe"],
         ("group", "orders"): ["Read"],
     }
-    assert ("group", "catalog") not in {(a["resource"]["type"], a["resource"]["name"]) for a in users["catalog"]}
+    assert ("group", "catalog") not in {
+        (a["resource"]["type"], a["resource"]["name"]) for a in users["catalog"]
+    }
 
 
 def test_no_events_no_kafka(shop_copy: Path) -> None:
     for file, block in (
         ("services/catalog.yaml", "  events:\n    produces: [catalog.updated]\n"),
-        ("services/orders.yaml", "  events:\n    produces: [orders.created]\n    consumes: [payments.settled]\n"),
-        ("services/payments.yaml", "  events:\n    produces: [payments.settled]\n    consumes: [orders.created]\n"),
+        (
+            "services/orders.yaml",
+            "  events:\n    produces: [orders.created]\n    consumes: [payments.settled]\n",
+        ),
+        (
+            "services/payments.yaml",
+            "  events:\n    produces: [payments.settled]\n    consumes: [orders.created]\n",
+        ),
     ):
         edit(shop_copy, file, block, "")
     files = rendered("ingress-nginx", shop_copy)
@@ -318,7 +330,7 @@ def test_names_are_dns_1123_and_unique() -> None:
     assert len(long) == 63 and DNS_LABEL.match(long)
     assert dns_label("x" * 80) != dns_label("x" * 81)
     assert dns_subdomain("orders.created") == "orders.created"
-    assert dns_label("***") .startswith("x-")
+    assert dns_label("***").startswith("x-")
     names = UniqueNames()
     first, second = names.name("Service", "a.b"), names.name("Service", "a-b")
     assert first == "a-b" and second != first and DNS_LABEL.match(second)
@@ -349,7 +361,12 @@ def test_native_auth_only_for_gateway_api() -> None:
 
 
 def test_nginx_needs_certificate_files(shop_copy: Path) -> None:
-    edit(shop_copy, "environments/prod.yaml", "shop-tls-cert: file:/etc/frontdoor/tls/shop.crt", "shop-tls-cert: env:SHOP_CERT")
+    edit(
+        shop_copy,
+        "environments/prod.yaml",
+        "shop-tls-cert: file:/etc/frontdoor/tls/shop.crt",
+        "shop-tls-cert: env:SHOP_CERT",
+    )
     with pytest.raises(RenderError, match="files"):
         rendered("nginx", shop_copy)
 
@@ -374,7 +391,9 @@ def test_cli_render_errors(tmp_path: Path, shop_copy: Path, capsys: pytest.Captu
     code = main(["render", str(SHOP), "--env", "nope", "--target", "nginx", "--out", str(tmp_path / "b")])
     assert code == 2 and "no Environment named nope" in " ".join(capsys.readouterr().err.split())
     edit(shop_copy, "services/catalog.yaml", "      access: public\n", "")
-    code = main(["render", str(shop_copy), "--env", "prod", "--target", "nginx", "--out", str(tmp_path / "c")])
+    code = main(
+        ["render", str(shop_copy), "--env", "prod", "--target", "nginx", "--out", str(tmp_path / "c")]
+    )
     out = capsys.readouterr().out
     assert code == 2 and "route-access" in out and "invalid" in out
     assert not (tmp_path / "c").exists()

@@ -56,7 +56,7 @@ class IngressNginxTarget:
             if len(pool) != 2:
                 raise RenderError(
                     f"service {service} splits traffic between {len(pool)} upstreams by weight; "
-                    "ingress-nginx splits between two at most (a canary): use the gateway-api or traefik target"
+                    "ingress-nginx splits between two at most (a canary): use gateway-api or traefik"
                 )
             main = pool[0]
             canary = (pool[1], pool[0].weight + pool[1].weight)
