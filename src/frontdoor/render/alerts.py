@@ -8,12 +8,24 @@ Latency alerts when the 99th percentile stays above the target for 10 minutes (w
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from frontdoor.render.context import RenderError, Site
 from frontdoor.render.labels import labels, obj
 from frontdoor.render.naming import dns_label
+
+
+_LABEL = re.compile(r"^[a-z0-9-]+$")
+
+
+def names_of(objects: list[dict[str, Any]], kind: str) -> str:
+    """The names of ``objects`` of ``kind`` as an exact PromQL alternation: ``(a|b)``."""
+    names = sorted({o["metadata"]["name"] for o in objects if o["kind"] == kind})
+    # our names are DNS labels, [a-z0-9-]: nothing to escape, in the regexp or the PromQL string
+    assert all(_LABEL.match(n) for n in names), names
+    return "(" + "|".join(names) + ")"
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,11 @@ from typing import Any
 from frontdoor.contract.models import AccessRule, Provider
 from frontdoor.plan import PlannedRoute
 from frontdoor.render import authz_api
-from frontdoor.render.alerts import SloMetrics
+from frontdoor.render.alerts import SloMetrics, names_of
 from frontdoor.render.backends import backends
 from frontdoor.render.common import cert_manager_annotations, host_label, rate_per_unit, tls_secret_name
 from frontdoor.render.context import AUTH_EXTERNAL, RenderError, Site
 from frontdoor.render.labels import labels, obj
-from frontdoor.render.naming import dns_label
 from frontdoor.render.netpol import EdgePods
 
 GW = "gateway.networking.k8s.io"
@@ -255,11 +254,10 @@ class GatewayApiTarget:
             spec,
         )
 
-    def slo_metrics(self, site: Site, service: str) -> SloMetrics:
+    def slo_metrics(self, site: Site, objects: list[dict[str, Any]]) -> SloMetrics:
         # Envoy names a route's upstream cluster httproute/<namespace>/<route>/rule/<n>
-        cluster = (
-            f'envoy_cluster_name=~"httproute/{site.options.namespace}/{dns_label(service)}(-[0-9]+)?/.*"'
-        )
+        routes = names_of(objects, "HTTPRoute")
+        cluster = f'envoy_cluster_name=~"httproute/{site.options.namespace}/{routes}/rule/[0-9]+"'
         return SloMetrics(
             requests=f"envoy_cluster_upstream_rq_total{{{cluster}}}",
             errors=f'envoy_cluster_upstream_rq_xx{{{cluster},envoy_response_code_class="5"}}',

@@ -18,12 +18,11 @@ from typing import Any
 
 from frontdoor.plan import PlannedRoute
 from frontdoor.render import authz_api
-from frontdoor.render.alerts import SloMetrics
+from frontdoor.render.alerts import SloMetrics, names_of
 from frontdoor.render.backends import Backend, backends, pooled_backend
 from frontdoor.render.common import cert_manager_annotations, tls_secret_name
 from frontdoor.render.context import RenderError, Site
 from frontdoor.render.labels import labels, obj
-from frontdoor.render.naming import dns_label
 from frontdoor.render.netpol import EdgePods
 
 A = "nginx.ingress.kubernetes.io/"
@@ -129,9 +128,9 @@ class IngressNginxTarget:
                 )
         return objects + ingresses
 
-    def slo_metrics(self, site: Site, service: str) -> SloMetrics:
-        ingress = dns_label(service)
-        selector = f'exported_namespace="{site.options.namespace}",ingress=~"{ingress}(-.*)?"'
+    def slo_metrics(self, site: Site, objects: list[dict[str, Any]]) -> SloMetrics:
+        ingresses = names_of(objects, "Ingress")
+        selector = f'exported_namespace="{site.options.namespace}",ingress=~"{ingresses}"'
         return SloMetrics(
             requests=f"nginx_ingress_controller_requests{{{selector}}}",
             errors=f'nginx_ingress_controller_requests{{{selector},status=~"5.."}}',

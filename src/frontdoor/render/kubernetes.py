@@ -30,7 +30,8 @@ class KubernetesTarget(Protocol):
 
     def service_objects(self, site: Site, service: str) -> list[dict[str, Any]]: ...
 
-    def slo_metrics(self, site: Site, service: str) -> SloMetrics: ...
+    def slo_metrics(self, site: Site, objects: list[dict[str, Any]]) -> SloMetrics:
+        """PromQL for the service whose routing ``objects`` this target just rendered."""
 
 
 def render_kubernetes(site: Site, target: KubernetesTarget) -> Files:
@@ -45,7 +46,7 @@ def render_kubernetes(site: Site, target: KubernetesTarget) -> Files:
     for service in site.exposed_services():
         objects = target.service_objects(site, service)
         objects.append(network_policy(site, service, edge))
-        rule = prometheus_rule(site, service, target.slo_metrics(site, service))
+        rule = prometheus_rule(site, service, target.slo_metrics(site, objects))
         if rule is not None:
             objects.append(rule)
             alerted.append(site.plan.service_owners[service])

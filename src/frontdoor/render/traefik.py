@@ -16,12 +16,11 @@ from typing import Any
 
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 from frontdoor.render import authz_api
-from frontdoor.render.alerts import SloMetrics
+from frontdoor.render.alerts import SloMetrics, names_of
 from frontdoor.render.backends import backends
 from frontdoor.render.common import certificate, tls_secret_name
 from frontdoor.render.context import Site
 from frontdoor.render.labels import labels, obj
-from frontdoor.render.naming import dns_label
 from frontdoor.render.netpol import EdgePods
 
 API = "traefik.io/v1alpha1"
@@ -205,9 +204,10 @@ class TraefikTarget:
             )
         return objects
 
-    def slo_metrics(self, site: Site, service: str) -> SloMetrics:
+    def slo_metrics(self, site: Site, objects: list[dict[str, Any]]) -> SloMetrics:
         # Traefik names an IngressRoute's service <namespace>-<ingressroute>-<hash>@kubernetescrd
-        selector = f'service=~"{site.options.namespace}-{dns_label(service)}-.*@kubernetescrd"'
+        routes = names_of(objects, "IngressRoute")
+        selector = f'service=~"{site.options.namespace}-{routes}-[0-9a-f]+@kubernetescrd"'
         return SloMetrics(
             requests=f"traefik_service_requests_total{{{selector}}}",
             errors=f'traefik_service_requests_total{{{selector},code=~"5.."}}',
