@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
@@ -25,6 +26,7 @@ from frontdoor.render.common import rate_per_unit
 from frontdoor.render.naming import UniqueNames, dns_label, dns_subdomain
 
 from .conftest import SHOP, edit
+from .render_schemas import SPECS
 
 GOLDEN = Path(__file__).parent / "golden" / "render"
 KUBERNETES_TARGETS = ("gateway-api", "ingress-nginx", "traefik")
@@ -78,34 +80,6 @@ CORE_GROUPS = {
     "discovery.k8s.io/v1",
 }
 
-#: what each custom resource's controller needs to act on it (field paths under the object)
-REQUIRED: dict[tuple[str, str], list[str]] = {
-    ("gateway.networking.k8s.io/v1", "Gateway"): ["spec.gatewayClassName", "spec.listeners"],
-    ("gateway.networking.k8s.io/v1", "HTTPRoute"): ["spec.parentRefs", "spec.rules"],
-    ("gateway.envoyproxy.io/v1alpha1", "SecurityPolicy"): ["spec.targetRefs"],
-    ("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy"): ["spec.targetRefs"],
-    ("gateway.envoyproxy.io/v1alpha1", "ClientTrafficPolicy"): ["spec.targetRefs"],
-    ("gateway.envoyproxy.io/v1alpha1", "Backend"): ["spec.endpoints"],
-    ("traefik.io/v1alpha1", "IngressRoute"): ["spec.entryPoints", "spec.routes"],
-    ("traefik.io/v1alpha1", "Middleware"): ["spec"],
-    ("traefik.io/v1alpha1", "ServersTransport"): ["spec.forwardingTimeouts"],
-    ("traefik.io/v1alpha1", "TLSOption"): ["spec.minVersion"],
-    ("monitoring.coreos.com/v1", "PrometheusRule"): ["spec.groups"],
-    ("monitoring.coreos.com/v1", "ServiceMonitor"): ["spec.selector", "spec.endpoints"],
-    ("kafka.strimzi.io/v1beta2", "KafkaTopic"): ["metadata.labels.strimzi.io/cluster", "spec.partitions"],
-    ("kafka.strimzi.io/v1beta2", "KafkaUser"): ["metadata.labels.strimzi.io/cluster", "spec.authorization"],
-    ("cert-manager.io/v1", "Certificate"): ["spec.secretName", "spec.issuerRef.name", "spec.dnsNames"],
-}
-
-
-def field(document: dict[str, Any], path: str) -> Any:
-    value: Any = document
-    if path.startswith("metadata.labels."):
-        return document["metadata"]["labels"].get(path.removeprefix("metadata.labels."))
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
 
 @pytest.mark.parametrize(
     ("target", "auth"), [(t, None) for t in KUBERNETES_TARGETS] + [("gateway-api", "external")]
@@ -129,17 +103,52 @@ def test_objects_valid(target: str, auth: str | None) -> None:
         if doc["apiVersion"] in CORE_GROUPS:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
         else:
-            required = REQUIRED[(doc["apiVersion"], doc["kind"])]
-            for path in required:
-                assert field(doc, path), f"{doc['kind']} {doc['metadata']['name']} lacks {path}"
+            schema = SPECS[(doc["apiVersion"], doc["kind"])]  # an unknown kind fails here: add its schema
+            jsonschema.validate(doc["spec"], schema)
+            if doc["apiVersion"].startswith("kafka.strimzi.io/"):
+                assert labels["strimzi.io/cluster"] == "kafka"  # the Strimzi operators watch this label
 
 
 def test_validation_catches_a_broken_object() -> None:
-    """The schema check can fail: a Deployment without its selector is refused."""
-    deployment = next(d for d in documents(rendered("traefik")) if d["kind"] == "Deployment")
+    """The checks can fail: a Deployment without its selector, an HTTPRoute with 17 rules, a
+    SecurityPolicy that neither checks a JWT nor asks the authz are refused."""
+    docs = documents(rendered("gateway-api"))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
     del deployment["spec"]["selector"]
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+    route = next(d for d in docs if d["kind"] == "HTTPRoute")
+    route["spec"]["rules"] *= 17
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(route["spec"], SPECS[(route["apiVersion"], "HTTPRoute")])
+    policy = next(d for d in docs if d["kind"] == "SecurityPolicy")
+    policy["spec"].pop("jwt", None)
+    policy["spec"].pop("extAuth", None)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(policy["spec"], SPECS[(policy["apiVersion"], "SecurityPolicy")])
+
+
+def test_many_routes_split_into_several_httproutes(shop_copy: Path) -> None:
+    routes = "".join(f"    - {{path: /catalog/part{i}, access: public}}\n" for i in range(20))
+    edit(shop_copy, "services/catalog.yaml", "  routes:\n", "  routes:\n" + routes)
+    docs = documents(rendered("gateway-api", shop_copy))
+    catalog = [
+        d
+        for d in docs
+        if d["kind"] == "HTTPRoute" and d["metadata"]["labels"]["frontdoor.dev/service"] == "catalog"
+    ]
+    assert [d["metadata"]["name"] for d in catalog] == ["catalog", "catalog-2"]
+    assert sum(len(d["spec"]["rules"]) for d in catalog) == 22
+    for doc in catalog:
+        jsonschema.validate(doc["spec"], SPECS[(doc["apiVersion"], "HTTPRoute")])
+    secured = next(
+        d for d in docs if d["kind"] == "SecurityPolicy" and d["metadata"]["name"] == "catalog-route-21"
+    )
+    assert secured["spec"]["targetRefs"][0]["name"] == "catalog-2"
+    limits = next(
+        d for d in docs if d["kind"] == "BackendTrafficPolicy" and d["metadata"]["name"] == "catalog"
+    )
+    assert [r["name"] for r in limits["spec"]["targetRefs"]] == ["catalog", "catalog-2"]
 
 
 def test_kustomization_lists_every_object_file() -> None:
