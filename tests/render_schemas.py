@@ -247,7 +247,7 @@ SERVERS_TRANSPORT = obj(
     ["forwardingTimeouts"],
     {
         "forwardingTimeouts": obj(
-            [], {k: DURATION_GO for k in ("dialTimeout", "responseHeaderTimeout", "idleConnTimeout")}
+            [], dict.fromkeys(("dialTimeout", "responseHeaderTimeout", "idleConnTimeout"), DURATION_GO)
         )
     },
 )
