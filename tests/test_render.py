@@ -82,10 +82,12 @@ CORE_GROUPS = {
 
 
 @pytest.mark.parametrize(
-    ("target", "auth"), [(t, None) for t in KUBERNETES_TARGETS] + [("gateway-api", "external")]
+    ("target", "auth", "env"),
+    [(t, None, "prod") for t in KUBERNETES_TARGETS]
+    + [("gateway-api", "external", "prod"), ("gateway-api", None, "test"), ("traefik", None, "test")],
 )
-def test_objects_valid(target: str, auth: str | None) -> None:
-    docs = documents(rendered(target, auth=auth))
+def test_objects_valid(target: str, auth: str | None, env: str) -> None:
+    docs = documents(rendered(target, env=env, auth=auth))
     kinds = {d["kind"] for d in docs}
     assert {"Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"} <= kinds
     assert {"NetworkPolicy", "PrometheusRule", "ServiceMonitor", "KafkaTopic", "KafkaUser"} <= kinds
@@ -96,7 +98,7 @@ def test_objects_valid(target: str, auth: str | None) -> None:
         names.add(key)
         labels = doc["metadata"]["labels"]
         assert labels["app.kubernetes.io/managed-by"] == "frontdoor"
-        assert labels["frontdoor.dev/environment"] == "prod"
+        assert labels["frontdoor.dev/environment"] == env
         assert labels["frontdoor.dev/owner"] in {"shop-app", "payments-app", "platform"}
         pattern = DNS_LABEL if doc["kind"] in ("Service", "Deployment") else DNS_SUBDOMAIN
         assert pattern.match(doc["metadata"]["name"]), doc["metadata"]["name"]
@@ -357,6 +359,32 @@ def test_rate_units() -> None:
 
 
 # --- errors and the command ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", KUBERNETES_TARGETS)
+def test_loopback_upstreams_are_not_for_a_cluster(target: str) -> None:
+    with pytest.raises(RenderError, match=r"127\.0\.0\.1 is not reachable from a cluster"):
+        rendered(target, env="dev")
+    assert "listen 127.0.0.1:8080 default_server;" in rendered("nginx", env="dev")["nginx.conf"]
+
+
+def test_a_service_without_routes_gets_no_routing(shop_copy: Path) -> None:
+    routes = (
+        "  routes:\n    - path: =/payments/webhook\n      methods: [POST]\n"
+        "      access: {clients: [payment-provider]}\n    - path: /payments\n      methods: [GET]\n"
+        '      access: {scopes: ["payments:read"], claims: {role: finance}}\n'
+    )
+    edit(shop_copy, "services/payments.yaml", routes, "  routes: []\n")
+    for target in KUBERNETES_TARGETS:
+        docs = [
+            d
+            for d in documents(rendered(target, shop_copy))
+            if d["metadata"]["labels"].get("frontdoor.dev/service") == "payments"
+        ]
+        kinds = {d["kind"] for d in docs}
+        assert not kinds & {"HTTPRoute", "Ingress", "IngressRoute", "SecurityPolicy"}, target
+        assert "NetworkPolicy" in kinds
+    assert "location = /payments" not in rendered("nginx", shop_copy)["nginx.conf"]
 
 
 def test_unknown_target() -> None:

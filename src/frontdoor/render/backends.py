@@ -29,9 +29,19 @@ class Backend:
 
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        return ipaddress.ip_address(host)
+        address = ipaddress.ip_address(host)
     except ValueError:
-        return None
+        if host.lower() == "localhost":
+            address = ipaddress.ip_address("127.0.0.1")
+        else:
+            return None
+    if address.is_loopback or address.is_link_local or address.is_unspecified or address.is_multicast:
+        # the API server refuses such an endpoint, and no pod could reach the machine's own loopback
+        raise RenderError(
+            f"upstream address {host} is not reachable from a cluster (loopback, link-local or "
+            "unspecified); give this environment's upstreams addresses the cluster can reach"
+        )
+    return address
 
 
 def backends(site: Site, service: str, *, fqdn_as_backend: bool = False) -> tuple[list[Backend], list[Any]]:

@@ -155,6 +155,8 @@ class GatewayApiTarget:
                     {"parentRefs": parent_refs, "rules": rules},
                 )
             )
+        if not route_names:  # a service without routes: nothing routes to it (an empty route would)
+            return objects
         objects.extend(self._security(site, service, route_names, placed))
         objects.append(self._traffic(site, service, route_names))
         return objects
@@ -288,7 +290,6 @@ def _ext_auth(site: Site) -> dict[str, Any]:
                         "group": "",
                         "kind": "Service",
                         "name": authz_api.NAME,
-                        "namespace": site.options.namespace,
                         "port": authz_api.PORT,
                     }
                 ],

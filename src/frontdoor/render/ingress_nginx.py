@@ -61,6 +61,8 @@ class IngressNginxTarget:
             canary = (pool[1], pool[0].weight + pool[1].weight)
         parents = [e for e in site.plan.entrypoints if service in e.services]
         routes = site.routes_of(parents[0], service)
+        if not routes:
+            return objects
         protection = site.plan.edge.spec.protection
         annotations = {
             A + "auth-url": authz_api.service_url(site.options.namespace),

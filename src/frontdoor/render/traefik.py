@@ -153,6 +153,8 @@ class TraefikTarget:
             if service not in entrypoint.services:
                 continue
             routes = site.routes_of(entrypoint, service)
+            if not routes:
+                continue
             chain = [_STRIP_IDENTITY, _AUTHZ, _LIMITS] + ([_RETRY] if protection.retries.attempts > 1 else [])
             if entrypoint.tls is not None and entrypoint.tls.hsts:
                 chain.append(_HSTS)
