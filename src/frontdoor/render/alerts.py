@@ -16,7 +16,6 @@ from frontdoor.render.context import RenderError, Site
 from frontdoor.render.labels import labels, obj
 from frontdoor.render.naming import dns_label
 
-
 _LABEL = re.compile(r"^[a-z0-9-]+$")
 
 
