@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from frontdoor.contract.source import contract_files
+from frontdoor.contract.values import SecretRef
 from frontdoor.render import authz_api
 from frontdoor.render.context import RenderError, Site
 from frontdoor.render.labels import labels, obj
@@ -58,8 +59,6 @@ def _secret_inputs(site: Site) -> tuple[list[dict[str, Any]], list[tuple[str, st
         if client.key_sha256.scheme == "secret":
             wanted[client.key_sha256.target] = site.resolve(client.key_sha256)
     if edge.rate_limits is not None and edge.rate_limits.store == "redis":
-        from frontdoor.contract.values import SecretRef
-
         wanted["redis-url"] = site.resolve(SecretRef("secret", "redis-url"))
     env: list[dict[str, Any]] = []
     files: list[tuple[str, str]] = []
