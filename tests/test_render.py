@@ -387,6 +387,25 @@ def test_a_service_without_routes_gets_no_routing(shop_copy: Path) -> None:
     assert "location = /payments" not in rendered("nginx", shop_copy)["nginx.conf"]
 
 
+def test_authz_runs_in_the_dialect_of_its_edge() -> None:
+    def args(target: str, **options: Any) -> list[str]:
+        docs = documents(rendered(target, **options))
+        deployment = next(d for d in docs if d["kind"] == "Deployment")
+        return list(deployment["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    assert args("gateway-api")[-12:-8] == ["--dialect", "envoy", "--path-prefix", "/auth"]
+    assert "nginx" in args("ingress-nginx") and "traefik" in args("traefik")
+    trusted = args("traefik", authz_trusted=("10.42.0.0/16",))
+    assert trusted[-2:] == ["--trusted", "10.42.0.0/16"] and trusted.count("--trusted") == 1
+    with pytest.raises(RenderError, match="10.42.0.1/16"):
+        rendered("traefik", authz_trusted=("10.42.0.1/16",))
+    policy = next(
+        d for d in documents(rendered("traefik")) if d["metadata"]["name"] == "frontdoor-authz-from-edge"
+    )
+    peers = policy["spec"]["ingress"][0]["from"]
+    assert peers[0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "traefik"}
+
+
 def test_unknown_target() -> None:
     with pytest.raises(RenderError, match="unknown target 'helm'"):
         rendered("helm")

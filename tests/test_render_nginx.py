@@ -9,9 +9,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import trustme
@@ -157,9 +160,88 @@ def test_nginx_routes_as_the_contract_says(tmp_path: Path, upstreams: Upstreams)
         assert counts["heavy"] > counts["light"] > 0
         checks = upstreams.states[admit_all].seen
         # one subrequest per routed request (45); a path no route serves is a 404 without asking
-        assert len(checks) == 45 and all(s == "GET /" for s in checks)
+        assert len(checks) == 45 and all(s == "GET /auth" for s in checks)
     finally:
         nginx.stop()
+
+
+class _AuthzProtocol(BaseHTTPRequestHandler):
+    """Answers checks as docs/authz.md specifies for the nginx dialect, choosing the outcome from the
+    original path alone, so that nginx's side of the protocol is tested outcome by outcome: a 200 with
+    identity headers, 401, and 403s naming their kind. The decisions themselves are the real authz's,
+    tested in the next test and by its own suite."""
+
+    seen: ClassVar[list[tuple[str, str, str]]] = []
+    OUTCOMES: ClassVar[dict[str, tuple[int, dict[str, str]]]] = {
+        "/shop/allow": (
+            200,
+            {
+                "X-Frontdoor-Subject": "alice",
+                "X-Frontdoor-Scopes": "orders:read",
+                "X-Frontdoor-Client": "",
+                "X-Frontdoor-Issuer": "https://idp.example/",
+            },
+        ),
+        "/shop/no-token": (
+            401,
+            {"WWW-Authenticate": 'Bearer realm="frontdoor"', "X-Frontdoor-Deny": "access"},
+        ),
+        "/shop/scope": (
+            403,
+            {"WWW-Authenticate": 'Bearer error="insufficient_scope"', "X-Frontdoor-Deny": "access"},
+        ),
+        "/shop/limited": (403, {"Retry-After": "3", "X-Frontdoor-Deny": "rate-limit"}),
+        "/shop/method": (403, {"Allow": "GET, HEAD", "X-Frontdoor-Deny": "method-not-allowed"}),
+        "/shop/unrouted": (403, {"X-Frontdoor-Deny": "no-route"}),
+    }
+
+    def do_GET(self) -> None:
+        uri, method = self.headers["X-Original-URI"], self.headers["X-Original-Method"]
+        self.seen.append((method, uri, self.headers["Host"]))
+        status, headers = self.OUTCOMES[uri.partition("?")[0]]
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_nginx_speaks_the_authz_protocol(tmp_path: Path, upstreams: Upstreams) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AuthzProtocol)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    spec = ContractSpec(shop=[(upstreams.start("shop"), 1)], other=[upstreams.start("other")])
+    conf = render_conf(spec.write(tmp_path / "contract"), server.server_address[1], tmp_path)
+    nginx = Nginx(tmp_path, conf, spec.port)
+    try:
+        status, _, body = request(
+            spec.port, "POST", "/shop/allow?q=1", {"X-Frontdoor-Client": "spoofed"}, b"{}"
+        )
+        assert status == 200
+        echo = json.loads(body)
+        assert echo["headers"]["x-frontdoor-subject"] == "alice"
+        assert {"x-frontdoor-scopes", "x-frontdoor-issuer"} <= set(echo["header_names"])
+        assert "x-frontdoor-client" not in echo["header_names"]  # empty in the answer: the spoof is gone
+        # the original method, URI and host (nginx's $host: without the port) reach the check
+        assert ("POST", "/shop/allow?q=1", "127.0.0.1") in _AuthzProtocol.seen
+        status, headers, _ = request(spec.port, "GET", "/shop/no-token")
+        assert status == 401 and headers["www-authenticate"] == 'Bearer realm="frontdoor"'
+        status, headers, _ = request(spec.port, "GET", "/shop/scope")
+        assert status == 403 and headers["www-authenticate"] == 'Bearer error="insufficient_scope"'
+        assert headers["x-frontdoor-deny"] == "access"
+        status, headers, body = request(spec.port, "GET", "/shop/limited")
+        assert status == 429 and headers["retry-after"] == "3" and json.loads(body)["status"] == 429
+        status, headers, _ = request(spec.port, "DELETE", "/shop/method")
+        assert status == 405 and headers["allow"] == "GET, HEAD"
+        status, headers, _ = request(spec.port, "GET", "/shop/unrouted")
+        assert status == 404 and headers["x-frontdoor-deny"] == "no-route"
+    finally:
+        nginx.stop()
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.skipif(not _has_authz(), reason="frontdoor authz is not on this branch yet (issue: authz)")
@@ -179,6 +261,8 @@ def test_nginx_asks_the_real_authz(tmp_path: Path, upstreams: Upstreams) -> None
             "dev",
             "--listen",
             f"127.0.0.1:{authz_port}",
+            "--dialect",
+            "nginx",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -196,6 +280,8 @@ def test_nginx_asks_the_real_authz(tmp_path: Path, upstreams: Upstreams) -> None
             assert request(spec.port, "GET", "/shop/x")[0] == 200  # public
             status, headers, _ = request(spec.port, "GET", "/private")  # authenticated, no token
             assert status == 401 and headers.get("www-authenticate", "").startswith("Bearer")
+            status, headers, _ = request(spec.port, "POST", "/exact")  # a GET-only route
+            assert status == 405 and "GET" in headers.get("allow", "")
         finally:
             nginx.stop()
     finally:

@@ -187,6 +187,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         gateway_class=args.gateway_class,
         kafka_cluster=args.kafka_cluster,
         authz_url=args.authz_url,
+        **({"authz_trusted": tuple(args.authz_trusted)} if args.authz_trusted else {}),
     )
     files = render(result.contract, args.env, args.target, options)
     out = Path(args.out)
@@ -282,6 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     render.add_argument(
         "--authz-url", default="http://127.0.0.1:9191", help="nginx: where frontdoor authz listens on the VM"
+    )
+    render.add_argument(
+        "--authz-trusted",
+        action="append",
+        metavar="CIDR",
+        help="Kubernetes: networks the authz believes (its --trusted); repeat it. Default: the private "
+        "ranges, with a NetworkPolicy that admits only the edge's proxies",
     )
     render.set_defaults(handler=cmd_render)
 

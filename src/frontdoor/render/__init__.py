@@ -7,6 +7,7 @@ only `write_files` touches the disk. Every target is deterministic: same contrac
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +50,11 @@ def render(contract: Contract, environment: str, target: str, options: RenderOpt
         raise RenderError(
             f"{target} enforces access only through frontdoor authz: --auth {AUTH_NATIVE} is for gateway-api"
         )
+    for network in options.authz_trusted:
+        try:
+            ipaddress.ip_network(network, strict=True)
+        except ValueError:
+            raise RenderError(f"--authz-trusted {network}: expected a network such as 10.0.0.0/8") from None
     auth = options.auth or (AUTH_NATIVE if target == "gateway-api" else AUTH_EXTERNAL)
     options = dataclasses.replace(options, auth=auth)
     return renderer(Site(contract, compile_plan(contract, environment), options))

@@ -14,6 +14,7 @@ from frontdoor.render import authz_api
 from frontdoor.render.context import RenderError, Site
 from frontdoor.render.labels import labels, obj
 from frontdoor.render.naming import digest
+from frontdoor.render.netpol import EdgePods
 
 SECRET_NAME = "frontdoor-secrets"  # holds each secret the authz reads, keyed by its contract name
 _CONFIGMAP_MAX = 1024 * 1024  # the API server refuses a ConfigMap over 1 MiB
@@ -76,7 +77,7 @@ def _secret_inputs(site: Site) -> tuple[list[dict[str, Any]], list[tuple[str, st
     return env, files
 
 
-def authz_objects(site: Site) -> list[dict[str, Any]]:
+def authz_objects(site: Site, dialect: str, edge: EdgePods) -> list[dict[str, Any]]:
     namespace = site.options.namespace
     configmap, items, checksum = contract_configmap(site)
     env, files = _secret_inputs(site)
@@ -98,7 +99,9 @@ def authz_objects(site: Site) -> list[dict[str, Any]]:
     container: dict[str, Any] = {
         "name": "authz",
         "image": site.options.image,
-        "args": authz_api.command(site.environment, f"0.0.0.0:{authz_api.PORT}"),
+        "args": authz_api.command(
+            site.environment, f"0.0.0.0:{authz_api.PORT}", dialect, site.options.authz_trusted
+        ),
         "ports": [{"name": authz_api.PORT_NAME, "containerPort": authz_api.PORT, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": authz_api.READY_PATH, "port": authz_api.PORT_NAME}} | probe,
         "livenessProbe": {"httpGet": {"path": authz_api.HEALTH_PATH, "port": authz_api.PORT_NAME}}
@@ -216,4 +219,28 @@ def authz_objects(site: Site) -> list[dict[str, Any]]:
             "endpoints": [{"port": authz_api.PORT_NAME, "path": metrics_path, "interval": "30s"}],
         },
     )
-    return [configmap, deployment, service, pdb, hpa, monitor]
+    # only the edge's proxies may ask (the authz believes what a trusted peer says about the request),
+    # and Prometheus may scrape
+    policy = obj(
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        f"{authz_api.NAME}-from-edge",
+        _labels(site),
+        {
+            "podSelector": {"matchLabels": selector(site)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        edge.peer(),
+                        {
+                            "namespaceSelector": {},
+                            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+                        },
+                    ],
+                    "ports": [{"port": authz_api.PORT, "protocol": "TCP"}],
+                }
+            ],
+        },
+    )
+    return [configmap, deployment, service, pdb, hpa, monitor, policy]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from frontdoor import __version__
 from frontdoor.errors import FrontdoorError
+from frontdoor.render.authz_api import PRIVATE_NETWORKS
 from frontdoor.render.naming import UniqueNames
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ class RenderOptions:
     gateway_class: str = "eg"  # gateway-api: the GatewayClass of the Envoy Gateway installation
     kafka_cluster: str = "kafka"  # Strimzi: the Kafka cluster the topics and users belong to
     authz_url: str = "http://127.0.0.1:9191"  # nginx: where `frontdoor authz` listens on the VM
+    #: Kubernetes: the peers the authz believes (its --trusted); a NetworkPolicy admits only the edge
+    authz_trusted: tuple[str, ...] = PRIVATE_NETWORKS
 
 
 @dataclass

@@ -43,6 +43,7 @@ def _format_seconds(seconds: float) -> str:
 
 class GatewayApiTarget:
     name = "gateway-api"
+    dialect = "envoy"
     edge_pods = EdgePods(
         "envoy-gateway-system",
         {"app.kubernetes.io/managed-by": "envoy-gateway", "app.kubernetes.io/component": "proxy"},
@@ -296,7 +297,7 @@ def _ext_auth(site: Site) -> dict[str, Any]:
                 "path": authz_api.CHECK_PATH,
                 "headersToBackend": [h.lower() for h in authz_api.IDENTITY_HEADERS],
             },
-            "headersToExtAuth": [*authz_api.CREDENTIAL_HEADERS, "x-forwarded-for"],
+            "headersToExtAuth": list(authz_api.ENVOY_REQUEST_HEADERS),
             "failOpen": False,
         }
     }

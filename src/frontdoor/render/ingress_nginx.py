@@ -34,6 +34,7 @@ def _seconds(value: float) -> str:
 
 class IngressNginxTarget:
     name = "ingress-nginx"
+    dialect = "nginx"
     class_name = "nginx"
     edge_pods = EdgePods(
         "ingress-nginx",

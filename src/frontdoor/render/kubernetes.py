@@ -25,6 +25,7 @@ Files = dict[str, str]
 class KubernetesTarget(Protocol):
     name: str
     edge_pods: EdgePods  # where the controller's proxies run, by default
+    dialect: str  # how the controller describes a request to frontdoor authz (nginx, traefik, envoy)
 
     def edge_objects(self, site: Site) -> list[dict[str, Any]]: ...
 
@@ -38,7 +39,7 @@ def render_kubernetes(site: Site, target: KubernetesTarget) -> Files:
     edge = target.edge_pods
     if site.options.edge_namespace:
         edge = EdgePods(site.options.edge_namespace, edge.pod_labels)
-    files: Files = {"frontdoor-authz.yaml": yamlout.dump_all(authz_objects(site))}
+    files: Files = {"frontdoor-authz.yaml": yamlout.dump_all(authz_objects(site, target.dialect, edge))}
     edge_objects = target.edge_objects(site)
     if edge_objects:
         files["edge.yaml"] = yamlout.dump_all(edge_objects)

@@ -20,13 +20,17 @@ class EdgePods:
     namespace: str
     pod_labels: dict[str, str]
 
+    def peer(self) -> dict[str, Any]:
+        """A NetworkPolicy peer: these pods in that namespace."""
+        return {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.namespace}},
+            "podSelector": {"matchLabels": dict(self.pod_labels)},
+        }
+
 
 def network_policy(site: Site, service: str, edge: EdgePods) -> dict[str, Any]:
     ports = sorted({u.url.port for u in site.upstreams(service)})
-    peer = {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": edge.namespace}},
-        "podSelector": {"matchLabels": dict(edge.pod_labels)},
-    }
+    peer = edge.peer()
     return obj(
         "networking.k8s.io/v1",
         "NetworkPolicy",

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 from urllib.parse import urlsplit
 
@@ -24,6 +25,9 @@ from frontdoor.render import authz_api
 from frontdoor.render.context import RenderError, Site
 
 AUTHZ_LOCATION = "/_frontdoor/authz"  # internal: a client asking for it gets 404
+DENIED_LOCATION = "@frontdoor_denied"
+#: what a denial may carry besides its kind, for the status it is turned back into
+_DENY_HEADERS = (authz_api.DENY_HEADER, "Allow", "Retry-After", "WWW-Authenticate")
 AUTHZ_UPSTREAM = "frontdoor_authz"
 _HSTS = "max-age=31536000"
 
@@ -79,7 +83,7 @@ def render_nginx(site: Site) -> dict[str, str]:
     conf.line(f"# Rendered by frontdoor for environment {plan.environment}; re-render instead of editing.")
     conf.line(
         f"# frontdoor authz must run beside it: frontdoor authz DIR --env {plan.environment} "
-        f"--listen {authz.hostname}:{authz.port}"
+        f"--listen {authz.hostname}:{authz.port} --dialect nginx"
     )
     conf.line("worker_processes auto;")
     conf.line("error_log stderr warn;")
@@ -203,10 +207,11 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, schemes: dic
         conf.open(f"location {key}")
         conf.line(f"# {route.service} (owner {route.owner})")
         conf.line(f"auth_request {AUTHZ_LOCATION};")
-        for header in authz_api.IDENTITY_HEADERS:
+        for header in (*authz_api.IDENTITY_HEADERS, *_DENY_HEADERS):
             conf.line(
                 f"auth_request_set {_variable(header)} $upstream_http_{header.lower().replace('-', '_')};"
             )
+        conf.line(f"error_page 403 = {DENIED_LOCATION};")
         for header in authz_api.IDENTITY_HEADERS:
             conf.line(f"proxy_set_header {header} {_variable(header)};")
         _forwarding(conf)
@@ -222,9 +227,44 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, schemes: dic
     if "/" not in locations:
         conf.line("")
         conf.open("location /")
-        conf.line("return 404;")
+        conf.line("default_type application/json;")
+        conf.line(f"return 404 '{_body(404, 'Not Found')}';")
         conf.close()
+    _denied(conf, entrypoint)
     conf.close()
+
+
+def _body(status: int, error: str) -> str:
+    return json.dumps({"status": status, "error": error}, separators=(",", ":"))
+
+
+def _denied(conf: _Conf, entrypoint: PlannedEntrypoint) -> None:
+    """A 403 from the authz names its kind: answer with the status `serve` gives that kind.
+
+    nginx sets the auth_request_set variables before it acts on the answer, so they survive the
+    internal redirect of error_page. add_header in a block replaces the outer ones, so each block
+    lists all it sends (HSTS included)."""
+    hsts = entrypoint.tls is not None and entrypoint.tls.hsts
+    always = [f"{authz_api.DENY_HEADER} {_variable(authz_api.DENY_HEADER)}"]
+    if hsts:
+        always.append(f'Strict-Transport-Security "{_HSTS}"')
+    conf.line("")
+    conf.open(f"location {DENIED_LOCATION}")
+    conf.line("default_type application/json;")
+    for kind, status in sorted(authz_api.NGINX_DENY_STATUS.items()):
+        conf.open(f'if ({_variable(authz_api.DENY_HEADER)} = "{kind}")')
+        extra = {405: ["Allow $fd_allow"], 429: ["Retry-After $fd_retry_after"]}.get(status, [])
+        for header in always + extra:
+            conf.line(f"add_header {header} always;")
+        conf.line(f"return {status} '{_body(status, _REASONS[status])}';")
+        conf.close()
+    for header in [*always, "WWW-Authenticate $fd_www_authenticate"]:
+        conf.line(f"add_header {header} always;")
+    conf.line(f"return 403 '{_body(403, 'Forbidden')}';")
+    conf.close()
+
+
+_REASONS = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 429: "Too Many Requests"}
 
 
 def _forwarding(conf: _Conf) -> None:

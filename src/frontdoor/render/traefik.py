@@ -63,6 +63,7 @@ def _method_matcher(route: PlannedRoute) -> str | None:
 
 class TraefikTarget:
     name = "traefik"
+    dialect = "traefik"
     edge_pods = EdgePods("traefik", {"app.kubernetes.io/name": "traefik"})
 
     def edge_objects(self, site: Site) -> list[dict[str, Any]]:
