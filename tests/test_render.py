@@ -453,3 +453,103 @@ def test_cli_render_errors(tmp_path: Path, shop_copy: Path, capsys: pytest.Captu
     out = capsys.readouterr().out
     assert code == 2 and "route-access" in out and "invalid" in out
     assert not (tmp_path / "c").exists()
+
+
+WIDE = """
+apiVersion: frontdoor/v1
+kind: Team
+metadata: {name: app}
+spec: {role: app, oncall: {primary: "mailto:app@example.com"}}
+---
+apiVersion: frontdoor/v1
+kind: Team
+metadata: {name: edge}
+spec: {role: platform}
+---
+apiVersion: frontdoor/v1
+kind: Team
+metadata: {name: delivery}
+spec: {role: delivery}
+---
+apiVersion: frontdoor/v1
+kind: Service
+metadata: {name: api, owner: app}
+spec:
+  exposure: public
+  routes:
+    - {path: /, access: public}
+    - {path: =/v1/exact, methods: [GET], access: authenticated}
+    - {path: /v1/strip, access: {scopes: [a, b]}, strip_prefix: true}
+    - {path: /v1/flags, access: {claims: {beta: true}}}
+  slo: {availability: 99.5}
+---
+apiVersion: frontdoor/v1
+kind: Edge
+metadata: {name: edge, owner: edge}
+spec:
+  entrypoints:
+    - {name: plain, listen: "0.0.0.0:8080", hosts: ["*"], services: [api]}
+    - name: secure
+      listen: "0.0.0.0:8443"
+      hosts: ["*.example.com", api.example.com]
+      tls: {cert: secret:wide-tls, key: secret:wide-key, min_version: "1.3", hsts: true}
+      services: [api]
+  identity:
+    providers:
+      - {name: idp, issuer: "https://idp.example.com/", audiences: [api], scopes_claim: scp, jwks_uri: "https://idp.example.com/keys"}
+  rate_limits: {default: {requests: 100, per: 10s, key: route}}
+---
+apiVersion: frontdoor/v1
+kind: Environment
+metadata: {name: prod, owner: delivery}
+spec:
+  upstreams:
+    api:
+      - {url: "http://api.internal.example:8080", weight: 5}
+      - {url: "http://10.9.0.1:8080", weight: 3}
+      - {url: "http://10.9.0.2:8080", weight: 2}
+  secrets: {wide-tls: "file:/tls/crt", wide-key: "file:/tls/key"}
+"""
+
+
+def test_a_wider_contract(tmp_path: Path) -> None:
+    """Wildcard and any-host entrypoints, exact, stripped, claim and scp routes, a DNS upstream and
+    three uneven weights: valid objects where the target can express it, a reason where it cannot."""
+    (tmp_path / "contract.yaml").write_text(WIDE)
+    for target in ("gateway-api", "traefik"):
+        for doc in documents(rendered(target, tmp_path)):
+            if doc["apiVersion"] in CORE_GROUPS:
+                kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+            else:
+                jsonschema.validate(doc["spec"], SPECS[(doc["apiVersion"], doc["kind"])])
+    docs = documents(rendered("gateway-api", tmp_path))
+    backend = next(d for d in docs if d["kind"] == "Backend")
+    assert backend["spec"]["endpoints"] == [{"fqdn": {"hostname": "api.internal.example", "port": 8080}}]
+    gateway = next(d for d in docs if d["kind"] == "Gateway" and d["metadata"]["name"] == "secure")
+    assert [listener.get("hostname") for listener in gateway["spec"]["listeners"]] == [
+        "*.example.com",
+        "api.example.com",
+    ]
+    policies = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "SecurityPolicy"}
+    scp = policies["api-route-2"]["authorization"]["rules"][0]["principal"]["jwt"]
+    assert scp["claims"] == [
+        {"name": "scp", "valueType": "StringArray", "values": ["a"]},
+        {"name": "scp", "valueType": "StringArray", "values": ["b"]},
+    ]
+    assert "extAuth" in policies["api-route-3"]  # a boolean claim: Envoy Gateway compares strings only
+    assert "jwt" in policies["api-route-1"] and "authorization" not in policies["api-route-1"]
+    limit = next(d for d in docs if d["kind"] == "BackendTrafficPolicy")["spec"]["rateLimit"]
+    assert limit == {"type": "Local", "local": {"rules": [{"limit": {"requests": 600, "unit": "Minute"}}]}}
+    traefik = documents(rendered("traefik", tmp_path))
+    secure = next(d for d in traefik if d["kind"] == "IngressRoute" and d["metadata"]["name"] == "api-secure")
+    assert secure["spec"]["routes"][-1]["match"].startswith(
+        r"(HostRegexp(`^.+\.example\.com$`) || Host(`api.example.com`)) && PathPrefix(`/`)"
+    )
+    plain = next(d for d in traefik if d["kind"] == "IngressRoute" and d["metadata"]["name"] == "api-plain")
+    assert plain["spec"]["routes"][-1]["match"] == "PathPrefix(`/`)" and "tls" not in plain["spec"]
+    with pytest.raises(RenderError, match="splits traffic between 3 upstreams"):
+        rendered("ingress-nginx", tmp_path)
+    conf = rendered("nginx", tmp_path)["nginx.conf"]
+    assert "server_name .example.com api.example.com;" in conf
+    assert "server api.internal.example:8080 weight=5;" in conf
+    assert "ssl_protocols TLSv1.3;" in conf
