@@ -184,6 +184,28 @@ def test_authz_deployment_is_hardened() -> None:
     assert env["FRONTDOOR_REDIS_URL"] == "redis-url"
 
 
+def test_authz_reads_secrets_the_edge_names_directly(shop_copy: Path) -> None:
+    edit(
+        shop_copy,
+        "edges/public.yaml",
+        "key_sha256: secret:billing-batch-key-hash",
+        "key_sha256: env:BILLING_HASH",
+    )
+    edit(
+        shop_copy,
+        "edges/public.yaml",
+        "key_sha256: secret:payment-provider-key-hash",
+        "key_sha256: file:/run/keys/payment-provider",
+    )
+    deployment = next(d for d in documents(rendered("traefik", shop_copy)) if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"]}
+    assert env["BILLING_HASH"] == "BILLING_HASH"
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/run/keys/payment-provider")
+    assert mount["subPath"] == "run_keys_payment-provider" and mount["readOnly"]
+    kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
 def test_changing_the_contract_rolls_the_authz_pods(shop_copy: Path) -> None:
     def checksum(directory: Path) -> str:
         docs = documents(rendered("traefik", directory))

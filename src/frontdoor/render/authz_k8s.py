@@ -53,12 +53,14 @@ def contract_configmap(site: Site) -> tuple[dict[str, Any], list[dict[str, str]]
 
 def _secret_inputs(site: Site) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """Environment variables and files the authz reads its secrets from: API client key hashes and,
-    with a shared rate-limit store, the Redis URL. Both come from one Secret keyed by contract name."""
+    with a shared rate-limit store, the Redis URL. All come from one Secret, keyed by the contract's
+    secret name (``secret:NAME``), or by the variable or file name the Edge gives directly."""
     wanted: dict[str, Any] = {}
     edge = site.plan.edge.spec
     for client in edge.identity.api_clients:
-        if client.key_sha256.scheme == "secret":
-            wanted[client.key_sha256.target] = site.resolve(client.key_sha256)
+        ref = client.key_sha256
+        key = ref.target if ref.scheme != "file" else _KEY_INVALID.sub("_", ref.target.strip("/"))
+        wanted[key] = site.resolve(ref)
     if edge.rate_limits is not None and edge.rate_limits.store == "redis":
         wanted["redis-url"] = site.resolve(SecretRef("secret", "redis-url"))
     env: list[dict[str, Any]] = []
