@@ -172,6 +172,30 @@ def _open_log(target: str) -> TextIO:
     return open(target, "a", encoding="utf-8", buffering=1)
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from frontdoor.render import RenderOptions, render, write_files
+
+    console = _console()
+    result = _load_valid(Path(args.directory), console)
+    if result is None:
+        return EXIT_INVALID
+    options = RenderOptions(
+        namespace=args.namespace,
+        image=args.image,
+        auth=args.auth,
+        edge_namespace=args.edge_namespace,
+        gateway_class=args.gateway_class,
+        kafka_cluster=args.kafka_cluster,
+        authz_url=args.authz_url,
+        **({"authz_trusted": tuple(args.authz_trusted)} if args.authz_trusted else {}),
+    )
+    files = render(result.contract, args.env, args.target, options)
+    out = Path(args.out)
+    write_files(out, files)
+    console.print(f"rendered {len(files)} file(s) for {args.target}, environment {args.env}, into {out}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from frontdoor.schema import contract_schema
 
@@ -228,6 +252,46 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--env", default="dev")
     demo.add_argument("--access-log", default="-", help='a file, "-" for standard output, or "off"')
     demo.set_defaults(handler=cmd_demo)
+
+    render = commands.add_parser(
+        "render",
+        help="manifests for an existing platform: Kubernetes (gateway-api, ingress-nginx, traefik) or nginx",
+    )
+    render.add_argument("directory", metavar="DIR")
+    render.add_argument("--env", required=True)
+    render.add_argument(
+        "--target", required=True, metavar="TARGET", help="gateway-api, ingress-nginx, traefik or nginx"
+    )
+    render.add_argument(
+        "--out", required=True, metavar="OUT", help="directory to write (replaced if rendered)"
+    )
+    render.add_argument(
+        "--auth",
+        choices=("native", "external"),
+        help="gateway-api: Envoy Gateway checks JWTs itself (native, the default) or asks frontdoor authz "
+        "(external); the other targets always ask frontdoor authz",
+    )
+    render.add_argument("--namespace", default="frontdoor", help="Kubernetes namespace of the objects")
+    render.add_argument("--image", default=f"frontdoor:{__version__}", help="image that runs frontdoor authz")
+    render.add_argument(
+        "--edge-namespace",
+        help="namespace of the edge controller's proxies (default: the target's usual one)",
+    )
+    render.add_argument("--gateway-class", default="eg", help="gateway-api: the GatewayClass of the Gateways")
+    render.add_argument(
+        "--kafka-cluster", default="kafka", help="Strimzi: the Kafka cluster of topics and users"
+    )
+    render.add_argument(
+        "--authz-url", default="http://127.0.0.1:9191", help="nginx: where frontdoor authz listens on the VM"
+    )
+    render.add_argument(
+        "--authz-trusted",
+        action="append",
+        metavar="CIDR",
+        help="Kubernetes: networks the authz believes (its --trusted); repeat it. Default: the private "
+        "ranges, with a NetworkPolicy that admits only the edge's proxies",
+    )
+    render.set_defaults(handler=cmd_render)
 
     schema = commands.add_parser("schema", help="the JSON Schema of contract documents")
     schema.set_defaults(handler=cmd_schema)

@@ -1,0 +1,173 @@
+"""SLO alerts: a PrometheusRule per service from its ``slo``, labelled with the owning team, and an
+Alertmanager route per team that sends that team's alerts to its on-call.
+
+Availability uses multi-window burn rates (the SRE workbook's): burning the month's error budget 14.4
+times too fast over both 1h and 5m pages (critical); 6 times over 6h and 30m opens a ticket (warning).
+Latency alerts when the 99th percentile stays above the target for 10 minutes (warning).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from frontdoor.render.context import RenderError, Site
+from frontdoor.render.labels import labels, obj
+from frontdoor.render.naming import dns_label
+
+_LABEL = re.compile(r"^[a-z0-9-]+$")
+
+
+def names_of(objects: list[dict[str, Any]], kind: str) -> str:
+    """The names of ``objects`` of ``kind`` as an exact PromQL alternation: ``(a|b)``."""
+    names = sorted({o["metadata"]["name"] for o in objects if o["kind"] == kind})
+    # our names are DNS labels, [a-z0-9-]: nothing to escape, in the regexp or the PromQL string
+    assert all(_LABEL.match(n) for n in names), names
+    return "(" + "|".join(names) + ")"
+
+
+@dataclass(frozen=True)
+class SloMetrics:
+    """PromQL for one service at this edge: rates over a window ``[W]`` and a latency histogram."""
+
+    requests: str  # a counter of every request, e.g. 'traefik_service_requests_total{service=~"x"}'
+    errors: str  # the same counter restricted to 5xx
+    latency_bucket: str  # a histogram's _bucket series, with an ``le`` label
+    latency_unit: float  # the histogram's unit in seconds (0.001 for milliseconds)
+
+
+_BURN = (("page", 14.4, "1h", "5m", "critical"), ("ticket", 6.0, "6h", "30m", "warning"))
+
+
+def _ratio(metrics: SloMetrics, window: str) -> str:
+    return (
+        f"(sum(rate({metrics.errors}[{window}])) or vector(0))"
+        f" / clamp_min(sum(rate({metrics.requests}[{window}])), 1e-9)"
+    )
+
+
+def prometheus_rule(site: Site, service: str, metrics: SloMetrics) -> dict[str, Any] | None:
+    slo = site.service(service).spec.slo
+    if slo is None or (slo.availability is None and slo.latency_p99_ms is None):
+        return None
+    owner = site.plan.service_owners[service]
+    team = site.team(owner)
+    base = {"team": owner, "service": service, "environment": site.environment}
+    annotations: dict[str, str] = {}
+    if team is not None and team.spec.runbooks is not None:
+        annotations["runbook_url"] = str(team.spec.runbooks)
+    rules: list[dict[str, Any]] = []
+    if slo.availability is not None:
+        budget = round(1 - slo.availability / 100, 10)
+        for kind, factor, long, short, severity in _BURN:
+            threshold = f"{factor} * {budget:g}"
+            rules.append(
+                {
+                    "alert": f"{_camel(service)}ErrorBudgetBurn{kind.title()}",
+                    "expr": f"({_ratio(metrics, long)}) > ({threshold})\nand\n"
+                    f"({_ratio(metrics, short)}) > ({threshold})",
+                    "for": "2m",
+                    "labels": base | {"severity": severity, "slo": "availability"},
+                    "annotations": annotations
+                    | {
+                        "summary": f"{service} is failing requests {factor:g}x faster than its "
+                        f"{slo.availability:g}% availability SLO allows ({long}/{short} windows)",
+                        "description": f"Owned by {owner}. 5xx ratio at the {site.environment} edge is "
+                        f"above {factor:g} times the error budget of {budget:g}.",
+                    },
+                }
+            )
+    if slo.latency_p99_ms is not None:
+        target = slo.latency_p99_ms / 1000 / metrics.latency_unit
+        rules.append(
+            {
+                "alert": f"{_camel(service)}LatencyP99High",
+                "expr": f"histogram_quantile(0.99, sum by (le) (rate({metrics.latency_bucket}[5m])))"
+                f" > {target:g}",
+                "for": "10m",
+                "labels": base | {"severity": "warning", "slo": "latency"},
+                "annotations": annotations
+                | {
+                    "summary": f"{service} p99 latency is above its {slo.latency_p99_ms} ms SLO",
+                    "description": f"Owned by {owner}. Measured at the {site.environment} edge over 5m.",
+                },
+            }
+        )
+    return obj(
+        "monitoring.coreos.com/v1",
+        "PrometheusRule",
+        site.names.name("PrometheusRule", service, "slo"),
+        labels(site.environment, owner, service),
+        {"groups": [{"name": f"frontdoor.{service}.slo", "rules": rules}]},
+    )
+
+
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.split("-"))
+
+
+def alertmanager_routes(site: Site, teams: list[str]) -> dict[str, dict[str, Any]]:
+    """An Alertmanager ``route`` + ``receivers`` snippet per team, to merge into alertmanager.yml."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(teams)):
+        team = site.team(name)
+        receiver = f"{dns_label(name)}-oncall"
+        out[name] = {
+            "route": {
+                "receiver": receiver,
+                "matchers": [f'team="{name}"', f'environment="{site.environment}"'],
+                "group_by": ["alertname", "service", "environment"],
+                "group_wait": "30s",
+                "group_interval": "5m",
+                "repeat_interval": "4h",
+            },
+            "receivers": [{"name": receiver} | _integration(name, team)],
+        }
+    return out
+
+
+def _integration(name: str, team: Any) -> dict[str, Any]:
+    """Where the team's on-call is reached, from ``oncall.primary`` (then its contact, as a fallback).
+    Keys and webhook URLs stay outside the contract: Alertmanager reads them from files."""
+    oncall = team.spec.oncall if team is not None else None
+    contact = team.spec.contact if team is not None else None
+    primary = oncall.primary if oncall is not None else ""
+    scheme, _, target = primary.partition(":")
+    secrets = "/etc/alertmanager/secrets"
+    if scheme == "pagerduty" and target:
+        return {
+            "pagerduty_configs": [
+                {
+                    "routing_key_file": f"{secrets}/pagerduty/{target}",
+                    "severity": "{{ .CommonLabels.severity }}",
+                }
+            ]
+        }
+    if scheme == "opsgenie" and target:
+        return {
+            "opsgenie_configs": [
+                {"api_key_file": f"{secrets}/opsgenie", "responders": [{"name": target, "type": "team"}]}
+            ]
+        }
+    if scheme in ("http", "https"):
+        return {"webhook_configs": [{"url": primary}]}
+    if scheme == "mailto" or ("@" in primary and " " not in primary):
+        return {"email_configs": [{"to": target if scheme == "mailto" else primary}]}
+    if scheme == "slack" or primary.startswith("#"):
+        return _slack(target if scheme == "slack" else primary)
+    if contact is not None and contact.email:
+        return {"email_configs": [{"to": contact.email}]}
+    if contact is not None and contact.chat and contact.chat.startswith("#"):
+        return _slack(contact.chat)
+    raise RenderError(
+        f"team {name}: on-call {primary!r} is not something Alertmanager can notify; write "
+        "pagerduty:KEY, opsgenie:TEAM, mailto:ADDRESS, slack:#CHANNEL or an https:// webhook, "
+        "or give the team a contact email"
+    )
+
+
+def _slack(channel: str) -> dict[str, Any]:
+    return {
+        "slack_configs": [{"channel": channel, "api_url_file": "/etc/alertmanager/secrets/slack-webhook"}]
+    }

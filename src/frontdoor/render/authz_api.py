@@ -1,0 +1,60 @@
+"""How the edge talks to `frontdoor authz` (docs/authz.md): its port, the check path, the headers each
+edge dialect sends and the identity headers it answers with. One place, because every target points
+at the same service.
+
+A 200 admits the request and carries the four identity headers (always, empty when they do not apply),
+which the edge copies onto the upstream request, replacing whatever a client sent under those names.
+401 and 403 deny; for the nginx dialect every other denial is a 403 naming its kind in
+``X-Frontdoor-Deny`` (nginx's auth_request accepts nothing else), Traefik and Envoy get the real status.
+"""
+
+from __future__ import annotations
+
+NAME = "frontdoor-authz"  # Deployment, Service, ConfigMap, ... of the authz service
+PORT = 9191  # the authz listener: checks, /healthz, /readyz
+PORT_NAME = "http"
+HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+METRICS_PATH = "/metrics"
+CONTRACT_MOUNT = "/etc/frontdoor/contract"
+
+#: the check URL's path for nginx, ingress-nginx and Traefik; Envoy's path_prefix, removed by the authz
+CHECK_PATH = "/auth"
+
+#: the private address ranges: who may ask, by default, in a cluster (a NetworkPolicy admits only the
+#: edge's proxies, so only they can be the peer)
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fd00::/8")
+
+#: nginx ``auth_request``: the original request line (the Host is set too: routes are chosen by it)
+NGINX_REQUEST_HEADERS = {"X-Original-URI": "$request_uri", "X-Original-Method": "$request_method"}
+
+#: what Envoy must pass on to the check besides Authorization, which it always sends
+ENVOY_REQUEST_HEADERS = ("authorization", "x-api-key", "x-forwarded-for", "x-request-id")
+
+#: identity the authz answers with, for the upstream
+IDENTITY_HEADERS = (
+    "X-Frontdoor-Subject",
+    "X-Frontdoor-Scopes",
+    "X-Frontdoor-Client",
+    "X-Frontdoor-Issuer",
+)
+DENY_HEADER = "X-Frontdoor-Deny"
+
+#: nginx dialect: the kind of a 403 -> the status `serve` answers for it (anything else stays 403)
+NGINX_DENY_STATUS = {"no-route": 404, "method-not-allowed": 405, "bad-request": 400, "rate-limit": 429}
+
+
+def command(environment: str, listen: str, dialect: str, trusted: tuple[str, ...]) -> list[str]:
+    """``frontdoor authz`` arguments (the image's entrypoint is ``frontdoor``), with the dialect pinned
+    as the authz documentation asks for production."""
+    args = ["authz", CONTRACT_MOUNT, "--env", environment, "--listen", listen, "--dialect", dialect]
+    if dialect == "envoy":
+        args += ["--path-prefix", CHECK_PATH]
+    for network in trusted:
+        args += ["--trusted", network]
+    return args
+
+
+def service_url(namespace: str) -> str:
+    """The in-cluster check URL of the authz Service, fully qualified so any namespace can use it."""
+    return f"http://{NAME}.{namespace}.svc.cluster.local:{PORT}{CHECK_PATH}"

@@ -1,0 +1,361 @@
+"""Target ``gateway-api``: Gateway API objects as Envoy Gateway runs them.
+
+- a Gateway per Edge entrypoint: a listener per host, TLS from the Secret named after the certificate
+  reference; a ClientTrafficPolicy with the entrypoint's TLS floor, client timeouts, trusted proxies,
+  and the early removal of any ``X-Frontdoor-*`` header a client sent;
+- an HTTPRoute per exposed service, attached to every Gateway that exposes it, one named rule per
+  contract route (path, methods; a GET route also matches HEAD), split between the Environment's
+  upstreams by weight;
+- access: with ``--auth native`` (the default) a SecurityPolicy per protected rule checks the JWT
+  (providers, issuer, audiences) and the route's scopes and claims with Envoy Gateway's authorization
+  rules; a rule Envoy Gateway cannot express (API clients, whose keys the contract holds only as hashes;
+  non-string claims; a provider without ``jwks_uri``) is sent to ``frontdoor authz`` by ext_authz. With
+  ``--auth external`` every request of the route goes to ``frontdoor authz``, which then also applies
+  the rate limits and the kill switch;
+- a BackendTrafficPolicy per route: upstream timeouts and retries of failed connections, and with
+  ``--auth native`` the rate limit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from frontdoor.contract.models import AccessRule, Provider
+from frontdoor.plan import PlannedRoute
+from frontdoor.render import authz_api
+from frontdoor.render.alerts import SloMetrics, names_of
+from frontdoor.render.backends import backends
+from frontdoor.render.common import cert_manager_annotations, host_label, rate_per_unit, tls_secret_name
+from frontdoor.render.context import AUTH_EXTERNAL, RenderError, Site
+from frontdoor.render.labels import labels, obj
+from frontdoor.render.netpol import EdgePods
+
+GW = "gateway.networking.k8s.io"
+EG = "gateway.envoyproxy.io/v1alpha1"
+_MAX_RULES = 16  # Gateway API: rules per HTTPRoute
+_MAX_CLAIM_VARIANTS = 16  # a claim may be a string or a list: 2**claims rules; past 4 claims use authz
+
+
+def _format_seconds(seconds: float) -> str:
+    return f"{int(seconds * 1000)}ms" if seconds != int(seconds) else f"{int(seconds)}s"
+
+
+class GatewayApiTarget:
+    name = "gateway-api"
+    dialect = "envoy"
+    edge_pods = EdgePods(
+        "envoy-gateway-system",
+        {"app.kubernetes.io/managed-by": "envoy-gateway", "app.kubernetes.io/component": "proxy"},
+    )
+
+    # --- the edge: a Gateway per entrypoint ------------------------------------------------------
+
+    def edge_objects(self, site: Site) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        edge = site.plan.edge
+        protection = edge.spec.protection
+        for entrypoint in site.plan.entrypoints:
+            name = self.gateway_name(site, entrypoint.name)
+            listeners = []
+            for host in entrypoint.hosts:
+                listener: dict[str, Any] = {
+                    "name": site.names.name(f"listener/{name}", host_label(host)),
+                    "port": entrypoint.listen.port,
+                    "protocol": "HTTPS" if entrypoint.tls else "HTTP",
+                    "allowedRoutes": {"namespaces": {"from": "Same"}},
+                }
+                if host != "*":
+                    listener["hostname"] = host
+                if entrypoint.tls is not None:
+                    listener["tls"] = {
+                        "mode": "Terminate",
+                        "certificateRefs": [
+                            {"group": "", "kind": "Secret", "name": tls_secret_name(entrypoint.tls)}
+                        ],
+                    }
+                listeners.append(listener)
+            out.append(
+                obj(
+                    f"{GW}/v1",
+                    "Gateway",
+                    name,
+                    labels(site.environment, site.platform_team),
+                    {"gatewayClassName": site.options.gateway_class, "listeners": listeners},
+                    annotations=cert_manager_annotations(edge.metadata.annotations) or None,
+                )
+            )
+            spec: dict[str, Any] = {
+                "targetRefs": [{"group": GW, "kind": "Gateway", "name": name}],
+                "timeout": {
+                    "http": {
+                        "requestReceivedTimeout": _format_seconds(protection.timeouts.header),
+                        "idleTimeout": _format_seconds(protection.timeouts.idle),
+                    }
+                },
+                # before any filter runs, so neither JWT nor ext_authz can be fooled by them
+                "headers": {"earlyRequestHeaders": {"remove": list(authz_api.IDENTITY_HEADERS)}},
+            }
+            if entrypoint.tls is not None:
+                spec["tls"] = {"minVersion": entrypoint.tls.min_version}
+            if entrypoint.trusted_proxies:
+                spec["clientIPDetection"] = {
+                    "xForwardedFor": {"trustedCIDRs": [str(n) for n in entrypoint.trusted_proxies]}
+                }
+            out.append(
+                obj(f"{EG}", "ClientTrafficPolicy", name, labels(site.environment, site.platform_team), spec)
+            )
+        return out
+
+    def gateway_name(self, site: Site, entrypoint: str) -> str:
+        return site.names.name("Gateway", entrypoint)
+
+    # --- a service: backends, HTTPRoute, policies --------------------------------------------------
+
+    def service_objects(self, site: Site, service: str) -> list[dict[str, Any]]:
+        owner = site.plan.service_owners[service]
+        pool, objects = backends(site, service, fqdn_as_backend=True)
+        if any(b.scheme == "https" for b in pool):
+            raise RenderError(
+                f"service {service} has https upstreams: Gateway API needs a BackendTLSPolicy with their "
+                "CA, which the contract does not carry; use http upstreams inside the cluster"
+            )
+        backend_refs = [
+            {
+                "group": "" if b.kind == "Service" else "gateway.envoyproxy.io",
+                "kind": b.kind,
+                "name": b.name,
+                "port": b.port,
+                "weight": b.weight,
+            }
+            for b in pool
+        ]
+        parents = [e for e in site.plan.entrypoints if service in e.services]
+        routes = site.routes_of(parents[0], service)
+        hsts = any(e.tls is not None and e.tls.hsts for e in parents)
+        object_labels = labels(site.environment, owner, service)
+        parent_refs = [
+            {"group": GW, "kind": "Gateway", "name": self.gateway_name(site, e.name)} for e in parents
+        ]
+        # an HTTPRoute holds at most 16 rules: a service with more routes gets several HTTPRoutes
+        route_names: list[str] = []
+        placed: list[tuple[str, PlannedRoute]] = []
+        for start in range(0, len(routes), _MAX_RULES):
+            chunk = routes[start : start + _MAX_RULES]
+            number = start // _MAX_RULES + 1
+            route_name = site.names.name("HTTPRoute", service, "" if number == 1 else str(number))
+            route_names.append(route_name)
+            placed.extend((route_name, r) for r in chunk)
+            rules = [self._rule(route, backend_refs, hsts) for route in chunk]
+            objects.append(
+                obj(
+                    f"{GW}/v1",
+                    "HTTPRoute",
+                    route_name,
+                    object_labels,
+                    {"parentRefs": parent_refs, "rules": rules},
+                )
+            )
+        if not route_names:  # a service without routes: nothing routes to it (an empty route would)
+            return objects
+        objects.extend(self._security(site, service, route_names, placed))
+        objects.append(self._traffic(site, service, route_names))
+        return objects
+
+    @staticmethod
+    def rule_name(route: PlannedRoute) -> str:
+        return f"route-{route.index}"
+
+    def _rule(self, route: PlannedRoute, backend_refs: list[dict[str, Any]], hsts: bool) -> dict[str, Any]:
+        path = {"type": "Exact" if route.path.exact else "PathPrefix", "value": route.path.path}
+        matches: list[dict[str, Any]]
+        if route.methods is None:
+            matches = [{"path": path}]
+        else:
+            methods = set(route.methods) | ({"HEAD"} if "GET" in route.methods else set())
+            matches = [{"path": path, "method": m} for m in sorted(methods)]
+        rule: dict[str, Any] = {
+            "name": self.rule_name(route),
+            "matches": matches,
+            "backendRefs": backend_refs,
+        }
+        filters: list[dict[str, Any]] = []
+        if route.strip_prefix and route.path.path != "/":
+            rewrite = (
+                {"type": "ReplaceFullPath", "replaceFullPath": "/"}
+                if route.path.exact
+                else {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}
+            )
+            filters.append({"type": "URLRewrite", "urlRewrite": {"path": rewrite}})
+        if hsts:
+            filters.append(
+                {
+                    "type": "ResponseHeaderModifier",
+                    "responseHeaderModifier": {
+                        "set": [{"name": "Strict-Transport-Security", "value": "max-age=31536000"}]
+                    },
+                }
+            )
+        if filters:
+            rule["filters"] = filters
+        return rule
+
+    def _security(
+        self, site: Site, service: str, route_names: list[str], placed: list[tuple[str, PlannedRoute]]
+    ) -> list[dict[str, Any]]:
+        owner = site.plan.service_owners[service]
+        object_labels = labels(site.environment, owner, service)
+        if site.options.auth == AUTH_EXTERNAL:
+            # every request, public ones too: the authz also applies rate limits and the kill switch
+            name = site.names.name("SecurityPolicy", service)
+            refs = [{"group": GW, "kind": "HTTPRoute", "name": n} for n in route_names]
+            return [obj(EG, "SecurityPolicy", name, object_labels, {"targetRefs": refs} | _ext_auth(site))]
+        out = []
+        for route_name, route in placed:
+            if route.access.is_public:
+                continue
+            ref = {"group": GW, "kind": "HTTPRoute", "name": route_name, "sectionName": self.rule_name(route)}
+            spec = _native_access(site, route.access)
+            if spec is None:
+                spec = _ext_auth(site)
+            name = site.names.name("SecurityPolicy", service, self.rule_name(route))
+            out.append(obj(EG, "SecurityPolicy", name, object_labels, {"targetRefs": [ref]} | spec))
+        return out
+
+    def _traffic(self, site: Site, service: str, route_names: list[str]) -> dict[str, Any]:
+        protection = site.plan.edge.spec.protection
+        spec: dict[str, Any] = {
+            "targetRefs": [{"group": GW, "kind": "HTTPRoute", "name": n} for n in route_names],
+            "timeout": {
+                "tcp": {"connectTimeout": _format_seconds(protection.timeouts.connect)},
+                "http": {"requestTimeout": _format_seconds(protection.timeouts.upstream)},
+            },
+        }
+        if protection.retries.attempts > 1:
+            # only failures before the request reached the upstream: safe for every method, which is
+            # the one retry the contract allows whatever only_idempotent says
+            spec["retry"] = {
+                "numRetries": protection.retries.attempts - 1,
+                "retryOn": {"triggers": ["connect-failure", "refused-stream"]},
+            }
+        limit = site.plan.rate_limit_for(service)
+        if limit is not None and site.options.auth != AUTH_EXTERNAL:
+            requests, unit = rate_per_unit(limit)
+            store = site.plan.edge.spec.rate_limits
+            kind = "Global" if store is not None and store.store == "redis" else "Local"
+            rules = [
+                ({"clientSelectors": selectors} if selectors else {})
+                | {"limit": {"requests": requests, "unit": unit}}
+                for selectors in _limit_selectors(limit.key)
+            ]
+            spec["rateLimit"] = {"type": kind, kind.lower(): {"rules": rules}}
+        return obj(
+            EG,
+            "BackendTrafficPolicy",
+            site.names.name("BackendTrafficPolicy", service),
+            labels(site.environment, site.plan.service_owners[service], service),
+            spec,
+        )
+
+    def slo_metrics(self, site: Site, objects: list[dict[str, Any]]) -> SloMetrics:
+        # Envoy names a route's upstream cluster httproute/<namespace>/<route>/rule/<n>
+        routes = names_of(objects, "HTTPRoute")
+        cluster = f'envoy_cluster_name=~"httproute/{site.options.namespace}/{routes}/rule/[0-9]+"'
+        return SloMetrics(
+            requests=f"envoy_cluster_upstream_rq_total{{{cluster}}}",
+            errors=f'envoy_cluster_upstream_rq_xx{{{cluster},envoy_response_code_class="5"}}',
+            latency_bucket=f"envoy_cluster_upstream_rq_time_bucket{{{cluster}}}",
+            latency_unit=0.001,
+        )
+
+
+def _limit_selectors(key: str) -> list[list[dict[str, Any]]]:
+    if key == "client":  # one bucket per client address, IPv4 and IPv6
+        return [
+            [{"sourceCIDR": {"type": "Distinct", "value": "0.0.0.0/0"}}],
+            [{"sourceCIDR": {"type": "Distinct", "value": "::/0"}}],
+        ]
+    if key == "subject":
+        return [[{"headers": [{"name": "X-Frontdoor-Subject", "type": "Distinct"}]}]]
+    if key == "api_client":
+        return [[{"headers": [{"name": "X-Frontdoor-Client", "type": "Distinct"}]}]]
+    return [[]]  # route: one bucket for the whole route
+
+
+def _ext_auth(site: Site) -> dict[str, Any]:
+    return {
+        "extAuth": {
+            "http": {
+                "backendRefs": [
+                    {
+                        "group": "",
+                        "kind": "Service",
+                        "name": authz_api.NAME,
+                        "port": authz_api.PORT,
+                    }
+                ],
+                "path": authz_api.CHECK_PATH,
+                "headersToBackend": [h.lower() for h in authz_api.IDENTITY_HEADERS],
+            },
+            "headersToExtAuth": list(authz_api.ENVOY_REQUEST_HEADERS),
+            "failOpen": False,
+        }
+    }
+
+
+def _provider(p: Provider) -> dict[str, Any]:
+    assert p.jwks_uri is not None
+    out: dict[str, Any] = {
+        "name": p.name,
+        "issuer": str(p.issuer),
+        "audiences": list(p.audiences),
+        "remoteJWKS": {"uri": str(p.jwks_uri)},
+        "claimToHeaders": [
+            {"header": "X-Frontdoor-Subject", "claim": "sub"},
+            {"header": "X-Frontdoor-Issuer", "claim": "iss"},
+        ],
+    }
+    if p.scopes_claim == "scope":  # a list claim (scp) cannot become a header
+        out["claimToHeaders"].append({"header": "X-Frontdoor-Scopes", "claim": "scope"})
+    return out
+
+
+def _native_access(site: Site, access: AccessRule) -> dict[str, Any] | None:
+    """JWT and authorization rules for ``access``, or None when Envoy Gateway cannot express it."""
+    providers = site.plan.edge.spec.identity.providers
+    if access.clients or not providers or any(p.jwks_uri is None for p in providers):
+        return None
+    if any(not isinstance(v, str) for v in access.claims.values()):
+        return None
+    if 2 ** len(access.claims) > _MAX_CLAIM_VARIANTS:
+        return None
+    spec: dict[str, Any] = {"jwt": {"providers": [_provider(p) for p in providers]}}
+    if access.mode == "authenticated" or not (access.scopes or access.claims):
+        return spec  # any valid token of any provider
+    rules = []
+    claims = sorted(access.claims.items())
+    for provider in providers:
+        # "equal, or for a list claim contain": Envoy Gateway must be told the claim's type, so each
+        # claim is tried as a string and as a list (every combination, each an Allow rule)
+        for types in itertools.product(("String", "StringArray"), repeat=len(claims)):
+            jwt: dict[str, Any] = {"provider": provider.name}
+            matched = [
+                {"name": name, "valueType": kind, "values": [str(value)]}
+                for (name, value), kind in zip(claims, types, strict=True)
+            ]
+            if access.scopes and provider.scopes_claim == "scope":
+                jwt["scopes"] = list(access.scopes)
+            elif access.scopes:
+                matched += [{"name": "scp", "valueType": "StringArray", "values": [s]} for s in access.scopes]
+            if matched:
+                jwt["claims"] = matched
+            suffix = "-".join(t.lower() for t in types)
+            rules.append(
+                {
+                    "name": f"{provider.name}-{suffix}" if suffix else provider.name,
+                    "action": "Allow",
+                    "principal": {"jwt": jwt},
+                }
+            )
+    spec["authorization"] = {"defaultAction": "Deny", "rules": rules}
+    return spec

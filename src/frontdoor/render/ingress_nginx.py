@@ -1,0 +1,181 @@
+"""Target ``ingress-nginx``: Ingress objects with external authentication by ``frontdoor authz``.
+
+The annotations are ingress-nginx's (also read by Traefik's ingress-nginx provider). Every request of
+an exposed service is first sent to the authz Service (``auth-url``), which answers with the caller's
+identity headers (``auth-response-headers``, which replace any a client sent); TLS comes from the
+Secret named after the certificate reference, and a cert-manager issuer named in the Edge's
+annotations is passed on. An Ingress cannot match methods, so method checks are the authz's too.
+
+Upstreams: one Service for an evenly balanced pool; two upstreams of different weights become a main
+Ingress and a canary Ingress carrying the second one's share; more than two uneven upstreams cannot be
+expressed by ingress-nginx and are refused.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from frontdoor.plan import PlannedRoute
+from frontdoor.render import authz_api
+from frontdoor.render.alerts import SloMetrics, names_of
+from frontdoor.render.backends import Backend, backends, pooled_backend
+from frontdoor.render.common import cert_manager_annotations, tls_secret_name
+from frontdoor.render.context import RenderError, Site
+from frontdoor.render.labels import labels, obj
+from frontdoor.render.netpol import EdgePods
+
+A = "nginx.ingress.kubernetes.io/"
+
+
+def _seconds(value: float) -> str:
+    return str(max(1, math.ceil(value)))  # ingress-nginx timeouts are whole seconds
+
+
+class IngressNginxTarget:
+    name = "ingress-nginx"
+    dialect = "nginx"
+    class_name = "nginx"
+    edge_pods = EdgePods(
+        "ingress-nginx",
+        {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"},
+    )
+
+    def edge_objects(self, site: Site) -> list[dict[str, Any]]:
+        _refuse_method_splits(site, self.name)
+        return []
+
+    def service_objects(self, site: Site, service: str) -> list[dict[str, Any]]:
+        owner = site.plan.service_owners[service]
+        pooled = pooled_backend(site, service)
+        canary: tuple[Backend, int] | None = None
+        if pooled is not None:
+            main, objects = pooled
+        else:
+            pool, objects = backends(site, service)
+            if len(pool) != 2:
+                raise RenderError(
+                    f"service {service} splits traffic between {len(pool)} upstreams by weight; "
+                    "ingress-nginx splits between two at most (a canary): use gateway-api or traefik"
+                )
+            main = pool[0]
+            canary = (pool[1], pool[0].weight + pool[1].weight)
+        parents = [e for e in site.plan.entrypoints if service in e.services]
+        routes = site.routes_of(parents[0], service)
+        if not routes:
+            return objects
+        protection = site.plan.edge.spec.protection
+        annotations = {
+            A + "auth-url": authz_api.service_url(site.options.namespace),
+            A + "auth-response-headers": ",".join(authz_api.IDENTITY_HEADERS),
+            A + "proxy-body-size": str(protection.max_request_body),
+            A + "proxy-connect-timeout": _seconds(protection.timeouts.connect),
+            A + "proxy-read-timeout": _seconds(protection.timeouts.upstream),
+            A + "proxy-send-timeout": _seconds(protection.timeouts.upstream),
+            A + "proxy-next-upstream": "error timeout"
+            + ("" if protection.retries.only_idempotent else " non_idempotent"),
+            A + "proxy-next-upstream-tries": str(protection.retries.attempts),
+        } | cert_manager_annotations(site.plan.edge.metadata.annotations)
+        if main.scheme == "https":
+            annotations[A + "backend-protocol"] = "HTTPS"
+        tls = sorted(
+            {
+                (tls_secret_name(e.tls), tuple(h for h in e.hosts if h != "*"))
+                for e in parents
+                if e.tls is not None
+            }
+        )
+        hosts = sorted({h for e in parents for h in e.hosts})
+        plain = [r for r in routes if not r.strip_prefix or r.path.path == "/"]
+        stripped = [r for r in routes if r.strip_prefix and r.path.path != "/"]
+        object_labels = labels(site.environment, owner, service)
+        variants: list[tuple[str, list[PlannedRoute], dict[str, str]]] = []
+        if plain:
+            variants.append(("", plain, {}))
+        if stripped:
+            if any(r.path.exact for r in stripped):
+                raise RenderError(
+                    f"service {service}: ingress-nginx cannot rewrite an exact route with strip_prefix"
+                )
+            variants.append(("strip", stripped, {A + "use-regex": "true", A + "rewrite-target": "/$2"}))
+        ingresses = []
+        for suffix, group, extra in variants:
+            spec = _spec(self.class_name, hosts, tls, group, main, regex=bool(suffix))
+            name = site.names.name("Ingress", service, suffix)
+            ingresses.append(
+                obj(
+                    "networking.k8s.io/v1",
+                    "Ingress",
+                    name,
+                    object_labels,
+                    spec,
+                    annotations=annotations | extra,
+                )
+            )
+            if canary is not None:
+                backend, total = canary
+                canary_annotations = {
+                    A + "canary": "true",
+                    A + "canary-weight": str(backend.weight),
+                    A + "canary-weight-total": str(total),
+                } | extra
+                ingresses.append(
+                    obj(
+                        "networking.k8s.io/v1",
+                        "Ingress",
+                        site.names.name("Ingress", service, suffix, "canary"),
+                        object_labels,
+                        _spec(self.class_name, hosts, tls, group, backend, regex=bool(suffix)),
+                        annotations=canary_annotations,
+                    )
+                )
+        return objects + ingresses
+
+    def slo_metrics(self, site: Site, objects: list[dict[str, Any]]) -> SloMetrics:
+        ingresses = names_of(objects, "Ingress")
+        selector = f'exported_namespace="{site.options.namespace}",ingress=~"{ingresses}"'
+        return SloMetrics(
+            requests=f"nginx_ingress_controller_requests{{{selector}}}",
+            errors=f'nginx_ingress_controller_requests{{{selector},status=~"5.."}}',
+            latency_bucket=f"nginx_ingress_controller_request_duration_seconds_bucket{{{selector}}}",
+            latency_unit=1.0,
+        )
+
+
+def _spec(
+    class_name: str,
+    hosts: list[str],
+    tls: list[tuple[str, tuple[str, ...]]],
+    routes: list[PlannedRoute],
+    backend: Backend,
+    *,
+    regex: bool,
+) -> dict[str, Any]:
+    paths: dict[tuple[str, str], dict[str, Any]] = {}
+    target = {"service": {"name": backend.name, "port": {"number": backend.port}}}
+    for route in routes:
+        if regex:  # the prefix, then "/" or the end, then the rest that rewrite-target keeps
+            key = (f"{route.path.path}(/|$)(.*)", "ImplementationSpecific")
+        else:
+            key = (route.path.path, "Exact" if route.path.exact else "Prefix")
+        paths[key] = {"path": key[0], "pathType": key[1], "backend": target}
+    http = {"paths": [paths[k] for k in sorted(paths)]}
+    rules = [({"host": h} if h != "*" else {}) | {"http": http} for h in hosts]
+    spec: dict[str, Any] = {"ingressClassName": class_name, "rules": rules}
+    if tls:
+        spec["tls"] = [{"secretName": name} | ({"hosts": list(h)} if h else {}) for name, h in tls]
+    return spec
+
+
+def _refuse_method_splits(site: Site, target: str) -> None:
+    """Two services on one path that only their methods tell apart need method routing."""
+    for entrypoint in site.plan.entrypoints:
+        owners: dict[str, str] = {}
+        for route in entrypoint.routes:
+            other = owners.setdefault(str(route.path), route.service)
+            if other != route.service:
+                raise RenderError(
+                    f"entrypoint {entrypoint.name}: services {other} and {route.service} share the path "
+                    f"{route.path}, told apart only by method; {target} cannot route by method: use the "
+                    "gateway-api or traefik target"
+                )

@@ -1,0 +1,231 @@
+"""Target ``traefik``: Traefik IngressRoutes, with a ForwardAuth Middleware to ``frontdoor authz``.
+
+Per exposed service and entrypoint, an IngressRoute with one route per contract path: hosts
+(``*.example.com`` as a host regexp), the path on segment boundaries (``Path`` or ``PathPrefix`` of
+``/orders/``), methods, and the Environment's upstreams as weighted services. Shared Middlewares, in
+the order they run: drop any ``X-Frontdoor-*`` header a client sent, ask ``frontdoor authz``
+(which admits, or denies with 401/403/429, and answers with the identity headers), retry failed
+connections, cap the request body; HSTS where the entrypoint asks for it; strip the prefix where the
+route asks for it. Upstream timeouts are a ServersTransport.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from frontdoor.plan import PlannedEntrypoint, PlannedRoute
+from frontdoor.render import authz_api
+from frontdoor.render.alerts import SloMetrics, names_of
+from frontdoor.render.backends import backends
+from frontdoor.render.common import certificate, tls_secret_name
+from frontdoor.render.context import Site
+from frontdoor.render.labels import labels, obj
+from frontdoor.render.netpol import EdgePods
+
+API = "traefik.io/v1alpha1"
+_STRIP_IDENTITY = "frontdoor-strip-identity"
+_AUTHZ = "frontdoor-authz"
+_LIMITS = "frontdoor-limits"
+_RETRY = "frontdoor-retry"
+_HSTS = "frontdoor-hsts"
+_TRANSPORT = "frontdoor-upstreams"
+
+
+def _duration(seconds: float) -> str:
+    return f"{int(seconds * 1000)}ms" if seconds != int(seconds) else f"{int(seconds)}s"
+
+
+def _host_matcher(host: str) -> str | None:
+    if host == "*":
+        return None
+    if host.startswith("*."):  # any depth of subdomain, never the bare domain
+        return f"HostRegexp(`^.+{re.escape(host[1:])}$`)"
+    return f"Host(`{host}`)"
+
+
+def _path_matcher(route: PlannedRoute) -> str:
+    path = route.path.path
+    if route.path.exact:
+        return f"Path(`{path}`)"
+    if path == "/":
+        return "PathPrefix(`/`)"
+    # Traefik's PathPrefix is a string prefix: /orders would match /ordersx; the contract's is a segment
+    return f"(Path(`{path}`) || PathPrefix(`{path}/`))"
+
+
+def _method_matcher(route: PlannedRoute) -> str | None:
+    if route.methods is None:
+        return None
+    methods = sorted(set(route.methods) | ({"HEAD"} if "GET" in route.methods else set()))
+    return "(" + " || ".join(f"Method(`{m}`)" for m in methods) + ")"
+
+
+class TraefikTarget:
+    name = "traefik"
+    dialect = "traefik"
+    edge_pods = EdgePods("traefik", {"app.kubernetes.io/name": "traefik"})
+
+    def edge_objects(self, site: Site) -> list[dict[str, Any]]:
+        protection = site.plan.edge.spec.protection
+        edge_labels = labels(site.environment, site.platform_team)
+        out = [
+            obj(
+                API,
+                "Middleware",
+                _STRIP_IDENTITY,
+                edge_labels,
+                # an empty value removes the header
+                {"headers": {"customRequestHeaders": dict.fromkeys(authz_api.IDENTITY_HEADERS, "")}},
+            ),
+            obj(
+                API,
+                "Middleware",
+                _AUTHZ,
+                edge_labels,
+                {
+                    "forwardAuth": {
+                        "address": authz_api.service_url(site.options.namespace),
+                        "authResponseHeaders": list(authz_api.IDENTITY_HEADERS),
+                        "trustForwardHeader": False,
+                    }
+                },
+            ),
+            obj(
+                API,
+                "Middleware",
+                _LIMITS,
+                edge_labels,
+                {"buffering": {"maxRequestBodyBytes": protection.max_request_body}},
+            ),
+            obj(
+                API,
+                "ServersTransport",
+                _TRANSPORT,
+                edge_labels,
+                {
+                    "forwardingTimeouts": {
+                        "dialTimeout": _duration(protection.timeouts.connect),
+                        "responseHeaderTimeout": _duration(protection.timeouts.upstream),
+                        "idleConnTimeout": _duration(protection.timeouts.idle),
+                    }
+                },
+            ),
+        ]
+        if protection.retries.attempts > 1:
+            # Traefik retries only when the upstream could not be reached, as the contract allows for
+            # every method; attempts counts every try, as the contract's does
+            out.append(
+                obj(
+                    API,
+                    "Middleware",
+                    _RETRY,
+                    edge_labels,
+                    {"retry": {"attempts": protection.retries.attempts}},
+                )
+            )
+        if any(e.tls is not None and e.tls.hsts for e in site.plan.entrypoints):
+            out.append(obj(API, "Middleware", _HSTS, edge_labels, {"headers": {"stsSeconds": 31536000}}))
+        for entrypoint in site.plan.entrypoints:
+            if entrypoint.tls is not None:
+                out.append(
+                    obj(
+                        API,
+                        "TLSOption",
+                        site.names.name("TLSOption", entrypoint.name),
+                        edge_labels,
+                        {"minVersion": f"VersionTLS{entrypoint.tls.min_version.replace('.', '')}"},
+                    )
+                )
+                out.extend(certificate(site, entrypoint))
+        return out
+
+    def service_objects(self, site: Site, service: str) -> list[dict[str, Any]]:
+        owner = site.plan.service_owners[service]
+        pool, objects = backends(site, service)
+        services = [
+            {"name": b.name, "port": b.port, "weight": b.weight, "serversTransport": _TRANSPORT}
+            | ({"scheme": "https"} if b.scheme == "https" else {})
+            for b in pool
+        ]
+        protection = site.plan.edge.spec.protection
+        object_labels = labels(site.environment, owner, service)
+        for entrypoint in site.plan.entrypoints:
+            if service not in entrypoint.services:
+                continue
+            routes = site.routes_of(entrypoint, service)
+            if not routes:
+                continue
+            chain = [_STRIP_IDENTITY, _AUTHZ, _LIMITS] + ([_RETRY] if protection.retries.attempts > 1 else [])
+            if entrypoint.tls is not None and entrypoint.tls.hsts:
+                chain.append(_HSTS)
+            rules = []
+            for route in routes:
+                middlewares = [{"name": m} for m in chain]
+                if route.strip_prefix and route.path.path != "/":
+                    strip = site.names.name("Middleware", service, "strip", str(route.index))
+                    objects.append(
+                        obj(
+                            API,
+                            "Middleware",
+                            strip,
+                            object_labels,
+                            {"stripPrefix": {"prefixes": [route.path.path]}},
+                        )
+                    )
+                    middlewares.append({"name": strip})
+                rules.append(
+                    {
+                        "kind": "Rule",
+                        "match": _match(entrypoint, route),
+                        # the contract's order: longest path, exact before prefix, methods before none
+                        "priority": len(route.path.path) * 4
+                        + 2 * route.path.exact
+                        + (route.methods is not None)
+                        + 1,
+                        "middlewares": middlewares,
+                        "services": services,
+                    }
+                )
+            spec: dict[str, Any] = {
+                "entryPoints": ["websecure" if entrypoint.tls else "web"],
+                "routes": sorted(rules, key=lambda r: (-int(r["priority"]), str(r["match"]))),
+            }
+            if entrypoint.tls is not None:
+                spec["tls"] = {
+                    "secretName": tls_secret_name(entrypoint.tls),
+                    "options": {"name": site.names.name("TLSOption", entrypoint.name)},
+                }
+            objects.append(
+                obj(
+                    API,
+                    "IngressRoute",
+                    site.names.name("IngressRoute", service, entrypoint.name),
+                    object_labels,
+                    spec,
+                )
+            )
+        return objects
+
+    def slo_metrics(self, site: Site, objects: list[dict[str, Any]]) -> SloMetrics:
+        # Traefik names an IngressRoute's service <namespace>-<ingressroute>-<hash>@kubernetescrd
+        routes = names_of(objects, "IngressRoute")
+        selector = f'service=~"{site.options.namespace}-{routes}-[0-9a-f]+@kubernetescrd"'
+        return SloMetrics(
+            requests=f"traefik_service_requests_total{{{selector}}}",
+            errors=f'traefik_service_requests_total{{{selector},code=~"5.."}}',
+            latency_bucket=f"traefik_service_request_duration_seconds_bucket{{{selector}}}",
+            latency_unit=1.0,
+        )
+
+
+def _match(entrypoint: PlannedEntrypoint, route: PlannedRoute) -> str:
+    hosts = [m for m in (_host_matcher(h) for h in entrypoint.hosts) if m]
+    parts = []
+    if hosts and len(hosts) == len(entrypoint.hosts):  # "*" among them: any host
+        parts.append(hosts[0] if len(hosts) == 1 else "(" + " || ".join(hosts) + ")")
+    parts.append(_path_matcher(route))
+    method = _method_matcher(route)
+    if method:
+        parts.append(method)
+    return " && ".join(parts)
