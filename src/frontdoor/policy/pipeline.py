@@ -209,5 +209,7 @@ class StageContext:
 
 
 def build_pipeline(plan: Plan, context: StageContext | None = None) -> Pipeline:
-    # kill switch, rate limits and load shedding join here as they are built
-    return Pipeline([AccessStage(plan)])
+    # kill switch joins here as it is built
+    from frontdoor.protection import protection_stages  # it builds on this module's types
+
+    return Pipeline([AccessStage(plan), *protection_stages(plan, context or StageContext())])

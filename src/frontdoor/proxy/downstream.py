@@ -373,6 +373,9 @@ class Downstream(asyncio.Protocol):
             return
         request.endpoint = endpoint
         request.tried.append(endpoint)
+        budgets = request.runtime.retry_budgets
+        if budgets and not request.attempts and not request.retried_stale:
+            budgets[request.route.service].request(request.started)
         request.attempts += 1
         pool = request.runtime.pool(endpoint)
         if not request.retried_stale:
@@ -388,7 +391,11 @@ class Downstream(asyncio.Protocol):
         if conn is None:
             Balancer.failed(endpoint, time.monotonic())
             if request is self.current and not self.closed:
-                if self._may_retry(request) and request.attempts < request.runtime.retries.attempts:
+                if (
+                    self._may_retry(request)
+                    and request.attempts < request.runtime.retries.attempts
+                    and request.runtime.retry_allowed(request.route)
+                ):
                     self._connect(request, reason)
                 else:
                     self._unreachable(request, reason)

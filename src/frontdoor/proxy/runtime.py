@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 from dataclasses import dataclass, field
 
 from frontdoor.contract.models import Retries, Timeouts
 from frontdoor.contract.values import ListenAddress
 from frontdoor.http.h1 import Limits
-from frontdoor.plan import Plan, PlannedEntrypoint
+from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
 from frontdoor.policy.balancing import Balancer, Endpoint
 from frontdoor.policy.pipeline import Pipeline, StageContext, build_pipeline
 from frontdoor.policy.routing import Router
+from frontdoor.protection.counters import RETRY_BUDGET_EXHAUSTED, count
+from frontdoor.protection.retrybudget import RetryBudget
 from frontdoor.proxy.upstream import Pool
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
@@ -63,12 +66,22 @@ class Runtime:
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
     retries: Retries = field(default_factory=Retries)
+    #: per service, when retries are on: retries stay a small share of requests (protection/retrybudget.py)
+    retry_budgets: dict[str, RetryBudget] = field(default_factory=dict)
     #: the shortest of the header, upstream and idle timeouts: how far ahead a connection's timer is set
     timer_step: float = field(init=False)
 
     def __post_init__(self) -> None:
         timeouts = self.timeouts
         self.timer_step = min(timeouts.header, timeouts.upstream, timeouts.idle)
+
+    def retry_allowed(self, route: PlannedRoute | None) -> bool:
+        """Whether the route's service has room in its retry budget for one more retry, spending it."""
+        budget = self.retry_budgets.get(route.service) if route is not None else None
+        if budget is None or budget.allow_retry(time.monotonic()):
+            return True
+        count(RETRY_BUDGET_EXHAUSTED, route.service if route is not None else "")
+        return False
 
     def pool(self, endpoint: Endpoint) -> Pool:
         return self.pools[id(endpoint)]
@@ -111,4 +124,9 @@ def build_runtime(
         limits=Limits(protection.max_header_bytes, 100, protection.max_request_body),
         timeouts=protection.timeouts,
         retries=protection.retries,
+        retry_budgets=(
+            {service: RetryBudget(now=time.monotonic()) for service in balancers}
+            if protection.retries.attempts > 1
+            else {}
+        ),
     )

@@ -1,0 +1,50 @@
+"""The rate-limit response fields of the IETF httpapi draft (draft-ietf-httpapi-ratelimit-headers-10):
+
+    RateLimit-Policy: "orders";q=50;w=1      the policy: quota ``q`` units per window of ``w`` seconds
+    RateLimit: "orders";r=49;t=1             now: ``r`` requests remain, full again in ``t`` seconds
+
+Both are Structured Field lists whose item is the policy's name as a String. The policy field never
+changes for a service, so it is built once; the RateLimit value changes per request and is one bytes
+formatting of two integers onto a prefix made once. Retry-After (RFC 9110) goes with every 429.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Header = tuple[bytes, bytes]
+
+POLICY_FIELD = b"ratelimit-policy"
+STATE_FIELD = b"ratelimit"
+RETRY_AFTER = b"retry-after"
+
+
+def quota_and_window(requests: int, per: float) -> tuple[int, int]:
+    """The limit as ``q`` units per ``w`` whole seconds (the draft's window is an integer): ``per`` is
+    rounded to a whole number of seconds (at least 1) and the quota scaled to it."""
+    window = max(1, round(per))
+    return max(1, round(requests * window / per)), window
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyFields:
+    """The fields of one named policy, made once."""
+
+    policy: Header  # the whole RateLimit-Policy field
+    state_prefix: bytes  # RateLimit's value up to ``r=``
+
+    @classmethod
+    def of(cls, name: str, requests: int, per: float) -> PolicyFields:
+        quota, window = quota_and_window(requests, per)
+        label = _sf_string(name)
+        return cls((POLICY_FIELD, b"%b;q=%d;w=%d" % (label, quota, window)), label + b";r=")
+
+    def state(self, remaining: int, reset: int) -> Header:
+        return (STATE_FIELD, b"%b%d;t=%d" % (self.state_prefix, remaining, reset))
+
+
+def _sf_string(text: str) -> bytes:
+    """A Structured Field String (RFC 9651 3.3.3): printable ASCII, quotes and backslashes escaped."""
+    if any(not 0x20 <= ord(c) <= 0x7E for c in text):
+        raise ValueError(f"{text!r} cannot be a structured field string")
+    return b'"' + text.replace("\\", "\\\\").replace('"', '\\"').encode("ascii") + b'"'

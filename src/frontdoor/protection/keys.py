@@ -1,0 +1,52 @@
+"""What one rate-limit bucket counts (``key`` of a rate limit), as a function of the Admission.
+
+``subject`` and ``api_client`` fall back to the client address when the request carries no verified
+identity (a public route, say), so an anonymous caller is still limited. A prefix keeps the kinds apart:
+a token whose ``sub`` is someone's IP address does not share that address's bucket (no IP address
+contains ``s:`` or ``a:``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+from frontdoor.policy.pipeline import Admission
+
+KeyOf = Callable[[Admission], Hashable]
+TextKeyOf = Callable[[Admission], str]
+
+
+def subject_key(admission: Admission) -> str:
+    subject = admission.subject
+    return "s:" + subject if subject else admission.client_address()
+
+
+def api_client_key(admission: Admission) -> str:
+    name = admission.api_client
+    return "a:" + name if name else admission.client_address()
+
+
+def route_key(admission: Admission) -> Hashable:
+    # the route object lives as long as the plan the stage was built from: its id is stable meanwhile
+    return id(admission.route)
+
+
+def route_text_key(admission: Admission) -> str:
+    """The route across processes (a shared store): its service and position in the Service."""
+    route = admission.route
+    return f"r:{route.index}"  # the service is already part of every shared key
+
+
+LOCAL_KEYS: dict[str, KeyOf] = {
+    "client": Admission.client_address,
+    "subject": subject_key,
+    "api_client": api_client_key,
+    "route": route_key,
+}
+
+SHARED_KEYS: dict[str, TextKeyOf] = {
+    "client": Admission.client_address,
+    "subject": subject_key,
+    "api_client": api_client_key,
+    "route": route_text_key,
+}

@@ -1,0 +1,108 @@
+"""The rate-limit stage with the local store: every decision in this process, synchronously.
+
+Each service's limit (its own from ``rate_limits.services``, else the default) is made into a
+ServiceLimit once; a request then costs a dict lookup for its service, its key, one GCRA step and the
+RateLimit field's bytes. With ``--workers N`` each process holds ``1/N`` of every limit (stages.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+from frontdoor.contract.models import RateLimit
+from frontdoor.contract.values import format_duration
+from frontdoor.policy.pipeline import Admission, Denial, Verdict
+from frontdoor.protection.counters import RATE_LIMITED, count
+from frontdoor.protection.gcra import LocalBuckets, Rate, ceil_seconds
+from frontdoor.protection.headers import RETRY_AFTER, STATE_FIELD, PolicyFields
+from frontdoor.protection.keys import LOCAL_KEYS, SHARED_KEYS, KeyOf, TextKeyOf
+
+
+def describe(limit: RateLimit) -> str:
+    """``50 requests per 1s, burst 100, by subject``: how the reason and the logs name a limit."""
+    return (
+        f"{limit.requests} requests per {format_duration(limit.per)}, burst {limit.capacity}, by {limit.key}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLimit:
+    """One service's limit, with everything a decision needs made in advance."""
+
+    service: str
+    policy: str  # the policy's name: the service's own, or "default"
+    rate: Rate  # as this process enforces it (a share of the contract's with a local store)
+    fields: PolicyFields
+    key: KeyOf  # the bucket's key, for the local store
+    text_key: TextKeyOf  # the same as text, for a shared store
+    reason: str  # the 429's reason: names the policy and the limit
+    rule: str  # for the access log's denied_by
+
+    @classmethod
+    def of(cls, service: str, policy: str, limit: RateLimit, share: int = 1) -> ServiceLimit:
+        text = describe(limit)
+        return cls(
+            service=service,
+            policy=policy,
+            rate=Rate.of(limit.requests, limit.per, limit.capacity, share),
+            fields=PolicyFields.of(policy, limit.requests, limit.per),
+            key=LOCAL_KEYS[limit.key],
+            text_key=SHARED_KEYS[limit.key],
+            reason=f'rate limit exceeded: policy "{policy}" allows {text}',
+            rule=f"rate-limit: {policy} ({text})",
+        )
+
+    def refused(self, wait: float, debt: float) -> Denial:
+        """The 429 for a request that must wait ``wait`` seconds; the bucket is ``debt`` from full."""
+        count(RATE_LIMITED, self.service)
+        retry = max(1, ceil_seconds(wait))
+        fields = self.fields
+        headers = (
+            fields.policy,
+            fields.state(0, max(retry, ceil_seconds(debt))),
+            (RETRY_AFTER, b"%d" % retry),
+        )
+        return Denial(429, self.reason, self.rule, headers, "rate-limit")
+
+
+class LocalRateLimit:
+    """The ``rate-limit`` stage, store ``local``."""
+
+    name = "rate-limit"
+
+    def __init__(self, limits: dict[str, ServiceLimit]) -> None:
+        self.limits = limits
+        self.buckets = {service: LocalBuckets(limit.rate) for service, limit in limits.items()}
+        # everything check needs for a service, from one lookup
+        self._by_service = {
+            service: (
+                limit.key,
+                self.buckets[service].take,
+                limit.rate.window,
+                1.0 / limit.rate.interval,
+                limit.fields.policy,
+                limit.fields.state_prefix,
+                limit,
+            )
+            for service, limit in limits.items()
+        }
+
+    def check(self, admission: Admission) -> Verdict:
+        entry = self._by_service.get(admission.route.service)
+        if entry is None:
+            return None
+        key_of, take, window, per_interval, policy, prefix, limit = entry
+        debt = take(key_of(admission), admission.now)
+        if debt < 0:
+            return limit.refused(-debt, window - debt - limit.rate.interval)
+        # admitted: the state rides on the response. Never negative: debt <= window + interval * 1e-6.
+        remaining = int((window - debt) * per_interval + 1e-6)
+        state = (STATE_FIELD, b"%b%d;t=%d" % (prefix, remaining, ceil(debt)))
+        headers = admission.response_headers
+        if headers is None:
+            admission.response_headers = [policy, state]
+        else:
+            headers.append(policy)
+            headers.append(state)
+        return None
