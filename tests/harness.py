@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -87,16 +88,25 @@ class ContractSpec:
     retries: int = 2
     trusted_proxies: str = "[]"
     tls: tuple[Path, Path, str] | None = None  # certificate file, key file, min_version; HSTS on
+    rate_limits: str = ""  # the Edge's rate_limits, as a YAML flow mapping
+    protection: dict[str, str] = field(default_factory=dict)  # more keys of the Edge's protection
+    secrets: dict[str, str] = field(default_factory=dict)  # more Environment secrets: name -> reference
 
     def write(self, root: Path) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         tls = secrets = ""
+        references = dict(self.secrets)
         if self.tls is not None:
             cert, key, version = self.tls
             tls = f"""
               tls: {{cert: secret:tls-cert, key: secret:tls-key, min_version: "{version}", hsts: true}}"""
+            references.update({"tls-cert": f"file:{cert}", "tls-key": f"file:{key}"})
+        if references:
+            listed = ", ".join(f'{name}: "{ref}"' for name, ref in references.items())
             secrets = f"""
-          secrets: {{tls-cert: "file:{cert}", tls-key: "file:{key}"}}"""
+          secrets: {{{listed}}}"""
+        rate_limits = f"\n          rate_limits: {self.rate_limits}" if self.rate_limits else ""
+        protection = "".join(f"\n            {key}: {value}" for key, value in self.protection.items())
         shop = ", ".join(f'{{url: "http://127.0.0.1:{p}", weight: {w}}}' for p, w in self.shop)
         other = (
             ", ".join(f'"http://127.0.0.1:{p}"' for p in self.other) or f'"http://127.0.0.1:{free_port()}"'
@@ -116,7 +126,7 @@ class ContractSpec:
             max_request_body: {self.max_request_body}
             max_header_bytes: 8KiB
             timeouts: {{connect: 1s, header: {self.header_timeout}, upstream: {self.upstream_timeout}, idle: 30s}}
-            retries: {{attempts: {self.retries}, only_idempotent: true}}
+            retries: {{attempts: {self.retries}, only_idempotent: true}}{protection}{rate_limits}
           observability: {{access_log: {{}}, metrics: {{}}}}
           admin: {{listen: "127.0.0.1:{self.admin_port}", operators: [edge]}}
         """
@@ -246,3 +256,81 @@ def raw_exchange(port: int, data: bytes, timeout: float = 5, linger: float = 0.3
 def statuses(raw: bytes) -> list[int]:
     """Status codes of every response in a raw byte stream, in order."""
     return [int(code) for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", raw)]
+
+
+class RedisServer:
+    """A real ``redis-server`` on a free loopback port, in a temporary directory, persisting nothing.
+
+    ``kill`` and ``start`` again (same port) model an outage and a recovery; ``pause`` / ``resume``
+    (SIGSTOP / SIGCONT) model a Redis that accepts connections but never answers.
+    """
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.directory = directory
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+            if self.ping():
+                return self
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("redis-server did not answer PING")
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+    def pause(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)

@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 
@@ -16,6 +16,9 @@ from frontdoor import __version__
 from frontdoor.contract.load import LoadResult, load_contract
 from frontdoor.errors import FrontdoorError
 from frontdoor.report.check import EXIT_INVALID, run_check
+
+if TYPE_CHECKING:
+    from frontdoor.plan import Plan
 
 
 def _console() -> Console:
@@ -134,7 +137,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     _gateway_logging()
     directory = Path(args.directory)
-    check_servable(directory, args.env)  # refuse a bad contract once, before any worker starts
+    plan = check_servable(directory, args.env)  # refuse a bad contract once, before any worker starts
+    _log_local_split(plan, args.workers)
     access_log = None if args.access_log == "off" else _open_log(args.access_log)
     return run_workers(
         args.workers,
@@ -147,6 +151,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             context=StageContext(workers=args.workers),
         ),
     )
+
+
+def _log_local_split(plan: Plan, workers: int) -> None:
+    """Said once, by the parent: local rate limits are divided among the workers."""
+    import logging
+
+    from frontdoor.protection import local_split_note
+
+    note = local_split_note(plan, workers)
+    if note is not None:
+        logging.getLogger("frontdoor.protection").warning("%s", note)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

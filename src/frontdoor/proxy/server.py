@@ -18,7 +18,7 @@ from frontdoor.contract.load import load_contract
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
-from frontdoor.plan import PlannedRoute, compile_plan
+from frontdoor.plan import Plan, PlannedRoute, compile_plan
 from frontdoor.policy.balancing import Endpoint
 from frontdoor.policy.pipeline import StageContext
 from frontdoor.proxy.admin import AdminProtocol
@@ -228,13 +228,13 @@ class Gateway:
         self.access_log.flush()
 
 
-def check_servable(directory: Path, environment: str) -> None:
-    """Raise FrontdoorError unless the contract is valid and the environment can be compiled."""
+def check_servable(directory: Path, environment: str) -> Plan:
+    """The environment's Plan; raise FrontdoorError unless the contract is valid and it compiles."""
     result = load_contract(directory)
     errors = [f for f in result.findings if f.severity == "error"]
     if errors:
         raise FrontdoorError("the contract is invalid:\n" + "\n".join(f.render() for f in errors))
-    compile_plan(result.contract, environment)
+    return compile_plan(result.contract, environment)
 
 
 def load_runtime(

@@ -1,0 +1,203 @@
+"""The Redis store against a real redis-server: one limit for several gateways, the script's reload,
+and what happens when Redis dies, hangs and comes back (decided at once, logged once, never a 500).
+
+Each test runs the stage in its own event loop; "two gateways" are two stages with their own clients.
+Time for the backoff is an injected clock, so nothing here sleeps for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from frontdoor.contract.models import RateLimit
+from frontdoor.policy.pipeline import Denial, Verdict
+from frontdoor.protection import counters
+from frontdoor.protection.ratelimit import ServiceLimit
+from frontdoor.protection.redisstore import BACKOFF_MIN, RedisRateLimit, redis_client, where
+
+from .harness import RedisServer
+from .test_protection_logic import Clock, admission
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def stage(
+    url: str, limit: RateLimit, on_failure: str = "allow", clock: Clock | None = None, prefix: str = "t:"
+) -> RedisRateLimit:
+    limits = {"orders": ServiceLimit.of("orders", "orders", limit)}
+    return RedisRateLimit(limits, redis_client(url), where(url), on_failure, prefix, clock or Clock())
+
+
+async def decide(verdict: Verdict) -> Denial | None:
+    if verdict is None or isinstance(verdict, Denial):
+        return verdict
+    return await verdict
+
+
+def test_two_gateways_share_one_exact_limit(redis_server: RedisServer) -> None:
+    async def main() -> list[Denial | None]:
+        limit = RateLimit(requests=10, per=600.0, burst=10)
+        one, two = stage(redis_server.url, limit), stage(redis_server.url, limit)
+        results = []
+        for i in range(30):
+            results.append(await decide((one if i % 2 else two).check(admission(0.0))))
+        await one.client.aclose()
+        await two.client.aclose()
+        return results
+
+    results = asyncio.run(main())
+    assert sum(r is None for r in results) == 10
+    assert all(r is None for r in results[:10])
+    refused = [r for r in results if r is not None]
+    assert {(r.status, r.kind) for r in refused} == {(429, "rate-limit")}
+    retry = int(dict(refused[0].headers)[b"retry-after"])
+    assert 59 <= retry <= 60  # one interval of 60 s, by Redis's clock
+
+
+def test_admitted_requests_carry_the_fields_and_keys_expire(redis_server: RedisServer) -> None:
+    async def main() -> tuple[list[tuple[bytes, bytes]] | None, int]:
+        limited = stage(redis_server.url, RateLimit(requests=2, per=1.0, burst=4))
+        request = admission(0.0)
+        assert await decide(limited.check(request)) is None
+        ttl = await limited.client.pttl("t:orders:192.0.2.7")
+        await limited.client.aclose()
+        return request.response_headers, ttl
+
+    headers, ttl = asyncio.run(main())
+    assert headers == [(b"ratelimit-policy", b'"orders";q=2;w=1'), (b"ratelimit", b'"orders";r=3;t=1')]
+    assert 0 < ttl <= 501  # the key lives until its bucket is full again, half a second
+
+
+def test_the_script_is_loaded_again_when_redis_forgot_it(redis_server: RedisServer) -> None:
+    async def main() -> list[Denial | None]:
+        limited = stage(redis_server.url, RateLimit(requests=2, per=600.0, burst=2))
+        first = await decide(limited.check(admission(0.0)))
+        await limited.client.script_flush()
+        rest = [await decide(limited.check(admission(0.0))) for _ in range(2)]
+        await limited.client.aclose()
+        return [first, *rest]
+
+    first, second, third = asyncio.run(main())
+    assert first is None
+    assert second is None
+    assert isinstance(third, Denial)
+
+
+def test_an_unreachable_redis_fails_open_at_once_and_says_so_once(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(100.0)
+
+    async def main() -> tuple[list[Denial | None], list[bool], bool]:
+        limited = stage(redis_server.url, RateLimit(requests=1, per=600.0, burst=1), clock=clock)
+        await decide(limited.check(admission(clock())))  # the one request of the bucket
+        refused = await decide(limited.check(admission(clock())))
+        assert isinstance(refused, Denial)
+        redis_server.kill()
+        results, pending = [], []
+        for _ in range(20):
+            verdict = limited.check(admission(clock()))
+            pending.append(inspect.isawaitable(verdict))
+            results.append(await decide(verdict))
+        down = not limited.health.up
+        await limited.client.aclose()
+        return results, pending, down
+
+    before = counters.snapshot().get((counters.STORE_FAILED_OPEN, "orders"), 0)
+    with caplog.at_level(logging.WARNING, logger="frontdoor.protection"):
+        results, pending, down = asyncio.run(main())
+    assert results == [None] * 20  # every request passes while the store is away
+    assert down
+    assert pending == [True] + [False] * 19  # one found out; the others never waited on Redis
+    assert counters.snapshot()[(counters.STORE_FAILED_OPEN, "orders")] == before + 20
+    lines = [r.getMessage() for r in caplog.records if "rate-limit store" in r.getMessage()]
+    assert len(lines) == 1
+    assert "unreachable" in lines[0]
+    assert f"127.0.0.1:{redis_server.port}" in lines[0]
+
+
+def test_deny_on_store_failure_answers_503_with_retry_after(redis_server: RedisServer) -> None:
+    clock = Clock(100.0)
+
+    async def main() -> list[Denial | None]:
+        limited = stage(redis_server.url, RateLimit(requests=5, per=1.0), on_failure="deny", clock=clock)
+        redis_server.kill()
+        results = [await decide(limited.check(admission(clock()))) for _ in range(3)]
+        await limited.client.aclose()
+        return results
+
+    for denial in asyncio.run(main()):
+        assert isinstance(denial, Denial)
+        assert (denial.status, denial.kind) == (503, "rate-limit-store")
+        assert dict(denial.headers)[b"retry-after"] == b"1"
+
+
+def test_a_hung_redis_costs_a_timeout_then_is_skipped(redis_server: RedisServer) -> None:
+    clock = Clock(100.0)
+
+    async def main() -> tuple[Denial | None, Verdict]:
+        limited = stage(redis_server.url, RateLimit(requests=5, per=1.0), clock=clock)
+        await decide(limited.check(admission(clock())))  # connected
+        redis_server.pause()
+        try:
+            first = await asyncio.wait_for(decide(limited.check(admission(clock()))), 5)
+            second = limited.check(admission(clock()))
+        finally:
+            redis_server.resume()
+        await limited.client.aclose()
+        return first, second
+
+    first, second = asyncio.run(main())
+    assert first is None  # the call timed out (wait_for would have raised otherwise): fail open
+    assert second is None  # and the next one did not even try
+
+
+def test_after_the_backoff_one_probe_finds_redis_back(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(100.0)
+
+    async def main() -> tuple[list[bool], Denial | None, bool]:
+        limited = stage(redis_server.url, RateLimit(requests=1, per=600.0, burst=1), clock=clock)
+        redis_server.kill()
+        await decide(limited.check(admission(clock())))  # finds it down
+        redis_server.start()
+        pending = [inspect.isawaitable(limited.check(admission(clock()))) for _ in range(3)]
+        clock.now += BACKOFF_MIN
+        probe = limited.check(admission(clock()))
+        concurrent = limited.check(admission(clock()))  # while the probe is out: not a second probe
+        pending += [inspect.isawaitable(probe), inspect.isawaitable(concurrent)]
+        admitted = await decide(probe)
+        refused = await decide(limited.check(admission(clock())))
+        up = limited.health.up
+        await limited.client.aclose()
+        assert admitted is None
+        return pending, refused, up
+
+    with caplog.at_level(logging.WARNING, logger="frontdoor.protection"):
+        pending, refused, up = asyncio.run(main())
+    assert pending == [False, False, False, True, False]
+    assert up
+    assert isinstance(refused, Denial)  # limits apply again
+    assert refused.status == 429
+    messages = [r.getMessage() for r in caplog.records if "rate-limit store" in r.getMessage()]
+    assert len(messages) == 2
+    assert "reachable again" in messages[1]
+
+
+def test_the_log_never_shows_the_url_password() -> None:
+    assert where("redis://:s3cret@cache.internal:6380/2") == "cache.internal:6380"
+    assert "s3cret" not in where("rediss://user:s3cret@cache.internal/0")
