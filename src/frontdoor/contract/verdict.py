@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from frontdoor.contract.load import Contract
+from frontdoor.contract.ratelimit_checks import rate_limit_checks
 from frontdoor.contract.values import format_duration
 from frontdoor.errors import Finding, Location, Severity
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute, compile_plan
@@ -185,7 +186,8 @@ def environment_verdict(contract: Contract, environment: str) -> EnvironmentVerd
     severity: Severity = "gap" if plan.production else "warning"
     verdict.findings = sorted(
         (
-            f if f.severity == "note" else f.with_severity(severity)
+            # a note informs and a warning never fails a production check; the rest are gaps there
+            f if f.severity in ("note", "warning") else f.with_severity(severity)
             for f in _production_checks(contract, plan)
         ),
         key=Finding.sort_key,
@@ -282,6 +284,7 @@ def _production_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
             )
     yield from _oncall_checks(contract, plan)
     yield from _exposure_checks(contract, plan)
+    yield from rate_limit_checks(contract, plan, exposed)
 
 
 def teams_involved(contract: Contract, plan: Plan) -> list[str]:

@@ -27,14 +27,14 @@ def api_client_key(admission: Admission) -> str:
 
 
 def route_key(admission: Admission) -> Hashable:
-    # the route object lives as long as the plan the stage was built from: its id is stable meanwhile
-    return id(admission.route)
+    # the route's position in its Service: the same route on two entrypoints is one bucket (buckets are
+    # per service already)
+    return admission.route.index
 
 
 def route_text_key(admission: Admission) -> str:
-    """The route across processes (a shared store): its service and position in the Service."""
-    route = admission.route
-    return f"r:{route.index}"  # the service is already part of every shared key
+    """The route for a shared store: its position in the Service (the service is in every shared key)."""
+    return f"r:{admission.route.index}"
 
 
 LOCAL_KEYS: dict[str, KeyOf] = {
