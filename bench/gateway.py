@@ -7,7 +7,10 @@ Everything runs on 127.0.0.1 with free ports, in a temporary directory, and is s
 - ``frontdoor serve`` (one process) with a generated contract whose single public route goes to it,
   its access log written to a file (it serves no metrics yet);
 - a naive aiohttp proxy (aiohttp.web + one ClientSession) for scale;
-- the static upstream itself, as the ceiling of what any proxy in front of it can reach.
+- the static upstream itself, as the ceiling of what any proxy in front of it can reach;
+- ``frontdoor-ratelimit`` and ``frontdoor-redis``: the same public route with a rate limit that is never
+  reached, kept locally or in a redis-server the benchmark starts; their req/s is reported as a ratio to
+  ``frontdoor``'s (rate limiting on must keep >= 0.95x).
 
 wrk (``-t1 -cN --latency``) runs against each in turn, in a different order each round, after a short
 warm-up; the table gives the median of the rounds for each target and its ratio to nginx, and the
@@ -62,7 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 PATH = "/bench/ping"  # the request every target answers; frontdoor's public route is /bench
 UPSTREAM_BODY = "ok: a small fixed body from the static upstream\n"
-TARGETS = ("nginx", "frontdoor", "aiohttp", "upstream")
+TARGETS = ("nginx", "frontdoor", "aiohttp", "upstream", "frontdoor-ratelimit", "frontdoor-redis")
 GOALS = {"rps_ratio_min": 0.6, "rps_ratio_not_done_below": 0.4, "p99_ratio_max": 2.0, "idle_10k_mb_max": 100}
 
 
@@ -428,6 +431,127 @@ def build_of(executable: str | None) -> str:
 def frontdoor_argv() -> list[str]:
     script = Path(sys.executable).parent / "frontdoor"
     return [str(script)] if script.exists() else [sys.executable, "-m", "frontdoor"]
+
+
+# --- rate limiting on the same route: frontdoor-ratelimit (local store), frontdoor-redis (Redis store) ----
+
+PROTECTION_GOAL = 0.95  # rate limiting on (local, never reached) keeps this share of the public route's req/s
+NEVER_REACHED = "{requests: 1000000000, per: 1s, burst: 1000000000, key: client}"
+
+
+def start_redis(procs: Processes, workdir: Path) -> Proc:
+    """A redis-server of the benchmark's own, persisting nothing; stopped with the other processes."""
+    binary = find_binary("redis-server")
+    if binary is None:
+        raise SystemExit("bench: frontdoor-redis needs redis-server (scripts/system-packages.sh installs it)")
+    port = free_port()
+    output = workdir / "redis.out"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    proc = Proc("redis", process, output, port)
+    procs.started.append(proc)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            if sock.recv(16).startswith(b"+PONG"):
+                return proc
+        time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not answer:\n{proc.tail()}")
+
+
+def start_protection_targets(
+    procs: Processes,
+    targets: list[str],
+    workdir: Path,
+    upstream_port: int,
+    source: str | None,
+    binary: str | None = None,
+) -> dict[str, Proc]:
+    """The public route of ``frontdoor`` again, with a rate limit that is never reached: a local one,
+    and one kept in a Redis started here. Each is its own ``frontdoor serve`` (one process)."""
+    started: dict[str, Proc] = {}
+    for name in ("frontdoor-ratelimit", "frontdoor-redis"):
+        if name not in targets:
+            continue
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        launcher = [binary] if binary else frontdoor_argv()  # the same build as the frontdoor target
+        if source:
+            launcher = [sys.executable, "-m", "frontdoor"]
+            env["PYTHONPATH"] = str(Path(source).resolve())
+        port, admin = free_port(), free_port()
+        contract = write_contract(workdir / name, port, admin, upstream_port)
+        store = "local"
+        if name == "frontdoor-redis":
+            store = "redis"
+            env["FRONTDOOR_BENCH_REDIS_URL"] = f"redis://127.0.0.1:{start_redis(procs, workdir).port}/0"
+            with (contract / "env.yaml").open("a") as environment:
+                environment.write('  secrets: {redis-url: "env:FRONTDOOR_BENCH_REDIS_URL"}\n')
+        with (contract / "edge.yaml").open("a") as edge:
+            edge.write(f"  rate_limits: {{store: {store}, default: {NEVER_REACHED}}}\n")
+        log_file = workdir / f"{name}-access.log"
+        argv = [*launcher, "serve", str(contract), "--env", "bench", "--access-log", str(log_file)]
+        proc = procs.start(name, argv, port, "/readyz", ready_port=admin, env=env)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            connection.request("GET", PATH)
+            response = connection.getresponse()
+            response.read()
+            limited = response.getheader("ratelimit")
+        finally:
+            connection.close()
+        if response.status != 200 or not limited:
+            raise RuntimeError(f"{name} does not answer 200 with a RateLimit field on {PATH}:\n{proc.tail()}")
+        started[name] = proc
+    return started
+
+
+def protection_ratios(summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """req/s and CPU per request of the rate-limited targets next to the same route without a limit."""
+    base = summary.get("frontdoor")
+    found: dict[str, Any] = {"goal_ratelimit_rps_ratio_min": PROTECTION_GOAL}
+    for name in ("frontdoor-ratelimit", "frontdoor-redis"):
+        row = summary.get(name)
+        if row is None or base is None:
+            continue
+        found[name] = {
+            "rps": row["rps"],
+            "rps_ratio_to_frontdoor": round(row["rps"] / base["rps"], 3),
+            "cpu_us_per_request": row.get("cpu_us_per_request"),
+            "cpu_ratio_to_frontdoor": (
+                round(row["cpu_us_per_request"] / base["cpu_us_per_request"], 3)
+                if row.get("cpu_us_per_request") and base.get("cpu_us_per_request")
+                else None
+            ),
+        }
+    return found
+
+
+def protection_lines(found: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, what in (("frontdoor-ratelimit", "local rate limit"), ("frontdoor-redis", "Redis rate limit")):
+        row = found.get(name)
+        if row is None:
+            continue
+        line = (
+            f"{name}: {row['rps']:,.0f} req/s, {row['rps_ratio_to_frontdoor']:.2f}x the public route's "
+            f"without a limit ({what}"
+        )
+        if row.get("cpu_ratio_to_frontdoor"):
+            line += f"; cpu per request {row['cpu_ratio_to_frontdoor']:.2f}x"
+        line += ")"
+        if name == "frontdoor-ratelimit":
+            ok = row["rps_ratio_to_frontdoor"] >= PROTECTION_GOAL
+            line += f"; goal >= {PROTECTION_GOAL}x: {'met' if ok else 'NOT met'}"
+        lines.append(line)
+    return lines
 
 
 # --- the naive aiohttp proxy (run in its own process: `gateway.py naive-proxy PORT UPSTREAM`) ---------
@@ -868,6 +992,9 @@ def _run(
         if http_get(port, PATH) != 200:
             raise RuntimeError(f"frontdoor does not answer 200 on {PATH}:\n{proc.tail()}")
         servers["frontdoor"] = proc
+    servers.update(
+        start_protection_targets(procs, targets, workdir, upstream_port, args.frontdoor_src, args.frontdoor)
+    )
 
     if "aiohttp" in targets:
         port = free_port()
@@ -967,6 +1094,7 @@ def _run(
         "idle": idle,
         "frontdoor": gateway,
         "goals": GOALS,
+        "protection": protection_ratios(summary),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -1015,6 +1143,8 @@ def _run(
             f"frontdoor: {row['rps_ratio']:.2f}x nginx req/s {verdict} {GOALS['rps_ratio_min']}x; "
             f"p99 {row['p99_ratio']:.2f}x nginx's (goal <= {GOALS['p99_ratio_max']}x)"
         )
+    for line in protection_lines(report["protection"]):
+        print(line)
     print(f"written to {out}")
     return 0
 
