@@ -201,3 +201,21 @@ def test_after_the_backoff_one_probe_finds_redis_back(
 def test_the_log_never_shows_the_url_password() -> None:
     assert where("redis://:s3cret@cache.internal:6380/2") == "cache.internal:6380"
     assert "s3cret" not in where("rediss://user:s3cret@cache.internal/0")
+
+
+def test_decisions_of_one_loop_turn_share_a_pipeline_and_stay_exact(redis_server: RedisServer) -> None:
+    async def main() -> tuple[list[Denial | None], int]:
+        limit = RateLimit(requests=10, per=600.0, burst=10)
+        one, two = stage(redis_server.url, limit), stage(redis_server.url, limit)
+        await one.client.script_flush()  # the first pipeline meets NOSCRIPT for every call
+        pending = [(one if i % 2 else two).check(admission(0.0)) for i in range(40)]
+        batched = len(one._batch) + len(two._batch)  # nothing sent yet: all wait for the loop's turn
+        results = await asyncio.gather(*(decide(p) for p in pending))
+        await one.client.aclose()
+        await two.client.aclose()
+        return list(results), batched
+
+    results, batched = asyncio.run(main())
+    assert batched == 40
+    assert sum(r is None for r in results) == 10
+    assert all(isinstance(r, Denial) and r.status == 429 for r in results if r is not None)

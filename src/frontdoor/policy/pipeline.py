@@ -179,6 +179,8 @@ class Pipeline:
                 continue
             if isinstance(verdict, Denial):
                 return verdict
+            if index + 1 == len(stages):
+                return verdict  # the last stage: its awaitable as is (a future needs no task)
             return self._resume(verdict, index + 1, admission)
         return None
 

@@ -1,8 +1,10 @@
 """The rate-limit stage with the Redis store: one limit for every worker and replica.
 
 Each decision is one Lua script run atomically by Redis (EVALSHA, loading the script when Redis does not
-know it yet). The script reads Redis's own clock, so gateways whose clocks differ still share one bucket,
-and gives every key an expiry at the moment its bucket is full again, so Redis keeps only keys with debt.
+know it yet). The decisions asked for in one turn of the event loop are sent together in one pipeline
+(one connection from the pool, one write, one deadline), and each request waits on a plain future.
+The script reads Redis's own clock, so gateways whose clocks differ still share one bucket, and gives
+every key an expiry at the moment its bucket is full again, so Redis keeps only keys with debt.
 
 Every call has a deadline (TIMEOUT). When Redis cannot be reached the store is marked down: for a backoff
 window (growing from BACKOFF_MIN to BACKOFF_MAX) no request waits on it, each is decided at once by
@@ -13,12 +15,15 @@ request probes Redis again. The change of state is logged once each way, never p
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from redis.exceptions import NoScriptError
 
 from frontdoor.policy.pipeline import Admission, Denial, Verdict
 from frontdoor.protection.counters import STORE_FAILED_CLOSED, STORE_FAILED_OPEN, count
@@ -65,6 +70,12 @@ def shared_client(url: str) -> Redis:
     if client is None:
         client = _clients[key] = redis_client(url)
     return client
+
+
+SCRIPT_SHA = hashlib.sha1(GCRA_SCRIPT.encode()).hexdigest()  # what EVALSHA names it by, not a secret
+
+# a decision waiting for the next pipeline: limit, key, interval, window, admission, its future
+Pending = tuple[ServiceLimit, str, int, int, Admission, "asyncio.Future[Denial | None]"]
 
 
 def redis_client(url: str) -> Redis:
@@ -149,7 +160,7 @@ class RedisRateLimit:
     def __init__(
         self,
         limits: dict[str, ServiceLimit],
-        client: Any,  # redis.asyncio.Redis, or anything with register_script (tests)
+        client: Redis,
         label: str,
         on_failure: str,
         prefix: str,
@@ -157,7 +168,7 @@ class RedisRateLimit:
     ) -> None:
         self.limits = limits
         self.client = client
-        self.script = client.register_script(GCRA_SCRIPT)
+        self._batch: list[Pending] = []
         self.health = StoreHealth(label, clock)
         self.on_failure = on_failure
         self.clock = clock
@@ -177,25 +188,69 @@ class RedisRateLimit:
             return None
         if not self.health.usable(admission.now):
             return self._unavailable(entry[0], admission.now)
-        return self._decide(entry, admission)
-
-    async def _decide(self, entry: tuple[ServiceLimit, str, int, int], admission: Admission) -> Denial | None:
+        # Decisions asked for in the same turn of the event loop go to Redis together, in one pipeline:
+        # one connection from the pool, one write, one deadline for all of them.
         limit, prefix, interval, window = entry
-        key = prefix + limit.text_key(admission)
+        loop = asyncio.get_running_loop()
+        decided: asyncio.Future[Denial | None] = loop.create_future()
+        batch = self._batch
+        batch.append((limit, prefix + limit.text_key(admission), interval, window, admission, decided))
+        if len(batch) == 1:
+            loop.call_soon(self._flush, loop)
+        return decided
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self._batch = self._batch, []
+        loop.create_task(self._send(batch))
+
+    async def _send(self, batch: list[Pending]) -> None:
         try:
             async with asyncio.timeout(TIMEOUT):
-                admitted, first, second = await self.script(keys=[key], args=[interval, window])
+                replies = await self._run(batch)
         except asyncio.CancelledError:
             self.health.probing = False
+            for item in batch:
+                item[5].cancel()
             raise
         except Exception as error:  # any failure of the store is a store failure, never a 500
             self.health.failed(error, self.on_failure)
-            return self._unavailable(limit, self.clock())
+            now = self.clock()
+            for limit, _, _, _, _, decided in batch:
+                if not decided.done():
+                    decided.set_result(self._unavailable(limit, now))
+            return
         self.health.succeeded()
-        fields = limit.fields
+        for (limit, _, _, _, admission, decided), reply in zip(batch, replies, strict=True):
+            if not decided.done():
+                decided.set_result(self._verdict(limit, admission, reply))
+
+    async def _run(self, batch: list[Pending]) -> list[Any]:
+        """The script's replies for ``batch``, loading the script once if Redis does not know it."""
+        replies: list[Any] = await self._pipeline([(item[1], item[2], item[3]) for item in batch])
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            await self.client.script_load(GCRA_SCRIPT)
+            again = await self._pipeline([(batch[i][1], batch[i][2], batch[i][3]) for i in missing])
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    async def _pipeline(self, calls: list[tuple[str, int, int]]) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for key, interval, window in calls:
+            pipe.evalsha(SCRIPT_SHA, 1, key, interval, window)
+        return list(await pipe.execute(raise_on_error=False))
+
+    @staticmethod
+    def _verdict(limit: ServiceLimit, admission: Admission, reply: Any) -> Denial | None:
+        admitted, first, second = reply
         if not admitted:
             return limit.refused(int(first) / 1e6, int(second) / 1e6)
         debt = int(first) / 1e6
+        fields = limit.fields
         admission.add_response_header(*fields.policy)
         admission.add_response_header(*fields.state(limit.rate.remaining(debt), ceil_seconds(debt)))
         return None
