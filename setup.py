@@ -29,6 +29,15 @@ HOT_MODULES = [
     "src/frontdoor/proxy/runtime.py",
     "src/frontdoor/proxy/server.py",
     "src/frontdoor/proxy/upstream.py",
+    # traffic protection's per-request stages (the Redis store and the builders stay Python)
+    "src/frontdoor/protection/breaker.py",
+    "src/frontdoor/protection/counters.py",
+    "src/frontdoor/protection/gcra.py",
+    "src/frontdoor/protection/headers.py",
+    "src/frontdoor/protection/keys.py",
+    "src/frontdoor/protection/ratelimit.py",
+    "src/frontdoor/protection/retrybudget.py",
+    "src/frontdoor/protection/shedding.py",
 ]
 
 ext_modules = []
