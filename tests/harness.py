@@ -87,16 +87,26 @@ class ContractSpec:
     retries: int = 2
     trusted_proxies: str = "[]"
     tls: tuple[Path, Path, str] | None = None  # certificate file, key file, min_version; HSTS on
+    services: str = SERVICES  # the Service documents (owner "shop"); upstreams are given for shop and other
+    identity: str = ""  # the Edge's identity, as YAML (a flow mapping), e.g. {providers: [...]}
+    secrets: dict[str, str] = field(default_factory=dict)  # more Environment secrets: name -> reference
 
     def write(self, root: Path) -> Path:
         root.mkdir(parents=True, exist_ok=True)
-        tls = secrets = ""
+        tls = secrets = identity = ""
+        references = dict(self.secrets)
         if self.tls is not None:
             cert, key, version = self.tls
             tls = f"""
               tls: {{cert: secret:tls-cert, key: secret:tls-key, min_version: "{version}", hsts: true}}"""
+            references.update({"tls-cert": f"file:{cert}", "tls-key": f"file:{key}"})
+        if references:
+            listed = ", ".join(f'{name}: "{ref}"' for name, ref in references.items())
             secrets = f"""
-          secrets: {{tls-cert: "file:{cert}", tls-key: "file:{key}"}}"""
+          secrets: {{{listed}}}"""
+        if self.identity:
+            identity = f"""
+          identity: {self.identity}"""
         shop = ", ".join(f'{{url: "http://127.0.0.1:{p}", weight: {w}}}' for p, w in self.shop)
         other = (
             ", ".join(f'"http://127.0.0.1:{p}"' for p in self.other) or f'"http://127.0.0.1:{free_port()}"'
@@ -111,7 +121,7 @@ class ContractSpec:
               listen: "127.0.0.1:{self.port}"
               hosts: ["*"]
               services: ["*"]
-              trusted_proxies: {self.trusted_proxies}{tls}
+              trusted_proxies: {self.trusted_proxies}{tls}{identity}
           protection:
             max_request_body: {self.max_request_body}
             max_header_bytes: 8KiB
@@ -130,7 +140,7 @@ class ContractSpec:
             other: [{other}]{secrets}
         """
         (root / "teams.yaml").write_text(TEAMS)
-        (root / "services.yaml").write_text(SERVICES)
+        (root / "services.yaml").write_text(self.services)
         (root / "edge.yaml").write_text(textwrap.dedent(edge))
         (root / "env.yaml").write_text(textwrap.dedent(environment))
         return root
