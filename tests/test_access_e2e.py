@@ -5,6 +5,9 @@ gateway vouches for; keys rotate and providers fail without a restart."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -238,3 +241,27 @@ def test_a_provider_down_at_start_and_during_the_day(upstreams: Upstreams, tmp_p
     warnings = [line for line in output.splitlines() if "cannot fetch its signing keys" in line]
     assert len(warnings) == 1, output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_an_unreadable_api_key_hash_stops_serve_naming_the_reference(
+    idp: IdentityProvider, tmp_path: Path, workers: str
+) -> None:
+    fields = access_contract(idp, tmp_path)
+    fields["secrets"]["billing-key"] = "env:FRONTDOOR_TEST_BILLING_HASH"
+    spec = ContractSpec(shop=[(9, 1)], **fields)
+    contract = spec.write(tmp_path / "contract")
+    env = {k: v for k, v in os.environ.items() if k != "FRONTDOOR_TEST_BILLING_HASH"}
+    env["COLUMNS"] = "500"  # one line per message
+    done = subprocess.run(
+        [sys.executable, "-m", "frontdoor", "serve", str(contract), "--env", "dev", "--workers", workers],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 2
+    assert "API client billing" in done.stderr and "secret:billing-key" in done.stderr
+    assert "FRONTDOOR_TEST_BILLING_HASH" in done.stderr
+    assert done.stderr.count("API client billing") == 1  # said once, not by every worker

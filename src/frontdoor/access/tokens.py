@@ -236,7 +236,8 @@ class TokenVerifier:
 
     @staticmethod
     def digest(token: bytes) -> bytes:
-        return hashlib.blake2b(token, digest_size=16).digest()
+        # SHA-256 (hardware-accelerated in OpenSSL on current CPUs) measured faster here than BLAKE2b
+        return hashlib.sha256(token).digest()
 
     def cached(self, digest: bytes, now: float) -> VerifiedToken | None:
         entry = self._cache.get(digest)
