@@ -315,3 +315,19 @@ def test_an_unknown_kid_during_an_outage_is_a_401(plan: Plan) -> None:
 def test_the_fetched_digest_of_a_key_is_never_the_key() -> None:
     # the stored value is the SHA-256 of the key, so reading the contract's secrets never reveals a key
     assert hashlib.sha256(API_KEYS["billing"].encode()).hexdigest() != API_KEYS["billing"]
+
+
+def test_a_repeated_token_is_not_verified_again(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    headers = setup.bearer(scope="orders:read")
+    assert setup.check("GET", "/orders", headers)[0] is None
+    assert len(setup.stage.tokens) == 1
+
+    def verify_again(*args: object) -> None:
+        raise AssertionError("a cached token was verified again")
+
+    monkeypatch.setattr(setup.stage.tokens, "verify", verify_again)
+    denial, admission = setup.check("GET", "/orders", headers)
+    assert denial is None and admission.subject == "alice"
+    # the cache decides identity, each route still decides what is enough
+    refused, _ = setup.check("POST", "/orders", headers)
+    assert refused is not None and refused.status == 403
