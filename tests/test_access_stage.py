@@ -331,3 +331,28 @@ def test_a_repeated_token_is_not_verified_again(setup: Setup, monkeypatch: pytes
     # the cache decides identity, each route still decides what is enough
     refused, _ = setup.check("POST", "/orders", headers)
     assert refused is not None and refused.status == 403
+
+
+def test_a_provider_that_does_not_answer_in_time_is_a_401(
+    plan: Plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import frontdoor.access.stage as stage_module
+
+    monkeypatch.setattr(stage_module, "REFRESH_WAIT_S", 0.2)
+    source = IdentityProvider.with_keys()
+    source.issuer = "http://127.0.0.1:9400/"
+    setup = Setup(plan, source)
+    source.rotate("rsa-2")
+    source.gate = threading.Event()  # the key fetch hangs until the end of the test
+    try:
+        verdict = setup.stage.check(setup.admission("GET", "/me", setup.bearer(kid="rsa-2")))
+        assert isinstance(verdict, Awaitable)
+        [denial] = asyncio.run(_gather([verdict]))
+        assert denial is not None and denial.status == 401 and "signing key" in denial.reason
+        # the hanging fetch is still the one in flight: the next request joins it, starts no other
+        again = setup.stage.check(setup.admission("GET", "/me", setup.bearer(kid="rsa-2", sub="bob")))
+        assert isinstance(again, Awaitable)
+        assert [d.status for d in asyncio.run(_gather([again])) if d] == [401]
+        assert source.fetches["/keys"] == 2  # the start, and the one unknown-key fetch
+    finally:
+        source.gate.set()

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from frontdoor.access.keys import MIN_REFRESH_S, REFRESH_S, KeyFetchError, KeySet, discovery_url, parse_jwks
+from frontdoor.access.keys import (
+    MAX_DOCUMENT_BYTES,
+    MIN_REFRESH_S,
+    REFRESH_S,
+    KeyFetchError,
+    KeySet,
+    discovery_url,
+    http_get_json,
+    parse_jwks,
+)
 from frontdoor.contract.models import Provider
 
 from .idp import IdentityProvider, new_ec, new_rsa, public_jwk
@@ -230,3 +240,71 @@ def test_an_unchanged_key_keeps_its_object_across_refreshes(idp: IdentityProvide
     source.rotate("rsa-2")
     assert fetched(keys, unknown_key=True)
     assert keys.keys["rsa-1"] is before and "rsa-2" in keys.keys
+
+
+# --- the real fetcher, against a real HTTP server ---------------------------------------------------
+
+
+@pytest.fixture
+def served() -> Iterator[IdentityProvider]:
+    source = IdentityProvider.with_keys().serve()
+    yield source
+    source.down()
+
+
+def test_discovery_over_http_with_the_real_fetcher(served: IdentityProvider) -> None:
+    keys = KeySet(provider(served, jwks_uri=None), clock=Clock())
+    assert served.issuer.endswith("/")
+    assert fetched(keys)
+    assert set(keys.keys) == {"rsa-1", "ec-1"}
+    assert served.fetches == {"/.well-known/openid-configuration": 1, "/keys": 1}
+
+
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [(503, "answered 503"), (404, "answered 404")],
+)
+def test_http_errors_are_named_by_url_and_status(served: IdentityProvider, status: int, says: str) -> None:
+    served.status = status
+    with pytest.raises(KeyFetchError, match=says) as error:
+        http_get_json(served.jwks_uri, 2)
+    assert served.jwks_uri in str(error.value)
+
+
+def test_refused_connections_redirects_and_non_json_are_errors(served: IdentityProvider) -> None:
+    import http.server
+
+    class Odd(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/redirect":
+                self.send_response(302)
+                self.send_header("location", served.jwks_uri)
+                self.send_header("content-length", "0")
+                self.end_headers()
+                return
+            body = b"<html>not json</html>" if self.path == "/html" else b"[" * (MAX_DOCUMENT_BYTES + 10)
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Odd)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(KeyFetchError, match="answered 302"):
+            http_get_json(f"{base}/redirect", 2)  # never followed: keys come from exactly this URL
+        assert served.jwks_fetches() == 0
+        with pytest.raises(KeyFetchError, match="did not send JSON"):
+            http_get_json(f"{base}/html", 2)
+        with pytest.raises(KeyFetchError, match="more than"):
+            http_get_json(f"{base}/big", 2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    served.down()
+    with pytest.raises(KeyFetchError, match="could not be fetched"):
+        http_get_json(served.jwks_uri, 2)

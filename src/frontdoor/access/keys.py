@@ -32,7 +32,7 @@ from frontdoor.contract.models import Provider
 
 log = logging.getLogger("frontdoor.access")
 
-FETCH_TIMEOUT_S = 3.0  # per HTTP request; discovery and the JWKS are two
+FETCH_TIMEOUT_S = 2.0  # per HTTP request; discovery and the JWKS are two
 REFRESH_S = 300.0
 MIN_REFRESH_S = 30.0
 MAX_DOCUMENT_BYTES = 512 * 1024
