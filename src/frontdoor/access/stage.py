@@ -33,6 +33,13 @@ REFRESH_WAIT_S = 2 * FETCH_TIMEOUT_S + 1.0
 _UNKNOWN_KEY = "the token's signing key is not known"
 
 
+def _values(headers: list[tuple[bytes, bytes]], lowered: bytes) -> list[bytes]:
+    """Every value of the field ``lowered`` (a lowercase name); the length test skips most names
+    without lowering them."""
+    size = len(lowered)
+    return [value for name, value in headers if len(name) == size and name.lower() == lowered]
+
+
 class AccessStage:
     name = "access"
 
@@ -76,20 +83,19 @@ class AccessStage:
             needs = self._needs(route)
         if needs is None:
             return None
-        head = admission.head
-        lowered = head.lowered or [name.lower() for name, _ in head.headers]
+        headers = admission.head.headers
         if needs.clients:
-            denial = self._client(admission, needs, lowered)
+            denial = self._client(admission, needs, headers)
             if denial is not None:
                 return denial
         if not needs.user:
             return None
-        count = lowered.count(AUTHORIZATION)
-        if count == 0:
+        values = _values(headers, AUTHORIZATION)
+        if not values:
             return needs.no_token
-        if count > 1:
+        if len(values) > 1:
             return needs.invalid("the request has more than one Authorization header")
-        scheme, _, token = head.headers[lowered.index(AUTHORIZATION)][1].partition(b" ")
+        scheme, _, token = values[0].partition(b" ")
         if scheme.lower() != b"bearer":
             return needs.no_token  # another scheme (Basic, ...) is no bearer token at all (RFC 6750 3.1)
         token = token.strip(b" ")
@@ -134,13 +140,15 @@ class AccessStage:
                 log.exception("verifying a bearer token failed unexpectedly; such tokens are refused")
             raise TokenInvalid("the token is not valid") from None
 
-    def _client(self, admission: Admission, needs: RouteAccess, lowered: list[bytes]) -> Denial | None:
-        count = lowered.count(API_KEY)
-        if count == 0:
+    def _client(
+        self, admission: Admission, needs: RouteAccess, headers: list[tuple[bytes, bytes]]
+    ) -> Denial | None:
+        values = _values(headers, API_KEY)
+        if not values:
             return needs.no_key
-        if count > 1:
+        if len(values) > 1:
             return needs.bad_key
-        client = self.api_clients.identify(admission.head.headers[lowered.index(API_KEY)][1])
+        client = self.api_clients.identify(values[0])
         if client is None:
             return needs.bad_key
         if client not in needs.clients:
