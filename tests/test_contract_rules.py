@@ -1325,15 +1325,8 @@ def test_business_hours_oncall_is_only_a_note_in_production(shop_copy: Path) -> 
 
 @pytest.mark.parametrize(
     ("key", "flagged"),
-    [
-        ("token_use", False),
-        ("password_policy", False),
-        ("redis_password", True),
-        ("client_secret", True),
-        ("api_key", True),
-        ("api-token", True),
-        ("key", False),
-    ],
+    [("token_use", False), ("password_policy", False), ("redis_password", True), ("client_secret", True),
+     ("api_key", True), ("api-token", True), ("key", False)],
 )
 def test_credential_keys_by_their_last_word(key: str, flagged: bool) -> None:
     from frontdoor.contract.secrets import secret_literal_kind
@@ -1343,12 +1336,8 @@ def test_credential_keys_by_their_last_word(key: str, flagged: bool) -> None:
 
 def test_a_duplicate_key_does_not_hide_unknown_references(shop_copy: Path) -> None:
     # a duplicate key is a problem inside a file that parsed: every other document is still known
-    edit(
-        shop_copy,
-        "teams.yaml",
-        '  contact: {chat: "#shop", email: shop@example.com}\n',
-        '  contact: {chat: "#shop", email: shop@example.com}\n  role: app\n',
-    )
+    edit(shop_copy, "teams.yaml", "  contact: {chat: \"#shop\", email: shop@example.com}\n",
+         "  contact: {chat: \"#shop\", email: shop@example.com}\n  role: app\n")
     edit(shop_copy, "edges/public.yaml", "services: [orders, catalog]", "services: [orders, catalog, ghost]")
     rules = {f.rule for f in load_contract(shop_copy).findings}
     assert {"yaml-duplicate-key", "unknown-reference"} <= rules

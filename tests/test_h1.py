@@ -49,23 +49,16 @@ def read(data: bytes, limits: Limits = DEFAULT_LIMITS, split: int | None = None)
 def test_simple_get() -> None:
     rec = read(b"GET /orders/7?x=1 HTTP/1.1\r\nHost: Shop.example.com\r\nAccept: */*\r\n\r\n")
     (head,) = rec.heads
-    assert (head.method, head.target, head.version, head.host) == (
-        "GET",
-        "/orders/7?x=1",
-        "1.1",
-        "Shop.example.com",
-    )
+    assert (head.method, head.target, head.version, head.host) == ("GET", "/orders/7?x=1", "1.1", "Shop.example.com")
     assert head.keep_alive and not head.has_body and rec.ends == 1
     assert head.headers == [(b"Host", b"Shop.example.com"), (b"Accept", b"*/*")]
 
 
 @pytest.mark.parametrize("split", [None, 1, 3, 7])
 def test_bodies_and_pipelining_in_any_split(split: int | None) -> None:
-    data = (
-        b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
-        b"POST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n"
-        b"GET /c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
-    )
+    data = (b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+            b"POST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n"
+            b"GET /c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
     rec = read(data, split=split)
     assert [h.target for h in rec.heads] == ["/a", "/b", "/c"]
     assert rec.bodies == [b"hello", b"abcde", b""]
@@ -90,49 +83,29 @@ def test_expect_continue_and_upgrades() -> None:
     assert reader.feed(ws) == b"\x81\x00"  # the tunnel's first bytes, not parsed as HTTP
     assert recorder.heads[0].upgrade == "websocket"
     # h2c is not forwarded as an upgrade: the request goes on as a plain one, and so does the connection
-    rec = read(
-        b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
-        b"HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n"
-    )
+    rec = read(b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+               b"HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n")
     assert [h.upgrade for h in rec.heads] == [None, None]
     assert [h.target for h in rec.heads] == ["/", "/next"]
 
 
 # Each vector: the bytes, and the status the gateway must answer before closing the connection.
 VECTORS = {
-    "CL and TE": (
-        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-        400,
-    ),
-    "TE and CL": (
-        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
-        400,
-    ),
+    "CL and TE": (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    "TE and CL": (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400),
     "two CL equal": (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400),
-    "two CL differ": (
-        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
-        400,
-    ),
+    "two CL differ": (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
     "CL list": (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\nabc", 400),
     "CL sign": (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +3\r\n\r\nabc", 400),
     "CL hex": (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x3\r\n\r\nabc", 400),
     "CL negative": (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400),
     "TE gzip": (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
-    "TE gzip, chunked": (
-        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
-        400,
-    ),
+    "TE gzip, chunked": (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400),
     "TE chunked, gzip": (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400),
-    "TE twice": (
-        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
-        400,
-    ),
+    "TE twice": (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
     "TE identity": (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n", 400),
     "TE in 1.0": (b"POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
-    "TE space before colon": (
-        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
-        400,
-    ),
+    "TE space before colon": (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n", 400),
     "space before colon": (b"GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400),
     "obs-fold": (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n b\r\n\r\n", 400),
     "control char": (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x01b\r\n\r\n", 400),
@@ -142,10 +115,7 @@ VECTORS = {
     "no Host": (b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400),
     "two Hosts": (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
     "bad Host": (b"GET / HTTP/1.1\r\nHost: a b/c\r\n\r\n", 400),
-    "bad chunk size": (
-        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3x\r\nabc\r\n0\r\n\r\n",
-        400,
-    ),
+    "bad chunk size": (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3x\r\nabc\r\n0\r\n\r\n", 400),
     "chunk LF only": (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n", 400),
     "space in target": (b"GET /a b HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     "lowercase method": (b"get / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
@@ -154,24 +124,13 @@ VECTORS = {
     "CONNECT": (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405),
     "asterisk": (b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     "Expect other": (b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\nContent-Length: 0\r\n\r\n", 417),
-    "upgrade with body": (
-        b"POST / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n"
-        b"Content-Length: 40\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n",
-        400,
-    ),
+    "upgrade with body": (b"POST / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n"
+                          b"Content-Length: 40\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     "head too large": (b"GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + b"a" * 300 + b"\r\n\r\n", 431),
     "too many headers": (b"GET / HTTP/1.1\r\nHost: h\r\n" + b"X: y\r\n" * 30 + b"\r\n", 431),
     "CL over limit": (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n", 413),
-    "chunked over limit": (
-        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-        + b"80\r\n"
-        + b"a" * 128
-        + b"\r\n"
-        + b"80\r\n"
-        + b"a" * 128
-        + b"\r\n0\r\n\r\n",
-        413,
-    ),
+    "chunked over limit": (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           + b"80\r\n" + b"a" * 128 + b"\r\n" + b"80\r\n" + b"a" * 128 + b"\r\n0\r\n\r\n", 413),
     "target too long": (b"GET /" + b"a" * 400 + b" HTTP/1.1\r\nHost: h\r\n\r\n", 414),
 }
 SMALL = Limits(max_header_bytes=256, max_headers=20, max_body=200)
@@ -216,36 +175,10 @@ def test_any_bytes_give_requests_or_a_protocol_error(data: bytes, split: int) ->
 
 REQUEST_LINE = st.sampled_from([b"GET / HTTP/1.1\r\n", b"POST /x HTTP/1.1\r\n", b"GET /a?b HTTP/1.0\r\n"])
 HEADER = st.tuples(
-    st.sampled_from(
-        [
-            b"Host",
-            b"Content-Length",
-            b"Transfer-Encoding",
-            b"Connection",
-            b"Upgrade",
-            b"X-A",
-            b"Expect",
-            b"host",
-            b" Host",
-            b"Host ",
-        ]
-    ),
-    st.sampled_from(
-        [
-            b"h",
-            b"0",
-            b"5",
-            b"chunked",
-            b"close",
-            b"upgrade",
-            b"websocket",
-            b"a\tb",
-            b"-1",
-            b"100-continue",
-            b"",
-            b"\x00",
-        ]
-    ),
+    st.sampled_from([b"Host", b"Content-Length", b"Transfer-Encoding", b"Connection", b"Upgrade", b"X-A",
+                     b"Expect", b"host", b" Host", b"Host "]),
+    st.sampled_from([b"h", b"0", b"5", b"chunked", b"close", b"upgrade", b"websocket", b"a\tb", b"-1",
+                     b"100-continue", b"", b"\x00"]),
 )
 
 

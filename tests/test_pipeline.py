@@ -11,7 +11,9 @@ from frontdoor.http.h1 import RequestHead
 from frontdoor.plan import PlannedRoute
 from frontdoor.policy.pipeline import Admission, Denial, Pipeline, Verdict
 
-ROUTE = PlannedRoute("orders", 0, parse_route_path("/orders"), None, AccessRule(mode="public"), False, "app")
+ROUTE = PlannedRoute(
+    "orders", 0, parse_route_path("/orders"), None, AccessRule(mode="public"), False, "app"
+)
 
 
 def admission(

@@ -51,16 +51,7 @@ def test_bad_sizes(text: object) -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [
-        ("2s", 2.0),
-        ("500ms", 0.5),
-        ("1m", 60.0),
-        ("1m30s", 90.0),
-        ("1h", 3600.0),
-        (3, 3.0),
-        (0.25, 0.25),
-        ("10", 10.0),
-    ],
+    [("2s", 2.0), ("500ms", 0.5), ("1m", 60.0), ("1m30s", 90.0), ("1h", 3600.0), (3, 3.0), (0.25, 0.25), ("10", 10.0)],
 )
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
