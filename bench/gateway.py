@@ -4,8 +4,11 @@ Everything runs on 127.0.0.1 with free ports, in a temporary directory, and is s
 
 - a static upstream: its own nginx (1 worker) answering every path with a small fixed body;
 - nginx (1 worker) proxying to it with upstream keep-alive (``keepalive 64``, HTTP/1.1, ``Connection ""``);
-- ``frontdoor serve`` (one process) with a generated contract whose single public route goes to it,
+- ``frontdoor serve`` (one process) with a generated contract whose public route goes to it,
   its access log written to a file (it serves no metrics yet);
+- the same gateway on a route that needs a bearer token (target ``frontdoor-token``): the benchmark makes
+  an RSA key, serves its JWKS (``python -m http.server``), and sends one valid token, verified once and
+  then cached;
 - a naive aiohttp proxy (aiohttp.web + one ClientSession) for scale;
 - the static upstream itself, as the ceiling of what any proxy in front of it can reach;
 - ``frontdoor-ratelimit`` and ``frontdoor-redis``: the same public route with a rate limit that is never
@@ -65,8 +68,23 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 PATH = "/bench/ping"  # the request every target answers; frontdoor's public route is /bench
 UPSTREAM_BODY = "ok: a small fixed body from the static upstream\n"
-TARGETS = ("nginx", "frontdoor", "aiohttp", "upstream", "frontdoor-ratelimit", "frontdoor-redis")
-GOALS = {"rps_ratio_min": 0.6, "rps_ratio_not_done_below": 0.4, "p99_ratio_max": 2.0, "idle_10k_mb_max": 100}
+TOKEN_PATH = "/secure/ping"  # frontdoor's route that needs a token with the scope bench:read
+TARGETS = (
+    "nginx",
+    "frontdoor",
+    "frontdoor-token",
+    "aiohttp",
+    "upstream",
+    "frontdoor-ratelimit",
+    "frontdoor-redis",
+)
+GOALS = {
+    "rps_ratio_min": 0.6,
+    "rps_ratio_not_done_below": 0.4,
+    "p99_ratio_max": 2.0,
+    "idle_10k_mb_max": 100,
+    "token_vs_public_rps_min": 0.9,
+}
 
 
 # --- small utilities ---------------------------------------------------------------------------------
@@ -159,10 +177,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def http_get(port: int, path: str, timeout: float = 2.0) -> int:
+def http_get(port: int, path: str, timeout: float = 2.0, headers: dict[str, str] | None = None) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        connection.request("GET", path)
+        connection.request("GET", path, headers=headers or {})
         response = connection.getresponse()
         response.read()
         return response.status
@@ -370,11 +388,64 @@ def start_nginx(procs: Processes, nginx: str, name: str, conf: Path, port: int, 
 
 
 CONTRACT_TEAMS = join(team("bench", "app"), team("edge", "platform"), team("delivery", "delivery"))
-CONTRACT_SERVICE = service("static", "bench", "- {path: /bench, access: public}")
+CONTRACT_SERVICE = service(
+    "static",
+    "bench",
+    """
+    - {path: /bench, access: public}
+    - {path: /secure, access: {scopes: ["bench:read"]}}
+    """,
+)
 
 
-def write_contract(root: Path, port: int, admin_port: int, upstream_port: int) -> Path:
-    """One public route to the static upstream; header timeout 60s and idle 120s for the idle test."""
+class TokenIssuer:
+    """What the ``frontdoor-token`` target needs: an RSA key, its JWKS served over HTTP (by a small
+    ``python -m http.server`` process: no thread here, since processes are started with a preexec_fn),
+    and one token valid for a day."""
+
+    def __init__(self, procs: Processes, workdir: Path) -> None:
+        import jwt
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from jwt.algorithms import RSAAlgorithm
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = {**RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": "bench-1", "use": "sig"}
+        folder = workdir / "jwks"
+        folder.mkdir(exist_ok=True)
+        (folder / "keys").write_text(json.dumps({"keys": [jwk]}))
+        port = free_port()
+        argv = [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(folder),
+        ]
+        procs.start("jwks", argv, port, "/keys")
+        self.issuer = f"http://127.0.0.1:{port}/"
+        now = int(time.time())
+        claims = {"iss": self.issuer, "aud": "bench", "sub": "bench-user", "scope": "bench:read"}
+        self.token = jwt.encode(
+            {**claims, "iat": now, "exp": now + 86400}, key, algorithm="RS256", headers={"kid": "bench-1"}
+        )
+
+    @property
+    def header(self) -> str:
+        return f"Authorization: Bearer {self.token}"
+
+    def identity(self) -> str:
+        return (
+            f'{{providers: [{{name: bench-idp, issuer: "{self.issuer}", audiences: [bench], '
+            f'algorithms: [RS256], jwks_uri: "{self.issuer}keys"}}]}}'
+        )
+
+
+def write_contract(root: Path, port: int, admin_port: int, upstream_port: int, identity: str = "{}") -> Path:
+    """A public route and a token route to the static upstream; header timeout 60s and idle 120s for the
+    idle test."""
     root.mkdir(parents=True, exist_ok=True)
     edge = f"""
         apiVersion: frontdoor/v1
@@ -386,6 +457,7 @@ def write_contract(root: Path, port: int, admin_port: int, upstream_port: int) -
               listen: "127.0.0.1:{port}"
               hosts: ["*"]
               services: ["*"]
+          identity: {identity}
           protection:
             max_request_body: 1MiB
             max_header_bytes: 8KiB
@@ -783,6 +855,8 @@ def run_wrk(
     threads: int,
     pids: list[int] | None = None,
     helpers: list[int] | None = None,
+    path: str = PATH,
+    headers: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One wrk run; with ``pids`` (the target's) and ``helpers`` (the upstream's) also what CPU they used,
     and how much CPU anything else on the machine took meanwhile (``other_cpu``, in cores)."""
@@ -794,7 +868,8 @@ def run_wrk(
         "--timeout",
         "5s",
         "--latency",
-        f"http://127.0.0.1:{port}{PATH}",
+        *(arg for header in headers for arg in ("-H", header)),
+        f"http://127.0.0.1:{port}{path}",
     ]
     ours = [*(pids or []), *(helpers or [])]
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk's CPU, once it has been waited for
@@ -849,7 +924,7 @@ def summarize(rounds: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, An
 
 def table(summary: dict[str, dict[str, Any]]) -> str:
     header = (
-        f"{'target':<11}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'rps/nginx':>11}{'p99/nginx':>11}"
+        f"{'target':<16}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'rps/nginx':>11}{'p99/nginx':>11}"
         f"{'cpu us/req':>12}{'non-2xx':>9}{'sock err':>10}  rounds (req/s)"
     )
     lines = [header, "-" * len(header)]
@@ -857,7 +932,7 @@ def table(summary: dict[str, dict[str, Any]]) -> str:
         ratio = f"{row['rps_ratio']:.2f}x" if "rps_ratio" in row else "-"
         p99 = f"{row['p99_ratio']:.2f}x" if "p99_ratio" in row else "-"
         lines.append(
-            f"{name:<11}{row['rps']:>10,.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{ratio:>11}{p99:>11}"
+            f"{name:<16}{row['rps']:>10,.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{ratio:>11}{p99:>11}"
             f"{row.get('cpu_us_per_request', 0):>12.0f}{row['non_2xx_3xx']:>9}{row['socket_errors']:>10}  "
             + ", ".join(f"{r:,}" for r in row["rounds_rps"])
         )
@@ -979,9 +1054,11 @@ def _run(
         servers["nginx"] = start_nginx(procs, nginx, "nginx", proxy_conf, port, workdir)
 
     access_log = workdir / "frontdoor-access.log"
-    if "frontdoor" in targets:
+    wrk_request: dict[str, tuple[str, tuple[str, ...]]] = {}  # a target's path and headers, if not PATH
+    if "frontdoor" in targets or "frontdoor-token" in targets:
         port, admin = free_port(), free_port()
-        contract = write_contract(workdir / "contract", port, admin, upstream_port)
+        issuer = TokenIssuer(procs, workdir)
+        contract = write_contract(workdir / "contract", port, admin, upstream_port, issuer.identity())
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         launcher = [args.frontdoor] if args.frontdoor else frontdoor_argv()
         if args.frontdoor_src:  # another tree's code (a worktree of another commit, say) with this venv
@@ -991,7 +1068,15 @@ def _run(
         proc = procs.start("frontdoor", argv, port, "/readyz", ready_port=admin, env=env)
         if http_get(port, PATH) != 200:
             raise RuntimeError(f"frontdoor does not answer 200 on {PATH}:\n{proc.tail()}")
-        servers["frontdoor"] = proc
+        if "frontdoor" in targets:
+            servers["frontdoor"] = proc
+        if "frontdoor-token" in targets:
+            wrk_request["frontdoor-token"] = (TOKEN_PATH, (issuer.header,))
+            if http_get(port, TOKEN_PATH, headers={"Authorization": f"Bearer {issuer.token}"}) != 200:
+                raise RuntimeError(
+                    f"frontdoor does not answer 200 on {TOKEN_PATH} with a token:\n{proc.tail()}"
+                )
+            servers["frontdoor-token"] = proc
     servers.update(
         start_protection_targets(procs, targets, workdir, upstream_port, args.frontdoor_src, args.frontdoor)
     )
@@ -1001,12 +1086,15 @@ def _run(
         argv = [sys.executable, __file__, "naive-proxy", str(port), f"http://127.0.0.1:{upstream_port}"]
         servers["aiohttp"] = procs.start("aiohttp", argv, port, PATH)
 
-    for proc in servers.values():
+    for proc in {id(p): p for p in servers.values()}.values():
         log(f"{proc.name}: pid {proc.pid} on 127.0.0.1:{proc.port}, open-file limit {nofile_of(proc.pid)}")
 
     log(f"warm-up: {args.warmup:g}s each")
     for name in targets:
-        run_wrk(wrk, servers[name].port, args.warmup, args.connections, args.threads)
+        path, headers = wrk_request.get(name, (PATH, ()))
+        run_wrk(
+            wrk, servers[name].port, args.warmup, args.connections, args.threads, path=path, headers=headers
+        )
 
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
     for index in range(args.rounds):
@@ -1022,10 +1110,11 @@ def _run(
                 args.threads,
                 server.serving_pids(),
                 helpers,
+                *wrk_request.get(name, (PATH, ())),
             )
             rounds[name].append(result)
             log(
-                f"round {index + 1}/{args.rounds} {name:<10} {result['rps']:>10,.0f} req/s  "
+                f"round {index + 1}/{args.rounds} {name:<15} {result['rps']:>10,.0f} req/s  "
                 f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
                 f"cpu {result.get('cpu_us_per_request', 0):.0f} us/req  "
                 f"non-2xx {result['non_2xx_3xx']}  socket errors {sum(result['socket_errors'].values())}  "
@@ -1059,7 +1148,12 @@ def _run(
                 servers["nginx"], pids, args.idle, not args.idle_no_request, args.settle
             )
 
-    gateway = gateway_problems(servers["frontdoor"], access_log) if "frontdoor" in servers else {}
+    gateway_proc = servers.get("frontdoor") or servers.get("frontdoor-token")
+    gateway = gateway_problems(gateway_proc, access_log) if gateway_proc is not None else {}
+    if "frontdoor" in summary and "frontdoor-token" in summary:
+        summary["frontdoor-token"]["vs_public"] = round(
+            summary["frontdoor-token"]["rps"] / summary["frontdoor"]["rps"], 3
+        )
     report: dict[str, Any] = {
         "date": started_at.isoformat(timespec="seconds"),
         "machine": {
@@ -1086,6 +1180,8 @@ def _run(
             f"1000000, access_log {'off' if nginx_access == 'off' else 'to a file (combined format)'}",
             "frontdoor": f"frontdoor serve ({build_of(args.frontdoor)}), one process, access log to a "
             "file, timeouts header 60s idle 120s",
+            "frontdoor-token": f"the same gateway on {TOKEN_PATH}, a route needing the scope bench:read: "
+            "one RS256 token (2048-bit key, JWKS served by the benchmark), verified once, then cached",
             "aiohttp": "aiohttp.web + one ClientSession, default asyncio loop, no access log",
             "open_file_limit": nofile,
         },
@@ -1145,6 +1241,13 @@ def _run(
         )
     for line in protection_lines(report["protection"]):
         print(line)
+    if "vs_public" in summary.get("frontdoor-token", {}):
+        ratio = summary["frontdoor-token"]["vs_public"]
+        goal = GOALS["token_vs_public_rps_min"]
+        print(
+            f"frontdoor-token: {ratio:.2f}x the public route's req/s "
+            f"({'meets' if ratio >= goal else 'below'} the goal of {goal}x)"
+        )
     print(f"written to {out}")
     return 0
 

@@ -90,11 +90,13 @@ class ContractSpec:
     tls: tuple[Path, Path, str] | None = None  # certificate file, key file, min_version; HSTS on
     rate_limits: str = ""  # the Edge's rate_limits, as a YAML flow mapping
     protection: dict[str, str] = field(default_factory=dict)  # more keys of the Edge's protection
+    services: str = SERVICES  # the Service documents (owner "shop"); upstreams are given for shop and other
+    identity: str = ""  # the Edge's identity, as YAML (a flow mapping), e.g. {providers: [...]}
     secrets: dict[str, str] = field(default_factory=dict)  # more Environment secrets: name -> reference
 
     def write(self, root: Path) -> Path:
         root.mkdir(parents=True, exist_ok=True)
-        tls = secrets = ""
+        tls = secrets = identity = ""
         references = dict(self.secrets)
         if self.tls is not None:
             cert, key, version = self.tls
@@ -107,6 +109,9 @@ class ContractSpec:
           secrets: {{{listed}}}"""
         rate_limits = f"\n          rate_limits: {self.rate_limits}" if self.rate_limits else ""
         protection = "".join(f"\n            {key}: {value}" for key, value in self.protection.items())
+        if self.identity:
+            identity = f"""
+          identity: {self.identity}"""
         shop = ", ".join(f'{{url: "http://127.0.0.1:{p}", weight: {w}}}' for p, w in self.shop)
         other = (
             ", ".join(f'"http://127.0.0.1:{p}"' for p in self.other) or f'"http://127.0.0.1:{free_port()}"'
@@ -121,7 +126,7 @@ class ContractSpec:
               listen: "127.0.0.1:{self.port}"
               hosts: ["*"]
               services: ["*"]
-              trusted_proxies: {self.trusted_proxies}{tls}
+              trusted_proxies: {self.trusted_proxies}{tls}{identity}
           protection:
             max_request_body: {self.max_request_body}
             max_header_bytes: 8KiB
@@ -140,7 +145,7 @@ class ContractSpec:
             other: [{other}]{secrets}
         """
         (root / "teams.yaml").write_text(TEAMS)
-        (root / "services.yaml").write_text(SERVICES)
+        (root / "services.yaml").write_text(self.services)
         (root / "edge.yaml").write_text(textwrap.dedent(edge))
         (root / "env.yaml").write_text(textwrap.dedent(environment))
         return root

@@ -145,6 +145,12 @@ class DemoUpstream(asyncio.Protocol):
                     "path": head.target,
                     "headers": seen,
                     "header_names": sorted({n.decode().lower() for n, _ in head.headers}),
+                    # every X-Frontdoor-* field as received, repeats included: what the gateway vouches for
+                    "frontdoor_headers": [
+                        [n.decode().lower(), v.decode("latin-1")]
+                        for n, v in head.headers
+                        if n.lower().startswith(b"x-frontdoor-")
+                    ],
                     "body_bytes": received,
                     "body_sha256": sha256,
                 }

@@ -144,28 +144,6 @@ class Stage(Protocol):
     def check(self, admission: Admission) -> Verdict: ...
 
 
-class AccessStage:
-    """Deny unless the contract allows: until token and API-key verification exist, only routes whose
-    access is ``public`` are let through; every other route answers 401 with a Bearer challenge."""
-
-    name = "access"
-    _CHALLENGE = ((b"www-authenticate", b'Bearer realm="frontdoor"'),)
-
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
-
-    def check(self, admission: Admission) -> Verdict:
-        route = admission.route
-        if route.access.is_public:
-            return None
-        return Denial(
-            401,
-            "this route needs credentials the gateway cannot verify yet",
-            f"access: {route.access.describe()}",
-            self._CHALLENGE,
-        )
-
-
 class Pipeline:
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = tuple(stages)
@@ -211,7 +189,9 @@ class StageContext:
 
 
 def build_pipeline(plan: Plan, context: StageContext | None = None) -> Pipeline:
-    # kill switch joins here as it is built
-    from frontdoor.protection import protection_stages  # it builds on this module's types
+    # here, not at the top: the stages import Admission and Denial from this module
+    from frontdoor.access.stage import AccessStage
+    from frontdoor.protection import protection_stages
 
+    # the kill switch joins here as it is built
     return Pipeline([AccessStage(plan), *protection_stages(plan, context or StageContext())])

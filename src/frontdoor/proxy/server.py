@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO, Final
 
+from frontdoor.access.apiclients import load_api_clients
 from frontdoor.contract.load import load_contract
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
@@ -234,7 +235,10 @@ def check_servable(directory: Path, environment: str) -> Plan:
     errors = [f for f in result.findings if f.severity == "error"]
     if errors:
         raise FrontdoorError("the contract is invalid:\n" + "\n".join(f.render() for f in errors))
-    return compile_plan(result.contract, environment)
+    plan = compile_plan(result.contract, environment)
+    # secrets the stages need at start: an unreadable one is reported once, not by every worker
+    load_api_clients(plan.edge.spec.identity, plan.environment_doc)
+    return plan
 
 
 def load_runtime(

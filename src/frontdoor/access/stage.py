@@ -1,0 +1,193 @@
+"""The access stage: each route's ``access``, enforced on every request the pipeline decides.
+
+Everything is prepared when the stage is built: what each route requires and how it is denied, the API
+clients' key hashes, the providers' key sets (whose first fetch starts then, in the background). A
+public route then costs one dictionary lookup; a route that needs a token already seen costs a hash, a
+dictionary lookup and a few set operations. Only a token signed with a key the gateway has not seen
+makes the stage wait (for one refresh of that provider's keys, shared with every other such request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from hashlib import sha256
+
+from frontdoor.access.apiclients import ApiClients, load_api_clients
+from frontdoor.access.decide import RouteAccess
+from frontdoor.access.keys import FETCH_TIMEOUT_S, GetJson, KeySet, http_get_json
+from frontdoor.access.tokens import KeyUnknown, TokenInvalid, TokenVerifier, VerifiedToken
+from frontdoor.plan import Plan, PlannedRoute
+from frontdoor.policy.pipeline import Admission, Denial, Verdict
+
+log = logging.getLogger("frontdoor.access")
+
+AUTHORIZATION = b"authorization"
+API_KEY = b"x-api-key"
+# How long a request waits for its provider's keys: both fetches of a refresh, and a little slack
+# (urllib's timeout does not cover name resolution).
+REFRESH_WAIT_S = 2 * FETCH_TIMEOUT_S + 1.0
+_UNKNOWN_KEY = "the token's signing key is not known"
+
+
+def _values(headers: list[tuple[bytes, bytes]], lowered: bytes) -> list[bytes]:
+    """Every value of the field ``lowered`` (a lowercase name); the length test skips most names
+    without lowering them."""
+    size = len(lowered)
+    return [value for name, value in headers if len(name) == size and name.lower() == lowered]
+
+
+class AccessStage:
+    name = "access"
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        clock: Callable[[], float] = time.time,
+        get_json: GetJson = http_get_json,
+        keys_clock: Callable[[], float] = time.monotonic,
+        fetch_keys: bool = True,
+    ) -> None:
+        identity = plan.edge.spec.identity
+        self.realm = plan.edge.name
+        self.clock = clock
+        self.api_clients: ApiClients = load_api_clients(identity, plan.environment_doc)
+        self.keysets = [KeySet(p, get_json, keys_clock) for p in identity.providers]
+        claims = {name for _, route in plan.routes() for name in route.access.claims}
+        self.tokens = TokenVerifier(list(zip(identity.providers, self.keysets, strict=True)), claims, clock)
+        self.cache = self.tokens.cache  # read here directly: a repeated token is one lookup
+        # by id(route): None for a public route. The stage keeps the plan, so these ids stay its routes'.
+        self.routes: dict[int, RouteAccess | None] = {}
+        needs_user = False
+        for _, route in plan.routes():
+            self.routes[id(route)] = self._needs(route)
+            needs_user = needs_user or route.access.requires_user
+        self.plan = plan
+        self._reported = False
+        if fetch_keys and needs_user:
+            for keyset in self.keysets:
+                keyset.refresh()
+
+    def _needs(self, route: PlannedRoute) -> RouteAccess | None:
+        return None if route.access.is_public else RouteAccess(route.access, self.realm)
+
+    def check(self, admission: Admission) -> Verdict:
+        route = admission.route
+        try:
+            needs = self.routes[id(route)]
+        except KeyError:  # a route of another plan: decided from its own access, never let through blind
+            needs = self._needs(route)
+        if needs is None:
+            return None
+        headers = admission.head.headers
+        if needs.clients:
+            denial = self._client(admission, needs, headers)
+            if denial is not None:
+                return denial
+        if not needs.user:
+            return None
+        values = _values(headers, AUTHORIZATION)
+        if not values:
+            return needs.no_token
+        if len(values) > 1:
+            return needs.invalid("the request has more than one Authorization header")
+        scheme, _, token = values[0].partition(b" ")
+        if scheme.lower() != b"bearer":
+            return needs.no_token  # another scheme (Basic, ...) is no bearer token at all (RFC 6750 3.1)
+        token = token.strip(b" ")
+        if not token:
+            return needs.invalid("the bearer token is missing")
+        now = self.clock()
+        digest = sha256(token).digest()  # token_digest, inlined: this is the path every request takes
+        verified = self.cache.get(digest)
+        if (
+            verified is None
+            or now >= verified.expires
+            or verified.keyset.keys.get(verified.key.kid) is not verified.key  # VerifiedToken.current
+        ):
+            return self._verify_and_admit(admission, needs, token, digest, now)
+        return self._admit(admission, needs, verified)
+
+    def _verify_and_admit(
+        self, admission: Admission, needs: RouteAccess, token: bytes, digest: bytes, now: float
+    ) -> Verdict:
+        """A token not in the cache (or no longer valid there): verify it, or wait for its keys."""
+        try:
+            verified = self._verify(token, digest, now)
+        except TokenInvalid as exc:
+            return needs.invalid(exc.reason)
+        except KeyUnknown as unknown:
+            pending = unknown.keyset.refresh(unknown_key=True)
+            if pending is None:
+                return needs.invalid(_UNKNOWN_KEY)
+            return self._after_refresh(pending, admission, needs, token, digest)
+        return self._admit(admission, needs, verified)
+
+    def _verify(self, token: bytes, digest: bytes, now: float) -> VerifiedToken:
+        try:
+            return self.tokens.verify(token, digest, now)
+        except (TokenInvalid, KeyUnknown):
+            raise
+        except Exception:
+            # A token the libraries choke on is refused like any invalid one, never a 500; the trace
+            # is logged (once: an attacker must not be able to flood the log) to find the bug.
+            if not self._reported:
+                self._reported = True
+                log.exception("verifying a bearer token failed unexpectedly; such tokens are refused")
+            raise TokenInvalid("the token is not valid") from None
+
+    def _client(
+        self, admission: Admission, needs: RouteAccess, headers: list[tuple[bytes, bytes]]
+    ) -> Denial | None:
+        values = _values(headers, API_KEY)
+        if not values:
+            return needs.no_key
+        if len(values) > 1:
+            return needs.bad_key
+        client = self.api_clients.identify(values[0])
+        if client is None:
+            return needs.bad_key
+        if client not in needs.clients:
+            return needs.client_refused
+        admission.api_client = client
+        admission.add_upstream_header(b"x-frontdoor-client", client.encode("ascii"))
+        return None
+
+    @staticmethod
+    def _admit(admission: Admission, needs: RouteAccess, verified: VerifiedToken) -> Denial | None:
+        """A verified token: enough for this route (403 if not), and who it is, for the upstream."""
+        # RouteAccess.allows, with the common case (scopes only) spelled out: no call for it
+        if (needs.scopes and not needs.scopes <= verified.scopes) or (
+            needs.claims and not needs.allows(verified)
+        ):
+            return needs.insufficient
+        admission.subject = verified.subject
+        admission.scopes = verified.scopes
+        admission.issuer = verified.issuer
+        if admission.upstream_headers is None:
+            admission.upstream_headers = list(verified.headers)
+        else:
+            admission.upstream_headers.extend(verified.headers)
+        return None
+
+    async def _after_refresh(
+        self, pending: Future[None], admission: Admission, needs: RouteAccess, token: bytes, digest: bytes
+    ) -> Denial | None:
+        """Wait for the provider's keys (the refresh every such request shares), then decide once more;
+        a key still unknown is a 401, and never another fetch."""
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(pending), REFRESH_WAIT_S)
+        except TimeoutError:
+            return needs.invalid(_UNKNOWN_KEY)
+        now = self.clock()
+        try:
+            verified = self._verify(token, digest, now)
+        except TokenInvalid as exc:
+            return needs.invalid(exc.reason)
+        except KeyUnknown:
+            return needs.invalid(_UNKNOWN_KEY)
+        return self._admit(admission, needs, verified)
