@@ -413,7 +413,8 @@ def test_active_health_checks_take_an_endpoint_out_and_back(
     deadline = time.monotonic() + 15
     while not traffic_to_sick(10) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert traffic_to_sick(10) == 5  # back, weight for weight
+    # back, weight for weight (give or take one: a probe may land while the ten are sent)
+    assert 4 <= traffic_to_sick(10) <= 6
 
 
 def test_several_workers_share_the_listener(fresh_gateway: tuple[ContractSpec, Path, list[Gateway]]) -> None:

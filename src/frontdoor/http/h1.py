@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import httptools
@@ -20,25 +20,61 @@ import httptools
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.fields import HANDLED, OWN_PREFIX
 
+_NO_TOKENS: frozenset[bytes] = frozenset()
 
-@dataclass(slots=True)
+
 class RequestHead:
-    method: str
-    target: str  # origin-form path and query as received (absolute-form is rewritten to origin-form)
-    version: str  # "1.1" or "1.0"
-    headers: list[tuple[bytes, bytes]]
-    host: str
-    content_length: int | None
-    chunked: bool
-    keep_alive: bool
-    expect_continue: bool = False
-    upgrade: str | None = None  # "websocket" when the client asks for one; other upgrades are dropped
-    connection_tokens: frozenset[bytes] = field(default_factory=frozenset)
-    #: ready-made lines of the fields a proxy copies as they are, and (lowered name, name, value) of
-    #: the others (http/fields.py HANDLED, and the gateway's own prefix): the reader sorts them as it
-    #: reads, so forwarding does not loop over the fields a second time. None: not sorted yet.
-    plain: list[bytes] | None = None
-    special: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
+    """A request's head as read and checked; built for every request, so a plain slotted class with
+    every field passed in (a dataclass's default factories cost more than the rest of it)."""
+
+    __slots__ = (
+        "chunked",
+        "connection_tokens",
+        "content_length",
+        "expect_continue",
+        "headers",
+        "host",
+        "keep_alive",
+        "method",
+        "plain",
+        "special",
+        "target",
+        "upgrade",
+        "version",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        target: str,  # origin-form path and query as received (absolute-form is rewritten to origin-form)
+        version: str,  # "1.1" or "1.0"
+        headers: list[tuple[bytes, bytes]],
+        host: str,
+        content_length: int | None,
+        chunked: bool,
+        keep_alive: bool,
+        expect_continue: bool = False,
+        upgrade: str | None = None,  # "websocket" when the client asks for one; others are dropped
+        connection_tokens: frozenset[bytes] = _NO_TOKENS,
+        plain: list[bytes] | None = None,
+        special: list[tuple[bytes, bytes, bytes]] | None = None,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.host = host
+        self.content_length = content_length
+        self.chunked = chunked
+        self.keep_alive = keep_alive
+        self.expect_continue = expect_continue
+        self.upgrade = upgrade
+        self.connection_tokens = connection_tokens
+        #: ready-made lines of the fields a proxy copies as they are, and (lowered name, name, value) of
+        #: the others (http/fields.py HANDLED, and the gateway's own prefix): the reader sorts them as it
+        #: reads, so forwarding does not loop over the fields a second time. None: not sorted yet.
+        self.plain = plain
+        self.special: list[tuple[bytes, bytes, bytes]] = special if special is not None else []
 
     @property
     def has_body(self) -> bool:
@@ -74,7 +110,6 @@ def _valid_host(host: bytes) -> bool:
     return _HOST.match(host) is not None
 
 
-_NO_TOKENS: frozenset[bytes] = frozenset()
 _ABSOLUTE = re.compile(r"^https?://([^/?#]*)([^#]*)$", re.IGNORECASE)
 
 
@@ -286,7 +321,8 @@ class RequestReader:
             host,
             content_length,
             chunked,
-            bool(parser.should_keep_alive()),
+            # RFC 9112 9.3: persistent by default in 1.1 unless "close"; in 1.0 only with "keep-alive"
+            b"close" not in connection if version == "1.1" else b"keep-alive" in connection,
             expect_continue,
             "websocket" if wants_upgrade and upgrade == b"websocket" else None,
             frozenset(connection) if connection else _NO_TOKENS,
