@@ -223,9 +223,9 @@ def merge(snapshots: Iterable[dict[str, Any]]) -> Merged:
         for service, count in data["inflight"].items():
             merged.inflight[service] = merged.inflight.get(service, 0) + int(count)
         events = data["events"]
-        # every worker reloads on every trigger: the deployment reloaded as often as its busiest worker
+        # each worker reloads itself: the count is of reloads done, summed over the workers
         for name in ("reloads_ok", "reloads_failed"):
-            merged.events[name] = max(merged.events.get(name, 0), int(events[name]))
+            merged.events[name] = merged.events.get(name, 0) + int(events[name])
         if float(events["contract_loaded_at"]) > latest_load:
             latest_load = float(events["contract_loaded_at"])
             for name in ("contract_hash", "contract_loaded_at", "environment", "stopped"):
@@ -329,7 +329,9 @@ class MergedCollector:
             inflight.add_metric([service], count)
         events = merged.events
         reloads = CounterMetricFamily(
-            "frontdoor_contract_reloads", "Contract reloads by result", labels=["result"]
+            "frontdoor_contract_reloads",
+            "Contract reloads by result (summed over workers)",
+            labels=["result"],
         )
         reloads.add_metric(["success"], events.get("reloads_ok", 0))
         reloads.add_metric(["failure"], events.get("reloads_failed", 0))
