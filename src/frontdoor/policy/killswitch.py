@@ -143,9 +143,10 @@ class KillSwitchStage:
 
     def check(self, admission: Admission) -> Verdict:
         store = self.store
+        stops = store.stops
         if admission.now >= store.next_check:
             store.refresh(admission.now)
-        stops = store.stops
+            stops = store.stops
         if not stops:
             return None
         keys = self.keys.get(id(admission.route))

@@ -184,7 +184,8 @@ class Gateway:
         admission = request.admission
         if admission is not None:
             path = admission.path
-            client = admission.client_address()
+            # the address X-Forwarded-For gives only behind a trusted proxy; the peer otherwise (no call)
+            client = admission.client_address() if admission.trusted_proxies else admission.peer
             subject = _string(admission.subject) if admission.subject else "null"
             api_client = _string(admission.api_client) if admission.api_client else "null"
         else:
@@ -216,6 +217,8 @@ class Gateway:
         log.error("%s", what, exc_info=error)
 
     def log_protocol_error(self, downstream: Downstream, error: ProtocolError) -> None:
+        # no request head to label it by: counted as unmatched, method "other"
+        self.recorder.record(self._unmatched[1], "other", error.status, 0.0)
         self.access_log.write(
             {
                 "time": self.access_log.now(),
