@@ -19,8 +19,9 @@ from frontdoor.contract.load import load_contract
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
-from frontdoor.observe import control, metrics
+from frontdoor.observe import control, metrics, otlp
 from frontdoor.observe.control import Operations
+from frontdoor.observe.otlp import SpanExport
 from frontdoor.observe.traffic import RouteKey
 from frontdoor.plan import Plan, PlannedRoute, compile_plan
 from frontdoor.policy.balancing import Endpoint
@@ -100,6 +101,7 @@ class Gateway:
         self.ops = ops
         self.recorder = metrics.recorder()
         self.recorder.inflight = self.inflight
+        self.spans: SpanExport | None = None  # OTLP export, when the otel extra is set up (observe/otlp.py)
         # Workers share each port with SO_REUSEPORT; a single process binds alone, so a second
         # gateway started by mistake on the same ports fails instead of silently taking half the traffic.
         self.reuse_port = False
@@ -170,6 +172,8 @@ class Gateway:
             upstream_error = ""
         seconds = now - request.started
         self.recorder.record(key, head.method, status, seconds, request.deny_kind, denied_by, upstream_error)
+        if self.spans is not None:
+            self.spans.export(request, key[0] if route is not None else None, seconds)
         access_log = self.access_log
         if access_log.stream is None:
             return
@@ -302,6 +306,8 @@ class Gateway:
                 connection.transport.abort()
         self.runtime.close()
         self.access_log.flush()
+        if self.spans is not None:
+            self.spans.shutdown()
 
 
 def check_servable(directory: Path, environment: str) -> Plan:
@@ -356,6 +362,7 @@ def serve(
     runtime = ops.load()
     gateway = Gateway(loop, runtime, AccessLog(access_log), health_interval, ops)
     ops.gateway = gateway
+    gateway.spans = otlp.from_environment()
     gateway.reuse_port = reuse_port
     stop = asyncio.Event()
 
