@@ -245,6 +245,8 @@ class Gateway:
         if admin is not None:
             self.servers.append(await self._listen(admin.listen, lambda: AdminProtocol(self), None))
             log.info("admin listening on %s", admin.listen)
+            if not admin.listen.is_loopback:
+                log.warning("the admin listener %s is reachable beyond loopback, without TLS", admin.listen)
         self.health.start()
         self._flush_log()
         if self.ops is not None:
