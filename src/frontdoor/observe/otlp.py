@@ -101,7 +101,7 @@ def with_exporter(exporter: Any, service_name: str, processor: Any) -> SpanExpor
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 
-    class GivenIds(RandomIdGenerator):
+    class GivenIds(RandomIdGenerator):  # type: ignore[misc,unused-ignore]  # Any without the extra
         """The ids the gateway already chose for the request's span (random ones if none were given)."""
 
         def __init__(self) -> None:

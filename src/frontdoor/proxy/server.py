@@ -38,6 +38,17 @@ log = logging.getLogger("frontdoor.gateway")
 _string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 # the gateway's own 5xx for a routed, admitted request: the upstream failed
 _UPSTREAM_ERRORS = {502: "error", 503: "unavailable", 504: "timeout"}
+_NOBODY = '"subject":null,"api_client":null,"denied_by":null,"deny_kind":null'
+
+
+def _who(subject: str | None, api_client: str | None, denied_by: str, deny_kind: str) -> str:
+    """The access log's identity and deny fields (the rare case: some are set)."""
+    return (
+        f'"subject":{_string(subject) if subject else "null"},'
+        f'"api_client":{_string(api_client) if api_client else "null"},'
+        f'"denied_by":{_string(denied_by) if denied_by else "null"},'
+        f'"deny_kind":{_string(deny_kind) if deny_kind else "null"}'
+    )
 
 
 class AccessLog:
@@ -186,34 +197,34 @@ class Gateway:
         else:
             upstream = "null"
         admission = request.admission
+        who = _NOBODY  # identity and deny fields: all null in the common case, one constant then
         if admission is not None:
             path = admission.path
             # the address X-Forwarded-For gives only behind a trusted proxy; the peer otherwise (no call)
             client = admission.client_address() if admission.trusted_proxies else admission.peer
-            subject = _string(admission.subject) if admission.subject else "null"
-            api_client = _string(admission.api_client) if admission.api_client else "null"
+            if admission.subject or admission.api_client or denied_by:
+                who = _who(admission.subject, admission.api_client, denied_by, request.deny_kind)
         else:
             path = head.target.partition("?")[0]
             client = downstream.peer
-            subject = api_client = "null"
+            if denied_by:
+                who = _who(None, None, denied_by, request.deny_kind)
         target = head.target
         query = "null"
         if "?" in target:  # the names of the query's parameters, never their values (tokens travel there)
             query = _string("&".join(p.partition("=")[0] for p in target.partition("?")[2].split("&")))
         traceparent = request.traceparent
         started = request.upstream_started
+        # a trace id is 32 hex digits: nothing to escape
+        trace = f'"{traceparent[3:35].decode("ascii")}"' if traceparent else "null"
         access_log.add(
             f'{{"time":{_string(access_log.now())},"request_id":{_string(request.request_id)},'
-            f'"trace_id":{_string(traceparent[3:35].decode("ascii")) if traceparent else "null"},'
-            f'"client":{_string(client)},"method":{_string(head.method)},'
+            f'"trace_id":{trace},"client":{_string(client)},"method":{_string(head.method)},'
             f'"host":{_string(head.host)},"path":{_string(path)},"query":{query},'
             f'"status":{int(status)!r},"bytes":{int(request.bytes_out)!r},'
             f'"duration_ms":{round(seconds * 1000, 2)!r},'
             f'"upstream_ms":{round((now - started) * 1000, 2) if started else "null"},{routed},'
-            f'"upstream":{upstream},'
-            f'"attempts":{int(request.attempts)!r},"subject":{subject},"api_client":{api_client},'
-            f'"denied_by":{_string(denied_by) if denied_by else "null"},'
-            f'"deny_kind":{_string(request.deny_kind) if request.deny_kind else "null"}}}'
+            f'"upstream":{upstream},"attempts":{int(request.attempts)!r},{who}}}'
         )
 
     def report_error(self, what: str, error: BaseException | None) -> None:
