@@ -382,3 +382,24 @@ def test_no_request_fails_while_the_contract_is_reloaded_ten_times(started: Call
     assert value(samples, "frontdoor_contract_reloads", result="failure") == 0
     # each of the ten triggers reloaded at least the worker it reached (SIGHUP: both)
     assert value(samples, "frontdoor_contract_reloads", result="success") >= 10
+
+
+def test_protection_is_in_the_metrics(upstreams: Upstreams, tmp_path: Path) -> None:
+    spec = ContractSpec(
+        shop=[(upstreams.start("shop"), 1)],
+        admin_token=TOKEN,
+        rate_limits="{default: {requests: 1, per: 1m, burst: 1, key: client}}",
+        protection={"circuit_breaker": "{failure_ratio: 0.5, min_requests: 20, open_for: 10s}"},
+    )
+    gateway = Gateway(spec.write(tmp_path / "c"), spec, tmp_path / "log", "--no-watch")
+    try:
+        assert request(spec.port, "GET", "/shop/1")[0] == 200
+        assert request(spec.port, "GET", "/shop/2")[0] == 429
+        samples = scrape(gateway)
+        assert value(samples, "frontdoor_rate_limited", service="shop", owner="shop") == 1
+        assert value(samples, "frontdoor_denied", route="shop.0", kind="rate-limit") == 1
+        assert value(samples, "frontdoor_protection_events", event="rate_limited", service="shop") == 1
+        circuits = samples["frontdoor_circuit_state"]
+        assert any(s.labels["service"] == "shop" and s.value == 0 for s in circuits)  # closed
+    finally:
+        gateway.stop()

@@ -7,7 +7,9 @@ SO_REUSEPORT spreads them) merges every live worker's snapshot, so each worker a
 deployment; ``MergedCollector`` turns the merge into Prometheus families. No prometheus_client call is
 made per request.
 
-Other stages report through the module-level API: ``set_circuit_state(service, endpoint, state)``.
+Circuit states are read once a second from the pipeline's stages that have a ``state()`` (the
+protection stage's per-service breakers), and the protection counters (protection/counters.py) are
+read then too; other code may report with ``set_circuit_state(service, endpoint, state)``.
 Rate-limited and shed requests are counted from their Denial's ``kind`` (see RATE_LIMIT_KINDS and
 SHED_KINDS); every deny is also counted by kind and rule.
 """
@@ -68,6 +70,8 @@ class Recorder:
         self.events = Events()
         #: the gateway's in-flight requests by service, asked once per tick
         self.inflight: Callable[[], dict[str, int]] = dict
+        #: circuit states the stages know, by (service, endpoint or ""), asked once per snapshot
+        self.circuits: Callable[[], dict[tuple[str, str], int]] = dict
         self.snapshot_dir: Path | None = None
         self._last_tick = time.monotonic()
 
@@ -136,7 +140,8 @@ class Recorder:
             "time": time.time(),
             "totals": table_json(with_current(self.totals)),
             "windows": {str(w.seconds): table_json(with_current(w.sum)) for w in self.windows},
-            "circuit": [[s, e, v] for (s, e), v in self.circuit.items()],
+            "circuit": [[s, e, v] for (s, e), v in (self.circuit | self.circuits()).items()],
+            "protection": [[name, service, n] for (name, service), n in _protection_counters().items()],
             "inflight": self.inflight(),
             "events": {
                 "reloads_ok": events.reloads_ok,
@@ -179,6 +184,12 @@ def set_circuit_state(service: str, endpoint: str, state: str) -> None:
     _recorder.circuit[(service, endpoint)] = CIRCUIT_STATES[state]
 
 
+def _protection_counters() -> dict[tuple[str, str], int]:
+    from frontdoor.protection.counters import snapshot
+
+    return snapshot()
+
+
 def method_label(method: str) -> str:
     return method if method in METHODS else "other"
 
@@ -195,6 +206,7 @@ class Merged:
     windows: dict[int, Table] = field(default_factory=dict)
     circuit: dict[tuple[str, str], int] = field(default_factory=dict)
     inflight: dict[str, int] = field(default_factory=dict)
+    protection: dict[tuple[str, str], int] = field(default_factory=dict)
     events: dict[str, Any] = field(default_factory=dict)
 
 
@@ -220,6 +232,9 @@ def merge(snapshots: Iterable[dict[str, Any]]) -> Merged:
         for service, endpoint, state in data["circuit"]:
             key = (str(service), str(endpoint))
             merged.circuit[key] = max(merged.circuit.get(key, 0), int(state))  # the worst any worker sees
+        for name, service, count in data.get("protection", ()):
+            key = (str(name), str(service))
+            merged.protection[key] = merged.protection.get(key, 0) + int(count)
         for service, count in data["inflight"].items():
             merged.inflight[service] = merged.inflight.get(service, 0) + int(count)
         events = data["events"]
@@ -327,6 +342,13 @@ class MergedCollector:
         )
         for service, count in sorted(merged.inflight.items()):
             inflight.add_metric([service], count)
+        protection = CounterMetricFamily(
+            "frontdoor_protection_events",
+            "What traffic protection did: rate_limited, shed, circuit_opened, retry_budget_exhausted, ...",
+            labels=["event", "service"],
+        )
+        for (name, service), count in sorted(merged.protection.items()):
+            protection.add_metric([name, service], count)
         events = merged.events
         reloads = CounterMetricFamily(
             "frontdoor_contract_reloads",
@@ -353,7 +375,7 @@ class MergedCollector:
         workers.add_metric([], merged.workers)
         build = InfoMetricFamily("frontdoor_build", "The gateway's version")
         build.add_metric([], {"version": __version__, "python": platform.python_version()})
-        yield from (circuit, inflight, reloads, contract, loaded, stopped, workers, build)
+        yield from (circuit, inflight, protection, reloads, contract, loaded, stopped, workers, build)
 
 
 def exposition(directory: Path | None) -> bytes:

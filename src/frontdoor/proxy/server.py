@@ -112,6 +112,7 @@ class Gateway:
         self.ops = ops
         self.recorder = metrics.recorder()
         self.recorder.inflight = self.inflight
+        self.recorder.circuits = self.circuits
         self.spans: SpanExport | None = None  # OTLP export, when the otel extra is set up (observe/otlp.py)
         # Workers share each port with SO_REUSEPORT; a single process binds alone, so a second
         # gateway started by mistake on the same ports fails instead of silently taking half the traffic.
@@ -157,6 +158,19 @@ class Gateway:
                 service = current.route.service
                 counts[service] = counts.get(service, 0) + 1
         return counts
+
+    def circuits(self) -> dict[tuple[str, str], int]:
+        """The circuit breakers' states, from the stages that report one (asked once a second)."""
+        states: dict[tuple[str, str], int] = {}
+        for stage in self.runtime.pipeline.stages:
+            report = getattr(stage, "state", None)
+            if not callable(report):
+                continue
+            for service, info in report().items():
+                circuit = info.get("circuit") if isinstance(info, dict) else None
+                if isinstance(circuit, str) and circuit in metrics.CIRCUIT_STATES:
+                    states[(service, "")] = metrics.CIRCUIT_STATES[circuit]
+        return states
 
     def log_request(self, downstream: Downstream, request: Request) -> None:
         """The request is over: count it, and log it as one JSON line.
