@@ -53,7 +53,13 @@ def test_admin_api_matches_its_description(live: Gateway) -> None:
     tried: list[str] = []
 
     @given(st.sampled_from(operations).flatmap(lambda operation: operation.as_strategy()))
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(
+        max_examples=80,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+        derandomize=True,
+    )
     def check(case: Any) -> None:
         tried.append(f"{case.method} {case.path}")
         case.call_and_validate(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"})

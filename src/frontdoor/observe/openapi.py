@@ -7,6 +7,13 @@ from typing import Any
 from frontdoor import __version__
 
 _ERROR = {"$ref": "#/components/responses/Error"}
+#: a reason: some text that is not only spaces, without control characters (adminapi._reason)
+_REASON = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 500,
+    "pattern": "^[^\\u0000-\\u001f]*[^\\s\\u0000-\\u001f][^\\u0000-\\u001f]*$",
+}
 _UNAUTHORIZED = {"$ref": "#/components/responses/Unauthorized"}
 _REASON_BODY = {
     "required": True,
@@ -15,7 +22,7 @@ _REASON_BODY = {
             "schema": {
                 "type": "object",
                 "required": ["reason"],
-                "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}},
+                "properties": {"reason": _REASON},
             }
         }
     },
@@ -170,11 +177,7 @@ def openapi_document() -> dict[str, Any]:
                     "security": [{"bearer": []}],
                     "requestBody": {
                         "required": False,
-                        "content": {
-                            "application/json": {
-                                "schema": _object(reason={"type": "string", "minLength": 1, "maxLength": 500})
-                            }
-                        },
+                        "content": {"application/json": {"schema": _object(reason=_REASON)}},
                     },
                     "responses": {
                         "200": _json("reloaded", {"$ref": "#/components/schemas/Reload"}),
