@@ -93,16 +93,20 @@ class ContractSpec:
     services: str = SERVICES  # the Service documents (owner "shop"); upstreams are given for shop and other
     identity: str = ""  # the Edge's identity, as YAML (a flow mapping), e.g. {providers: [...]}
     secrets: dict[str, str] = field(default_factory=dict)  # more Environment secrets: name -> reference
+    admin_token: str = ""  # the admin API's token (given to the gateway as FRONTDOOR_ADMIN_TOKEN)
 
     def write(self, root: Path) -> Path:
         root.mkdir(parents=True, exist_ok=True)
-        tls = secrets = identity = ""
+        tls = secrets = identity = token = ""
         references = dict(self.secrets)
         if self.tls is not None:
             cert, key, version = self.tls
             tls = f"""
               tls: {{cert: secret:tls-cert, key: secret:tls-key, min_version: "{version}", hsts: true}}"""
             references.update({"tls-cert": f"file:{cert}", "tls-key": f"file:{key}"})
+        if self.admin_token:
+            token = ", token: secret:admin-token"
+            references["admin-token"] = "env:FRONTDOOR_ADMIN_TOKEN"
         if references:
             listed = ", ".join(f'{name}: "{ref}"' for name, ref in references.items())
             secrets = f"""
@@ -133,7 +137,7 @@ class ContractSpec:
             timeouts: {{connect: 1s, header: {self.header_timeout}, upstream: {self.upstream_timeout}, idle: 30s}}
             retries: {{attempts: {self.retries}, only_idempotent: true}}{protection}{rate_limits}
           observability: {{access_log: {{}}, metrics: {{}}}}
-          admin: {{listen: "127.0.0.1:{self.admin_port}", operators: [edge]}}
+          admin: {{listen: "127.0.0.1:{self.admin_port}", operators: [edge]{token}}}
         """
         environment = f"""
         apiVersion: frontdoor/v1
@@ -157,6 +161,9 @@ class Gateway:
     def __init__(self, contract: Path, spec: ContractSpec, log: Path, *extra: str) -> None:
         self.spec = spec
         self.log = log
+        self.contract = contract
+        if "--state-dir" not in extra:  # never the default (.frontdoor/state in the working directory)
+            extra = (*extra, "--state-dir", str(log.parent / f"{log.name}.state"))
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -172,7 +179,7 @@ class Gateway:
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "FRONTDOOR_ADMIN_TOKEN": spec.admin_token},
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -187,10 +194,21 @@ class Gateway:
         self.stop()
         raise RuntimeError("the gateway did not become ready")
 
-    def admin(self, path: str) -> tuple[int, bytes]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.spec.admin_port, timeout=5)
+    def admin(
+        self, path: str, method: str = "GET", body: Any = None, token: str | None = None
+    ) -> tuple[int, bytes]:
+        """A request to the admin listener; ``token`` defaults to the contract's admin token."""
+        headers = {}
+        token = self.spec.admin_token if token is None else token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        connection = http.client.HTTPConnection("127.0.0.1", self.spec.admin_port, timeout=10)
         try:
-            connection.request("GET", path)
+            connection.request(method, path, body=data, headers=headers)
             response = connection.getresponse()
             return response.status, response.read()
         finally:

@@ -131,6 +131,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
     from frontdoor.policy.pipeline import StageContext
     from frontdoor.proxy.server import check_servable, serve
     from frontdoor.proxy.workers import run_workers
@@ -140,17 +143,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     plan = check_servable(directory, args.env)  # refuse a bad contract once, before any worker starts
     _log_local_split(plan, args.workers)
     access_log = None if args.access_log == "off" else _open_log(args.access_log)
-    return run_workers(
-        args.workers,
-        lambda: serve(
-            directory,
-            args.env,
-            access_log,
-            health_interval=args.health_interval,
-            reuse_port=args.workers > 1,
-            context=StageContext(workers=args.workers),
-        ),
-    )
+    state_dir = Path(args.state_dir)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FrontdoorError(f"cannot use the state directory {state_dir}: {exc.strerror or exc}") from None
+    # this run's shared scratch (the workers' metric snapshots, the reload epoch): made before the
+    # workers fork so they all see it, removed when they have all stopped
+    run_dir = Path(tempfile.mkdtemp(prefix="frontdoor-run-"))
+    try:
+        return run_workers(
+            args.workers,
+            lambda: serve(
+                directory,
+                args.env,
+                access_log,
+                health_interval=args.health_interval,
+                reuse_port=args.workers > 1,
+                context=StageContext(workers=args.workers, state_dir=state_dir),
+                run_dir=run_dir,
+                watch=args.watch,
+            ),
+        )
+    finally:  # workers leave through os._exit: only the parent (or the single process) gets here
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _log_local_split(plan: Plan, workers: int) -> None:
@@ -253,6 +269,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--env", required=True)
     serve.add_argument("--access-log", default="-", help='a file, "-" for standard output, or "off"')
     serve.add_argument("--workers", type=int, default=1, help="processes sharing the listeners")
+    serve.add_argument(
+        "--state-dir",
+        default=".frontdoor/state",
+        metavar="DIR",
+        help="where stops and the audit log are kept across restarts (default: .frontdoor/state)",
+    )
+    serve.add_argument(
+        "--no-watch",
+        dest="watch",
+        action="store_false",
+        help="do not reload on edits of the contract directory (SIGHUP and POST /admin/reload still do)",
+    )
     serve.add_argument(
         "--health-interval",
         type=float,

@@ -191,7 +191,14 @@ class StageContext:
 def build_pipeline(plan: Plan, context: StageContext | None = None) -> Pipeline:
     # here, not at the top: the stages import Admission and Denial from this module
     from frontdoor.access.stage import AccessStage
+    from frontdoor.policy.killswitch import KillSwitchStage, store_for
     from frontdoor.protection import protection_stages
 
-    # the kill switch joins here as it is built
-    return Pipeline([AccessStage(plan), *protection_stages(plan, context or StageContext())])
+    context = context or StageContext()
+    return Pipeline(
+        [
+            KillSwitchStage(plan, store_for(context.state_dir)),
+            AccessStage(plan),
+            *protection_stages(plan, context),
+        ]
+    )

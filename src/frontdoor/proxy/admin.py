@@ -1,71 +1,97 @@
-"""The admin listener: the gateway's own probes (the rest of the admin API comes with operations)."""
+"""The admin listener: an HTTP/1.1 pump in front of the admin API (frontdoor.observe.adminapi).
+
+Requests are small and rare, so each is read whole (head and a body of at most 64 KiB) and answered
+synchronously; a slow answer (a reload) briefly holds the gateway's loop, as SIGHUP does.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import TYPE_CHECKING, cast
 
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import Limits, RequestHead, RequestReader
 from frontdoor.http.messages import error_response, status_line
 from frontdoor.http.tracing import new_request_id
+from frontdoor.observe.adminapi import AdminApi, Reply, error
 
 if TYPE_CHECKING:
     from frontdoor.proxy.server import Gateway
+
+MAX_BODY = 64 * 1024
 
 
 class AdminProtocol(asyncio.Protocol):
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.transport: asyncio.Transport | None = None
-        self.reader = RequestReader(self, Limits(max_header_bytes=8192, max_headers=50, max_body=64 * 1024))
+        self.reader = RequestReader(self, Limits(max_header_bytes=8192, max_headers=50, max_body=MAX_BODY))
         self.head: RequestHead | None = None
+        self.body: list[bytes] = []
+        self.peer = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        peer = transport.get_extra_info("peername")
+        self.peer = str(peer[0]) if peer else ""
 
     def data_received(self, data: bytes) -> None:
         try:
             self.reader.feed(data)
-        except ProtocolError as error:
-            self._send(error_response(error.status, error.reason, new_request_id(), close=True), close=True)
+        except ProtocolError as failure:
+            self._send(
+                error_response(failure.status, failure.reason, new_request_id(), close=True), close=True
+            )
 
     def on_request_head(self, head: RequestHead) -> None:
         self.head = head
+        self.body = []
 
     def on_request_body(self, chunk: bytes) -> None:
-        pass
+        self.body.append(chunk)
 
     def on_request_end(self) -> None:
         head = self.head
         if head is None:
             return
+        self.head = None
+        body, self.body = b"".join(self.body), []
+        gateway = self.gateway
+        ops = gateway.ops
+        try:
+            if ops is None:  # a gateway run without operations (benchmarks): the probes only
+                reply = self._probe(head)
+            else:
+                api = AdminApi(ops, lambda: gateway.ready and not gateway.draining)
+                reply = api.handle(head.method, head.target, head.headers, body, self.peer)
+        except Exception as failure:  # an admin bug must answer 500, never take the gateway down
+            gateway.report_error("the admin API failed", failure)
+            reply = error(500, "the admin API failed; see the gateway's log")
+        self._send(self._serialize(reply, head), close=not head.keep_alive)
+
+    def _probe(self, head: RequestHead) -> Reply:
         path = head.target.partition("?")[0]
-        if head.method not in ("GET", "HEAD"):
-            reply = error_response(
-                405,
-                "the probes answer GET",
-                new_request_id(),
-                close=not head.keep_alive,
-                extra_headers=((b"allow", b"GET, HEAD"),),
-            )
-        elif path == "/healthz":
-            reply = self._json(200, {"status": "ok"}, head)
-        elif path == "/readyz":
+        if path == "/healthz":
+            return Reply(200, b'{"status": "ok"}')
+        if path == "/readyz":
             ready = self.gateway.ready and not self.gateway.draining
-            reply = self._json(200 if ready else 503, {"ready": ready}, head)
-        else:
-            reply = error_response(404, "no such admin endpoint", new_request_id(), close=not head.keep_alive)
-        self._send(reply, close=not head.keep_alive)
+            return Reply(200 if ready else 503, b'{"ready": %s}' % (b"true" if ready else b"false"))
+        return error(404, "no such admin endpoint")
 
     @staticmethod
-    def _json(status: int, body: dict[str, object], head: RequestHead) -> bytes:
-        data = json.dumps(body).encode()
-        lines = status_line(status) + b"content-type: application/json\r\ncontent-length: %d\r\n" % len(data)
+    def _serialize(reply: Reply, head: RequestHead) -> bytes:
+        lines = [
+            status_line(reply.status),
+            b"content-type: %s\r\ncontent-length: %d\r\ncache-control: no-store\r\n"
+            % (reply.content_type.encode("ascii"), len(reply.body)),
+        ]
+        lines.extend(f"{name}: {value}\r\n".encode("latin-1") for name, value in reply.headers)
         if not head.keep_alive:
-            lines += b"connection: close\r\n"
-        return lines + b"\r\n" + (b"" if head.method == "HEAD" else data)
+            lines.append(b"connection: close\r\n")
+        lines.append(b"\r\n")
+        if head.method != "HEAD":
+            lines.append(reply.body)
+        return b"".join(lines)
 
     def _send(self, data: bytes, close: bool) -> None:
         if self.transport is not None:

@@ -50,6 +50,7 @@ class Request:
         "close_after",
         "conn",
         "denied_by",
+        "deny_kind",
         "ended",
         "endpoint",
         "forwarded",
@@ -66,6 +67,7 @@ class Request:
         "traceparent",
         "tried",
         "upstream_armed",
+        "upstream_started",
         "websocket",
     )
 
@@ -92,6 +94,8 @@ class Request:
         self.websocket = False
         self.retried_stale = False
         self.denied_by = ""
+        self.deny_kind = ""  # the Denial's kind, for the metrics and the log
+        self.upstream_started = 0.0  # monotonic time the request was handed to the upstream side
         self.traceparent = b""
         self.upstream_armed = False  # the upstream timeout runs for this request
         self.admission: Admission | None = None  # set once the request is routed
@@ -320,6 +324,7 @@ class Downstream(asyncio.Protocol):
 
     def _deny(self, request: Request, denial: Denial) -> None:
         request.denied_by = denial.rule
+        request.deny_kind = denial.kind or denial.rule.partition(":")[0]
         self._reject(request, denial.status, denial.reason, denial.headers)
 
     def _admitted(
@@ -350,6 +355,7 @@ class Downstream(asyncio.Protocol):
         )
         request.forwarded = forwarded.head
         request.traceparent = forwarded.traceparent
+        request.upstream_started = time.monotonic()
         self._connect(request)
 
     def _request_id(self, head: RequestHead) -> str:

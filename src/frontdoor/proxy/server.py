@@ -19,22 +19,41 @@ from frontdoor.contract.load import load_contract
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
+from frontdoor.observe import control, metrics, otlp
+from frontdoor.observe.control import Operations
+from frontdoor.observe.otlp import SpanExport
+from frontdoor.observe.traffic import RouteKey
 from frontdoor.plan import Plan, PlannedRoute, compile_plan
 from frontdoor.policy.balancing import Endpoint
+from frontdoor.policy.killswitch import route_id
 from frontdoor.policy.pipeline import StageContext
 from frontdoor.proxy.admin import AdminProtocol
 from frontdoor.proxy.downstream import Downstream, Request
 from frontdoor.proxy.health import HealthChecker
-from frontdoor.proxy.runtime import Runtime, build_runtime
+from frontdoor.proxy.runtime import Runtime
 from frontdoor.proxy.tls import server_context
 
 log = logging.getLogger("frontdoor.gateway")
 # json's string encoder (the C one when available), as JSONEncoder uses it with ensure_ascii
 _string: Callable[[str], str] = json.encoder.encode_basestring_ascii
+# the gateway's own 5xx for a routed, admitted request: the upstream failed
+_UPSTREAM_ERRORS = {502: "error", 503: "unavailable", 504: "timeout"}
+_NOBODY = '"subject":null,"api_client":null,"denied_by":null,"deny_kind":null'
+
+
+def _who(subject: str | None, api_client: str | None, denied_by: str, deny_kind: str) -> str:
+    """The access log's identity and deny fields (the rare case: some are set)."""
+    return (
+        f'"subject":{_string(subject) if subject else "null"},'
+        f'"api_client":{_string(api_client) if api_client else "null"},'
+        f'"denied_by":{_string(denied_by) if denied_by else "null"},'
+        f'"deny_kind":{_string(deny_kind) if deny_kind else "null"}'
+    )
 
 
 class AccessLog:
-    """One JSON object a line per request; headers are never logged, so nothing needs redacting here.
+    """One JSON object a line per request; headers are never logged, so nothing needs redacting here
+    (``redact_headers`` is honoured by logging none), and neither are query values: only their names.
 
     Lines are buffered and written every FLUSH_S seconds (or every BATCH lines): a write and a flush per
     request cost more than the rest of the log line. ``close`` writes what is left.
@@ -84,48 +103,106 @@ class Gateway:
         runtime: Runtime,
         access_log: AccessLog,
         health_interval: float = 5.0,
+        ops: Operations | None = None,
     ) -> None:
         self.loop = loop
         self.runtime = runtime
         self.access_log = access_log
         self.health_interval = health_interval
+        self.ops = ops
+        self.recorder = metrics.recorder()
+        self.recorder.inflight = self.inflight
+        self.recorder.circuits = self.circuits
+        self.spans: SpanExport | None = None  # OTLP export, when the otel extra is set up (observe/otlp.py)
         # Workers share each port with SO_REUSEPORT; a single process binds alone, so a second
         # gateway started by mistake on the same ports fails instead of silently taking half the traffic.
         self.reuse_port = False
         self.health = HealthChecker(runtime, health_interval, loop)
         self.connections: set[Downstream] = set()
-        # the access log's JSON for a route and an endpoint, by id (the object kept, so an id is never
-        # reused while it is here); emptied at each reload
-        self._route_json: dict[int, tuple[PlannedRoute, str]] = {}
+        # per route (by id, the object kept so that an id is never reused while it is here): the access
+        # log's JSON for it and its metric labels; per endpoint its JSON. Emptied at each reload.
+        self._route_info: dict[int, tuple[PlannedRoute, str, RouteKey]] = {}
         self._endpoint_json: dict[int, tuple[Endpoint, str]] = {}
+        self._unmatched = self._unmatched_info()
         self.servers: list[asyncio.Server] = []
         self.draining = False
         self.ready = False
 
     # --- the request path's hooks --------------------------------------------------------------------
 
+    def _describe(self, route: PlannedRoute) -> tuple[PlannedRoute, str, RouteKey]:
+        rid = route_id(route)
+        path = str(route.path)
+        view = self.ops.view if self.ops is not None else None
+        clause = view.clauses.get(rid) if view is not None else None
+        routed = (
+            f'"route":{_string(rid)},"route_path":{_string(path)},"service":{_string(route.service)},'
+            f'"owner":{_string(route.owner)},"clause":{_string(clause) if clause else "null"}'
+        )
+        info = self._route_info[id(route)] = (route, routed, (rid, path, route.service, route.owner))
+        return info
+
+    def _unmatched_info(self) -> tuple[str, RouteKey]:
+        owner = self.runtime.plan.platform_team  # the gateway answered: the platform team explains it
+        return (
+            '"route":null,"route_path":null,"service":null,"owner":null,"clause":null',
+            ("unmatched", "", "", owner),
+        )
+
+    def inflight(self) -> dict[str, int]:
+        """Requests being answered now, by service (asked once a second by the metrics tick)."""
+        counts: dict[str, int] = {}
+        for connection in self.connections:
+            current = connection.current
+            if current is not None and current.route is not None:
+                service = current.route.service
+                counts[service] = counts.get(service, 0) + 1
+        return counts
+
+    def circuits(self) -> dict[tuple[str, str], int]:
+        """The circuit breakers' states, from the stages that report one (asked once a second)."""
+        states: dict[tuple[str, str], int] = {}
+        for stage in self.runtime.pipeline.stages:
+            report = getattr(stage, "state", None)
+            if not callable(report):
+                continue
+            for service, info in report().items():
+                circuit = info.get("circuit") if isinstance(info, dict) else None
+                if isinstance(circuit, str) and circuit in metrics.CIRCUIT_STATES:
+                    states[(service, "")] = metrics.CIRCUIT_STATES[circuit]
+        return states
+
     def log_request(self, downstream: Downstream, request: Request) -> None:
-        # The same object json would encode from a dict with these keys in this order, built directly:
-        # every string goes through json's own (C) string encoder, numbers are formatted as json does.
+        """The request is over: count it, and log it as one JSON line.
+
+        The line is the same object json would encode from a dict with these keys in this order, built
+        directly: every string goes through json's own (C) string encoder, numbers are formatted as json
+        does. What depends only on the route is made once per route."""
+        now = time.monotonic()
+        head = request.head
+        route = request.route
+        status = request.status
+        denied_by = request.denied_by
+        if route is not None:
+            info = self._route_info.get(id(route))
+            if info is None or info[0] is not route:
+                info = self._describe(route)
+            routed = info[1]
+            key = info[2]
+            upstream_error = ""
+            if not denied_by and not request.response_started and status >= 502:
+                upstream_error = _UPSTREAM_ERRORS.get(status, "")
+        else:
+            routed, key = self._unmatched
+            upstream_error = ""
+        seconds = now - request.started
+        self.recorder.record(key, head.method, status, seconds, request.deny_kind, denied_by, upstream_error)
+        if self.spans is not None:
+            self.spans.export(request, key[0] if route is not None else None, seconds)
         access_log = self.access_log
         if access_log.stream is None:
             return
-        head = request.head
-        route = request.route
         endpoint = request.endpoint
-        denied_by = request.denied_by
-        if route is not None:
-            known = self._route_json.get(id(route))
-            if known is not None and known[0] is route:
-                routed = known[1]
-            else:
-                routed = (
-                    f'"route":{_string(str(route.path))},"service":{_string(route.service)},'
-                    f'"owner":{_string(route.owner)}'
-                )
-                self._route_json[id(route)] = (route, routed)
-        else:
-            routed = '"route":null,"service":null,"owner":null'
         if endpoint is not None:
             label = self._endpoint_json.get(id(endpoint))
             if label is None or label[0] is not endpoint:
@@ -133,15 +210,35 @@ class Gateway:
             upstream = label[1]
         else:
             upstream = "null"
+        admission = request.admission
+        who = _NOBODY  # identity and deny fields: all null in the common case, one constant then
+        if admission is not None:
+            path = admission.path
+            # the address X-Forwarded-For gives only behind a trusted proxy; the peer otherwise (no call)
+            client = admission.client_address() if admission.trusted_proxies else admission.peer
+            if admission.subject or admission.api_client or denied_by:
+                who = _who(admission.subject, admission.api_client, denied_by, request.deny_kind)
+        else:
+            path = head.target.partition("?")[0]
+            client = downstream.peer
+            if denied_by:
+                who = _who(None, None, denied_by, request.deny_kind)
+        target = head.target
+        query = "null"
+        if "?" in target:  # the names of the query's parameters, never their values (tokens travel there)
+            query = _string("&".join(p.partition("=")[0] for p in target.partition("?")[2].split("&")))
+        traceparent = request.traceparent
+        started = request.upstream_started
+        # a trace id is 32 hex digits: nothing to escape
+        trace = f'"{traceparent[3:35].decode("ascii")}"' if traceparent else "null"
         access_log.add(
             f'{{"time":{_string(access_log.now())},"request_id":{_string(request.request_id)},'
-            f'"client":{_string(downstream.peer)},"method":{_string(head.method)},'
-            f'"host":{_string(head.host)},"path":{_string(head.target.partition("?")[0])},'
-            f'"status":{int(request.status)!r},"bytes":{int(request.bytes_out)!r},'
-            f'"duration_ms":{round((time.monotonic() - request.started) * 1000, 2)!r},{routed},'
-            f'"upstream":{upstream},'
-            f'"attempts":{int(request.attempts)!r},'
-            f'"denied_by":{_string(denied_by) if denied_by else "null"}}}'
+            f'"trace_id":{trace},"client":{_string(client)},"method":{_string(head.method)},'
+            f'"host":{_string(head.host)},"path":{_string(path)},"query":{query},'
+            f'"status":{int(status)!r},"bytes":{int(request.bytes_out)!r},'
+            f'"duration_ms":{round(seconds * 1000, 2)!r},'
+            f'"upstream_ms":{round((now - started) * 1000, 2) if started else "null"},{routed},'
+            f'"upstream":{upstream},"attempts":{int(request.attempts)!r},{who}}}'
         )
 
     def report_error(self, what: str, error: BaseException | None) -> None:
@@ -149,6 +246,8 @@ class Gateway:
         log.error("%s", what, exc_info=error)
 
     def log_protocol_error(self, downstream: Downstream, error: ProtocolError) -> None:
+        # no request head to label it by: counted as unmatched, method "other"
+        self.recorder.record(self._unmatched[1], "other", error.status, 0.0)
         self.access_log.write(
             {
                 "time": self.access_log.now(),
@@ -171,8 +270,12 @@ class Gateway:
         if admin is not None:
             self.servers.append(await self._listen(admin.listen, lambda: AdminProtocol(self), None))
             log.info("admin listening on %s", admin.listen)
+            if not admin.listen.is_loopback:
+                log.warning("the admin listener %s is reachable beyond loopback, without TLS", admin.listen)
         self.health.start()
         self._flush_log()
+        if self.ops is not None:
+            self.ops.start()
         # Everything built so far (the contract, the plan, the runtime) lives as long as the process:
         # leave it out of every later collection, which then only looks at what requests allocate.
         gc.collect()
@@ -203,8 +306,9 @@ class Gateway:
         ):
             log.warning("listen addresses changed: they take effect at the next restart")
         self.runtime = runtime
-        self._route_json = {}
+        self._route_info = {}
         self._endpoint_json = {}
+        self._unmatched = self._unmatched_info()
         self.health.stop()
         self.health = HealthChecker(runtime, self.health_interval, self.loop)
         self.health.start()
@@ -215,6 +319,8 @@ class Gateway:
         self.draining = True
         self.ready = False
         self.health.stop()
+        if self.ops is not None:
+            self.ops.stop()
         for server in self.servers:
             server.close()
         for connection in list(self.connections):
@@ -227,6 +333,8 @@ class Gateway:
                 connection.transport.abort()
         self.runtime.close()
         self.access_log.flush()
+        if self.spans is not None:
+            self.spans.shutdown()
 
 
 def check_servable(directory: Path, environment: str) -> Plan:
@@ -248,11 +356,7 @@ def load_runtime(
     context: StageContext | None = None,
 ) -> Runtime:
     """The contract, validated and compiled; raises FrontdoorError with every error if it is invalid."""
-    result = load_contract(directory)
-    errors = [f for f in result.findings if f.severity == "error"]
-    if errors:
-        raise FrontdoorError("the contract is invalid:\n" + "\n".join(f.render() for f in errors))
-    return build_runtime(compile_plan(result.contract, environment), loop, context)
+    return control.load(directory, environment, loop, context)[0]
 
 
 def install_event_loop() -> asyncio.AbstractEventLoop:
@@ -273,21 +377,21 @@ def serve(
     health_interval: float = 5.0,
     reuse_port: bool = False,
     context: StageContext | None = None,
+    run_dir: Path | None = None,
+    watch: bool = False,
 ) -> int:
-    """Run the gateway until SIGTERM or SIGINT; SIGHUP reloads the contract."""
+    """Run the gateway until SIGTERM or SIGINT; SIGHUP, POST /admin/reload or (with ``watch``) an edit
+    of the contract directory reloads the contract. ``run_dir`` is the deployment's shared scratch
+    directory (the workers' metric snapshots, the reload epoch)."""
     loop = install_event_loop()
     asyncio.set_event_loop(loop)
-    runtime = load_runtime(directory, environment, loop, context)
-    gateway = Gateway(loop, runtime, AccessLog(access_log), health_interval)
+    ops = Operations(directory, environment, loop, context, run_dir, watch)
+    runtime = ops.load()
+    gateway = Gateway(loop, runtime, AccessLog(access_log), health_interval, ops)
+    ops.gateway = gateway
+    gateway.spans = otlp.from_environment()
     gateway.reuse_port = reuse_port
     stop = asyncio.Event()
-
-    def reload() -> None:
-        try:
-            gateway.reload(load_runtime(directory, environment, loop, context))
-            log.info("reloaded the contract from %s", directory)
-        except FrontdoorError as exc:
-            log.error("reload refused, the previous contract keeps serving: %s", exc)
 
     async def main() -> None:
         if before_start is not None:
@@ -295,7 +399,7 @@ def serve(
         await gateway.start()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, reload)
+        loop.add_signal_handler(signal.SIGHUP, ops.reload, "signal")
         if on_ready is not None:
             on_ready(gateway)
         await stop.wait()
@@ -305,5 +409,6 @@ def serve(
     try:
         loop.run_until_complete(main())
     finally:
+        metrics.recorder().forget_snapshot()
         loop.close()
     return 0

@@ -1,0 +1,387 @@
+"""The gateway's metrics: recorded per request into plain dicts, exposed to Prometheus at scrape time.
+
+The request path does one ``Recorder.record`` call: a dict lookup and a few integer additions on the
+route's ``Stat`` for the current second. Once a second ``tick`` folds that second into the process
+totals and the traffic windows, and writes the process's snapshot file. A scrape (on any worker:
+SO_REUSEPORT spreads them) merges every live worker's snapshot, so each worker answers for the whole
+deployment; ``MergedCollector`` turns the merge into Prometheus families. No prometheus_client call is
+made per request.
+
+Circuit states are read once a second from the pipeline's stages that have a ``state()`` (the
+protection stage's per-service breakers), and the protection counters (protection/counters.py) are
+read then too; other code may report with ``set_circuit_state(service, endpoint, state)``.
+Rate-limited and shed requests are counted from their Denial's ``kind`` (see RATE_LIMIT_KINDS and
+SHED_KINDS); every deny is also counted by kind and rule.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from frontdoor import __version__
+from frontdoor.observe.traffic import (
+    BUCKETS,
+    WINDOWS,
+    RouteKey,
+    Stat,
+    Table,
+    Window,
+    merge_into,
+    table_from_json,
+    table_json,
+)
+
+#: methods labelled by name; any other method is labelled "other" (llhttp knows a few dozen)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+RATE_LIMIT_KINDS = frozenset({"rate-limit"})
+SHED_KINDS = frozenset({"shed", "circuit-open"})
+CIRCUIT_STATES = {"closed": 0, "half-open": 1, "open": 2}
+#: a worker's snapshot older than this is not merged (the worker is gone or hung)
+STALE_S = 30.0
+
+
+@dataclass
+class Events:
+    """What happens to the process rather than to a request."""
+
+    reloads_ok: int = 0
+    reloads_failed: int = 0
+    contract_hash: str = ""
+    contract_loaded_at: float = 0.0  # wall-clock seconds
+    environment: str = ""
+    stopped: dict[str, int] = field(default_factory=dict)  # "service" / "route" -> how many are stopped
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.second: Table = {}  # the current second, per route
+        self.totals: Table = {}  # since the process started
+        self.windows = [Window(seconds) for seconds in WINDOWS]
+        self.circuit: dict[tuple[str, str], int] = {}
+        self.events = Events()
+        #: the gateway's in-flight requests by service, asked once per tick
+        self.inflight: Callable[[], dict[str, int]] = dict
+        #: circuit states the stages know, by (service, endpoint or ""), asked once per snapshot
+        self.circuits: Callable[[], dict[tuple[str, str], int]] = dict
+        self.snapshot_dir: Path | None = None
+        self._last_tick = time.monotonic()
+
+    # --- the request path ----------------------------------------------------------------------------
+
+    def record(
+        self,
+        key: RouteKey,
+        method: str,
+        status: int,
+        seconds: float,
+        deny_kind: str = "",
+        deny_rule: str = "",
+        upstream_error: str = "",
+    ) -> None:
+        stat = self.second.get(key)
+        if stat is None:
+            stat = self.second[key] = Stat()
+        stat.requests += 1
+        if status >= 500:
+            stat.errors += 1
+        stat.hist[bisect_left(BUCKETS, seconds)] += 1  # traffic.bucket, without the call
+        stat.sum += seconds
+        codes = stat.codes
+        code = (method, status // 100)
+        codes[code] = codes.get(code, 0) + 1
+        if deny_kind:
+            denies = stat.denies
+            reason = (deny_kind, deny_rule)
+            denies[reason] = denies.get(reason, 0) + 1
+        if upstream_error:
+            stat.upstream[upstream_error] = stat.upstream.get(upstream_error, 0) + 1
+
+    # --- once a second -------------------------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> None:
+        """Fold the current second into the totals and the windows, then write the snapshot."""
+        now = time.monotonic() if now is None else now
+        second, self.second = self.second, {}
+        merge_into(self.totals, second)
+        # seconds that passed without a tick (a busy loop) enter the windows as empty ones
+        missed = min(int(now - self._last_tick) - 1, WINDOWS[-1])
+        self._last_tick = now
+        for window in self.windows:
+            for _ in range(missed):
+                window.push({})
+            window.push(second)
+        if self.snapshot_dir is not None:
+            self.write_snapshot(self.snapshot_dir)
+
+    def snapshot(self) -> dict[str, Any]:
+        """This process's numbers, the second in progress included."""
+        events = self.events
+        current = self.second
+
+        def with_current(table: Table) -> Table:
+            if not current:
+                return table
+            copy: Table = {}
+            merge_into(copy, table)
+            merge_into(copy, current)
+            return copy
+
+        return {
+            "pid": os.getpid(),
+            "time": time.time(),
+            "totals": table_json(with_current(self.totals)),
+            "windows": {str(w.seconds): table_json(with_current(w.sum)) for w in self.windows},
+            "circuit": [[s, e, v] for (s, e), v in (self.circuit | self.circuits()).items()],
+            "protection": [[name, service, n] for (name, service), n in _protection_counters().items()],
+            "inflight": self.inflight(),
+            "events": {
+                "reloads_ok": events.reloads_ok,
+                "reloads_failed": events.reloads_failed,
+                "contract_hash": events.contract_hash,
+                "contract_loaded_at": events.contract_loaded_at,
+                "environment": events.environment,
+                "stopped": events.stopped,
+            },
+        }
+
+    def write_snapshot(self, directory: Path) -> None:
+        """Replace this process's snapshot file atomically: a reader sees the old one or the new one."""
+        data = json.dumps(self.snapshot(), separators=(",", ":"))
+        path = directory / f"worker-{os.getpid()}.json"
+        temporary = directory / f".worker-{os.getpid()}.tmp"
+        try:
+            temporary.write_text(data)
+            os.replace(temporary, path)
+        except OSError:
+            pass  # metrics must never take the gateway down; the next tick tries again
+
+    def forget_snapshot(self) -> None:
+        if self.snapshot_dir is not None:
+            with contextlib.suppress(OSError):
+                (self.snapshot_dir / f"worker-{os.getpid()}.json").unlink()
+
+
+# --- the process's recorder, for stages ---------------------------------------------------------------
+
+_recorder = Recorder()
+
+
+def recorder() -> Recorder:
+    return _recorder
+
+
+def set_circuit_state(service: str, endpoint: str, state: str) -> None:
+    """A circuit breaker reports its state: "closed", "half-open" or "open"."""
+    _recorder.circuit[(service, endpoint)] = CIRCUIT_STATES[state]
+
+
+def _protection_counters() -> dict[tuple[str, str], int]:
+    from frontdoor.protection.counters import snapshot
+
+    return snapshot()
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else "other"
+
+
+# --- merging the workers -------------------------------------------------------------------------------
+
+
+@dataclass
+class Merged:
+    """The deployment's numbers: every live worker's snapshot added up."""
+
+    workers: int = 0
+    totals: Table = field(default_factory=dict)
+    windows: dict[int, Table] = field(default_factory=dict)
+    circuit: dict[tuple[str, str], int] = field(default_factory=dict)
+    inflight: dict[str, int] = field(default_factory=dict)
+    protection: dict[tuple[str, str], int] = field(default_factory=dict)
+    events: dict[str, Any] = field(default_factory=dict)
+
+
+def _snapshots(directory: Path) -> Iterator[dict[str, Any]]:
+    now = time.time()
+    for path in directory.glob("worker-*.json"):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # a worker that just exited, or a torn file from a crash
+        if now - float(data.get("time", 0)) <= STALE_S:
+            yield data
+
+
+def merge(snapshots: Iterable[dict[str, Any]]) -> Merged:
+    merged = Merged(windows={seconds: {} for seconds in WINDOWS})
+    latest_load = -1.0
+    for data in snapshots:
+        merged.workers += 1
+        merge_into(merged.totals, table_from_json(data["totals"]))
+        for seconds, table in data["windows"].items():
+            merge_into(merged.windows.setdefault(int(seconds), {}), table_from_json(table))
+        for service, endpoint, state in data["circuit"]:
+            key = (str(service), str(endpoint))
+            merged.circuit[key] = max(merged.circuit.get(key, 0), int(state))  # the worst any worker sees
+        for name, service, count in data.get("protection", ()):
+            key = (str(name), str(service))
+            merged.protection[key] = merged.protection.get(key, 0) + int(count)
+        for service, count in data["inflight"].items():
+            merged.inflight[service] = merged.inflight.get(service, 0) + int(count)
+        events = data["events"]
+        # each worker reloads itself: the count is of reloads done, summed over the workers
+        for name in ("reloads_ok", "reloads_failed"):
+            merged.events[name] = merged.events.get(name, 0) + int(events[name])
+        if float(events["contract_loaded_at"]) > latest_load:
+            latest_load = float(events["contract_loaded_at"])
+            for name in ("contract_hash", "contract_loaded_at", "environment", "stopped"):
+                merged.events[name] = events[name]
+    return merged
+
+
+def deployment(directory: Path | None) -> Merged:
+    """This process's numbers merged with every other live worker's (written within STALE_S)."""
+    own = _recorder
+    if directory is None:
+        return merge([own.snapshot()])
+    pid = os.getpid()
+    others = (s for s in _snapshots(directory) if s.get("pid") != pid)
+    return merge([own.snapshot(), *others])
+
+
+# --- Prometheus ---------------------------------------------------------------------------------------
+
+
+class MergedCollector:
+    """A prometheus_client collector over the merged snapshots, built at each scrape."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+            InfoMetricFamily,
+        )
+
+        merged = deployment(self.directory)
+        route = ["route", "path", "service", "owner"]
+        requests = CounterMetricFamily(
+            "frontdoor_requests",
+            "Requests answered, by route and status class",
+            labels=[*route, "method", "code"],
+        )
+        latency = HistogramMetricFamily(
+            "frontdoor_request_duration_seconds",
+            "Time from the request head to the response end",
+            labels=route,
+        )
+        upstream = CounterMetricFamily(
+            "frontdoor_upstream_errors",
+            "Upstream failures the gateway answered itself",
+            labels=[*route, "kind"],
+        )
+        denied = CounterMetricFamily(
+            "frontdoor_denied",
+            "Requests a policy stage denied, by kind and rule",
+            labels=[*route, "kind", "rule"],
+        )
+        limited = CounterMetricFamily(
+            "frontdoor_rate_limited", "Requests refused by a rate limit", labels=["service", "owner"]
+        )
+        shed = CounterMetricFamily(
+            "frontdoor_shed", "Requests shed by load shedding or an open circuit", labels=["service", "owner"]
+        )
+        limited_by: dict[tuple[str, str], int] = {}
+        shed_by: dict[tuple[str, str], int] = {}
+        for key, stat in sorted(merged.totals.items()):
+            labels = list(key)
+            for (method, status_class), count in sorted(stat.codes.items()):
+                requests.add_metric([*labels, method_label(method), f"{status_class}xx"], count)
+            cumulative = 0
+            buckets = []
+            for bound, count in zip(BUCKETS, stat.hist, strict=False):
+                cumulative += count
+                buckets.append((repr(bound), cumulative))
+            buckets.append(("+Inf", cumulative + stat.hist[-1]))
+            latency.add_metric(labels, buckets, stat.sum)
+            for kind, count in sorted(stat.upstream.items()):
+                upstream.add_metric([*labels, kind], count)
+            for (kind, rule), count in sorted(stat.denies.items()):
+                denied.add_metric([*labels, kind, rule], count)
+                if kind in RATE_LIMIT_KINDS:
+                    limited_by[key[2:]] = limited_by.get(key[2:], 0) + count
+                elif kind in SHED_KINDS:
+                    shed_by[key[2:]] = shed_by.get(key[2:], 0) + count
+        for (service, owner), count in sorted(limited_by.items()):
+            limited.add_metric([service, owner], count)
+        for (service, owner), count in sorted(shed_by.items()):
+            shed.add_metric([service, owner], count)
+        yield from (requests, latency, upstream, denied, limited, shed)
+
+        circuit = GaugeMetricFamily(
+            "frontdoor_circuit_state",
+            "Circuit breaker state per endpoint: 0 closed, 1 half-open, 2 open (the worst of the workers)",
+            labels=["service", "endpoint"],
+        )
+        for (service, endpoint), state in sorted(merged.circuit.items()):
+            circuit.add_metric([service, endpoint], state)
+        inflight = GaugeMetricFamily(
+            "frontdoor_inflight_requests", "Requests being answered now", labels=["service"]
+        )
+        for service, count in sorted(merged.inflight.items()):
+            inflight.add_metric([service], count)
+        protection = CounterMetricFamily(
+            "frontdoor_protection_events",
+            "What traffic protection did: rate_limited, shed, circuit_opened, retry_budget_exhausted, ...",
+            labels=["event", "service"],
+        )
+        for (name, service), count in sorted(merged.protection.items()):
+            protection.add_metric([name, service], count)
+        events = merged.events
+        reloads = CounterMetricFamily(
+            "frontdoor_contract_reloads",
+            "Contract reloads by result (summed over workers)",
+            labels=["result"],
+        )
+        reloads.add_metric(["success"], events.get("reloads_ok", 0))
+        reloads.add_metric(["failure"], events.get("reloads_failed", 0))
+        contract = InfoMetricFamily("frontdoor_contract", "The contract being served")
+        contract.add_metric(
+            [],
+            {"hash": str(events.get("contract_hash", "")), "environment": str(events.get("environment", ""))},
+        )
+        loaded = GaugeMetricFamily(
+            "frontdoor_contract_loaded_timestamp_seconds", "When the contract being served was loaded"
+        )
+        loaded.add_metric([], float(events.get("contract_loaded_at", 0.0)))
+        stopped = GaugeMetricFamily(
+            "frontdoor_stopped", "Services and routes stopped by an operator", labels=["kind"]
+        )
+        for kind in ("service", "route"):
+            stopped.add_metric([kind], int(events.get("stopped", {}).get(kind, 0)))
+        workers = GaugeMetricFamily("frontdoor_workers", "Worker processes whose numbers are merged here")
+        workers.add_metric([], merged.workers)
+        build = InfoMetricFamily("frontdoor_build", "The gateway's version")
+        build.add_metric([], {"version": __version__, "python": platform.python_version()})
+        yield from (circuit, inflight, protection, reloads, contract, loaded, stopped, workers, build)
+
+
+def exposition(directory: Path | None) -> bytes:
+    """The Prometheus text format of the deployment's metrics."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(MergedCollector(directory))
+    return generate_latest(registry)

@@ -1,0 +1,71 @@
+"""The dashboard in a real headless Chromium (Debian's, driven by Playwright): it shows the route table
+with owners and on-call, and an operator stops a service from it; the gateway then answers 503."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .harness import ContractSpec, Gateway, Upstreams, request
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+TOKEN = "dashboard-token-5d1e"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "build" / "test-artifacts"
+
+playwright = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Gateway]:
+    upstreams = Upstreams()
+    spec = ContractSpec(
+        shop=[(upstreams.start("shop"), 1)], other=[upstreams.start("other")], admin_token=TOKEN
+    )
+    gateway = Gateway(spec.write(tmp_path / "contract"), spec, tmp_path / "access.log", "--no-watch")
+    yield gateway
+    gateway.stop()
+    upstreams.close()
+
+
+def test_an_operator_stops_a_service_from_the_dashboard(live: Gateway) -> None:
+    port = live.spec.port
+    for _ in range(5):
+        assert request(port, "GET", "/other/warm")[0] == 200
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"http://127.0.0.1:{live.spec.admin_port}/")
+            page.fill("#token", TOKEN)
+            page.click("#save-token")
+            row = page.locator('tr[data-route="other.0"]')
+            row.wait_for(timeout=10_000)
+            assert "pager:shop" in row.inner_text() and "/other" in row.inner_text()
+            page.wait_for_function(
+                "document.querySelector('tr[data-route=\"other.0\"]').children[6].textContent !== '0'",
+                timeout=10_000,
+            )  # live requests/s of the traffic just sent
+            page.fill("#reason", "upstream corrupting orders, INC-7")
+            row.get_by_role("button", name="stop service").click()
+            page.wait_for_selector('tr.stopped[data-route="other.0"]', timeout=10_000)
+            assert (
+                "upstream corrupting orders" in page.locator('tr[data-route="other.0"] td.state').inner_text()
+            )
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-stopped.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
+    status, _, body = request(port, "GET", "/other/after")
+    answer = json.loads(body)
+    assert status == 503 and answer["owner"] == "shop" and "INC-7" in answer["reason"]
+    assert request(port, "GET", "/shop/still")[0] == 200  # only the stopped service
+    status, audit = live.admin("/admin/audit")
+    assert json.loads(audit)["records"][-1]["target"] == "service:other"
