@@ -164,6 +164,42 @@ def _log_local_split(plan: Plan, workers: int) -> None:
         logging.getLogger("frontdoor.protection").warning("%s", note)
 
 
+def cmd_authz(args: argparse.Namespace) -> int:
+    from frontdoor.authz.decide import LOOPBACK, parse_networks
+    from frontdoor.authz.service import Settings, run_authz
+    from frontdoor.contract.values import parse_listen
+    from frontdoor.policy.pipeline import StageContext
+    from frontdoor.proxy.server import check_servable
+    from frontdoor.proxy.workers import run_workers
+
+    try:
+        settings = Settings(
+            listen=parse_listen(args.listen),
+            dialect=args.dialect,
+            path_prefix=args.path_prefix or "",
+            trusted=parse_networks(args.trusted) if args.trusted else LOOPBACK,
+            entrypoint=args.entrypoint,
+        )
+    except ValueError as exc:
+        raise FrontdoorError(str(exc)) from None
+    _gateway_logging()
+    directory = Path(args.directory)
+    plan = check_servable(directory, args.env)  # refuse a bad contract once, before any worker starts
+    _log_local_split(plan, args.workers)
+    access_log = None if args.access_log == "off" else _open_log(args.access_log)
+    return run_workers(
+        args.workers,
+        lambda: run_authz(
+            directory,
+            args.env,
+            settings,
+            access_log,
+            reuse_port=args.workers > 1,
+            context=StageContext(workers=args.workers),
+        ),
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from frontdoor.demo.run import run_demo
 
@@ -261,6 +297,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="active health checks of every endpoint; 0 turns them off",
     )
     serve.set_defaults(handler=cmd_serve)
+
+    authz = commands.add_parser(
+        "authz",
+        help="answer an ingress's auth checks (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz)",
+        description="The same decisions as serve, as an external auth service; see docs/authz.md.",
+    )
+    authz.add_argument("directory", metavar="DIR")
+    authz.add_argument("--env", required=True)
+    authz.add_argument("--listen", required=True, metavar="ADDR", help="host:port of the check listener")
+    authz.add_argument(
+        "--dialect",
+        choices=("auto", "nginx", "traefik", "envoy"),
+        default="auto",
+        help="how check requests describe the original request; auto: X-Original-* is nginx, "
+        "X-Forwarded-Uri is Traefik, neither is Envoy (pin it in production)",
+    )
+    authz.add_argument(
+        "--path-prefix", metavar="P", help="Envoy's path_prefix, removed from the check path (e.g. /auth)"
+    )
+    authz.add_argument(
+        "--trusted",
+        action="append",
+        metavar="CIDR",
+        help="peers allowed to ask (the ingress); repeatable; default loopback only",
+    )
+    authz.add_argument("--entrypoint", metavar="NAME", help="only this entrypoint's routes (default: all)")
+    authz.add_argument("--workers", type=int, default=1, help="processes sharing the listener")
+    authz.add_argument("--access-log", default="-", help='a file, "-" for standard output, or "off"')
+    authz.set_defaults(handler=cmd_authz)
 
     demo = commands.add_parser("demo", help="the example contract's dev environment on localhost")
     demo.add_argument("directory", metavar="DIR", nargs="?", default="examples/shop")

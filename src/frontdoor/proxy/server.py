@@ -231,14 +231,19 @@ class Gateway:
 
 def check_servable(directory: Path, environment: str) -> Plan:
     """The environment's Plan; raise FrontdoorError unless the contract is valid and it compiles."""
+    plan = load_plan(directory, environment)
+    # secrets the stages need at start: an unreadable one is reported once, not by every worker
+    load_api_clients(plan.edge.spec.identity, plan.environment_doc)
+    return plan
+
+
+def load_plan(directory: Path, environment: str) -> Plan:
+    """The contract, validated and compiled; raises FrontdoorError with every error if it is invalid."""
     result = load_contract(directory)
     errors = [f for f in result.findings if f.severity == "error"]
     if errors:
         raise FrontdoorError("the contract is invalid:\n" + "\n".join(f.render() for f in errors))
-    plan = compile_plan(result.contract, environment)
-    # secrets the stages need at start: an unreadable one is reported once, not by every worker
-    load_api_clients(plan.edge.spec.identity, plan.environment_doc)
-    return plan
+    return compile_plan(result.contract, environment)
 
 
 def load_runtime(
@@ -248,11 +253,7 @@ def load_runtime(
     context: StageContext | None = None,
 ) -> Runtime:
     """The contract, validated and compiled; raises FrontdoorError with every error if it is invalid."""
-    result = load_contract(directory)
-    errors = [f for f in result.findings if f.severity == "error"]
-    if errors:
-        raise FrontdoorError("the contract is invalid:\n" + "\n".join(f.render() for f in errors))
-    return build_runtime(compile_plan(result.contract, environment), loop, context)
+    return build_runtime(load_plan(directory, environment), loop, context)
 
 
 def install_event_loop() -> asyncio.AbstractEventLoop:
