@@ -209,6 +209,56 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    from frontdoor.contract.values import parse_duration
+    from frontdoor.idp.tokens import mint, parse_claims
+
+    try:
+        ttl = parse_duration(args.ttl)
+        claims = parse_claims(args.claim)
+    except ValueError as exc:
+        raise FrontdoorError(str(exc)) from None
+    scopes = [scope for text in args.scope for scope in text.split()]
+    print(
+        mint(
+            args.sub,
+            scopes,
+            claims,
+            ttl,
+            args.aud or ["shop-api"],
+            args.alg,
+            args.issuer,
+            args.scopes_claim,
+        )
+    )
+    return 0
+
+
+def cmd_idp(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from frontdoor.contract.values import parse_listen
+    from frontdoor.idp.issuer import start_issuer
+
+    try:
+        listen = parse_listen(args.listen)
+    except ValueError as exc:
+        raise FrontdoorError(str(exc)) from None
+    issuer = args.issuer or f"http://{listen}/"
+
+    async def main() -> None:
+        server = await start_issuer(issuer, listen.host, listen.port)
+        print(f"local identity provider {issuer} on {listen} (discovery and /keys)", file=sys.stderr)
+        async with server:
+            await server.serve_forever()
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        raise FrontdoorError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
+    return 0
+
+
 def _gateway_logging() -> None:
     import logging
 
@@ -372,6 +422,33 @@ def build_parser() -> argparse.ArgumentParser:
         "ranges, with a NetworkPolicy that admits only the edge's proxies",
     )
     render.set_defaults(handler=cmd_render)
+
+    token = commands.add_parser(
+        "token",
+        help="print a token from the local identity provider (development only)",
+        description="Signs with the keys of the local identity provider that `frontdoor demo` and "
+        "`frontdoor idp` serve; keys live in $FRONTDOOR_STATE_DIR, else $XDG_STATE_HOME/frontdoor.",
+    )
+    token.add_argument("--sub", required=True, help="the subject (sub claim)")
+    token.add_argument(
+        "--scope", action="append", default=[], help='space-separated scopes, e.g. "orders:read orders:write"'
+    )
+    token.add_argument(
+        "--claim", action="append", default=[], metavar="NAME=VALUE", help="an extra claim; JSON values ok"
+    )
+    token.add_argument("--ttl", default="1h", help="lifetime, e.g. 90s, 15m, 1h (default 1h)")
+    token.add_argument("--aud", action="append", help="audience; repeatable (default shop-api)")
+    token.add_argument("--alg", choices=("RS256", "ES256"), default="RS256")
+    token.add_argument("--issuer", default="http://127.0.0.1:9400/", help="the iss claim")
+    token.add_argument(
+        "--scopes-claim", choices=("scope", "scp"), default="scope", help="scope (string) or scp (list)"
+    )
+    token.set_defaults(handler=cmd_token)
+
+    idp = commands.add_parser("idp", help="run the local identity provider alone (discovery and JWKS)")
+    idp.add_argument("--listen", default="127.0.0.1:9400", metavar="ADDR")
+    idp.add_argument("--issuer", help="the issuer URL (default http://ADDR/)")
+    idp.set_defaults(handler=cmd_idp)
 
     schema = commands.add_parser("schema", help="the JSON Schema of contract documents")
     schema.set_defaults(handler=cmd_schema)
