@@ -374,7 +374,15 @@ def test_a_failing_stage_is_a_503_not_a_crash(plan: Plan) -> None:
             return later()
 
     runtime = _runtime(plan, Pipeline([Broken()]))
-    assert asyncio.run(_exchange(runtime, _check("/shop") + _check("/shop"), 2)) == [b"503", b"503"]
+    envoy = b"GET /shop HTTP/1.1\r\nHost: shop.test\r\n\r\n"
+    # Envoy gets the 503 serve would answer; nginx, which would turn it into a 500, a 403
+    assert asyncio.run(_exchange(runtime, envoy + _check("/shop"), 2)) == [b"503", b"403"]
+
+
+def test_bad_bytes_after_a_pending_check_are_answered_after_it(plan: Plan) -> None:
+    runtime = _runtime(plan, Pipeline([Waiting()]))
+    data = _check("/orders/1") + _check("/shop") + b"GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"
+    assert asyncio.run(_exchange(runtime, data, 3)) == [b"401", b"200", b"400"]
 
 
 def test_malformed_bytes_get_a_400_and_a_close(plan: Plan) -> None:

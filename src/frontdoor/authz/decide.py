@@ -7,6 +7,7 @@ normalization and the policy stages are the gateway's own, so the two cannot dec
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
 from frontdoor.policy.pipeline import Admission, Denial, Network, Pipeline
 from frontdoor.policy.routing import Router
 
+log = logging.getLogger("frontdoor.authz")
 Header = tuple[bytes, bytes]
 PROBES = frozenset({"/healthz", "/readyz"})
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -134,7 +136,15 @@ class Checker:
 
     @staticmethod
     async def _later(pending: Awaitable[Denial | None], original: Original, admission: Admission) -> Outcome:
-        return _outcome(await pending, original, admission)
+        try:
+            verdict = await pending
+        except Exception:
+            # as serve does: a stage that fails is a 503 for this request, logged, never a crash
+            log.exception("a policy stage failed")
+            admission.finish(503)
+            reason = "the gateway could not decide this request"
+            return Outcome(503, reason, "error", "", (), original, admission.route, admission)
+        return _outcome(verdict, original, admission)
 
 
 def _outcome(verdict: Denial | None, original: Original, admission: Admission) -> Outcome:

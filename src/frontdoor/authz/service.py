@@ -150,6 +150,7 @@ class AuthzConnection(asyncio.Protocol):
     __slots__ = (
         "busy",
         "closed",
+        "failed",
         "last_data",
         "mid_request",
         "peer",
@@ -169,6 +170,7 @@ class AuthzConnection(asyncio.Protocol):
         self.trusted = False
         self.busy = False  # a check is waiting on a stage: later requests wait in ``waiting``
         self.waiting: list[RequestHead] = []
+        self.failed: bytes | None = None  # the error for bytes that followed a pending check
         self.closed = False
         self.last_data = 0.0
         self.mid_request = True  # bytes of a request head are expected (the header timeout applies)
@@ -201,8 +203,12 @@ class AuthzConnection(asyncio.Protocol):
         try:
             self.reader.feed(data)
         except ProtocolError as error:
+            reply = error_response(error.status, error.reason, new_request_id(), close=True)
+            if self.busy:  # answered after the checks before it, in order
+                self.failed = reply
+                return
             if not self.closed and self.transport is not None:
-                self.transport.write(error_response(error.status, error.reason, new_request_id(), close=True))
+                self.transport.write(reply)
             self._close()
 
     def shutdown(self) -> None:
@@ -281,8 +287,13 @@ class AuthzConnection(asyncio.Protocol):
             self._reply(head, done.result())
         while self.waiting and not self.busy and not self.closed:
             self._answer(self.waiting.pop(0))
-        if not self.busy and self.transport is not None and not self.closed:
-            self.transport.resume_reading()
+        if self.busy or self.closed or self.transport is None:
+            return
+        if self.failed is not None:
+            self.transport.write(self.failed)
+            self._close()
+            return
+        self.transport.resume_reading()
 
     def _reply(self, head: RequestHead, outcome: Outcome) -> None:
         if self.transport is None or self.closed:
