@@ -63,6 +63,21 @@ def within(address: str, networks: tuple[Network, ...]) -> bool:
     return any(ip in network for network in networks)
 
 
+def chosen_entrypoints(
+    plan: Plan, entrypoint: str | None, path_prefix: str = ""
+) -> tuple[PlannedEntrypoint, ...]:
+    """The entrypoints whose routes are decided; raises ValueError for settings that cannot work."""
+    if path_prefix and (not path_prefix.startswith("/") or path_prefix.endswith("/")):
+        raise ValueError(f"--path-prefix {path_prefix}: must start with '/' and not end with one")
+    if entrypoint is None:
+        return plan.entrypoints
+    chosen = tuple(e for e in plan.entrypoints if e.name == entrypoint)
+    if not chosen:
+        names = ", ".join(e.name for e in plan.entrypoints) or "none"
+        raise ValueError(f"--entrypoint {entrypoint}: the Edge has no such entrypoint ({names})")
+    return chosen
+
+
 class Checker:
     """Built once per Plan: decides check requests with the plan's routes and the shared pipeline."""
 
@@ -75,14 +90,7 @@ class Checker:
         path_prefix: str = "",
         entrypoint: str | None = None,
     ) -> None:
-        entrypoints = plan.entrypoints
-        if entrypoint is not None:
-            entrypoints = tuple(e for e in entrypoints if e.name == entrypoint)
-            if not entrypoints:
-                names = ", ".join(e.name for e in plan.entrypoints) or "none"
-                raise ValueError(f"--entrypoint {entrypoint}: the Edge has no such entrypoint ({names})")
-        if path_prefix and (not path_prefix.startswith("/") or path_prefix.endswith("/")):
-            raise ValueError(f"--path-prefix {path_prefix}: must start with '/' and not end with one")
+        entrypoints = chosen_entrypoints(plan, entrypoint, path_prefix)
         self.plan = plan
         self.pipeline = pipeline
         self.trusted = trusted

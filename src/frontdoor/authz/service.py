@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from frontdoor.authz.answers import allow, answer_status, deny
-from frontdoor.authz.decide import LOOPBACK, Checker, Outcome
+from frontdoor.authz.decide import LOOPBACK, Checker, Outcome, chosen_entrypoints
 from frontdoor.contract.models import Timeouts
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
@@ -55,6 +55,7 @@ class AuthzRuntime:
 
 def build_authz_runtime(plan: Plan, settings: Settings, context: StageContext | None = None) -> AuthzRuntime:
     try:
+        chosen_entrypoints(plan, settings.entrypoint, settings.path_prefix)  # before any stage is built
         checker = Checker(
             plan,
             build_pipeline(plan, context),
