@@ -12,6 +12,7 @@ pinned dialect reads only its own.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -111,15 +112,21 @@ def _envoy(head: RequestHead, prefix: str) -> Original:
 def _method(value: str | None, header: str) -> str:
     if not value:
         raise BadCheck(f"the check request has no {header}")
-    if not _METHOD.match(value):
+    if not _valid(_METHOD, value):
         raise BadCheck(f"{header} is not a request method")
     return value
 
 
 def _host(value: str, header: str) -> str:
-    if not _HOST.match(value):
+    if not _valid(_HOST, value):
         raise BadCheck(f"{header} is not a valid host")
     return value
+
+
+# A few distinct methods and hosts: each is matched once (a bounded cache, so clients cannot grow it).
+@functools.lru_cache(maxsize=1024)
+def _valid(pattern: re.Pattern[str], value: str) -> bool:
+    return pattern.match(value) is not None
 
 
 def _origin_form(uri: str, header: str) -> str:

@@ -8,6 +8,7 @@ reads nothing more until that check is answered (answers keep the order of the r
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import signal
@@ -99,6 +100,9 @@ class AuthzService:
             raise FrontdoorError(f"cannot listen on {address}: {exc.strerror or exc}") from None
         log.info("authz listening on %s", address)
         self._flush_log()
+        # what was built so far lives as long as the process: later collections skip it (as serve does)
+        gc.collect()
+        gc.freeze()
         self.ready = True
 
     def _flush_log(self) -> None:
