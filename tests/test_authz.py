@@ -388,3 +388,29 @@ def test_bad_bytes_after_a_pending_check_are_answered_after_it(plan: Plan) -> No
 def test_malformed_bytes_get_a_400_and_a_close(plan: Plan) -> None:
     runtime = _runtime(plan, Pipeline([]))
     assert asyncio.run(_exchange(runtime, b"GET /auth HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 1)) == [b"400"]
+
+
+def test_a_check_with_a_body_is_answered_and_the_body_dropped(plan: Plan) -> None:
+    runtime = _runtime(plan, Pipeline([]))
+    envoy = b"POST /shop HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 5\r\n\r\nhello"
+    assert asyncio.run(_exchange(runtime, envoy + _check("/nowhere"), 2)) == [b"200", b"403"]
+
+
+def test_a_head_that_never_completes_is_closed(plan: Plan) -> None:
+    runtime = AuthzRuntime(plan, Checker(plan, Pipeline([])), Limits(), Timeouts(header=0.2, idle=0.2))
+
+    async def stalled() -> bytes:
+        loop = asyncio.get_running_loop()
+        service = AuthzService(loop, runtime, AccessLog(None))
+        address = parse_listen(f"127.0.0.1:{free_port()}")
+        await service.start(address)
+        try:
+            reader, writer = await asyncio.open_connection(address.host, address.port)
+            writer.write(b"GET /auth HTTP/1.1\r\nHost: sh")
+            data = await asyncio.wait_for(reader.read(), 5)  # returns at the close
+            writer.close()
+            return data
+        finally:
+            await service.drain(1)
+
+    assert asyncio.run(stalled()).startswith(b"HTTP/1.1 408 ")

@@ -247,7 +247,10 @@ class AuthzConnection(asyncio.Protocol):
                 max(self.last_data + limit, self.service.loop.time() + 0.05), self._on_timer
             )
             return
-        self._close()  # an idle keep-alive connection, or a head that never completed
+        if self.mid_request and self.transport is not None:  # a head that never completed, as serve
+            reason = "the request head did not arrive in time"
+            self.transport.write(error_response(408, reason, new_request_id(), close=True))
+        self._close()
 
     # --- requests (RequestSink) ----------------------------------------------------------------------
 
