@@ -255,6 +255,7 @@ def test_routing_outcomes(plan: Plan, path: str, method: str, host: str, status:
 def test_only_trusted_peers_may_ask(plan: Plan) -> None:
     checker = Checker(plan, Pipeline([]), parse_networks(["10.0.0.0/8"]))
     assert checker.trusts("10.1.2.3") and not checker.trusts("127.0.0.1") and not checker.trusts("nonsense")
+    assert checker.trusts("::ffff:10.1.2.3")  # an IPv4 peer on a dual-stack listener
     outcome = checker.check(nginx_check("/shop"), "192.0.2.1", checker.trusts("192.0.2.1"))
     assert isinstance(outcome, Outcome) and (outcome.status, outcome.kind) == (403, "untrusted-peer")
 

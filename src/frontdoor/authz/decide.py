@@ -60,6 +60,8 @@ def within(address: str, networks: tuple[Network, ...]) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # a dual-stack listener ("::") sees IPv4 peers as ::ffff:a.b.c.d
     return any(ip in network for network in networks)
 
 
