@@ -142,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument(
+        "--frontdoor",
+        metavar="PATH",
+        help="the frontdoor executable for serve and authz (e.g. the compiled build)",
+    )
     args = parser.parse_args(argv)
     nginx, wrk_binary = ensure_tools()
     nofile = raise_nofile()
@@ -173,7 +178,7 @@ def run(
     procs.start("idp", [*frontdoor_argv(), "idp", "--listen", f"127.0.0.1:{idp}"], idp, "/keys", env=env)
     port, admin, authz = free_port(), free_port(), free_port()
     contract = write_contract(workdir / "contract", port, admin, upstream, idp)
-    launcher = frontdoor_argv()
+    launcher = [args.frontdoor] if args.frontdoor else frontdoor_argv()
     serve = [*launcher, "serve", str(contract), "--env", "bench", "--access-log", str(workdir / "serve.log")]
     serve += ["--health-interval", "0"]
     targets = {"frontdoor": procs.start("frontdoor", serve, port, "/readyz", ready_port=admin, env=env).port}

@@ -47,7 +47,8 @@ class Original:
 def read_original(head: RequestHead, dialect: str = "auto", path_prefix: str = "") -> Original:
     """The original request of ``head``, per ``dialect`` (one of DIALECTS). Raises BadCheck."""
     found: dict[bytes, str] = {}
-    for (_, value), lower in zip(head.headers, head.lowered, strict=True):
+    for name, value in head.headers:
+        lower = name.lower()
         if lower in _READ:
             if lower in found:
                 raise BadCheck(f"the check request has more than one {lower.decode()} header")
@@ -69,7 +70,7 @@ def read_original(head: RequestHead, dialect: str = "auto", path_prefix: str = "
 
 def has_dialect_headers(head: RequestHead) -> bool:
     """Whether an nginx or Traefik check could be meant (probes have none of these headers)."""
-    return any(lower in _READ for lower in head.lowered)
+    return any(name.lower() in _READ for name, _ in head.headers)
 
 
 def _nginx(head: RequestHead, found: dict[bytes, str]) -> Original:

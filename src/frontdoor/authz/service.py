@@ -340,9 +340,9 @@ class AuthzConnection(asyncio.Protocol):
 
 
 def _request_id(head: RequestHead) -> str:
-    for name, value in zip(head.lowered, head.headers, strict=True):
-        if name == b"x-request-id" and valid_request_id(value[1]):
-            return value[1].decode("ascii")
+    for lower, _, value in head.special:  # the reader lowered the names it treats specially
+        if lower == b"x-request-id" and valid_request_id(value):
+            return value.decode("ascii")
     return new_request_id()
 
 
