@@ -121,8 +121,8 @@ class Checker:
             return Outcome(403, "only the ingress may ask for decisions", "untrusted-peer")
         try:
             original = read_original(head, self.dialect, self.path_prefix)
-        except BadCheck as error:
-            return Outcome(403, str(error), "bad-check")
+        except BadCheck as bad:  # a name of its own: mypyc types one variable per name
+            return Outcome(403, str(bad), "bad-check")
         path = original.target.partition("?")[0]
         try:
             normalized = normalize_path(path)
