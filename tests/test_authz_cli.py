@@ -11,7 +11,7 @@ import pytest
 
 from frontdoor.cli import main
 
-from .authz_support import AccessContract, process_env, start_authz
+from .authz_support import BATCH_KEY_ENV, AccessContract, process_env, start_authz
 from .harness import free_port, request
 
 
@@ -29,8 +29,13 @@ def contract(tmp_path: Path) -> Path:
     ],
 )
 def test_bad_flags_are_refused_before_anything_listens(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flags: list[str],
+    message: str,
 ) -> None:
+    monkeypatch.setenv(BATCH_KEY_ENV, "0" * 64)  # the contract's secrets resolve: only the flag is wrong
     assert main(["authz", str(contract(tmp_path)), "--env", "dev", *flags]) == 2
     assert message in capsys.readouterr().err
 

@@ -165,7 +165,7 @@ def _log_local_split(plan: Plan, workers: int) -> None:
 
 
 def cmd_authz(args: argparse.Namespace) -> int:
-    from frontdoor.authz.decide import LOOPBACK, parse_networks
+    from frontdoor.authz.decide import LOOPBACK, chosen_entrypoints, parse_networks
     from frontdoor.authz.service import Settings, run_authz
     from frontdoor.contract.values import parse_listen
     from frontdoor.policy.pipeline import StageContext
@@ -185,6 +185,10 @@ def cmd_authz(args: argparse.Namespace) -> int:
     _gateway_logging()
     directory = Path(args.directory)
     plan = check_servable(directory, args.env)  # refuse a bad contract once, before any worker starts
+    try:
+        chosen_entrypoints(plan, settings.entrypoint, settings.path_prefix)
+    except ValueError as exc:
+        raise FrontdoorError(str(exc)) from None
     _log_local_split(plan, args.workers)
     access_log = None if args.access_log == "off" else _open_log(args.access_log)
     return run_workers(
