@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import http.client
-import importlib.util
 import os
 import signal
 import subprocess
@@ -20,11 +19,6 @@ from frontdoor.demo.documents import join, service, team
 from frontdoor.idp.issuer import start_issuer
 
 from .harness import Upstreams, free_port
-
-# Token and API-key verification is the access stage (src/frontdoor/access/, branch `access`); until it
-# is on main the pipeline's placeholder answers 401 for every non-public route.
-ACCESS_LANDED = importlib.util.find_spec("frontdoor.access") is not None
-NEEDS_ACCESS = "token and API-key verification (the access stage) has not landed on main yet"
 
 BATCH_KEY = "parity-batch-key-0123456789"
 BATCH_KEY_ENV = "AUTHZ_TEST_BATCH_KEY_SHA256"

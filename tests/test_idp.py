@@ -21,7 +21,7 @@ from frontdoor.idp.keys import signing_keys, state_dir
 from frontdoor.idp.tokens import DEFAULT_ISSUER, mint, parse_claims
 from frontdoor.proxy.server import load_plan
 
-from .authz_support import ACCESS_LANDED, NEEDS_ACCESS, AccessContract, process_env, start_idp, start_serve
+from .authz_support import AccessContract, process_env, start_idp, start_serve
 from .conftest import SHOP
 from .harness import Upstreams, free_port, request
 
@@ -150,7 +150,6 @@ def test_the_example_dev_edge_trusts_the_local_issuer() -> None:
     assert local_issuers(load_plan(SHOP, "prod")) == []
 
 
-@pytest.mark.skipif(not ACCESS_LANDED, reason=NEEDS_ACCESS)
 def test_demo_flow_401_403_200(tmp_path: Path) -> None:
     """What the demo prints, run: no token, a token without the scope, a token with it."""
     state = tmp_path / "state"
