@@ -50,6 +50,7 @@ compiled: $(COMPILED)/.installed
 bench: $(STAMP) compiled
 	$(BIN)/python bench/contract_scale.py
 	$(BIN)/python bench/gateway.py --frontdoor $(COMPILED)/bin/frontdoor
+	$(BIN)/python -m bench.authz --frontdoor $(COMPILED)/bin/frontdoor
 
 clean:
 	rm -rf $(VENV) $(COMPILED) .mypy_cache .pytest_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -41,6 +41,11 @@ HOT_MODULES = [
     "src/frontdoor/protection/ratelimit.py",
     "src/frontdoor/protection/retrybudget.py",
     "src/frontdoor/protection/shedding.py",
+    # authz: reading a check, deciding it, answering it
+    "src/frontdoor/authz/answers.py",
+    "src/frontdoor/authz/decide.py",
+    "src/frontdoor/authz/dialects.py",
+    "src/frontdoor/authz/service.py",
 ]
 
 ext_modules = []

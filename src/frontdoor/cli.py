@@ -180,6 +180,46 @@ def _log_local_split(plan: Plan, workers: int) -> None:
         logging.getLogger("frontdoor.protection").warning("%s", note)
 
 
+def cmd_authz(args: argparse.Namespace) -> int:
+    from frontdoor.authz.decide import LOOPBACK, chosen_entrypoints, parse_networks
+    from frontdoor.authz.service import Settings, run_authz
+    from frontdoor.contract.values import parse_listen
+    from frontdoor.policy.pipeline import StageContext
+    from frontdoor.proxy.server import check_servable
+    from frontdoor.proxy.workers import run_workers
+
+    try:
+        settings = Settings(
+            listen=parse_listen(args.listen),
+            dialect=args.dialect,
+            path_prefix=args.path_prefix or "",
+            trusted=parse_networks(args.trusted) if args.trusted else LOOPBACK,
+            entrypoint=args.entrypoint,
+        )
+    except ValueError as exc:
+        raise FrontdoorError(str(exc)) from None
+    _gateway_logging()
+    directory = Path(args.directory)
+    plan = check_servable(directory, args.env)  # refuse a bad contract once, before any worker starts
+    try:
+        chosen_entrypoints(plan, settings.entrypoint, settings.path_prefix)
+    except ValueError as exc:
+        raise FrontdoorError(str(exc)) from None
+    _log_local_split(plan, args.workers)
+    access_log = None if args.access_log == "off" else _open_log(args.access_log)
+    return run_workers(
+        args.workers,
+        lambda: run_authz(
+            directory,
+            args.env,
+            settings,
+            access_log,
+            reuse_port=args.workers > 1,
+            context=StageContext(workers=args.workers),
+        ),
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from frontdoor.demo.run import run_demo
 
@@ -187,6 +227,56 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(
         Path(args.directory), args.env, None if args.access_log == "off" else _open_log(args.access_log)
     )
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from frontdoor.contract.values import parse_duration
+    from frontdoor.idp.tokens import mint, parse_claims
+
+    try:
+        ttl = parse_duration(args.ttl)
+        claims = parse_claims(args.claim)
+    except ValueError as exc:
+        raise FrontdoorError(str(exc)) from None
+    scopes = [scope for text in args.scope for scope in text.split()]
+    print(
+        mint(
+            args.sub,
+            scopes,
+            claims,
+            ttl,
+            args.aud or ["shop-api"],
+            args.alg,
+            args.issuer,
+            args.scopes_claim,
+        )
+    )
+    return 0
+
+
+def cmd_idp(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from frontdoor.contract.values import parse_listen
+    from frontdoor.idp.issuer import start_issuer
+
+    try:
+        listen = parse_listen(args.listen)
+    except ValueError as exc:
+        raise FrontdoorError(str(exc)) from None
+    issuer = args.issuer or f"http://{listen}/"
+
+    async def main() -> None:
+        server = await start_issuer(issuer, listen.host, listen.port)
+        print(f"local identity provider {issuer} on {listen} (discovery and /keys)", file=sys.stderr)
+        async with server:
+            await server.serve_forever()
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        raise FrontdoorError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
+    return 0
 
 
 def _gateway_logging() -> None:
@@ -290,6 +380,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=cmd_serve)
 
+    authz = commands.add_parser(
+        "authz",
+        help="answer an ingress's auth checks (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz)",
+        description="The same decisions as serve, as an external auth service; see docs/authz.md.",
+    )
+    authz.add_argument("directory", metavar="DIR")
+    authz.add_argument("--env", required=True)
+    authz.add_argument("--listen", required=True, metavar="ADDR", help="host:port of the check listener")
+    authz.add_argument(
+        "--dialect",
+        choices=("auto", "nginx", "traefik", "envoy"),
+        default="auto",
+        help="how check requests describe the original request; auto: X-Original-* is nginx, "
+        "X-Forwarded-Uri is Traefik, neither is Envoy (pin it in production)",
+    )
+    authz.add_argument(
+        "--path-prefix", metavar="P", help="Envoy's path_prefix, removed from the check path (e.g. /auth)"
+    )
+    authz.add_argument(
+        "--trusted",
+        action="append",
+        metavar="CIDR",
+        help="peers allowed to ask (the ingress); repeatable; default loopback only",
+    )
+    authz.add_argument("--entrypoint", metavar="NAME", help="only this entrypoint's routes (default: all)")
+    authz.add_argument("--workers", type=int, default=1, help="processes sharing the listener")
+    authz.add_argument("--access-log", default="-", help='a file, "-" for standard output, or "off"')
+    authz.set_defaults(handler=cmd_authz)
+
     demo = commands.add_parser("demo", help="the example contract's dev environment on localhost")
     demo.add_argument("directory", metavar="DIR", nargs="?", default="examples/shop")
     demo.add_argument("--env", default="dev")
@@ -335,6 +454,33 @@ def build_parser() -> argparse.ArgumentParser:
         "ranges, with a NetworkPolicy that admits only the edge's proxies",
     )
     render.set_defaults(handler=cmd_render)
+
+    token = commands.add_parser(
+        "token",
+        help="print a token from the local identity provider (development only)",
+        description="Signs with the keys of the local identity provider that `frontdoor demo` and "
+        "`frontdoor idp` serve; keys live in $FRONTDOOR_STATE_DIR, else $XDG_STATE_HOME/frontdoor.",
+    )
+    token.add_argument("--sub", required=True, help="the subject (sub claim)")
+    token.add_argument(
+        "--scope", action="append", default=[], help='space-separated scopes, e.g. "orders:read orders:write"'
+    )
+    token.add_argument(
+        "--claim", action="append", default=[], metavar="NAME=VALUE", help="an extra claim; JSON values ok"
+    )
+    token.add_argument("--ttl", default="1h", help="lifetime, e.g. 90s, 15m, 1h (default 1h)")
+    token.add_argument("--aud", action="append", help="audience; repeatable (default shop-api)")
+    token.add_argument("--alg", choices=("RS256", "ES256"), default="RS256")
+    token.add_argument("--issuer", default="http://127.0.0.1:9400/", help="the iss claim")
+    token.add_argument(
+        "--scopes-claim", choices=("scope", "scp"), default="scope", help="scope (string) or scp (list)"
+    )
+    token.set_defaults(handler=cmd_token)
+
+    idp = commands.add_parser("idp", help="run the local identity provider alone (discovery and JWKS)")
+    idp.add_argument("--listen", default="127.0.0.1:9400", metavar="ADDR")
+    idp.add_argument("--issuer", help="the issuer URL (default http://ADDR/)")
+    idp.set_defaults(handler=cmd_idp)
 
     schema = commands.add_parser("schema", help="the JSON Schema of contract documents")
     schema.set_defaults(handler=cmd_schema)

@@ -313,3 +313,15 @@ def load_contract(root: Path) -> LoadResult:
     findings.extend(check_rules(contract))
     findings.sort(key=Finding.sort_key)
     return LoadResult(contract, findings)
+
+
+def load_valid_contract(root: Path) -> Contract:
+    """The contract under ``root`` for a command that runs it (serve, authz): every error at once, as
+    one FrontdoorError, rather than a partial contract."""
+    from frontdoor.errors import FrontdoorError
+
+    result = load_contract(root)
+    errors = [f for f in result.findings if f.severity == "error"]
+    if errors:
+        raise FrontdoorError("the contract is invalid:\n" + "\n".join(f.render() for f in errors))
+    return result.contract

@@ -1,29 +1,80 @@
-"""``frontdoor demo``: demo upstreams for every loopback upstream of the environment, then the gateway."""
+"""``frontdoor demo``: demo upstreams for every loopback upstream of the environment, the local identity
+provider for every loopback issuer of the Edge, then the gateway."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from frontdoor.demo.upstream import start_upstream
 from frontdoor.errors import FrontdoorError
+from frontdoor.idp.issuer import start_issuer
+from frontdoor.plan import Plan
 from frontdoor.proxy.runtime import Runtime
-from frontdoor.proxy.server import Gateway, serve
+from frontdoor.proxy.server import Gateway, load_plan, serve
 from frontdoor.report.check import run_check
+from frontdoor.secretstore import resolve
 
 
-def _tries(gateway: Gateway) -> list[str]:
+def demo_api_keys(plan: Plan) -> dict[str, str]:
+    """Demo keys for the Edge's API clients whose key hash comes from an unset environment variable:
+    the variable is set to the hash of ``demo-<client>-key`` (dev only; the key is printed to try)."""
+    keys = {}
+    for client in plan.edge.spec.identity.api_clients if plan.edge.spec.identity else ():
+        try:
+            reference = resolve(client.key_sha256, plan.environment_doc)
+        except FrontdoorError:
+            continue
+        if reference.scheme == "env" and reference.target not in os.environ:
+            key = f"demo-{client.name}-key"
+            os.environ[reference.target] = hashlib.sha256(key.encode()).hexdigest()
+            keys[client.name] = key
+    return keys
+
+
+def local_issuers(plan: Plan) -> list[tuple[str, str, int]]:
+    """(issuer, host, port) of every provider the demo can run itself: http on loopback."""
+    identity = plan.edge.spec.identity
+    return [
+        (provider.issuer.text, provider.issuer.host, provider.issuer.port)
+        for provider in (identity.providers if identity else ())
+        if provider.issuer.scheme == "http" and provider.issuer.is_loopback
+    ]
+
+
+def _tries(gateway: Gateway, keys: dict[str, str]) -> list[str]:
     plan = gateway.runtime.plan
     lines = []
     for entrypoint in plan.entrypoints:
         base = f"{'https' if entrypoint.tls else 'http'}://{entrypoint.listen}"
         for route in entrypoint.routes:
+            if not route.access.is_public:
+                continue
             path = route.path.path
             method = "" if route.allows("GET") else f"-X {sorted(route.methods or ['POST'])[0]} "
-            note = "public" if route.access.is_public else f"needs {route.access.describe()}: 401 for now"
-            lines.append(f"  curl -i {method}{base}{path}    # {route.service}, {note}")
+            lines.append(f"  curl -i {method}{base}{path}    # {route.service}, public")
+        if any(r.path.path == "/orders" and r.allows("GET") for r in entrypoint.routes) and local_issuers(
+            plan
+        ):
+            token = "$(frontdoor token --sub alice --scope {scope})"
+            lines += [
+                f"  curl -i {base}/orders/7    # 401: no token",
+                f'  curl -i {base}/orders/7 -H "Authorization: Bearer {token.format(scope="catalog:write")}"'
+                "    # 403: the token lacks orders:read",
+                f'  curl -i {base}/orders/7 -H "Authorization: Bearer {token.format(scope="orders:read")}"'
+                "    # 200, the upstream sees X-Frontdoor-Subject: alice",
+            ]
+        for route in entrypoint.routes:
+            for client in route.access.clients:
+                if client in keys:
+                    path = route.path.path.lstrip("=")
+                    method = "" if route.allows("GET") else f"-X {sorted(route.methods or ['POST'])[0]} "
+                    key = f"-H 'X-Api-Key: {keys[client]}'"
+                    lines.append(f"  curl -i {method}{base}{path} {key}    # API client {client}")
     admin = plan.edge.spec.admin
     if admin is not None:
         lines.append(f"  curl -i http://{admin.listen}/readyz    # the gateway's own probe")
@@ -34,9 +85,16 @@ def run_demo(directory: Path, environment: str, access_log: TextIO | None) -> in
     report = run_check(directory, environment)
     if report.errors:
         raise FrontdoorError("the contract is invalid: run frontdoor check " + str(directory))
+    keys = demo_api_keys(load_plan(directory, environment))  # before the gateway reads the secrets
     servers: list[asyncio.Server] = []
 
-    async def start_upstreams(runtime: Runtime) -> None:
+    async def start_helpers(runtime: Runtime) -> None:
+        for issuer, host, port in local_issuers(runtime.plan):
+            try:
+                servers.append(await start_issuer(issuer, host, port))
+            except OSError as exc:
+                where = f"{host}:{port}"
+                raise FrontdoorError(f"the local identity provider cannot listen on {where}: {exc}") from None
         for service, balancer in runtime.balancers.items():
             for endpoint in balancer.endpoints:
                 if endpoint.host not in ("127.0.0.1", "localhost", "::1"):
@@ -51,12 +109,14 @@ def run_demo(directory: Path, environment: str, access_log: TextIO | None) -> in
             f"\nfrontdoor is serving {environment} (Edge {verdict.edge}); Ctrl-C stops everything.",
             file=sys.stderr,
         )
+        for issuer, _, _ in local_issuers(gateway.runtime.plan):
+            print(f"Local identity provider: {issuer} (tokens: frontdoor token --help)", file=sys.stderr)
         print("Try:", file=sys.stderr)
-        for line in _tries(gateway):
+        for line in _tries(gateway, keys):
             print(line, file=sys.stderr)
         print(
             f"  frontdoor who {directory} --env {environment} GET http://127.0.0.1:8080/orders/7\n",
             file=sys.stderr,
         )
 
-    return serve(directory, environment, access_log, on_ready=ready, before_start=start_upstreams)
+    return serve(directory, environment, access_log, on_ready=ready, before_start=start_helpers)

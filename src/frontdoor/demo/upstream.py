@@ -30,6 +30,9 @@ _SEEN_HEADERS = (
     b"connection",
     b"upgrade",
     b"x-frontdoor-subject",
+    b"x-frontdoor-scopes",
+    b"x-frontdoor-client",
+    b"x-frontdoor-issuer",
     b"forwarded",
 )
 _HEALTH = ("/readyz", "/livez", "/health/ready", "/health/live", "/ready", "/healthz")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from frontdoor.contract.load import Contract, load_contract
+from frontdoor.contract.load import Contract, load_valid_contract
 from frontdoor.contract.verdict import RouteViews, environment_verdict, team_oncall
 from frontdoor.errors import FrontdoorError
 from frontdoor.observe import metrics
@@ -132,12 +132,9 @@ def load(
     directory: Path, environment: str, loop: asyncio.AbstractEventLoop, context: StageContext | None
 ) -> tuple[Runtime, ContractView]:
     """The contract, validated and compiled; raises FrontdoorError with every error if it is invalid."""
-    result = load_contract(directory)
-    errors = [f for f in result.findings if f.severity == "error"]
-    if errors:
-        raise FrontdoorError("the contract is invalid:\n" + "\n".join(f.render() for f in errors))
-    plan = compile_plan(result.contract, environment)
-    view = ContractView.build(directory, result.contract, plan)
+    contract = load_valid_contract(directory)
+    plan = compile_plan(contract, environment)
+    view = ContractView.build(directory, contract, plan)
     return build_runtime(plan, loop, context), view
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Final
 
 from frontdoor.access.apiclients import load_api_clients
-from frontdoor.contract.load import load_contract
+from frontdoor.contract.load import load_valid_contract
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
@@ -339,14 +339,15 @@ class Gateway:
 
 def check_servable(directory: Path, environment: str) -> Plan:
     """The environment's Plan; raise FrontdoorError unless the contract is valid and it compiles."""
-    result = load_contract(directory)
-    errors = [f for f in result.findings if f.severity == "error"]
-    if errors:
-        raise FrontdoorError("the contract is invalid:\n" + "\n".join(f.render() for f in errors))
-    plan = compile_plan(result.contract, environment)
+    plan = load_plan(directory, environment)
     # secrets the stages need at start: an unreadable one is reported once, not by every worker
     load_api_clients(plan.edge.spec.identity, plan.environment_doc)
     return plan
+
+
+def load_plan(directory: Path, environment: str) -> Plan:
+    """The contract, validated and compiled; raises FrontdoorError with every error if it is invalid."""
+    return compile_plan(load_valid_contract(directory), environment)
 
 
 def load_runtime(

@@ -1,0 +1,175 @@
+"""One check: the original request, routed and run through the shared Pipeline exactly as ``serve`` does.
+
+Only the input differs (the request an ingress describes, not the request itself); routing, path
+normalization and the policy stages are the gateway's own, so the two cannot decide differently.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+
+from frontdoor.authz.dialects import BadCheck, Original, has_dialect_headers, read_original
+from frontdoor.http.h1 import RequestHead
+from frontdoor.http.paths import PathError, normalize_path
+from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
+from frontdoor.policy.pipeline import Admission, Denial, Network, Pipeline
+from frontdoor.policy.routing import Router
+
+log = logging.getLogger("frontdoor.authz")
+Header = tuple[bytes, bytes]
+PROBES = frozenset({"/healthz", "/readyz"})
+LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What was decided about one original request."""
+
+    status: int  # what ``serve`` answers for this request: 200 to allow
+    reason: str  # safe to show the client
+    kind: str  # the deny's short name for X-Frontdoor-Deny; "" when allowed
+    rule: str = ""  # the clause that denied, for the access log only
+    headers: tuple[Header, ...] = ()  # the denial's own headers (WWW-Authenticate, Retry-After, Allow)
+    original: Original | None = None
+    route: PlannedRoute | None = None
+    admission: Admission | None = None
+
+
+def deny_kind(denial: Denial) -> str:
+    """The stage's kind, or the stage name that starts its rule ("access: scopes ..." -> "access")."""
+    return denial.kind or denial.rule.partition(":")[0].strip() or "denied"
+
+
+def parse_networks(values: Sequence[str]) -> tuple[Network, ...]:
+    """``--trusted`` values as networks; raises ValueError naming the bad one."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"--trusted {value}: not an IP network such as 10.0.0.0/8") from None
+    return tuple(networks)
+
+
+def within(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # a dual-stack listener ("::") sees IPv4 peers as ::ffff:a.b.c.d
+    return any(ip in network for network in networks)
+
+
+def chosen_entrypoints(
+    plan: Plan, entrypoint: str | None, path_prefix: str = ""
+) -> tuple[PlannedEntrypoint, ...]:
+    """The entrypoints whose routes are decided; raises ValueError for settings that cannot work."""
+    if path_prefix and (not path_prefix.startswith("/") or path_prefix.endswith("/")):
+        raise ValueError(f"--path-prefix {path_prefix}: must start with '/' and not end with one")
+    if entrypoint is None:
+        return plan.entrypoints
+    chosen = tuple(e for e in plan.entrypoints if e.name == entrypoint)
+    if not chosen:
+        names = ", ".join(e.name for e in plan.entrypoints) or "none"
+        raise ValueError(f"--entrypoint {entrypoint}: the Edge has no such entrypoint ({names})")
+    return chosen
+
+
+class Checker:
+    """Built once per Plan: decides check requests with the plan's routes and the shared pipeline."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        pipeline: Pipeline,
+        trusted: tuple[Network, ...] = LOOPBACK,
+        dialect: str = "auto",
+        path_prefix: str = "",
+        entrypoint: str | None = None,
+    ) -> None:
+        entrypoints = chosen_entrypoints(plan, entrypoint, path_prefix)
+        self.plan = plan
+        self.pipeline = pipeline
+        self.trusted = trusted
+        self.dialect = dialect
+        self.path_prefix = path_prefix
+        self.router = Router(entrypoints)
+        # Beyond the ingress (trusted here), the entrypoint's trusted_proxies, as serve believes them.
+        self._proxies: dict[str, tuple[Network, ...]] = {
+            e.name: trusted + e.trusted_proxies for e in entrypoints
+        }
+        # An Envoy check without a prefix has the original path as its own: /healthz may be either.
+        self._probe_may_be_check = dialect in ("auto", "envoy") and not path_prefix
+
+    def trusts(self, peer: str) -> bool:
+        return within(peer, self.trusted)
+
+    def is_probe(self, head: RequestHead) -> bool:
+        path = head.target.partition("?")[0]
+        if path not in PROBES or head.method not in ("GET", "HEAD") or has_dialect_headers(head):
+            return False
+        # never a probe when the contract routes this path: then it is decided, never simply allowed
+        return not self._probe_may_be_check or self.router.match(head.host, path, head.method).status == 404
+
+    def check(self, head: RequestHead, peer: str, trusted: bool) -> Outcome | Awaitable[Outcome]:
+        if not trusted:
+            return Outcome(403, "only the ingress may ask for decisions", "untrusted-peer")
+        try:
+            original = read_original(head, self.dialect, self.path_prefix)
+        except BadCheck as bad:  # a name of its own: mypyc types one variable per name
+            return Outcome(403, str(bad), "bad-check")
+        path = original.target.partition("?")[0]
+        try:
+            normalized = normalize_path(path)
+        except PathError as error:
+            return Outcome(400, str(error), "bad-request", original=original)
+        match = self.router.match(original.host, normalized, original.method)
+        route = match.route
+        if route is None:
+            if match.status == 405:
+                allow = (b"allow", ", ".join(match.allowed).encode("ascii"))
+                reason = f"{original.method} is not allowed here"
+                return Outcome(405, reason, "method-not-allowed", "", (allow,), original)
+            return Outcome(404, "no route for this host and path", "no-route", original=original)
+        entrypoint: PlannedEntrypoint | None = match.entrypoint
+        proxies = self._proxies[entrypoint.name] if entrypoint is not None else self.trusted
+        admission = Admission(head, route, original.method, normalized, peer, proxies, time.monotonic())
+        verdict = self.pipeline.check(admission)
+        if verdict is None or isinstance(verdict, Denial):
+            return _outcome(verdict, original, admission)
+        return self._later(verdict, original, admission)
+
+    @staticmethod
+    async def _later(pending: Awaitable[Denial | None], original: Original, admission: Admission) -> Outcome:
+        try:
+            verdict = await pending
+        except Exception:
+            # as serve does: a stage that fails is a 503 for this request, logged, never a crash
+            log.exception("a policy stage failed")
+            admission.finish(503)
+            reason = "the gateway could not decide this request"
+            return Outcome(503, reason, "error", "", (), original, admission.route, admission)
+        return _outcome(verdict, original, admission)
+
+
+def _outcome(verdict: Denial | None, original: Original, admission: Admission) -> Outcome:
+    # authz never learns when the ingress's request ends: what a stage counts in flight ends here
+    if verdict is None:
+        admission.finish(200)
+        return Outcome(200, "", "", original=original, route=admission.route, admission=admission)
+    admission.finish(verdict.status)
+    return Outcome(
+        verdict.status,
+        verdict.reason,
+        deny_kind(verdict),
+        verdict.rule,
+        verdict.headers,
+        original,
+        admission.route,
+        admission,
+    )

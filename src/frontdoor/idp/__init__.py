@@ -1,0 +1,1 @@
+"""A local OIDC identity provider for development: keys, tokens, discovery and JWKS."""
