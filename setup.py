@@ -41,6 +41,10 @@ HOT_MODULES = [
     "src/frontdoor/protection/ratelimit.py",
     "src/frontdoor/protection/retrybudget.py",
     "src/frontdoor/protection/shedding.py",
+    # access: the decision per request and the verified-token cache (key fetching stays Python)
+    "src/frontdoor/access/decide.py",
+    "src/frontdoor/access/stage.py",
+    "src/frontdoor/access/tokens.py",
     # authz: reading a check, deciding it, answering it
     "src/frontdoor/authz/answers.py",
     "src/frontdoor/authz/decide.py",
