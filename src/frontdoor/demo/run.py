@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import TextIO
 
@@ -34,6 +35,25 @@ def demo_api_keys(plan: Plan) -> dict[str, str]:
             os.environ[reference.target] = hashlib.sha256(key.encode()).hexdigest()
             keys[client.name] = key
     return keys
+
+
+DEMO_ADMIN_TOKEN = "demo-admin-token"
+
+
+def demo_admin_token(plan: Plan) -> str | None:
+    """The admin token, when the Edge reads it from an unset environment variable: set to a demo value
+    (dev only; printed with the dashboard's address), so that the admin API and dashboard can be tried."""
+    admin = plan.edge.spec.admin
+    if admin is None or admin.token is None:
+        return None
+    try:
+        reference = resolve(admin.token, plan.environment_doc)
+    except FrontdoorError:
+        return None
+    if reference.scheme != "env" or reference.target in os.environ:
+        return None
+    os.environ[reference.target] = DEMO_ADMIN_TOKEN
+    return DEMO_ADMIN_TOKEN
 
 
 def local_issuers(plan: Plan) -> list[tuple[str, str, int]]:
@@ -81,20 +101,33 @@ def _tries(gateway: Gateway, keys: dict[str, str]) -> list[str]:
     return lines
 
 
+def start_issuers(issuers: list[tuple[str, str, int]]) -> None:
+    """The local identity providers, on a loop of their own in a daemon thread: up before the gateway
+    starts (it fetches their keys as it starts), gone when the demo exits."""
+    if not issuers:
+        return
+    loop = asyncio.new_event_loop()
+    for issuer, host, port in issuers:
+        try:
+            loop.run_until_complete(start_issuer(issuer, host, port))
+        except OSError as exc:
+            where = f"{host}:{port}"
+            raise FrontdoorError(f"the local identity provider cannot listen on {where}: {exc}") from None
+    threading.Thread(target=loop.run_forever, name="frontdoor-demo-idp", daemon=True).start()
+
+
 def run_demo(directory: Path, environment: str, access_log: TextIO | None) -> int:
     report = run_check(directory, environment)
     if report.errors:
         raise FrontdoorError("the contract is invalid: run frontdoor check " + str(directory))
-    keys = demo_api_keys(load_plan(directory, environment))  # before the gateway reads the secrets
+    plan = load_plan(directory, environment)
+    keys = demo_api_keys(plan)  # before the gateway reads the secrets
+    admin_token = demo_admin_token(plan)
     servers: list[asyncio.Server] = []
 
+    start_issuers(local_issuers(plan))
+
     async def start_helpers(runtime: Runtime) -> None:
-        for issuer, host, port in local_issuers(runtime.plan):
-            try:
-                servers.append(await start_issuer(issuer, host, port))
-            except OSError as exc:
-                where = f"{host}:{port}"
-                raise FrontdoorError(f"the local identity provider cannot listen on {where}: {exc}") from None
         for service, balancer in runtime.balancers.items():
             for endpoint in balancer.endpoints:
                 if endpoint.host not in ("127.0.0.1", "localhost", "::1"):
@@ -115,8 +148,16 @@ def run_demo(directory: Path, environment: str, access_log: TextIO | None) -> in
         for line in _tries(gateway, keys):
             print(line, file=sys.stderr)
         print(
-            f"  frontdoor who {directory} --env {environment} GET http://127.0.0.1:8080/orders/7\n",
+            f"  frontdoor who {directory} --env {environment} GET http://127.0.0.1:8080/orders/7",
             file=sys.stderr,
         )
+        admin = gateway.runtime.plan.edge.spec.admin
+        if admin is not None and admin_token is not None:
+            base = f"http://{admin.listen}"
+            print(
+                f"  curl -i {base}/admin/routes -H 'Authorization: Bearer {admin_token}'    # the admin API\n"
+                f"Dashboard: {base}/ (admin token: {admin_token})\n",
+                file=sys.stderr,
+            )
 
     return serve(directory, environment, access_log, on_ready=ready, before_start=start_helpers)
