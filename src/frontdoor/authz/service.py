@@ -11,7 +11,6 @@ import asyncio
 import gc
 import json
 import logging
-import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from frontdoor.http.tracing import new_request_id, valid_request_id
 from frontdoor.plan import Plan
 from frontdoor.policy.killswitch import route_id
 from frontdoor.policy.pipeline import Network, StageContext, build_pipeline
+from frontdoor.proxy.lifecycle import run_until_stopped
 from frontdoor.proxy.server import AccessLog, install_event_loop, load_plan
 
 log = logging.getLogger("frontdoor.authz")
@@ -368,7 +368,6 @@ def run_authz(
 
     service = AuthzService(loop, load(), AccessLog(access_log))
     service.reuse_port = reuse_port
-    stop = asyncio.Event()
 
     def reload() -> None:
         try:
@@ -377,21 +376,11 @@ def run_authz(
         except FrontdoorError as exc:
             log.error("reload refused, the previous contract keeps deciding: %s", exc)
 
-    async def main() -> None:
+    async def start() -> None:
         if before_start is not None:
             await before_start(service.runtime)
         await service.start(settings.listen)
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        loop.add_signal_handler(signal.SIGINT, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, reload)
         if on_ready is not None:
             on_ready(service)
-        await stop.wait()
-        log.info("draining")
-        await service.drain(drain_deadline)
 
-    try:
-        loop.run_until_complete(main())
-    finally:
-        loop.close()
-    return 0
+    return run_until_stopped(loop, start, reload, lambda: service.drain(drain_deadline))

@@ -7,7 +7,6 @@ import functools
 import gc
 import json
 import logging
-import signal
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +29,7 @@ from frontdoor.policy.pipeline import StageContext
 from frontdoor.proxy.admin import AdminProtocol
 from frontdoor.proxy.downstream import Downstream, Request
 from frontdoor.proxy.health import HealthChecker
+from frontdoor.proxy.lifecycle import run_until_stopped
 from frontdoor.proxy.runtime import Runtime
 from frontdoor.proxy.tls import server_context
 
@@ -416,24 +416,18 @@ def serve(
     ops.gateway = gateway
     gateway.spans = otlp.from_environment()
     gateway.reuse_port = reuse_port
-    stop = asyncio.Event()
 
-    async def main() -> None:
+    async def start() -> None:
         if before_start is not None:
             await before_start(runtime)
         await gateway.start()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        loop.add_signal_handler(signal.SIGINT, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, ops.reload, "signal")
         if on_ready is not None:
             on_ready(gateway)
-        await stop.wait()
-        log.info("draining")
-        await gateway.drain(drain_deadline)
 
-    try:
-        loop.run_until_complete(main())
-    finally:
-        metrics.recorder().forget_snapshot()
-        loop.close()
-    return 0
+    return run_until_stopped(
+        loop,
+        start,
+        lambda: ops.reload("signal"),
+        lambda: gateway.drain(drain_deadline),
+        cleanup=metrics.recorder().forget_snapshot,
+    )
