@@ -4,24 +4,22 @@ sockets, the local identity provider for tokens).
 
 Compared for every request: the status (nginx's answer mapped: it can only take 200, 401 and 403), the
 deny kind every dialect names, the challenge, the Allow list, the identity the upstream receives, and
-the contract clause both processes log as ``denied_by``.
+the contract clause both processes log as ``denied_by``. The table is in parity_cases.py: the rendered
+``nginx.conf`` is run on it too (test_render_nginx.py).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from frontdoor.idp.tokens import mint
-
 from .authz_support import (
-    BATCH_KEY,
     AccessContract,
     Process,
     process_env,
@@ -30,8 +28,8 @@ from .authz_support import (
     start_serve,
 )
 from .harness import Upstreams, free_port, request
+from .parity_cases import ALL_CASES, IDENTITY, Case, upstream_identity
 
-IDENTITY = ("x-frontdoor-subject", "x-frontdoor-scopes", "x-frontdoor-client", "x-frontdoor-issuer")
 NGINX_STATUSES = (200, 401, 403)
 
 
@@ -82,93 +80,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         upstreams.close()
 
 
-Headers = Callable[[Stack], dict[str, str]]
-
-
-def bearer(**kwargs: Any) -> Headers:
-    """A token from the stack's identity provider, minted when the case runs."""
-
-    def make(stack: Stack) -> dict[str, str]:
-        token = mint(state=stack.state, issuer=stack.contract.issuer, **kwargs)
-        return {"Authorization": "Bearer " + token}
-
-    return make
-
-
-def fixed(**headers: str) -> Headers:
-    return lambda _stack: {name.replace("_", "-"): value for name, value in headers.items()}
-
-
-@dataclass
-class Case:
-    name: str
-    method: str
-    path: str
-    headers: Headers = field(default_factory=fixed)
-    expected: int | None = None  # what serve answers; None: whatever it is, authz must agree
-    host: str = "shop.test"
-    subject: str | None = None  # the subject the upstream must see on an allow
-    prime: bool = False  # send it once to each process first (to use up a rate limit)
-
-
-CASES = [
-    Case("public route", "GET", "/shop/items?color=red", expected=200),
-    Case("public exact route", "GET", "/exact", expected=200),
-    Case("public route on a subdomain", "GET", "/shop", host="eu.shop.test", expected=200),
-    Case("protected route without a token", "GET", "/orders/7", expected=401),
-    Case("authenticated route without a token", "GET", "/me", expected=401),
-    Case("API-client route without a key", "GET", "/batch/run", expected=401),
-    Case("unknown path", "GET", "/nowhere", expected=404),
-    Case("unknown host", "GET", "/shop", host="elsewhere.test", expected=404),
-    Case("wrong method", "DELETE", "/exact", expected=405),
-    Case("path climbing above the root", "GET", "/shop/../../etc/passwd", expected=400),
-    Case(
-        "forged identity on a public route",
-        "GET",
-        "/shop",
-        fixed(X_Frontdoor_Subject="root", X_Frontdoor_Client="batch", X_Frontdoor_Scopes="orders:write"),
-        expected=200,
-    ),
-    Case(
-        "forged identity on a protected route",
-        "GET",
-        "/orders/7",
-        fixed(X_Frontdoor_Subject="alice", X_Frontdoor_Scopes="orders:read"),
-        expected=401,
-    ),
-    Case("garbage bearer token", "GET", "/orders/7", fixed(Authorization="Bearer not.a.token"), expected=401),
-    Case("rate-limited", "GET", "/limited", expected=429, prime=True),
-]
-TOKEN_CASES = [
-    Case(
-        "valid token",
-        "GET",
-        "/orders/7",
-        bearer(subject="alice", scopes=["orders:read"]),
-        200,
-        subject="alice",
-    ),
-    Case(
-        "valid ES256 token",
-        "GET",
-        "/me",
-        bearer(subject="bob", algorithm="ES256"),
-        200,
-        subject="bob",
-    ),
-    Case("insufficient scope", "GET", "/orders/7", bearer(subject="alice", scopes=["catalog:write"]), 403),
-    Case("scope of another method", "POST", "/orders", bearer(subject="alice", scopes=["orders:read"]), 403),
-    Case(
-        "claim matches", "GET", "/admin", bearer(subject="ada", claims={"role": "admin"}), 200, subject="ada"
-    ),
-    Case("claim does not match", "GET", "/admin", bearer(subject="eve", claims={"role": "user"}), 403),
-    Case("expired token", "GET", "/orders/7", bearer(subject="alice", scopes=["orders:read"], ttl=-120), 401),
-    Case("wrong audience", "GET", "/me", bearer(subject="alice", audiences=["other-api"]), 401),
-    Case("API key", "GET", "/batch/run", fixed(X_Api_Key=BATCH_KEY), 200),
-    Case("wrong API key", "GET", "/batch/run", fixed(X_Api_Key="not-the-key"), 401),
-    Case("token where an API client is required", "GET", "/batch/run", bearer(subject="alice"), 401),
-]
-ALL = [pytest.param(case, id=case.name) for case in (*CASES, *TOKEN_CASES)]
+ALL = [pytest.param(case, id=case.name) for case in ALL_CASES]
 
 
 @dataclass
@@ -218,7 +130,7 @@ def logged(log: Path, request_id: str) -> dict[str, Any]:
 @pytest.mark.parametrize("case", ALL)
 def test_serve_and_authz_decide_the_same(stack: Stack, case: Case) -> None:
     headers = case.headers(stack)
-    slug = case.name.replace(" ", "-")
+    slug = case.slug
     if case.prime:
         primed = request(stack.contract.port, case.method, case.path, {**headers, "Host": case.host})[0]
         for port in (stack.authz_port, stack.envoy_port):
@@ -233,10 +145,9 @@ def test_serve_and_authz_decide_the_same(stack: Stack, case: Case) -> None:
     )
     if case.expected is not None:
         assert status == case.expected, body
-    seen: dict[str, str] = json.loads(body)["headers"] if status == 200 else {}
-    upstream_identity = {name: seen.get(name, "") for name in IDENTITY}
+    identity = upstream_identity(status, body)
     if case.subject is not None:
-        assert upstream_identity["x-frontdoor-subject"] == case.subject
+        assert identity["x-frontdoor-subject"] == case.subject
     kinds = set()
     checked = []
     for dialect in ("nginx", "traefik", "envoy", "envoy+prefix"):
@@ -245,7 +156,7 @@ def test_serve_and_authz_decide_the_same(stack: Stack, case: Case) -> None:
         expected = status if dialect != "nginx" or status in NGINX_STATUSES else 403
         assert answer.status == expected, (dialect, answer.body)
         if status == 200:
-            assert {name: answer.headers.get(name) for name in IDENTITY} == upstream_identity, dialect
+            assert {name: answer.headers.get(name) for name in IDENTITY} == identity, dialect
             assert "x-frontdoor-deny" not in answer.headers
         else:
             kinds.add(answer.headers["x-frontdoor-deny"])
