@@ -572,6 +572,6 @@ def test_a_wider_contract(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match="splits traffic between 3 upstreams"):
         rendered("ingress-nginx", tmp_path)
     conf = rendered("nginx", tmp_path)["nginx.conf"]
-    assert "server_name .example.com api.example.com;" in conf
+    assert "server_name *.example.com api.example.com;" in conf  # never the bare domain, as serve
     assert "server api.internal.example:8080 weight=5;" in conf
     assert "ssl_protocols TLSv1.3;" in conf

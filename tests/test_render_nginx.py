@@ -339,15 +339,7 @@ ANSWERED_BY_NGINX = {
 }
 #: cases that do not get serve's decision through nginx, each with its reason (strict: the mark must go
 #: when the reason does)
-EXCLUDED: dict[str, pytest.MarkDecorator] = {
-    "public route on a subdomain": pytest.mark.xfail(
-        strict=True,
-        reason="renderer bug: the entrypoint's hosts [shop.test, *.shop.test] render as `server_name "
-        "shop.test .shop.test;`, and nginx drops `.shop.test` as conflicting with the bare name "
-        "(warning at startup), so eu.shop.test reaches the default server's 404; `*.shop.test` "
-        "(which, like serve, never matches the bare domain) would route it",
-    ),
-}
+EXCLUDED: dict[str, pytest.MarkDecorator] = {}
 
 PARITY = [pytest.param(case, id=case.name, marks=EXCLUDED.get(case.name, ())) for case in ALL_CASES]
 

@@ -179,7 +179,8 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, schemes: dic
     conf.open("server")
     conf.line(f"# entrypoint {entrypoint.name}")
     conf.line(_listen(entrypoint, "*" in entrypoint.hosts))
-    names = [("." + h[2:]) if h.startswith("*.") else h for h in entrypoint.hosts if h != "*"]
+    # "*.shop.test" as it is: nginx's ".shop.test" would match the bare domain too, which serve does not
+    names = [h for h in entrypoint.hosts if h != "*"]
     conf.line(f"server_name {' '.join(names) if names else '_'};")
     if entrypoint.tls is not None:
         _tls(site, conf, entrypoint.tls)
