@@ -18,7 +18,7 @@ from pathlib import Path
 from frontdoor.demo.documents import join, service, team
 from frontdoor.idp.issuer import start_issuer
 
-from .harness import Upstreams, free_port
+from .harness import Upstreams, free_port, stop_process
 
 BATCH_KEY = "parity-batch-key-0123456789"
 BATCH_KEY_ENV = "AUTHZ_TEST_BATCH_KEY_SHA256"
@@ -169,14 +169,7 @@ class Process:
         self.process.send_signal(sig)
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        return int(self.process.returncode)
+        return stop_process(self.process)
 
 
 def start_authz(contract: Path, env: dict[str, str], log: Path, *extra: str) -> tuple[Process, int]:

@@ -30,6 +30,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM (a graceful drain), a kill if that takes over 15 s; the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    return int(process.returncode)
+
+
 class Upstreams:
     """Demo upstream servers on loopback, served by an event loop in a background thread."""
 
@@ -224,14 +236,7 @@ class Gateway:
         return self.process.stdout.read().decode(errors="replace")
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        return int(self.process.returncode)
+        return stop_process(self.process)
 
     def access_log(self) -> list[dict[str, Any]]:
         if not self.log.exists():
