@@ -260,3 +260,21 @@ def test_header_soup_never_crashes(line: bytes, headers: list[tuple[bytes, bytes
         assert 400 <= exc.status < 600
     for head in recorder.heads:
         assert not (head.chunked and head.content_length is not None)
+
+
+@pytest.mark.parametrize("split", [None, 1, 7])
+def test_the_reader_keeps_nothing_of_a_finished_request(split: int | None) -> None:
+    """Between requests the reader holds shared empty lists (idle connections cost less); trailer
+    fields and the next request's fields must never land in them."""
+    from frontdoor.http import h1
+
+    data = (
+        b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n"
+        b"GET /b HTTP/1.1\r\nHost: y\r\nX-Kept: k\r\n\r\n"
+    )
+    recorder = read(data, split=split)
+    assert [h.target for h in recorder.heads] == ["/a", "/b"] and recorder.bodies[0] == b"abc"
+    assert (b"X-Kept", b"k") in recorder.heads[1].headers
+    assert h1._NO_HEADERS == [] and h1._NO_LINES == [] and h1._NO_SPECIAL == []
+    assert recorder.reader is not None and recorder.reader._headers is h1._NO_HEADERS

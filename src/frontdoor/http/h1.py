@@ -21,6 +21,10 @@ from frontdoor.http.errors import ProtocolError
 from frontdoor.http.fields import HANDLED, OWN_PREFIX
 
 _NO_TOKENS: frozenset[bytes] = frozenset()
+# what the reader holds between requests (see RequestReader.on_message_complete): never appended to
+_NO_HEADERS: list[tuple[bytes, bytes]] = []
+_NO_LINES: list[bytes] = []
+_NO_SPECIAL: list[tuple[bytes, bytes, bytes]] = []
 
 
 class RequestHead:
@@ -226,6 +230,13 @@ class RequestReader:
 
     def on_message_complete(self) -> None:
         self._in_head = True
+        # The head owns the fields now: the reader lets go of them, so that an idle keep-alive
+        # connection holds nothing of its last request. llhttp calls on_message_begin (fresh lists)
+        # before any field of the next one, so the shared empty lists are never appended to.
+        self._headers = _NO_HEADERS
+        self._plain = _NO_LINES
+        self._special = _NO_SPECIAL
+        self._url = b""
         self.sink.on_request_end()
 
     # --- validation of a complete head ---------------------------------------------------------------
