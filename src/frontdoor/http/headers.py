@@ -8,8 +8,6 @@ forwarded. Fields a client could use to impersonate the gateway or a trusted pro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from frontdoor.http.fields import FORWARDING as _FORWARDING
 from frontdoor.http.fields import HANDLED as _HANDLED
 from frontdoor.http.fields import HOP_BY_HOP, OWN_PREFIX
@@ -20,13 +18,17 @@ from frontdoor.http.tracing import next_traceparent
 __all__ = ["HOP_BY_HOP", "OWN_PREFIX", "Forwarded", "downstream_response_headers", "upstream_request"]
 
 
-@dataclass(slots=True)
 class Forwarded:
-    """What the gateway sends upstream for one request, and remembers for the response."""
+    """What the gateway sends upstream for one request, and remembers for the response. A plain
+    slotted class: made for every request, and a dataclass's generated __init__ stays Python code even
+    in the compiled build."""
 
-    head: bytes  # the whole request head, CRLF CRLF included
-    request_id: str
-    traceparent: bytes
+    __slots__ = ("head", "request_id", "traceparent")
+
+    def __init__(self, head: bytes, request_id: str, traceparent: bytes) -> None:
+        self.head = head  # the whole request head, CRLF CRLF included
+        self.request_id = request_id
+        self.traceparent = traceparent
 
 
 def upstream_request(
