@@ -43,6 +43,7 @@ class Admission:
     """
 
     __slots__ = (
+        "_client",
         "api_client",
         "finishers",
         "head",
@@ -76,6 +77,7 @@ class Admission:
         self.peer = peer  # the socket's peer address
         self.trusted_proxies = trusted_proxies  # the peer and these are believed about X-Forwarded-For
         self.now = now  # time.monotonic() when the decision started
+        self._client: str | None = None  # client_address(), once worked out
         # Filled in by the access stage:
         self.subject: str | None = None  # the verified token's ``sub``
         self.scopes: frozenset[str] = frozenset()
@@ -111,7 +113,15 @@ class Admission:
     def client_address(self) -> str:
         """The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
         X-Forwarded-For that is not itself a trusted proxy (walking from the right, RFC 7239 style)."""
-        if not self.trusted_proxies or not _within(self.peer, self.trusted_proxies):
+        if not self.trusted_proxies:
+            return self.peer
+        if self._client is None:
+            # asked by the rate limit's key and by the access log: worked out once per request
+            self._client = self._forwarded_client()
+        return self._client
+
+    def _forwarded_client(self) -> str:
+        if not _within(self.peer, self.trusted_proxies):
             return self.peer
         hops: list[str] = []
         for name, value in self.head.headers:
