@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import threading
 from collections.abc import Awaitable
@@ -16,8 +17,9 @@ from frontdoor.access.apiclients import ApiClientError
 from frontdoor.access.stage import AccessStage
 from frontdoor.contract.load import load_contract
 from frontdoor.http.h1 import RequestHead
+from frontdoor.http.headers import split_fields
 from frontdoor.plan import Plan, compile_plan
-from frontdoor.policy.pipeline import Admission, Denial
+from frontdoor.policy.pipeline import Admission, Denial, SeenToken
 
 from .harness import ContractSpec
 from .idp import API_KEYS, IdentityProvider, access_contract
@@ -61,17 +63,24 @@ class Setup:
             future.result(5)
 
     def admission(
-        self, method: str, path: str, headers: dict[str, str] | list[tuple[str, str]] | None = None
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | list[tuple[str, str]] | None = None,
+        seen: SeenToken | None = None,
     ) -> Admission:
         pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or ())
-        head = RequestHead(
-            method, path, "1.1", [(n.encode(), v.encode()) for n, v in pairs], "shop.test", None, False, True
-        )
+        fields = [(n.encode(), v.encode()) for n, v in pairs]
+        head = RequestHead(method, path, "1.1", fields, "shop.test", None, False, True)
+        if seen is not None:  # a connection's request: its fields sorted as RequestReader sorts them
+            head.plain, head.special = split_fields(fields)
         route = next(r for _, r in self.plan.routes() if path.startswith(r.path.path) and r.allows(method))
-        return Admission(head, route, method, path, "127.0.0.1", (), 0.0)
+        return Admission(head, route, method, path, "127.0.0.1", (), 0.0, seen)
 
-    def check(self, method: str, path: str, headers: Any = None) -> tuple[Denial | None, Admission]:
-        admission = self.admission(method, path, headers)
+    def check(
+        self, method: str, path: str, headers: Any = None, seen: SeenToken | None = None
+    ) -> tuple[Denial | None, Admission]:
+        admission = self.admission(method, path, headers, seen)
         verdict = self.stage.check(admission)
         assert verdict is None or isinstance(verdict, Denial), "only an unknown key may wait"
         return verdict, admission
@@ -331,6 +340,97 @@ def test_a_repeated_token_is_not_verified_again(setup: Setup, monkeypatch: pytes
     # the cache decides identity, each route still decides what is enough
     refused, _ = setup.check("POST", "/orders", headers)
     assert refused is not None and refused.status == 403
+
+
+# --- the connection's last token (SeenToken) ---------------------------------------------------------
+
+
+def test_a_connection_sending_its_token_again_is_not_even_hashed(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = SeenToken()
+    headers = setup.bearer(scope="orders:read")
+    first, admission = setup.check("GET", "/orders", headers, seen)
+    assert (
+        first is None
+        and seen.verified is not None
+        and seen.token == setup.token(scope="orders:read").encode()
+    )
+
+    def no_hash(data: bytes) -> Any:
+        raise AssertionError("the connection's last token was hashed again")
+
+    monkeypatch.setattr("frontdoor.access.stage.sha256", no_hash)
+    again, admission = setup.check("GET", "/orders", headers, seen)
+    assert again is None and admission.subject == "alice" and admission.scopes == {"orders:read"}
+    assert (
+        admission.upstream_headers is not None
+        and (b"x-frontdoor-subject", b"alice") in admission.upstream_headers
+    )
+    # what the route needs is still decided for each request
+    refused, _ = setup.check("POST", "/orders", headers, seen)
+    assert refused is not None and refused.status == 403
+
+
+def test_another_token_on_the_same_connection_is_decided_on_its_own(setup: Setup) -> None:
+    seen = SeenToken()
+    assert setup.check("GET", "/orders", setup.bearer(scope="orders:read"), seen)[0] is None
+    short, _ = setup.check("GET", "/orders", setup.bearer(scope="profile"), seen)
+    assert short is not None and short.status == 403
+    forged = setup.token(scope="orders:read")[:-4] + "AAAA"
+    invalid, _ = setup.check("GET", "/orders", {"Authorization": f"Bearer {forged}"}, seen)
+    assert invalid is not None and invalid.status == 401
+    other, admission = setup.check("GET", "/orders", setup.bearer(scope="orders:read", sub="bob"), seen)
+    assert other is None and admission.subject == "bob"
+
+
+def test_the_connection_s_last_token_expires_like_a_cached_one(setup: Setup) -> None:
+    seen = SeenToken()
+    headers = setup.bearer()
+    assert setup.check("GET", "/me", headers, seen)[0] is None
+    setup.clock.now = NOW + 300 + 30
+    denial, _ = setup.check("GET", "/me", headers, seen)
+    assert denial is not None and denial.status == 401 and "expired" in denial.reason
+
+
+def test_the_connection_s_last_token_is_verified_again_after_a_key_fetch(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = SeenToken()
+    headers = setup.bearer()
+    assert setup.check("GET", "/me", headers, seen)[0] is None
+    for keyset in setup.stage.keysets:  # the provider's keys fetched anew: other objects, maybe other keys
+        keyset.keys = {kid: copy.copy(key) for kid, key in keyset.keys.items()}
+    verified: list[bytes] = []
+    verify = setup.stage.tokens.verify
+
+    def counted(token: bytes, digest: bytes, now: float) -> Any:
+        verified.append(token)
+        return verify(token, digest, now)
+
+    monkeypatch.setattr(setup.stage.tokens, "verify", counted)
+    assert setup.check("GET", "/me", headers, seen)[0] is None
+    assert setup.check("GET", "/me", headers, seen)[0] is None
+    assert len(verified) == 1
+
+
+def test_a_reloaded_stage_believes_nothing_a_connection_remembers(
+    plan: Plan, idp: IdentityProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before, seen = Setup(plan, idp), SeenToken()
+    headers = before.bearer()
+    assert before.check("GET", "/me", headers, seen)[0] is None
+    after = Setup(plan, idp)  # what a reload builds: a stage, and a verifier, of its own
+    verified: list[bytes] = []
+    verify = after.stage.tokens.verify
+
+    def counted(token: bytes, digest: bytes, now: float) -> Any:
+        verified.append(token)
+        return verify(token, digest, now)
+
+    monkeypatch.setattr(after.stage.tokens, "verify", counted)
+    assert after.check("GET", "/me", headers, seen)[0] is None
+    assert len(verified) == 1 and seen.verifier is after.stage.tokens
 
 
 def test_a_provider_that_does_not_answer_in_time_is_a_401(

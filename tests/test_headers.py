@@ -64,6 +64,23 @@ def test_untrusted_client() -> None:
     assert re.fullmatch(rb"00-[0-9a-f]{32}-[0-9a-f]{16}-01", got[b"traceparent"][0])
 
 
+def test_credentials_go_upstream_as_they_came_unless_connection_names_them() -> None:
+    head = parse(
+        b"GET /a HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer abc.def\r\nX-Api-Key: k1\r\n"
+        b"authorization: Bearer second\r\n\r\n"
+    )
+    assert [lower for lower, _, _ in head.special] == [
+        b"host",
+        b"authorization",
+        b"x-api-key",
+        b"authorization",
+    ]
+    got = fields(upstream_request(head, "/a", "192.0.2.1", False, "http", "r").head)
+    assert got[b"authorization"] == [b"Bearer abc.def", b"Bearer second"] and got[b"x-api-key"] == [b"k1"]
+    hop = parse(b"GET /a HTTP/1.1\r\nHost: h\r\nConnection: x-api-key\r\nX-Api-Key: k1\r\n\r\n")
+    assert b"x-api-key" not in fields(upstream_request(hop, "/a", "192.0.2.1", False, "http", "r").head)
+
+
 def test_trusted_proxy_chain_and_chunked_body() -> None:
     head = parse(
         b"POST /a HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.1\r\nX-Forwarded-For: 10.0.0.2\r\n"

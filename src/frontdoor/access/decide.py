@@ -10,14 +10,14 @@ with the route's scopes. They are built once per route and cause, so denying all
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from frontdoor.access.tokens import VerifiedToken
 from frontdoor.contract.models import AccessRule
 from frontdoor.contract.values import ClaimScalar
 from frontdoor.policy.pipeline import Denial
 
-WWW_AUTHENTICATE = b"www-authenticate"
+WWW_AUTHENTICATE: Final = b"www-authenticate"
 
 
 def claim_matches(actual: object, expected: ClaimScalar) -> bool:

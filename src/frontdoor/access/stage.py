@@ -3,7 +3,8 @@
 Everything is prepared when the stage is built: what each route requires and how it is denied, the API
 clients' key hashes, the providers' key sets (whose first fetch starts then, in the background). A
 public route then costs one dictionary lookup; a route that needs a token already seen costs a hash, a
-dictionary lookup and a few set operations. Only a token signed with a key the gateway has not seen
+dictionary lookup and a few set operations, and the same token again on a keep-alive connection not even
+the hash (the connection's SeenToken). Only a token signed with a key the gateway has not seen
 makes the stage wait (for one refresh of that provider's keys, shared with every other such request).
 """
 
@@ -15,29 +16,34 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from hashlib import sha256
+from typing import Final
 
 from frontdoor.access.apiclients import ApiClients, load_api_clients
 from frontdoor.access.decide import RouteAccess
 from frontdoor.access.keys import FETCH_TIMEOUT_S, GetJson, KeySet, http_get_json
 from frontdoor.access.tokens import KeyUnknown, TokenInvalid, TokenVerifier, VerifiedToken
+from frontdoor.http.h1 import RequestHead
 from frontdoor.plan import Plan, PlannedRoute
-from frontdoor.policy.pipeline import Admission, Denial, Verdict
+from frontdoor.policy.pipeline import Admission, Denial, SeenToken, Verdict
 
 log = logging.getLogger("frontdoor.access")
 
-AUTHORIZATION = b"authorization"
-API_KEY = b"x-api-key"
+AUTHORIZATION: Final = b"authorization"
+API_KEY: Final = b"x-api-key"
 # How long a request waits for its provider's keys: both fetches of a refresh, and a little slack
 # (urllib's timeout does not cover name resolution).
 REFRESH_WAIT_S = 2 * FETCH_TIMEOUT_S + 1.0
 _UNKNOWN_KEY = "the token's signing key is not known"
 
 
-def _values(headers: list[tuple[bytes, bytes]], lowered: bytes) -> list[bytes]:
-    """Every value of the field ``lowered`` (a lowercase name); the length test skips most names
-    without lowering them."""
+def _values(head: RequestHead, lowered: bytes) -> list[bytes]:
+    """Every value of the credential field ``lowered`` (http/fields.py CREDENTIALS, lowercase). The
+    reader sorted those among the few special fields, names lowered; a head built otherwise is searched
+    whole (the length test skips most names without lowering them)."""
+    if head.plain is not None:
+        return [value for lower, _, value in head.special if lower == lowered]
     size = len(lowered)
-    return [value for name, value in headers if len(name) == size and name.lower() == lowered]
+    return [value for name, value in head.headers if len(name) == size and name.lower() == lowered]
 
 
 class AccessStage:
@@ -83,14 +89,14 @@ class AccessStage:
             needs = self._needs(route)
         if needs is None:
             return None
-        headers = admission.head.headers
+        head = admission.head
         if needs.clients:
-            denial = self._client(admission, needs, headers)
+            denial = self._client(admission, needs, head)
             if denial is not None:
                 return denial
         if not needs.user:
             return None
-        values = _values(headers, AUTHORIZATION)
+        values = _values(head, AUTHORIZATION)
         if not values:
             return needs.no_token
         if len(values) > 1:
@@ -102,15 +108,27 @@ class AccessStage:
         if not token:
             return needs.invalid("the bearer token is missing")
         now = self.clock()
-        digest = sha256(token).digest()  # token_digest, inlined: this is the path every request takes
-        verified = self.cache.get(digest)
+        seen = admission.seen
+        if seen is not None and seen.verifier is self.tokens and seen.token == token:
+            verified = seen.verified  # the token this connection sent last time: no hash needed
+            digest = b""
+        else:
+            digest = sha256(token).digest()  # token_digest, inlined: this is the path every request takes
+            verified = self.cache.get(digest)
         if (
             verified is None
             or now >= verified.expires
             or verified.keyset.keys.get(verified.key.kid) is not verified.key  # VerifiedToken.current
         ):
-            return self._verify_and_admit(admission, needs, token, digest, now)
+            return self._verify_and_admit(admission, needs, token, digest or sha256(token).digest(), now)
+        if seen is not None and digest:
+            self._remember(seen, token, verified)
         return self._admit(admission, needs, verified)
+
+    def _remember(self, seen: SeenToken, token: bytes, verified: VerifiedToken) -> None:
+        seen.token = token
+        seen.verified = verified
+        seen.verifier = self.tokens
 
     def _verify_and_admit(
         self, admission: Admission, needs: RouteAccess, token: bytes, digest: bytes, now: float
@@ -125,6 +143,8 @@ class AccessStage:
             if pending is None:
                 return needs.invalid(_UNKNOWN_KEY)
             return self._after_refresh(pending, admission, needs, token, digest)
+        if admission.seen is not None:
+            self._remember(admission.seen, token, verified)
         return self._admit(admission, needs, verified)
 
     def _verify(self, token: bytes, digest: bytes, now: float) -> VerifiedToken:
@@ -140,10 +160,8 @@ class AccessStage:
                 log.exception("verifying a bearer token failed unexpectedly; such tokens are refused")
             raise TokenInvalid("the token is not valid") from None
 
-    def _client(
-        self, admission: Admission, needs: RouteAccess, headers: list[tuple[bytes, bytes]]
-    ) -> Denial | None:
-        values = _values(headers, API_KEY)
+    def _client(self, admission: Admission, needs: RouteAccess, head: RequestHead) -> Denial | None:
+        values = _values(head, API_KEY)
         if not values:
             return needs.no_key
         if len(values) > 1:
@@ -190,4 +208,6 @@ class AccessStage:
             return needs.invalid(exc.reason)
         except KeyUnknown:
             return needs.invalid(_UNKNOWN_KEY)
+        if admission.seen is not None:
+            self._remember(admission.seen, token, verified)
         return self._admit(admission, needs, verified)

@@ -4,7 +4,9 @@ forwarding code: every other field is copied upstream as it came, so the reader 
 
 from __future__ import annotations
 
-HOP_BY_HOP = frozenset(
+from typing import Final
+
+HOP_BY_HOP: Final = frozenset(
     {
         b"connection",
         b"keep-alive",
@@ -18,10 +20,13 @@ HOP_BY_HOP = frozenset(
     }
 )
 # Recomputed by the gateway from what it saw itself, unless the peer is a trusted proxy.
-FORWARDING = frozenset(
+FORWARDING: Final = frozenset(
     {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded", b"x-real-ip"}
 )
-OWN_PREFIX = b"x-frontdoor-"
-RESTATED = frozenset({b"expect", b"content-length"})  # answered or re-stated by the gateway itself
+OWN_PREFIX: Final = b"x-frontdoor-"
+RESTATED: Final = frozenset({b"expect", b"content-length"})  # answered or re-stated by the gateway itself
+# Read by the access stage and forwarded as they came: sorted out while reading, so that finding them
+# does not mean lowering every name of the request again.
+CREDENTIALS: Final = frozenset({b"authorization", b"x-api-key"})
 # every name the forwarding code does more with than copy
-HANDLED = HOP_BY_HOP | FORWARDING | RESTATED | {b"x-request-id", b"traceparent", b"host"}
+HANDLED: Final = HOP_BY_HOP | FORWARDING | RESTATED | CREDENTIALS | {b"x-request-id", b"traceparent", b"host"}

@@ -10,21 +10,20 @@ nothing that follows is read as a request.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 import httptools
 
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.fields import HANDLED, OWN_PREFIX
 
-_NO_TOKENS: frozenset[bytes] = frozenset()
+_NO_TOKENS: Final[frozenset[bytes]] = frozenset()
 # what the reader holds between requests (see RequestReader.on_message_complete): never appended to
-_NO_HEADERS: list[tuple[bytes, bytes]] = []
-_NO_LINES: list[bytes] = []
-_NO_SPECIAL: list[tuple[bytes, bytes, bytes]] = []
+_NO_HEADERS: Final[list[tuple[bytes, bytes]]] = []
+_NO_LINES: Final[list[bytes]] = []
+_NO_SPECIAL: Final[list[tuple[bytes, bytes, bytes]]] = []
 
 
 class RequestHead:
@@ -102,19 +101,29 @@ class Limits:
     max_body: int = 1024 * 1024
 
 
-_FRAMING_FIELDS = frozenset(
+_FRAMING_FIELDS: Final = frozenset(
     {b"host", b"content-length", b"transfer-encoding", b"connection", b"expect", b"upgrade"}
 )
-_HOST = re.compile(rb"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:\d{0,5})?$")
+_HOST: Final = re.compile(rb"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:\d{0,5})?$")
 
 
-# A gateway sees a few distinct Host values: the regex runs once for each (a bounded cache).
-@functools.lru_cache(maxsize=1024)
+# A gateway sees a few distinct Host values: the regex runs once for each. A plain dict rather than
+# functools.lru_cache, whose hit costs more than the rest of reading the Host; emptied when full, so that
+# a client sending random hosts cannot grow it.
+_HOSTS_SEEN: Final[dict[bytes, bool]] = {}
+_HOSTS_KEPT: Final = 1024
+
+
 def _valid_host(host: bytes) -> bool:
-    return _HOST.match(host) is not None
+    valid = _HOSTS_SEEN.get(host)
+    if valid is None:
+        if len(_HOSTS_SEEN) >= _HOSTS_KEPT:
+            _HOSTS_SEEN.clear()
+        valid = _HOSTS_SEEN[host] = _HOST.match(host) is not None
+    return valid
 
 
-_ABSOLUTE = re.compile(r"^https?://([^/?#]*)([^#]*)$", re.IGNORECASE)
+_ABSOLUTE: Final = re.compile(r"^https?://([^/?#]*)([^#]*)$", re.IGNORECASE)
 
 
 class RequestReader:

@@ -8,6 +8,7 @@ forwarded. Fields a client could use to impersonate the gateway or a trusted pro
 
 from __future__ import annotations
 
+from frontdoor.http.fields import CREDENTIALS as _CREDENTIALS
 from frontdoor.http.fields import FORWARDING as _FORWARDING
 from frontdoor.http.fields import HANDLED as _HANDLED
 from frontdoor.http.fields import HOP_BY_HOP, OWN_PREFIX
@@ -63,6 +64,9 @@ def upstream_request(
         if lower == b"host":
             has_host = True  # kept as the client sent it
             append(name + b": " + value + b"\r\n")
+            continue
+        if lower in _CREDENTIALS:
+            append(name + b": " + value + b"\r\n")  # checked by the access stage, passed on as they came
             continue
         if lower in HOP_BY_HOP or lower in _RESTATED:
             continue  # Expect is answered by the gateway itself; lengths are re-stated below

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Final
 
 # RFC 3986 2.3: unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
-_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_UNRESERVED: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # RFC 3986 3.3: pchar = unreserved / pct-encoded / sub-delims / ":" / "@", plus "/" between segments
-_PATH_CHARS = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$")
-_HEX = frozenset("0123456789abcdefABCDEF")
+_PATH_CHARS: Final = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$")
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
 
 
 class PathError(ValueError):

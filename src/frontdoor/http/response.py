@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 import httptools
 
@@ -11,8 +11,8 @@ from frontdoor.http.headers import HOP_BY_HOP, OWN_PREFIX
 
 BodyMode = Literal["none", "length", "chunked", "close"]
 # framing (restated by the gateway) and the fields the gateway sets itself are not forwarded either
-_NOT_FORWARDED = HOP_BY_HOP | {b"content-length", b"x-request-id", b"traceparent"}
-_PLAIN_TOKENS = frozenset({b"keep-alive", b"close", b""})
+_NOT_FORWARDED: Final = HOP_BY_HOP | {b"content-length", b"x-request-id", b"traceparent"}
+_PLAIN_TOKENS: Final = frozenset({b"keep-alive", b"close", b""})
 
 
 def forwarded_lines(reader: ResponseReader) -> list[bytes]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Final
 
 # W3C Trace Context 3.2: version "00" - 32 hex trace-id - 16 hex parent-id - 2 hex flags; all-zero ids invalid
-_TRACEPARENT = re.compile(rb"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
-_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:@/+=-]{1,128}$")
+_TRACEPARENT: Final = re.compile(rb"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_REQUEST_ID: Final = re.compile(rb"^[A-Za-z0-9._:@/+=-]{1,128}$")
 
 
-_IDS_PER_DRAW = 128
+_IDS_PER_DRAW: Final = 128
 
 
 class _Drawn:

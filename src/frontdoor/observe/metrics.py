@@ -25,7 +25,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from frontdoor import __version__
 from frontdoor.observe.traffic import (
@@ -41,9 +41,9 @@ from frontdoor.observe.traffic import (
 )
 
 #: methods labelled by name; any other method is labelled "other" (llhttp knows a few dozen)
-METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
-RATE_LIMIT_KINDS = frozenset({"rate-limit"})
-SHED_KINDS = frozenset({"shed", "circuit-open"})
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+RATE_LIMIT_KINDS: Final = frozenset({"rate-limit"})
+SHED_KINDS: Final = frozenset({"shed", "circuit-open"})
 CIRCUIT_STATES = {"closed": 0, "half-open": 1, "open": 2}
 #: a worker's snapshot older than this is not merged (the worker is gone or hung)
 STALE_S = 30.0

@@ -16,10 +16,13 @@ import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from frontdoor.http.h1 import RequestHead
 from frontdoor.plan import Plan, PlannedRoute
+
+if TYPE_CHECKING:
+    from frontdoor.access.tokens import TokenVerifier, VerifiedToken
 
 Header = tuple[bytes, bytes]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -32,6 +35,21 @@ class Denial:
     rule: str  # the stage and clause that denied, for the log and the admin view
     headers: tuple[Header, ...] = ()
     kind: str = ""  # a short machine name for the deny (e.g. "rate-limit"); the stage's name if empty
+
+
+class SeenToken:
+    """The last bearer token one client connection presented, what it verified as, and by which
+    verifier (a reload brings a new one, which believes nothing of the old one's). A keep-alive client
+    sends the same token request after request: comparing it with the last one costs less than hashing
+    it for the shared cache. The access stage checks it as it checks a cache entry before believing it.
+    """
+
+    __slots__ = ("token", "verified", "verifier")
+
+    def __init__(self) -> None:
+        self.token = b""
+        self.verified: VerifiedToken | None = None
+        self.verifier: TokenVerifier | None = None
 
 
 class Admission:
@@ -55,6 +73,7 @@ class Admission:
         "response_headers",
         "route",
         "scopes",
+        "seen",
         "subject",
         "trusted_proxies",
         "upstream_headers",
@@ -69,6 +88,7 @@ class Admission:
         peer: str,
         trusted_proxies: tuple[Network, ...],
         now: float,
+        seen: SeenToken | None = None,
     ) -> None:
         self.head = head
         self.route = route
@@ -78,6 +98,7 @@ class Admission:
         self.trusted_proxies = trusted_proxies  # the peer and these are believed about X-Forwarded-For
         self.now = now  # time.monotonic() when the decision started
         self._client: str | None = None  # client_address(), once worked out
+        self.seen = seen  # the connection's last token, when it has one connection to one client
         # Filled in by the access stage:
         self.subject: str | None = None  # the verified token's ``sub``
         self.scopes: frozenset[str] = frozenset()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Final, cast
 
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import RequestHead, RequestReader
@@ -19,7 +19,7 @@ from frontdoor.http.paths import PathError, normalize_path, strip_route_prefix
 from frontdoor.http.response import BodyMode, forwarded_lines
 from frontdoor.http.tracing import fresh_ids, new_request_id, next_traceparent, valid_request_id
 from frontdoor.policy.balancing import Balancer, Endpoint
-from frontdoor.policy.pipeline import Admission, Denial
+from frontdoor.policy.pipeline import Admission, Denial, SeenToken
 from frontdoor.proxy.runtime import IDEMPOTENT, Listener, Runtime
 from frontdoor.proxy.upstream import UpstreamConnection
 
@@ -27,16 +27,16 @@ if TYPE_CHECKING:
     from frontdoor.plan import PlannedRoute
     from frontdoor.proxy.server import Gateway
 
-BUFFER_LIMIT = 256 * 1024
-LINGER_S = 2.0  # request body held while the upstream connection is being made
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+BUFFER_LIMIT: Final = 256 * 1024
+LINGER_S: Final = 2.0  # request body held while the upstream connection is being made
+CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 # what the connection's one timer is running for
-_NO_TIMEOUT = 0
-_HEADER_TIMEOUT = 1
-_UPSTREAM_TIMEOUT = 2
-_IDLE_TIMEOUT = 3
-_NOT_PAUSED: frozenset[str] = frozenset()
-_TIMER_SLACK_S = 0.001  # the loop's timers have a millisecond resolution
+_NO_TIMEOUT: Final = 0
+_HEADER_TIMEOUT: Final = 1
+_UPSTREAM_TIMEOUT: Final = 2
+_IDLE_TIMEOUT: Final = 3
+_NOT_PAUSED: Final[frozenset[str]] = frozenset()
+_TIMER_SLACK_S: Final = 0.001  # the loop's timers have a millisecond resolution
 
 
 class Request:
@@ -127,6 +127,7 @@ class Downstream(asyncio.Protocol):
         "pending",
         "reader",
         "reading",
+        "seen",
         "timer",
         "timer_at",
         "transport",
@@ -155,6 +156,7 @@ class Downstream(asyncio.Protocol):
         self.client_eof = False
         self.lingering = False
         self.out: list[bytes] = []  # response bytes waiting for the end of the upstream's read
+        self.seen = SeenToken()  # the last bearer token this client sent, for the access stage
         # One timer per connection: the header, upstream and idle timeouts never run at the same time,
         # so arming one replaces the other. The handle is re-armed lazily, only when it fires before
         # ``deadline`` (a timeout that was pushed later), instead of a new handle per phase.
@@ -292,7 +294,14 @@ class Downstream(asyncio.Protocol):
             self._reject(request, 503, "the service has no upstream in this environment")
             return
         admission = request.admission = Admission(
-            head, route, head.method, normalized, self.peer, self.listener.trusted, time.monotonic()
+            head,
+            route,
+            head.method,
+            normalized,
+            self.peer,
+            self.listener.trusted,
+            time.monotonic(),
+            self.seen,
         )
         verdict = runtime.pipeline.check(admission)
         if verdict is None:

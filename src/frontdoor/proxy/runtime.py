@@ -9,6 +9,7 @@ import asyncio
 import ipaddress
 import time
 from dataclasses import dataclass, field
+from typing import Final
 
 from frontdoor.contract.models import Retries, Timeouts
 from frontdoor.contract.values import ListenAddress
@@ -21,7 +22,7 @@ from frontdoor.protection.counters import RETRY_BUDGET_EXHAUSTED, count
 from frontdoor.protection.retrybudget import RetryBudget
 from frontdoor.proxy.upstream import Pool
 
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
 @dataclass

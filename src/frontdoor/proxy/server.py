@@ -35,10 +35,10 @@ from frontdoor.proxy.tls import server_context
 
 log = logging.getLogger("frontdoor.gateway")
 # json's string encoder (the C one when available), as JSONEncoder uses it with ensure_ascii
-_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
+_string: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
 # the gateway's own 5xx for a routed, admitted request: the upstream failed
-_UPSTREAM_ERRORS = {502: "error", 503: "unavailable", 504: "timeout"}
-_HUNDREDTHS = tuple(f"{n:02d}" for n in range(100))
+_UPSTREAM_ERRORS: Final = {502: "error", 503: "unavailable", 504: "timeout"}
+_HUNDREDTHS: Final = tuple(f"{n:02d}" for n in range(100))
 
 
 def _milliseconds(seconds: float) -> str:
@@ -48,7 +48,7 @@ def _milliseconds(seconds: float) -> str:
     return str(hundredths // 100) + "." + _HUNDREDTHS[hundredths % 100]
 
 
-_NOBODY = '"subject":null,"api_client":null,"denied_by":null,"deny_kind":null'
+_NOBODY: Final = '"subject":null,"api_client":null,"denied_by":null,"deny_kind":null'
 
 
 def _who(subject: str | None, api_client: str | None, denied_by: str, deny_kind: str) -> str:

@@ -6,13 +6,13 @@ import asyncio
 import functools
 import ssl
 from collections.abc import Callable
-from typing import Protocol, cast
+from typing import Final, Protocol, cast
 
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.response import BodyMode, ResponseReader, ResponseSink
 from frontdoor.policy.balancing import Endpoint
 
-MAX_IDLE_PER_ENDPOINT = 64
+MAX_IDLE_PER_ENDPOINT: Final = 64
 
 
 @functools.cache
@@ -55,7 +55,7 @@ class _Detached:
     def on_response_end(self, reusable: bool) -> None: ...
 
 
-DETACHED = _Detached()
+DETACHED: Final = _Detached()
 
 
 class UpstreamConnection(asyncio.Protocol):
