@@ -143,7 +143,8 @@ def main() -> None:
     parser.add_argument("--token", action="store_true", help="the route that needs a bearer token")
     args = parser.parse_args()
 
-    identity, request, jwks = "{}", REQUEST, {}
+    identity, request = "{}", REQUEST
+    jwks: dict[str, Any] = {}
     if args.token:
         identity, token, jwks = signing_key()
         request = REQUEST.replace(b"/shop/items", b"/secure/items").replace(

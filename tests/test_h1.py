@@ -46,6 +46,26 @@ def read(data: bytes, limits: Limits = DEFAULT_LIMITS, split: int | None = None)
     return recorder
 
 
+@pytest.mark.parametrize(
+    ("version", "connection", "keep_alive"),
+    [
+        (b"1.1", b"", True),
+        (b"1.1", b"keep-alive", True),
+        (b"1.1", b"close", False),
+        (b"1.1", b"Upgrade-Insecure, close", False),
+        (b"1.0", b"", False),
+        (b"1.0", b"Keep-Alive", True),
+        (b"1.0", b"close", False),
+    ],
+)
+def test_the_version_and_persistence_of_each_kind_of_request(
+    version: bytes, connection: bytes, keep_alive: bool
+) -> None:
+    field = b"Connection: " + connection + b"\r\n" if connection else b""
+    (head,) = read(b"GET / HTTP/" + version + b"\r\nHost: h\r\n" + field + b"\r\n").heads
+    assert (head.version, head.keep_alive) == (version.decode(), keep_alive)
+
+
 def test_simple_get() -> None:
     rec = read(b"GET /orders/7?x=1 HTTP/1.1\r\nHost: Shop.example.com\r\nAccept: */*\r\n\r\n")
     (head,) = rec.heads
@@ -151,6 +171,9 @@ VECTORS = {
     "lowercase method": (b"get / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     "HTTP/2 preface": (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400),
     "HTTP/1.2": (b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", 505),
+    "HTTP/2.0": (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
+    "HTTP/2.0 keep-alive": (b"GET / HTTP/2.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n", 505),
+    "HTTP/0.9 keep-alive": (b"GET / HTTP/0.9\r\nHost: h\r\nConnection: Keep-Alive\r\n\r\n", 505),
     "CONNECT": (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405),
     "asterisk": (b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     "Expect other": (b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\nContent-Length: 0\r\n\r\n", 417),

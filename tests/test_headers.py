@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from frontdoor.http.h1 import Limits, RequestHead, RequestReader
 from frontdoor.http.headers import downstream_response_headers, upstream_request
 
@@ -144,3 +146,15 @@ def test_absolute_form_replaces_host() -> None:
     got = fields(upstream_request(head, "/x", "127.0.0.1", False, "http", "r").head)
     assert got[b"host"] == [b"api.example.com:8080"]
     assert got[b"x-forwarded-host"] == [b"api.example.com:8080"]
+
+
+def test_lowered_names_are_remembered_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from frontdoor.http import fields
+
+    monkeypatch.setattr(fields, "_LOWERED", {})
+    assert fields.lowered(b"Content-Type") == b"content-type" and b"Content-Type" in fields._LOWERED
+    long_name = b"X-" + b"A" * 100
+    assert fields.lowered(long_name) == long_name.lower() and long_name not in fields._LOWERED
+    for n in range(fields._LOWERED_KEPT + 10):  # a client inventing names fills it once, no more
+        assert fields.lowered(b"X-Made-Up-%d" % n) == b"x-made-up-%d" % n
+    assert len(fields._LOWERED) == fields._LOWERED_KEPT

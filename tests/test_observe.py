@@ -176,3 +176,14 @@ def test_audit_log_appends_and_reads_the_newest(tmp_path: Path) -> None:
 def test_circuit_states_are_numbered(state: str) -> None:
     metrics.set_circuit_state("svc", "e", state)
     assert metrics.recorder().circuit[("svc", "e")] == metrics.CIRCUIT_STATES[state]
+
+
+def test_a_duration_s_bucket_is_the_first_bound_it_does_not_exceed() -> None:
+    from bisect import bisect_left
+
+    from frontdoor.observe.traffic import BUCKETS, bucket
+
+    durations = [0.0, 1e-6, *BUCKETS, *(b * 0.999 for b in BUCKETS), *(b * 1.001 for b in BUCKETS), 1e9]
+    for seconds in durations:
+        assert bucket(seconds) == bisect_left(BUCKETS, seconds), seconds
+    assert bucket(BUCKETS[0]) == 0 and bucket(BUCKETS[-1] * 2) == len(BUCKETS)

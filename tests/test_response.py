@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from frontdoor.http.errors import ProtocolError
-from frontdoor.http.response import BodyMode, ResponseReader
+from frontdoor.http.response import BodyMode, ResponseReader, forwarded_lines
 
 
 @dataclass
@@ -123,3 +123,28 @@ def test_bytes_after_a_complete_response_are_refused() -> None:
     reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
     with pytest.raises(ProtocolError):
         reader.feed(b"HTTP/1.1 200 OK\r\n")
+
+
+@pytest.mark.parametrize(
+    "length", ["0", "7", "007", "48", "1073741824", "999999999999999999", "12345678901234567890"]
+)
+def test_the_content_length_is_read_as_its_number(length: str) -> None:
+    sink = Sink()
+    reader = ResponseReader(sink)
+    reader.expect("HEAD")  # no body follows, however long it says it is
+    reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: " + length.encode() + b"\r\n\r\n")
+    assert sink.events[0] == ("head", 200, b"OK", "none", int(length))
+
+
+@pytest.mark.parametrize(
+    ("connection", "dropped"),
+    [(b"keep-alive", set()), (b"close", set()), (b"Keep-Alive, X-Hop", {b"x-hop"}), (b"x-hop", {b"x-hop"})],
+)
+def test_fields_the_connection_header_names_are_not_forwarded(connection: bytes, dropped: set[bytes]) -> None:
+    reader = ResponseReader(Sink())
+    reader.expect("GET")
+    reader.feed(
+        b"HTTP/1.1 200 OK\r\nConnection: " + connection + b"\r\nX-Hop: 1\r\nContent-Length: 0\r\n\r\n"
+    )
+    kept = {line.partition(b":")[0].lower() for line in forwarded_lines(reader)}
+    assert kept == {b"x-hop"} - dropped

