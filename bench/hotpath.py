@@ -11,6 +11,7 @@ the hot path can be measured in seconds and repeatably (the median of several ru
     .venv/bin/python bench/hotpath.py --count    # Python calls and bytecodes per request: unlike time,
                                                  # the same on a busy machine as on an idle one
     .venv/bin/python bench/hotpath.py --token    # a route that needs a bearer token (cached after the first)
+    .venv/bin/python bench/hotpath.py --ratelimit  # a local rate limit on the route, never reached
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ CONTRACT = {
         spec:
           entrypoints: [{name: main, listen: "127.0.0.1:18080", hosts: ["*"], services: ["*"]}]
           identity: IDENTITY
+          rate_limits: LIMITS
     """,
     "env.yaml": """
         apiVersion: frontdoor/v1
@@ -53,6 +55,7 @@ CONTRACT = {
         spec: {upstreams: {shop: ["http://127.0.0.1:19000"]}}
     """,
 }
+NEVER_REACHED = "{requests: 1000000000, per: 1s, burst: 1000000000, key: client}"
 REQUEST = b"GET /shop/items HTTP/1.1\r\nHost: 127.0.0.1:18080\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
 RESPONSE = (
     b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Thu, 26 Nov 2026 10:58:00 GMT\r\nContent-Type: text/plain\r\n"
@@ -141,6 +144,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--count", action="store_true")
     parser.add_argument("--token", action="store_true", help="the route that needs a bearer token")
+    parser.add_argument("--ratelimit", action="store_true", help="a local rate limit, never reached")
     args = parser.parse_args()
 
     identity, request = "{}", REQUEST
@@ -151,8 +155,10 @@ def main() -> None:
             b"\r\n\r\n", f"\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
         )
     root = Path(tempfile.mkdtemp(prefix="frontdoor-hotpath-"))
-    for name, text in CONTRACT.items():
-        (root / name).write_text(textwrap.dedent(text).replace("IDENTITY", identity))
+    limits = f"{{store: local, default: {NEVER_REACHED}}}" if args.ratelimit else "{}"
+    for name, template in CONTRACT.items():
+        text = textwrap.dedent(template).replace("IDENTITY", identity).replace("LIMITS", limits)
+        (root / name).write_text(text)
     loop = install_event_loop()
     asyncio.set_event_loop(loop)
     runtime = load_runtime(root, "dev", loop)

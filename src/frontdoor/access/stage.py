@@ -24,7 +24,7 @@ from frontdoor.access.keys import FETCH_TIMEOUT_S, GetJson, KeySet, http_get_jso
 from frontdoor.access.tokens import KeyUnknown, TokenInvalid, TokenVerifier, VerifiedToken
 from frontdoor.http.h1 import RequestHead
 from frontdoor.plan import Plan, PlannedRoute
-from frontdoor.policy.pipeline import Admission, Denial, SeenToken, Verdict
+from frontdoor.policy.pipeline import Admission, Denial, Verdict
 
 log = logging.getLogger("frontdoor.access")
 
@@ -101,37 +101,46 @@ class AccessStage:
             return needs.no_token
         if len(values) > 1:
             return needs.invalid("the request has more than one Authorization header")
-        scheme, _, token = values[0].partition(b" ")
+        value = values[0]
+        seen = admission.seen
+        if seen is not None and seen.verifier is self.tokens and seen.value == value:
+            # what this connection sent last time, verified then: no parsing, no hash; believed only
+            # while it is, as a cache entry is (VerifiedToken.current)
+            verified = seen.verified
+            if (
+                verified is not None
+                and self.clock() < verified.expires
+                and verified.keyset.keys.get(verified.key.kid) is verified.key
+            ):
+                return self._admit(admission, needs, verified)
+        scheme, _, token = value.partition(b" ")
         if scheme.lower() != b"bearer":
             return needs.no_token  # another scheme (Basic, ...) is no bearer token at all (RFC 6750 3.1)
         token = token.strip(b" ")
         if not token:
             return needs.invalid("the bearer token is missing")
         now = self.clock()
-        seen = admission.seen
-        if seen is not None and seen.verifier is self.tokens and seen.token == token:
-            verified = seen.verified  # the token this connection sent last time: no hash needed
-            digest = b""
-        else:
-            digest = sha256(token).digest()  # token_digest, inlined: this is the path every request takes
-            verified = self.cache.get(digest)
+        digest = sha256(token).digest()  # token_digest, inlined
+        verified = self.cache.get(digest)
         if (
             verified is None
             or now >= verified.expires
             or verified.keyset.keys.get(verified.key.kid) is not verified.key  # VerifiedToken.current
         ):
-            return self._verify_and_admit(admission, needs, token, digest or sha256(token).digest(), now)
-        if seen is not None and digest:
-            self._remember(seen, token, verified)
+            return self._verify_and_admit(admission, needs, value, token, digest, now)
+        self._remember(admission, value, verified)
         return self._admit(admission, needs, verified)
 
-    def _remember(self, seen: SeenToken, token: bytes, verified: VerifiedToken) -> None:
-        seen.token = token
-        seen.verified = verified
-        seen.verifier = self.tokens
+    def _remember(self, admission: Admission, value: bytes, verified: VerifiedToken) -> None:
+        """Keep what the connection sent, and what it verified as, for its next request."""
+        seen = admission.seen
+        if seen is not None:
+            seen.value = value
+            seen.verified = verified
+            seen.verifier = self.tokens
 
     def _verify_and_admit(
-        self, admission: Admission, needs: RouteAccess, token: bytes, digest: bytes, now: float
+        self, admission: Admission, needs: RouteAccess, value: bytes, token: bytes, digest: bytes, now: float
     ) -> Verdict:
         """A token not in the cache (or no longer valid there): verify it, or wait for its keys."""
         try:
@@ -142,9 +151,8 @@ class AccessStage:
             pending = unknown.keyset.refresh(unknown_key=True)
             if pending is None:
                 return needs.invalid(_UNKNOWN_KEY)
-            return self._after_refresh(pending, admission, needs, token, digest)
-        if admission.seen is not None:
-            self._remember(admission.seen, token, verified)
+            return self._after_refresh(pending, admission, needs, value, token, digest)
+        self._remember(admission, value, verified)
         return self._admit(admission, needs, verified)
 
     def _verify(self, token: bytes, digest: bytes, now: float) -> VerifiedToken:
@@ -193,7 +201,13 @@ class AccessStage:
         return None
 
     async def _after_refresh(
-        self, pending: Future[None], admission: Admission, needs: RouteAccess, token: bytes, digest: bytes
+        self,
+        pending: Future[None],
+        admission: Admission,
+        needs: RouteAccess,
+        value: bytes,
+        token: bytes,
+        digest: bytes,
     ) -> Denial | None:
         """Wait for the provider's keys (the refresh every such request shares), then decide once more;
         a key still unknown is a 401, and never another fetch."""
@@ -208,6 +222,5 @@ class AccessStage:
             return needs.invalid(exc.reason)
         except KeyUnknown:
             return needs.invalid(_UNKNOWN_KEY)
-        if admission.seen is not None:
-            self._remember(admission.seen, token, verified)
+        self._remember(admission, value, verified)
         return self._admit(admission, needs, verified)

@@ -8,6 +8,8 @@ forwarded. Fields a client could use to impersonate the gateway or a trusted pro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from frontdoor.http.fields import CREDENTIALS as _CREDENTIALS
 from frontdoor.http.fields import FORWARDING as _FORWARDING
 from frontdoor.http.fields import HANDLED as _HANDLED
@@ -40,7 +42,7 @@ def upstream_request(
     scheme: str,
     request_id: str,
     websocket: bool = False,
-    identity: tuple[tuple[bytes, bytes], ...] = (),
+    identity: Sequence[tuple[bytes, bytes]] = (),
     fallback_host: str = "localhost",
     ids: str | None = None,
 ) -> Forwarded:
@@ -63,10 +65,10 @@ def upstream_request(
             continue
         if lower == b"host":
             has_host = True  # kept as the client sent it
-            append(name + b": " + value + b"\r\n")
+            append(b"%b: %b\r\n" % (name, value))
             continue
         if lower in _CREDENTIALS:
-            append(name + b": " + value + b"\r\n")  # checked by the access stage, passed on as they came
+            append(b"%b: %b\r\n" % (name, value))  # checked by the access stage, passed on as they came
             continue
         if lower in HOP_BY_HOP or lower in _RESTATED:
             continue  # Expect is answered by the gateway itself; lengths are re-stated below
@@ -107,8 +109,8 @@ def upstream_request(
             traceparent,
         )
     )
-    if identity:
-        lines.extend(name + b": " + value + b"\r\n" for name, value in identity)
+    for name, value in identity:
+        append(b"%b: %b\r\n" % (name, value))
     if websocket:
         append(b"connection: upgrade\r\nupgrade: websocket\r\n")
     if head.chunked:

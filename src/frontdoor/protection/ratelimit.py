@@ -78,7 +78,7 @@ class LocalRateLimit:
         self._by_service = {
             service: (
                 limit.key,
-                self.buckets[service].take,
+                self.buckets[service],  # the object, not its bound take: compiled, a direct call
                 limit.rate.window,
                 1.0 / limit.rate.interval,
                 limit.fields.policy,
@@ -92,8 +92,8 @@ class LocalRateLimit:
         entry = self._by_service.get(admission.route.service)
         if entry is None:
             return None
-        key_of, take, window, per_interval, policy, prefix, limit = entry
-        debt = take(key_of(admission), admission.now)
+        key_of, buckets, window, per_interval, policy, prefix, limit = entry
+        debt = buckets.take(key_of(admission), admission.now)
         if debt < 0:
             return limit.refused(-debt, window - debt - limit.rate.interval)
         # admitted: the state rides on the response. Never negative: debt <= window + interval * 1e-6.

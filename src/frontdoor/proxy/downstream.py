@@ -361,7 +361,7 @@ class Downstream(asyncio.Protocol):
             self.listener.scheme,
             request.request_id,
             request.websocket,
-            identity=tuple(admission.upstream_headers) if admission.upstream_headers else (),
+            identity=admission.upstream_headers or (),
             fallback_host=self.listener.address_text,
             ids=ids,
         )
@@ -493,7 +493,8 @@ class Downstream(asyncio.Protocol):
         ]
         admission = request.admission
         if admission is not None and admission.response_headers:
-            lines.extend(name + b": " + value + b"\r\n" for name, value in admission.response_headers)
+            for name, value in admission.response_headers:
+                lines.append(b"%b: %b\r\n" % (name, value))
         if request.head.method == "HEAD" or mode == "none":
             if length is not None and status not in (204,) and status >= 200:
                 lines.append(b"content-length: %d\r\n" % length)

@@ -1,5 +1,9 @@
 """How a serving process lives, the same for ``serve`` and ``authz``: start, then serve until SIGTERM or
-SIGINT (drain, then exit) while SIGHUP reloads the contract."""
+SIGINT (drain, then exit) while SIGHUP reloads the contract.
+
+A signal that comes while the process is still starting (a worker loading its plan when the supervisor
+is told to stop) is held, not acted on by the default action that would kill it mid-start: once serving
+starts it takes effect (a stop drains nothing and exits 0; a reload reloads)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,20 @@ import signal
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("frontdoor.gateway")
+
+HELD = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+_held: set[int] = set()
+
+
+def hold_signals() -> None:
+    """From now until serving starts, remember SIGTERM, SIGINT and SIGHUP instead of acting on them."""
+    _held.clear()
+    for sig in HELD:
+        signal.signal(sig, _hold)
+
+
+def _hold(sig: int, _frame: object) -> None:
+    _held.add(sig)
 
 
 def run_until_stopped(
@@ -26,6 +44,13 @@ def run_until_stopped(
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
         loop.add_signal_handler(signal.SIGHUP, reload)
+        held = set(_held)
+        _held.clear()
+        if signal.SIGTERM in held or signal.SIGINT in held:
+            log.info("asked to stop while starting")
+            stop.set()
+        elif signal.SIGHUP in held:
+            reload()  # the files may have changed after they were read
         await stop.wait()
         log.info("draining")
         await drain()

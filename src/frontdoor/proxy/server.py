@@ -139,6 +139,8 @@ class Gateway:
         # per route (by id, the object kept so that an id is never reused while it is here): the access
         # log's JSON for it and its metric labels; per endpoint its JSON. Emptied at each reload.
         self._route_info: dict[int, tuple[PlannedRoute, str, RouteKey]] = {}
+        # by subject: the access log's identity fields of a user admitted by token alone (bounded)
+        self._subject_fields: dict[str, str] = {}
         self._endpoint_json: dict[int, tuple[Endpoint, str]] = {}
         self._unmatched = self._unmatched_info()
         self.servers: list[asyncio.Server] = []
@@ -233,8 +235,12 @@ class Gateway:
             path = admission.path
             # the address X-Forwarded-For gives only behind a trusted proxy; the peer otherwise (no call)
             client = admission.client_address() if admission.trusted_proxies else admission.peer
-            if admission.subject or admission.api_client or denied_by:
-                who = _who(admission.subject, admission.api_client, denied_by, request.deny_kind)
+            subject = admission.subject
+            if subject and not admission.api_client and not denied_by:
+                # an admitted user: the same few subjects again and again, their fields made once
+                who = self._subject_fields.get(subject) or self._subject_json(subject)
+            elif subject or admission.api_client or denied_by:
+                who = _who(subject, admission.api_client, denied_by, request.deny_kind)
         else:
             path = head.target.partition("?")[0]
             client = downstream.peer
@@ -288,6 +294,12 @@ class Gateway:
                 )
             )
         )
+
+    def _subject_json(self, subject: str) -> str:
+        if len(self._subject_fields) >= 4096:
+            self._subject_fields.clear()
+        fields = self._subject_fields[subject] = _who(subject, None, "", "")
+        return fields
 
     def report_error(self, what: str, error: BaseException | None) -> None:
         """An unexpected failure inside the gateway: logged with its traceback, never shown to a client."""

@@ -14,19 +14,22 @@ from collections.abc import Callable
 from types import FrameType
 
 from frontdoor.errors import FrontdoorError
+from frontdoor.proxy.lifecycle import hold_signals
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def run_workers(count: int, work: Callable[[], int]) -> int:
     if count <= 1:
+        hold_signals()
         return work()
     children: list[int] = []
     for _ in range(count):
         pid = os.fork()
         if pid == 0:  # a worker: its own event loop, its own sockets bound with SO_REUSEPORT
-            for sig in FORWARDED:
-                signal.signal(sig, signal.SIG_DFL)
+            # the parent's forwarding handlers are not the worker's: it holds signals until it serves
+            # (a SIGTERM while it loads its plan must not kill it half-started), then acts on them
+            hold_signals()
             code = 1
             try:
                 code = work()
