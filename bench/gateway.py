@@ -16,7 +16,8 @@ Everything runs on 127.0.0.1 with free ports, in a temporary directory, and is s
   ``frontdoor``'s (rate limiting on must keep >= 0.95x).
 
 wrk (``-t1 -cN --latency``) runs against each in turn, in a different order each round, after a short
-warm-up; the table gives the median of the rounds for each target and its ratio to nginx, and the
+warm-up; the table gives the median of the rounds for each target and its ratio to nginx (every ratio
+is the median of the rounds' ratios: the two targets of a round ran seconds apart), and the
 target's own CPU time per request (from /proc: steadier than req/s on a small machine shared with wrk
 and the upstream). nginx writes its access log to a file, as frontdoor does (--nginx-access-log off to
 drop it). Then 10,000
@@ -585,6 +586,14 @@ def start_protection_targets(
     return started
 
 
+def paired_ratio(row: dict[str, Any], base: dict[str, Any]) -> float:
+    """The median, over the rounds, of ``row``'s req/s over ``base``'s in the same round: both ran
+    within seconds of each other, so a machine that slows down or speeds up between rounds (a shared
+    hypervisor) moves both, and the ratio less than either."""
+    pairs = [a / b for a, b in zip(row["rounds_rps"], base["rounds_rps"], strict=True) if b]
+    return round(statistics.median(pairs), 3) if pairs else 0.0
+
+
 def protection_ratios(summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """req/s and CPU per request of the rate-limited targets next to the same route without a limit."""
     base = summary.get("frontdoor")
@@ -595,7 +604,7 @@ def protection_ratios(summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
             continue
         found[name] = {
             "rps": row["rps"],
-            "rps_ratio_to_frontdoor": round(row["rps"] / base["rps"], 3),
+            "rps_ratio_to_frontdoor": paired_ratio(row, base),
             "cpu_us_per_request": row.get("cpu_us_per_request"),
             "cpu_ratio_to_frontdoor": (
                 round(row["cpu_us_per_request"] / base["cpu_us_per_request"], 3)
@@ -917,7 +926,7 @@ def summarize(rounds: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, An
     base = summary.get("nginx")
     for row in summary.values():
         if base:
-            row["rps_ratio"] = round(row["rps"] / base["rps"], 3)
+            row["rps_ratio"] = paired_ratio(row, base)
             row["p99_ratio"] = round(row["p99_ms"] / base["p99_ms"], 3)
     return summary
 
@@ -1151,8 +1160,8 @@ def _run(
     gateway_proc = servers.get("frontdoor") or servers.get("frontdoor-token")
     gateway = gateway_problems(gateway_proc, access_log) if gateway_proc is not None else {}
     if "frontdoor" in summary and "frontdoor-token" in summary:
-        summary["frontdoor-token"]["vs_public"] = round(
-            summary["frontdoor-token"]["rps"] / summary["frontdoor"]["rps"], 3
+        summary["frontdoor-token"]["vs_public"] = paired_ratio(
+            summary["frontdoor-token"], summary["frontdoor"]
         )
     report: dict[str, Any] = {
         "date": started_at.isoformat(timespec="seconds"),
