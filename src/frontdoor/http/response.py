@@ -14,6 +14,7 @@ BodyMode = Literal["none", "length", "chunked", "close"]
 # framing (restated by the gateway) and the fields the gateway sets itself are not forwarded either
 _NOT_FORWARDED: Final = HOP_BY_HOP | {b"content-length", b"x-request-id", b"traceparent"}
 _PLAIN_TOKENS: Final = frozenset({b"keep-alive", b"close", b""})
+_NO_TOKENS: Final[frozenset[bytes]] = frozenset()
 
 
 def _digits(value: bytes) -> int:
@@ -29,6 +30,8 @@ def _digits(value: bytes) -> int:
 
 def forwarded_lines(reader: ResponseReader) -> list[bytes]:
     """The reader's forwardable lines, less any field its Connection header names (rare)."""
+    if not reader.tokens:
+        return reader.lines
     extra = reader.tokens - _PLAIN_TOKENS
     if not extra:
         return reader.lines
@@ -85,8 +88,9 @@ class ResponseReader:
         #: the header lines a proxy may forward as they are (hop-by-hop, framing, the gateway's own
         #: fields left out), built while parsing so that the response path does not loop again
         self.lines: list[bytes] = []
-        #: the tokens of the response's Connection field: fields named there are hop-by-hop too
-        self.tokens: set[bytes] = set()
+        #: the tokens of the response's Connection field: fields named there are hop-by-hop too. A
+        #: shared empty set until a response names one (rare: most say keep-alive or close, or nothing)
+        self.tokens: frozenset[bytes] | set[bytes] = _NO_TOKENS
 
     def expect(self, method: str) -> None:
         if self._head_only:
@@ -130,7 +134,7 @@ class ResponseReader:
         self._length = None
         self._chunked = False
         self.lines = []
-        self.tokens = set()
+        self.tokens = _NO_TOKENS
 
     def on_status(self, reason: bytes) -> None:
         self._reason += reason
@@ -146,9 +150,10 @@ class ResponseReader:
             elif lower == b"transfer-encoding":
                 self._chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
             elif lower == b"connection" and value not in _PLAIN_TOKENS:  # "keep-alive" names no field
-                add = self.tokens.add
+                tokens = set(self.tokens)
                 for token in value.split(b","):
-                    add(token.strip().lower())
+                    tokens.add(token.strip().lower())
+                self.tokens = tokens
         elif not lower.startswith(OWN_PREFIX):
             self.lines.append(b"%b: %b\r\n" % (name, value))  # compiled, cheaper than three concatenations
 
