@@ -389,14 +389,8 @@ def test_the_connection_s_last_token_expires_like_a_cached_one(setup: Setup) -> 
     assert denial is not None and denial.status == 401 and "expired" in denial.reason
 
 
-def test_the_connection_s_last_token_is_verified_again_after_a_key_fetch(
-    setup: Setup, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen = SeenToken()
-    headers = setup.bearer()
-    assert setup.check("GET", "/me", headers, seen)[0] is None
-    for keyset in setup.stage.keysets:  # the provider's keys fetched anew: other objects, maybe other keys
-        keyset.keys = {kid: copy.copy(key) for kid, key in keyset.keys.items()}
+def count_verifications(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The tokens the stage verifies from now on (its signature checked, not found remembered)."""
     verified: list[bytes] = []
     verify = setup.stage.tokens.verify
 
@@ -405,6 +399,18 @@ def test_the_connection_s_last_token_is_verified_again_after_a_key_fetch(
         return verify(token, digest, now)
 
     monkeypatch.setattr(setup.stage.tokens, "verify", counted)
+    return verified
+
+
+def test_the_connection_s_last_token_is_verified_again_after_a_key_fetch(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = SeenToken()
+    headers = setup.bearer()
+    assert setup.check("GET", "/me", headers, seen)[0] is None
+    for keyset in setup.stage.keysets:  # the provider's keys fetched anew: other objects, maybe other keys
+        keyset.keys = {kid: copy.copy(key) for kid, key in keyset.keys.items()}
+    verified = count_verifications(setup, monkeypatch)
     assert setup.check("GET", "/me", headers, seen)[0] is None
     assert setup.check("GET", "/me", headers, seen)[0] is None
     assert len(verified) == 1
@@ -417,14 +423,7 @@ def test_a_reloaded_stage_believes_nothing_a_connection_remembers(
     headers = before.bearer()
     assert before.check("GET", "/me", headers, seen)[0] is None
     after = Setup(plan, idp)  # what a reload builds: a stage, and a verifier, of its own
-    verified: list[bytes] = []
-    verify = after.stage.tokens.verify
-
-    def counted(token: bytes, digest: bytes, now: float) -> Any:
-        verified.append(token)
-        return verify(token, digest, now)
-
-    monkeypatch.setattr(after.stage.tokens, "verify", counted)
+    verified = count_verifications(after, monkeypatch)
     assert after.check("GET", "/me", headers, seen)[0] is None
     assert len(verified) == 1 and seen.verifier is after.stage.tokens
 
