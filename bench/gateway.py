@@ -11,9 +11,10 @@ Everything runs on 127.0.0.1 with free ports, in a temporary directory, and is s
   then cached;
 - a naive aiohttp proxy (aiohttp.web + one ClientSession) for scale;
 - the static upstream itself, as the ceiling of what any proxy in front of it can reach;
-- ``frontdoor-ratelimit`` and ``frontdoor-redis``: the same public route with a rate limit that is never
-  reached, kept locally or in a redis-server the benchmark starts; their req/s is reported as a ratio to
-  ``frontdoor``'s (rate limiting on must keep >= 0.95x).
+- ``frontdoor-ratelimit``: a public route of another service of the same gateway process, with a local
+  rate limit that is never reached; ``frontdoor-redis``: the public route in a gateway of its own whose
+  limit, never reached either, is kept in a redis-server the benchmark starts. Their req/s is reported as
+  a ratio to ``frontdoor``'s (rate limiting on must keep >= 0.95x).
 
 wrk (``-t1 -cN --latency``) runs against each in turn, in a different order each round, after a short
 warm-up; the table gives the median of the rounds for each target and its ratio to nginx (every ratio
@@ -399,6 +400,13 @@ CONTRACT_SERVICE = service(
 )
 
 
+# The route of ``frontdoor-ratelimit``: its own service, with a local rate limit never reached, served by
+# the same gateway process as the public route, so that the two are compared within one process.
+LIMITED_PATH = "/limited/ping"
+CONTRACT_LIMITED = service("limited", "bench", "- {path: /limited, access: public}")
+LOCAL_LIMIT = "{store: local, services: {limited: NEVER_REACHED}}"
+
+
 class TokenIssuer:
     """What the ``frontdoor-token`` target needs: an RSA key, its JWKS served over HTTP (by a small
     ``python -m http.server`` process: no thread here, since processes are started with a preexec_fn),
@@ -444,9 +452,16 @@ class TokenIssuer:
         )
 
 
-def write_contract(root: Path, port: int, admin_port: int, upstream_port: int, identity: str = "{}") -> Path:
-    """A public route and a token route to the static upstream; header timeout 60s and idle 120s for the
-    idle test."""
+def write_contract(
+    root: Path,
+    port: int,
+    admin_port: int,
+    upstream_port: int,
+    identity: str = "{}",
+    rate_limits: str = LOCAL_LIMIT,
+) -> Path:
+    """A public route and a token route to the static upstream, and the rate-limited route of another
+    service to it; header timeout 60s and idle 120s for the idle test."""
     root.mkdir(parents=True, exist_ok=True)
     edge = f"""
         apiVersion: frontdoor/v1
@@ -459,6 +474,7 @@ def write_contract(root: Path, port: int, admin_port: int, upstream_port: int, i
               hosts: ["*"]
               services: ["*"]
           identity: {identity}
+          rate_limits: {rate_limits.replace("NEVER_REACHED", NEVER_REACHED)}
           protection:
             max_request_body: 1MiB
             max_header_bytes: 8KiB
@@ -474,9 +490,10 @@ def write_contract(root: Path, port: int, admin_port: int, upstream_port: int, i
         spec:
           upstreams:
             static: ["http://127.0.0.1:{upstream_port}"]
+            limited: ["http://127.0.0.1:{upstream_port}"]
     """
     (root / "teams.yaml").write_text(CONTRACT_TEAMS)
-    (root / "services.yaml").write_text(CONTRACT_SERVICE)
+    (root / "services.yaml").write_text(join(CONTRACT_SERVICE, CONTRACT_LIMITED))
     (root / "edge.yaml").write_text(textwrap.dedent(edge))
     (root / "env.yaml").write_text(textwrap.dedent(environment))
     return root
@@ -548,10 +565,11 @@ def start_protection_targets(
     source: str | None,
     binary: str | None = None,
 ) -> dict[str, Proc]:
-    """The public route of ``frontdoor`` again, with a rate limit that is never reached: a local one,
-    and one kept in a Redis started here. Each is its own ``frontdoor serve`` (one process)."""
+    """The public route of ``frontdoor`` again, with a rate limit that is never reached, kept in a Redis
+    started here, in a ``frontdoor serve`` of its own (one process). (``frontdoor-ratelimit``, the local
+    limit, is a route of the ``frontdoor`` process itself.)"""
     started: dict[str, Proc] = {}
-    for name in ("frontdoor-ratelimit", "frontdoor-redis"):
+    for name in ("frontdoor-redis",):
         if name not in targets:
             continue
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -560,30 +578,33 @@ def start_protection_targets(
             launcher = [sys.executable, "-m", "frontdoor"]
             env["PYTHONPATH"] = str(Path(source).resolve())
         port, admin = free_port(), free_port()
-        contract = write_contract(workdir / name, port, admin, upstream_port)
-        store = "local"
-        if name == "frontdoor-redis":
-            store = "redis"
-            env["FRONTDOOR_BENCH_REDIS_URL"] = f"redis://127.0.0.1:{start_redis(procs, workdir).port}/0"
-            with (contract / "env.yaml").open("a") as environment:
-                environment.write('  secrets: {redis-url: "env:FRONTDOOR_BENCH_REDIS_URL"}\n')
-        with (contract / "edge.yaml").open("a") as edge:
-            edge.write(f"  rate_limits: {{store: {store}, default: {NEVER_REACHED}}}\n")
+        limits = "{store: redis, default: NEVER_REACHED}"
+        contract = write_contract(workdir / name, port, admin, upstream_port, rate_limits=limits)
+        env["FRONTDOOR_BENCH_REDIS_URL"] = f"redis://127.0.0.1:{start_redis(procs, workdir).port}/0"
+        with (contract / "env.yaml").open("a") as environment:
+            environment.write('  secrets: {redis-url: "env:FRONTDOOR_BENCH_REDIS_URL"}\n')
         log_file = workdir / f"{name}-access.log"
         argv = [*launcher, "serve", str(contract), "--env", "bench", "--access-log", str(log_file)]
         proc = procs.start(name, argv, port, "/readyz", ready_port=admin, env=env)
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        try:
-            connection.request("GET", PATH)
-            response = connection.getresponse()
-            response.read()
-            limited = response.getheader("ratelimit")
-        finally:
-            connection.close()
-        if response.status != 200 or not limited:
-            raise RuntimeError(f"{name} does not answer 200 with a RateLimit field on {PATH}:\n{proc.tail()}")
+        expect_rate_limited(proc, PATH)
         started[name] = proc
     return started
+
+
+def expect_rate_limited(proc: Proc, path: str) -> None:
+    """``path`` answers 200 with a RateLimit field: the limit is on, and not reached."""
+    connection = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        limited = response.getheader("ratelimit")
+    finally:
+        connection.close()
+    if response.status != 200 or not limited:
+        raise RuntimeError(
+            f"{proc.name} does not answer 200 with a RateLimit field on {path}:\n{proc.tail()}"
+        )
 
 
 def paired_ratio(row: dict[str, Any], base: dict[str, Any]) -> float:
@@ -1064,7 +1085,7 @@ def _run(
 
     access_log = workdir / "frontdoor-access.log"
     wrk_request: dict[str, tuple[str, tuple[str, ...]]] = {}  # a target's path and headers, if not PATH
-    if "frontdoor" in targets or "frontdoor-token" in targets:
+    if "frontdoor" in targets or "frontdoor-token" in targets or "frontdoor-ratelimit" in targets:
         port, admin = free_port(), free_port()
         issuer = TokenIssuer(procs, workdir)
         contract = write_contract(workdir / "contract", port, admin, upstream_port, issuer.identity())
@@ -1086,6 +1107,10 @@ def _run(
                     f"frontdoor does not answer 200 on {TOKEN_PATH} with a token:\n{proc.tail()}"
                 )
             servers["frontdoor-token"] = proc
+        if "frontdoor-ratelimit" in targets:
+            wrk_request["frontdoor-ratelimit"] = (LIMITED_PATH, ())
+            expect_rate_limited(proc, LIMITED_PATH)
+            servers["frontdoor-ratelimit"] = proc
     servers.update(
         start_protection_targets(procs, targets, workdir, upstream_port, args.frontdoor_src, args.frontdoor)
     )
