@@ -177,6 +177,7 @@ def test_access_log_line_has_trace_route_and_no_secrets(gateway: Gateway) -> Non
     eventually(lambda: any(e.get("path") == "/private/x" for e in gateway.access_log()))
     denied = next(e for e in reversed(gateway.access_log()) if e.get("path") == "/private/x")
     assert denied["status"] == 401 and denied["deny_kind"] == "access"
+    assert denied["bytes"] == int(request(gateway.spec.port, "GET", "/private/x")[1]["content-length"]) > 0
     assert denied["denied_by"].startswith("access: authenticated") and denied["route"] == "shop.1"
 
 

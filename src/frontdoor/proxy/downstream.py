@@ -597,18 +597,20 @@ class Downstream(asyncio.Protocol):
         extra = ((b"traceparent", request.traceparent), *self.listener.hsts_field, *extra)
         if request.admission is not None and request.admission.response_headers:
             extra += tuple(request.admission.response_headers)
+        head_only = request.head.method == "HEAD"
+        answer = error_response(
+            status,
+            reason,
+            request.request_id or new_request_id(),
+            owner,
+            close=request.close_after,
+            extra_headers=extra,
+            head_only=head_only,
+        )
         if self.transport is not None and not self.closed:
-            self.transport.write(
-                error_response(
-                    status,
-                    reason,
-                    request.request_id or new_request_id(),
-                    owner,
-                    close=request.close_after,
-                    extra_headers=extra,
-                    head_only=request.head.method == "HEAD",
-                )
-            )
+            self.transport.write(answer)
+            # the access log's "bytes" is the body sent, the gateway's own JSON here
+            request.bytes_out = 0 if head_only else len(answer) - answer.index(b"\r\n\r\n") - 4
         self._finish(request)
 
     def _logged(self, request: Request) -> None:
