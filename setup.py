@@ -22,6 +22,8 @@ HOT_MODULES = [
     "src/frontdoor/http/paths.py",
     "src/frontdoor/http/response.py",
     "src/frontdoor/http/tracing.py",
+    # the plan's routes, whose fields the request path reads on every request
+    "src/frontdoor/plan.py",
     "src/frontdoor/observe/metrics.py",
     "src/frontdoor/observe/traffic.py",
     "src/frontdoor/policy/balancing.py",

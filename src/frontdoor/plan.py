@@ -7,6 +7,7 @@ the same Plan, so that what the contract says and what the edge does cannot drif
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping  # at run time too: the compiled build evaluates the dataclasses' fields
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -17,8 +18,6 @@ from frontdoor.contract.values import ListenAddress, RoutePath
 from frontdoor.errors import FrontdoorError, UnknownEnvironment
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from frontdoor.contract.load import Contract
 
 
