@@ -22,8 +22,9 @@ HOT_MODULES = [
     "src/frontdoor/http/paths.py",
     "src/frontdoor/http/response.py",
     "src/frontdoor/http/tracing.py",
-    # the plan's routes, whose fields the request path reads on every request
+    # the plan's routes, whose fields the request path reads on every request, and the bounded memos
     "src/frontdoor/plan.py",
+    "src/frontdoor/memo.py",
     "src/frontdoor/observe/metrics.py",
     "src/frontdoor/observe/traffic.py",
     "src/frontdoor/policy/balancing.py",

@@ -102,16 +102,13 @@ class AccessStage:
         if len(values) > 1:
             return needs.invalid("the request has more than one Authorization header")
         value = values[0]
+        now = self.clock()
         seen = admission.seen
         if seen is not None and seen.verifier is self.tokens and seen.value == value:
             # what this connection sent last time, verified then: no parsing, no hash; believed only
-            # while it is, as a cache entry is (VerifiedToken.current)
+            # while it is current, as a cache entry is
             verified = seen.verified
-            if (
-                verified is not None
-                and self.clock() < verified.expires
-                and verified.keyset.keys.get(verified.key.kid) is verified.key
-            ):
+            if verified is not None and verified.current(now):
                 return self._admit(admission, needs, verified)
         scheme, _, token = value.partition(b" ")
         if scheme.lower() != b"bearer":
@@ -119,14 +116,9 @@ class AccessStage:
         token = token.strip(b" ")
         if not token:
             return needs.invalid("the bearer token is missing")
-        now = self.clock()
         digest = sha256(token).digest()  # token_digest, inlined
         verified = self.cache.get(digest)
-        if (
-            verified is None
-            or now >= verified.expires
-            or verified.keyset.keys.get(verified.key.kid) is not verified.key  # VerifiedToken.current
-        ):
+        if verified is None or not verified.current(now):
             return self._verify_and_admit(admission, needs, value, token, digest, now)
         self._remember(admission, value, verified)
         return self._admit(admission, needs, verified)

@@ -18,6 +18,7 @@ import httptools
 
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.fields import HANDLED, OWN_PREFIX, lowered
+from frontdoor.memo import remember
 
 _NO_TOKENS: Final[frozenset[bytes]] = frozenset()
 # what the reader holds between requests (see RequestReader.on_message_complete): never appended to
@@ -107,9 +108,7 @@ _FRAMING_FIELDS: Final = frozenset(
 _HOST: Final = re.compile(rb"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:\d{0,5})?$")
 
 
-# A gateway sees a few distinct Host values: the regex runs once for each. A plain dict rather than
-# functools.lru_cache, whose hit costs more than the rest of reading the Host; emptied when full, so that
-# a client sending random hosts cannot grow it.
+# A gateway sees a few distinct Host values: the regex runs once for each (a bounded memo).
 _HOSTS_SEEN: Final[dict[bytes, bool]] = {}
 _HOSTS_KEPT: Final = 1024
 
@@ -117,9 +116,7 @@ _HOSTS_KEPT: Final = 1024
 def _valid_host(host: bytes) -> bool:
     valid = _HOSTS_SEEN.get(host)
     if valid is None:
-        if len(_HOSTS_SEEN) >= _HOSTS_KEPT:
-            _HOSTS_SEEN.clear()
-        valid = _HOSTS_SEEN[host] = _HOST.match(host) is not None
+        valid = remember(_HOSTS_SEEN, host, _HOST.match(host) is not None, _HOSTS_KEPT)
     return valid
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from frontdoor.memo import remember
+
 # RFC 3986 2.3: unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
 _UNRESERVED: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # RFC 3986 3.3: pchar = unreserved / pct-encoded / sub-delims / ":" / "@", plus "/" between segments
@@ -17,9 +19,8 @@ class PathError(ValueError):
     """The path cannot be routed safely; the gateway answers 400."""
 
 
-# Pure, and called for every request with a handful of distinct paths: answers are kept in a plain
-# dict (a hit costs a third of functools.lru_cache's), emptied when full so that clients cannot grow
-# it; refusals are raised again, never kept.
+# Pure, and called for every request with a handful of distinct paths: answers are kept in a bounded
+# memo; refusals are raised again, never kept.
 _NORMALIZED: Final[dict[str, str]] = {}
 _NORMALIZED_KEPT: Final = 4096
 
@@ -28,10 +29,7 @@ def normalize_path(raw: str) -> str:
     """``/a/./b/../%7Ec`` -> ``/a/~c``. Raises PathError for what a proxy must not guess at."""
     normalized = _NORMALIZED.get(raw)
     if normalized is None:
-        normalized = _normalize(raw)
-        if len(_NORMALIZED) >= _NORMALIZED_KEPT:
-            _NORMALIZED.clear()
-        _NORMALIZED[raw] = normalized
+        normalized = remember(_NORMALIZED, raw, _normalize(raw), _NORMALIZED_KEPT)
     return normalized
 
 

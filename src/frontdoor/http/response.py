@@ -30,13 +30,11 @@ def _digits(value: bytes) -> int:
 
 def forwarded_lines(reader: ResponseReader) -> list[bytes]:
     """The reader's forwardable lines, less any field its Connection header names (rare)."""
-    if not reader.tokens:
-        return reader.lines
-    extra = reader.tokens - _PLAIN_TOKENS
-    if not extra:
+    tokens = reader.tokens
+    if not tokens:
         return reader.lines
     # a field name has no colon: the name of a line is what precedes its first one
-    return [line for line in reader.lines if line.partition(b":")[0].lower() not in extra]
+    return [line for line in reader.lines if line.partition(b":")[0].lower() not in tokens]
 
 
 class ResponseSink(Protocol):
@@ -88,8 +86,8 @@ class ResponseReader:
         #: the header lines a proxy may forward as they are (hop-by-hop, framing, the gateway's own
         #: fields left out), built while parsing so that the response path does not loop again
         self.lines: list[bytes] = []
-        #: the tokens of the response's Connection field: fields named there are hop-by-hop too. A
-        #: shared empty set until a response names one (rare: most say keep-alive or close, or nothing)
+        #: the fields the response's Connection header names (its tokens other than keep-alive and
+        #: close): hop-by-hop too. A shared empty set until a response names one (rare)
         self.tokens: frozenset[bytes] | set[bytes] = _NO_TOKENS
 
     def expect(self, method: str) -> None:
@@ -150,10 +148,9 @@ class ResponseReader:
             elif lower == b"transfer-encoding":
                 self._chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
             elif lower == b"connection" and value not in _PLAIN_TOKENS:  # "keep-alive" names no field
-                tokens = set(self.tokens)
-                for token in value.split(b","):
-                    tokens.add(token.strip().lower())
-                self.tokens = tokens
+                named = {token.strip().lower() for token in value.split(b",")} - _PLAIN_TOKENS
+                if named:
+                    self.tokens = self.tokens | named
         elif not lower.startswith(OWN_PREFIX):
             self.lines.append(b"%b: %b\r\n" % (name, value))  # compiled, cheaper than three concatenations
 

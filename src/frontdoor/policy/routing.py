@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from frontdoor.memo import remember
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 
 
@@ -96,7 +97,6 @@ class Router:
     MEMO_SIZE = 4096
 
     def __init__(self, entrypoints: Iterable[PlannedEntrypoint]) -> None:
-        # a plain dict, emptied when full: a hit costs a third of functools.lru_cache's
         self._memo: dict[tuple[str, str, str], RouteMatch] = {}
         self._exact: dict[str, RouteTable] = {}
         self._suffix: list[tuple[str, RouteTable]] = []
@@ -127,8 +127,6 @@ class Router:
         found = self._memo.get(key)
         if found is None:
             table = self.table_for(host)
-            found = RouteMatch(404) if table is None else table.match(path, method)
-            if len(self._memo) >= self.MEMO_SIZE:
-                self._memo.clear()
-            self._memo[key] = found
+            matched = RouteMatch(404) if table is None else table.match(path, method)
+            found = remember(self._memo, key, matched, self.MEMO_SIZE)
         return found

@@ -18,6 +18,7 @@ from frontdoor.contract.load import load_valid_contract
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
+from frontdoor.memo import remember
 from frontdoor.observe import control, metrics, otlp
 from frontdoor.observe.control import Operations
 from frontdoor.observe.otlp import SpanExport
@@ -238,7 +239,9 @@ class Gateway:
             subject = admission.subject
             if subject and not admission.api_client and not denied_by:
                 # an admitted user: the same few subjects again and again, their fields made once
-                who = self._subject_fields.get(subject) or self._subject_json(subject)
+                who = self._subject_fields.get(subject) or remember(
+                    self._subject_fields, subject, _who(subject, None, "", ""), 4096
+                )
             elif subject or admission.api_client or denied_by:
                 who = _who(subject, admission.api_client, denied_by, request.deny_kind)
         else:
@@ -294,12 +297,6 @@ class Gateway:
                 )
             )
         )
-
-    def _subject_json(self, subject: str) -> str:
-        if len(self._subject_fields) >= 4096:
-            self._subject_fields.clear()
-        fields = self._subject_fields[subject] = _who(subject, None, "", "")
-        return fields
 
     def report_error(self, what: str, error: BaseException | None) -> None:
         """An unexpected failure inside the gateway: logged with its traceback, never shown to a client."""
