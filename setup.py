@@ -20,6 +20,7 @@ HOT_MODULES = [
     "src/frontdoor/http/headers.py",
     "src/frontdoor/http/messages.py",
     "src/frontdoor/http/paths.py",
+    "src/frontdoor/http/plainhead.py",
     "src/frontdoor/http/response.py",
     "src/frontdoor/http/tracing.py",
     # the plan's routes, whose fields the request path reads on every request, and the bounded memos

@@ -1,20 +1,29 @@
-"""Reading an upstream's HTTP/1.1 responses, sans-IO, with llhttp (httptools) doing the framing."""
+"""Reading an upstream's HTTP/1.1 responses, sans-IO, with llhttp (httptools) doing the framing.
+
+One shape of response is read without llhttp: a plain HTTP/1.1 head that arrives whole in one read,
+framed by a single Content-Length, with no more bytes than that body after it. That is nearly every
+response of a keep-alive upstream, and reading it in one pass, each line judged once and remembered
+(http/plainhead.py), costs a fraction of llhttp's callbacks for every field. The pass only accepts what
+llhttp would accept and read the same way; anything else (chunked, 1xx, 204/304, a field it is unsure
+of, a head in pieces) goes to llhttp unread, which decides as always. tests/test_response.py checks
+that both readers give the same events for the same bytes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final, Literal, Protocol
 
 import httptools
 
 from frontdoor.http.errors import ProtocolError
-from frontdoor.http.fields import lowered
-from frontdoor.http.headers import HOP_BY_HOP, OWN_PREFIX
+from frontdoor.http.fields import OWN_PREFIX, RESPONSE_NOT_FORWARDED, lowered
+from frontdoor.http.plainhead import CLOSE, FORWARD, LENGTH, ODD, STATUS, field_line, status_line
 
 BodyMode = Literal["none", "length", "chunked", "close"]
-# framing (restated by the gateway) and the fields the gateway sets itself are not forwarded either
-_NOT_FORWARDED: Final = HOP_BY_HOP | {b"content-length", b"x-request-id", b"traceparent"}
 _PLAIN_TOKENS: Final = frozenset({b"keep-alive", b"close", b""})
 _NO_TOKENS: Final[frozenset[bytes]] = frozenset()
+_NO_FIELDS: Final[tuple[tuple[bytes, bytes], ...]] = ()
 
 
 def _digits(value: bytes) -> int:
@@ -38,13 +47,13 @@ def forwarded_lines(reader: ResponseReader) -> list[bytes]:
 
 
 class ResponseSink(Protocol):
-    def on_informational(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
+    def on_informational(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None: ...
 
     def on_response_head(
         self,
         status: int,
         reason: bytes,
-        headers: list[tuple[bytes, bytes]],
+        headers: Sequence[tuple[bytes, bytes]],
         mode: BodyMode,
         length: int | None,
     ) -> None: ...
@@ -60,20 +69,30 @@ class ResponseReader:
     __slots__ = (
         "_chunked",
         "_done",
+        "_fast",
+        "_fresh",
         "_head_only",
         "_headers",
         "_in_trailers",
         "_length",
         "_parser",
         "_reason",
+        "_remaining",
+        "_reusable",
         "lines",
         "mode",
+        "one_pass",
         "sink",
         "tokens",
     )
 
-    def __init__(self, sink: ResponseSink) -> None:
+    def __init__(self, sink: ResponseSink, fast: bool = True) -> None:
         self.sink = sink
+        self._fast = fast  # False: every response goes to llhttp (the tests compare the two)
+        self._fresh = True  # nothing of the expected response read yet
+        self._remaining = 0  # body bytes still to come of a response read in one pass
+        self._reusable = False
+        self.one_pass = False  # the response in progress is read without llhttp
         self._parser = httptools.HttpResponseParser(self)
         self._headers: list[tuple[bytes, bytes]] = []
         self._reason = b""
@@ -96,6 +115,9 @@ class ResponseReader:
             self._parser = httptools.HttpResponseParser(self)
         self._head_only = method == "HEAD"
         self._done = False
+        self._fresh = True
+        self._remaining = 0
+        self.one_pass = False
 
     def feed(self, data: bytes) -> bytes | None:
         """Parse ``data``; returns the bytes after a 101 head (the tunnel's), else None."""
@@ -103,6 +125,13 @@ class ResponseReader:
             if self._head_only or data:
                 raise ProtocolError(502, "the upstream sent bytes after its response")
             return None
+        if self._remaining:
+            self._read_body(data)
+            return None
+        if self._fresh:
+            self._fresh = False
+            if self._fast and not self._head_only and self._read_whole_head(data):
+                return None
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -123,6 +152,74 @@ class ResponseReader:
             return True
         return self._done
 
+    # --- the one-pass reading of a plain response ---------------------------------------------------
+
+    def _read_whole_head(self, data: bytes) -> bool:
+        """Read a plain response (see the module's docstring) and report it; False, having changed
+        nothing, if ``data`` is anything else."""
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        lines = data[:end].split(b"\r\n")
+        status = status_line(lines[0])
+        if status.kind != STATUS:
+            return False
+        forward: list[bytes] = []
+        length = -1
+        close = False
+        for i in range(1, len(lines)):
+            line = field_line(lines[i])
+            kind = line.kind
+            if kind == FORWARD:
+                forward.append(line.text)
+            elif kind == LENGTH:
+                if length >= 0:
+                    return False  # several: llhttp refuses them
+                length = line.number
+            elif kind == CLOSE:
+                close = True
+            elif kind == ODD:
+                return False
+        if length < 0:
+            return False  # the body ends at the close: llhttp
+        start = end + 4
+        available = len(data) - start
+        if available > length:
+            return False  # more than the body: llhttp reads what follows as it always has
+        reason = status.text
+        self.lines = forward
+        self.tokens = _NO_TOKENS
+        self._reason = reason
+        self._length = length
+        self._chunked = False
+        self._in_trailers = True
+        self.mode = "length"
+        self._reusable = not close
+        self._remaining = length - available
+        self.one_pass = True
+        self.sink.on_response_head(status.number, reason, _NO_FIELDS, "length", length)
+        if available:
+            self.sink.on_response_body(data[start:])
+        if available == length:
+            self._remaining = 0
+            self._done = True
+            self.sink.on_response_end(not close)
+        return True
+
+    def _read_body(self, data: bytes) -> None:
+        """More of the body of a response read in one pass."""
+        remaining = self._remaining
+        size = len(data)
+        if size < remaining:
+            self._remaining = remaining - size
+            self.sink.on_response_body(data)
+            return
+        # the body is complete; bytes after it are not a response to anything: the connection ends
+        self._remaining = 0
+        self._done = True
+        self.sink.on_response_body(data if size == remaining else data[:remaining])
+        self.sink.on_response_end(self._reusable and size == remaining)
+
     # --- llhttp callbacks ----------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
@@ -142,9 +239,9 @@ class ResponseReader:
             return  # trailer fields are not forwarded
         self._headers.append((name, value))
         lower = lowered(name)
-        if lower in _NOT_FORWARDED:
+        if lower in RESPONSE_NOT_FORWARDED:
             if lower == b"content-length":
-                self._length = _digits(value)
+                self._length = _digits(value.rstrip(b" \t"))  # llhttp keeps trailing whitespace in values
             elif lower == b"transfer-encoding":
                 self._chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
             elif lower == b"connection" and value not in _PLAIN_TOKENS:  # "keep-alive" names no field

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, cast
 
 from frontdoor.http.errors import ProtocolError
@@ -455,7 +456,7 @@ class Downstream(asyncio.Protocol):
 
     # --- responses (Exchange) ------------------------------------------------------------------------
 
-    def on_informational(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    def on_informational(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None:
         request = self.current
         if request is None or status == 100 or request.head.version != "1.1" or self.transport is None:
             return  # 100 Continue was already answered by the gateway itself
@@ -466,7 +467,7 @@ class Downstream(asyncio.Protocol):
         self,
         status: int,
         reason: bytes,
-        headers: list[tuple[bytes, bytes]],
+        headers: Sequence[tuple[bytes, bytes]],
         mode: BodyMode,
         length: int | None,
     ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final, Protocol, cast
 
 from frontdoor.http.errors import ProtocolError
@@ -39,13 +39,13 @@ class Exchange(ResponseSink, Protocol):
 class _Detached:
     """The response sink of a connection that serves no exchange."""
 
-    def on_informational(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
+    def on_informational(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None: ...
 
     def on_response_head(
         self,
         status: int,
         reason: bytes,
-        headers: list[tuple[bytes, bytes]],
+        headers: Sequence[tuple[bytes, bytes]],
         mode: BodyMode,
         length: int | None,
     ) -> None: ...
