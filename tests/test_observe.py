@@ -187,3 +187,22 @@ def test_a_duration_s_bucket_is_the_first_bound_it_does_not_exceed() -> None:
     for seconds in durations:
         assert bucket(seconds) == bisect_left(BUCKETS, seconds), seconds
     assert bucket(BUCKETS[0]) == 0 and bucket(BUCKETS[-1] * 2) == len(BUCKETS)
+
+
+def test_log_durations_are_milliseconds_with_two_decimals() -> None:
+    from frontdoor.proxy.server import _milliseconds
+
+    for microseconds in [*range(0, 12_000, 3), 99_994, 99_995, 123_456_789]:
+        seconds = microseconds / 1_000_000
+        assert float(_milliseconds(seconds)) == pytest.approx(seconds * 1000, abs=0.00501)
+        assert json.loads(_milliseconds(seconds)) == round(float(_milliseconds(seconds)), 2)
+    assert _milliseconds(0.0123456) == "12.35"
+    assert _milliseconds(0.0000049) == "0.00"
+
+
+def test_log_strings_are_json_whatever_the_client_sends() -> None:
+    from frontdoor.proxy.server import _json_string, _number
+
+    for text in ["/orders/7", 'a"b\\c', "caf\u00e9", "\x00\x1f", "x" * 500, "/orders/7"]:
+        assert json.loads(_json_string(text)) == text
+    assert [_number(n) for n in (0, 1, 200, 599, 600, 123456)] == ["0", "1", "200", "599", "600", "123456"]

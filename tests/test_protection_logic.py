@@ -7,8 +7,11 @@ retry budget, each driven through its public methods with times the test chooses
 from __future__ import annotations
 
 import ipaddress
+import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from frontdoor.contract.models import AccessRule, RateLimit
 from frontdoor.contract.values import parse_route_path
@@ -164,7 +167,11 @@ def test_admitted_requests_carry_the_ratelimit_fields() -> None:
     stage = local_stage(RateLimit(requests=10, per=1.0, burst=3))
     first = admission(50.0)
     assert stage.check(first) is None
-    assert first.response_headers == [
+    assert first.response_lines == [
+        b'ratelimit-policy: "orders";q=10;w=1\r\n',
+        b'ratelimit: "orders";r=2;t=1\r\n',
+    ]
+    assert first.response_fields() == [
         (b"ratelimit-policy", b'"orders";q=10;w=1'),
         (b"ratelimit", b'"orders";r=2;t=1'),
     ]
@@ -180,7 +187,7 @@ def test_admitted_requests_carry_the_ratelimit_fields() -> None:
     assert headers[b"ratelimit"] == b'"orders";r=0;t=1'
     assert headers[b"ratelimit-policy"] == b'"orders";q=10;w=1'
     assert 'policy "orders"' in denial.reason
-    assert last.response_headers is None  # a denial carries its fields itself
+    assert last.response_lines is None  # a denial carries its fields itself
 
 
 def test_retry_after_is_rounded_up_to_whole_seconds() -> None:
@@ -196,8 +203,7 @@ def test_the_last_remaining_request_says_zero() -> None:
     stage.check(admission(0.0))
     second = admission(0.0)
     assert stage.check(second) is None
-    assert second.response_headers is not None
-    assert second.response_headers[1] == (b"ratelimit", b'"orders";r=0;t=1')
+    assert second.response_fields()[1] == (b"ratelimit", b'"orders";r=0;t=1')
 
 
 def test_subject_key_falls_back_to_the_client_and_keeps_kinds_apart() -> None:
@@ -231,7 +237,7 @@ def test_a_service_without_a_limit_is_not_touched() -> None:
     for _ in range(5):
         free = admission(0.0, planned=route("catalog"))
         assert stage.check(free) is None
-        assert free.response_headers is None
+        assert free.response_lines is None
 
 
 def test_workers_share_the_limit() -> None:
@@ -394,3 +400,20 @@ def test_the_retry_budget_forgets_old_traffic() -> None:
         budget.request(31.0)
     # at 36 s they are the previous half, 1 s into the new one: weighted 0.8, they buy 0.2 * 80 retries
     assert sum(budget.allow_retry(36.0) for _ in range(100)) == 16
+
+
+@given(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False))
+def test_whole_seconds_round_up_as_math_ceil_does(seconds: float) -> None:
+    from frontdoor.protection.gcra import ceil_seconds
+
+    assert ceil_seconds(seconds) == max(0, math.ceil(seconds - 1e-9))
+
+
+@pytest.mark.parametrize(
+    ("burst", "remaining"), [(1, b"0"), (1000, b"999"), (1001, b"1000"), (250000, b"249999")]
+)
+def test_the_remaining_count_is_written_out_whatever_its_size(burst: int, remaining: bytes) -> None:
+    stage = local_stage(RateLimit(requests=burst, per=1.0, burst=burst))
+    first = admission(7.0)
+    assert stage.check(first) is None
+    assert first.response_fields()[1] == (b"ratelimit", b'"orders";r=' + remaining + b";t=1")

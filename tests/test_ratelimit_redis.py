@@ -74,7 +74,7 @@ def test_admitted_requests_carry_the_fields_and_keys_expire(redis_server: RedisS
         assert await decide(limited.check(request)) is None
         ttl = await limited.client.pttl("t:orders:192.0.2.7")
         await limited.client.aclose()
-        return request.response_headers, ttl
+        return request.response_fields(), ttl
 
     headers, ttl = asyncio.run(main())
     assert headers == [(b"ratelimit-policy", b'"orders";q=2;w=1'), (b"ratelimit", b'"orders";r=3;t=1')]

@@ -71,7 +71,7 @@ class Admission:
         "now",
         "path",
         "peer",
-        "response_headers",
+        "response_lines",
         "route",
         "scopes",
         "seen",
@@ -107,7 +107,9 @@ class Admission:
         self.api_client: str | None = None  # the API client's name from the Edge
         # Filled in by any stage, allocated only when used:
         self.upstream_headers: list[Header] | None = None  # X-Frontdoor-* identity for the upstream
-        self.response_headers: list[Header] | None = None  # e.g. RateLimit on an allowed response
+        # header lines for the response, CRLF included (e.g. RateLimit on an allowed response): made
+        # ready by the stage, whose line is often the same bytes object every time
+        self.response_lines: list[bytes] | None = None
         self.finishers: list[Callable[[int], None]] | None = None  # called once with the final status
 
     def add_upstream_header(self, name: bytes, value: bytes) -> None:
@@ -116,9 +118,22 @@ class Admission:
         self.upstream_headers.append((name, value))
 
     def add_response_header(self, name: bytes, value: bytes) -> None:
-        if self.response_headers is None:
-            self.response_headers = []
-        self.response_headers.append((name, value))
+        self.add_response_line(b"%b: %b\r\n" % (name, value))
+
+    def add_response_line(self, line: bytes) -> None:
+        """A whole header line for the response, CRLF included."""
+        if self.response_lines is None:
+            self.response_lines = [line]
+        else:
+            self.response_lines.append(line)
+
+    def response_fields(self) -> list[Header]:
+        """The response header lines as (name, value) pairs."""
+        fields: list[Header] = []
+        for line in self.response_lines or ():
+            name, _, value = line[:-2].partition(b":")
+            fields.append((name, value.strip()))
+        return fields
 
     def on_finish(self, callback: Callable[[int], None]) -> None:
         """Run ``callback(status)`` once the request is over (answered, denied later, or abandoned)."""
@@ -179,17 +194,19 @@ class Stage(Protocol):
 class Pipeline:
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = tuple(stages)
+        # the stages' bound checks, looked up once: calling one skips finding "check" by name
+        self._checks: tuple[Callable[[Admission], Verdict], ...] = tuple(stage.check for stage in stages)
 
     def check(self, admission: Admission) -> Verdict:
         """The first Denial, or None to admit; an awaitable when a stage has to wait."""
-        stages = self.stages
-        for index, stage in enumerate(stages):
-            verdict = stage.check(admission)
+        checks = self._checks
+        for index, check in enumerate(checks):
+            verdict = check(admission)
             if verdict is None:
                 continue
             if isinstance(verdict, Denial):
                 return verdict
-            if index + 1 == len(stages):
+            if index + 1 == len(checks):
                 return verdict  # the last stage: its awaitable as is (a future needs no task)
             return self._resume(verdict, index + 1, admission)
         return None

@@ -31,16 +31,28 @@ class PolicyFields:
     """The fields of one named policy, made once."""
 
     policy: Header  # the whole RateLimit-Policy field
+    policy_line: bytes  # the same as a header line
     state_prefix: bytes  # RateLimit's value up to ``r=``
+    state_line_prefix: bytes  # RateLimit's header line up to ``r=``
 
     @classmethod
     def of(cls, name: str, requests: int, per: float) -> PolicyFields:
         quota, window = quota_and_window(requests, per)
         label = _sf_string(name)
-        return cls((POLICY_FIELD, b"%b;q=%d;w=%d" % (label, quota, window)), label + b";r=")
+        policy = b"%b;q=%d;w=%d" % (label, quota, window)
+        return cls(
+            (POLICY_FIELD, policy),
+            b"%b: %b\r\n" % (POLICY_FIELD, policy),
+            label + b";r=",
+            b"%b: %b;r=" % (STATE_FIELD, label),
+        )
 
     def state(self, remaining: int, reset: int) -> Header:
         return (STATE_FIELD, b"%b%d;t=%d" % (self.state_prefix, remaining, reset))
+
+    def state_line(self, remaining: int, reset: int) -> bytes:
+        """``state`` as a header line: one formatting for the whole line."""
+        return b"%b%d;t=%d\r\n" % (self.state_line_prefix, remaining, reset)
 
 
 def _sf_string(text: str) -> bytes:

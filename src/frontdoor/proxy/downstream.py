@@ -493,9 +493,8 @@ class Downstream(asyncio.Protocol):
             % (request.request_id.encode("ascii"), request.traceparent, self.listener.hsts),
         ]
         admission = request.admission
-        if admission is not None and admission.response_headers:
-            for name, value in admission.response_headers:
-                lines.append(b"%b: %b\r\n" % (name, value))
+        if admission is not None and admission.response_lines:
+            lines.extend(admission.response_lines)
         if request.head.method == "HEAD" or mode == "none":
             if length is not None and status not in (204,) and status >= 200:
                 lines.append(b"content-length: %d\r\n" % length)
@@ -596,8 +595,8 @@ class Downstream(asyncio.Protocol):
             incoming = next((v for n, v in request.head.headers if n.lower() == b"traceparent"), None)
             request.traceparent = next_traceparent(incoming)
         extra = ((b"traceparent", request.traceparent), *self.listener.hsts_field, *extra)
-        if request.admission is not None and request.admission.response_headers:
-            extra += tuple(request.admission.response_headers)
+        if request.admission is not None and request.admission.response_lines:
+            extra += tuple(request.admission.response_fields())
         head_only = request.head.method == "HEAD"
         answer = error_response(
             status,

@@ -40,13 +40,35 @@ _string: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
 # the gateway's own 5xx for a routed, admitted request: the upstream failed
 _UPSTREAM_ERRORS: Final = {502: "error", 503: "unavailable", 504: "timeout"}
 _HUNDREDTHS: Final = tuple(f".{n:02d}" for n in range(100))
+# the durations of most requests, under 10 ms, made once
+_SHORT_MILLISECONDS: Final = tuple(f"{n // 100}.{n % 100:02d}" for n in range(1000))
+# statuses and attempts as JSON numbers: a tuple index instead of str() on every line
+_NUMBERS: Final = tuple(str(n) for n in range(600))
+# JSON strings of the clients, hosts and paths a gateway keeps seeing (bounded, emptied when full)
+_JSON_STRINGS: Final[dict[str, str]] = {}
 
 
 def _milliseconds(seconds: float) -> str:
     """``seconds`` as milliseconds with two decimals, a JSON number, without float formatting (which
     goes through dtoa, and is the dearest part of a log line)."""
     hundredths = int(seconds * 100_000 + 0.5)
+    if 0 <= hundredths < 1000:
+        return _SHORT_MILLISECONDS[hundredths]
     return str(hundredths // 100) + _HUNDREDTHS[hundredths % 100]
+
+
+def _number(value: int) -> str:
+    return _NUMBERS[value] if 0 <= value < 600 else str(value)
+
+
+def _json_string(text: str) -> str:
+    """``text`` as a JSON string, remembered for short texts."""
+    encoded = _JSON_STRINGS.get(text)
+    if encoded is None:
+        encoded = _string(text)
+        if len(text) <= 200:
+            remember(_JSON_STRINGS, text, encoded, 4096)
+    return encoded
 
 
 _NOBODY: Final = '"subject":null,"api_client":null,"denied_by":null,"deny_kind":null'
@@ -264,21 +286,21 @@ class Gateway:
                     access_log.now_json(),
                     ',"request_id":"',
                     request.request_id,  # [A-Za-z0-9._:@/+=-] (tracing.valid_request_id) or hex
-                    '","trace_id":',
+                    '","trace_id":"' if traceparent else '","trace_id":null',
                     # a trace id is 32 hex digits: nothing to escape
-                    '"' + traceparent[3:35].decode("ascii") + '"' if traceparent else "null",
-                    ',"client":',
-                    _string(client),
+                    traceparent[3:35].decode("ascii") if traceparent else "",
+                    '","client":' if traceparent else ',"client":',
+                    _json_string(client),
                     ',"method":"',
                     head.method,  # an RFC 9110 token: llhttp refuses anything else
                     '","host":',
-                    _string(head.host),
+                    _json_string(head.host),
                     ',"path":',
-                    _string(path),
+                    _json_string(path),
                     ',"query":',
                     query,
                     ',"status":',
-                    str(status),
+                    _number(status),
                     ',"bytes":',
                     str(request.bytes_out),
                     ',"duration_ms":',
@@ -290,7 +312,7 @@ class Gateway:
                     ',"upstream":',
                     upstream,
                     ',"attempts":',
-                    str(request.attempts),
+                    _number(request.attempts),
                     ",",
                     who,
                     "}",
