@@ -63,5 +63,5 @@ def next_traceparent(incoming: bytes | None, ids: str | None = None) -> bytes:
     if incoming is not None:
         match = _TRACEPARENT.match(incoming.strip().lower())
         if match and match.group(1) != b"ff" and match.group(2).strip(b"0") and match.group(3).strip(b"0"):
-            return b"00-" + match.group(2) + b"-" + fresh[64:80] + b"-" + match.group(4)
-    return b"00-" + fresh[32:64] + b"-" + fresh[64:80] + b"-01"
+            return b"00-%b-%b-%b" % (match.group(2), fresh[64:80], match.group(4))
+    return b"00-%b-%b-01" % (fresh[32:64], fresh[64:80])  # one formatting: compiled, cheaper than + chains

@@ -39,6 +39,7 @@ log = logging.getLogger("frontdoor.gateway")
 _string: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
 # the gateway's own 5xx for a routed, admitted request: the upstream failed
 _UPSTREAM_ERRORS: Final = {502: "error", 503: "unavailable", 504: "timeout"}
+_clock: Final = time.monotonic  # bound once: the access log reads it for every request
 _HUNDREDTHS: Final = tuple(f".{n:02d}" for n in range(100))
 # the durations of most requests, under 10 ms, made once
 _SHORT_MILLISECONDS: Final = tuple(f"{n // 100}.{n % 100:02d}" for n in range(1000))
@@ -220,7 +221,7 @@ class Gateway:
         The line is the same object json would encode from a dict with these keys in this order, built
         directly: every string goes through json's own (C) string encoder, numbers are formatted as json
         does. What depends only on the route is made once per route."""
-        now = time.monotonic()
+        now = _clock()
         head = request.head
         route = request.route
         status = request.status
