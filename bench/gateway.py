@@ -1291,7 +1291,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (default 5)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds over every target (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds over every target (default 5)")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per target (default 2)")

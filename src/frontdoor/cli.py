@@ -10,18 +10,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
-
 from frontdoor import __version__
 from frontdoor.contract.load import LoadResult, load_contract
 from frontdoor.errors import FrontdoorError
 from frontdoor.report.check import EXIT_INVALID, run_check
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from frontdoor.plan import Plan
 
 
 def _console() -> Console:
+    # imported here: `serve` prints nothing with rich, and a worker need not hold it in memory
+    from rich.console import Console
+
     # Off a terminal (CI logs, pipes) rich would wrap at 80 columns; tables read better wider.
     console = Console(highlight=False)
     if not console.is_terminal:
@@ -496,6 +499,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except FrontdoorError as exc:
+        from rich.console import Console
+
         Console(stderr=True, highlight=False).print(f"frontdoor: {exc}")
         return EXIT_INVALID
     except BrokenPipeError:

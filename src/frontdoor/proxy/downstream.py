@@ -8,6 +8,7 @@ the reading side whenever the writing side's buffer is full.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, cast
@@ -37,6 +38,7 @@ _HEADER_TIMEOUT: Final = 1
 _UPSTREAM_TIMEOUT: Final = 2
 _IDLE_TIMEOUT: Final = 3
 _NOT_PAUSED: Final[frozenset[str]] = frozenset()
+_NO_PENDING: Final[list[Request]] = []
 _TIMER_SLACK_S: Final = 0.001  # the loop's timers have a millisecond resolution
 # The clock of every deadline and duration here: the one asyncio's loop.time() reads (and uvloop's,
 # cached per loop turn, trails by at most a turn; a timer then fires a little late, never early). Bound
@@ -151,7 +153,9 @@ class Downstream(asyncio.Protocol):
         self.reader: RequestReader | None = None
         self.current: Request | None = None  # the request being answered
         self.reading: Request | None = None  # the request whose body is being read (pipelining)
-        self.pending: list[Request] = []
+        # pipelined requests waiting their turn: a shared empty list until a client pipelines (rare),
+        # never appended to (ten thousand idle connections would hold half a megabyte of empty lists)
+        self.pending: list[Request] = _NO_PENDING
         # why reading is paused; a shared empty frozenset until it is (rare), rather than a set per
         # connection: ten thousand idle connections would hold two megabytes of empty sets
         self.paused: frozenset[str] = _NOT_PAUSED
@@ -175,7 +179,9 @@ class Downstream(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         peer = transport.get_extra_info("peername")
-        self.peer = peer[0] if peer else ""
+        # interned: ten thousand connections from a few addresses share a few strings (and the access
+        # log's memo of their JSON finds them by identity)
+        self.peer = sys.intern(peer[0]) if peer else ""
         self.trusted = self.listener.trusts(self.peer)
         self.reader = RequestReader(self, self.gateway.runtime.limits)
         self.gateway.connections.add(self)
@@ -244,6 +250,8 @@ class Downstream(asyncio.Protocol):
             self.current = request
             self._start(request)
         else:
+            if self.pending is _NO_PENDING:
+                self.pending = []
             self.pending.append(request)
             self._pause("pipeline")
 
