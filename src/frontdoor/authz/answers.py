@@ -23,7 +23,7 @@ _NGINX_STATUSES = frozenset({401, 403})
 def allow(outcome: Outcome, close: bool) -> bytes:
     admission = outcome.admission
     upstream = admission.upstream_headers if admission is not None else None
-    extra = admission.response_lines if admission is not None else None
+    extra = admission.response_head if admission is not None else b""
     if upstream:
         given = {name.lower(): value for name, value in upstream}
         parts = [_ALLOW]
@@ -32,7 +32,7 @@ def allow(outcome: Outcome, close: bool) -> bytes:
     else:
         parts = [_ALLOW_ANONYMOUS]
     if extra:
-        parts.extend(extra)
+        parts.append(extra)
     parts.append(b"connection: close\r\n\r\n" if close else b"\r\n")
     return b"".join(parts)
 
@@ -55,7 +55,7 @@ def deny(
     status = answer_status(outcome, dialect)
     headers: tuple[Header, ...] = (*outcome.headers, (b"x-frontdoor-deny", outcome.kind.encode("ascii")))
     admission = outcome.admission
-    if admission is not None and admission.response_lines:
+    if admission is not None and admission.response_head:
         headers += tuple(admission.response_fields())
     owner = outcome.route.owner if outcome.route is not None else None
     return error_response(

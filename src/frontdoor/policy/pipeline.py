@@ -71,7 +71,7 @@ class Admission:
         "now",
         "path",
         "peer",
-        "response_lines",
+        "response_head",
         "route",
         "scopes",
         "seen",
@@ -107,9 +107,9 @@ class Admission:
         self.api_client: str | None = None  # the API client's name from the Edge
         # Filled in by any stage, allocated only when used:
         self.upstream_headers: list[Header] | None = None  # X-Frontdoor-* identity for the upstream
-        # header lines for the response, CRLF included (e.g. RateLimit on an allowed response): made
-        # ready by the stage, whose line is often the same bytes object every time
-        self.response_lines: list[bytes] | None = None
+        # header lines for the response, CRLF included (e.g. RateLimit on an allowed response), as one
+        # piece: a stage often hands the same bytes object every time, and no list is made for it
+        self.response_head = b""
         self.finishers: list[Callable[[int], None]] | None = None  # called once with the final status
 
     def add_upstream_header(self, name: bytes, value: bytes) -> None:
@@ -120,18 +120,15 @@ class Admission:
     def add_response_header(self, name: bytes, value: bytes) -> None:
         self.add_response_line(b"%b: %b\r\n" % (name, value))
 
-    def add_response_line(self, line: bytes) -> None:
-        """A whole header line for the response, CRLF included."""
-        if self.response_lines is None:
-            self.response_lines = [line]
-        else:
-            self.response_lines.append(line)
+    def add_response_line(self, lines: bytes) -> None:
+        """Whole header lines for the response, each with its CRLF."""
+        self.response_head = self.response_head + lines if self.response_head else lines
 
     def response_fields(self) -> list[Header]:
         """The response header lines as (name, value) pairs."""
         fields: list[Header] = []
-        for line in self.response_lines or ():
-            name, _, value = line[:-2].partition(b":")
+        for line in self.response_head.split(b"\r\n")[:-1]:
+            name, _, value = line.partition(b":")
             fields.append((name, value.strip()))
         return fields
 

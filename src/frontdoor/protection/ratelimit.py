@@ -8,10 +8,10 @@ RateLimit field's bytes. With ``--workers N`` each process holds ``1/N`` of ever
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
 from frontdoor.contract.models import RateLimit
 from frontdoor.contract.values import format_duration
+from frontdoor.memo import remember
 from frontdoor.policy.pipeline import Admission, Denial, Verdict
 from frontdoor.protection.counters import RATE_LIMITED, count
 from frontdoor.protection.gcra import LocalBuckets, Rate, ceil_seconds
@@ -68,14 +68,6 @@ class ServiceLimit:
         return Denial(429, self.reason, self.rule, headers, "rate-limit")
 
 
-# small counts as bytes, made once: ``t`` is nearly always 0 or 1, and ``r`` often under a thousand
-_DECIMALS: Final = tuple(b"%d" % n for n in range(1000))
-
-
-def _decimal(number: int) -> bytes:
-    return _DECIMALS[number] if 0 <= number < 1000 else b"%d" % number
-
-
 class _ServiceBuckets:
     """What a decision for one service needs, from one lookup: a plain slotted class, whose fields
     the compiled build reads directly (a tuple's unpacking costs more)."""
@@ -83,6 +75,7 @@ class _ServiceBuckets:
     __slots__ = (
         "buckets",
         "by_client",
+        "fields",
         "key_of",
         "limit",
         "per_interval",
@@ -101,6 +94,9 @@ class _ServiceBuckets:
         self.per_interval = 1.0 / limit.rate.interval
         self.policy_line = limit.fields.policy_line
         self.state_line_prefix = limit.fields.state_line_prefix
+        # the response's two lines by (remaining, reset): a limit far above the traffic gives the same
+        # pair again and again, a tight one a few (bounded, emptied when full)
+        self.fields: dict[int, bytes] = {}
 
 
 class LocalRateLimit:
@@ -127,11 +123,11 @@ class LocalRateLimit:
         # admitted: the state rides on the response. Never negative: debt <= window + interval * 1e-6.
         remaining = int((entry.window - debt) * entry.per_interval + 1e-6)
         reset = ceil_seconds(debt)
-        state = b"%b%b;t=%b\r\n" % (entry.state_line_prefix, _decimal(remaining), _decimal(reset))
-        lines = admission.response_lines
-        if lines is None:
-            admission.response_lines = [entry.policy_line, state]
-        else:
-            lines.append(entry.policy_line)
-            lines.append(state)
+        key = remaining * 64 + reset if reset < 64 else -1
+        block = entry.fields.get(key)
+        if block is None:
+            block = b"%b%b%d;t=%d\r\n" % (entry.policy_line, entry.state_line_prefix, remaining, reset)
+            if key >= 0:
+                remember(entry.fields, key, block, 256)
+        admission.add_response_line(block)
         return None

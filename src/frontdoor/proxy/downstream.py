@@ -505,8 +505,8 @@ class Downstream(asyncio.Protocol):
             % (request.request_id.encode("ascii"), request.traceparent, self.listener.hsts),
         ]
         admission = request.admission
-        if admission is not None and admission.response_lines:
-            lines.extend(admission.response_lines)
+        if admission is not None and admission.response_head:
+            lines.append(admission.response_head)
         if request.head.method == "HEAD" or mode == "none":
             if length is not None and status not in (204,) and status >= 200:
                 lines.append(b"content-length: %d\r\n" % length)
@@ -607,7 +607,7 @@ class Downstream(asyncio.Protocol):
             incoming = next((v for n, v in request.head.headers if n.lower() == b"traceparent"), None)
             request.traceparent = next_traceparent(incoming)
         extra = ((b"traceparent", request.traceparent), *self.listener.hsts_field, *extra)
-        if request.admission is not None and request.admission.response_lines:
+        if request.admission is not None and request.admission.response_head:
             extra += tuple(request.admission.response_fields())
         head_only = request.head.method == "HEAD"
         answer = error_response(
