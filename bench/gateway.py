@@ -59,7 +59,7 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -87,6 +87,8 @@ GOALS = {
     "idle_10k_mb_max": 100,
     "token_vs_public_rps_min": 0.9,
 }
+# the goals of the interleaved comparisons, by the other side (its base: nginx, or the public route)
+INTERLEAVED_GOALS = {"frontdoor": 0.6, "frontdoor-token": 0.9, "frontdoor-ratelimit": 0.95}
 
 
 # --- small utilities ---------------------------------------------------------------------------------
@@ -605,6 +607,42 @@ def expect_rate_limited(proc: Proc, path: str) -> None:
         raise RuntimeError(
             f"{proc.name} does not answer 200 with a RateLimit field on {path}:\n{proc.tail()}"
         )
+
+
+# the comparisons also measured by interleaving (base, other): frontdoor against nginx, and the routes of
+# one gateway process against its public route
+INTERLEAVED_PAIRS = (
+    ("nginx", "frontdoor"),
+    ("frontdoor", "frontdoor-token"),
+    ("frontdoor", "frontdoor-ratelimit"),
+)
+
+
+def interleaved(run: Callable[[str], dict[str, Any]], base: str, other: str, pairs: int) -> dict[str, Any]:
+    """``pairs`` pairs of short runs, in the order base, other, other, base, base, other...: the two runs
+    of a pair follow each other, and the order alternates, so a machine that drifts during the
+    measurement (a hypervisor lending and taking back cores) moves both sides of a pair alike and
+    favours neither side over the whole. The ratio is the median of the pairs' other/base req/s."""
+    runs: dict[str, list[dict[str, Any]]] = {base: [], other: []}
+    for index in range(pairs):
+        for name in (base, other) if index % 2 == 0 else (other, base):
+            runs[name].append(run(name))
+    ratios = [o["rps"] / b["rps"] for b, o in zip(runs[base], runs[other], strict=True) if b["rps"]]
+    base_cpu = [r["cpu_us_per_request"] for r in runs[base] if "cpu_us_per_request" in r]
+    other_cpu = [r["cpu_us_per_request"] for r in runs[other] if "cpu_us_per_request" in r]
+    return {
+        "base": base,
+        "other": other,
+        "pairs": pairs,
+        "rps_ratio": round(statistics.median(ratios), 3) if ratios else 0.0,
+        "pair_ratios": [round(r, 3) for r in ratios],
+        "cpu_ratio": (
+            round(statistics.median(other_cpu) / statistics.median(base_cpu), 3)
+            if base_cpu and other_cpu
+            else None
+        ),
+        "rps": {base: [round(r["rps"]) for r in runs[base]], other: [round(r["rps"]) for r in runs[other]]},
+    }
 
 
 def paired_ratio(row: dict[str, Any], base: dict[str, Any]) -> float:
@@ -1159,6 +1197,27 @@ def _run(
                     raise RuntimeError(f"{proc.name} died during the run:\n{proc.tail()}")
 
     summary = summarize(rounds)
+
+    def run_named(name: str) -> dict[str, Any]:
+        server = servers[name]
+        return run_wrk(
+            wrk,
+            server.port,
+            args.pair_duration,
+            args.connections,
+            args.threads,
+            server.serving_pids(),
+            servers["upstream"].serving_pids() if "upstream" in servers else [],
+            *wrk_request.get(name, (PATH, ())),
+        )
+
+    interleaving: dict[str, Any] = {}
+    for base, other in INTERLEAVED_PAIRS if args.pairs else ():
+        if base in servers and other in servers:
+            log(f"interleaved: {other} against {base}, {args.pairs} pairs of {args.pair_duration:g}s runs")
+            found = interleaved(run_named, base, other, args.pairs)
+            interleaving[other] = found
+            log(f"interleaved: {other}/{base} {found['rps_ratio']:.3f} (pairs {found['pair_ratios']})")
     idle: dict[str, Any] = {}
     if not args.skip_idle:
         if "frontdoor" in servers:
@@ -1225,6 +1284,7 @@ def _run(
         "frontdoor": gateway,
         "goals": GOALS,
         "protection": protection_ratios(summary),
+        "interleaved": interleaving,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -1275,6 +1335,14 @@ def _run(
         )
     for line in protection_lines(report["protection"]):
         print(line)
+    for other, found in interleaving.items():
+        goal = INTERLEAVED_GOALS.get(other)
+        verdict = f"; goal >= {goal}x: {'met' if found['rps_ratio'] >= goal else 'NOT met'}" if goal else ""
+        print(
+            f"interleaved, {found['pairs']} pairs of {args.pair_duration:g}s runs: {other} "
+            f"{found['rps_ratio']:.2f}x {found['base']}'s req/s (cpu per request "
+            f"{found['cpu_ratio'] or 0:.2f}x){verdict}"
+        )
     if "vs_public" in summary.get("frontdoor-token", {}):
         ratio = summary["frontdoor-token"]["vs_public"]
         goal = GOALS["token_vs_public_rps_min"]
@@ -1292,6 +1360,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (default 5)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds over every target (default 5)")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=6,
+        help="pairs of interleaved runs for the comparisons that matter (default 6; 0: none)",
+    )
+    parser.add_argument(
+        "--pair-duration", type=float, default=3.0, help="seconds per interleaved run (default 3)"
+    )
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per target (default 2)")
