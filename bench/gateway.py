@@ -5,7 +5,7 @@ Everything runs on 127.0.0.1 with free ports, in a temporary directory, and is s
 - a static upstream: its own nginx (1 worker) answering every path with a small fixed body;
 - nginx (1 worker) proxying to it with upstream keep-alive (``keepalive 64``, HTTP/1.1, ``Connection ""``);
 - ``frontdoor serve`` (one process) with a generated contract whose public route goes to it,
-  its access log written to a file (it serves no metrics yet);
+  its access log written to a file and its metrics recorded;
 - the same gateway on a route that needs a bearer token (target ``frontdoor-token``): the benchmark makes
   an RSA key, serves its JWKS (``python -m http.server``), and sends one valid token, verified once and
   then cached;
@@ -21,7 +21,10 @@ warm-up; the table gives the median of the rounds for each target and its ratio 
 is the median of the rounds' ratios: the two targets of a round ran seconds apart), and the
 target's own CPU time per request (from /proc: steadier than req/s on a small machine shared with wrk
 and the upstream). nginx writes its access log to a file, as frontdoor does (--nginx-access-log off to
-drop it). Then 10,000
+drop it). The comparisons that have goals (frontdoor against nginx, and the token and rate-limited
+routes against the public one) are then measured again by interleaving: pairs of short runs of the two
+sides only, in the order A B B A A B... (--pairs, --pair-duration), whose median ratio a machine that
+drifts within seconds biases less. Then 10,000
 idle keep-alive connections (one request sent on each) are held open to frontdoor and to nginx, and the
 resident memory of the gateway process and of nginx's worker is read from /proc.
 
