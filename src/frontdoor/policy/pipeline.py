@@ -118,9 +118,9 @@ class Admission:
         self.upstream_headers.append((name, value))
 
     def add_response_header(self, name: bytes, value: bytes) -> None:
-        self.add_response_line(b"%b: %b\r\n" % (name, value))
+        self.add_response_lines(b"%b: %b\r\n" % (name, value))
 
-    def add_response_line(self, lines: bytes) -> None:
+    def add_response_lines(self, lines: bytes) -> None:
         """Whole header lines for the response, each with its CRLF."""
         self.response_head = self.response_head + lines if self.response_head else lines
 

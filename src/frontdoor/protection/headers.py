@@ -50,9 +50,9 @@ class PolicyFields:
     def state(self, remaining: int, reset: int) -> Header:
         return (STATE_FIELD, b"%b%d;t=%d" % (self.state_prefix, remaining, reset))
 
-    def state_line(self, remaining: int, reset: int) -> bytes:
-        """``state`` as a header line: one formatting for the whole line."""
-        return b"%b%d;t=%d\r\n" % (self.state_line_prefix, remaining, reset)
+    def lines(self, remaining: int, reset: int) -> bytes:
+        """Both fields as the response's header lines, in one formatting."""
+        return b"%b%b%d;t=%d\r\n" % (self.policy_line, self.state_line_prefix, remaining, reset)
 
 
 def _sf_string(text: str) -> bytes:

@@ -72,17 +72,7 @@ class _ServiceBuckets:
     """What a decision for one service needs, from one lookup: a plain slotted class, whose fields
     the compiled build reads directly (a tuple's unpacking costs more)."""
 
-    __slots__ = (
-        "buckets",
-        "by_client",
-        "fields",
-        "key_of",
-        "limit",
-        "per_interval",
-        "policy_line",
-        "state_line_prefix",
-        "window",
-    )
+    __slots__ = ("buckets", "by_client", "fields", "key_of", "limit", "lines", "per_interval", "window")
 
     def __init__(self, limit: ServiceLimit, buckets: LocalBuckets) -> None:
         self.limit = limit
@@ -92,11 +82,10 @@ class _ServiceBuckets:
         self.by_client = limit.by_client
         self.window = limit.rate.window
         self.per_interval = 1.0 / limit.rate.interval
-        self.policy_line = limit.fields.policy_line
-        self.state_line_prefix = limit.fields.state_line_prefix
+        self.fields = limit.fields
         # the response's two lines by (remaining, reset): a limit far above the traffic gives the same
         # pair again and again, a tight one a few (bounded, emptied when full)
-        self.fields: dict[int, bytes] = {}
+        self.lines: dict[int, bytes] = {}
 
 
 class LocalRateLimit:
@@ -123,11 +112,11 @@ class LocalRateLimit:
         # admitted: the state rides on the response. Never negative: debt <= window + interval * 1e-6.
         remaining = int((entry.window - debt) * entry.per_interval + 1e-6)
         reset = ceil_seconds(debt)
-        key = remaining * 64 + reset if reset < 64 else -1
-        block = entry.fields.get(key)
-        if block is None:
-            block = b"%b%b%d;t=%d\r\n" % (entry.policy_line, entry.state_line_prefix, remaining, reset)
-            if key >= 0:
-                remember(entry.fields, key, block, 256)
-        admission.add_response_line(block)
+        state = remaining * 64 + reset if reset < 64 else -1
+        lines = entry.lines.get(state)
+        if lines is None:
+            lines = entry.fields.lines(remaining, reset)
+            if state >= 0:
+                remember(entry.lines, state, lines, 256)
+        admission.add_response_lines(lines)
         return None

@@ -251,8 +251,7 @@ class RedisRateLimit:
             return limit.refused(int(first) / 1e6, int(second) / 1e6)
         debt = int(first) / 1e6
         fields = limit.fields
-        admission.add_response_line(fields.policy_line)
-        admission.add_response_line(fields.state_line(limit.rate.remaining(debt), ceil_seconds(debt)))
+        admission.add_response_lines(fields.lines(limit.rate.remaining(debt), ceil_seconds(debt)))
         return None
 
     def _unavailable(self, limit: ServiceLimit, now: float) -> Denial | None:
