@@ -555,6 +555,17 @@ CASES = [
         says=("/orders/public-stats", "public"),
     ),
     Case(
+        "route-access-missing-path-not-a-path",
+        ORDERS,
+        "    - path: /orders/public-stats\n      access: public\n",
+        "    - path: {key: '-----BEGIN PRIVATE KEY-----'}\n",
+        "route-access",
+        "path: {key:",
+        "shop-app",
+        says=("route #",),
+        never=("BEGIN PRIVATE KEY",),  # a route that is no path is named by its place, never its value
+    ),
+    Case(
         "route-access-null",
         ORDERS,
         "/orders/public-stats\n      access: public",

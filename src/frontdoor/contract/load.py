@@ -21,6 +21,7 @@ from frontdoor.contract.models import (
 from frontdoor.contract.ownership import misplaced_field
 from frontdoor.contract.secrets import find_secret_literals
 from frontdoor.contract.source import NAME, NodePath, SourceDocument, document_owner, read_tree
+from frontdoor.contract.values import parse_route_path
 from frontdoor.errors import Finding, Location
 
 _FRIENDLY = {
@@ -175,14 +176,23 @@ def _missing_access(source: SourceDocument, fix: str | None) -> Iterator[Finding
         return
     for index, route in enumerate(routes):
         if isinstance(route, dict) and route.get("access") is None:
-            path = route.get("path", "?")
             yield Finding(
                 "route-access",
-                f"route {path} declares no access: nothing defaults to public; write access: public, "
-                "authenticated, or {scopes, claims, clients}",
+                f"route {_route_name(route.get('path'), index)} declares no access: nothing defaults to "
+                "public; write access: public, authenticated, or {scopes, claims, clients}",
                 source.locate(("spec", "routes", index)),
                 fix,
             )
+
+
+def _route_name(path: object, index: int) -> str:
+    """A route as a message names it: its path when that is one, else its place in the list. Never
+    the raw value, which may be anything (a pasted secret, say)."""
+    try:
+        parse_route_path(path)
+    except ValueError:
+        return f"#{index + 1}"
+    return str(path)
 
 
 def _validate(source: SourceDocument) -> tuple[Document | None, list[Finding], tuple[str, str] | None]:
