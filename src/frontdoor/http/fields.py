@@ -28,6 +28,8 @@ RESTATED: Final = frozenset({b"expect", b"content-length"})  # answered or re-st
 # Read by the access stage and forwarded as they came: sorted out while reading, so that finding them
 # does not mean lowering every name of the request again.
 CREDENTIALS: Final = frozenset({b"authorization", b"x-api-key"})
+# Connection tokens that name no field: a Connection header of only these drops nothing more
+PLAIN_CONNECTION_TOKENS: Final = frozenset({b"keep-alive", b"close", b""})
 # of a response: the framing (restated by the gateway) and the fields the gateway sets itself
 RESPONSE_NOT_FORWARDED: Final = HOP_BY_HOP | {b"content-length", b"x-request-id", b"traceparent"}
 # every name the forwarding code does more with than copy

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from frontdoor.http.fields import OWN_PREFIX, RESPONSE_NOT_FORWARDED
+from frontdoor.http.fields import OWN_PREFIX, PLAIN_CONNECTION_TOKENS, RESPONSE_NOT_FORWARDED
 from frontdoor.memo import remember
 
 # the kinds of line
@@ -30,7 +30,6 @@ _TCHAR: Final = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijk
 # control characters but HTAB, and DEL: llhttp refuses them in a field value (CR and LF included: a
 # line here is what lies between two CRLFs, so any CR or LF left in it is a bare one)
 _CONTROLS: Final = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
-_CONNECTION_TOKENS: Final = frozenset({b"keep-alive", b"close", b""})
 
 # bounded: lines that never repeat (a cookie, an etag) must not grow it
 _KEPT: Final = 1024
@@ -51,6 +50,7 @@ class Line:
 _ODD_LINE: Final = Line(ODD)
 _DROP_LINE: Final = Line(DROP)
 _CLOSE_LINE: Final = Line(CLOSE)
+# two memos, not one: a status line's bytes met as a field line must be judged as a field (ODD)
 _FIELDS: Final[dict[bytes, Line]] = {}
 _STATUSES: Final[dict[bytes, Line]] = {}
 
@@ -106,7 +106,7 @@ def _judge_field(line: bytes) -> Line:
         return Line(LENGTH, int(value))
     if lower == b"connection":
         tokens = {token.strip(b" \t").lower() for token in value.split(b",")}
-        if not tokens <= _CONNECTION_TOKENS:
+        if not tokens <= PLAIN_CONNECTION_TOKENS:
             return _ODD_LINE  # it names fields to drop: the reader with llhttp does that
         return _CLOSE_LINE if b"close" in tokens else _DROP_LINE
     if lower in {b"transfer-encoding", b"upgrade"}:

@@ -17,11 +17,10 @@ from typing import Final, Literal, Protocol
 import httptools
 
 from frontdoor.http.errors import ProtocolError
-from frontdoor.http.fields import OWN_PREFIX, RESPONSE_NOT_FORWARDED, lowered
+from frontdoor.http.fields import OWN_PREFIX, PLAIN_CONNECTION_TOKENS, RESPONSE_NOT_FORWARDED, lowered
 from frontdoor.http.plainhead import CLOSE, FORWARD, LENGTH, ODD, STATUS, field_line, status_line
 
 BodyMode = Literal["none", "length", "chunked", "close"]
-_PLAIN_TOKENS: Final = frozenset({b"keep-alive", b"close", b""})
 _NO_TOKENS: Final[frozenset[bytes]] = frozenset()
 _NO_FIELDS: Final[tuple[tuple[bytes, bytes], ...]] = ()
 
@@ -186,13 +185,10 @@ class ResponseReader:
         available = len(data) - start
         if available > length:
             return False  # more than the body: llhttp reads what follows as it always has
+        # (the llhttp callbacks' own state is left alone: on_message_begin resets it for their next one)
         reason = status.text
         self.lines = forward
         self.tokens = _NO_TOKENS
-        self._reason = reason
-        self._length = length
-        self._chunked = False
-        self._in_trailers = True
         self.mode = "length"
         self._reusable = not close
         self._remaining = length - available
@@ -244,8 +240,8 @@ class ResponseReader:
                 self._length = _digits(value.rstrip(b" \t"))  # llhttp keeps trailing whitespace in values
             elif lower == b"transfer-encoding":
                 self._chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
-            elif lower == b"connection" and value not in _PLAIN_TOKENS:  # "keep-alive" names no field
-                named = {token.strip().lower() for token in value.split(b",")} - _PLAIN_TOKENS
+            elif lower == b"connection" and value not in PLAIN_CONNECTION_TOKENS:  # "keep-alive" names none
+                named = {token.strip().lower() for token in value.split(b",")} - PLAIN_CONNECTION_TOKENS
                 if named:
                     self.tokens = self.tokens | named
         elif not lower.startswith(OWN_PREFIX):

@@ -214,8 +214,8 @@ class Pipeline:
         verdict = await pending
         if verdict is not None:
             return verdict
-        for stage in self.stages[start:]:
-            step = stage.check(admission)
+        for check in self._checks[start:]:
+            step = check(admission)
             if step is None:
                 continue
             if isinstance(step, Denial):
