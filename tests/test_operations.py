@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import signal
 import threading
@@ -364,7 +365,11 @@ def test_no_request_fails_while_the_contract_is_reloaded_ten_times(started: Call
         thread.start()
     try:
         for number in range(10):
-            services.write_text(edited if number % 2 == 0 else original)
+            # atomically: a worker still reloading from the previous trigger (slow on a loaded machine)
+            # must never read a half-written file, which it would rightly count as a failed reload
+            staged = services.with_suffix(".staged")
+            staged.write_text(edited if number % 2 == 0 else original)
+            os.replace(staged, services)
             if number % 3 == 2:
                 gateway.signal(signal.SIGHUP)
                 time.sleep(0.1)
