@@ -1,8 +1,12 @@
-"""``frontdoor authz``: the check listener, its connections, reload and drain.
+"""``frontdoor authz``: the check listener, its connections, the admin listener, reload and drain.
 
 A connection is a protocol with callbacks, as in ``serve``: a check that every stage decides at once is
 answered from ``data_received``; only a stage that waits on I/O makes a task, and the connection then
 reads nothing more until that check is answered (answers keep the order of the requests).
+
+Operating it is serve's code (observe/control.py and the admin listener): the same reloads, the same
+stop store (so a stop through either process's admin API is enforced by both), the same admin API when
+the Edge declares ``admin``.
 """
 
 from __future__ import annotations
@@ -25,11 +29,14 @@ from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import Limits, RequestHead, RequestReader
 from frontdoor.http.messages import error_response, status_line
 from frontdoor.http.tracing import new_request_id, valid_request_id
+from frontdoor.observe import metrics
+from frontdoor.observe.adminlistener import AdminProtocol
+from frontdoor.observe.control import Operations
 from frontdoor.plan import Plan
 from frontdoor.policy.killswitch import route_id
 from frontdoor.policy.pipeline import Network, StageContext, build_pipeline
 from frontdoor.proxy.lifecycle import run_until_stopped
-from frontdoor.proxy.server import AccessLog, install_event_loop, load_plan
+from frontdoor.proxy.server import AccessLog, install_event_loop
 
 log = logging.getLogger("frontdoor.authz")
 
@@ -43,6 +50,7 @@ class Settings:
     path_prefix: str = ""
     trusted: tuple[Network, ...] = LOOPBACK
     entrypoint: str | None = None
+    admin_listen: ListenAddress | None = None  # instead of the Edge's admin.listen
 
 
 @dataclass
@@ -78,28 +86,50 @@ def build_authz_runtime(plan: Plan, settings: Settings, context: StageContext | 
 
 
 class AuthzService:
-    def __init__(self, loop: asyncio.AbstractEventLoop, runtime: AuthzRuntime, access_log: AccessLog) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        runtime: AuthzRuntime,
+        access_log: AccessLog,
+        ops: Operations[AuthzRuntime] | None = None,
+    ) -> None:
         self.loop = loop
         self.runtime = runtime
         self.access_log = access_log
+        self.ops = ops
         self.connections: set[AuthzConnection] = set()
         self.server: asyncio.Server | None = None
+        self.admin: asyncio.Server | None = None
         self.ready = False
         self.draining = False
         self.reuse_port = False
 
-    async def start(self, address: ListenAddress) -> None:
+    def install(self, runtime: AuthzRuntime) -> None:
+        """A reloaded contract: new checks use it (a check decides at once or keeps its own stages)."""
+        self.runtime = runtime
+
+    async def _listen(
+        self, address: ListenAddress, factory: Callable[[], asyncio.Protocol]
+    ) -> asyncio.Server:
         try:
-            self.server = await self.loop.create_server(
-                lambda: AuthzConnection(self),
-                address.host,
-                address.port,
-                reuse_port=self.reuse_port,
-                backlog=4096,
+            return await self.loop.create_server(
+                factory, address.host, address.port, reuse_port=self.reuse_port, backlog=4096
             )
         except OSError as exc:
             raise FrontdoorError(f"cannot listen on {address}: {exc.strerror or exc}") from None
+
+    async def start(self, address: ListenAddress, admin_address: ListenAddress | None = None) -> None:
+        if self.ops is not None:
+            await self.ops.read_stops()  # a stop in force applies from the first check
+        self.server = await self._listen(address, lambda: AuthzConnection(self))
         log.info("authz listening on %s", address)
+        admin = self.runtime.plan.edge.spec.admin
+        if admin is not None and self.ops is not None:
+            where = admin_address or admin.listen
+            self.admin = await self._listen(where, lambda: AdminProtocol(self))
+            log.info("admin listening on %s", where)
+        if self.ops is not None:
+            self.ops.start()
         self._flush_log()
         # what was built so far lives as long as the process: later collections skip it (as serve does)
         gc.collect()
@@ -141,8 +171,11 @@ class AuthzService:
     async def drain(self, deadline: float) -> None:
         self.draining = True
         self.ready = False
-        if self.server is not None:
-            self.server.close()
+        if self.ops is not None:
+            self.ops.stop()
+        for server in (self.server, self.admin):
+            if server is not None:
+                server.close()
         for connection in list(self.connections):
             connection.shutdown()
         end = self.loop.time() + deadline
@@ -358,29 +391,36 @@ def run_authz(
     reuse_port: bool = False,
     context: StageContext | None = None,
     drain_deadline: float = 10.0,
+    run_dir: Path | None = None,
 ) -> int:
-    """Answer checks until SIGTERM or SIGINT; SIGHUP reloads the contract."""
+    """Answer checks until SIGTERM or SIGINT; SIGHUP (or the admin API's reload) reloads the contract.
+    ``run_dir`` is the workers' shared scratch directory (metric snapshots, the reload epoch)."""
     loop = install_event_loop()
     asyncio.set_event_loop(loop)
-
-    def load() -> AuthzRuntime:
-        return build_authz_runtime(load_plan(directory, environment), settings, context)
-
-    service = AuthzService(loop, load(), AccessLog(access_log))
+    ops = Operations(
+        directory,
+        environment,
+        loop,
+        lambda plan: build_authz_runtime(plan, settings, context),
+        context,
+        run_dir,
+        watch=False,  # as before: SIGHUP or POST /admin/reload
+    )
+    service = AuthzService(loop, ops.load(), AccessLog(access_log), ops)
+    ops.install = service.install
     service.reuse_port = reuse_port
-
-    def reload() -> None:
-        try:
-            service.runtime = load()
-            log.info("reloaded the contract from %s", directory)
-        except FrontdoorError as exc:
-            log.error("reload refused, the previous contract keeps deciding: %s", exc)
 
     async def start() -> None:
         if before_start is not None:
             await before_start(service.runtime)
-        await service.start(settings.listen)
+        await service.start(settings.listen, settings.admin_listen)
         if on_ready is not None:
             on_ready(service)
 
-    return run_until_stopped(loop, start, reload, lambda: service.drain(drain_deadline))
+    return run_until_stopped(
+        loop,
+        start,
+        lambda: ops.reload("signal"),
+        lambda: service.drain(drain_deadline),
+        cleanup=metrics.recorder().forget_snapshot,
+    )
