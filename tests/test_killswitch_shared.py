@@ -188,6 +188,9 @@ def test_a_stop_through_either_admin_api_is_enforced_by_serve_and_authz_on_one_s
             ("stop", "route:other.0"),
         ]
         assert (state / "edge" / "dev" / "stops.json").is_file()  # kept per Edge and environment
+        # authz's metrics count its checks as serve counts requests: the stopped ones by deny kind
+        assert denied(authz.admin_port, "shop", "kill-switch") >= 1
+        assert denied(authz.admin_port, "other", "kill-switch") >= 1
     finally:
         authz.stop()
         serve.stop()
@@ -227,6 +230,19 @@ def test_a_stop_through_either_admin_api_is_enforced_through_redis_without_a_sha
     finally:
         authz.stop()
         serve.stop()
+
+
+def denied(port: int, service: str, kind: str) -> float:
+    status, body = admin(port, "/metrics")
+    assert status == 200 and isinstance(body, str)
+    return sum(
+        float(sample.value)
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+        if sample.name == "frontdoor_denied_total"
+        and sample.labels.get("service") == service
+        and sample.labels.get("kind") == kind
+    )
 
 
 def scrape_failures(port: int) -> float:

@@ -196,7 +196,8 @@ def cmd_authz(args: argparse.Namespace) -> int:
     import tempfile
 
     from frontdoor.authz.decide import LOOPBACK, chosen_entrypoints, parse_networks
-    from frontdoor.authz.service import Settings, run_authz
+    from frontdoor.authz.runtime import Settings
+    from frontdoor.authz.service import run_authz
     from frontdoor.contract.values import parse_listen
     from frontdoor.policy.pipeline import StageContext
     from frontdoor.proxy.server import check_servable

@@ -15,74 +15,34 @@ import asyncio
 import gc
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
 from frontdoor.authz.answers import allow, answer_status, deny
-from frontdoor.authz.decide import LOOPBACK, Checker, Outcome, chosen_entrypoints
+from frontdoor.authz.decide import Outcome
+from frontdoor.authz.runtime import AuthzRuntime, Settings, build_authz_runtime
 from frontdoor.contract.models import Timeouts
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
-from frontdoor.http.h1 import Limits, RequestHead, RequestReader
+from frontdoor.http.h1 import RequestHead, RequestReader
 from frontdoor.http.messages import error_response, status_line
 from frontdoor.http.tracing import new_request_id, valid_request_id
 from frontdoor.observe import metrics
 from frontdoor.observe.adminlistener import AdminProtocol
 from frontdoor.observe.control import Operations
-from frontdoor.plan import Plan
+from frontdoor.observe.traffic import RouteKey
+from frontdoor.plan import PlannedRoute
 from frontdoor.policy.killswitch import route_id
-from frontdoor.policy.pipeline import Network, StageContext, build_pipeline
+from frontdoor.policy.pipeline import StageContext
 from frontdoor.proxy.lifecycle import run_until_stopped
 from frontdoor.proxy.server import AccessLog, install_event_loop
 
 log = logging.getLogger("frontdoor.authz")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the command line says, beyond the contract."""
-
-    listen: ListenAddress
-    dialect: str = "auto"
-    path_prefix: str = ""
-    trusted: tuple[Network, ...] = LOOPBACK
-    entrypoint: str | None = None
-    admin_listen: ListenAddress | None = None  # instead of the Edge's admin.listen
-
-
-@dataclass
-class AuthzRuntime:
-    """Built once per contract load; a reload builds a new one."""
-
-    plan: Plan
-    checker: Checker
-    limits: Limits
-    timeouts: Timeouts
-
-
-def build_authz_runtime(plan: Plan, settings: Settings, context: StageContext | None = None) -> AuthzRuntime:
-    try:
-        chosen_entrypoints(plan, settings.entrypoint, settings.path_prefix)  # before any stage is built
-        checker = Checker(
-            plan,
-            build_pipeline(plan, context),
-            settings.trusted,
-            settings.dialect,
-            settings.path_prefix,
-            settings.entrypoint,
-        )
-    except ValueError as exc:
-        raise FrontdoorError(str(exc)) from None
-    protection = plan.edge.spec.protection
-    return AuthzRuntime(
-        plan,
-        checker,
-        Limits(protection.max_header_bytes, 100, protection.max_request_body),
-        protection.timeouts,
-    )
+#: answers about the check request itself, not about an original request: not in the traffic metrics
+_NOT_CHECKS = frozenset({"untrusted-peer", "bad-check"})
 
 
 class AuthzService:
@@ -103,10 +63,39 @@ class AuthzService:
         self.ready = False
         self.draining = False
         self.reuse_port = False
+        self.recorder = metrics.recorder()
+        # per route (the object kept so that an id is never reused while it is here): its metric labels
+        self._route_keys: dict[int, tuple[PlannedRoute, RouteKey]] = {}
+        self._unmatched: RouteKey = ("unmatched", "", "", runtime.plan.platform_team)
 
     def install(self, runtime: AuthzRuntime) -> None:
         """A reloaded contract: new checks use it (a check decides at once or keeps its own stages)."""
         self.runtime = runtime
+        self._route_keys = {}
+        self._unmatched = ("unmatched", "", "", runtime.plan.platform_team)
+
+    def record(self, outcome: Outcome, started: float) -> None:
+        """The check in the metrics, labelled as serve labels the request (its status: serve's)."""
+        route = outcome.route
+        if route is None:
+            key = self._unmatched
+        else:
+            known = self._route_keys.get(id(route))
+            if known is None or known[0] is not route:
+                known = self._route_keys[id(route)] = (
+                    route,
+                    (route_id(route), str(route.path), route.service, route.owner),
+                )
+            key = known[1]
+        original = outcome.original
+        self.recorder.record(
+            key,
+            metrics.method_label(original.method) if original is not None else "other",
+            outcome.status,
+            time.perf_counter() - started,
+            outcome.kind if outcome.status != 200 else "",
+            outcome.rule,
+        )
 
     async def _listen(
         self, address: ListenAddress, factory: Callable[[], asyncio.Protocol]
@@ -303,6 +292,7 @@ class AuthzConnection(asyncio.Protocol):
         pass
 
     def _answer(self, head: RequestHead) -> None:
+        started = time.perf_counter()
         service = self.service
         checker = service.runtime.checker
         if checker.is_probe(head):
@@ -310,24 +300,24 @@ class AuthzConnection(asyncio.Protocol):
             return
         result = checker.check(head, self.peer, self.trusted)
         if isinstance(result, Outcome):
-            self._reply(head, result)
+            self._reply(head, result, started)
             return
         self.busy = True
         if self.transport is not None:
             self.transport.pause_reading()
         task = asyncio.ensure_future(result, loop=service.loop)
-        task.add_done_callback(lambda done: self._decided(head, done))
+        task.add_done_callback(lambda done: self._decided(head, done, started))
 
-    def _decided(self, head: RequestHead, done: asyncio.Future[Outcome]) -> None:
+    def _decided(self, head: RequestHead, done: asyncio.Future[Outcome], started: float) -> None:
         self.busy = False
         if self.closed:
             return
         error = None if done.cancelled() else done.exception()
         if done.cancelled() or error is not None:
             self.service.report_error("a policy stage failed", error)
-            self._reply(head, Outcome(503, "the gateway could not decide this request", "error"))
+            self._reply(head, Outcome(503, "the gateway could not decide this request", "error"), started)
         else:
-            self._reply(head, done.result())
+            self._reply(head, done.result(), started)
         while self.waiting and not self.busy and not self.closed:
             self._answer(self.waiting.pop(0))
         if self.busy or self.closed or self.transport is None:
@@ -338,7 +328,9 @@ class AuthzConnection(asyncio.Protocol):
             return
         self.transport.resume_reading()
 
-    def _reply(self, head: RequestHead, outcome: Outcome) -> None:
+    def _reply(self, head: RequestHead, outcome: Outcome, started: float) -> None:
+        if outcome.kind not in _NOT_CHECKS:
+            self.service.record(outcome, started)
         if self.transport is None or self.closed:
             return
         close = not head.keep_alive or self.service.draining
