@@ -117,6 +117,8 @@ class AuthzService:
             where = admin_address or admin.listen
             self.admin = await self._listen(where, lambda: AdminProtocol(self))
             log.info("admin listening on %s", where)
+            if not where.is_loopback:
+                log.warning("the admin listener %s is reachable beyond loopback, without TLS", where)
         if self.ops is not None:
             self.ops.start()
         self._flush_log()
