@@ -281,6 +281,13 @@ def test_with_redis_gone_the_last_stops_keep_applying_and_the_failure_is_counted
         status, body = admin(spec.admin_port, "/admin/services/other/stop", "POST", {"reason": "x"})
         assert status == 503 and isinstance(body, dict) and "cannot be written" in body["reason"]
         assert served(serve, "/other/1")[0] == 200
+        # a process restarted while Redis is away starts with the last stops this host read
+        assert authz.stop() == 0
+        authz = Authz(
+            root, "dev", process_env(TEST_REDIS_URL=redis_server.url), "--state-dir", str(tmp_path / "a")
+        )
+        assert authz.check("/shop/1") == (503, "kill-switch")
+        assert authz.check("/other/1") == (200, "")
     finally:
         assert authz.stop() == 0
         serve.stop()

@@ -227,6 +227,14 @@ def file_store(state_dir: Path | None, edge: str = "", environment: str = "") ->
     if store is None:
         directory = deployment_dir(state_dir, edge, environment) if state_dir is not None else None
         store = _stores[key] = FileStops(directory) if directory is not None else StopStore()
+        if state_dir is not None and (state_dir / "stops.json").exists():
+            # stops were once kept per directory only: say so rather than lift them silently
+            log.warning(
+                "%s holds stops in the old layout, which no deployment reads: stop them again through "
+                "the admin API (they are now kept in %s), then remove the file",
+                state_dir / "stops.json",
+                store.describe(),
+            )
     return store
 
 
