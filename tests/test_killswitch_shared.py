@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from .authz_support import Process
-from .harness import ContractSpec, Gateway, RedisServer, Upstreams, free_port, request
+from .harness import ContractSpec, Gateway, RedisServer, Upstreams, free_port, raw_exchange, request, statuses
 
 TOKEN = "killswitch-test-token-8d1e"
 POLL_TIMEOUT = 20.0  # generous: the store is read every half second, the machine may be busy
@@ -342,3 +342,29 @@ def test_two_edges_and_two_environments_sharing_a_store_never_see_each_others_st
         twin.stop()
         for process in running.values():
             process.stop()
+
+
+def test_pipelined_admin_requests_are_answered_in_order_after_a_stop(
+    tmp_path: Path, upstreams: Upstreams, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRONTDOOR_ADMIN_TOKEN", TOKEN)
+    spec, root = contract(tmp_path, upstreams)
+    serve = Gateway(root, spec, tmp_path / "serve.log", "--state-dir", str(tmp_path / "state"), "--no-watch")
+    try:
+        body = b'{"reason": "pipelined"}'
+        auth = f"authorization: Bearer {TOKEN}\r\n".encode()
+        stop = (
+            b"POST /admin/services/shop/stop HTTP/1.1\r\nhost: x\r\n"
+            + auth
+            + b"content-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body)
+            + body
+        )
+        routes = b"GET /admin/routes HTTP/1.1\r\nhost: x\r\n" + auth + b"connection: close\r\n\r\n"
+        raw = raw_exchange(spec.admin_port, stop + routes)
+        assert statuses(raw) == [200, 200]
+        first, second = raw.split(b"HTTP/1.1 200 ")[1:]
+        # the stop's answer first, then the table that shows the stop
+        assert b'"stopped": {' in first and b'"routes"' not in first
+        assert b'"reason": "pipelined"' in second and b'"routes"' in second
+    finally:
+        serve.stop()

@@ -47,6 +47,8 @@ class AdminProtocol(asyncio.Protocol):
         self.head: RequestHead | None = None
         self.body: list[bytes] = []
         self.peer = ""
+        self.busy = False  # an answer waits on the stop store: requests read meanwhile wait their turn
+        self.waiting: list[tuple[RequestHead, bytes]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
@@ -74,6 +76,12 @@ class AdminProtocol(asyncio.Protocol):
             return
         self.head = None
         body, self.body = b"".join(self.body), []
+        if self.busy:
+            self.waiting.append((head, body))
+            return
+        self._answer(head, body)
+
+    def _answer(self, head: RequestHead, body: bytes) -> None:
         gateway = self.gateway
         ops = gateway.ops
         answer: Reply | Awaitable[Reply]
@@ -89,6 +97,7 @@ class AdminProtocol(asyncio.Protocol):
             self._send(self._serialize(answer, head), close=not head.keep_alive)
             return
         assert inspect.isawaitable(answer)
+        self.busy = True
         if self.transport is not None:
             self.transport.pause_reading()
         task = asyncio.ensure_future(answer)
@@ -100,9 +109,15 @@ class AdminProtocol(asyncio.Protocol):
         else:
             failure = done.exception()
             reply = self._failed(failure) if failure is not None else done.result()
+        self.busy = False
         self._send(self._serialize(reply, head), close=not head.keep_alive)
-        if self.transport is not None and not self.transport.is_closing():
+        while self.waiting and not self.busy and self._open():
+            self._answer(*self.waiting.pop(0))
+        if not self.busy and self.transport is not None and self._open():
             self.transport.resume_reading()
+
+    def _open(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
 
     def _failed(self, failure: BaseException) -> Reply:
         self.gateway.report_error("the admin API failed", failure)
