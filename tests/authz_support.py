@@ -173,8 +173,12 @@ class Process:
 
 
 def start_authz(contract: Path, env: dict[str, str], log: Path, *extra: str) -> tuple[Process, int]:
+    """authz on a free port; its admin listener (the Edge declares one) on another free port unless
+    ``extra`` says where, so that it never takes the port of a serve started on the same contract."""
     port = free_port()
     args = ["authz", str(contract), "--env", "dev", "--listen", f"127.0.0.1:{port}", "--access-log", str(log)]
+    if "--admin-listen" not in extra:
+        extra = (*extra, "--admin-listen", f"127.0.0.1:{free_port()}")
     return Process([*args, *extra], env, port, "/readyz"), port
 
 

@@ -174,7 +174,7 @@ class Gateway:
         self.spec = spec
         self.log = log
         self.contract = contract
-        if "--state-dir" not in extra:  # never the default (.frontdoor/state in the working directory)
+        if "--state-dir" not in extra:  # never the default (the user's own state directory)
             extra = (*extra, "--state-dir", str(log.parent / f"{log.name}.state"))
         self.process = subprocess.Popen(
             [

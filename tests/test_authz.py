@@ -13,7 +13,8 @@ import pytest
 from frontdoor.authz.answers import allow, answer_status, deny
 from frontdoor.authz.decide import LOOPBACK, Checker, Outcome, parse_networks
 from frontdoor.authz.dialects import BadCheck, read_original
-from frontdoor.authz.service import AuthzRuntime, AuthzService, Settings, build_authz_runtime
+from frontdoor.authz.runtime import AuthzRuntime, Settings, build_authz_runtime
+from frontdoor.authz.service import AuthzService
 from frontdoor.contract.models import Timeouts
 from frontdoor.contract.values import parse_listen
 from frontdoor.http.h1 import Limits, RequestHead, RequestReader

@@ -3,6 +3,7 @@ the kill switch stage and the audit log."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -16,8 +17,17 @@ from frontdoor.observe.audit import AuditLog
 from frontdoor.observe.metrics import MergedCollector, Recorder, merge
 from frontdoor.observe.traffic import BUCKETS, Stat, Window, bucket, quantile
 from frontdoor.plan import compile_plan
-from frontdoor.policy.killswitch import KillSwitchStage, Stop, StopStore, route_id, route_key, service_key
-from frontdoor.policy.pipeline import Admission, Denial, build_pipeline
+from frontdoor.policy.killswitch import (
+    FileStops,
+    KillSwitchStage,
+    Stop,
+    file_store,
+    route_id,
+    route_key,
+    service_key,
+    store_for,
+)
+from frontdoor.policy.pipeline import Admission, Denial, StageContext, build_pipeline
 
 from .contracts import EDGE, TEAMS, environment, service, write
 
@@ -108,17 +118,45 @@ def test_exposition_has_the_labels_from_the_contract(tmp_path: Path) -> None:
 
 
 def test_two_stores_on_one_directory_see_each_others_stops(tmp_path: Path) -> None:
-    one, two = StopStore(tmp_path), StopStore(tmp_path)
+    one, two = FileStops(tmp_path), FileStops(tmp_path)
     stop = Stop(
         "service", "orders", service_key("orders"), "app-a", "bad deploy", "2026-01-01T00:00:00Z", "x"
     )
-    one.stop(stop)
+    asyncio.run(one.stop(stop))
     two.refresh()
     assert two.stops == {stop.key: stop}
-    assert two.start(stop.key) == stop
+    assert asyncio.run(two.start(stop.key)) == stop
     one.refresh()
     assert one.stops == {}
-    assert StopStore(tmp_path).start(stop.key) is None  # starting what is not stopped changes nothing
+    # starting what is not stopped changes nothing
+    assert asyncio.run(FileStops(tmp_path).start(stop.key)) is None
+
+
+def test_stops_are_kept_per_edge_and_environment(tmp_path: Path) -> None:
+    stop = Stop("service", "orders", service_key("orders"), "app-a", "bad deploy", "T", "x")
+    mine = file_store(tmp_path, "edge", "prod")
+    asyncio.run(mine.stop(stop))
+    assert (tmp_path / "edge" / "prod" / "stops.json").is_file()
+    assert file_store(tmp_path, "edge", "prod") is mine  # one store per deployment in a process
+    for edge, env in (("edge", "staging"), ("other-edge", "prod")):
+        neighbour = file_store(tmp_path, edge, env)
+        neighbour.refresh()
+        assert neighbour.stops == {}
+    fresh = FileStops(tmp_path / "edge" / "prod")  # another process of the same deployment
+    assert fresh.stops == {stop.key: stop}
+
+
+def test_a_damaged_stop_file_keeps_the_last_stops_and_counts_the_failure(tmp_path: Path) -> None:
+    from frontdoor.policy.killswitch import FAILURES
+
+    store = FileStops(tmp_path)
+    stop = Stop("service", "orders", service_key("orders"), "app-a", "bad deploy", "T", "x")
+    asyncio.run(store.stop(stop))
+    before = FAILURES["file", "read"]
+    (tmp_path / "stops.json").write_text("{not json")
+    store.refresh()
+    assert store.stops == {stop.key: stop}
+    assert FAILURES["file", "read"] == before + 1
 
 
 def _plan(tmp_path: Path):
@@ -145,11 +183,12 @@ def _admission(route) -> Admission:
 
 def test_kill_switch_stage_answers_503_for_a_stopped_route_only(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
-    store = StopStore(tmp_path / "state")
+    store = store_for(plan, StageContext(state_dir=tmp_path / "state"))
     stage = KillSwitchStage(plan, store)
     orders, other = (r for _, r in plan.routes())
     assert stage.check(_admission(orders)) is None
-    store.stop(Stop("route", route_id(orders), route_key(orders), "app-a", "leaks data", "T", "admin@x"))
+    stop = Stop("route", route_id(orders), route_key(orders), "app-a", "leaks data", "T", "admin@x")
+    asyncio.run(store.stop(stop))
     denial = stage.check(_admission(orders))
     assert isinstance(denial, Denial) and denial.status == 503 and denial.kind == "kill-switch"
     assert "leaks data" in denial.reason and "T" in denial.reason

@@ -415,10 +415,12 @@ def test_authz_runs_in_the_dialect_of_its_edge() -> None:
         deployment = next(d for d in docs if d["kind"] == "Deployment")
         return list(deployment["spec"]["template"]["spec"]["containers"][0]["args"])
 
-    assert args("gateway-api")[-12:-8] == ["--dialect", "envoy", "--path-prefix", "/auth"]
+    envoy = args("gateway-api")
+    assert envoy[envoy.index("--dialect") :][:4] == ["--dialect", "envoy", "--path-prefix", "/auth"]
     assert "nginx" in args("ingress-nginx") and "traefik" in args("traefik")
     trusted = args("traefik", authz_trusted=("10.42.0.0/16",))
-    assert trusted[-2:] == ["--trusted", "10.42.0.0/16"] and trusted.count("--trusted") == 1
+    assert trusted[trusted.index("--trusted") :][:2] == ["--trusted", "10.42.0.0/16"]
+    assert trusted.count("--trusted") == 1
     with pytest.raises(RenderError, match=r"10\.42\.0\.1/16"):
         rendered("traefik", authz_trusted=("10.42.0.1/16",))
     policy = next(
@@ -426,6 +428,36 @@ def test_authz_runs_in_the_dialect_of_its_edge() -> None:
     )
     peers = policy["spec"]["ingress"][0]["from"]
     assert peers[0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "traefik"}
+
+
+@pytest.mark.parametrize("target", KUBERNETES_TARGETS)
+def test_authz_pods_run_the_admin_listener_and_keep_state(target: str) -> None:
+    """The Edge declares admin (127.0.0.1:9901, token secret:admin-token) and rate_limits.store: redis."""
+    docs = documents(rendered(target))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    args = container["args"]
+    # every address of the pod, on the Edge's admin port: a Service cannot reach the pod's loopback
+    assert args[args.index("--admin-listen") + 1] == "0.0.0.0:9901"
+    assert args[args.index("--state-dir") + 1] == "/var/lib/frontdoor"
+    assert {"name": "admin", "containerPort": 9901, "protocol": "TCP"} in container["ports"]
+    assert {"name": "state", "mountPath": "/var/lib/frontdoor"} in container["volumeMounts"]
+    assert any(v["name"] == "state" and "emptyDir" in v for v in pod["volumes"])
+    secrets = {e["valueFrom"]["secretKeyRef"]["key"] for e in container.get("env", [])}
+    secrets |= {m["subPath"] for m in container["volumeMounts"] if "subPath" in m}
+    assert {"admin-token", "redis-url"} <= secrets  # the admin token; the Redis that shares the stops
+    service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "frontdoor-authz")
+    assert {"name": "admin", "port": 9901, "targetPort": "admin"}.items() <= next(
+        p for p in service["spec"]["ports"] if p["name"] == "admin"
+    ).items()
+    monitor = next(d for d in docs if d["kind"] == "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["port"] == "admin"  # the metrics are the admin listener's
+    policy = next(d for d in docs if d["metadata"]["name"] == "frontdoor-authz-from-edge")
+    admitted = {p["port"]: rule["from"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
+    assert [peer["podSelector"]["matchLabels"] for peer in admitted[9901]] == [
+        {"app.kubernetes.io/name": "prometheus"}
+    ]
 
 
 def test_unknown_target() -> None:

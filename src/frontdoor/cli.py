@@ -146,11 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     plan = check_servable(directory, args.env)  # refuse a bad contract once, before any worker starts
     _log_local_split(plan, args.workers)
     access_log = None if args.access_log == "off" else _open_log(args.access_log)
-    state_dir = Path(args.state_dir)
-    try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FrontdoorError(f"cannot use the state directory {state_dir}: {exc.strerror or exc}") from None
+    state_dir = _state_dir(args.state_dir)
     # this run's shared scratch (the workers' metric snapshots, the reload epoch): made before the
     # workers fork so they all see it, removed when they have all stopped
     run_dir = Path(tempfile.mkdtemp(prefix="frontdoor-run-"))
@@ -172,6 +168,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def _state_dir(given: str | None) -> Path:
+    """``--state-dir``, or the default (frontdoor/statedir.py), made if missing."""
+    from frontdoor.statedir import default_state_dir
+
+    state_dir = Path(given) if given else default_state_dir()
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FrontdoorError(f"cannot use the state directory {state_dir}: {exc.strerror or exc}") from None
+    return state_dir
+
+
 def _log_local_split(plan: Plan, workers: int) -> None:
     """Said once, by the parent: local rate limits are divided among the workers."""
     import logging
@@ -184,8 +192,12 @@ def _log_local_split(plan: Plan, workers: int) -> None:
 
 
 def cmd_authz(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
     from frontdoor.authz.decide import LOOPBACK, chosen_entrypoints, parse_networks
-    from frontdoor.authz.service import Settings, run_authz
+    from frontdoor.authz.runtime import Settings
+    from frontdoor.authz.service import run_authz
     from frontdoor.contract.values import parse_listen
     from frontdoor.policy.pipeline import StageContext
     from frontdoor.proxy.server import check_servable
@@ -198,6 +210,7 @@ def cmd_authz(args: argparse.Namespace) -> int:
             path_prefix=args.path_prefix or "",
             trusted=parse_networks(args.trusted) if args.trusted else LOOPBACK,
             entrypoint=args.entrypoint,
+            admin_listen=parse_listen(args.admin_listen) if args.admin_listen else None,
         )
     except ValueError as exc:
         raise FrontdoorError(str(exc)) from None
@@ -210,17 +223,24 @@ def cmd_authz(args: argparse.Namespace) -> int:
         raise FrontdoorError(str(exc)) from None
     _log_local_split(plan, args.workers)
     access_log = None if args.access_log == "off" else _open_log(args.access_log)
-    return run_workers(
-        args.workers,
-        lambda: run_authz(
-            directory,
-            args.env,
-            settings,
-            access_log,
-            reuse_port=args.workers > 1,
-            context=StageContext(workers=args.workers),
-        ),
-    )
+    state_dir = _state_dir(args.state_dir)
+    # the workers' shared scratch (metric snapshots, the reload epoch), as for serve
+    run_dir = Path(tempfile.mkdtemp(prefix="frontdoor-authz-"))
+    try:
+        return run_workers(
+            args.workers,
+            lambda: run_authz(
+                directory,
+                args.env,
+                settings,
+                access_log,
+                reuse_port=args.workers > 1,
+                context=StageContext(workers=args.workers, state_dir=state_dir),
+                run_dir=run_dir,
+            ),
+        )
+    finally:  # workers leave through os._exit: only the parent (or the single process) gets here
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -327,6 +347,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+STATE_DIR_HELP = (
+    "where stops and the audit log are kept, per Edge and environment (default: $FRONTDOOR_STATE_DIR, "
+    "else $XDG_STATE_HOME/frontdoor or ~/.local/state/frontdoor); with rate_limits.store: redis the "
+    "stops are kept in Redis and this directory keeps the last ones read"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="frontdoor", description="Production as a contract between teams.")
     parser.add_argument("--version", action="version", version=f"frontdoor {__version__}")
@@ -364,9 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="processes sharing the listeners")
     serve.add_argument(
         "--state-dir",
-        default=".frontdoor/state",
         metavar="DIR",
-        help="where stops and the audit log are kept across restarts (default: .frontdoor/state)",
+        help=STATE_DIR_HELP,
     )
     serve.add_argument(
         "--no-watch",
@@ -410,6 +436,13 @@ def build_parser() -> argparse.ArgumentParser:
     authz.add_argument("--entrypoint", metavar="NAME", help="only this entrypoint's routes (default: all)")
     authz.add_argument("--workers", type=int, default=1, help="processes sharing the listener")
     authz.add_argument("--access-log", default="-", help='a file, "-" for standard output, or "off"')
+    authz.add_argument("--state-dir", metavar="DIR", help=STATE_DIR_HELP)
+    authz.add_argument(
+        "--admin-listen",
+        metavar="ADDR",
+        help="host:port of the admin listener instead of the Edge's admin.listen (e.g. 0.0.0.0:9901 in a "
+        "pod); the admin API runs only when the Edge declares admin",
+    )
     authz.set_defaults(handler=cmd_authz)
 
     demo = commands.add_parser("demo", help="the example contract's dev environment on localhost")

@@ -1,8 +1,12 @@
-"""``frontdoor authz``: the check listener, its connections, reload and drain.
+"""``frontdoor authz``: the check listener, its connections, the admin listener, reload and drain.
 
 A connection is a protocol with callbacks, as in ``serve``: a check that every stage decides at once is
 answered from ``data_received``; only a stage that waits on I/O makes a task, and the connection then
 reads nothing more until that check is answered (answers keep the order of the requests).
+
+Operating it is serve's code (observe/control.py and the admin listener): the same reloads, the same
+stop store (so a stop through either process's admin API is enforced by both), the same admin API when
+the Edge declares ``admin``.
 """
 
 from __future__ import annotations
@@ -11,95 +15,112 @@ import asyncio
 import gc
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
 from frontdoor.authz.answers import allow, answer_status, deny
-from frontdoor.authz.decide import LOOPBACK, Checker, Outcome, chosen_entrypoints
+from frontdoor.authz.decide import Outcome
+from frontdoor.authz.runtime import AuthzRuntime, Settings, build_authz_runtime
 from frontdoor.contract.models import Timeouts
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
-from frontdoor.http.h1 import Limits, RequestHead, RequestReader
+from frontdoor.http.h1 import RequestHead, RequestReader
 from frontdoor.http.messages import error_response, status_line
 from frontdoor.http.tracing import new_request_id, valid_request_id
-from frontdoor.plan import Plan
+from frontdoor.observe import metrics
+from frontdoor.observe.adminlistener import AdminProtocol
+from frontdoor.observe.control import Operations
+from frontdoor.observe.traffic import RouteKey
+from frontdoor.plan import PlannedRoute
 from frontdoor.policy.killswitch import route_id
-from frontdoor.policy.pipeline import Network, StageContext, build_pipeline
+from frontdoor.policy.pipeline import StageContext
 from frontdoor.proxy.lifecycle import run_until_stopped
-from frontdoor.proxy.server import AccessLog, install_event_loop, load_plan
+from frontdoor.proxy.server import AccessLog, install_event_loop
 
 log = logging.getLogger("frontdoor.authz")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the command line says, beyond the contract."""
-
-    listen: ListenAddress
-    dialect: str = "auto"
-    path_prefix: str = ""
-    trusted: tuple[Network, ...] = LOOPBACK
-    entrypoint: str | None = None
-
-
-@dataclass
-class AuthzRuntime:
-    """Built once per contract load; a reload builds a new one."""
-
-    plan: Plan
-    checker: Checker
-    limits: Limits
-    timeouts: Timeouts
-
-
-def build_authz_runtime(plan: Plan, settings: Settings, context: StageContext | None = None) -> AuthzRuntime:
-    try:
-        chosen_entrypoints(plan, settings.entrypoint, settings.path_prefix)  # before any stage is built
-        checker = Checker(
-            plan,
-            build_pipeline(plan, context),
-            settings.trusted,
-            settings.dialect,
-            settings.path_prefix,
-            settings.entrypoint,
-        )
-    except ValueError as exc:
-        raise FrontdoorError(str(exc)) from None
-    protection = plan.edge.spec.protection
-    return AuthzRuntime(
-        plan,
-        checker,
-        Limits(protection.max_header_bytes, 100, protection.max_request_body),
-        protection.timeouts,
-    )
+#: answers about the check request itself, not about an original request: not in the traffic metrics
+_NOT_CHECKS = frozenset({"untrusted-peer", "bad-check"})
 
 
 class AuthzService:
-    def __init__(self, loop: asyncio.AbstractEventLoop, runtime: AuthzRuntime, access_log: AccessLog) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        runtime: AuthzRuntime,
+        access_log: AccessLog,
+        ops: Operations[AuthzRuntime] | None = None,
+    ) -> None:
         self.loop = loop
         self.runtime = runtime
         self.access_log = access_log
+        self.ops = ops
         self.connections: set[AuthzConnection] = set()
         self.server: asyncio.Server | None = None
+        self.admin: asyncio.Server | None = None
         self.ready = False
         self.draining = False
         self.reuse_port = False
+        self.recorder = metrics.recorder()
+        # per route (the object kept so that an id is never reused while it is here): its metric labels
+        self._route_keys: dict[int, tuple[PlannedRoute, RouteKey]] = {}
+        self._unmatched: RouteKey = ("unmatched", "", "", runtime.plan.platform_team)
 
-    async def start(self, address: ListenAddress) -> None:
+    def install(self, runtime: AuthzRuntime) -> None:
+        """A reloaded contract: new checks use it (a check decides at once or keeps its own stages)."""
+        self.runtime = runtime
+        self._route_keys = {}
+        self._unmatched = ("unmatched", "", "", runtime.plan.platform_team)
+
+    def record(self, outcome: Outcome, started: float) -> None:
+        """The check in the metrics, labelled as serve labels the request (its status: serve's)."""
+        route = outcome.route
+        if route is None:
+            key = self._unmatched
+        else:
+            known = self._route_keys.get(id(route))
+            if known is None or known[0] is not route:
+                known = self._route_keys[id(route)] = (
+                    route,
+                    (route_id(route), str(route.path), route.service, route.owner),
+                )
+            key = known[1]
+        original = outcome.original
+        self.recorder.record(
+            key,
+            metrics.method_label(original.method) if original is not None else "other",
+            outcome.status,
+            time.perf_counter() - started,
+            outcome.kind if outcome.status != 200 else "",
+            outcome.rule,
+        )
+
+    async def _listen(
+        self, address: ListenAddress, factory: Callable[[], asyncio.Protocol]
+    ) -> asyncio.Server:
         try:
-            self.server = await self.loop.create_server(
-                lambda: AuthzConnection(self),
-                address.host,
-                address.port,
-                reuse_port=self.reuse_port,
-                backlog=4096,
+            return await self.loop.create_server(
+                factory, address.host, address.port, reuse_port=self.reuse_port, backlog=4096
             )
         except OSError as exc:
             raise FrontdoorError(f"cannot listen on {address}: {exc.strerror or exc}") from None
+
+    async def start(self, address: ListenAddress, admin_address: ListenAddress | None = None) -> None:
+        if self.ops is not None:
+            await self.ops.read_stops()  # a stop in force applies from the first check
+        self.server = await self._listen(address, lambda: AuthzConnection(self))
         log.info("authz listening on %s", address)
+        admin = self.runtime.plan.edge.spec.admin
+        if admin is not None and self.ops is not None:
+            where = admin_address or admin.listen
+            self.admin = await self._listen(where, lambda: AdminProtocol(self))
+            log.info("admin listening on %s", where)
+            if not where.is_loopback:
+                log.warning("the admin listener %s is reachable beyond loopback, without TLS", where)
+        if self.ops is not None:
+            self.ops.start()
         self._flush_log()
         # what was built so far lives as long as the process: later collections skip it (as serve does)
         gc.collect()
@@ -141,8 +162,11 @@ class AuthzService:
     async def drain(self, deadline: float) -> None:
         self.draining = True
         self.ready = False
-        if self.server is not None:
-            self.server.close()
+        if self.ops is not None:
+            self.ops.stop()
+        for server in (self.server, self.admin):
+            if server is not None:
+                server.close()
         for connection in list(self.connections):
             connection.shutdown()
         end = self.loop.time() + deadline
@@ -270,6 +294,7 @@ class AuthzConnection(asyncio.Protocol):
         pass
 
     def _answer(self, head: RequestHead) -> None:
+        started = time.perf_counter()
         service = self.service
         checker = service.runtime.checker
         if checker.is_probe(head):
@@ -277,24 +302,24 @@ class AuthzConnection(asyncio.Protocol):
             return
         result = checker.check(head, self.peer, self.trusted)
         if isinstance(result, Outcome):
-            self._reply(head, result)
+            self._reply(head, result, started)
             return
         self.busy = True
         if self.transport is not None:
             self.transport.pause_reading()
         task = asyncio.ensure_future(result, loop=service.loop)
-        task.add_done_callback(lambda done: self._decided(head, done))
+        task.add_done_callback(lambda done: self._decided(head, done, started))
 
-    def _decided(self, head: RequestHead, done: asyncio.Future[Outcome]) -> None:
+    def _decided(self, head: RequestHead, done: asyncio.Future[Outcome], started: float) -> None:
         self.busy = False
         if self.closed:
             return
         error = None if done.cancelled() else done.exception()
         if done.cancelled() or error is not None:
             self.service.report_error("a policy stage failed", error)
-            self._reply(head, Outcome(503, "the gateway could not decide this request", "error"))
+            self._reply(head, Outcome(503, "the gateway could not decide this request", "error"), started)
         else:
-            self._reply(head, done.result())
+            self._reply(head, done.result(), started)
         while self.waiting and not self.busy and not self.closed:
             self._answer(self.waiting.pop(0))
         if self.busy or self.closed or self.transport is None:
@@ -305,7 +330,9 @@ class AuthzConnection(asyncio.Protocol):
             return
         self.transport.resume_reading()
 
-    def _reply(self, head: RequestHead, outcome: Outcome) -> None:
+    def _reply(self, head: RequestHead, outcome: Outcome, started: float) -> None:
+        if outcome.kind not in _NOT_CHECKS:
+            self.service.record(outcome, started)
         if self.transport is None or self.closed:
             return
         close = not head.keep_alive or self.service.draining
@@ -358,29 +385,36 @@ def run_authz(
     reuse_port: bool = False,
     context: StageContext | None = None,
     drain_deadline: float = 10.0,
+    run_dir: Path | None = None,
 ) -> int:
-    """Answer checks until SIGTERM or SIGINT; SIGHUP reloads the contract."""
+    """Answer checks until SIGTERM or SIGINT; SIGHUP (or the admin API's reload) reloads the contract.
+    ``run_dir`` is the workers' shared scratch directory (metric snapshots, the reload epoch)."""
     loop = install_event_loop()
     asyncio.set_event_loop(loop)
-
-    def load() -> AuthzRuntime:
-        return build_authz_runtime(load_plan(directory, environment), settings, context)
-
-    service = AuthzService(loop, load(), AccessLog(access_log))
+    ops = Operations(
+        directory,
+        environment,
+        loop,
+        lambda plan: build_authz_runtime(plan, settings, context),
+        context,
+        run_dir,
+        watch=False,  # as before: SIGHUP or POST /admin/reload
+    )
+    service = AuthzService(loop, ops.load(), AccessLog(access_log), ops)
+    ops.install = service.install
     service.reuse_port = reuse_port
-
-    def reload() -> None:
-        try:
-            service.runtime = load()
-            log.info("reloaded the contract from %s", directory)
-        except FrontdoorError as exc:
-            log.error("reload refused, the previous contract keeps deciding: %s", exc)
 
     async def start() -> None:
         if before_start is not None:
             await before_start(service.runtime)
-        await service.start(settings.listen)
+        await service.start(settings.listen, settings.admin_listen)
         if on_ready is not None:
             on_ready(service)
 
-    return run_until_stopped(loop, start, reload, lambda: service.drain(drain_deadline))
+    return run_until_stopped(
+        loop,
+        start,
+        lambda: ops.reload("signal"),
+        lambda: service.drain(drain_deadline),
+        cleanup=metrics.recorder().forget_snapshot,
+    )

@@ -22,17 +22,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from frontdoor.errors import FrontdoorError
+from frontdoor.statedir import default_state_dir
 
 ALGORITHMS = ("RS256", "ES256")
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 def state_dir() -> Path:
-    explicit = os.environ.get("FRONTDOOR_STATE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "frontdoor"
+    return default_state_dir()  # the same directory as serve's and authz's (frontdoor/statedir.py)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ Open without a token: ``/`` (the dashboard page, which asks for the token), ``/h
 the Edge's ``metrics.path`` and ``/admin/openapi.json``. Everything else under ``/admin/`` needs
 ``Authorization: Bearer <the Edge's admin token>`` (compared in constant time) and answers 401 without.
 Every write (stop, start, reload) is appended to the audit log with the operator and client address.
+A stop or start may wait on the stop store (Redis): ``handle`` then answers with an awaitable Reply.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -23,7 +24,7 @@ from frontdoor.observe.control import Operations
 from frontdoor.observe.dashboard import dashboard_html
 from frontdoor.observe.openapi import openapi_document
 from frontdoor.observe.traffic import WINDOWS, Stat, summary
-from frontdoor.policy.killswitch import Stop, route_key, service_key
+from frontdoor.policy.killswitch import Stop, StoreUnavailable, route_key, service_key
 
 #: the one identity the single admin token stands for, recorded in the audit log
 OPERATOR = "admin"
@@ -53,13 +54,13 @@ class BadRequest(Exception):
 
 
 class AdminApi:
-    def __init__(self, ops: Operations, ready: Callable[[], bool]) -> None:
+    def __init__(self, ops: Operations[Any], ready: Callable[[], bool]) -> None:
         self.ops = ops
         self.ready = ready
 
     def handle(
         self, method: str, target: str, headers: list[tuple[bytes, bytes]], body: bytes, client: str
-    ) -> Reply:
+    ) -> Reply | Awaitable[Reply]:
         path, _, query = target.partition("?")
         reading = method in ("GET", "HEAD")
         if path in ("/healthz", "/readyz", "/", "/admin/openapi.json") or path == self._metrics_path():
@@ -121,7 +122,9 @@ class AdminApi:
 
     # --- the authenticated API -----------------------------------------------------------------------
 
-    def _admin(self, method: str, path: str, query: str, body: bytes, client: str) -> Reply:
+    def _admin(
+        self, method: str, path: str, query: str, body: bytes, client: str
+    ) -> Reply | Awaitable[Reply]:
         reads: dict[str, Callable[[dict[str, list[str]]], Reply]] = {
             "/admin/routes": self._routes,
             "/admin/traffic": self._traffic,
@@ -213,7 +216,9 @@ class AdminApi:
         self.ops.audit.append(OPERATOR, client, "reload", "contract", reason, outcome)
         return json_reply(200 if result.ok else 422, result.json())
 
-    def _switch(self, kind: str, target: str, action: str, body: bytes, client: str) -> Reply:
+    def _switch(
+        self, kind: str, target: str, action: str, body: bytes, client: str
+    ) -> Reply | Awaitable[Reply]:
         ops = self.ops
         view = ops.view
         assert view is not None
@@ -229,16 +234,27 @@ class AdminApi:
             owner = route.owner
             key = route_key(route)
         reason = _reason(_json_object(body), required=True)
+        stop = Stop(kind, target, key, owner, reason, utc_now(), f"{OPERATOR}@{client}")
+        return self._write(action, stop, client)
+
+    async def _write(self, action: str, stop: Stop, client: str) -> Reply:
+        """The stop or start in the deployment's store, then the audit record; 503 if the store refused."""
+        ops = self.ops
+        subject = f"{stop.kind}:{stop.target}"
+        try:
+            if action == "stop":
+                await ops.stops.stop(stop)
+            else:
+                removed = await ops.stops.start(stop.key)
+        except StoreUnavailable as exc:
+            ops.audit.append(OPERATOR, client, action, subject, stop.reason, f"refused: {exc}")
+            return error(503, f"{exc}; nothing changed, try again", (("retry-after", "1"),))
         if action == "stop":
-            stop = Stop(kind, target, key, owner, reason, utc_now(), f"{OPERATOR}@{client}")
-            ops.stops.stop(stop)
-            ops.audit.append(OPERATOR, client, "stop", f"{kind}:{target}", reason, "ok")
+            ops.audit.append(OPERATOR, client, "stop", subject, stop.reason, "ok")
             return json_reply(200, {"stopped": asdict(stop)})
-        removed = ops.stops.start(key)
-        ops.audit.append(
-            OPERATOR, client, "start", f"{kind}:{target}", reason, "ok" if removed else "was not stopped"
-        )
-        return json_reply(200, {"started": f"{kind}:{target}", "was_stopped": removed is not None})
+        result = "ok" if removed else "was not stopped"
+        ops.audit.append(OPERATOR, client, "start", subject, stop.reason, result)
+        return json_reply(200, {"started": subject, "was_stopped": removed is not None})
 
 
 def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 from frontdoor.contract.load import Contract, load_valid_contract
 from frontdoor.contract.verdict import RouteViews, environment_verdict, team_oncall
@@ -30,12 +30,9 @@ from frontdoor.observe.audit import AuditLog
 from frontdoor.plan import Plan, PlannedRoute, compile_plan
 from frontdoor.policy.killswitch import StopStore, route_id, store_for
 from frontdoor.policy.pipeline import StageContext
-from frontdoor.proxy.runtime import Runtime, build_runtime
 from frontdoor.report.jsonout import environment_json, route_json, team_json
 from frontdoor.secretstore import read_secret
-
-if TYPE_CHECKING:
-    from frontdoor.proxy.server import Gateway
+from frontdoor.statedir import deployment_dir
 
 log = logging.getLogger("frontdoor.control")
 POLL_S = 0.5
@@ -114,7 +111,9 @@ class ContractView:
 
 def _admin_token(plan: Plan) -> bytes | None:
     admin = plan.edge.spec.admin
-    if admin is None or admin.token is None:
+    if admin is None:
+        return None  # no admin listener at all
+    if admin.token is None:
         log.warning("the Edge names no admin token (spec.admin.token): the admin API refuses every request")
         return None
     try:
@@ -128,14 +127,15 @@ def _admin_token(plan: Plan) -> bytes | None:
     return token
 
 
-def load(
-    directory: Path, environment: str, loop: asyncio.AbstractEventLoop, context: StageContext | None
-) -> tuple[Runtime, ContractView]:
+def load_view(directory: Path, environment: str) -> ContractView:
     """The contract, validated and compiled; raises FrontdoorError with every error if it is invalid."""
     contract = load_valid_contract(directory)
     plan = compile_plan(contract, environment)
-    view = ContractView.build(directory, contract, plan)
-    return build_runtime(plan, loop, context), view
+    return ContractView.build(directory, contract, plan)
+
+
+#: what a process builds from a Plan to decide requests: serve's Runtime, authz's AuthzRuntime
+R = TypeVar("R")
 
 
 @dataclass
@@ -151,18 +151,20 @@ class ReloadResult:
 
 
 @dataclass
-class Operations:
-    """One process's operating state, shared by the admin API, reloads and the periodic work."""
+class Operations(Generic[R]):
+    """One process's operating state (serve's or authz's), shared by the admin API, reloads and the
+    periodic work. ``build`` makes what decides requests from a Plan; ``install`` swaps a reloaded one in."""
 
     directory: Path
     environment: str
     loop: asyncio.AbstractEventLoop
+    build: Callable[[Plan], R]
     context: StageContext | None = None
     run_dir: Path | None = None  # this deployment's shared scratch: metrics snapshots, reload epoch
     watch: bool = True
     view: ContractView | None = None
     last_reload: ReloadResult | None = None
-    gateway: Gateway | None = None
+    install: Callable[[R], None] | None = None
     stops: StopStore = field(init=False)
     audit: AuditLog = field(init=False)
     _epoch_seen: tuple[int, int] | None = None
@@ -170,9 +172,8 @@ class Operations:
     _stopping: asyncio.Event | None = None
 
     def __post_init__(self) -> None:
-        state_dir = self.context.state_dir if self.context else None
-        self.stops = store_for(state_dir)
-        self.audit = AuditLog(state_dir)
+        self.stops = StopStore()  # until the first load names the deployment (Edge and environment)
+        self.audit = AuditLog(None)
         recorder = metrics.recorder()
         recorder.snapshot_dir = self.run_dir
         recorder.events.environment = self.environment
@@ -182,13 +183,28 @@ class Operations:
     def workers(self) -> int:
         return self.context.workers if self.context else 1
 
-    def load(self) -> Runtime:
-        runtime, view = load(self.directory, self.environment, self.loop, self.context)
+    def load(self) -> R:
+        runtime, view = self._load()
         self._installed(view)
         return runtime
 
+    async def read_stops(self) -> None:
+        """Read the stop store once, waiting for it: before the process says it is ready."""
+        await self.stops.load()
+
+    def _load(self) -> tuple[R, ContractView]:
+        view = load_view(self.directory, self.environment)
+        return self.build(view.plan), view
+
     def _installed(self, view: ContractView) -> None:
         self.view = view
+        # the deployment's store and audit log: the same the pipeline's kill-switch stage reads
+        self.stops = store_for(view.plan, self.context)
+        state_dir = self.context.state_dir if self.context else None
+        edge = view.plan.edge.name
+        directory = None if state_dir is None else deployment_dir(state_dir, edge, view.environment)
+        if self.audit.path is None or directory is None or self.audit.path.parent != directory:
+            self.audit = AuditLog(directory)
         events = metrics.recorder().events
         events.contract_hash = view.hash
         events.contract_loaded_at = view.loaded_at
@@ -200,7 +216,7 @@ class Operations:
         events = metrics.recorder().events
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         try:
-            runtime, view = load(self.directory, self.environment, self.loop, self.context)
+            runtime, view = self._load()
         except FrontdoorError as exc:
             events.reloads_failed += 1
             self.last_reload = ReloadResult(False, trigger, at, error=str(exc))
@@ -211,8 +227,8 @@ class Operations:
             self.last_reload = ReloadResult(False, trigger, at, error=f"internal error: {exc!r}")
             log.exception("reload (%s) failed, the previous contract keeps serving", trigger)
             return self.last_reload
-        if self.gateway is not None:
-            self.gateway.reload(runtime)
+        if self.install is not None:
+            self.install(runtime)
         self._installed(view)
         events.reloads_ok += 1
         self.last_reload = ReloadResult(True, trigger, at, hash=view.hash)

@@ -142,6 +142,7 @@ class Recorder:
             "windows": {str(w.seconds): table_json(with_current(w.sum)) for w in self.windows},
             "circuit": [[s, e, v] for (s, e), v in (self.circuit | self.circuits()).items()],
             "protection": [[name, service, n] for (name, service), n in _protection_counters().items()],
+            "stop_store_failures": [[store, op, n] for (store, op), n in _stop_store_failures().items()],
             "inflight": self.inflight(),
             "events": {
                 "reloads_ok": events.reloads_ok,
@@ -190,6 +191,12 @@ def _protection_counters() -> dict[tuple[str, str], int]:
     return snapshot()
 
 
+def _stop_store_failures() -> dict[tuple[str, str], int]:
+    from frontdoor.policy.killswitch import FAILURES
+
+    return dict(FAILURES)
+
+
 def method_label(method: str) -> str:
     return method if method in METHODS else "other"
 
@@ -207,6 +214,7 @@ class Merged:
     circuit: dict[tuple[str, str], int] = field(default_factory=dict)
     inflight: dict[str, int] = field(default_factory=dict)
     protection: dict[tuple[str, str], int] = field(default_factory=dict)
+    stop_store_failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (store, operation)
     events: dict[str, Any] = field(default_factory=dict)
 
 
@@ -235,6 +243,9 @@ def merge(snapshots: Iterable[dict[str, Any]]) -> Merged:
         for name, service, count in data.get("protection", ()):
             key = (str(name), str(service))
             merged.protection[key] = merged.protection.get(key, 0) + int(count)
+        for store, operation, count in data.get("stop_store_failures", ()):
+            key = (str(store), str(operation))
+            merged.stop_store_failures[key] = merged.stop_store_failures.get(key, 0) + int(count)
         for service, count in data["inflight"].items():
             merged.inflight[service] = merged.inflight.get(service, 0) + int(count)
         events = data["events"]
@@ -371,11 +382,19 @@ class MergedCollector:
         )
         for kind in ("service", "route"):
             stopped.add_metric([kind], int(events.get("stopped", {}).get(kind, 0)))
+        failures = CounterMetricFamily(
+            "frontdoor_stop_store_failures",
+            "Reads and writes of the stop store that failed (the last stops known kept applying)",
+            labels=["store", "operation"],
+        )
+        for (store, operation), count in sorted(merged.stop_store_failures.items()):
+            failures.add_metric([store, operation], count)
         workers = GaugeMetricFamily("frontdoor_workers", "Worker processes whose numbers are merged here")
         workers.add_metric([], merged.workers)
         build = InfoMetricFamily("frontdoor_build", "The gateway's version")
         build.add_metric([], {"version": __version__, "python": platform.python_version()})
-        yield from (circuit, inflight, protection, reloads, contract, loaded, stopped, workers, build)
+        yield from (circuit, inflight, protection, reloads, contract, loaded, stopped, failures)
+        yield from (workers, build)
 
 
 def exposition(directory: Path | None) -> bytes:

@@ -72,7 +72,8 @@ def _switch(kind: str, action: str) -> dict[str, Any]:
             "security": [{"bearer": []}],
             "parameters": [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}],
             "requestBody": _REASON_BODY,
-            "responses": {"200": ok, "400": _ERROR, "401": _UNAUTHORIZED, "404": _ERROR},
+            # 503: the stop store (the state directory or Redis) did not take the write; nothing changed
+            "responses": {"200": ok, "400": _ERROR, "401": _UNAUTHORIZED, "404": _ERROR, "503": _ERROR},
         }
     }
 

@@ -231,7 +231,7 @@ class StageContext:
     """What stages need beyond the plan, from the process that runs them (serve or authz)."""
 
     workers: int = 1  # processes sharing the deployment's load on this machine (a local limit divides)
-    state_dir: Path | None = None  # where state that outlives a restart is kept (e.g. stopped routes)
+    state_dir: Path | None = None  # where state that outlives a restart is kept (stops, the audit log)
 
 
 def build_pipeline(plan: Plan, context: StageContext | None = None) -> Pipeline:
@@ -243,7 +243,7 @@ def build_pipeline(plan: Plan, context: StageContext | None = None) -> Pipeline:
     context = context or StageContext()
     return Pipeline(
         [
-            KillSwitchStage(plan, store_for(context.state_dir)),
+            KillSwitchStage(plan, store_for(plan, context)),
             AccessStage(plan),
             *protection_stages(plan, context),
         ]

@@ -78,18 +78,18 @@ SCRIPT_SHA = hashlib.sha1(GCRA_SCRIPT.encode()).hexdigest()  # what EVALSHA name
 Pending = tuple[ServiceLimit, str, int, int, Admission, "asyncio.Future[Denial | None]"]
 
 
-def redis_client(url: str) -> Redis:
-    """An asyncio client whose every call gives up after TIMEOUT, with no retries of its own."""
+def redis_client(url: str, timeout: float = TIMEOUT, max_connections: int = MAX_CONNECTIONS) -> Redis:
+    """An asyncio client whose every call gives up after ``timeout``, with no retries of its own."""
     from redis.asyncio import BlockingConnectionPool, Redis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
     pool: BlockingConnectionPool = BlockingConnectionPool.from_url(
         url,
-        max_connections=MAX_CONNECTIONS,
-        timeout=TIMEOUT,
-        socket_timeout=TIMEOUT,
-        socket_connect_timeout=TIMEOUT,
+        max_connections=max_connections,
+        timeout=timeout,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
     )

@@ -61,14 +61,20 @@ def protection_stages(plan: Plan, context: StageContext) -> list[Stage]:
 def _redis_stage(plan: Plan, per_service: dict[str, ServiceLimit], on_failure: str) -> Stage:
     from frontdoor.protection.redisstore import RedisRateLimit, shared_client, where
 
+    url = redis_url(plan)
+    return RedisRateLimit(
+        per_service, shared_client(url), where(url), on_failure, f"frontdoor:{plan.environment}:rl:"
+    )
+
+
+def redis_url(plan: Plan) -> str:
+    """The Environment's ``secret:redis-url``, the one Redis of the deployment (rate limits, stops)."""
     url = read_secret(REDIS_URL, plan.environment_doc).decode("utf-8", "replace").strip()
     scheme = url.partition("://")[0].lower()
     if scheme not in REDIS_SCHEMES:
         # the value is a secret (it may hold a password): name the reference, never the value
         raise FrontdoorError(f"{REDIS_URL} is not a redis://, rediss:// or unix:// URL")
-    return RedisRateLimit(
-        per_service, shared_client(url), where(url), on_failure, f"frontdoor:{plan.environment}:rl:"
-    )
+    return url
 
 
 def local_split_note(plan: Plan, workers: int) -> str | None:

@@ -19,7 +19,8 @@ from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
 from frontdoor.memo import remember
-from frontdoor.observe import control, metrics, otlp
+from frontdoor.observe import metrics, otlp
+from frontdoor.observe.adminlistener import AdminProtocol
 from frontdoor.observe.control import Operations
 from frontdoor.observe.otlp import SpanExport
 from frontdoor.observe.traffic import RouteKey
@@ -27,11 +28,10 @@ from frontdoor.plan import Plan, PlannedRoute, compile_plan
 from frontdoor.policy.balancing import Endpoint
 from frontdoor.policy.killswitch import route_id
 from frontdoor.policy.pipeline import StageContext
-from frontdoor.proxy.admin import AdminProtocol
 from frontdoor.proxy.downstream import Downstream, Request
 from frontdoor.proxy.health import HealthChecker
 from frontdoor.proxy.lifecycle import run_until_stopped
-from frontdoor.proxy.runtime import Runtime
+from frontdoor.proxy.runtime import Runtime, build_runtime
 from frontdoor.proxy.tls import server_context
 
 log = logging.getLogger("frontdoor.gateway")
@@ -144,7 +144,7 @@ class Gateway:
         runtime: Runtime,
         access_log: AccessLog,
         health_interval: float = 5.0,
-        ops: Operations | None = None,
+        ops: Operations[Runtime] | None = None,
     ) -> None:
         self.loop = loop
         self.runtime = runtime
@@ -340,6 +340,8 @@ class Gateway:
     # --- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.ops is not None:
+            await self.ops.read_stops()  # a stop in force applies from the first request
         for address, listener in self.runtime.listeners.items():
             tls = listener.entrypoints[0].tls
             context = server_context(tls, self.runtime.plan) if tls else None
@@ -437,7 +439,7 @@ def load_runtime(
     context: StageContext | None = None,
 ) -> Runtime:
     """The contract, validated and compiled; raises FrontdoorError with every error if it is invalid."""
-    return control.load(directory, environment, loop, context)[0]
+    return build_runtime(load_plan(directory, environment), loop, context)
 
 
 def install_event_loop() -> asyncio.AbstractEventLoop:
@@ -466,10 +468,12 @@ def serve(
     directory (the workers' metric snapshots, the reload epoch)."""
     loop = install_event_loop()
     asyncio.set_event_loop(loop)
-    ops = Operations(directory, environment, loop, context, run_dir, watch)
+    ops = Operations(
+        directory, environment, loop, lambda plan: build_runtime(plan, loop, context), context, run_dir, watch
+    )
     runtime = ops.load()
     gateway = Gateway(loop, runtime, AccessLog(access_log), health_interval, ops)
-    ops.gateway = gateway
+    ops.install = gateway.reload
     gateway.spans = otlp.from_environment()
     gateway.reuse_port = reuse_port
 

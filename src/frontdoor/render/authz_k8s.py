@@ -1,6 +1,13 @@
 """`frontdoor authz` on Kubernetes: the contract in a ConfigMap, a Deployment that runs the decisions
 every Kubernetes target delegates to it, and what keeps it available and observed (Service,
-PodDisruptionBudget, HorizontalPodAutoscaler, ServiceMonitor)."""
+PodDisruptionBudget, HorizontalPodAutoscaler, ServiceMonitor).
+
+When the Edge declares ``admin``, every pod runs the admin listener (stop/start, audit, metrics) on the
+Edge's admin port, on all of the pod's addresses: the container port and the Service name it, the
+ServiceMonitor scrapes it, and the NetworkPolicy admits only Prometheus to it (operators use
+``kubectl port-forward``). Stops are shared by the pods through the Edge's Redis with
+``rate_limits.store: redis``; the state directory is an emptyDir (the pod's audit log, the last stops read).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,8 @@ from frontdoor.render.naming import digest
 from frontdoor.render.netpol import EdgePods
 
 SECRET_NAME = "frontdoor-secrets"  # holds each secret the authz reads, keyed by its contract name
+STATE_MOUNT = "/var/lib/frontdoor"  # --state-dir: the pod's audit log and the last stops read
+ADMIN_PORT_NAME = "admin"
 _CONFIGMAP_MAX = 1024 * 1024  # the API server refuses a ConfigMap over 1 MiB
 _KEY_INVALID = re.compile(r"[^-._a-zA-Z0-9]")
 
@@ -62,7 +71,12 @@ def _secret_inputs(site: Site) -> tuple[list[dict[str, Any]], list[tuple[str, st
         key = ref.target if ref.scheme != "file" else _KEY_INVALID.sub("_", ref.target.strip("/"))
         wanted[key] = site.resolve(ref)
     if edge.rate_limits is not None and edge.rate_limits.store == "redis":
+        # the shared store of rate limits and stops
         wanted["redis-url"] = site.resolve(SecretRef("secret", "redis-url"))
+    if edge.admin is not None and edge.admin.token is not None:
+        ref = edge.admin.token
+        key = ref.target if ref.scheme != "file" else _KEY_INVALID.sub("_", ref.target.strip("/"))
+        wanted[key] = site.resolve(ref)
     env: list[dict[str, Any]] = []
     files: list[tuple[str, str]] = []
     for name in sorted(wanted):
@@ -86,11 +100,24 @@ def authz_objects(site: Site, dialect: str, edge: EdgePods) -> list[dict[str, An
     mounts: list[dict[str, Any]] = [
         {"name": "contract", "mountPath": authz_api.CONTRACT_MOUNT, "readOnly": True},
         {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "state", "mountPath": STATE_MOUNT},
     ]
     volumes: list[dict[str, Any]] = [
         {"name": "contract", "configMap": {"name": configmap["metadata"]["name"], "items": items}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
+        {"name": "state", "emptyDir": {"sizeLimit": "16Mi"}},
     ]
+    admin = site.plan.edge.spec.admin
+    admin_port = admin.listen.port if admin is not None else None
+    listen = f"0.0.0.0:{authz_api.PORT}"
+    args = authz_api.command(site.environment, listen, dialect, site.options.authz_trusted)
+    args += ["--state-dir", STATE_MOUNT]
+    ports: list[dict[str, Any]] = [
+        {"name": authz_api.PORT_NAME, "containerPort": authz_api.PORT, "protocol": "TCP"}
+    ]
+    if admin_port is not None:
+        args += ["--admin-listen", f"0.0.0.0:{admin_port}"]
+        ports.append({"name": ADMIN_PORT_NAME, "containerPort": admin_port, "protocol": "TCP"})
     if files:
         volumes.append({"name": "secrets", "secret": {"secretName": SECRET_NAME}})
         # one file per mount, at the path the Environment names (subPath: a Secret key as a file)
@@ -101,10 +128,8 @@ def authz_objects(site: Site, dialect: str, edge: EdgePods) -> list[dict[str, An
     container: dict[str, Any] = {
         "name": "authz",
         "image": site.options.image,
-        "args": authz_api.command(
-            site.environment, f"0.0.0.0:{authz_api.PORT}", dialect, site.options.authz_trusted
-        ),
-        "ports": [{"name": authz_api.PORT_NAME, "containerPort": authz_api.PORT, "protocol": "TCP"}],
+        "args": args,
+        "ports": ports,
         "readinessProbe": {"httpGet": {"path": authz_api.READY_PATH, "port": authz_api.PORT_NAME}} | probe,
         "livenessProbe": {"httpGet": {"path": authz_api.HEALTH_PATH, "port": authz_api.PORT_NAME}}
         | probe
@@ -161,24 +186,31 @@ def authz_objects(site: Site, dialect: str, edge: EdgePods) -> list[dict[str, An
             },
         },
     )
+    service_ports = [
+        {
+            "name": authz_api.PORT_NAME,
+            "port": authz_api.PORT,
+            "targetPort": authz_api.PORT_NAME,
+            "protocol": "TCP",
+            "appProtocol": "http",
+        }
+    ]
+    if admin_port is not None:
+        service_ports.append(
+            {
+                "name": ADMIN_PORT_NAME,
+                "port": admin_port,
+                "targetPort": ADMIN_PORT_NAME,
+                "protocol": "TCP",
+                "appProtocol": "http",
+            }
+        )
     service = obj(
         "v1",
         "Service",
         authz_api.NAME,
         _labels(site),
-        {
-            "type": "ClusterIP",
-            "selector": selector(site),
-            "ports": [
-                {
-                    "name": authz_api.PORT_NAME,
-                    "port": authz_api.PORT,
-                    "targetPort": authz_api.PORT_NAME,
-                    "protocol": "TCP",
-                    "appProtocol": "http",
-                }
-            ],
-        },
+        {"type": "ClusterIP", "selector": selector(site), "ports": service_ports},
     )
     pdb = obj(
         "policy/v1",
@@ -218,31 +250,35 @@ def authz_objects(site: Site, dialect: str, edge: EdgePods) -> list[dict[str, An
         {
             "selector": {"matchLabels": selector(site)},
             "namespaceSelector": {"matchNames": [namespace]},
-            "endpoints": [{"port": authz_api.PORT_NAME, "path": metrics_path, "interval": "30s"}],
+            # the metrics are the admin listener's, when the Edge declares one
+            "endpoints": [
+                {
+                    "port": ADMIN_PORT_NAME if admin_port is not None else authz_api.PORT_NAME,
+                    "path": metrics_path,
+                    "interval": "30s",
+                }
+            ],
         },
     )
     # only the edge's proxies may ask (the authz believes what a trusted peer says about the request),
-    # and Prometheus may scrape
+    # and Prometheus may scrape; of the admin listener, only Prometheus (operators port-forward to it)
+    prometheus = {
+        "namespaceSelector": {},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+    }
+    check_port = {"port": authz_api.PORT, "protocol": "TCP"}
+    if admin_port is None:
+        ingress: list[dict[str, Any]] = [{"from": [edge.peer(), prometheus], "ports": [check_port]}]
+    else:
+        ingress = [
+            {"from": [edge.peer()], "ports": [check_port]},
+            {"from": [prometheus], "ports": [{"port": admin_port, "protocol": "TCP"}]},
+        ]
     policy = obj(
         "networking.k8s.io/v1",
         "NetworkPolicy",
         f"{authz_api.NAME}-from-edge",
         _labels(site),
-        {
-            "podSelector": {"matchLabels": selector(site)},
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {
-                    "from": [
-                        edge.peer(),
-                        {
-                            "namespaceSelector": {},
-                            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
-                        },
-                    ],
-                    "ports": [{"port": authz_api.PORT, "protocol": "TCP"}],
-                }
-            ],
-        },
+        {"podSelector": {"matchLabels": selector(site)}, "policyTypes": ["Ingress"], "ingress": ingress},
     )
     return [configmap, deployment, service, pdb, hpa, monitor, policy]

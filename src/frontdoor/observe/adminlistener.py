@@ -1,34 +1,54 @@
-"""The admin listener: an HTTP/1.1 pump in front of the admin API (frontdoor.observe.adminapi).
+"""The admin listener: an HTTP/1.1 pump in front of the admin API (frontdoor.observe.adminapi), the same
+for ``serve`` and ``authz`` (each is an AdminHost).
 
 Requests are small and rare, so each is read whole (head and a body of at most 64 KiB) and answered
-synchronously; a slow answer (a reload) briefly holds the gateway's loop, as SIGHUP does.
+synchronously; a slow answer (a reload) briefly holds the process's loop, as SIGHUP does. A stop or
+start that waits on the stop store (Redis) is answered when the store has answered; the connection
+reads nothing more until then, so answers keep the order of the requests.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, cast
+import inspect
+from collections.abc import Awaitable
+from typing import Any, Protocol, cast
 
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import Limits, RequestHead, RequestReader
 from frontdoor.http.messages import error_response, status_line
 from frontdoor.http.tracing import new_request_id
 from frontdoor.observe.adminapi import AdminApi, Reply, error
-
-if TYPE_CHECKING:
-    from frontdoor.proxy.server import Gateway
+from frontdoor.observe.control import Operations
 
 MAX_BODY = 64 * 1024
 
 
+class AdminHost(Protocol):
+    """The process the admin listener belongs to: serve's Gateway or authz's AuthzService."""
+
+    @property
+    def ops(self) -> Operations[Any] | None: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def draining(self) -> bool: ...
+
+    def report_error(self, what: str, error: BaseException | None) -> None: ...
+
+
 class AdminProtocol(asyncio.Protocol):
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: AdminHost) -> None:
         self.gateway = gateway
         self.transport: asyncio.Transport | None = None
         self.reader = RequestReader(self, Limits(max_header_bytes=8192, max_headers=50, max_body=MAX_BODY))
         self.head: RequestHead | None = None
         self.body: list[bytes] = []
         self.peer = ""
+        self.busy = False  # an answer waits on the stop store: requests read meanwhile wait their turn
+        self.waiting: list[tuple[RequestHead, bytes]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
@@ -56,18 +76,52 @@ class AdminProtocol(asyncio.Protocol):
             return
         self.head = None
         body, self.body = b"".join(self.body), []
+        if self.busy:
+            self.waiting.append((head, body))
+            return
+        self._answer(head, body)
+
+    def _answer(self, head: RequestHead, body: bytes) -> None:
         gateway = self.gateway
         ops = gateway.ops
+        answer: Reply | Awaitable[Reply]
         try:
             if ops is None:  # a gateway run without operations (benchmarks): the probes only
-                reply = self._probe(head)
+                answer = self._probe(head)
             else:
                 api = AdminApi(ops, lambda: gateway.ready and not gateway.draining)
-                reply = api.handle(head.method, head.target, head.headers, body, self.peer)
+                answer = api.handle(head.method, head.target, head.headers, body, self.peer)
         except Exception as failure:  # an admin bug must answer 500, never take the gateway down
-            gateway.report_error("the admin API failed", failure)
-            reply = error(500, "the admin API failed; see the gateway's log")
+            answer = self._failed(failure)
+        if isinstance(answer, Reply):
+            self._send(self._serialize(answer, head), close=not head.keep_alive)
+            return
+        assert inspect.isawaitable(answer)
+        self.busy = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+        task = asyncio.ensure_future(answer)
+        task.add_done_callback(lambda done: self._answered(head, done))
+
+    def _answered(self, head: RequestHead, done: asyncio.Future[Reply]) -> None:
+        if done.cancelled():
+            reply = error(503, "the gateway is stopping")
+        else:
+            failure = done.exception()
+            reply = self._failed(failure) if failure is not None else done.result()
+        self.busy = False
         self._send(self._serialize(reply, head), close=not head.keep_alive)
+        while self.waiting and not self.busy and self._open():
+            self._answer(*self.waiting.pop(0))
+        if not self.busy and self.transport is not None and self._open():
+            self.transport.resume_reading()
+
+    def _open(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
+    def _failed(self, failure: BaseException) -> Reply:
+        self.gateway.report_error("the admin API failed", failure)
+        return error(500, "the admin API failed; see the gateway's log")
 
     def _probe(self, head: RequestHead) -> Reply:
         path = head.target.partition("?")[0]
