@@ -44,6 +44,14 @@ class _MethodTable:
         route = self.by_method.get(method)
         return self.any_method if route is None else route
 
+    def reachable(self) -> tuple[PlannedRoute, ...]:
+        """Every route some method reaches from this path, once each."""
+        found: list[PlannedRoute] = []
+        for route in [*self.by_method.values(), *([self.any_method] if self.any_method else [])]:
+            if not any(route is seen for seen in found):  # routes hold dicts: not hashable
+                found.append(route)
+        return tuple(found)
+
 
 _NOTHING = _MethodTable({}, None, ())
 
@@ -104,6 +112,14 @@ class RouteTable:
 
     def _shorter(self, path: str | None) -> _MethodTable:
         return _NOTHING if path is None else self._longest_prefix(path) or _NOTHING
+
+    def reachable(self) -> list[tuple[str, tuple[PlannedRoute, ...]]]:
+        """Each route path (``=/p`` or ``/p``) with every route a request for it may reach, by method:
+        its own and those of the shorter paths it falls back to. A target that routes by path alone
+        must send them all to one place."""
+        found = [(f"={path}", table.reachable()) for path, table in self._exact.items()]
+        found += [(path, table.reachable()) for path, table in self._prefix.items()]
+        return sorted(found)
 
     def match(self, path: str, method: str) -> RouteMatch:
         table = self._exact.get(path) or self._longest_prefix(path)
