@@ -29,7 +29,7 @@ from frontdoor.render import RenderOptions, render
 from frontdoor.render.authz_api import NGINX_DENY_STATUS
 
 from .authz_support import AccessContract, process_env, start_authz, start_idp, start_serve
-from .harness import SERVICES, ContractSpec, Upstreams, free_port, request
+from .harness import SERVICES, ContractSpec, Gateway, Upstreams, free_port, request
 from .parity_cases import ALL_CASES, Case, upstream_identity
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -141,56 +141,82 @@ FALLBACK_SERVICES = SERVICES.replace(
 )
 
 
+#: requests whose route, upstream path and denial nginx must get as serve does: (method, raw path)
+ROUTING_REQUESTS = [
+    ("GET", "/shop/item?x=1"),
+    ("POST", "/shop/settle"),  # the exact route of "other"
+    ("GET", "/shop/settle"),  # falls back to "/shop"
+    ("PUT", "/shop/settle/"),  # "=" is exact: "/shop"
+    ("GET", "/shop/./a/../b?q=%41"),
+    ("GET", "/%73hop/%7Eme"),
+    ("GET", "/strip/./a/b"),
+    ("GET", "/strip"),
+    ("GET", "/other"),
+    ("GET", "/exact"),
+    ("HEAD", "/exact"),
+    ("DELETE", "/exact"),
+    ("GET", "/exact/more"),
+    ("GET", "/shopping"),
+    ("GET", "/shop/7%01"),
+    ("GET", "/shop/7%0A"),
+    ("GET", "/shop/7%7f"),
+    ("GET", "/shop/a%2Fb"),
+]
+
+
+def _seen(answer: tuple[int, dict[str, str], bytes], method: str) -> tuple[object, ...]:
+    """What must be equal: the status, and the upstream's service and path, or the denial's JSON body
+    (without the request id, which is each one's own) and its Allow."""
+    status, headers, body = answer
+    if status == 200 and method != "HEAD":
+        echo = json.loads(body)
+        return status, echo["service"].partition("-")[0], echo["path"]
+    if status == 200:
+        return (status,)
+    error = json.loads(body)
+    assert error.pop("request_id") == headers["x-request-id"]
+    return status, error, headers.get("allow")
+
+
 def test_nginx_routes_as_serve(tmp_path: Path, upstreams: Upstreams) -> None:
-    """Routing through the rendered configuration and a real `frontdoor authz`: the route serve's router
-    chooses (a method falling back to a shorter path), its upstream and weights, serve's normalized and
-    stripped path, spoofed identity headers removed, and serve's JSON denials."""
+    """The rendered configuration with a real `frontdoor authz`, next to `frontdoor serve` on the same
+    contract: the same route (a method falling back to a shorter path), upstream, normalized and stripped
+    path, and the same denials with serve's JSON body; plus weights, spoofed identity headers removed,
+    and nginx's own refusals."""
     heavy, light = upstreams.start("shop-a"), upstreams.start("shop-b")
     other = upstreams.start("other")
-    spec = ContractSpec(shop=[(heavy, 3), (light, 1)], other=[other], services=FALLBACK_SERVICES)
+    spec = ContractSpec(
+        shop=[(heavy, 3), (light, 1)], other=[other], services=FALLBACK_SERVICES, max_request_body="1MiB"
+    )
     contract = spec.write(tmp_path / "contract")
+    served = replace(spec, port=free_port(), admin_port=free_port())
+    serve = Gateway(served.write(tmp_path / "serve"), served, tmp_path / "serve.log")
     authz, authz_port = start_authz(contract, dict(os.environ), tmp_path / "authz.log", "--dialect", "nginx")
     nginx = Nginx(tmp_path, render_conf(contract, authz_port, tmp_path), spec.port)
     try:
-        status, _, body = request(spec.port, "GET", "/shop/item?x=1", {"X-Frontdoor-Subject": "admin"})
-        assert status == 200
+        for method, path in ROUTING_REQUESTS:
+            expected = _seen(request(served.port, method, path), method)
+            got = _seen(request(spec.port, method, path), method)
+            assert got == expected, (method, path)
+        assert _seen(request(spec.port, "POST", "/shop/settle"), "POST")[1] == "other"
+        assert _seen(request(spec.port, "GET", "/shop/settle"), "GET")[1] == "shop"
+        assert _seen(request(spec.port, "GET", "/%73hop/%7Eme"), "GET")[2] == "/shop/~me"
+        status, _, body = request(spec.port, "GET", "/shop/item", {"X-Frontdoor-Subject": "admin"})
         echo = json.loads(body)
-        assert echo["path"] == "/shop/item?x=1"
         assert "x-frontdoor-subject" not in echo["header_names"]  # the client's claim never arrives
         assert echo["headers"]["x-forwarded-for"] == "127.0.0.1"
-        # the method decides between the exact route of "other" and the "/shop" prefix, as in serve
-        assert json.loads(request(spec.port, "POST", "/shop/settle", body=b"{}")[2])["service"] == "other"
-        fallback = json.loads(request(spec.port, "GET", "/shop/settle")[2])
-        assert fallback["service"].startswith("shop-") and fallback["path"] == "/shop/settle"
-        # the upstream gets serve's normalized path, never the raw one
-        for raw, sent in [
-            ("/shop/./a/../b?q=%41", "/shop/b?q=%41"),
-            ("/%73hop/%7Eme", "/shop/~me"),
-            ("/strip/./a/b", "/a/b"),
-            ("/strip", "/"),
-        ]:
-            status, _, body = request(spec.port, "GET", raw)
-            assert status == 200 and json.loads(body)["path"] == sent, raw
-        assert json.loads(request(spec.port, "GET", "/other")[2])["service"] == "other"
-        assert request(spec.port, "GET", "/exact")[0] == 200
+        # refused by nginx itself, before the authz: serve's status, kind and JSON body
         for path, status, kind in [
-            ("/exact/more", 404, "no-route"),  # exact means exact
-            ("/shopping", 404, "no-route"),  # a prefix stops at a segment
-            ("/_frontdoor/authz", 404, "no-route"),  # internal only
-            ("/shop/7%00", 400, "bad-request"),  # control characters, NUL (nginx) or others (authz)
-            ("/shop/7%0A", 400, "bad-request"),
-            ("/shop/7%7f", 400, "bad-request"),
+            ("/shop/7%00", 400, "bad-request"),
+            ("/_frontdoor/authz", 404, "no-route"),
+            ("/_frontdoor/error/400", 404, "no-route"),
         ]:
-            got, headers, body = request(spec.port, "GET", path)
-            assert (got, headers.get("x-frontdoor-deny")) == (status, kind), path
-            answer = json.loads(body)
-            assert (answer["status"], answer["request_id"]) == (status, headers["x-request-id"]), path
-        status, headers, body = request(spec.port, "DELETE", "/exact")
-        assert (status, headers["allow"], json.loads(body)["reason"]) == (
-            405,
-            "GET, HEAD",
-            "DELETE is not allowed here",
-        )
+            got_status, headers, body = request(spec.port, "GET", path)
+            assert (got_status, headers.get("x-frontdoor-deny")) == (status, kind), path
+            assert json.loads(body)["status"] == status and headers["content-type"] == "application/json"
+        assert request(served.port, "GET", "/shop/7%00")[0] == 400
+        status, headers, _ = request(spec.port, "POST", "/shop/big", body=b"x" * 2 * 1024 * 1024)
+        assert (status, headers.get("x-frontdoor-deny")) == (413, "body-too-large")
         for _ in range(40):
             assert request(spec.port, "GET", "/shop")[0] == 200
         counts = {
@@ -201,6 +227,7 @@ def test_nginx_routes_as_serve(tmp_path: Path, upstreams: Upstreams) -> None:
     finally:
         nginx.stop()
         authz.stop()
+        serve.stop()
 
 
 class _AuthzProtocol(BaseHTTPRequestHandler):
