@@ -6,15 +6,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from frontdoor.contract.models import RateLimit, Tls
-from frontdoor.http.messages import HSTS
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 from frontdoor.render.context import RenderError, Site
 from frontdoor.render.labels import labels, obj
 
 #: the annotations that name a cert-manager issuer; copied from the Edge to what carries its TLS
 CERT_MANAGER_ANNOTATIONS = ("cert-manager.io/cluster-issuer", "cert-manager.io/issuer")
-
-__all__ = ["HSTS"]  # the header value every target sends, serve's own
 
 _UNITS = (("Second", 1), ("Minute", 60), ("Hour", 3600), ("Day", 86400))
 

@@ -22,12 +22,12 @@ import itertools
 from typing import Any
 
 from frontdoor.contract.models import AccessRule, Provider
+from frontdoor.http.messages import HSTS
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 from frontdoor.render import authz_api
 from frontdoor.render.alerts import SloMetrics, names_of
 from frontdoor.render.backends import backends
 from frontdoor.render.common import (
-    HSTS,
     cert_manager_annotations,
     host_label,
     matched_methods,

@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from frontdoor.http.messages import HSTS
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 from frontdoor.render import authz_api
 from frontdoor.render.alerts import SloMetrics, names_of
 from frontdoor.render.backends import backends
-from frontdoor.render.common import HSTS, certificate, matched_methods, tls_secret_name
+from frontdoor.render.common import certificate, matched_methods, tls_secret_name
 from frontdoor.render.context import Site
 from frontdoor.render.labels import labels, obj
 from frontdoor.render.netpol import EdgePods
