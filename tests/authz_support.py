@@ -38,6 +38,7 @@ SERVICES = join(
         - {path: /batch, access: {clients: [batch]}}
         - {path: /me, access: authenticated}
         - {path: =/exact, methods: [GET], access: public}
+        - {path: =/orders/settle, methods: [PUT], access: public}
         """,
     ),
     # one request an hour for the whole route: the second is rate-limited, in every process

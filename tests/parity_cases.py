@@ -73,6 +73,15 @@ CASES = [
     Case("unknown host", "GET", "/shop", host="elsewhere.test", expected=404),
     Case("wrong method", "DELETE", "/exact", expected=405),
     Case("path climbing above the root", "GET", "/shop/../../etc/passwd", expected=400),
+    # Gateway API precedence: "=/orders/settle" takes PUT only; other methods fall back to "/orders"
+    Case("method falls back to a shorter path", "GET", "/orders/settle", expected=401),
+    Case("exact route with its method", "PUT", "/orders/settle", expected=200),
+    Case("no matching path allows the method", "DELETE", "/orders/settle", expected=405),
+    # the upstream sees the normalized path (the 200s compare what it received)
+    Case("dot segments removed", "GET", "/shop/./a/../b?x=%41", expected=200),
+    Case("encoded unreserved characters decoded", "GET", "/%73hop/%7Eme", expected=200),
+    Case("encoded NUL", "GET", "/shop/7%00", expected=400),
+    Case("encoded control character", "GET", "/shop/7%0a", expected=400),
     Case(
         "forged identity on a public route",
         "GET",
@@ -106,6 +115,14 @@ TOKEN_CASES = [
         bearer(subject="bob", algorithm="ES256"),
         200,
         subject="bob",
+    ),
+    Case(
+        "fallback route with its scope",
+        "GET",
+        "/orders/settle",
+        bearer(subject="alice", scopes=["orders:read"]),
+        200,
+        subject="alice",
     ),
     Case("insufficient scope", "GET", "/orders/7", bearer(subject="alice", scopes=["catalog:write"]), 403),
     Case("scope of another method", "POST", "/orders", bearer(subject="alice", scopes=["orders:read"]), 403),

@@ -253,6 +253,39 @@ def test_routing_outcomes(plan: Plan, path: str, method: str, host: str, status:
     assert answer_status(outcome, "nginx") == 403
 
 
+def test_nginx_is_told_the_route_serve_chose_and_the_path_it_sends(plan: Plan) -> None:
+    """nginx proxies where the allow says: the service of serve's route (a method falling back to a
+    shorter path) and serve's normalized path; the query is nginx's own ($args)."""
+    checker = Checker(plan, Pipeline([]))
+    outcome = checker.check(nginx_check("/%73hop/./a/../b?x=1"), "127.0.0.1", True)
+    assert isinstance(outcome, Outcome) and outcome.status == 200
+    data = allow(outcome, close=False)
+    assert b"\r\nx-frontdoor-service: shop\r\nx-frontdoor-path: /shop/b\r\n" in data
+    settle = checker.check(nginx_check("/orders/settle", "PUT"), "127.0.0.1", True)
+    assert (
+        isinstance(settle, Outcome)
+        and settle.route is not None
+        and str(settle.route.path) == "=/orders/settle"
+    )
+    # other dialects route themselves: no such headers
+    envoy = checker.check(head("/shop", Host="shop.test"), "127.0.0.1", True)
+    assert isinstance(envoy, Outcome) and b"x-frontdoor-path" not in allow(envoy, close=False)
+
+
+def test_nginx_gets_serves_json_body_in_a_header(plan: Plan) -> None:
+    outcome = Checker(plan, Pipeline([])).check(nginx_check("/orders/settle", "DELETE"), "127.0.0.1", True)
+    assert isinstance(outcome, Outcome) and outcome.status == 405
+    data = deny(outcome, "nginx", "rid", close=False, head_only=False)
+    body = (
+        b'{"status":405,"error":"Method Not Allowed","reason":"DELETE is not allowed here",'
+        b'"request_id":"rid","owner":"edge"}'
+    )
+    assert b"\r\nx-frontdoor-body: " + body + b"\r\n" in data
+    assert b"\r\nallow: GET, HEAD, POST, PUT\r\n" in data
+    assert data.endswith(body.replace(b"405", b"403", 1).replace(b"Method Not Allowed", b"Forbidden"))
+    assert b"x-frontdoor-body" not in deny(outcome, "envoy", "rid", close=False, head_only=False)
+
+
 def test_only_trusted_peers_may_ask(plan: Plan) -> None:
     checker = Checker(plan, Pipeline([]), parse_networks(["10.0.0.0/8"]))
     assert checker.trusts("10.1.2.3") and not checker.trusts("127.0.0.1") and not checker.trusts("nonsense")

@@ -38,6 +38,11 @@ def test_normalize(raw: str, normalized: str) -> None:
         "/a%2Fb",
         "/a%2fb",
         "/a%5Cb",
+        "/orders/7%00",
+        "/a%0Ab",
+        "/a%0d%0aX-Injected:%201",
+        "/a%1F",
+        "/a%7f",
         "/a%zz",
         "/a%4",
         "orders",
@@ -59,3 +64,13 @@ def test_split_and_strip() -> None:
     assert strip_route_prefix("/orders/7", "/orders") == "/7"
     assert strip_route_prefix("/orders", "/orders") == "/"
     assert strip_route_prefix("/orders/7", "/") == "/orders/7"
+
+
+@pytest.mark.parametrize("byte", [*range(0x20), 0x7F])
+def test_every_encoded_control_byte_is_refused(byte: int) -> None:
+    with pytest.raises(PathError, match="control character"):
+        normalize_path(f"/orders/7%{byte:02X}")
+
+
+def test_printable_encodings_next_to_control_ones_are_kept() -> None:
+    assert normalize_path("/a%20b%7E%80") == "/a%20b~%80"

@@ -21,6 +21,7 @@ import yaml
 
 from frontdoor.cli import main
 from frontdoor.contract.load import load_contract
+from frontdoor.http.messages import HSTS
 from frontdoor.render import RenderError, RenderOptions, render
 from frontdoor.render.common import rate_per_unit
 from frontdoor.render.naming import UniqueNames, dns_label, dns_subdomain
@@ -406,7 +407,102 @@ def test_a_service_without_routes_gets_no_routing(shop_copy: Path) -> None:
         kinds = {d["kind"] for d in docs}
         assert not kinds & {"HTTPRoute", "Ingress", "IngressRoute", "SecurityPolicy"}, target
         assert "NetworkPolicy" in kinds
-    assert "location = /payments" not in rendered("nginx", shop_copy)["nginx.conf"]
+    assert "-> payments" not in rendered("nginx", shop_copy)["nginx.conf"]  # no route listed for it
+
+
+# --- one routing semantics: every target chooses serve's route -------------------------------------
+
+#: catalog takes POST on "=/orders/settle" (other methods fall back to orders' "/orders" routes) and
+#: HEAD on "/orders" (orders' GET route then does not answer HEAD: serve prefers the listed method)
+FALLBACK_ROUTES = """  routes:
+    - path: =/orders/settle
+      methods: [POST]
+      access: public
+    - path: /orders
+      methods: [HEAD]
+      access: public
+"""
+
+
+def _with_fallback(shop_copy: Path) -> Path:
+    edit(shop_copy, "services/catalog.yaml", "  routes:\n", FALLBACK_ROUTES)
+    return shop_copy
+
+
+def test_gateway_api_rules_match_as_serve(shop_copy: Path) -> None:
+    docs = documents(rendered("gateway-api", _with_fallback(shop_copy)))
+    rules = {
+        (d["metadata"]["name"], r["name"]): r["matches"]
+        for d in docs
+        if d["kind"] == "HTTPRoute"
+        for r in d["spec"]["rules"]
+    }
+    # a route with N methods is N matches; the exact POST route is more specific than the prefixes,
+    # and a GET to it matches no method of it: Gateway API sends it to orders' "/orders" GET rule
+    assert rules[("catalog", "route-0")] == [
+        {"path": {"type": "Exact", "value": "/orders/settle"}, "method": "POST"}
+    ]
+    assert rules[("orders", "route-0")] == [
+        {"path": {"type": "PathPrefix", "value": "/orders"}, "method": "GET"}
+    ]
+    assert rules[("catalog", "route-1")] == [
+        {"path": {"type": "PathPrefix", "value": "/orders"}, "method": "HEAD"}
+    ]
+    # a route without methods is a rule without a method match
+    assert rules[("orders", "route-2")] == [{"path": {"type": "PathPrefix", "value": "/orders/public-stats"}}]
+    # a GET route answers HEAD where no route of its path lists HEAD
+    assert [m["method"] for m in rules[("catalog", "route-2")]] == ["GET", "HEAD"]
+    hsts = next(
+        f["responseHeaderModifier"]["set"][0]["value"]
+        for rule in (r for d in docs if d["kind"] == "HTTPRoute" for r in d["spec"]["rules"])
+        for f in rule.get("filters", [])
+        if f["type"] == "ResponseHeaderModifier"
+    )
+    assert hsts == HSTS
+
+
+def test_traefik_priorities_follow_serve(shop_copy: Path) -> None:
+    docs = documents(rendered("traefik", _with_fallback(shop_copy)))
+    routes = [r for d in docs if d["kind"] == "IngressRoute" for r in d["spec"]["routes"]]
+
+    def priority(fragment: str) -> int:
+        found = [r["priority"] for r in routes if fragment in r["match"]]
+        assert len(found) == 1, fragment
+        return int(found[0])
+
+    settle = priority("Path(`/orders/settle`)")
+    orders_get = priority("PathPrefix(`/orders/`)) && (Method(`GET`))")  # no HEAD: catalog lists it
+    orders_head = priority("PathPrefix(`/orders/`)) && (Method(`HEAD`))")
+    stats = priority("Path(`/orders/public-stats`) ||")
+    # the more specific path first; GET and HEAD of one path are apart by method, never tied
+    assert settle > orders_get == orders_head and stats > orders_get
+    # a route without methods has no Method matcher: it loses to a route of its path with methods
+    assert not any("Method" in r["match"] for r in routes if "public-stats" in r["match"])
+    hsts = next(d for d in docs if d["kind"] == "Middleware" and d["metadata"]["name"] == "frontdoor-hsts")
+    assert f"max-age={hsts['spec']['headers']['stsSeconds']}" == HSTS
+    assert "stsIncludeSubdomains" not in hsts["spec"]["headers"]
+
+
+def test_ingress_nginx_refuses_a_path_whose_methods_reach_two_services(shop_copy: Path) -> None:
+    with pytest.raises(
+        RenderError,
+        match=r"requests for /orders go to different places by method \(.*/orders HEAD \(catalog\)",
+    ):
+        rendered("ingress-nginx", _with_fallback(shop_copy))
+    # the example's own fallback ("=/payments/webhook" POST, then "/payments") stays in one service
+    assert rendered("ingress-nginx")
+
+
+def test_nginx_lets_the_authz_route(shop_copy: Path) -> None:
+    """nginx proxies where the authz says (the service, serve's path): one location per server,
+    whatever the methods, and serve's HSTS."""
+    conf = rendered("nginx", _with_fallback(shop_copy))["nginx.conf"]
+    # one location per server (two entrypoints, a default server per address); no per-route ones
+    assert conf.count("location / {") == 4 and "location /orders" not in conf
+    assert "proxy_pass $fd_upstream$fd_path$is_args$args;" in conf
+    assert "catalog http://service_catalog;" in conf and "orders http://service_orders;" in conf
+    assert conf.count(f'add_header Strict-Transport-Security "{HSTS}" always;') >= 1
+    assert "includeSubDomains" not in conf
 
 
 def test_authz_runs_in_the_dialect_of_its_edge() -> None:

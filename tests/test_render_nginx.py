@@ -5,7 +5,9 @@ the same decisions through nginx in front of a real `frontdoor authz` as from `f
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -27,7 +29,7 @@ from frontdoor.render import RenderOptions, render
 from frontdoor.render.authz_api import NGINX_DENY_STATUS
 
 from .authz_support import AccessContract, process_env, start_authz, start_idp, start_serve
-from .harness import ContractSpec, Upstreams, free_port, request
+from .harness import SERVICES, ContractSpec, Gateway, Upstreams, free_port, request
 from .parity_cases import ALL_CASES, Case, upstream_identity
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -132,30 +134,89 @@ def upstreams() -> Iterator[Upstreams]:
     pool.close()
 
 
-def test_nginx_routes_as_the_contract_says(tmp_path: Path, upstreams: Upstreams) -> None:
-    """Routing only: the authz here is a demo upstream, which admits every request with a 200 (the real
-    `frontdoor authz` is in the next test). What is checked is nginx's side: locations, weights, prefix
-    stripping, the subrequest on every request, and spoofed identity headers removed."""
+#: the harness's services, with a route of "other" inside "/shop" that only POST reaches
+FALLBACK_SERVICES = SERVICES.replace(
+    "- {path: /other, access: public}",
+    "- {path: /other, access: public}\n    - {path: =/shop/settle, methods: [POST], access: public}",
+)
+
+
+#: requests whose route, upstream path and denial nginx must get as serve does: (method, raw path)
+ROUTING_REQUESTS = [
+    ("GET", "/shop/item?x=1"),
+    ("POST", "/shop/settle"),  # the exact route of "other"
+    ("GET", "/shop/settle"),  # falls back to "/shop"
+    ("PUT", "/shop/settle/"),  # "=" is exact: "/shop"
+    ("GET", "/shop/./a/../b?q=%41"),
+    ("GET", "/%73hop/%7Eme"),
+    ("GET", "/strip/./a/b"),
+    ("GET", "/strip"),
+    ("GET", "/other"),
+    ("GET", "/exact"),
+    ("HEAD", "/exact"),
+    ("DELETE", "/exact"),
+    ("GET", "/exact/more"),
+    ("GET", "/shopping"),
+    ("GET", "/shop/7%01"),
+    ("GET", "/shop/7%0A"),
+    ("GET", "/shop/7%7f"),
+    ("GET", "/shop/a%2Fb"),
+]
+
+
+def _seen(answer: tuple[int, dict[str, str], bytes], method: str) -> tuple[object, ...]:
+    """What must be equal: the status, and the upstream's service and path, or the denial's JSON body
+    (without the request id, which is each one's own) and its Allow."""
+    status, headers, body = answer
+    if status == 200 and method != "HEAD":
+        echo = json.loads(body)
+        return status, echo["service"].partition("-")[0], echo["path"]
+    if status == 200:
+        return (status,)
+    error = json.loads(body)
+    assert error.pop("request_id") == headers["x-request-id"]
+    return status, error, headers.get("allow")
+
+
+def test_nginx_routes_as_serve(tmp_path: Path, upstreams: Upstreams) -> None:
+    """The rendered configuration with a real `frontdoor authz`, next to `frontdoor serve` on the same
+    contract: the same route (a method falling back to a shorter path), upstream, normalized and stripped
+    path, and the same denials with serve's JSON body; plus weights, spoofed identity headers removed,
+    and nginx's own refusals."""
     heavy, light = upstreams.start("shop-a"), upstreams.start("shop-b")
     other = upstreams.start("other")
-    admit_all = upstreams.start("authz-stand-in")
-    spec = ContractSpec(shop=[(heavy, 3), (light, 1)], other=[other])
-    conf = render_conf(spec.write(tmp_path / "contract"), admit_all, tmp_path)
-    nginx = Nginx(tmp_path, conf, spec.port)
+    spec = ContractSpec(
+        shop=[(heavy, 3), (light, 1)], other=[other], services=FALLBACK_SERVICES, max_request_body="1MiB"
+    )
+    contract = spec.write(tmp_path / "contract")
+    served = replace(spec, port=free_port(), admin_port=free_port())
+    serve = Gateway(served.write(tmp_path / "serve"), served, tmp_path / "serve.log")
+    authz, authz_port = start_authz(contract, dict(os.environ), tmp_path / "authz.log", "--dialect", "nginx")
+    nginx = Nginx(tmp_path, render_conf(contract, authz_port, tmp_path), spec.port)
     try:
-        status, _, body = request(spec.port, "GET", "/shop/item?x=1", {"X-Frontdoor-Subject": "admin"})
-        assert status == 200
+        for method, path in ROUTING_REQUESTS:
+            expected = _seen(request(served.port, method, path), method)
+            got = _seen(request(spec.port, method, path), method)
+            assert got == expected, (method, path)
+        assert _seen(request(spec.port, "POST", "/shop/settle"), "POST")[1] == "other"
+        assert _seen(request(spec.port, "GET", "/shop/settle"), "GET")[1] == "shop"
+        assert _seen(request(spec.port, "GET", "/%73hop/%7Eme"), "GET")[2] == "/shop/~me"
+        status, _, body = request(spec.port, "GET", "/shop/item", {"X-Frontdoor-Subject": "admin"})
         echo = json.loads(body)
-        assert echo["path"] == "/shop/item?x=1"
         assert "x-frontdoor-subject" not in echo["header_names"]  # the client's claim never arrives
         assert echo["headers"]["x-forwarded-for"] == "127.0.0.1"
-        assert json.loads(request(spec.port, "GET", "/strip/a/b")[2])["path"] == "/a/b"
-        assert json.loads(request(spec.port, "GET", "/strip")[2])["path"] == "/"
-        assert json.loads(request(spec.port, "GET", "/other")[2])["service"] == "other"
-        assert request(spec.port, "GET", "/exact")[0] == 200
-        assert request(spec.port, "GET", "/exact/more")[0] == 404  # exact means exact
-        assert request(spec.port, "GET", "/shopping")[0] == 404  # a prefix stops at a segment
-        assert request(spec.port, "GET", "/_frontdoor/authz")[0] == 404  # internal only
+        # refused by nginx itself, before the authz: serve's status, kind and JSON body
+        for path, status, kind in [
+            ("/shop/7%00", 400, "bad-request"),
+            ("/_frontdoor/authz", 404, "no-route"),
+            ("/_frontdoor/error/400", 404, "no-route"),
+        ]:
+            got_status, headers, body = request(spec.port, "GET", path)
+            assert (got_status, headers.get("x-frontdoor-deny")) == (status, kind), path
+            assert json.loads(body)["status"] == status and headers["content-type"] == "application/json"
+        assert request(served.port, "GET", "/shop/7%00")[0] == 400
+        status, headers, _ = request(spec.port, "POST", "/shop/big", body=b"x" * 2 * 1024 * 1024)
+        assert (status, headers.get("x-frontdoor-deny")) == (413, "body-too-large")
         for _ in range(40):
             assert request(spec.port, "GET", "/shop")[0] == 200
         counts = {
@@ -163,18 +224,18 @@ def test_nginx_routes_as_the_contract_says(tmp_path: Path, upstreams: Upstreams)
             for name, p in (("heavy", heavy), ("light", light))
         }
         assert counts["heavy"] > counts["light"] > 0
-        checks = upstreams.states[admit_all].seen
-        # one subrequest per routed request (45); a path no route serves is a 404 without asking
-        assert len(checks) == 45 and all(s == "GET /auth" for s in checks)
     finally:
         nginx.stop()
+        authz.stop()
+        serve.stop()
 
 
 class _AuthzProtocol(BaseHTTPRequestHandler):
     """Answers checks as docs/authz.md specifies for the nginx dialect, choosing the outcome from the
     original path alone, so that nginx's side of the protocol is tested outcome by outcome: a 200 with
-    identity headers, 401, and 403s naming their kind. The decisions themselves are the real authz's,
-    tested in the next test and by its own suite."""
+    identity headers, the service and the upstream path, 401, and 403s naming their kind, each denial
+    with its JSON body in X-Frontdoor-Body. The decisions themselves are the real authz's, tested in
+    the other tests and by its own suite."""
 
     seen: ClassVar[list[tuple[str, str, str]]] = []
     OUTCOMES: ClassVar[dict[str, tuple[int, dict[str, str]]]] = {
@@ -185,6 +246,8 @@ class _AuthzProtocol(BaseHTTPRequestHandler):
                 "X-Frontdoor-Scopes": "orders:read",
                 "X-Frontdoor-Client": "",
                 "X-Frontdoor-Issuer": "https://idp.example/",
+                "X-Frontdoor-Service": "other",
+                "X-Frontdoor-Path": "/chosen/by/authz",
             },
         ),
         "/shop/no-token": (
@@ -207,6 +270,8 @@ class _AuthzProtocol(BaseHTTPRequestHandler):
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
+        if status != 200:
+            self.send_header("X-Frontdoor-Body", json.dumps({"kind": headers["X-Frontdoor-Deny"]}))
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -228,21 +293,33 @@ def test_nginx_speaks_the_authz_protocol(tmp_path: Path, upstreams: Upstreams) -
         assert status == 200
         echo = json.loads(body)
         assert echo["headers"]["x-frontdoor-subject"] == "alice"
+        # the service and path the authz names, whatever nginx would have chosen; the client's query
+        assert (echo["service"], echo["path"]) == ("other", "/chosen/by/authz?q=1")
         assert {"x-frontdoor-scopes", "x-frontdoor-issuer"} <= set(echo["header_names"])
         assert "x-frontdoor-client" not in echo["header_names"]  # empty in the answer: the spoof is gone
         # the original method, URI and host (nginx's $host: without the port) reach the check
         assert ("POST", "/shop/allow?q=1", "127.0.0.1") in _AuthzProtocol.seen
-        status, headers, _ = request(spec.port, "GET", "/shop/no-token")
-        assert status == 401 and headers["www-authenticate"] == 'Bearer realm="frontdoor"'
-        status, headers, _ = request(spec.port, "GET", "/shop/scope")
-        assert status == 403 and headers["www-authenticate"] == 'Bearer error="insufficient_scope"'
-        assert headers["x-frontdoor-deny"] == "access"
-        status, headers, body = request(spec.port, "GET", "/shop/limited")
-        assert status == 429 and headers["retry-after"] == "3" and json.loads(body)["status"] == 429
-        status, headers, _ = request(spec.port, "DELETE", "/shop/method")
-        assert status == 405 and headers["allow"] == "GET, HEAD"
-        status, headers, _ = request(spec.port, "GET", "/shop/unrouted")
-        assert status == 404 and headers["x-frontdoor-deny"] == "no-route"
+        for method, path, expected, kind in [
+            ("GET", "/shop/no-token", 401, "access"),
+            ("GET", "/shop/scope", 403, "access"),
+            ("GET", "/shop/limited", 429, "rate-limit"),
+            ("DELETE", "/shop/method", 405, "method-not-allowed"),
+            ("GET", "/shop/unrouted", 404, "no-route"),
+        ]:
+            connection = http.client.HTTPConnection("127.0.0.1", spec.port, timeout=10)
+            connection.request(method, path)
+            response = connection.getresponse()
+            body = response.read()
+            connection.close()
+            fields = response.getheaders()
+            assert response.status == expected, path
+            assert response.getheader("x-frontdoor-deny") == kind, path
+            assert json.loads(body) == {"kind": kind}, path  # the authz's body, not nginx's page
+            assert response.getheader("content-type") == "application/json", path
+            sent = _AuthzProtocol.OUTCOMES[path][1]
+            for name in ("WWW-Authenticate", "Retry-After", "Allow"):
+                values = [v for n, v in fields if n.lower() == name.lower() and v]
+                assert values == ([sent[name]] if name in sent else []), (path, name)
     finally:
         nginx.stop()
         server.shutdown()
@@ -330,12 +407,12 @@ def parity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParityStack]:
         upstreams.close()
 
 
-#: denials nginx answers itself, as the rendered configuration says, without asking the authz: they carry
-#: no X-Frontdoor-Deny, and the status must still be serve's
+#: denials nginx answers itself, as the rendered configuration says, without asking the authz: the kind
+#: they carry, and whether the body's reason is serve's (nginx cannot tell why it refused a request line)
 ANSWERED_BY_NGINX = {
-    "unknown path": "no route serves it: the rendered `location /` returns 404",
-    "unknown host": "no entrypoint has the host: the rendered default server returns 404",
-    "path climbing above the root": "nginx normalizes the URI first and refuses one above the root (400)",
+    "unknown host": ("no-route", True),  # no entrypoint has the host: the rendered default server
+    "path climbing above the root": ("bad-request", False),  # nginx normalizes the URI first
+    "encoded NUL": ("bad-request", False),  # nginx refuses a NUL in the request line
 }
 #: cases that do not get serve's decision through nginx, each with its reason (strict: the mark must go
 #: when the reason does)
@@ -389,8 +466,8 @@ def test_nginx_decides_as_serve(parity: ParityStack, case: Case) -> None:
     status, answer, body = request(parity.nginx_port, case.method, case.path, {**headers, "Host": case.host})
     kind = answer.get("x-frontdoor-deny")
     if case.name in ANSWERED_BY_NGINX:
-        assert kind is None, answer
-    elif served not in (200, 401):
+        assert kind == ANSWERED_BY_NGINX[case.name][0], answer
+    elif served != 200:
         # the authz's denial, named as the authz names it when asked directly
         assert kind is not None and kind == check_kind(parity.authz_port, case, headers), answer
     assert status == nginx_status(served, kind), body
@@ -410,5 +487,10 @@ def test_nginx_decides_as_serve(parity: ParityStack, case: Case) -> None:
         assert answer.get("www-authenticate") == served_headers.get("www-authenticate")
         assert answer.get("allow") == served_headers.get("allow")
         assert ("retry-after" in answer) == ("retry-after" in served_headers)
-        if kind is not None:  # the rendered denial's body; nginx's own (401 included) is its HTML page
-            assert json.loads(body)["status"] == status
+        # serve's JSON body, never nginx's page; the request id is each one's own
+        got, expected = json.loads(body), json.loads(served_body)
+        assert got.pop("request_id") == answer["x-request-id"]
+        expected.pop("request_id")
+        if not ANSWERED_BY_NGINX.get(case.name, ("", True))[1]:
+            got.pop("reason"), expected.pop("reason")
+        assert got == expected

@@ -3,12 +3,16 @@
 An allow is a 200 with the identity headers; a denial is the gateway's JSON error with
 ``X-Frontdoor-Deny``. nginx's ``auth_request`` accepts only 2xx, 401 and 403 from the auth service and
 turns anything else into a 500, so for nginx every other denial becomes a 403 that names its kind.
+nginx also never sees the check's body, and routes by what the check says: for the nginx dialect an
+allow names the chosen route's service and the path serve would send upstream, and a denial carries
+serve's JSON body in a header (render/authz_api.py).
 """
 
 from __future__ import annotations
 
 from frontdoor.authz.decide import Outcome
-from frontdoor.http.messages import error_response
+from frontdoor.http.messages import error_body, error_response
+from frontdoor.http.paths import strip_route_prefix
 
 Header = tuple[bytes, bytes]
 # The identity an ingress copies onto the upstream request; each always present on an allow, empty when
@@ -33,6 +37,13 @@ def allow(outcome: Outcome, close: bool) -> bytes:
         parts = [_ALLOW_ANONYMOUS]
     if extra:
         parts.append(extra)
+    original = outcome.original
+    if original is not None and original.dialect == "nginx" and admission is not None:
+        route = admission.route
+        path = strip_route_prefix(admission.path, route.path.path) if route.strip_prefix else admission.path
+        parts.append(
+            b"x-frontdoor-service: %s\r\nx-frontdoor-path: %s\r\n" % (route.service.encode(), path.encode())
+        )
     parts.append(b"connection: close\r\n\r\n" if close else b"\r\n")
     return b"".join(parts)
 
@@ -57,7 +68,9 @@ def deny(
     admission = outcome.admission
     if admission is not None and admission.response_head:
         headers += tuple(admission.response_fields())
-    owner = outcome.route.owner if outcome.route is not None else None
+    owner = outcome.route.owner if outcome.route is not None else outcome.owner or None
+    if dialect == "nginx":
+        headers += ((b"x-frontdoor-body", error_body(outcome.status, outcome.reason, request_id, owner)),)
     return error_response(
         status,
         outcome.reason,

@@ -37,6 +37,7 @@ class Outcome:
     original: Original | None = None
     route: PlannedRoute | None = None
     admission: Admission | None = None
+    owner: str = ""  # who a denial without a route names (the platform team, as serve names it)
 
 
 def deny_kind(denial: Denial) -> str:
@@ -127,15 +128,17 @@ class Checker:
         try:
             normalized = normalize_path(path)
         except PathError as error:
-            return Outcome(400, str(error), "bad-request", original=original)
+            return Outcome(400, str(error), "bad-request", original=original, owner=self.plan.platform_team)
         match = self.router.match(original.host, normalized, original.method)
         route = match.route
         if route is None:
             if match.status == 405:
                 allow = (b"allow", ", ".join(match.allowed).encode("ascii"))
                 reason = f"{original.method} is not allowed here"
-                return Outcome(405, reason, "method-not-allowed", "", (allow,), original)
-            return Outcome(404, "no route for this host and path", "no-route", original=original)
+                owner = self.plan.platform_team
+                return Outcome(405, reason, "method-not-allowed", "", (allow,), original, owner=owner)
+            reason = "no route for this host and path"
+            return Outcome(404, reason, "no-route", original=original, owner=self.plan.platform_team)
         entrypoint: PlannedEntrypoint | None = match.entrypoint
         proxies = self._proxies[entrypoint.name] if entrypoint is not None else self.trusted
         admission = Admission(head, route, original.method, normalized, peer, proxies, time.monotonic())

@@ -6,6 +6,11 @@ import json
 from http import HTTPStatus
 from typing import Final
 
+#: Strict-Transport-Security for an entrypoint with ``hsts: true``, from serve and every render target
+#: alike: a year, for the hosts the Edge serves. Not includeSubDomains: the contract names the hosts it
+#: serves, not the subdomains below them, which other teams may still serve over plain HTTP.
+HSTS: Final = "max-age=31536000"
+
 #: precomputed status lines, so the hot path never formats one
 STATUS_LINES: Final[dict[int, bytes]] = {
     s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode("ascii") for s in HTTPStatus

@@ -57,6 +57,10 @@ def decode_unreserved(raw: str) -> str:
         if len(pair) != 2 or not set(pair) <= _HEX:
             raise PathError("the request path has a malformed percent-encoding")
         value = int(pair, 16)
+        if value < 0x20 or value == 0x7F:
+            # A NUL ends a string in C upstreams, CR and LF split log lines and headers: nginx refuses
+            # a NUL too, so every edge answers this path alike.
+            raise PathError("the request path encodes a control character")
         if value in (0x2F, 0x5C):
             # An encoded slash or backslash would route as one segment here and as two upstream.
             raise PathError("an encoded slash in the path is refused")

@@ -14,6 +14,7 @@ from typing import Final
 from frontdoor.contract.models import Retries, Timeouts
 from frontdoor.contract.values import ListenAddress
 from frontdoor.http.h1 import Limits
+from frontdoor.http.messages import HSTS
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
 from frontdoor.policy.balancing import Balancer, Endpoint
 from frontdoor.policy.pipeline import Pipeline, StageContext, build_pipeline
@@ -102,9 +103,7 @@ def build_runtime(
     listeners = {}
     for address, entrypoints in grouped.items():
         tls = entrypoints[0].tls
-        hsts = (
-            b"strict-transport-security: max-age=31536000; includeSubDomains\r\n" if tls and tls.hsts else b""
-        )
+        hsts = b"strict-transport-security: %s\r\n" % HSTS.encode("ascii") if tls and tls.hsts else b""
         trusted = tuple(n for e in entrypoints for n in e.trusted_proxies)
         listeners[address] = Listener(
             address, entrypoints, Router(entrypoints), "https" if tls else "http", hsts, trusted

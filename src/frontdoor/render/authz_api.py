@@ -40,6 +40,14 @@ IDENTITY_HEADERS = (
 )
 DENY_HEADER = "X-Frontdoor-Deny"
 
+#: nginx dialect, on an allow: the service whose route the authz chose (serve's router, method fallback
+#: included) and the path serve would send upstream (normalized, the prefix stripped where the route
+#: asks), without the query. The rendered nginx.conf proxies where these say.
+SERVICE_HEADER = "X-Frontdoor-Service"
+PATH_HEADER = "X-Frontdoor-Path"
+#: nginx dialect, on a denial: serve's JSON error body for it, which auth_request cannot pass on itself
+BODY_HEADER = "X-Frontdoor-Body"
+
 #: nginx dialect: the kind of a 403 -> the status `serve` answers for it (anything else stays 403)
 NGINX_DENY_STATUS = {"no-route": 404, "method-not-allowed": 405, "bad-request": 400, "rate-limit": 429}
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from frontdoor.contract.models import RateLimit, Tls
-from frontdoor.plan import PlannedEntrypoint
+from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 from frontdoor.render.context import RenderError, Site
 from frontdoor.render.labels import labels, obj
 
@@ -13,6 +14,24 @@ from frontdoor.render.labels import labels, obj
 CERT_MANAGER_ANNOTATIONS = ("cert-manager.io/cluster-issuer", "cert-manager.io/issuer")
 
 _UNITS = (("Second", 1), ("Minute", 60), ("Hour", 3600), ("Day", 86400))
+
+
+def matched_methods(route: PlannedRoute, entrypoints: Iterable[PlannedEntrypoint]) -> list[str] | None:
+    """The methods a rendered rule matches, sorted; None for a route without ``methods`` (every one).
+
+    A route listing GET answers HEAD too, unless a route of the same path lists HEAD itself: serve
+    prefers that one, and two rules of one path matching HEAD would leave the choice to the platform's
+    tie-break (Gateway API: the older HTTPRoute)."""
+    if route.methods is None:
+        return None
+    methods = set(route.methods)
+    if "GET" in methods and not any(
+        other.path == route.path and other.methods is not None and "HEAD" in other.methods
+        for entrypoint in entrypoints
+        for other in entrypoint.routes
+    ):
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def rate_per_unit(limit: RateLimit) -> tuple[int, str]:

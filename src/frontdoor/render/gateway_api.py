@@ -22,11 +22,18 @@ import itertools
 from typing import Any
 
 from frontdoor.contract.models import AccessRule, Provider
-from frontdoor.plan import PlannedRoute
+from frontdoor.http.messages import HSTS
+from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 from frontdoor.render import authz_api
 from frontdoor.render.alerts import SloMetrics, names_of
 from frontdoor.render.backends import backends
-from frontdoor.render.common import cert_manager_annotations, host_label, rate_per_unit, tls_secret_name
+from frontdoor.render.common import (
+    cert_manager_annotations,
+    host_label,
+    matched_methods,
+    rate_per_unit,
+    tls_secret_name,
+)
 from frontdoor.render.context import AUTH_EXTERNAL, RenderError, Site
 from frontdoor.render.labels import labels, obj
 from frontdoor.render.netpol import EdgePods
@@ -146,7 +153,7 @@ class GatewayApiTarget:
             route_name = site.names.name("HTTPRoute", service, "" if number == 1 else str(number))
             route_names.append(route_name)
             placed.extend((route_name, r) for r in chunk)
-            rules = [self._rule(route, backend_refs, hsts) for route in chunk]
+            rules = [self._rule(route, parents, backend_refs, hsts) for route in chunk]
             objects.append(
                 obj(
                     f"{GW}/v1",
@@ -166,14 +173,21 @@ class GatewayApiTarget:
     def rule_name(route: PlannedRoute) -> str:
         return f"route-{route.index}"
 
-    def _rule(self, route: PlannedRoute, backend_refs: list[dict[str, Any]], hsts: bool) -> dict[str, Any]:
+    def _rule(
+        self,
+        route: PlannedRoute,
+        parents: list[PlannedEntrypoint],
+        backend_refs: list[dict[str, Any]],
+        hsts: bool,
+    ) -> dict[str, Any]:
+        # Gateway API's precedence is serve's: exact path, longer prefix, a method match, then the
+        # rule's order; so a route without methods is a rule without a method match, and a route with N
+        # methods is N matches (the matches of a rule are ORed)
         path = {"type": "Exact" if route.path.exact else "PathPrefix", "value": route.path.path}
-        matches: list[dict[str, Any]]
-        if route.methods is None:
-            matches = [{"path": path}]
-        else:
-            methods = set(route.methods) | ({"HEAD"} if "GET" in route.methods else set())
-            matches = [{"path": path, "method": m} for m in sorted(methods)]
+        methods = matched_methods(route, parents)
+        matches: list[dict[str, Any]] = (
+            [{"path": path}] if methods is None else [{"path": path, "method": m} for m in methods]
+        )
         rule: dict[str, Any] = {
             "name": self.rule_name(route),
             "matches": matches,
@@ -191,9 +205,7 @@ class GatewayApiTarget:
             filters.append(
                 {
                     "type": "ResponseHeaderModifier",
-                    "responseHeaderModifier": {
-                        "set": [{"name": "Strict-Transport-Security", "value": "max-age=31536000"}]
-                    },
+                    "responseHeaderModifier": {"set": [{"name": "Strict-Transport-Security", "value": HSTS}]},
                 }
             )
         if filters:

@@ -4,7 +4,8 @@ The annotations are ingress-nginx's (also read by Traefik's ingress-nginx provid
 an exposed service is first sent to the authz Service (``auth-url``), which answers with the caller's
 identity headers (``auth-response-headers``, which replace any a client sent); TLS comes from the
 Secret named after the certificate reference, and a cert-manager issuer named in the Edge's
-annotations is passed on. An Ingress cannot match methods, so method checks are the authz's too.
+annotations is passed on. An Ingress cannot match methods, so method checks are the authz's too, and
+a path whose methods reach different services (or rewrites) through serve's method fallback is refused.
 
 Upstreams: one Service for an evenly balanced pool; two upstreams of different weights become a main
 Ingress and a canary Ingress carrying the second one's share; more than two uneven upstreams cannot be
@@ -17,6 +18,7 @@ import math
 from typing import Any
 
 from frontdoor.plan import PlannedRoute
+from frontdoor.policy.routing import RouteTable
 from frontdoor.render import authz_api
 from frontdoor.render.alerts import SloMetrics, names_of
 from frontdoor.render.backends import Backend, backends, pooled_backend
@@ -168,14 +170,17 @@ def _spec(
 
 
 def _refuse_method_splits(site: Site, target: str) -> None:
-    """Two services on one path that only their methods tell apart need method routing."""
+    """An Ingress path goes to one backend whatever the method, while serve chooses the route by path
+    and method (a method a path does not allow falls back to a shorter path): every route a path can
+    reach must be the same service, with the same rewrite."""
     for entrypoint in site.plan.entrypoints:
-        owners: dict[str, str] = {}
-        for route in entrypoint.routes:
-            other = owners.setdefault(str(route.path), route.service)
-            if other != route.service:
+        for path, routes in RouteTable(entrypoint).reachable():
+            ways = {
+                (r.service, r.path.path if r.strip_prefix and r.path.path != "/" else None) for r in routes
+            }
+            if len(ways) > 1:
+                named = ", ".join(f"{r.path} {r.method_text} ({r.service})" for r in routes)
                 raise RenderError(
-                    f"entrypoint {entrypoint.name}: services {other} and {route.service} share the path "
-                    f"{route.path}, told apart only by method; {target} cannot route by method: use the "
-                    "gateway-api or traefik target"
+                    f"entrypoint {entrypoint.name}: requests for {path} go to different places by method "
+                    f"({named}); {target} routes by path only: use the gateway-api, traefik or nginx target"
                 )

@@ -4,11 +4,15 @@
   answers 404, or refuses the TLS handshake, for any other host), TLS from the files the Environment
   maps the certificate references to, HSTS, and ``set_real_ip_from`` for trusted proxies;
 - an ``upstream`` per service from the Environment, weights included (weight 0: ``down``);
-- a ``location`` per route path: ``=/exact`` is ``location = /exact``; a prefix ``/orders`` is
-  ``location = /orders`` and ``location /orders/`` (the contract's prefix stops at segment boundaries);
-- ``auth_request`` to ``frontdoor authz`` on every location, public ones included (the authz decides
-  methods, access, rate limits and the kill switch); the identity it answers with replaces any
+- one ``location /`` per server that asks ``frontdoor authz`` about every request (``auth_request``),
+  public ones included. The authz routes with serve's own router (Gateway API precedence, a method
+  falling back to a shorter path), decides access, rate limits and the kill switch, and answers with
+  the route's service and the path serve would send upstream (normalized, the prefix stripped where
+  the route asks); nginx proxies there. So nginx cannot choose another route than serve, and the
+  upstream gets serve's path, never the raw one. The identity the authz answers with replaces any
   ``X-Frontdoor-*`` header the client sent;
+- every denial, the authz's and nginx's own, answered with serve's status, its JSON body and
+  ``X-Frontdoor-Deny``;
 - the Edge's body and header limits, timeouts and retries.
 """
 
@@ -19,17 +23,24 @@ import json
 import math
 from urllib.parse import urlsplit
 
-from frontdoor.contract.models import Tls
-from frontdoor.plan import PlannedEntrypoint, PlannedRoute
+from frontdoor.contract.models import AccessRule, Tls
+from frontdoor.http.messages import HSTS, phrase
+from frontdoor.plan import PlannedEntrypoint
 from frontdoor.render import authz_api
 from frontdoor.render.context import RenderError, Site
 
 AUTHZ_LOCATION = "/_frontdoor/authz"  # internal: a client asking for it gets 404
 DENIED_LOCATION = "@frontdoor_denied"
+UNAUTHORIZED_LOCATION = "@frontdoor_unauthorized"
+ERROR_LOCATION = "/_frontdoor/error"  # internal: nginx's own errors, answered as serve answers them
 #: what a denial may carry besides its kind, for the status it is turned back into
 _DENY_HEADERS = (authz_api.DENY_HEADER, "Allow", "Retry-After", "WWW-Authenticate")
 AUTHZ_UPSTREAM = "frontdoor_authz"
-_HSTS = "max-age=31536000"
+#: the upstream and path the authz chose, read from its answer
+SERVICE_VARIABLE = "$fd_service"
+PATH_VARIABLE = "$fd_path"
+UPSTREAM_VARIABLE = "$fd_upstream"
+BODY_VARIABLE = "$fd_body"
 
 
 def _time(seconds: float) -> str:
@@ -121,7 +132,8 @@ def render_nginx(site: Site) -> dict[str, str]:
     conf.line("keepalive 16;")
     conf.close()
     schemes: dict[str, str] = {}
-    for service in site.exposed_services():
+    services = site.exposed_services()
+    for service in services:
         pool = site.upstreams(service)
         if len({u.url.scheme for u in pool}) > 1:
             raise RenderError(f"service {service} mixes http and https upstreams; use one scheme per service")
@@ -137,6 +149,14 @@ def render_nginx(site: Site) -> dict[str, str]:
             )
         conf.line("keepalive 32;")
         conf.close()
+    conf.line("")
+    # the authz names the service; an unknown name (never from a matching authz) proxies nowhere
+    conf.open(f"map {SERVICE_VARIABLE} {UPSTREAM_VARIABLE}")
+    conf.line('default "";')
+    for service in services:
+        conf.line(f"{service} {schemes[service]}://{upstream_name(service)};")
+    conf.close()
+    https = "https" in schemes.values()
     by_address: dict[str, list[PlannedEntrypoint]] = {}
     for entrypoint in plan.entrypoints:
         by_address.setdefault(str(entrypoint.listen), []).append(entrypoint)
@@ -144,7 +164,7 @@ def render_nginx(site: Site) -> dict[str, str]:
         entrypoints = by_address[address]
         for entrypoint in entrypoints:
             conf.line("")
-            _server(site, conf, entrypoint, schemes)
+            _server(site, conf, entrypoint, https)
         if not any("*" in e.hosts for e in entrypoints):
             conf.line("")
             _default_server(site, conf, entrypoints[0])
@@ -175,22 +195,25 @@ def _tls(site: Site, conf: _Conf, tls: Tls) -> None:
     conf.line("ssl_session_cache shared:frontdoor_tls:10m;")
 
 
-def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, schemes: dict[str, str]) -> None:
+def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool) -> None:
     conf.open("server")
     conf.line(f"# entrypoint {entrypoint.name}")
     conf.line(_listen(entrypoint, "*" in entrypoint.hosts))
     # "*.shop.test" as it is: nginx's ".shop.test" would match the bare domain too, which serve does not
     names = [h for h in entrypoint.hosts if h != "*"]
     conf.line(f"server_name {' '.join(names) if names else '_'};")
+    hsts = entrypoint.tls is not None and entrypoint.tls.hsts
     if entrypoint.tls is not None:
         _tls(site, conf, entrypoint.tls)
-        if entrypoint.tls.hsts:
-            conf.line(f'add_header Strict-Transport-Security "{_HSTS}" always;')
+        if hsts:
+            conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
     for network in entrypoint.trusted_proxies:
         conf.line(f"set_real_ip_from {network};")
     if entrypoint.trusted_proxies:
         conf.line("real_ip_header X-Forwarded-For;")
         conf.line("real_ip_recursive on;")
+    # what nginx refuses itself, before any location, answered as serve answers it
+    _own_error_pages(conf)
     conf.line("")
     conf.open(f"location = {AUTHZ_LOCATION}")
     conf.line("internal;")
@@ -201,71 +224,120 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, schemes: dic
         conf.line(f"proxy_set_header {name} {value};")
     _forwarding(conf)
     conf.close()
-    locations = _locations(entrypoint)
-    for key in sorted(locations):
-        route = locations[key]
-        conf.line("")
-        conf.open(f"location {key}")
-        conf.line(f"# {route.service} (owner {route.owner})")
-        conf.line(f"auth_request {AUTHZ_LOCATION};")
-        for header in (*authz_api.IDENTITY_HEADERS, *_DENY_HEADERS):
-            conf.line(
-                f"auth_request_set {_variable(header)} $upstream_http_{header.lower().replace('-', '_')};"
-            )
-        conf.line(f"error_page 403 = {DENIED_LOCATION};")
-        for header in authz_api.IDENTITY_HEADERS:
-            conf.line(f"proxy_set_header {header} {_variable(header)};")
-        _forwarding(conf)
-        scheme = schemes[route.service]
-        if scheme == "https":
-            conf.line("proxy_ssl_server_name on;")
-            conf.line("proxy_ssl_verify on;")
-            conf.line("proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;")
-        strip = route.strip_prefix and route.path.path != "/"
-        # with a URI, nginx replaces the part the location matched: /orders/42 -> /42
-        conf.line(f"proxy_pass {scheme}://{upstream_name(route.service)}{'/' if strip else ''};")
-        conf.close()
-    if "/" not in locations:
-        conf.line("")
-        conf.open("location /")
-        conf.line("default_type application/json;")
-        conf.line(f"return 404 '{_body(404, 'Not Found')}';")
-        conf.close()
-    _denied(conf, entrypoint)
+    conf.line("")
+    conf.open("location /")
+    conf.line("# the routes, chosen by the authz as serve chooses them (method, service, access):")
+    for route in entrypoint.routes:
+        strip = " strip_prefix" if route.strip_prefix else ""
+        conf.line(f"#   {route.path} {route.method_text} -> {route.service}{strip} ({_access(route.access)})")
+    conf.line(f"auth_request {AUTHZ_LOCATION};")
+    answered = (
+        *authz_api.IDENTITY_HEADERS,
+        *_DENY_HEADERS,
+        authz_api.SERVICE_HEADER,
+        authz_api.PATH_HEADER,
+        authz_api.BODY_HEADER,
+    )
+    for header in answered:
+        conf.line(f"auth_request_set {_variable(header)} $upstream_http_{header.lower().replace('-', '_')};")
+    conf.line(f"error_page 401 = {UNAUTHORIZED_LOCATION};")
+    conf.line(f"error_page 403 = {DENIED_LOCATION};")
+    _own_error_pages(conf)  # a block with error_page of its own inherits none from the server
+    for header in authz_api.IDENTITY_HEADERS:
+        conf.line(f"proxy_set_header {header} {_variable(header)};")
+    _forwarding(conf)
+    if https:
+        conf.line("proxy_ssl_server_name on;")
+        conf.line("proxy_ssl_verify on;")
+        conf.line("proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;")
+    # a URL with variables is sent as it is: serve's normalized (and stripped) path, the raw query
+    conf.line(f"proxy_pass {UPSTREAM_VARIABLE}{PATH_VARIABLE}$is_args$args;")
+    conf.close()
+    _denied(conf, hsts, site.platform_team)
     conf.close()
 
 
-def _body(status: int, error: str) -> str:
-    return json.dumps({"status": status, "error": error}, separators=(",", ":"))
+def _access(access: AccessRule) -> str:
+    if access.mode != "rule":
+        return access.mode
+    parts = [f"scopes {','.join(access.scopes)}"] if access.scopes else []
+    parts += [f"claims {','.join(sorted(access.claims))}"] if access.claims else []
+    parts += [f"clients {','.join(access.clients)}"] if access.clients else []
+    return "; ".join(parts)
 
 
-def _denied(conf: _Conf, entrypoint: PlannedEntrypoint) -> None:
-    """A 403 from the authz names its kind: answer with the status `serve` gives that kind.
+def _body(status: int, reason: str, owner: str) -> str:
+    """serve's JSON error body (http/messages.py), for an error nginx answers without the authz: one
+    without a route names the platform team."""
+    fields = {"status": status, "error": phrase(status), "reason": reason, "request_id": "", "owner": owner}
+    return json.dumps(fields, separators=(",", ":")).replace('"request_id":""', '"request_id":"$request_id"')
 
-    nginx sets the auth_request_set variables before it acts on the answer, so they survive the
-    internal redirect of error_page. add_header in a block replaces the outer ones, so each block
-    lists all it sends (HSTS included)."""
-    hsts = entrypoint.tls is not None and entrypoint.tls.hsts
-    always = [f"{authz_api.DENY_HEADER} {_variable(authz_api.DENY_HEADER)}"]
-    if hsts:
-        always.append(f'Strict-Transport-Security "{_HSTS}"')
+
+#: nginx's own answers -> (the status serve answers, X-Frontdoor-Deny or "", serve's reason). nginx says
+#: 494 for a header over its buffers (serve: 431), 500 when the authz cannot be asked (serve: 503 when a
+#: stage fails). A 404 is only /_frontdoor/authz asked from outside. An upstream's own errors pass as
+#: they are (proxy_intercept_errors is off).
+_OWN_ERRORS = {
+    400: (400, "bad-request", "the request is malformed"),
+    404: (404, "no-route", "no route for this host and path"),
+    413: (413, "body-too-large", "the request body is larger than max_request_body"),
+    414: (414, "header-too-large", "the request target is too long"),
+    494: (431, "header-too-large", "the request head is larger than max_header_bytes"),
+    500: (503, "error", "the gateway could not decide this request"),
+    502: (502, "", "the upstream could not be reached"),
+    504: (504, "", "the upstream did not answer in time"),
+}
+
+
+def _own_error_pages(conf: _Conf) -> None:
+    # a URI, not a named location: a request line nginx refused has no URI to carry to a named one
+    for status in sorted(_OWN_ERRORS):
+        conf.line(f"error_page {status} = {ERROR_LOCATION}/{status};")
+
+
+def _denied(conf: _Conf, hsts: bool, owner: str) -> None:
+    """Every denial with serve's status, serve's JSON body and X-Frontdoor-Deny.
+
+    A 403 from the authz names its kind: it is answered with the status `serve` gives that kind, and
+    the body the authz put in X-Frontdoor-Body. nginx sets the auth_request_set variables before it
+    acts on the answer, so they survive the internal redirect of error_page. add_header in a block
+    replaces the outer ones, so each block lists all it sends (HSTS included)."""
+    common = ["X-Request-Id $request_id"] + ([f'Strict-Transport-Security "{HSTS}"'] if hsts else [])
+    deny = f"{authz_api.DENY_HEADER} {_variable(authz_api.DENY_HEADER)}"
     conf.line("")
     conf.open(f"location {DENIED_LOCATION}")
     conf.line("default_type application/json;")
     for kind, status in sorted(authz_api.NGINX_DENY_STATUS.items()):
         conf.open(f'if ({_variable(authz_api.DENY_HEADER)} = "{kind}")')
         extra = {405: ["Allow $fd_allow"], 429: ["Retry-After $fd_retry_after"]}.get(status, [])
-        for header in always + extra:
+        for header in [deny, *common, *extra]:
             conf.line(f"add_header {header} always;")
-        conf.line(f"return {status} '{_body(status, _REASONS[status])}';")
+        conf.line(f'return {status} "{BODY_VARIABLE}";')
         conf.close()
-    for header in [*always, "WWW-Authenticate $fd_www_authenticate"]:
+    for header in [deny, *common, "WWW-Authenticate $fd_www_authenticate"]:
         conf.line(f"add_header {header} always;")
-    conf.line(f"return 403 '{_body(403, 'Forbidden')}';")
+    conf.line(f'return 403 "{BODY_VARIABLE}";')
     conf.close()
+    conf.line("")
+    conf.open(f"location {UNAUTHORIZED_LOCATION}")
+    conf.line("default_type application/json;")
+    for header in [deny, *common]:
+        conf.line(f"add_header {header} always;")
+    conf.line(f'return 401 "{BODY_VARIABLE}";')
+    conf.close()
+    _own_error_locations(conf, common, owner)
 
 
-_REASONS = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 429: "Too Many Requests"}
+def _own_error_locations(conf: _Conf, common: list[str], owner: str) -> None:
+    for status, (answered, kind, reason) in sorted(_OWN_ERRORS.items()):
+        conf.line("")
+        conf.open(f"location = {ERROR_LOCATION}/{status}")
+        conf.line("internal;")
+        conf.line("default_type application/json;")
+        for header in ([f"{authz_api.DENY_HEADER} {kind}"] if kind else []) + common:
+            conf.line(f"add_header {header} always;")
+        conf.line(f"return {answered} '{_body(answered, reason, owner)}';")
+        conf.close()
 
 
 def _forwarding(conf: _Conf) -> None:
@@ -279,44 +351,21 @@ def _forwarding(conf: _Conf) -> None:
 
 
 def _default_server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint) -> None:
+    """Any other host: serve's 404 (over TLS, the handshake is refused: no certificate fits). A request
+    line nginx refuses lands here too (it has no host yet): its error pages are the servers'."""
     conf.open("server")
     conf.line("# any other host: no entrypoint")
     conf.line(_listen(entrypoint, True))
     conf.line("server_name _;")
     if entrypoint.tls is not None:
         conf.line("ssl_reject_handshake on;")
-    conf.line("return 404;")
+    _own_error_pages(conf)
+    common = ["X-Request-Id $request_id"]
+    conf.open("location /")
+    conf.line("default_type application/json;")
+    for header in [f"{authz_api.DENY_HEADER} no-route", *common]:
+        conf.line(f"add_header {header} always;")
+    conf.line(f"return 404 '{_body(404, 'no route for this host and path', site.platform_team)}';")
     conf.close()
-
-
-def _locations(entrypoint: PlannedEntrypoint) -> dict[str, PlannedRoute]:
-    """nginx location -> the route it serves. Exact routes claim ``= /p`` before a prefix route's."""
-    found: dict[str, PlannedRoute] = {}
-    ordered = sorted(entrypoint.routes, key=lambda r: (not r.path.exact, r.path.path, r.service, r.index))
-    for route in ordered:
-        path = route.path.path
-        if route.path.exact:
-            keys = [f"= {path}"]
-        elif path == "/":
-            keys = ["/"]
-        else:
-            keys = [f"= {path}", f"{path}/"]
-        for key in keys:
-            other = found.get(key)
-            if other is None:
-                found[key] = route
-                continue
-            if other.path.exact and not route.path.exact:
-                continue  # the exact route owns "= /p"; the prefix keeps "/p/"
-            if other.service != route.service:
-                raise RenderError(
-                    f"entrypoint {entrypoint.name}: services {other.service} and {route.service} share "
-                    f"the path {route.path}, told apart only by method; the nginx target cannot route by "
-                    "method: use the gateway-api or traefik target"
-                )
-            if other.strip_prefix != route.strip_prefix:
-                raise RenderError(
-                    f"service {route.service}: routes on {route.path} differ in strip_prefix; nginx can "
-                    "serve one path one way"
-                )
-    return found
+    _own_error_locations(conf, common, site.platform_team)
+    conf.close()

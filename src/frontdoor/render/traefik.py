@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from frontdoor.http.messages import HSTS
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 from frontdoor.render import authz_api
 from frontdoor.render.alerts import SloMetrics, names_of
 from frontdoor.render.backends import backends
-from frontdoor.render.common import certificate, tls_secret_name
+from frontdoor.render.common import certificate, matched_methods, tls_secret_name
 from frontdoor.render.context import Site
 from frontdoor.render.labels import labels, obj
 from frontdoor.render.netpol import EdgePods
@@ -30,6 +31,8 @@ _LIMITS = "frontdoor-limits"
 _RETRY = "frontdoor-retry"
 _HSTS = "frontdoor-hsts"
 _TRANSPORT = "frontdoor-upstreams"
+#: Traefik writes "max-age=N" from stsSeconds, without includeSubDomains unless told: serve's value
+_HSTS_SECONDS = int(HSTS.removeprefix("max-age="))
 
 
 def _duration(seconds: float) -> str:
@@ -54,11 +57,18 @@ def _path_matcher(route: PlannedRoute) -> str:
     return f"(Path(`{path}`) || PathPrefix(`{path}/`))"
 
 
-def _method_matcher(route: PlannedRoute) -> str | None:
-    if route.methods is None:
+def _method_matcher(entrypoint: PlannedEntrypoint, route: PlannedRoute) -> str | None:
+    methods = matched_methods(route, [entrypoint])
+    if methods is None:
         return None
-    methods = sorted(set(route.methods) | ({"HEAD"} if "GET" in route.methods else set()))
     return "(" + " || ".join(f"Method(`{m}`)" for m in methods) + ")"
+
+
+def priority(route: PlannedRoute) -> int:
+    """serve's precedence among the routes a request matches (host, path and method): exact before
+    prefix, the longer path, a method match before none. Exact ``/p`` and prefix ``/q`` both match only
+    when ``/q`` is ``/p`` or shorter, so length first, then exactness, then methods."""
+    return len(route.path.path) * 4 + 2 * route.path.exact + (route.methods is not None) + 1
 
 
 class TraefikTarget:
@@ -125,7 +135,7 @@ class TraefikTarget:
                 )
             )
         if any(e.tls is not None and e.tls.hsts for e in site.plan.entrypoints):
-            out.append(obj(API, "Middleware", _HSTS, edge_labels, {"headers": {"stsSeconds": 31536000}}))
+            out.append(obj(API, "Middleware", _HSTS, edge_labels, {"headers": {"stsSeconds": _HSTS_SECONDS}}))
         for entrypoint in site.plan.entrypoints:
             if entrypoint.tls is not None:
                 out.append(
@@ -178,11 +188,7 @@ class TraefikTarget:
                     {
                         "kind": "Rule",
                         "match": _match(entrypoint, route),
-                        # the contract's order: longest path, exact before prefix, methods before none
-                        "priority": len(route.path.path) * 4
-                        + 2 * route.path.exact
-                        + (route.methods is not None)
-                        + 1,
+                        "priority": priority(route),
                         "middlewares": middlewares,
                         "services": services,
                     }
@@ -225,7 +231,7 @@ def _match(entrypoint: PlannedEntrypoint, route: PlannedRoute) -> str:
     if hosts and len(hosts) == len(entrypoint.hosts):  # "*" among them: any host
         parts.append(hosts[0] if len(hosts) == 1 else "(" + " || ".join(hosts) + ")")
     parts.append(_path_matcher(route))
-    method = _method_matcher(route)
+    method = _method_matcher(entrypoint, route)
     if method:
         parts.append(method)
     return " && ".join(parts)
