@@ -64,9 +64,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         sys.stdout.write(check_markdown(report))
     else:
+        from frontdoor.report.console import make_console
         from frontdoor.report.text import print_check
 
-        print_check(_console(), report)
+        print_check(make_console(), report)
     return report.exit_code
 
 
@@ -334,7 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate the contract and give the production verdict")
     check.add_argument("directory", metavar="DIR")
-    check.add_argument("--env", help="only this environment")
+    check.add_argument(
+        "--env",
+        action="append",
+        metavar="ENV",
+        help="check only this environment; repeat it for several (the exit code is the worst of them)",
+    )
     check.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     check.add_argument(
         "--strict", action="store_true", help="warnings in non-production environments fail too"

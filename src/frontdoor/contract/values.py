@@ -120,12 +120,34 @@ class SecretRef:
         return f"{self.scheme}:{self.target}"
 
 
+#: references to secret managers frontdoor does not read itself: such a value is a reference, not a
+#: literal secret, and the message says how to hand the secret over (a file or a variable)
+_FOREIGN_SECRET = re.compile(
+    r"^(vault|aws-?sm|aws-?ssm|ssm|secretsmanager|arn|gcp-?sm|gsm|azure-?kv|akv|keyvault|k8s|"
+    r"kubernetes|sops|op(?=://)|doppler|infisical|bitwarden|conjur)(\+[a-z]+)?:",
+    re.IGNORECASE,
+)
+
+
+def foreign_secret_scheme(value: str) -> str | None:
+    """The scheme of a reference to a secret manager frontdoor does not read (vault:, aws-sm:...)."""
+    match = _FOREIGN_SECRET.match(value)
+    return match.group(1).lower() if match else None
+
+
 def parse_secret_ref(value: object) -> SecretRef:
     if isinstance(value, SecretRef):
         return value
     hint = "a reference such as secret:NAME, env:VAR or file:/path; never the value itself"
     if not isinstance(value, str):
         raise ValueError(f"expected {hint}")
+    foreign = foreign_secret_scheme(value)
+    if foreign:
+        raise ValueError(
+            f"a {foreign}: reference is not read by frontdoor, which accepts secret:NAME (in an Edge), "
+            f"env:VAR and file:/path: let your {foreign} agent or operator write the secret to a file "
+            "(file:/run/secrets/NAME) or export it (env:VAR)"
+        )
     scheme, sep, target = value.partition(":")
     if not sep or scheme not in ("secret", "env", "file"):
         raise ValueError(f"expected {hint}")
@@ -330,6 +352,33 @@ class RoutePath:
         return f"={self.path}" if self.exact else self.path
 
 
+_REGEX_MARKS = re.compile(r"\$$|\.[*+]|\\|\[|\(\?|\|")
+
+
+def _pattern_hint(path: str) -> str | None:
+    """What to say about a path written as a template, a regular expression or a glob: frontdoor
+    matches a prefix (/orders matches /orders/42) or an exact path (=/orders/42), nothing else. The
+    path itself is not repeated (it may be anything); the prefix before the pattern is, as the fix."""
+    anchored = path.startswith("^")
+    path = path.removeprefix("^")
+    if "{" in path or "}" in path:
+        what, cut = "a path template ({...})", min(i for i in (path.find("{"), path.find("}")) if i >= 0)
+    elif anchored or _REGEX_MARKS.search(path):
+        mark = _REGEX_MARKS.search(path)
+        what, cut = "a regular expression", mark.start() if mark else len(path)
+    elif path.endswith("*") or "/*/" in path:
+        what, cut = "a wildcard (*)", path.find("*")
+    else:
+        return None
+    prefix = path[:cut].rstrip("/") or "/"
+    suggestion = prefix if _PATH_CHARS.match(prefix) else "/orders"
+    return (
+        f"the path is {what}, but routes match by prefix or exact path only: write {suggestion} "
+        f"(a prefix: it matches {suggestion.rstrip('/')}/42 too) or ={suggestion} (that path only); "
+        "the service checks the rest of the path itself"
+    )
+
+
 def parse_route_path(value: object) -> RoutePath:
     if isinstance(value, RoutePath):
         return value
@@ -337,6 +386,9 @@ def parse_route_path(value: object) -> RoutePath:
         raise ValueError("expected a path such as /orders (prefix) or =/orders (exact)")
     exact = value.startswith("=")
     path = value[1:] if exact else value
+    pattern_hint = _pattern_hint(path)
+    if pattern_hint:
+        raise ValueError(pattern_hint)
     if not _PATH_CHARS.match(path):
         raise ValueError(f"{value!r}: a route path starts with '/' and has no spaces, '?' or '#'")
     segments = path.split("/")
