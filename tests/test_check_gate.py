@@ -274,3 +274,16 @@ def test_a_terminal_honours_columns() -> None:
     assert make_console(terminal=True, environ={"COLUMNS": "50"}).width == 50
     assert make_console(terminal=True, environ={"COLUMNS": "132"}).width == 132
     assert make_console(terminal=False, environ={"COLUMNS": "50"}).width > 10_000
+
+
+# --- no traceback, whatever the path ------------------------------------------------------------------
+
+
+def test_a_path_too_long_is_a_one_line_error(capsys: pytest.CaptureFixture[str], shop_copy: Path) -> None:
+    code, out, err = run(capsys, "check", "x" * 5000)
+    assert code == EXIT_INVALID and "Traceback" not in out + err
+    assert out.startswith("contract-read: ") and "File name too long" in out
+    edit(shop_copy, "services/orders.yaml", "openapi: openapi/orders.yaml", "openapi: " + "y" * 5000)
+    code, out, err = run(capsys, "check", str(shop_copy), "--env", "prod")
+    assert code == EXIT_READY and "Traceback" not in out + err
+    assert "openapi-missing: api.openapi yyy" in out

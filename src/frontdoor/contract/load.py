@@ -210,9 +210,9 @@ def load_contract(root: Path) -> LoadResult:
     """Read, validate and cross-check the contract under ``root``; never raises for bad input."""
     from frontdoor.contract.rules import check_rules  # rules build on the loaded documents
 
-    if not root.exists():
-        return LoadResult(Contract(root), [Finding("contract-read", f"{root}: no such file or directory")])
     sources, findings = read_tree(root)
+    if not sources and any(f.rule == "contract-read" and f.where is None for f in findings):
+        return LoadResult(Contract(root), findings)  # the root itself cannot be read
     # a file that could not be read or parsed may hold any document
     complete = not any(f.rule in _UNREADABLE for f in findings)
     if not sources and not findings:

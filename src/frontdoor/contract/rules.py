@@ -13,6 +13,7 @@ from pathlib import Path
 from frontdoor.contract.exposure import exposed_services
 from frontdoor.contract.load import Contract
 from frontdoor.contract.models import OWNER_ROLE, Edge
+from frontdoor.contract.tree import is_regular_file
 from frontdoor.contract.values import SecretRef
 from frontdoor.errors import Finding, Location
 
@@ -173,10 +174,11 @@ def _openapi_files(contract: Contract) -> Iterator[Finding]:
             continue
         source = contract.sources[("Service", name)]
         target = Path(source.file).parent / service.spec.api.openapi
-        if not target.is_file():
+        if not is_regular_file(target):
             yield Finding(
                 "openapi-missing",
-                f"api.openapi {service.spec.api.openapi} does not exist (looked for {target})",
+                f"api.openapi {service.spec.api.openapi[:200]} is not a file (looked for "
+                f"{str(target)[:300]})",
                 source.locate(("spec", "api", "openapi")),
                 service.owner,
                 "warning",

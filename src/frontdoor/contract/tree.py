@@ -30,11 +30,16 @@ def _kind_of(mode: int) -> str:
     return "not a regular file"
 
 
-def _refused(path: Path, mode: int) -> Finding:
+def _refused(path: Path, mode: int, given: bool = False) -> Finding:
+    fix = (
+        "point check at the contract's folder or one of its files"
+        if given
+        else "replace it with a file, or rename it so that it does not end in .yaml or .yml"
+    )
     return Finding(
         "contract-not-a-file",
         f"{_kind_of(mode)}, not a regular file: contract documents are read from plain files only, "
-        "so it was not opened; replace it with a file or rename it so it does not end in .yaml/.yml",
+        f"so it was not opened; {fix}",
         Location(str(path), 1),
     )
 
@@ -104,18 +109,33 @@ def _unreadable(path: Path, exc: OSError) -> Finding:
     return Finding("contract-read", message, Location(str(path), 1))
 
 
+def _missing_root(root: Path, exc: Exception) -> Finding:
+    if isinstance(exc, FileNotFoundError) and not os.path.islink(root):
+        return Finding("contract-read", f"{root}: no such file or directory")
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return Finding("contract-read", f"{str(root)[:200]}: cannot read: {reason}")
+
+
 def scan_tree(root: Path) -> tuple[list[Path], list[Finding]]:
     """The contract's *.yaml / *.yml files under ``root`` (or ``root`` itself), in a stable order, and
     the findings about what was not read: loops, non-regular files, unreadable folders."""
     try:
         mode = os.stat(root).st_mode
-    except OSError as exc:
-        return [], [_unreadable(root, exc)]
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        return [], [_missing_root(root, exc)]
     if not stat.S_ISDIR(mode):
-        return ([root], []) if stat.S_ISREG(mode) else ([], [_refused(root, mode)])
+        return ([root], []) if stat.S_ISREG(mode) else ([], [_refused(root, mode, given=True)])
     walk = _Walk()
     walk.folder(root, ())
     return sorted(walk.files), walk.findings
+
+
+def is_regular_file(path: Path) -> bool:
+    """``path`` is a regular file; False, never an exception, for a name too long or otherwise bad."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def read_text(path: Path) -> str:
