@@ -23,13 +23,9 @@ if TYPE_CHECKING:
 
 def _console() -> Console:
     # imported here: `serve` prints nothing with rich, and a worker need not hold it in memory
-    from rich.console import Console
+    from frontdoor.report.console import make_console
 
-    # Off a terminal (CI logs, pipes) rich would wrap at 80 columns; tables read better wider.
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=160)
-    return console
+    return make_console()  # off a terminal (CI logs, pipes) nothing is wrapped
 
 
 def _load_valid(directory: Path, console: Console, as_json: bool = False) -> LoadResult | None:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 #: off a terminal nothing is wrapped: a width no line of ours reaches
@@ -44,6 +45,22 @@ def heading(console: Console, title: Text | str) -> None:
     if console.is_terminal:
         console.rule(title)
         return
-    text = Text("── ") + (title if isinstance(title, Text) else Text(title)) + Text(" ")
-    text.append("─" * max(3, _RULE_WIDTH - len(text.plain)))
-    console.print(text, soft_wrap=True)
+    title = title if isinstance(title, Text) else Text(title)
+    room = max(6, _RULE_WIDTH - len(title.plain) - 2)
+    left = room // 2
+    console.print(Text("─" * left + " ") + title + Text(" " + "─" * (room - left)), soft_wrap=True)
+
+
+def print_table(console: Console, table: Table) -> None:
+    """A table with its title on a line of its own: rich pads a title to the table's width, which
+    leaves trailing spaces in a log."""
+    title, table.title = table.title, None
+    if title:
+        console.print(Text(str(title), style=str(table.title_style or "")), soft_wrap=True)
+    console.print(table)
+
+
+def print_error(message: str) -> None:
+    """A one-line failure on standard error, ``frontdoor: message``, never wrapped off a terminal and
+    never read as rich markup (a message may hold brackets: [::1]:8443)."""
+    make_console(stderr=True).print(Text(f"frontdoor: {message}"), soft_wrap=True)

@@ -10,7 +10,7 @@ from frontdoor.contract.verdict import EnvironmentVerdict
 from frontdoor.contract.waivers import WaivedGap
 from frontdoor.errors import Finding
 from frontdoor.report.check import CheckReport
-from frontdoor.report.console import heading
+from frontdoor.report.console import heading, print_table
 
 _STYLE = {"error": "bold red", "gap": "red", "warning": "yellow", "note": "cyan"}
 
@@ -53,7 +53,7 @@ def print_environment(console: Console, verdict: EnvironmentVerdict, strict: boo
     entry = _table("1. How do clients enter?", "entrypoint", "listen", "hosts", "TLS", "services")
     for e in verdict.entrypoints:
         entry.add_row(e.name, e.listen, ", ".join(e.hosts), e.tls, ", ".join(e.services) or "-")
-    console.print(entry)
+    print_table(console, entry)
     routes = _table(
         "   Route table", "entrypoint", "path", "methods", "service", "access", "rate limit", "upstreams"
     )
@@ -67,7 +67,7 @@ def print_environment(console: Console, verdict: EnvironmentVerdict, strict: boo
             r.rate_limit or "none",
             "\n".join(r.upstreams) or "none",
         )
-    console.print(routes)
+    print_table(console, routes)
 
     console.print(Text("2. How is access controlled?", style="bold"))
     console.print(f"   identity providers: {', '.join(verdict.providers) or 'none'}")
@@ -82,7 +82,7 @@ def print_environment(console: Console, verdict: EnvironmentVerdict, strict: boo
     oncall = _table("4. Who is on the hook at 2am?", "team", "role", "on-call", "escalation", "hours")
     for t in verdict.teams:
         oncall.add_row(t.name, t.role or "?", t.primary or "NONE", t.escalation or "-", t.hours or "-")
-    console.print(oncall)
+    print_table(console, oncall)
 
     owners = _table("   If a route misbehaves tonight", "route", "stop & secure", "explain", "roll back")
     for r in verdict.routes:
@@ -92,7 +92,7 @@ def print_environment(console: Console, verdict: EnvironmentVerdict, strict: boo
             r.explain.describe(),
             r.rollback.describe(),
         )
-    console.print(owners)
+    print_table(console, owners)
     if verdict.findings:
         print_findings(console, verdict.findings)
     print_waived(console, verdict.waived)
