@@ -293,3 +293,35 @@ def test_an_error_line_is_one_line_and_not_markup(capsys: pytest.CaptureFixture[
     print_error("cannot listen on [::1]:8443: " + "address already in use " * 12)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("frontdoor: cannot listen on [::1]:8443: address")
+
+
+def test_a_symlink_out_of_the_contract_is_bounded(
+    monkeypatch: pytest.MonkeyPatch, shop_copy: Path, tmp_path: Path
+) -> None:
+    for i in range(5):
+        (tmp_path / "outside" / f"d{i}").mkdir(parents=True)
+    (shop_copy / "services" / "out").symlink_to(tmp_path / "outside", target_is_directory=True)
+    monkeypatch.setattr("frontdoor.contract.tree.MAX_FOLDERS", 6)
+    report = run_check(shop_copy)
+    assert report.exit_code == EXIT_INVALID
+    [bounded] = [f for f in report.errors if f.rule == "contract-too-large"]
+    assert "does a symlink lead out of the contract" in bounded.message
+
+
+def test_every_new_rule_id_is_documented() -> None:
+    from frontdoor.contract.models import WAIVABLE_RULES
+
+    table = (Path(__file__).resolve().parent.parent / "docs" / "contract.md").read_text()
+    new = {
+        "contract-not-a-file",
+        "contract-symlink-loop",
+        "contract-symlink-twice",
+        "contract-too-large",
+        "environment-missing",
+        "edge-missing",
+        "waiver-expired",
+        "waiver-refused",
+        "waiver-unused",
+    }
+    missing = [r for r in sorted(new | set(WAIVABLE_RULES)) if f"| `{r}` |" not in table]
+    assert not missing

@@ -193,7 +193,14 @@ def _validate(source: SourceDocument) -> tuple[Document | None, list[Finding], t
 
 
 _UNREADABLE = frozenset(
-    {"yaml-syntax", "yaml-encoding", "yaml-too-large", "contract-read", "contract-not-a-file"}
+    {
+        "yaml-syntax",
+        "yaml-encoding",
+        "yaml-too-large",
+        "contract-read",
+        "contract-not-a-file",
+        "contract-too-large",
+    }
 )
 
 

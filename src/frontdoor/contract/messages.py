@@ -25,6 +25,7 @@ FIRST_RULES = frozenset(
     {
         "contract-read",
         "contract-not-a-file",
+        "contract-too-large",
         "yaml-syntax",
         "yaml-encoding",
         "yaml-too-large",

@@ -16,6 +16,9 @@ from pathlib import Path
 from frontdoor.errors import Finding, Location
 
 SUFFIXES = (".yaml", ".yml")
+#: a contract has tens of folders; far more means a symlink leads out of it (to / or a home folder),
+#: and reading on would take long and read what is not the contract
+MAX_FOLDERS = 10_000
 
 
 def _kind_of(mode: int) -> str:
@@ -51,6 +54,17 @@ class _Walk:
     seen: dict[tuple[int, int], Path] = field(default_factory=dict)  # every folder read, by inode
 
     def folder(self, path: Path, ancestors: tuple[tuple[int, int], ...]) -> None:
+        if len(self.seen) >= MAX_FOLDERS:
+            if not any(f.rule == "contract-too-large" for f in self.findings):
+                self.findings.append(
+                    Finding(
+                        "contract-too-large",
+                        f"more than {MAX_FOLDERS} folders: does a symlink lead out of the contract (to / "
+                        "or a home folder)? The rest was not read",
+                        Location(str(path), 1),
+                    )
+                )
+            return
         try:
             info = os.stat(path)
             entries = sorted(os.scandir(path), key=lambda e: e.name)
