@@ -325,3 +325,23 @@ def test_every_new_rule_id_is_documented() -> None:
     }
     missing = [r for r in sorted(new | set(WAIVABLE_RULES)) if f"| `{r}` |" not in table]
     assert not missing
+
+
+def test_examples_fit_lists_and_maps_and_long_values_are_not_repeated(shop_copy: Path) -> None:
+    edit(shop_copy, "services/orders.yaml", "produces: [orders.created]", "produces: ['orders created']")
+    edit(
+        shop_copy,
+        "edges/public.yaml",
+        "orders: {requests: 50, per: 1s, burst: 100, key: subject}",
+        "orders: 50",
+    )
+    long_url = "ftp://" + "a" * 200
+    edit(shop_copy, "environments/prod.yaml", '["http://10.1.0.31:8080"]', f'["{long_url}"]')
+    text = _messages(shop_copy)
+    assert "spec.events.produces[0]: found 'orders created'; expected a topic name" in text
+    assert "for example: produces: [orders.created]" in text
+    assert (
+        "spec.rate_limits.services.orders: found 50; expected a mapping (key: value); for example: " in text
+    )
+    assert "orders: {requests: 20, per: 1s, burst: 40}" in text
+    assert "a string of 206 characters" in text and "a" * 100 not in text

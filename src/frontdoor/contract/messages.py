@@ -118,6 +118,53 @@ _EXAMPLES: dict[str, str] = {
     "availability": "99.9",
     "expected_rps": "50",
     "peak_rps": "200",
+    "description": "Order placement and history",
+    "health": "{readiness: /readyz, liveness: /livez}",
+    "api": "{openapi: openapi/orders.yaml}",
+    "openapi": "openapi/orders.yaml",
+    "events": "{produces: [orders.created], consumes: [payments.settled]}",
+    "produces": "[orders.created]",
+    "consumes": "[payments.settled]",
+    "load": "{expected_rps: 50, peak_rps: 200}",
+    "slo": '{availability: "99.9", latency_p99_ms: 300}',
+    "latency_p99_ms": "300",
+    "contact": "{chat: '#shop', email: shop@example.com}",
+    "chat": "'#shop'",
+    "email": "shop@example.com",
+    "escalation": "pagerduty:shop-lead",
+    "identity": "{providers: [{name: corp-sso, issuer: https://login.example.com/, audiences: [shop-api]}]}",
+    "providers": "[{name: corp-sso, issuer: https://login.example.com/, audiences: [shop-api]}]",
+    "api_clients": "[{name: billing-batch, key_sha256: secret:billing-batch-key-hash}]",
+    "scopes_claim": "scope",
+    "clock_skew_s": "30",
+    "rate_limits": "{default: {requests: 100, per: 1s}}",
+    "default": "{requests: 100, per: 1s, burst: 200}",
+    "protection": "{max_request_body: 1MiB, timeouts: {connect: 2s}}",
+    "max_header_bytes": "16KiB",
+    "max_inflight_per_service": "256",
+    "retries": "{attempts: 2, only_idempotent: true}",
+    "attempts": "2",
+    "circuit_breaker": "{failure_ratio: 0.5, min_requests: 20, open_for: 10s}",
+    "failure_ratio": "0.5",
+    "min_requests": "20",
+    "open_for": "10s",
+    "observability": "{access_log: {format: json}, metrics: {path: /metrics}, tracing: {propagate: w3c}}",
+    "access_log": "{format: json, redact_headers: [authorization, cookie]}",
+    "redact_headers": "[authorization, cookie]",
+    "metrics": "{path: /metrics}",
+    "metrics.path": "/metrics",
+    "tracing": "{propagate: w3c}",
+    "admin": '{listen: "127.0.0.1:9901", operators: [platform], token: secret:admin-token}',
+    "admin.listen": '"127.0.0.1:9901"',
+    "waivers": "[{rule: tls-required, target: public, reason: ..., expires: 2027-01-31}]",
+    "hsts": "true",
+    "strip_prefix": "true",
+    "claims": "{role: admin}",
+    "rate_limits.services.*": "{requests: 20, per: 1s, burst: 40}",
+    "spec.upstreams.*": '["http://10.0.0.7:8080"]',
+    "spec.secrets.*": "file:/run/secrets/NAME",
+    "labels": "{team: shop}",
+    "annotations": "{docs: https://wiki.example.com/shop}",
 }
 
 _TYPES = {
@@ -183,10 +230,28 @@ def _field_name(loc: NodePath) -> str | None:
     return names[-1] if names else None
 
 
-def example_of(loc: NodePath) -> str:
+def _example_value(loc: NodePath) -> str | None:
+    names = [p for p in loc if isinstance(p, str)]
+    if not names:
+        return None
+    return (
+        _EXAMPLES.get(".".join(names[-2:]))
+        or _EXAMPLES.get(names[-1])
+        or _EXAMPLES.get(".".join([*names[-3:-1], "*"]))  # a value of a map keyed by user names
+    )
+
+
+def _as_written(loc: NodePath, value: str) -> str:
+    """``name: value``; for an item of a list, ``name: [value]`` unless the example is a list."""
     name = _field_name(loc)
-    example = _EXAMPLES.get(name) if name else None
-    return f"; for example: {name}: {example}" if example else ""
+    if loc and isinstance(loc[-1], int) and not value.startswith("["):
+        value = f"[{value}]"
+    return f"; for example: {name}: {value}"
+
+
+def example_of(loc: NodePath) -> str:
+    example = _example_value(loc)
+    return _as_written(loc, example) if example else ""
 
 
 def _accepted(error: Any) -> tuple[str, str | None]:
@@ -220,16 +285,20 @@ def _accepted(error: Any) -> tuple[str, str | None]:
 def _message(error: Any, loc: NodePath, value: object) -> str:
     field = dotted(loc) or "the document"
     accepted, suggested = _accepted(error)
-    name = _field_name(loc)
-    example = f"; for example: {name}: {suggested}" if suggested and name else example_of(loc)
+    example = _as_written(loc, suggested) if suggested and _field_name(loc) else example_of(loc)
     if error["type"] == "value_error":
-        # our own parsers' messages already say what is accepted, often with the value's form
+        # our own parsers' messages already say what is accepted, often quoting the value: a long
+        # or secret-looking one is described instead of repeated
+        if isinstance(value, str) and found(value) != repr(value):
+            accepted = accepted.replace(repr(value), found(value))
         return f"{field}: {accepted}{example}"
     return f"{field}: found {found(value)}; {accepted}{example}"
 
 
 def _value_at(data: Any, loc: NodePath) -> object:
     for part in loc:
+        if isinstance(data, str):
+            return data  # a short form the model expands (an upstream written as its URL)
         try:
             data = data[part]
         except (KeyError, IndexError, TypeError):
