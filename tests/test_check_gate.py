@@ -103,7 +103,8 @@ def test_an_environment_without_an_edge_is_invalid(tmp_path: Path) -> None:
     for env in (None, "dev"):
         report = run_check(tmp_path, env)
         assert report.exit_code == EXIT_INVALID
-        assert "no Edge serves environment dev" in " ".join(f.message for f in report.errors)
+        messages = " ".join(f.message for f in report.errors)
+        assert "no Edge serves environment dev" in messages and "environments: [dev]" in messages
 
 
 # --- files: symlinked folders, loops, FIFOs ------------------------------------------------------------

@@ -82,6 +82,7 @@ def test_an_active_waiver_of_the_owning_team_accepts_the_gap(
 
     markdown = check_markdown(report)
     assert "tls-required webhooks in prod: the partner terminates TLS" in markdown
+    assert "### prod (production): ready, 1 waived" in markdown
     assert "**Ready.** 1 gap(s) waived by their owners." in markdown
 
 
@@ -91,6 +92,7 @@ def test_the_text_verdict_shows_the_waiver(shop_copy: Path, capsys: pytest.Captu
     _waive(shop_copy, EDGE, extra="      environments: [prod]\n", expires="2999-12-31")
     assert main(["check", str(shop_copy), "--env", "prod"]) == EXIT_READY
     out = capsys.readouterr().out
+    assert "prod (production, Edge public-edge): READY, 1 WAIVED" in out
     assert "waived (accepted by the team that owns the fix, until the date):" in out
     assert "accepted by platform in Edge public-edge until 2999-12-31" in out
     assert out.splitlines()[-1].startswith("ready: every production check passes (1 gap(s) waived")

@@ -196,7 +196,11 @@ def _edge_coverage(contract: Contract) -> Iterator[Finding]:
         if not edges:
             yield Finding(
                 "edge-coverage",
-                f"no Edge serves environment {env_name}: clients have no way in",
+                f"no Edge serves environment {env_name}: clients have no way in; declare an Edge "
+                f"whose metadata.environments lists {env_name} (or an Edge without "
+                "metadata.environments, which serves every environment), for example "
+                f"edges/public.yaml with kind: Edge and metadata: {{name: public, owner: "
+                f"{_team_owner_of(contract, 'platform')}, environments: [{env_name}]}}",
                 contract.locate("Environment", env_name, "metadata", "name"),
                 _team_owner_of(contract, "platform"),
             )

@@ -45,6 +45,7 @@ def check_markdown(report: CheckReport) -> str:
     for v in report.environments:
         failing = v.failing(report.strict)
         state = "ready" if not failing else f"{len(failing)} gap(s)"
+        state += f", {len(v.waived)} waived" if v.waived else ""
         out += [f"### {v.name} ({'production' if v.production else 'non-production'}): {state}", ""]
         out += ["| entrypoint | listen | hosts | TLS | services |", "|---|---|---|---|---|"]
         out += [

@@ -47,6 +47,8 @@ def print_environment(console: Console, verdict: EnvironmentVerdict, strict: boo
     state = (
         Text("READY", style="bold green") if not failing else Text(f"{len(failing)} GAP(S)", style="bold red")
     )
+    if verdict.waived:
+        state.append(f", {len(verdict.waived)} WAIVED", style="cyan")
     kind = "production" if verdict.production else "non-production"
     heading(console, Text.assemble(f"{verdict.name} ({kind}, Edge {verdict.edge}): ", state))
 
