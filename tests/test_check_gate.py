@@ -346,3 +346,14 @@ def test_examples_fit_lists_and_maps_and_long_values_are_not_repeated(shop_copy:
     )
     assert "orders: {requests: 20, per: 1s, burst: 40}" in text
     assert "a string of 206 characters" in text and "a" * 100 not in text
+
+
+def test_the_served_contract_hash_covers_symlinked_folders(tmp_path: Path, shop_copy: Path) -> None:
+    from frontdoor.observe.control import contract_hash
+
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(shop_copy / "services", elsewhere)
+    (shop_copy / "services").symlink_to(elsewhere, target_is_directory=True)
+    before = contract_hash(shop_copy)
+    edit(shop_copy, "services/orders.yaml", "latency_p99_ms: 300", "latency_p99_ms: 301")
+    assert contract_hash(shop_copy) != before
