@@ -186,3 +186,13 @@ def test_the_json_schema_describes_waivers(shop_copy: Path, capsys: pytest.Captu
     document["spec"]["waivers"][0]["rule"] = "not-a-rule"  # type: ignore[index]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, schema)
+
+
+def test_a_waiver_of_another_edge_does_not_reach_this_environment(shop_copy: Path) -> None:
+    _no_tls_on_webhooks(shop_copy)
+    _waive(shop_copy, "edges/dev.yaml")  # the same team, the same target name, but the dev Edge
+    report = run_check(shop_copy, today=BEFORE)
+    assert report.exit_code == EXIT_GAPS
+    assert not report.waived()
+    [unused] = [f for f in report.contract_findings if f.rule == "waiver-unused"]
+    assert "Edge dev-edge waives tls-required for webhooks" in unused.message and "in dev:" in unused.message

@@ -42,14 +42,19 @@ class DeclaredWaiver:
     owner: str
     waiver: Waiver
     where: Location | None
+    #: the environments its document speaks for: an Edge's (None: every one), an Environment itself;
+    #: a Service's waivers hold wherever the service is exposed
+    scope: frozenset[str] | None = None
 
     @property
     def label(self) -> str:
         return f"{self.kind} {self.document}"
 
     def applies_in(self, environment: str | None) -> bool:
-        envs = self.waiver.environments
-        return envs is None or (environment is not None and environment in envs)
+        for allowed in (self.waiver.environments, self.scope):
+            if allowed is not None and (environment is None or environment not in allowed):
+                return False
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +81,24 @@ class WaivedGap:
 
 
 def declared_waivers(contract: Contract) -> list[DeclaredWaiver]:
+    """Every waiver of the contract, with the environments its document speaks for: an Edge's
+    waiver never accepts a gap of an environment another Edge serves, even one with the same target."""
     found: list[DeclaredWaiver] = []
-    for kind, documents in (
-        ("Service", contract.services),
-        ("Edge", contract.edges),
-        ("Environment", contract.environments),
-    ):
-        for name, document in sorted(documents.items()):
-            for index, waiver in enumerate(document.spec.waivers):  # type: ignore[attr-defined]
-                where = contract.locate(kind, name, "spec", "waivers", index)
-                found.append(DeclaredWaiver(kind, name, document.owner, waiver, where))
+
+    def add(
+        kind: str, name: str, owner: str, waivers: tuple[Waiver, ...], scope: frozenset[str] | None
+    ) -> None:
+        for index, waiver in enumerate(waivers):
+            where = contract.locate(kind, name, "spec", "waivers", index)
+            found.append(DeclaredWaiver(kind, name, owner, waiver, where, scope))
+
+    for name, service in sorted(contract.services.items()):
+        add("Service", name, service.owner, service.spec.waivers, None)
+    for name, edge in sorted(contract.edges.items()):
+        served = edge.metadata.environments
+        add("Edge", name, edge.owner, edge.spec.waivers, None if served is None else frozenset(served))
+    for name, env in sorted(contract.environments.items()):
+        add("Environment", name, env.owner, env.spec.waivers, frozenset({name}))
     return found
 
 
