@@ -8,8 +8,9 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from frontdoor.contract.hints import foreign_secret_scheme
 from frontdoor.contract.source import NodePath
-from frontdoor.contract.values import foreign_secret_scheme, parse_secret_ref
+from frontdoor.contract.values import parse_secret_ref
 
 # Keys whose value is a credential whatever it looks like: by their last word (redis_password,
 # client_secret, api-token), so that names merely mentioning one (token_use, password_policy) are not.

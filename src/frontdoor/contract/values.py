@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
+from frontdoor.contract.hints import PATH_CHARS, foreign_secret_scheme, path_pattern_hint
 from frontdoor.http.paths import PathError, decode_unreserved
 
 # --- sizes -----------------------------------------------------------------------------------------
@@ -118,21 +119,6 @@ class SecretRef:
 
     def __str__(self) -> str:
         return f"{self.scheme}:{self.target}"
-
-
-#: references to secret managers frontdoor does not read itself: such a value is a reference, not a
-#: literal secret, and the message says how to hand the secret over (a file or a variable)
-_FOREIGN_SECRET = re.compile(
-    r"^(vault|aws-?sm|aws-?ssm|ssm|secretsmanager|arn|gcp-?sm|gsm|azure-?kv|akv|keyvault|k8s|"
-    r"kubernetes|sops|op(?=://)|doppler|infisical|bitwarden|conjur)(\+[a-z]+)?:",
-    re.IGNORECASE,
-)
-
-
-def foreign_secret_scheme(value: str) -> str | None:
-    """The scheme of a reference to a secret manager frontdoor does not read (vault:, aws-sm:...)."""
-    match = _FOREIGN_SECRET.match(value)
-    return match.group(1).lower() if match else None
 
 
 def parse_secret_ref(value: object) -> SecretRef:
@@ -338,7 +324,7 @@ def parse_host(value: object) -> str:
 
 # --- route paths -----------------------------------------------------------------------------------
 
-_PATH_CHARS = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+_PATH_CHARS = PATH_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,33 +338,6 @@ class RoutePath:
         return f"={self.path}" if self.exact else self.path
 
 
-_REGEX_MARKS = re.compile(r"\$$|\.[*+]|\\|\[|\(\?|\|")
-
-
-def _pattern_hint(path: str) -> str | None:
-    """What to say about a path written as a template, a regular expression or a glob: frontdoor
-    matches a prefix (/orders matches /orders/42) or an exact path (=/orders/42), nothing else. The
-    path itself is not repeated (it may be anything); the prefix before the pattern is, as the fix."""
-    anchored = path.startswith("^")
-    path = path.removeprefix("^")
-    if "{" in path or "}" in path:
-        what, cut = "a path template ({...})", min(i for i in (path.find("{"), path.find("}")) if i >= 0)
-    elif anchored or _REGEX_MARKS.search(path):
-        mark = _REGEX_MARKS.search(path)
-        what, cut = "a regular expression", mark.start() if mark else len(path)
-    elif path.endswith("*") or "/*/" in path:
-        what, cut = "a wildcard (*)", path.find("*")
-    else:
-        return None
-    prefix = path[:cut].rstrip("/") or "/"
-    suggestion = prefix if _PATH_CHARS.match(prefix) else "/orders"
-    return (
-        f"the path is {what}, but routes match by prefix or exact path only: write {suggestion} "
-        f"(a prefix: it matches {suggestion.rstrip('/')}/42 too) or ={suggestion} (that path only); "
-        "the service checks the rest of the path itself"
-    )
-
-
 def parse_route_path(value: object) -> RoutePath:
     if isinstance(value, RoutePath):
         return value
@@ -386,7 +345,7 @@ def parse_route_path(value: object) -> RoutePath:
         raise ValueError("expected a path such as /orders (prefix) or =/orders (exact)")
     exact = value.startswith("=")
     path = value[1:] if exact else value
-    pattern_hint = _pattern_hint(path)
+    pattern_hint = path_pattern_hint(path)
     if pattern_hint:
         raise ValueError(pattern_hint)
     if not _PATH_CHARS.match(path):
