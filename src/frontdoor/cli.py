@@ -23,13 +23,9 @@ if TYPE_CHECKING:
 
 def _console() -> Console:
     # imported here: `serve` prints nothing with rich, and a worker need not hold it in memory
-    from rich.console import Console
+    from frontdoor.report.console import make_console
 
-    # Off a terminal (CI logs, pipes) rich would wrap at 80 columns; tables read better wider.
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=160)
-    return console
+    return make_console()  # off a terminal (CI logs, pipes) nothing is wrapped
 
 
 def _load_valid(directory: Path, console: Console, as_json: bool = False) -> LoadResult | None:
@@ -64,9 +60,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         sys.stdout.write(check_markdown(report))
     else:
+        from frontdoor.report.console import make_console
         from frontdoor.report.text import print_check
 
-        print_check(_console(), report)
+        print_check(make_console(), report)
     return report.exit_code
 
 
@@ -361,7 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate the contract and give the production verdict")
     check.add_argument("directory", metavar="DIR")
-    check.add_argument("--env", help="only this environment")
+    check.add_argument(
+        "--env",
+        action="append",
+        metavar="ENV",
+        help="check only this environment; repeat it for several (the exit code is the worst of them)",
+    )
     check.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     check.add_argument(
         "--strict", action="store_true", help="warnings in non-production environments fail too"

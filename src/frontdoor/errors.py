@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Severity = Literal["error", "gap", "warning", "note"]
@@ -29,6 +29,8 @@ class Finding:
     severity: Severity = "error"
     environment: str | None = None
     related: tuple[Location, ...] = field(default=())
+    #: what a production gap is about (an entrypoint, a service, a team...): a waiver names it
+    target: str | None = None
 
     def sort_key(self) -> tuple[str, int, str, str]:
         if self.where is None:
@@ -41,9 +43,7 @@ class Finding:
         return f"{prefix}{self.rule}: {self.message}{suffix}"
 
     def with_severity(self, severity: Severity) -> Finding:
-        return Finding(
-            self.rule, self.message, self.where, self.fix, severity, self.environment, self.related
-        )
+        return replace(self, severity=severity)
 
 
 class FrontdoorError(Exception):

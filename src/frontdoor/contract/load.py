@@ -9,6 +9,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from frontdoor.contract.messages import (
+    dotted,
+    envelope_finding,
+    first_rules_first,
+    schema_findings,
+)
 from frontdoor.contract.models import (
     API_VERSION,
     MODEL_BY_KIND,
@@ -18,27 +24,10 @@ from frontdoor.contract.models import (
     Service,
     Team,
 )
-from frontdoor.contract.ownership import misplaced_field
 from frontdoor.contract.secrets import find_secret_literals
 from frontdoor.contract.source import NAME, NodePath, SourceDocument, document_owner, read_tree
 from frontdoor.contract.values import parse_route_path
 from frontdoor.errors import Finding, Location
-
-_FRIENDLY = {
-    "dict_type": "expected a mapping (key: value)",
-    "model_type": "expected a mapping (key: value)",
-    "model_attributes_type": "expected a mapping (key: value)",
-    "list_type": "expected a list",
-    "tuple_type": "expected a list",
-    "string_type": "expected a string",
-    "int_type": "expected a whole number",
-    "int_parsing": "expected a whole number",
-    "int_from_float": "expected a whole number",
-    "float_type": "expected a number",
-    "float_parsing": "expected a number",
-    "bool_type": "expected true or false",
-    "bool_parsing": "expected true or false",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,47 +95,6 @@ class LoadResult:
     @property
     def valid(self) -> bool:
         return not any(f.severity == "error" for f in self.findings)
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif isinstance(part, str) and (part.startswith(("function-", "[")) or part in MODEL_BY_KIND):
-            continue  # pydantic's names for validators and union members mean nothing to a user
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def _clean_loc(loc: tuple[Any, ...]) -> NodePath:
-    return tuple(p for p in loc if isinstance(p, int) or not str(p).startswith(("function-", "[")))
-
-
-def _schema_findings(
-    kind: str, exc: ValidationError, source: SourceDocument, fix: str | None, skip: set[NodePath]
-) -> list[Finding]:
-    findings = []
-    errors = exc.errors(include_url=False, include_input=False)
-    locs = [_clean_loc(tuple(e["loc"])) for e in errors]
-    for error, loc in zip(errors, locs, strict=True):
-        if any(path[: len(loc)] == loc or loc[: len(path)] == path for path in skip):
-            continue  # the value holds a literal secret, reported on its own without repeating it
-        if any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs):
-            continue  # a deeper error explains this one ("at least 1 item" after every item failed)
-        where = source.locate(loc)
-        kind_of_error = error["type"]
-        if kind_of_error == "extra_forbidden":
-            rule, message = misplaced_field(kind, str(loc[-1]))
-            message = f"{_dotted(loc)}: {message}" if rule == "unknown-field" else message
-        elif kind_of_error == "missing":
-            rule, message = "schema", f"{_dotted(loc)} is required"
-        else:
-            text = _FRIENDLY.get(kind_of_error) or str(error["msg"]).removeprefix("Value error, ")
-            rule, message = "schema", f"{_dotted(loc)}: {text}" if loc else text
-        findings.append(Finding(rule, message, where, fix))
-    return findings
 
 
 _WHERE_TO_PUT = {
@@ -217,41 +165,43 @@ def _validate(source: SourceDocument) -> tuple[Document | None, list[Finding], t
     for path, what in find_secret_literals(data):
         literal_paths.add(path)
         advice = _WHERE_TO_PUT.get(kind) or _WHERE_TO_PUT[None]
-        field_name = _dotted(path)
+        field_name = dotted(path)
         findings.append(
             Finding("secret-literal", f"{field_name} holds {what}: {advice}", source.locate(path), fix)
         )
 
+    metadata = data.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    # a document of a known kind and name that fails is still declared: references to it are not
+    # reported again as unknown (the one real problem is reported first, see FIRST_RULES)
+    identity = (kind, name) if kind in MODEL_BY_KIND and isinstance(name, str) else None
     if data.get("apiVersion") != API_VERSION:
-        findings.append(
-            Finding("api-version", f"apiVersion must be {API_VERSION}", source.locate(("apiVersion",)), fix)
-        )
-        return None, findings, None
+        findings.append(envelope_finding("apiVersion", data.get("apiVersion"), source, fix))
+        return None, findings, identity
     if kind not in MODEL_BY_KIND:
-        findings.append(
-            Finding(
-                "document-kind",
-                "kind must be one of Team, Service, Edge, Environment",
-                source.locate(("kind",)),
-                fix,
-            )
-        )
+        findings.append(envelope_finding("kind", data.get("kind"), source, fix))
         return None, findings, None
 
     if kind == "Service":
         findings.extend(_missing_access(source, fix))
-    metadata = data.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, dict) else None
-    identity = (kind, name) if isinstance(name, str) else None
     try:
         document = MODEL_BY_KIND[kind].model_validate(data)
     except ValidationError as exc:
-        findings.extend(_schema_findings(kind, exc, source, fix, literal_paths))
+        findings.extend(schema_findings(kind, exc, source, fix, literal_paths))
         return None, findings, identity
     return (None if findings else document), findings, identity
 
 
-_UNREADABLE = frozenset({"yaml-syntax", "yaml-encoding", "yaml-too-large", "contract-read"})
+_UNREADABLE = frozenset(
+    {
+        "yaml-syntax",
+        "yaml-encoding",
+        "yaml-too-large",
+        "contract-read",
+        "contract-not-a-file",
+        "contract-too-large",
+    }
+)
 
 
 def _is_api_description(data: Any) -> bool:
@@ -267,9 +217,9 @@ def load_contract(root: Path) -> LoadResult:
     """Read, validate and cross-check the contract under ``root``; never raises for bad input."""
     from frontdoor.contract.rules import check_rules  # rules build on the loaded documents
 
-    if not root.exists():
-        return LoadResult(Contract(root), [Finding("contract-read", f"{root}: no such file or directory")])
     sources, findings = read_tree(root)
+    if not sources and any(f.rule == "contract-read" and f.where is None for f in findings):
+        return LoadResult(Contract(root), findings)  # the root itself cannot be read
     # a file that could not be read or parsed may hold any document
     complete = not any(f.rule in _UNREADABLE for f in findings)
     if not sources and not findings:
@@ -321,7 +271,7 @@ def load_contract(root: Path) -> LoadResult:
         complete=complete,
     )
     findings.extend(check_rules(contract))
-    findings.sort(key=Finding.sort_key)
+    findings.sort(key=first_rules_first)
     return LoadResult(contract, findings)
 
 

@@ -6,7 +6,8 @@ a "wrong kind" error naming the team that owns it (rule 2).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import datetime
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -65,6 +66,54 @@ def _unique(values: tuple[Any, ...], what: str) -> tuple[Any, ...]:
 def _names_unique(items: tuple[Any, ...], what: str) -> tuple[Any, ...]:
     _unique(tuple(item.name for item in items), what)
     return items
+
+
+# --- waivers (a gap accepted by the team that owns its fix, for a while) ------------------------------
+
+#: the production checks a waiver may accept: gaps (and warnings, which fail with --strict); never an
+#: error, which makes the contract invalid
+WaivableRule = Literal[
+    "tls-required",
+    "identity-missing",
+    "identity-insecure",
+    "observability-off",
+    "admin-operators",
+    "admin-token",
+    "health-missing",
+    "rate-limits-missing",
+    "rate-limit-below-peak",
+    "rate-limit-loose",
+    "oncall-missing",
+    "exposure-internal",
+    "exposure-unexposed",
+    "event-producers",
+    "event-unproduced",
+]
+WAIVABLE_RULES: tuple[str, ...] = get_args(WaivableRule)
+
+
+def _reason(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("a waiver says why the gap is accepted: write the reason, not an empty string")
+    return value
+
+
+class Waiver(Strict):
+    """A gap accepted by the team that owns its fix, with a reason, until a date (docs/contract.md)."""
+
+    rule: WaivableRule
+    target: Annotated[
+        str,
+        Field(min_length=1, description="what the gap names: an entrypoint, a service, a provider..."),
+    ]
+    reason: Annotated[str, BeforeValidator(_reason), Field(min_length=1, description="why it is accepted")]
+    expires: Annotated[datetime.date, Field(description="the last day it holds, such as 2027-01-31")]
+    environments: tuple[Name, ...] | None = Field(
+        default=None, description="only in these environments (omitted: every environment)"
+    )
+
+
+Waivers = Annotated[tuple[Waiver, ...], Field(description="gaps this document's owner accepts, for a while")]
 
 
 # --- Team ------------------------------------------------------------------------------------------
@@ -255,6 +304,7 @@ class ServiceSpec(Strict):
     events: Events | None = None
     load: Load | None = None
     slo: Slo | None = None
+    waivers: Waivers = ()
 
 
 # --- Edge ------------------------------------------------------------------------------------------
@@ -446,6 +496,7 @@ class EdgeSpec(Strict):
     protection: Protection = Protection()
     observability: Observability | None = None
     admin: Admin | None = None
+    waivers: Waivers = ()
 
     @field_validator("entrypoints")
     @classmethod
@@ -489,6 +540,7 @@ class EnvironmentSpec(Strict):
         Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")],
         Annotated[Secret, BeforeValidator(_env_secret)],
     ] = {}
+    waivers: Waivers = ()
 
     @field_validator("upstreams")
     @classmethod

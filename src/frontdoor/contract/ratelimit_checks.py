@@ -76,6 +76,7 @@ def rate_limit_checks(contract: Contract, plan: Plan, exposed: Iterable[str]) ->
                     "gap",
                     env,
                     (declared,) if declared else (),
+                    target=name,
                 )
         if rate > LOOSE_FACTOR * peak:
             bucket = "one route" if limit.key == "route" else f"one {limit.key.replace('_', ' ')}"
@@ -88,6 +89,7 @@ def rate_limit_checks(contract: Contract, plan: Plan, exposed: Iterable[str]) ->
                 edge.owner,
                 "warning",
                 env,
+                target=name,
             )
     if any_limit and limits.store == "local":
         default = limits.default
@@ -102,4 +104,5 @@ def rate_limit_checks(contract: Contract, plan: Plan, exposed: Iterable[str]) ->
             edge.owner,
             "note",
             env,
+            target=edge.name,
         )

@@ -13,6 +13,7 @@ from pathlib import Path
 from frontdoor.contract.exposure import exposed_services
 from frontdoor.contract.load import Contract
 from frontdoor.contract.models import OWNER_ROLE, Edge
+from frontdoor.contract.tree import is_regular_file
 from frontdoor.contract.values import SecretRef
 from frontdoor.errors import Finding, Location
 
@@ -173,10 +174,11 @@ def _openapi_files(contract: Contract) -> Iterator[Finding]:
             continue
         source = contract.sources[("Service", name)]
         target = Path(source.file).parent / service.spec.api.openapi
-        if not target.is_file():
+        if not is_regular_file(target):
             yield Finding(
                 "openapi-missing",
-                f"api.openapi {service.spec.api.openapi} does not exist (looked for {target})",
+                f"api.openapi {service.spec.api.openapi[:200]} is not a file (looked for "
+                f"{str(target)[:300]})",
                 source.locate(("spec", "api", "openapi")),
                 service.owner,
                 "warning",
@@ -194,7 +196,11 @@ def _edge_coverage(contract: Contract) -> Iterator[Finding]:
         if not edges:
             yield Finding(
                 "edge-coverage",
-                f"no Edge serves environment {env_name}: clients have no way in",
+                f"no Edge serves environment {env_name}: clients have no way in; declare an Edge "
+                f"whose metadata.environments lists {env_name} (or an Edge without "
+                "metadata.environments, which serves every environment), for example "
+                f"edges/public.yaml with kind: Edge and metadata: {{name: public, owner: "
+                f"{_team_owner_of(contract, 'platform')}, environments: [{env_name}]}}",
                 contract.locate("Environment", env_name, "metadata", "name"),
                 _team_owner_of(contract, "platform"),
             )

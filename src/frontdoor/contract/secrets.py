@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from frontdoor.contract.hints import foreign_secret_scheme
 from frontdoor.contract.source import NodePath
 from frontdoor.contract.values import parse_secret_ref
 
@@ -54,8 +55,8 @@ def secret_literal_kind(key: str | int | None, value: str) -> str | None:
     """What kind of secret ``value`` looks like, or None."""
     if _PEM.search(value):
         return "a private key" if "PRIVATE KEY" in value else "a PEM block"
-    if _is_reference(value):
-        return None
+    if _is_reference(value) or foreign_secret_scheme(value):
+        return None  # a reference (one frontdoor cannot read is refused by the field's own check)
     if isinstance(key, str) and _is_credential_key(key) and value.strip():
         return f"a literal {key.lower()}"
     if looks_like_token(value):

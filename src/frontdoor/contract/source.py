@@ -7,7 +7,6 @@ from them ourselves so that we can keep a map from each node's path to its line,
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -17,6 +16,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from frontdoor.contract.tree import read_text, scan_tree
 from frontdoor.errors import Finding, Location
 
 NodePath = tuple[str | int, ...]
@@ -165,26 +165,18 @@ def read_documents(file: str, text: str) -> tuple[list[SourceDocument], list[Fin
 
 
 def contract_files(root: Path) -> Iterator[Path]:
-    """Every *.yaml / *.yml under ``root`` (or ``root`` itself), sorted, skipping hidden folders."""
-    if root.is_file():
-        yield root
-        return
-    found: list[Path] = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(
-            Path(folder) / f for f in files if f.endswith((".yaml", ".yml")) and not f.startswith(".")
-        )
-    yield from sorted(found)
+    """Every regular *.yaml / *.yml under ``root`` (or ``root`` itself), sorted, skipping hidden
+    folders, following symlinked folders (tree.py says what it refused and why)."""
+    yield from scan_tree(root)[0]
 
 
 def read_tree(root: Path) -> tuple[list[SourceDocument], list[Finding]]:
     documents: list[SourceDocument] = []
-    problems: list[Finding] = []
-    for path in contract_files(root):
+    paths, problems = scan_tree(root)
+    for path in paths:
         file = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_text(path)
         except UnicodeDecodeError as exc:
             problems.append(Finding("yaml-encoding", f"not UTF-8 text ({exc.reason})", Location(file, 1)))
             continue

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
+from frontdoor.contract.hints import PATH_CHARS, foreign_secret_scheme, path_pattern_hint
 from frontdoor.http.paths import PathError, decode_unreserved
 
 # --- sizes -----------------------------------------------------------------------------------------
@@ -126,6 +127,13 @@ def parse_secret_ref(value: object) -> SecretRef:
     hint = "a reference such as secret:NAME, env:VAR or file:/path; never the value itself"
     if not isinstance(value, str):
         raise ValueError(f"expected {hint}")
+    foreign = foreign_secret_scheme(value)
+    if foreign:
+        raise ValueError(
+            f"a {foreign}: reference is not read by frontdoor, which accepts secret:NAME (in an Edge), "
+            f"env:VAR and file:/path: let your {foreign} agent or operator write the secret to a file "
+            "(file:/run/secrets/NAME) or export it (env:VAR)"
+        )
     scheme, sep, target = value.partition(":")
     if not sep or scheme not in ("secret", "env", "file"):
         raise ValueError(f"expected {hint}")
@@ -316,7 +324,7 @@ def parse_host(value: object) -> str:
 
 # --- route paths -----------------------------------------------------------------------------------
 
-_PATH_CHARS = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+_PATH_CHARS = PATH_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +345,9 @@ def parse_route_path(value: object) -> RoutePath:
         raise ValueError("expected a path such as /orders (prefix) or =/orders (exact)")
     exact = value.startswith("=")
     path = value[1:] if exact else value
+    pattern_hint = path_pattern_hint(path)
+    if pattern_hint:
+        raise ValueError(pattern_hint)
     if not _PATH_CHARS.match(path):
         raise ValueError(f"{value!r}: a route path starts with '/' and has no spaces, '?' or '#'")
     segments = path.split("/")

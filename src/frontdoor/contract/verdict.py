@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from frontdoor.contract.load import Contract
 from frontdoor.contract.ratelimit_checks import rate_limit_checks
 from frontdoor.contract.values import format_duration
+from frontdoor.contract.waivers import WaivedGap
 from frontdoor.errors import Finding, Location, Severity
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute, compile_plan
 
@@ -70,6 +71,8 @@ class EnvironmentVerdict:
     operators: list[TeamOnCall]
     teams: list[TeamOnCall]
     findings: list[Finding] = field(default_factory=list)
+    #: gaps accepted by an active waiver of the team that owns their fix (waivers.py)
+    waived: list[WaivedGap] = field(default_factory=list)
 
     def failing(self, strict: bool) -> list[Finding]:
         return [f for f in self.findings if f.severity == "gap" or (strict and f.severity == "warning")]
@@ -205,8 +208,8 @@ def _production_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
     def at_edge(*path: str | int) -> Location | None:
         return contract.locate("Edge", edge.name, *path)
 
-    def gap(rule: str, message: str, where: Location | None, fix: str) -> Finding:
-        return Finding(rule, message, where, fix, "gap", env)
+    def gap(rule: str, message: str, where: Location | None, fix: str, target: str) -> Finding:
+        return Finding(rule, message, where, fix, "gap", env, target=target)
 
     for i, entrypoint in enumerate(plan.entrypoints):
         if entrypoint.tls is None and not entrypoint.listen.is_loopback:
@@ -215,6 +218,7 @@ def _production_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
                 f"entrypoint {entrypoint.name} listens on {entrypoint.listen} beyond loopback without TLS",
                 at_edge("spec", "entrypoints", i),
                 edge.owner,
+                entrypoint.name,
             )
     needs_user = sorted({r.service for _, r in plan.routes() if r.access.requires_user})
     if needs_user and not spec.identity.providers:
@@ -224,6 +228,7 @@ def _production_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
             f"{edge.name} declares no identity provider: every such request would be refused",
             at_edge("spec", "identity"),
             edge.owner,
+            edge.name,
         )
     for provider in spec.identity.providers:
         for url in (provider.issuer, provider.jwks_uri):
@@ -234,6 +239,7 @@ def _production_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
                     f"({url}): keys and tokens could be forged in transit",
                     at_edge("spec", "identity"),
                     edge.owner,
+                    provider.name,
                 )
     observability = spec.observability
     if observability is None or observability.access_log is None or observability.metrics is None:
@@ -245,6 +251,7 @@ def _production_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
             f"no {' and no '.join(missing)}: nobody can see the traffic",
             at_edge("spec", "observability"),
             edge.owner,
+            edge.name,
         )
     if spec.admin is None or not spec.admin.operators:
         yield gap(
@@ -252,6 +259,7 @@ def _production_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
             "no admin operators named: nobody is allowed to manage traffic",
             at_edge("spec", "admin"),
             edge.owner,
+            edge.name,
         )
     elif spec.admin.token is None:
         yield gap(
@@ -259,6 +267,7 @@ def _production_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
             "the admin API has no token: anyone who reaches it can manage traffic",
             at_edge("spec", "admin"),
             edge.owner,
+            edge.name,
         )
 
     exposed = sorted(
@@ -273,6 +282,7 @@ def _production_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
                 f"{name} declares no health.readiness: the edge cannot tell when it is ready",
                 contract.locate("Service", name, "spec"),
                 service.owner,
+                name,
             )
         if plan.rate_limit_for(name) is None:
             yield gap(
@@ -281,6 +291,7 @@ def _production_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
                 "service): nothing protects it from a flood",
                 at_edge("spec", "rate_limits"),
                 edge.owner,
+                name,
             )
     yield from _oncall_checks(contract, plan)
     yield from _exposure_checks(contract, plan)
@@ -309,6 +320,7 @@ def _oncall_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
                 name,
                 "gap",
                 plan.environment,
+                target=name,
             )
         elif team.spec.oncall.hours == "business-hours" and plan.production:
             yield Finding(
@@ -318,6 +330,7 @@ def _oncall_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
                 name,
                 "note",
                 plan.environment,
+                target=name,
             )
 
 
@@ -337,6 +350,7 @@ def _exposure_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
                     f"{edge.owner}, {service.owner}",
                     "gap",
                     plan.environment,
+                    target=name,
                 )
     for name, service in sorted(contract.services.items()):
         if service.spec.exposure == "public" and name not in exposed:
@@ -347,6 +361,7 @@ def _exposure_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
                 f"{edge.owner}, {service.owner}",
                 "gap",
                 plan.environment,
+                target=name,
             )
 
 
@@ -368,6 +383,7 @@ def event_gaps(contract: Contract) -> list[Finding]:
                     contract.locate("Service", names[-1], "spec", "events", "produces"),
                     ", ".join(owners),
                     "gap",
+                    target=topic,
                 )
             )
     for name, service in sorted(contract.services.items()):
@@ -381,6 +397,7 @@ def event_gaps(contract: Contract) -> list[Finding]:
                         contract.locate("Service", name, "spec", "events", "consumes", index),
                         service.owner,
                         "gap",
+                        target=topic,
                     )
                 )
     return findings

@@ -42,12 +42,16 @@ _CONTRACT_SUFFIXES = (".yaml", ".yml")
 
 def contract_hash(directory: Path) -> str:
     """sha256 over every file of the contract directory (names and contents), hidden ones excepted."""
+    from frontdoor.contract.source import contract_files
+
     digest = hashlib.sha256()
-    files = sorted(
+    found = {
         p
         for p in directory.rglob("*")
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-    )
+    }
+    files = sorted(found | set(contract_files(directory)))  # with those of symlinked folders
+
     for path in files:
         digest.update(str(path.relative_to(directory)).encode() + b"\0")
         try:

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from frontdoor.contract.verdict import EnvironmentVerdict, RouteView, TeamOnCall
+from frontdoor.contract.waivers import WaivedGap
 from frontdoor.errors import Finding
 from frontdoor.report.check import CheckReport
 
@@ -24,6 +25,23 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "fix": finding.fix,
         "environment": finding.environment,
         "related": [{"file": r.file, "line": r.line} for r in finding.related],
+        "target": finding.target,
+    }
+
+
+def waived_json(gap: WaivedGap) -> dict[str, Any]:
+    by, where = gap.by, gap.by.where
+    return {
+        "rule": gap.finding.rule,
+        "target": gap.finding.target,
+        "environment": gap.finding.environment,
+        "reason": gap.reason,
+        "expires": gap.expires.isoformat(),
+        "team": by.owner,
+        "declared_in": {"kind": by.kind, "name": by.document},
+        "file": where.file if where else None,
+        "line": where.line if where else None,
+        "finding": finding_json(gap.finding),
     }
 
 
@@ -78,6 +96,7 @@ def environment_json(verdict: EnvironmentVerdict, strict: bool) -> dict[str, Any
         "visibility": verdict.visibility | {"operators": [team_json(t) for t in verdict.operators]},
         "oncall": [team_json(t) for t in verdict.teams],
         "findings": [finding_json(f) for f in verdict.findings],
+        "waived": [waived_json(w) for w in verdict.waived],
     }
 
 
@@ -92,4 +111,5 @@ def check_json(report: CheckReport) -> dict[str, Any]:
         "errors": [finding_json(f) for f in report.errors],
         "environments": [environment_json(v, report.strict) for v in report.environments],
         "contract_findings": [finding_json(f) for f in report.contract_findings],
+        "waived": [waived_json(w) for w in report.waived()],
     }

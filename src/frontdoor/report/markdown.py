@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from frontdoor.contract.waivers import WaivedGap
 from frontdoor.errors import Finding
 from frontdoor.report.check import CheckReport
 
@@ -21,6 +22,20 @@ def _findings(findings: list[Finding]) -> list[str]:
     return lines
 
 
+def _waived(waived: list[WaivedGap]) -> list[str]:
+    if not waived:
+        return []
+    return [
+        "",
+        "Waived (accepted by the team that owns the fix, until the date):",
+        "",
+        *(
+            f"- `{w.by.where}` {_cell(w.describe())}" if w.by.where else f"- {_cell(w.describe())}"
+            for w in waived
+        ),
+    ]
+
+
 def check_markdown(report: CheckReport) -> str:
     out = [f"## frontdoor check: `{report.root}`", ""]
     if report.errors:
@@ -30,6 +45,7 @@ def check_markdown(report: CheckReport) -> str:
     for v in report.environments:
         failing = v.failing(report.strict)
         state = "ready" if not failing else f"{len(failing)} gap(s)"
+        state += f", {len(v.waived)} waived" if v.waived else ""
         out += [f"### {v.name} ({'production' if v.production else 'non-production'}): {state}", ""]
         out += ["| entrypoint | listen | hosts | TLS | services |", "|---|---|---|---|---|"]
         out += [
@@ -55,8 +71,20 @@ def check_markdown(report: CheckReport) -> str:
             "",
         ]
         out += _findings(v.findings)
+        out += _waived(v.waived)
         out.append("")
-    if report.contract_findings:
-        out += ["### across environments", "", *_findings(report.contract_findings), ""]
-    out.append("**Ready.**" if report.exit_code == 0 else f"**Not ready**: exit {report.exit_code}.")
+    if report.contract_findings or report.contract_waived:
+        out += ["### across environments", "", *_findings(report.contract_findings)]
+        out += [*_waived(report.contract_waived), ""]
+    if len(report.environments) > 1:
+        out += ["| environment | verdict | waived |", "|---|---|---|"]
+        for v in report.environments:
+            gaps = len(v.failing(report.strict))
+            out.append(f"| {v.name} | {f'{gaps} gap(s)' if gaps else 'ready'} | {len(v.waived)} |")
+        out.append("")
+    waived = len(report.waived())
+    note = f" {waived} gap(s) waived by their owners." if waived else ""
+    out.append(
+        f"**Ready.**{note}" if report.exit_code == 0 else f"**Not ready**: exit {report.exit_code}.{note}"
+    )
     return "\n".join(out) + "\n"

@@ -7,8 +7,10 @@ from rich.table import Table
 from rich.text import Text
 
 from frontdoor.contract.verdict import EnvironmentVerdict
+from frontdoor.contract.waivers import WaivedGap
 from frontdoor.errors import Finding
 from frontdoor.report.check import CheckReport
+from frontdoor.report.console import heading, print_table
 
 _STYLE = {"error": "bold red", "gap": "red", "warning": "yellow", "note": "cyan"}
 
@@ -25,10 +27,10 @@ def print_findings(console: Console, findings: list[Finding]) -> None:
     for finding in findings:
         if finding.severity == "error":
             console.print(Text(finding.render(), style=_STYLE["error"]), soft_wrap=True)
-    for severity, heading in _HEADINGS.items():
+    for severity, title in _HEADINGS.items():
         group = [f for f in findings if f.severity == severity]
         if group:
-            console.print(Text(f"{heading}:", style=_STYLE[severity]))
+            console.print(Text(f"{title}:", style=_STYLE[severity]))
             for finding in group:
                 console.print(Text("  " + finding.render()), soft_wrap=True)
 
@@ -45,13 +47,15 @@ def print_environment(console: Console, verdict: EnvironmentVerdict, strict: boo
     state = (
         Text("READY", style="bold green") if not failing else Text(f"{len(failing)} GAP(S)", style="bold red")
     )
+    if verdict.waived:
+        state.append(f", {len(verdict.waived)} WAIVED", style="cyan")
     kind = "production" if verdict.production else "non-production"
-    console.rule(Text.assemble(f"{verdict.name} ({kind}, Edge {verdict.edge}): ", state))
+    heading(console, Text.assemble(f"{verdict.name} ({kind}, Edge {verdict.edge}): ", state))
 
     entry = _table("1. How do clients enter?", "entrypoint", "listen", "hosts", "TLS", "services")
     for e in verdict.entrypoints:
         entry.add_row(e.name, e.listen, ", ".join(e.hosts), e.tls, ", ".join(e.services) or "-")
-    console.print(entry)
+    print_table(console, entry)
     routes = _table(
         "   Route table", "entrypoint", "path", "methods", "service", "access", "rate limit", "upstreams"
     )
@@ -65,7 +69,7 @@ def print_environment(console: Console, verdict: EnvironmentVerdict, strict: boo
             r.rate_limit or "none",
             "\n".join(r.upstreams) or "none",
         )
-    console.print(routes)
+    print_table(console, routes)
 
     console.print(Text("2. How is access controlled?", style="bold"))
     console.print(f"   identity providers: {', '.join(verdict.providers) or 'none'}")
@@ -80,7 +84,7 @@ def print_environment(console: Console, verdict: EnvironmentVerdict, strict: boo
     oncall = _table("4. Who is on the hook at 2am?", "team", "role", "on-call", "escalation", "hours")
     for t in verdict.teams:
         oncall.add_row(t.name, t.role or "?", t.primary or "NONE", t.escalation or "-", t.hours or "-")
-    console.print(oncall)
+    print_table(console, oncall)
 
     owners = _table("   If a route misbehaves tonight", "route", "stop & secure", "explain", "roll back")
     for r in verdict.routes:
@@ -90,10 +94,30 @@ def print_environment(console: Console, verdict: EnvironmentVerdict, strict: boo
             r.explain.describe(),
             r.rollback.describe(),
         )
-    console.print(owners)
+    print_table(console, owners)
     if verdict.findings:
         print_findings(console, verdict.findings)
+    print_waived(console, verdict.waived)
     console.print()
+
+
+def print_waived(console: Console, waived: list[WaivedGap]) -> None:
+    if not waived:
+        return
+    console.print(Text("waived (accepted by the team that owns the fix, until the date):", style="cyan"))
+    for gap in waived:
+        where = f"{gap.by.where}: " if gap.by.where else ""
+        console.print(Text(f"  {where}{gap.describe()}"), soft_wrap=True)
+
+
+def _summary(report: CheckReport) -> str:
+    """One verdict per environment, for a run that checked several: the exit code is the worst."""
+    parts = []
+    for v in report.environments:
+        failing = len(v.failing(report.strict))
+        state = f"{failing} gap(s)" if failing else "ready"
+        parts.append(f"{v.name} {state}" + (f", {len(v.waived)} waived" if v.waived else ""))
+    return "; ".join(parts)
 
 
 def print_check(console: Console, report: CheckReport) -> None:
@@ -103,16 +127,30 @@ def print_check(console: Console, report: CheckReport) -> None:
             Text(
                 f"invalid: {len(report.errors)} error(s) in {report.root}; fix them and run check again",
                 style="bold red",
-            )
+            ),
+            soft_wrap=True,
         )
         return
     for verdict in report.environments:
         print_environment(console, verdict, report.strict)
-    if report.contract_findings:
-        console.rule("across environments")
+    if report.contract_findings or report.contract_waived:
+        heading(console, "across environments")
         print_findings(console, report.contract_findings)
+        print_waived(console, report.contract_waived)
     failing = report.failing()
+    waived = report.waived()
+    accepted = ""
+    if waived:
+        until = min(w.expires for w in waived)
+        accepted = f" ({len(waived)} gap(s) waived by their owners, the first waiver expires {until})"
+    summary = f" [{_summary(report)}]" if len(report.environments) > 1 else ""
     if failing:
-        console.print(Text(f"not ready: {len(failing)} gap(s) to close", style="bold red"))
+        console.print(
+            Text(f"not ready: {len(failing)} gap(s) to close{accepted}{summary}", style="bold red"),
+            soft_wrap=True,
+        )
     else:
-        console.print(Text("ready: every production check passes", style="bold green"))
+        console.print(
+            Text(f"ready: every production check passes{accepted}{summary}", style="bold green"),
+            soft_wrap=True,
+        )
