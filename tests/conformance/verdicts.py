@@ -1,0 +1,318 @@
+"""How a cell is judged: the reference decision of a row (what the contract requires, else serve's), the
+aspects in which a mode's outcome differs from it, and the two lists that may excuse a difference:
+
+- EXCEPTIONS: what a target cannot express, each with its reason and a precise test of the
+  difference it excuses (nothing else passes under its name);
+- PENDING_ON_OTHER_BRANCHES: cells that fail on this branch only because the work that makes them
+  pass is on another branch; the lead empties it after merging (a pending cell that passes fails the
+  run, so that the entry is removed);
+- OPEN_DIFFERENCES: differences the matrix found that no branch works on yet, each with what would
+  fix it; they need an owner (a cell that passes fails the run, so that the entry is removed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .cases import Row
+from .outcome import KIND_OF_STATUS, Outcome
+
+#: the columns, in the printed order
+MODES = ("serve", "nginx-authz", "nginx-rendered", "caddy-authz", "gateway-api", "ingress-nginx", "traefik")
+KUBERNETES = ("gateway-api", "ingress-nginx", "traefik")
+
+
+@dataclass
+class Reference:
+    status: int
+    kind: str | None
+    identity: dict[str, str] | None  # None: not known (serve did not allow it)
+    upstream: str | None
+    backend: str | None
+
+
+def reference(row: Row, served: Outcome) -> Reference:
+    status = row.expected if row.expected is not None else served.status
+    identity = dict(served.identity) if served.status == 200 and served.identity else None
+    if identity is not None and row.subject is not None:
+        identity["x-frontdoor-subject"] = row.subject
+    agrees = served.status == status
+    return Reference(
+        status,
+        None if status == 200 else KIND_OF_STATUS.get(status),
+        identity if agrees else None,
+        row.upstream or (served.upstream if agrees else None),
+        row.backend or (served.backend if agrees else None),
+    )
+
+
+#: modes that must name the kind of every denial in X-Frontdoor-Deny (issue 13, item 4); the others
+#: are compared on the kind when they name one
+NAMES_EVERY_DENIAL = ("nginx-rendered",)
+
+
+def differences(mode: str, ref: Reference, got: Outcome) -> list[str]:
+    """The aspects in which ``got`` is not the reference decision."""
+    found = []
+    if got.status != ref.status:
+        found.append("status")
+    named = got.kind is not None and got.kind != ref.kind
+    unnamed = got.kind is None and mode in NAMES_EVERY_DENIAL
+    if ref.status != 200 and got.status != 200 and ref.kind is not None and (named or unnamed):
+        found.append("kind")
+    if ref.status == 200 and got.status == 200:
+        if ref.identity is not None and got.identity and got.identity != ref.identity:
+            found.append("identity")
+        if ref.upstream is not None and got.upstream is not None and got.upstream != ref.upstream:
+            found.append("upstream")
+        if ref.backend is not None and got.backend is not None and got.backend != ref.backend:
+            found.append("backend")
+    return found
+
+
+@dataclass(frozen=True)
+class Exception_:
+    name: str
+    modes: tuple[str, ...]
+    aspect: str
+    reason: str
+    excuses: Callable[[Row, Reference, Outcome], bool]
+
+
+EXCEPTIONS = (
+    Exception_(
+        "auth_request takes 200, 401, 403",
+        ("nginx-authz",),
+        "status",
+        "nginx's auth_request (and so docs/authz.md's configuration) takes only 2xx, 401 and 403 from the "
+        "auth service: authz answers every other denial as a 403 naming its kind in X-Frontdoor-Deny, "
+        "which the configuration passes to the client (the rendered nginx.conf maps kinds back)",
+        lambda _row, ref, got: (
+            ref.status not in (200, 401, 403) and got.status == 403 and got.kind == ref.kind
+        ),
+    ),
+    Exception_(
+        "auth-url takes 200, 401, 403",
+        ("ingress-nginx",),
+        "status",
+        "ingress-nginx's auth-url takes only 2xx, 401 and 403 from the auth service and answers with its own "
+        "page: a denial authz names otherwise reaches the client as a 403 without the kind",
+        lambda _row, ref, got: ref.status not in (200, 401, 403) and got.status == 403 and got.kind is None,
+    ),
+    Exception_(
+        "the ingress forwards the path",
+        ("nginx-authz", "caddy-authz"),
+        "upstream",
+        "behind an ingress, authz only decides: the ingress's own configuration forwards the path (here the "
+        "client's, unchanged: no prefix stripped, no normalization)",
+        lambda row, _ref, got: got.upstream == row.path,
+    ),
+    Exception_(
+        "the ingress chooses the backend",
+        ("nginx-authz", "caddy-authz"),
+        "backend",
+        "behind an ingress, authz only decides: the ingress's own configuration chooses the upstream (here one "
+        "upstream for every path)",
+        lambda _row, _ref, got: got.backend == "shop",
+    ),
+    Exception_(
+        "a wildcard is one label",
+        ("ingress-nginx",),
+        "status",
+        "an Ingress host wildcard matches exactly one DNS label (Kubernetes Ingress spec): *.shop.test does not "
+        "serve a.eu.shop.test, which the contract's wildcard does",
+        lambda row, _ref, got: got.status == 404 and row.host.count(".") > 2,
+    ),
+    Exception_(
+        "dot-dot above the root is the root",
+        ("gateway-api", "traefik"),
+        "status",
+        "Envoy's normalize_path and Traefik's path sanitizing resolve a .. above the root to the root (RFC 3986 "
+        "5.2.4) instead of refusing the request, and neither can be told to refuse it: the path then matches "
+        "no route (404); it never reaches a route it could not name",
+        lambda _row, ref, got: ref.status == 400 and got.status == 404,
+    ),
+    Exception_(
+        "header limits are the controller's",
+        ("ingress-nginx",),
+        "status",
+        "request header limits are the ingress-nginx controller's (ConfigMap large-client-header-buffers, "
+        "answered with nginx's 400), not something an Ingress can set",
+        lambda _row, ref, got: ref.status == 431 and got.status == 400,
+    ),
+    Exception_(
+        "Caddy 2.6 proxies a body over max_size as 502",
+        ("caddy-authz",),
+        "status",
+        "Debian's Caddy 2.6 enforces request_body max_size while reverse_proxy reads the body, and the read "
+        "error becomes a 502; the body never reaches the upstream",
+        lambda _row, ref, got: ref.status == 413 and got.status == 502,
+    ),
+    Exception_(
+        "no 405 in rule matching",
+        ("gateway-api", "traefik"),
+        "status",
+        "the method is part of an HTTPRoute match / Traefik rule: a method no rule allows matches no rule, "
+        "which the platform answers 404 (neither can answer 405)",
+        lambda _row, ref, got: ref.status == 405 and got.status == 404,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Pending:
+    reason: str
+    rows: tuple[str, ...]
+    modes: tuple[str, ...]
+
+
+AUTHZ_MODES = ("nginx-authz", "nginx-rendered", "caddy-authz", "ingress-nginx", "traefik")
+STOPPED = ("stopped service", "stopped service, subpath", "stopped route")
+FALLBACK = ("method falls back to a shorter prefix", "method falls back below the longer prefix")
+NORMALIZED_UPSTREAM = ("dot segment", "dot-dot segment", "encoded letter", "dot-dot out of a protected route")
+NGINX_OWN_DENIALS = (  # the rendered nginx's own 401s, 404s and 400s, which carry no X-Frontdoor-Deny yet
+    "protected route without a token",
+    "authenticated route without a token",
+    "API-client route without a key",
+    "unknown path",
+    "unknown host",
+    "path climbing above the root",
+    "forged identity on a protected route",
+    "garbage bearer token",
+    "expired token",
+    "wrong audience",
+    "wrong API key",
+    "token where an API client is required",
+    "prefix stops at a segment",
+    "path is case-sensitive",
+    "root path",
+    "exact route, longer path",
+    "exact route, trailing slash",
+    "wildcard does not match the bare domain's suffix",
+    "host with a suffix",
+    "other host",
+    "encoded letter into a protected route",
+    "dot-dot into a protected route",
+    "encoded dot-dot",
+    "above the root, encoded",
+    "NUL byte",
+    "scope, another issuer's audience",
+    "not a bearer scheme",
+    "claim route without a token",
+    "API client without the token",
+    "token without the API client",
+)
+
+PENDING = (
+    Pending(
+        "routing branch (issue 13 item 1): Gateway API matching, a method falls back to the shorter prefix "
+        "that allows it, in serve and authz",
+        FALLBACK,
+        ("serve", *AUTHZ_MODES),
+    ),
+    Pending(
+        "kill-switch branch (issue 13 item 2): authz takes --state-dir and honours serve's stops (the rendered "
+        "nginx also needs NGINX_DENY_STATUS['kill-switch'] = 503 to answer 503, not 403)",
+        STOPPED,
+        AUTHZ_MODES,
+    ),
+    Pending(
+        "render branch (issue 13 item 4): the upstream receives the normalized path",
+        NORMALIZED_UPSTREAM,
+        ("nginx-rendered", "ingress-nginx"),
+    ),
+    Pending(
+        "render branch (issue 13 item 4): X-Frontdoor-Deny and the JSON body on every denial of the rendered "
+        "nginx, its own 401, 404 and 400 included",
+        NGINX_OWN_DENIALS,
+        ("nginx-rendered",),
+    ),
+    Pending(
+        "NUL (issue 13 item 4): %00 in a path is 400 in serve, and so in authz",
+        ("NUL byte",),
+        ("serve", "caddy-authz"),
+    ),
+)
+
+#: differences the matrix found that no branch works on yet: they do not fail the build, so that this
+#: branch can merge, but each needs an owner (the lead's list; docs/conformance.md shows them)
+UNASSIGNED: tuple[Pending, ...] = (
+    Pending(
+        "gateway-api (--auth native): a route without access checks never asks authz, so a stop cannot reach "
+        "it; rendering ext_authz on every route when the Edge has an admin would",
+        STOPPED,
+        ("gateway-api",),
+    ),
+    Pending(
+        "gateway-api: no request body or header limit is rendered (Envoy's defaults apply: no body limit, "
+        "60 KiB of headers)",
+        ("body over the limit", "header over the limit"),
+        ("gateway-api",),
+    ),
+    Pending(
+        "gateway-api: an encoded slash (%2F) is forwarded; serve refuses it (400). A ClientTrafficPolicy "
+        "path.escapedSlashesAction: RejectRequest would refuse it too",
+        ("encoded slash",),
+        ("gateway-api",),
+    ),
+    Pending(
+        "rendered nginx: a header over the limit is nginx's 400; `error_page 494 =431` (as the auth_request "
+        "column's configuration does) answers serve's 431",
+        ("header over the limit",),
+        ("nginx-rendered",),
+    ),
+)
+
+#: (row name, mode) -> why it fails on this branch, and which branch makes it pass
+PENDING_ON_OTHER_BRANCHES: dict[tuple[str, str], str] = {
+    (row, mode): entry.reason for entry in PENDING for row in entry.rows for mode in entry.modes
+}
+#: (row name, mode) -> a difference found that has no owner yet
+OPEN_DIFFERENCES: dict[tuple[str, str], str] = {
+    (row, mode): entry.reason for entry in UNASSIGNED for row in entry.rows for mode in entry.modes
+}
+
+
+@dataclass
+class Cell:
+    outcome: Outcome
+    differs: list[str]  # the aspects that differ from the reference
+    excused: list[str]  # the names of the exceptions that excuse them
+    pending: str | None  # the reason, when the row and mode are pending (or open)
+    open: bool = False  # pending is an open difference (UNASSIGNED), not work on another branch
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.unexcused)
+
+    @property
+    def unexcused(self) -> list[str]:
+        return [a for a in self.differs if not any(e.aspect == a for e in self._excusing())]
+
+    def _excusing(self) -> list[Exception_]:
+        return [e for e in EXCEPTIONS if e.name in self.excused]
+
+    @property
+    def symbol(self) -> str:
+        if self.pending is not None:  # a pending or open cell that passes must leave its list
+            return ("⚑" if self.open else "⧗") if self.failed else "✗"
+        if self.failed:
+            return "✗"
+        return "≈" if self.excused else "✓"
+
+    @property
+    def text(self) -> str:
+        """The status (and kind), the symbol, and what differs when anything does."""
+        aspects = [a for a in self.differs if a != "status"]
+        return f"{self.outcome.cell()} {self.symbol}" + (f" ({', '.join(aspects)})" if aspects else "")
+
+
+def judge(row: Row, mode: str, ref: Reference, got: Outcome) -> Cell:
+    differs = differences(mode, ref, got)
+    excused = [
+        e.name for e in EXCEPTIONS if mode in e.modes and e.aspect in differs and e.excuses(row, ref, got)
+    ]
+    key = (row.name, mode)
+    if key in OPEN_DIFFERENCES:
+        return Cell(got, differs, excused, OPEN_DIFFERENCES[key], open=True)
+    return Cell(got, differs, excused, PENDING_ON_OTHER_BRANCHES.get(key))
