@@ -12,14 +12,13 @@ from typing import Any
 
 import jwt
 
-from ..harness import request
 from ..parity_cases import IDENTITY
 from .cases import Row
 from .k8s_gateway import GatewayApi
 from .k8s_ingress import IngressNginx
 from .k8s_model import JwtPolicy, Object, Reach, Refused, objects, of_kind
 from .k8s_traefik import Traefik
-from .outcome import Outcome
+from .outcome import Outcome, challenge, exchange
 
 PLATFORMS: dict[str, type[GatewayApi | IngressNginx | Traefik]] = {
     "gateway-api": GatewayApi,
@@ -201,10 +200,16 @@ class Evaluator:
                 "X-Forwarded-For": xff,
             }
             method, path = "GET", "/auth"
-        status, answer, _ = request(self.authz_port, method, path, check)
+        status, answer, _ = exchange(self.authz_port, method, path, check)
         if status == 200:
             return Outcome(200, identity={h: answer.get(h, "") for h in IDENTITY})
         if self.target == "ingress-nginx":
-            # auth-url: a 401 or 403 reaches the client as ingress-nginx's own page; any other is a 500
-            return Outcome(status if status in (401, 403) else 500)
-        return Outcome(status, answer.get("x-frontdoor-deny"))
+            # auth-url: a 401 or 403 reaches the client as ingress-nginx's own page (with the 401's
+            # WWW-Authenticate, as nginx's auth_request passes it); any other is a 500
+            if status == 401:
+                return Outcome(
+                    401, challenge=challenge({"www-authenticate": answer.get("www-authenticate", "")})
+                )
+            return Outcome(403, challenge={}) if status == 403 else Outcome(500)
+        # Traefik's ForwardAuth and Envoy's ext_authz return the authz's denial as it is
+        return Outcome(status, answer.get("x-frontdoor-deny"), challenge=challenge(answer))

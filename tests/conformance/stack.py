@@ -29,14 +29,20 @@ from ..harness import Upstreams, free_port, stop_process
 from .contract import ADMIN_TOKEN, STOPPED_ROUTE, STOPPED_SERVICE, UPSTREAMS, MatrixContract, secrets_env
 from .ingress import auth_request_conf, start_caddy, start_nginx, stop, wait_listening
 
-#: the Kubernetes targets the evaluator reads, each with the authz it would ask
-K8S_TARGETS = ("gateway-api", "ingress-nginx", "traefik")
+#: the Kubernetes modes the evaluator reads: mode -> (render target, --auth)
+K8S_MODES: dict[str, tuple[str, str | None]] = {
+    "gateway-api": ("gateway-api", None),  # native: Envoy Gateway checks tokens itself
+    "gateway-api-external": ("gateway-api", "external"),  # every route asks frontdoor authz
+    "ingress-nginx": ("ingress-nginx", None),
+    "traefik": ("traefik", None),
+}
 #: the authz dialect of each ingress asking one
 AUTHZ_DIALECTS = {
     "nginx-authz": "nginx",
     "nginx-rendered": "nginx",
     "caddy-authz": "traefik",
     "gateway-api": "envoy",
+    "gateway-api-external": "envoy",
     "ingress-nginx": "nginx",
     "traefik": "traefik",
 }
@@ -57,7 +63,7 @@ class Stack:
     ports: dict[str, int]  # the port each real mode is asked on
     authz: dict[str, int]  # the authz port of each ingress mode
     upstreams: dict[int, str]  # upstream port -> service
-    renders: dict[str, dict[str, str]]  # Kubernetes target -> its rendered files
+    renders: dict[str, dict[str, str]]  # Kubernetes mode -> its rendered files
 
     # what parity_cases.Minter asks of a setup
     @property
@@ -96,7 +102,10 @@ def _k8s_renders(contract: MatrixContract, root: Path) -> dict[str, dict[str, st
     directory = replace(contract, origins=origins).write(root / "k8s-contract")
     loaded = load_contract(directory)
     assert loaded.valid, loaded.findings
-    return {target: render(loaded.contract, "dev", target, RenderOptions()) for target in K8S_TARGETS}
+    return {
+        mode: render(loaded.contract, "dev", target, RenderOptions(auth=auth))
+        for mode, (target, auth) in K8S_MODES.items()
+    }
 
 
 def _stop_through_admin(contract: MatrixContract) -> None:

@@ -10,13 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..harness import request
 from .cases import TABLE, Row
 from .ingress import CADDY, NGINX
 from .k8s_eval import Evaluator
-from .outcome import Outcome, read_answer
+from .outcome import Outcome, exchange, read_answer
 from .report import record
-from .stack import K8S_TARGETS, Stack, start_stack
+from .stack import K8S_MODES, Stack, start_stack
 from .verdicts import KUBERNETES, MODES, OPEN_DIFFERENCES, PENDING_ON_OTHER_BRANCHES, Cell, judge, reference
 
 pytestmark = pytest.mark.skipif(
@@ -31,7 +30,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def evaluators(stack: Stack) -> dict[str, Evaluator]:
-    return {target: Evaluator(target, stack.renders[target], stack.authz[target]) for target in K8S_TARGETS}
+    return {
+        mode: Evaluator(target, stack.renders[mode], stack.authz[mode])
+        for mode, (target, _) in K8S_MODES.items()
+    }
 
 
 def send(
@@ -39,7 +41,7 @@ def send(
 ) -> Outcome:
     if mode in KUBERNETES:
         return evaluators[mode].decide(row, headers)
-    status, answer, body = request(
+    status, answer, body = exchange(
         stack.ports[mode], row.method, row.path, {**headers, "Host": row.host}, row.body
     )
     return read_answer(status, answer, body)

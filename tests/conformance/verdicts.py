@@ -18,8 +18,17 @@ from .cases import Row
 from .outcome import KIND_OF_STATUS, Outcome
 
 #: the columns, in the printed order
-MODES = ("serve", "nginx-authz", "nginx-rendered", "caddy-authz", "gateway-api", "ingress-nginx", "traefik")
-KUBERNETES = ("gateway-api", "ingress-nginx", "traefik")
+MODES = (
+    "serve",
+    "nginx-authz",
+    "nginx-rendered",
+    "caddy-authz",
+    "gateway-api",
+    "gateway-api-external",
+    "ingress-nginx",
+    "traefik",
+)
+KUBERNETES = ("gateway-api", "gateway-api-external", "ingress-nginx", "traefik")
 
 
 @dataclass
@@ -29,6 +38,7 @@ class Reference:
     identity: dict[str, str] | None  # None: not known (serve did not allow it)
     upstream: str | None
     backend: str | None
+    challenge: dict[str, str] | None  # serve's, when serve gave the required status
 
 
 def reference(row: Row, served: Outcome) -> Reference:
@@ -43,6 +53,7 @@ def reference(row: Row, served: Outcome) -> Reference:
         identity if agrees else None,
         row.upstream or (served.upstream if agrees else None),
         row.backend or (served.backend if agrees else None),
+        served.challenge if agrees else None,
     )
 
 
@@ -60,6 +71,9 @@ def differences(mode: str, ref: Reference, got: Outcome) -> list[str]:
     unnamed = got.kind is None and mode in NAMES_EVERY_DENIAL
     if ref.status != 200 and got.status != 200 and ref.kind is not None and (named or unnamed):
         found.append("kind")
+    known = ref.challenge is not None and got.challenge is not None
+    if ref.status == got.status != 200 and known and got.challenge != ref.challenge:
+        found.append("challenge")
     if ref.status == 200 and got.status == 200:
         if ref.identity is not None and got.identity and got.identity != ref.identity:
             found.append("identity")
@@ -100,6 +114,29 @@ EXCEPTIONS = (
         lambda _row, ref, got: ref.status not in (200, 401, 403) and got.status == 403 and got.kind is None,
     ),
     Exception_(
+        "auth_request passes one challenge",
+        ("nginx-authz", "nginx-rendered", "ingress-nginx"),
+        "challenge",
+        "nginx's auth_request (1.22, Debian bookworm's) passes on one WWW-Authenticate of the auth service's 401: "
+        "where serve offers two challenges (a token and an API key), the client gets the first",
+        lambda _row, ref, got: (
+            got.status == 401
+            and ref.challenge is not None
+            and got.challenge is not None
+            and got.challenge.get("www-authenticate", "\0") in ref.challenge.get("www-authenticate", "")
+            and {k: v for k, v in got.challenge.items() if k != "www-authenticate"}
+            == {k: v for k, v in ref.challenge.items() if k != "www-authenticate"}
+        ),
+    ),
+    Exception_(
+        "auth-url's 403 is ingress-nginx's own",
+        ("ingress-nginx",),
+        "challenge",
+        "ingress-nginx answers the auth service's 403 with its own page: no annotation passes the authz's "
+        "headers (WWW-Authenticate with insufficient_scope) to the client on a denial",
+        lambda _row, _ref, got: got.status == 403 and got.challenge == {},
+    ),
+    Exception_(
         "the ingress forwards the path",
         ("nginx-authz", "caddy-authz"),
         "upstream",
@@ -125,7 +162,7 @@ EXCEPTIONS = (
     ),
     Exception_(
         "dot-dot above the root is the root",
-        ("gateway-api", "traefik"),
+        ("gateway-api", "gateway-api-external", "traefik"),
         "status",
         "Envoy's normalize_path and Traefik's path sanitizing resolve a .. above the root to the root (RFC 3986 "
         "5.2.4) instead of refusing the request, and neither can be told to refuse it: the path then matches "
@@ -150,7 +187,7 @@ EXCEPTIONS = (
     ),
     Exception_(
         "no 405 in rule matching",
-        ("gateway-api", "traefik"),
+        ("gateway-api", "gateway-api-external", "traefik"),
         "status",
         "the method is part of an HTTPRoute match / Traefik rule: a method no rule allows matches no rule, "
         "which the platform answers 404 (neither can answer 405)",
@@ -166,7 +203,14 @@ class Pending:
     modes: tuple[str, ...]
 
 
-AUTHZ_MODES = ("nginx-authz", "nginx-rendered", "caddy-authz", "ingress-nginx", "traefik")
+AUTHZ_MODES = (
+    "nginx-authz",
+    "nginx-rendered",
+    "caddy-authz",
+    "gateway-api-external",
+    "ingress-nginx",
+    "traefik",
+)
 STOPPED = ("stopped service", "stopped service, subpath", "stopped route")
 FALLBACK = ("method falls back to a shorter prefix", "method falls back below the longer prefix")
 NORMALIZED_UPSTREAM = ("dot segment", "dot-dot segment", "encoded letter", "dot-dot out of a protected route")
@@ -239,21 +283,34 @@ PENDING = (
 UNASSIGNED: tuple[Pending, ...] = (
     Pending(
         "gateway-api (--auth native): a route without access checks never asks authz, so a stop cannot reach "
-        "it; rendering ext_authz on every route when the Edge has an admin would",
+        "it; rendering ext_authz on every route when the Edge has an admin would (--auth external does)",
         STOPPED,
         ("gateway-api",),
     ),
     Pending(
         "gateway-api: no request body or header limit is rendered (Envoy's defaults apply: no body limit, "
-        "60 KiB of headers)",
+        "60 KiB of headers; ext_authz sees only the headers the policy lists, so authz cannot apply them)",
         ("body over the limit", "header over the limit"),
-        ("gateway-api",),
+        ("gateway-api", "gateway-api-external"),
     ),
     Pending(
         "gateway-api: an encoded slash (%2F) is forwarded; serve refuses it (400). A ClientTrafficPolicy "
         "path.escapedSlashesAction: RejectRequest would refuse it too",
         ("encoded slash",),
         ("gateway-api",),
+    ),
+    Pending(
+        "docs/authz.md's nginx configuration passes no WWW-Authenticate with a 403 (insufficient_scope); the "
+        "rendered nginx.conf does (auth_request_set $fd_www_authenticate, add_header ... always)",
+        (
+            "insufficient scope",
+            "scope of another method",
+            "claim does not match",
+            "claim, list lacks it",
+            "claim, missing",
+            "API client, token without the scope",
+        ),
+        ("nginx-authz",),
     ),
     Pending(
         "rendered nginx: a header over the limit is nginx's 400; `error_page 494 =431` (as the auth_request "
