@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .verdicts import EXCEPTIONS, MODES, PENDING, UNASSIGNED, Pending
+from .allowances import EXCEPTIONS, PENDING, UNASSIGNED, Pending
+from .reference import MODES
 
 RESULTS_FILE = Path(".pytest_cache") / "conformance-matrix.json"
 BEGIN, END = "<!-- matrix: begin -->", "<!-- matrix: end -->"

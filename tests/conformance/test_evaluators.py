@@ -16,8 +16,9 @@ from .k8s_ingress import IngressNginx
 from .k8s_model import Object, Refused, remove_dot_segments
 from .k8s_traefik import Traefik, parse_rule
 from .outcome import Outcome
+from .reference import reference
 from .stack import _k8s_renders
-from .verdicts import judge, reference
+from .verdicts import judge
 
 BACKENDS: list[Object] = [
     {

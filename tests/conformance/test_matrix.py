@@ -2,7 +2,7 @@
 real software (serve; authz behind nginx's auth_request; the rendered nginx.conf on nginx; authz
 behind Caddy's forward_auth), and evaluated on the rendered Kubernetes targets (k8s_eval.py). Every cell
 must be the decision the contract requires (status, deny kind, identity headers, upstream path, backend),
-unless a documented exception or a pending entry excuses it (verdicts.py)."""
+unless a documented exception, a pending entry or an open difference excuses it (allowances.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from .allowances import OPEN_DIFFERENCES, PENDING_ON_OTHER_BRANCHES
 from .cases import TABLE, Row
 from .ingress import CADDY, NGINX
 from .k8s_eval import Evaluator
 from .outcome import Outcome, exchange, read_answer
+from .reference import KUBERNETES, MODES, reference
 from .report import record
 from .stack import K8S_MODES, Stack, start_stack
-from .verdicts import KUBERNETES, MODES, OPEN_DIFFERENCES, PENDING_ON_OTHER_BRANCHES, Cell, judge, reference
+from .verdicts import Cell, judge
 
 pytestmark = pytest.mark.skipif(
     NGINX is None or CADDY is None, reason="nginx and caddy are installed by scripts/system-packages.sh"
