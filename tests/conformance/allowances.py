@@ -153,6 +153,7 @@ NGINX_OWN_DENIALS = (  # the rendered nginx's own 401s, 404s and 400s, which car
     "authenticated route without a token",
     "API-client route without a key",
     "unknown path",
+    "internal service is not exposed",
     "unknown host",
     "path climbing above the root",
     "forged identity on a protected route",

@@ -91,6 +91,7 @@ ROUTING = rows(
     Row("stripped prefix alone", "GET", "/strip", expected=200, upstream="/"),
     Row("stripped prefix keeps the query", "GET", "/strip?q=1", expected=200, upstream="/?q=1"),
     Row("stripped prefix with a slash", "GET", "/strip/", expected=200, upstream="/"),
+    Row("internal service is not exposed", "GET", "/ledger", expected=404),
 )
 
 HOSTS = rows(

@@ -1,8 +1,8 @@
 """The conformance matrix's contract: the parity contract's services (tests/authz_support.py), so that
 the parity table runs on it unchanged, plus what the matrix adds: method fallback (``cards``), a
 stripped prefix, a route needing an API client and a scope at once, a list claim, a second API client,
-a per-client rate limit behind a trusted proxy, a stopped service and a stopped route, and small body
-and header limits."""
+a per-client rate limit behind a trusted proxy, a stopped service and a stopped route, an internal
+service, and small body and header limits."""
 
 from __future__ import annotations
 
@@ -46,9 +46,11 @@ MATRIX_SERVICES = join(
     ),
     service("perclient", "shop", "- {path: /perclient, access: public}"),
     service("paused", "shop", "- {path: /paused, access: public}"),
+    # internal: the entrypoint's services ["*"] never exposes it
+    service("ledger", "shop", "- {path: /ledger, access: public}", exposure="internal"),
 )
 #: every service with its own upstream
-UPSTREAMS = ("shop", "limited", "extra", "cards", "perclient", "paused")
+UPSTREAMS = ("shop", "limited", "extra", "cards", "perclient", "paused", "ledger")
 #: the route stopped through the admin API (the service ``paused`` is stopped whole)
 STOPPED_SERVICE = "paused"
 STOPPED_ROUTE = "extra.3"  # /halted
