@@ -154,6 +154,8 @@ NGINX_OWN_DENIALS = (  # the rendered nginx's own 401s, 404s and 400s, which car
     "API-client route without a key",
     "unknown path",
     "internal service is not exposed",
+    "second entrypoint, a service it does not expose",
+    "second entrypoint, no wildcard",
     "unknown host",
     "path climbing above the root",
     "forged identity on a protected route",

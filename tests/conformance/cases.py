@@ -24,6 +24,7 @@ class Row(Case):
     backend: str | None = None  # the service that answers a 200
     body: bytes | None = None
     group: str = "parity"  # the table's section, for the printed matrix
+    entrypoint: str = "local"  # "partner": sent to the second entrypoint where it has its own listener
 
 
 def _from_parity(case: Case) -> Row:
@@ -105,6 +106,32 @@ HOSTS = rows(
     ),
     Row("host with a suffix", "GET", "/shop", host="shop.test.evil", expected=404),
     Row("other host", "GET", "/shop", host="other.test", expected=404),
+    # the second entrypoint exposes cards only, on its own host (and, in serve, its own listener)
+    Row(
+        "second entrypoint",
+        "GET",
+        "/cards/1",
+        host="api.partner.test",
+        expected=200,
+        backend="cards",
+        entrypoint="partner",
+    ),
+    Row(
+        "second entrypoint, a service it does not expose",
+        "GET",
+        "/shop",
+        host="api.partner.test",
+        expected=404,
+        entrypoint="partner",
+    ),
+    Row(
+        "second entrypoint, no wildcard",
+        "GET",
+        "/cards",
+        host="x.api.partner.test",
+        expected=404,
+        entrypoint="partner",
+    ),
 )
 
 NORMALIZATION = rows(

@@ -67,6 +67,7 @@ class MatrixContract:
     idp_port: int
     origins: dict[str, str]
     port: int = field(default_factory=free_port)
+    partner_port: int = field(default_factory=free_port)  # the second entrypoint: cards only
     admin_port: int = field(default_factory=free_port)
 
     @property
@@ -86,6 +87,10 @@ class MatrixContract:
               hosts: ["shop.test", "*.shop.test"]
               services: ["*"]
               trusted_proxies: ["127.0.0.1/32"]
+            - name: partner
+              listen: "127.0.0.1:{self.partner_port}"
+              hosts: ["api.partner.test"]
+              services: ["cards"]
           identity:
             providers:
               - name: local-idp

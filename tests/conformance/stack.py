@@ -60,6 +60,7 @@ class Stack:
     contract: MatrixContract  # serve's
     keys: Path  # the identity provider's signing keys (for minting tokens)
     ports: dict[str, int]  # the port each real mode is asked on
+    partner_ports: dict[str, int]  # the second entrypoint's, in the modes that listen per entrypoint
     authz: dict[str, int]  # the authz port of each ingress mode
     upstreams: dict[int, str]  # upstream port -> service
     renders: dict[str, dict[str, str]]  # Kubernetes mode -> its rendered files
@@ -164,7 +165,9 @@ def start_stack(root: Path) -> Iterator[Stack]:
         copies: dict[str, MatrixContract] = {}
         for mode, dialect in AUTHZ_DIALECTS.items():
             # each authz its own copy: its own admin port, should the Edge's admin be served by authz
-            copies[mode] = copy = replace(contract, port=free_port(), admin_port=free_port())
+            copies[mode] = copy = replace(
+                contract, port=free_port(), partner_port=free_port(), admin_port=free_port()
+            )
             authz[mode] = port = free_port()
             args = ["authz", str(copy.write(root / mode)), "--env", "dev", "--listen", f"127.0.0.1:{port}"]
             args += ["--dialect", dialect, "--access-log", str(root / f"{mode}.access.log"), *shared]
@@ -213,4 +216,5 @@ def start_stack(root: Path) -> Iterator[Stack]:
         # a process sharing the stops reads them at most every 0.5 s (killswitch.POLL_S); the stopped rows
         # come last in the table, so this matters only when they are run alone
         time.sleep(1.0)
-        yield Stack(contract, keys, ports, authz, by_port, _k8s_renders(contract, root))
+        partner_ports = {"serve": contract.partner_port, "nginx-rendered": rendered.partner_port}
+        yield Stack(contract, keys, ports, partner_ports, authz, by_port, _k8s_renders(contract, root))

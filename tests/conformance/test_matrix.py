@@ -43,8 +43,9 @@ def send(
 ) -> Outcome:
     if mode in KUBERNETES:
         return evaluators[mode].decide(row, headers)
+    port = stack.partner_ports[mode] if row.entrypoint == "partner" and mode in stack.partner_ports else None
     status, answer, body = exchange(
-        stack.ports[mode], row.method, row.path, {**headers, "Host": row.host}, row.body
+        port or stack.ports[mode], row.method, row.path, {**headers, "Host": row.host}, row.body
     )
     return read_answer(status, answer, body)
 
