@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from ..authz_support import BATCH_KEY
-from ..parity_cases import ALL_CASES, Case, Headers, bearer, fixed
+from ..parity_cases import ALL_CASES, Case, Headers, Minter, bearer, fixed
 from .contract import MAX_BODY, MAX_HEADER_BYTES, PARTNER_KEY
 
 
@@ -43,13 +43,13 @@ REPORTS = bearer(subject="rita", scopes=["reports:read"])
 KEY = fixed(X_Api_Key=BATCH_KEY)
 
 
-def both(*makers: object) -> object:
+def both(*makers: Headers) -> Headers:
     """The headers of several makers merged (an API key and a token at once)."""
 
-    def make(setup: object) -> dict[str, str]:
+    def make(setup: Minter) -> dict[str, str]:
         merged: dict[str, str] = {}
         for maker in makers:
-            merged |= maker(setup)  # type: ignore[operator]
+            merged |= maker(setup)
         return merged
 
     return make
@@ -175,7 +175,7 @@ ACCESS = rows(
         "API client and scope",
         "GET",
         "/reports/q1",
-        both(KEY, REPORTS),  # type: ignore[arg-type]
+        both(KEY, REPORTS),
         200,
         subject="rita",
         backend="extra",
@@ -186,14 +186,14 @@ ACCESS = rows(
         "API client, token without the scope",
         "GET",
         "/reports/q1",
-        both(KEY, bearer(subject="rita")),  # type: ignore[arg-type]
+        both(KEY, bearer(subject="rita")),
         403,
     ),
     Row(
         "forged identity with an API key",
         "GET",
         "/batch/run",
-        both(KEY, fixed(X_Frontdoor_Client="partner", X_Frontdoor_Subject="root")),  # type: ignore[arg-type]
+        both(KEY, fixed(X_Frontdoor_Client="partner", X_Frontdoor_Subject="root")),
         200,
     ),
 )

@@ -37,7 +37,7 @@ def _matcher(function: str, args: list[str]) -> Predicate:
 
 def parse_rule(text: str) -> Predicate:
     """A rule's ``match`` text as a predicate (``&&`` binds tighter than ``||``)."""
-    tokens: list[tuple[str, object]] = []
+    tokens: list[tuple[str, Predicate | None]] = []
     position = 0
     while position < len(text.rstrip()):
         found = _TOKEN.match(text, position)
@@ -78,8 +78,8 @@ def parse_rule(text: str) -> Predicate:
             assert tokens[index][0] == ")", text
             index += 1
             return inner
-        assert kind == "call", text
-        return value  # type: ignore[return-value]
+        assert kind == "call" and value is not None, text
+        return value
 
     predicate = either()
     assert index == len(tokens), text
