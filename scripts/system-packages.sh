@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the real services the tests run against, only when their binaries are missing:
 # nginx (ext-auth in front of `frontdoor authz`, the rendered nginx.conf), redis-server (shared rate
-# limits), chromium (the admin dashboard in a real browser). Tests start their own instances on free
+# limits), chromium (the admin dashboard in a real browser), caddy (forward_auth in front of `frontdoor authz`,
+# in the conformance matrix). Tests start their own instances on free
 # loopback ports; nothing here is left running.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ declare -A package_of=(
   [nginx]=nginx-light
   [redis-server]=redis-server
   [chromium]=chromium
+  [caddy]=caddy
 )
 
 missing=()

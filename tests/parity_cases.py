@@ -12,10 +12,17 @@ from typing import Any, Protocol
 
 from frontdoor.idp.tokens import mint
 
-from .authz_support import BATCH_KEY, AccessContract
+from .authz_support import BATCH_KEY
 
 #: the identity the upstream receives on an allow (absent and empty are the same: nothing to claim)
 IDENTITY = ("x-frontdoor-subject", "x-frontdoor-scopes", "x-frontdoor-client", "x-frontdoor-issuer")
+
+
+class Issuing(Protocol):
+    """A contract whose Edge trusts the local identity provider (AccessContract, the matrix's)."""
+
+    @property
+    def issuer(self) -> str: ...
 
 
 class Minter(Protocol):
@@ -23,7 +30,7 @@ class Minter(Protocol):
     provider issues the tokens, and that provider's state directory (its signing keys)."""
 
     @property
-    def contract(self) -> AccessContract: ...
+    def contract(self) -> Issuing: ...
 
     @property
     def state(self) -> Path: ...

@@ -1,0 +1,267 @@
+"""What may excuse a cell that differs from the required decision:
+
+- EXCEPTIONS: what a target cannot express, each with its reason and a precise test of the
+  difference it excuses (nothing else passes under its name);
+- PENDING_ON_OTHER_BRANCHES: cells that fail on this branch only because the work that makes them
+  pass is on another branch; the lead empties it after merging (a pending cell that passes fails the
+  run, so that the entry is removed);
+- OPEN_DIFFERENCES: differences the matrix found that no branch works on yet, each with what would
+  fix it; they need an owner (a cell that passes fails the run, so that the entry is removed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .cases import Row
+from .outcome import Outcome
+from .reference import Reference
+
+
+@dataclass(frozen=True)
+class Exception_:
+    name: str
+    modes: tuple[str, ...]
+    aspect: str
+    reason: str
+    excuses: Callable[[Row, Reference, Outcome], bool]
+
+
+EXCEPTIONS = (
+    Exception_(
+        "auth_request takes 200, 401, 403",
+        ("nginx-authz",),
+        "status",
+        "nginx's auth_request (and so docs/authz.md's configuration) takes only 2xx, 401 and 403 from the "
+        "auth service: authz answers every other denial as a 403 naming its kind in X-Frontdoor-Deny, "
+        "which the configuration passes to the client (the rendered nginx.conf maps kinds back)",
+        lambda _row, ref, got: (
+            ref.status not in (200, 401, 403) and got.status == 403 and got.kind == ref.kind
+        ),
+    ),
+    Exception_(
+        "auth-url takes 200, 401, 403",
+        ("ingress-nginx",),
+        "status",
+        "ingress-nginx's auth-url takes only 2xx, 401 and 403 from the auth service and answers with its own "
+        "page: a denial authz names otherwise reaches the client as a 403 without the kind",
+        lambda _row, ref, got: ref.status not in (200, 401, 403) and got.status == 403 and got.kind is None,
+    ),
+    Exception_(
+        "auth_request passes one challenge",
+        ("nginx-authz", "nginx-rendered", "ingress-nginx"),
+        "challenge",
+        "nginx's auth_request (1.22, Debian bookworm's) passes on one WWW-Authenticate of the auth service's 401: "
+        "where serve offers two challenges (a token and an API key), the client gets the first",
+        lambda _row, ref, got: (
+            got.status == 401
+            and ref.challenge is not None
+            and got.challenge is not None
+            and got.challenge.get("www-authenticate", "\0") in ref.challenge.get("www-authenticate", "")
+            and {k: v for k, v in got.challenge.items() if k != "www-authenticate"}
+            == {k: v for k, v in ref.challenge.items() if k != "www-authenticate"}
+        ),
+    ),
+    Exception_(
+        "auth-url's 403 is ingress-nginx's own",
+        ("ingress-nginx",),
+        "challenge",
+        "ingress-nginx answers the auth service's 403 with its own page: no annotation passes the authz's "
+        "headers (WWW-Authenticate with insufficient_scope) to the client on a denial",
+        lambda _row, _ref, got: got.status == 403 and got.challenge == {},
+    ),
+    Exception_(
+        "the ingress forwards the path",
+        ("nginx-authz", "caddy-authz"),
+        "upstream",
+        "behind an ingress, authz only decides: the ingress's own configuration forwards the path (here the "
+        "client's, unchanged: no prefix stripped, no normalization)",
+        lambda row, _ref, got: got.upstream == row.path,
+    ),
+    Exception_(
+        "the ingress chooses the backend",
+        ("nginx-authz", "caddy-authz"),
+        "backend",
+        "behind an ingress, authz only decides: the ingress's own configuration chooses the upstream (here one "
+        "upstream for every path)",
+        lambda _row, _ref, got: got.backend == "shop",
+    ),
+    Exception_(
+        "a wildcard is one label",
+        ("ingress-nginx",),
+        "status",
+        "an Ingress host wildcard matches exactly one DNS label (Kubernetes Ingress spec): *.shop.test does not "
+        "serve a.eu.shop.test, which the contract's wildcard does",
+        lambda row, _ref, got: got.status == 404 and row.host.count(".") > 2,
+    ),
+    Exception_(
+        "dot-dot above the root is the root",
+        ("gateway-api", "gateway-api-external", "traefik"),
+        "status",
+        "Envoy's normalize_path and Traefik's path sanitizing resolve a .. above the root to the root (RFC 3986 "
+        "5.2.4) instead of refusing the request, and neither can be told to refuse it: the path then matches "
+        "no route (404); it never reaches a route it could not name",
+        lambda _row, ref, got: ref.status == 400 and got.status == 404,
+    ),
+    Exception_(
+        "header limits are the controller's",
+        ("ingress-nginx",),
+        "status",
+        "request header limits are the ingress-nginx controller's (ConfigMap large-client-header-buffers, "
+        "answered with nginx's 400), not something an Ingress can set",
+        lambda _row, ref, got: ref.status == 431 and got.status == 400,
+    ),
+    Exception_(
+        "Caddy 2.6 proxies a body over max_size as 502",
+        ("caddy-authz",),
+        "status",
+        "Debian's Caddy 2.6 enforces request_body max_size while reverse_proxy reads the body, and the read "
+        "error becomes a 502; the body never reaches the upstream",
+        lambda _row, ref, got: ref.status == 413 and got.status == 502,
+    ),
+    Exception_(
+        "no 405 in rule matching",
+        ("gateway-api", "gateway-api-external", "traefik"),
+        "status",
+        "the method is part of an HTTPRoute match / Traefik rule: a method no rule allows matches no rule, "
+        "which the platform answers 404 (neither can answer 405)",
+        lambda _row, ref, got: ref.status == 405 and got.status == 404,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Pending:
+    reason: str
+    rows: tuple[str, ...]
+    modes: tuple[str, ...]
+
+
+AUTHZ_MODES = (
+    "nginx-authz",
+    "nginx-rendered",
+    "caddy-authz",
+    "gateway-api-external",
+    "ingress-nginx",
+    "traefik",
+)
+STOPPED = ("stopped service", "stopped service, subpath", "stopped route")
+FALLBACK = ("method falls back to a shorter prefix", "method falls back below the longer prefix")
+NORMALIZED_UPSTREAM = ("dot segment", "dot-dot segment", "encoded letter", "dot-dot out of a protected route")
+NGINX_OWN_DENIALS = (  # the rendered nginx's own 401s, 404s and 400s, which carry no X-Frontdoor-Deny yet
+    "protected route without a token",
+    "authenticated route without a token",
+    "API-client route without a key",
+    "unknown path",
+    "internal service is not exposed",
+    "second entrypoint, a service it does not expose",
+    "second entrypoint, no wildcard",
+    "unknown host",
+    "path climbing above the root",
+    "forged identity on a protected route",
+    "garbage bearer token",
+    "expired token",
+    "wrong audience",
+    "wrong API key",
+    "token where an API client is required",
+    "prefix stops at a segment",
+    "path is case-sensitive",
+    "root path",
+    "exact route, longer path",
+    "exact route, trailing slash",
+    "wildcard does not match the bare domain's suffix",
+    "host with a suffix",
+    "other host",
+    "encoded letter into a protected route",
+    "dot-dot into a protected route",
+    "encoded dot-dot",
+    "above the root, encoded",
+    "NUL byte",
+    "scope, another issuer's audience",
+    "not a bearer scheme",
+    "claim route without a token",
+    "API client without the token",
+    "token without the API client",
+)
+
+PENDING = (
+    Pending(
+        "routing branch (issue 13 item 1): Gateway API matching, a method falls back to the shorter prefix "
+        "that allows it, in serve and authz",
+        FALLBACK,
+        ("serve", *AUTHZ_MODES),
+    ),
+    Pending(
+        "kill-switch branch (issue 13 item 2): authz takes --state-dir and honours serve's stops (the rendered "
+        "nginx also needs NGINX_DENY_STATUS['kill-switch'] = 503 to answer 503, not 403)",
+        STOPPED,
+        AUTHZ_MODES,
+    ),
+    Pending(
+        "render branch (issue 13 item 4): the upstream receives the normalized path",
+        NORMALIZED_UPSTREAM,
+        ("nginx-rendered", "ingress-nginx"),
+    ),
+    Pending(
+        "render branch (issue 13 item 4): X-Frontdoor-Deny and the JSON body on every denial of the rendered "
+        "nginx, its own 401, 404 and 400 included",
+        NGINX_OWN_DENIALS,
+        ("nginx-rendered",),
+    ),
+    Pending(
+        "NUL (issue 13 item 4): %00 in a path is 400 in serve, and so in authz",
+        ("NUL byte",),
+        ("serve", "caddy-authz"),
+    ),
+)
+
+#: differences the matrix found that no branch works on yet: they do not fail the build, so that this
+#: branch can merge, but each needs an owner (the lead's list; docs/conformance.md shows them)
+UNASSIGNED: tuple[Pending, ...] = (
+    Pending(
+        "gateway-api (--auth native): a route without access checks never asks authz, so a stop cannot reach "
+        "it; rendering ext_authz on every route when the Edge has an admin would (--auth external does)",
+        STOPPED,
+        ("gateway-api",),
+    ),
+    Pending(
+        "gateway-api: no request body or header limit is rendered (Envoy's defaults apply: no body limit, "
+        "60 KiB of headers; ext_authz sees only the headers the policy lists, so authz cannot apply them)",
+        ("body over the limit", "header over the limit"),
+        ("gateway-api", "gateway-api-external"),
+    ),
+    Pending(
+        "gateway-api: an encoded slash (%2F) is forwarded; serve refuses it (400). A ClientTrafficPolicy "
+        "path.escapedSlashesAction: RejectRequest would refuse it too",
+        ("encoded slash",),
+        ("gateway-api",),
+    ),
+    Pending(
+        "docs/authz.md's nginx configuration passes no WWW-Authenticate with a 403 (insufficient_scope); the "
+        "rendered nginx.conf does (auth_request_set $fd_www_authenticate, add_header ... always)",
+        (
+            "insufficient scope",
+            "scope of another method",
+            "claim does not match",
+            "claim, list lacks it",
+            "claim, missing",
+            "API client, token without the scope",
+        ),
+        ("nginx-authz",),
+    ),
+    Pending(
+        "rendered nginx: a header over the limit is nginx's 400; `error_page 494 =431` (as the auth_request "
+        "column's configuration does) answers serve's 431",
+        ("header over the limit",),
+        ("nginx-rendered",),
+    ),
+)
+
+#: (row name, mode) -> why it fails on this branch, and which branch makes it pass
+PENDING_ON_OTHER_BRANCHES: dict[tuple[str, str], str] = {
+    (row, mode): entry.reason for entry in PENDING for row in entry.rows for mode in entry.modes
+}
+#: (row name, mode) -> a difference found that has no owner yet
+OPEN_DIFFERENCES: dict[tuple[str, str], str] = {
+    (row, mode): entry.reason for entry in UNASSIGNED for row in entry.rows for mode in entry.modes
+}
