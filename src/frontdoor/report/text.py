@@ -9,6 +9,7 @@ from rich.text import Text
 from frontdoor.contract.verdict import EnvironmentVerdict
 from frontdoor.errors import Finding
 from frontdoor.report.check import CheckReport
+from frontdoor.report.outcome import verdict_line
 
 _STYLE = {"error": "bold red", "gap": "red", "warning": "yellow", "note": "cyan"}
 
@@ -91,28 +92,35 @@ def print_environment(console: Console, verdict: EnvironmentVerdict, strict: boo
             r.rollback.describe(),
         )
     console.print(owners)
-    if verdict.findings:
-        print_findings(console, verdict.findings)
     console.print()
 
 
-def print_check(console: Console, report: CheckReport) -> None:
+def _state(verdict: EnvironmentVerdict, strict: bool) -> str:
+    failing = verdict.failing(strict)
+    kind = "production" if verdict.production else "non-production"
+    return f"{verdict.name} ({kind}, Edge {verdict.edge}): " + (
+        f"{len(failing)} gap(s)" if failing else "ready"
+    )
+
+
+def print_check(console: Console, report: CheckReport, quiet: bool = False) -> None:
+    """Findings first (what to fix is what a reader came for), then the tables unless ``quiet``, then
+    the verdict line."""
     if report.errors:
         print_findings(console, report.errors + report.contract_findings)
-        console.print(
-            Text(
-                f"invalid: {len(report.errors)} error(s) in {report.root}; fix them and run check again",
-                style="bold red",
-            )
-        )
+        console.print(Text(verdict_line(report), style="bold red"))
         return
     for verdict in report.environments:
-        print_environment(console, verdict, report.strict)
+        if verdict.findings:
+            console.print(Text(_state(verdict, report.strict), style="bold"))
+            print_findings(console, verdict.findings)
     if report.contract_findings:
-        console.rule("across environments")
+        console.print(Text("across environments", style="bold"))
         print_findings(console, report.contract_findings)
-    failing = report.failing()
-    if failing:
-        console.print(Text(f"not ready: {len(failing)} gap(s) to close", style="bold red"))
-    else:
-        console.print(Text("ready: every production check passes", style="bold green"))
+    if not quiet:
+        if any(v.findings for v in report.environments) or report.contract_findings:
+            console.print()
+        for verdict in report.environments:
+            print_environment(console, verdict, report.strict)
+    style = "bold red" if report.failing() else "bold green"
+    console.print(Text(verdict_line(report), style=style))
