@@ -252,13 +252,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     _gateway_logging()
     return run_demo(
-        Path(args.directory), args.env, None if args.access_log == "off" else _open_log(args.access_log)
+        Path(args.directory),
+        args.env,
+        None if args.access_log == "off" else _open_log(args.access_log),
+        port_base=args.port_base,
     )
 
 
 def cmd_token(args: argparse.Namespace) -> int:
     from frontdoor.contract.values import parse_duration
-    from frontdoor.idp.tokens import mint, parse_claims
+    from frontdoor.idp.running import running_issuer
+    from frontdoor.idp.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER, mint, parse_claims
 
     try:
         ttl = parse_duration(args.ttl)
@@ -266,15 +270,22 @@ def cmd_token(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise FrontdoorError(str(exc)) from None
     scopes = [scope for text in args.scope for scope in text.split()]
+    # the running demo's (or idp's) issuer and audience, unless given: its printed commands then work
+    # whatever port it runs on
+    running = running_issuer()
+    issuer = args.issuer or (running.issuer if running else DEFAULT_ISSUER)
+    audiences = args.aud or (
+        list(running.audiences[:1]) if running and running.issuer == issuer and running.audiences else []
+    )
     print(
         mint(
             args.sub,
             scopes,
             claims,
             ttl,
-            args.aud or ["shop-api"],
+            audiences or [DEFAULT_AUDIENCE],
             args.alg,
-            args.issuer,
+            issuer,
             args.scopes_claim,
         )
     )
@@ -286,6 +297,8 @@ def cmd_idp(args: argparse.Namespace) -> int:
 
     from frontdoor.contract.values import parse_listen
     from frontdoor.idp.issuer import start_issuer
+    from frontdoor.idp.running import announce, withdraw
+    from frontdoor.idp.tokens import DEFAULT_AUDIENCE
 
     try:
         listen = parse_listen(args.listen)
@@ -295,6 +308,7 @@ def cmd_idp(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         server = await start_issuer(issuer, listen.host, listen.port)
+        announce(issuer, args.aud or [DEFAULT_AUDIENCE])  # frontdoor token signs for it by itself
         print(f"local identity provider {issuer} on {listen} (discovery and /keys)", file=sys.stderr)
         async with server:
             await server.serve_forever()
@@ -303,6 +317,8 @@ def cmd_idp(args: argparse.Namespace) -> int:
         asyncio.run(main())
     except OSError as exc:
         raise FrontdoorError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
+    finally:
+        withdraw(issuer)
     return 0
 
 
@@ -639,6 +655,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="host:port to serve on (default 127.0.0.1:9400)",
     )
     idp.add_argument("--issuer", help="the issuer URL (default http://ADDR/)")
+    idp.add_argument(
+        "--aud",
+        action="append",
+        help="audience of the tokens frontdoor token mints while this runs (default shop-api)",
+    )
     idp.set_defaults(handler=cmd_idp)
 
     schema = commands.add_parser("schema", **about("schema", "the JSON Schema of contract documents"))
