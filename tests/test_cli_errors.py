@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from frontdoor.cli import main
+from frontdoor.clihelp import COMMANDS
 
 from .conftest import SHOP
 
@@ -139,3 +140,9 @@ def test_an_unexpected_failure_is_still_one_line_and_exit_2(
         code == 2
         and err.strip() == "frontdoor: internal error: KeyError: 'boom' (FRONTDOOR_DEBUG=1 shows where)"
     )
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_usage_errors_go_to_stderr_with_exit_2(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, [command, "--no-such-option"])
+    assert code == 2 and out == "" and "usage: frontdoor" in err and "error:" in err
