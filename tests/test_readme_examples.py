@@ -261,3 +261,50 @@ def test_the_who_example_of_docs_cli_is_what_who_prints() -> None:
         check=False,
     )
     assert done.returncode == 2 and done.stderr.strip() == expected
+
+
+# --- the README's transcripts of check, who, diff and render -----------------------------------------
+
+
+def _transcripts(text: str) -> list[tuple[str, list[str]]]:
+    """(command, the lines shown after it) for every ``$ .venv/bin/frontdoor ...`` line of a block."""
+    found: list[tuple[str, list[str]]] = []
+    for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
+        current: tuple[str, list[str]] | None = None
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                current = (line[2:], [])
+                found.append(current)
+            elif current is not None:
+                current[1].append(line)
+    return found
+
+
+def _normal(line: str) -> str:
+    """A line as compared: no trailing blanks, and a rule's dashes (as wide as the terminal) trimmed."""
+    return line.rstrip().strip("─ ") if "─" in line and "┃" not in line else line.rstrip()
+
+
+DETERMINISTIC = re.compile(r"^\.venv/bin/frontdoor (check|who|diff|render) [^>&|]*$")
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [(c, s) for c, s in _transcripts(README) if DETERMINISTIC.match(c)],
+    ids=[c[:70] for c, _ in _transcripts(README) if DETERMINISTIC.match(c)],
+)
+def test_the_readme_transcripts_are_what_the_commands_print(
+    command: str, shown: list[str], tmp_path: Path
+) -> None:
+    """Each line the README shows (but "..." elisions) is printed, in that order."""
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    argv = [str(FRONTDOOR), *command.split()[1:]]
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    actual = [_normal(line) for line in (done.stdout + done.stderr).splitlines()]
+    position = 0
+    for line in shown:
+        if line.strip() in ("", "...") or line.strip().startswith("..."):
+            continue
+        want = _normal(line)
+        assert want in actual[position:], f"not printed (or not in this order): {want!r}\n{done.stdout}"
+        position = actual.index(want, position) + 1

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from frontdoor import __version__
-from frontdoor.errors import Location
+from frontdoor.errors import Finding, Location
 from frontdoor.report.outcome import CONTRACT, Outcome
 from frontdoor.report.rules import docs_url, rule_help, rule_uri
 
@@ -34,6 +34,13 @@ def _location(where: Location) -> dict[str, Any]:
     if where.column:
         region["startColumn"] = where.column
     return {"physicalLocation": {"artifactLocation": {"uri": _uri(where.file)}, "region": region}}
+
+
+def _message(finding: Finding, group: str) -> str:
+    """As GitHub annotations say it: the environment first, since one place can fail in several (a gap
+    in prod and a warning in test of the same Edge field are two results, not a duplicate)."""
+    text = (f"{group}: " if group != CONTRACT else "") + finding.message
+    return text + (f" (fix: {finding.fix})" if finding.fix else "")
 
 
 def _rule(rule: str) -> dict[str, Any]:
@@ -58,7 +65,7 @@ def check_sarif(result: Outcome) -> dict[str, Any]:
                 "ruleId": finding.rule,
                 "ruleIndex": index[finding.rule],
                 "level": judged.level,
-                "message": {"text": finding.message + (f" (fix: {finding.fix})" if finding.fix else "")},
+                "message": {"text": _message(finding, group.name)},
                 "properties": {
                     "severity": finding.severity,
                     "environment": None if group.name == CONTRACT else group.name,
