@@ -61,6 +61,8 @@ CASES: list[tuple[list[str], str]] = [
     ([*WHO, "https://[::1]:70000/orders"], "port 70000 is out of range 1-65535"),
     ([*WHO, "https://shop.example.com:0/orders"], "port 0 is out of range 1-65535"),
     ([*WHO, "https://shop.example.com:eighty/orders"], "not a number"),
+    ([*WHO, ""], "names no host"),
+    ([*WHO, "https://"], "names no host"),
     (["who", str(SHOP), "--env", "prod", "FETCH", "/orders"], "not an HTTP method"),
     (["who", str(SHOP), "--env", "staging", "GET", "/orders"], "staging"),
     (["who", str(SHOP), "--env", "prod"], "the following arguments are required"),

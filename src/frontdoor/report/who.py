@@ -57,6 +57,8 @@ def _split(url: str) -> tuple[SplitResult, int | None]:
         raise RequestError(f"{url}: the port {text!r} is not a number") from None
     if port == 0:
         raise RequestError(f"{url}: port 0 is out of range 1-65535")
+    if not parts.hostname:
+        raise RequestError(f"{url!r} names no host; e.g. https://shop.example.com/orders/7, or /orders/7")
     return parts, port
 
 
