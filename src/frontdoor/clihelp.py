@@ -10,8 +10,9 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-#: the exit codes every command shares; 1 means something different per command
-EXIT_USAGE = "2 usage error, invalid contract or any other failure (one line on standard error)"
+#: the exit code every command shares; 1 means something different per command
+EXIT_USAGE = "2 usage error or any other failure (one line on standard error)"
+EXIT_INVALID = "2 invalid contract, usage error or any other failure (one line on standard error)"
 
 
 @dataclass(frozen=True)
@@ -32,33 +33,33 @@ COMMANDS: dict[str, CommandHelp] = {
         (
             "0 ready: every production check passes",
             "1 gaps to close (or warnings, with --strict)",
-            EXIT_USAGE,
+            EXIT_INVALID,
         ),
         "frontdoor check examples/shop --env prod --format github",
         "docs/cli.md#check",
     ),
     "who": CommandHelp(
-        ("0 a route matches", "1 no route (404, 405, or a path the gateway refuses)", EXIT_USAGE),
+        ("0 a route matches", "1 no route (404, 405, or a path the gateway refuses)", EXIT_INVALID),
         "frontdoor who examples/shop --env prod GET https://shop.example.com/orders/42",
         "docs/cli.md#who",
     ),
     "diff": CommandHelp(
-        ("0 the two environments are the same", "1 they differ", EXIT_USAGE),
+        ("0 the two environments are the same", "1 they differ", EXIT_INVALID),
         "frontdoor diff examples/shop --env test --env prod",
         "docs/cli.md#diff",
     ),
     "serve": CommandHelp(
-        ("0 stopped after a drain (SIGTERM or Ctrl-C)", EXIT_USAGE),
+        ("0 stopped after a drain (SIGTERM or Ctrl-C)", EXIT_INVALID),
         "FRONTDOOR_ADMIN_TOKEN=change-me frontdoor serve examples/shop --env dev",
         "docs/gateway.md",
     ),
     "authz": CommandHelp(
-        ("0 stopped after a drain (SIGTERM or Ctrl-C)", EXIT_USAGE),
+        ("0 stopped after a drain (SIGTERM or Ctrl-C)", EXIT_INVALID),
         "frontdoor authz examples/shop --env dev --listen 127.0.0.1:9000 --dialect nginx",
         "docs/authz.md",
     ),
     "demo": CommandHelp(
-        ("0 stopped (Ctrl-C)", EXIT_USAGE),
+        ("0 stopped (Ctrl-C)", EXIT_INVALID),
         "frontdoor demo examples/shop --port-base 18000",
         "docs/cli.md#demo",
     ),
@@ -66,7 +67,7 @@ COMMANDS: dict[str, CommandHelp] = {
         (
             "0 rendered",
             "1 a production environment has gaps: nothing written (--allow-gaps writes them as comments)",
-            EXIT_USAGE,
+            EXIT_INVALID,
         ),
         "frontdoor render examples/shop --env prod --target gateway-api --out deploy/prod",
         "docs/render.md",
