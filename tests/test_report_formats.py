@@ -201,3 +201,22 @@ def test_render_allow_gaps_writes_them_atop_every_file(
         assert "observability-off: no metrics" in header[2] and header[2].startswith("#   ")
         if path.suffix == ".yaml":
             list(yaml.safe_load_all(text))  # the comments leave the manifests valid YAML
+
+
+def test_ci_formats_of_render_gaps_and_of_an_invalid_contract(
+    capsys: pytest.CaptureFixture[str], gap_copy: Path, tmp_path: Path
+) -> None:
+    out_dir = tmp_path / "out"
+    render = ["render", str(gap_copy), "--env", "prod", "--target", "nginx", "--out", str(out_dir)]
+    code, out, _ = run(capsys, *render, "--format", "sarif")
+    log = json.loads(out)
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(log)
+    assert code == 1 and not out_dir.exists()
+    assert [r["ruleId"] for r in log["runs"][0]["results"] if r["level"] == "error"] == ["observability-off"]
+    code, out, _ = run(capsys, *render, "--format", "junit")
+    assert code == 1 and ET.fromstring(out.split("?>", 1)[1]).get("failures") == "2"
+    edit(gap_copy, "services/orders.yaml", "      access: public\n", "")
+    code, out, _ = run(capsys, "check", str(gap_copy), "--format", "github")
+    line = line_of(gap_copy, "services/orders.yaml", "/orders/public-stats")
+    assert code == 2 and out.startswith(f"::error file={gap_copy}/services/orders.yaml,line={line},")
+    assert "title=route-access::" in out and out.strip().splitlines()[-1].startswith("invalid: 1 error(s)")
