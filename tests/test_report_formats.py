@@ -167,6 +167,11 @@ def test_render_refuses_production_with_gaps(
         "--format", "github",
     )  # fmt: skip
     assert code == 1 and out.startswith("::error ") and not out_dir.exists()
+    # a wrong target is a usage error (2) before it is a gate (1)
+    code, _, err = run(
+        capsys, "render", str(gap_copy), "--env", "prod", "--target", "helm", "--out", str(out_dir)
+    )
+    assert code == 2 and "unknown target" in err and not out_dir.exists()
     # a non-production environment with the same finding (a warning there) renders
     code, _, _ = run(
         capsys, "render", str(gap_copy), "--env", "test", "--target", "nginx", "--out", str(out_dir)

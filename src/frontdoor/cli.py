@@ -346,18 +346,6 @@ def cmd_render(args: argparse.Namespace) -> int:
     result = _load_valid(directory, console)
     if result is None:
         return EXIT_INVALID
-    report = run_check(directory, args.env)  # the same verdict as check: render is a gate too
-    if report.errors:  # valid, so the environment is unknown: said as render always said it
-        raise FrontdoorError("; ".join(f.message for f in report.errors))
-    gaps = production_gaps(report)
-    if gaps and not args.allow_gaps:
-        _print_report(report, args.format, quiet=True)
-        print(
-            f"frontdoor: nothing rendered into {args.out}: {args.env} is production and has "
-            f"{len(gaps)} gap(s); close them, or render anyway with --allow-gaps",
-            file=sys.stderr,
-        )
-        return EXIT_GAPS
     options = RenderOptions(
         namespace=args.namespace,
         image=args.image,
@@ -368,7 +356,20 @@ def cmd_render(args: argparse.Namespace) -> int:
         authz_url=args.authz_url,
         **({"authz_trusted": tuple(args.authz_trusted)} if args.authz_trusted else {}),
     )
+    # rendered before the gate, in memory: a wrong target or environment is exit 2 whatever the gaps
     files = render(result.contract, args.env, args.target, options)
+    report = run_check(directory, args.env)  # the same verdict as check: render is a gate too
+    if report.errors:  # render() has checked the environment: never expected, never passed over
+        raise FrontdoorError("; ".join(f.message for f in report.errors))
+    gaps = production_gaps(report)
+    if gaps and not args.allow_gaps:
+        _print_report(report, args.format, quiet=True)
+        print(
+            f"frontdoor: nothing written to {args.out}: {args.env} is production and has "
+            f"{len(gaps)} gap(s); close them, or render anyway with --allow-gaps",
+            file=sys.stderr,
+        )
+        return EXIT_GAPS
     if gaps:
         files = with_gap_comments(files, args.env, gaps)
     out = Path(args.out)
