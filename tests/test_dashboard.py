@@ -7,6 +7,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,55 @@ def test_an_operator_stops_a_service_from_the_dashboard(live: Gateway) -> None:
     assert request(port, "GET", "/shop/still")[0] == 200  # only the stopped service
     status, audit = live.admin("/admin/audit")
     assert json.loads(audit)["records"][-1]["target"] == "service:other"
+
+
+def _open(driver: Any) -> Any:
+    return driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+
+
+def test_an_error_banner_goes_once_the_right_token_is_used(live: Gateway) -> None:
+    """A wrong token shows the admin API's 401 in red; retrying with the right one clears it (it used to
+    stay, since only messages without the `bad` class were cleared)."""
+    with playwright.sync_playwright() as driver:
+        browser = _open(driver)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{live.spec.admin_port}/")
+            page.fill("#token", "not-the-token")
+            page.click("#save-token")
+            page.wait_for_selector("#message.bad", timeout=10_000)
+            assert "401" in page.inner_text("#message")
+            page.fill("#token", TOKEN)
+            page.click("#save-token")
+            page.locator('tr[data-route="other.0"]').wait_for(timeout=10_000)
+            assert page.inner_text("#message").strip() == ""
+            assert page.locator("#message.bad").count() == 0
+        finally:
+            browser.close()
+
+
+def test_unmatched_traffic_shows_under_the_platform_team(live: Gateway) -> None:
+    """Requests no route matches (404s the gateway answers) appear as their own row, owned by the
+    platform team of the Edge with its on-call."""
+    port = live.spec.port
+    for n in range(5):
+        assert request(port, "GET", f"/no-such-route/{n}")[0] == 404
+    with playwright.sync_playwright() as driver:
+        browser = _open(driver)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{live.spec.admin_port}/")
+            page.fill("#token", TOKEN)
+            page.click("#save-token")
+            row = page.locator('tr[data-route="unmatched"]')
+            row.wait_for(timeout=10_000)
+            cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+            assert cells[0] == "unmatched" and cells[4] == "edge" and cells[5] == "pager:edge", cells
+            assert float(cells[6]) > 0, cells  # requests/s over the last 10 seconds
+            assert row.get_by_role("button").count() == 0  # nothing to stop: it is no route
+        finally:
+            browser.close()
+    status, body = live.admin("/admin/traffic?window=60")
+    unmatched = next(r for r in json.loads(body)["routes"] if r["route"] == "unmatched")
+    assert status == 200 and unmatched["owner"] == "edge" and unmatched["oncall"] == "pager:edge"
+    assert unmatched["requests"] == 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 from frontdoor import __version__
 from frontdoor.contract.load import LoadResult, load_contract
 from frontdoor.errors import FrontdoorError
-from frontdoor.report.check import EXIT_INVALID, run_check
+from frontdoor.report.check import EXIT_INVALID, CheckReport, run_check
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,22 +50,46 @@ def _indent() -> int | None:
     return 2 if sys.stdout.isatty() else None
 
 
+FORMATS = ("text", "json", "markdown", "github", "sarif", "junit")
+RENDER_FORMATS = ("text", "github", "sarif", "junit")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     report = run_check(Path(args.directory), args.env, args.strict)
-    if args.format == "json":
+    _print_report(report, args.format, args.quiet)
+    return report.exit_code
+
+
+def _print_report(report: CheckReport, form: str, quiet: bool = False) -> None:
+    """``report`` in the chosen output format; the CI formats read it through report.outcome."""
+    if form == "json":
         from frontdoor.report.jsonout import check_json
 
         print(json.dumps(check_json(report), indent=_indent()))
-    elif args.format == "markdown":
+    elif form == "markdown":
         from frontdoor.report.markdown import check_markdown
 
         sys.stdout.write(check_markdown(report))
+    elif form == "github":
+        from frontdoor.report.github import github_annotations
+        from frontdoor.report.outcome import outcome
+
+        sys.stdout.write(github_annotations(outcome(report)))
+    elif form == "sarif":
+        from frontdoor.report.outcome import outcome
+        from frontdoor.report.sarif import check_sarif
+
+        print(json.dumps(check_sarif(outcome(report)), indent=_indent()))
+    elif form == "junit":
+        from frontdoor.report.junit import check_junit
+        from frontdoor.report.outcome import outcome
+
+        sys.stdout.write(check_junit(outcome(report)))
     else:
         from frontdoor.report.console import make_console
         from frontdoor.report.text import print_check
 
-        print_check(make_console(), report)
-    return report.exit_code
+        print_check(make_console(), report, quiet)
 
 
 def cmd_who(args: argparse.Namespace) -> int:
@@ -102,9 +127,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from frontdoor.report.diff import diff_environments
 
     console = _console()
-    if len(args.env) != 2:
-        console.print("diff compares two environments: frontdoor diff DIR --env A --env B")
-        return EXIT_INVALID
+    if len(args.env) != 2:  # a usage error: standard error, exit 2, like argparse's own
+        raise FrontdoorError("diff compares two environments: frontdoor diff DIR --env A --env B")
     result = _load_valid(Path(args.directory), console, args.format == "json")
     if result is None:
         return EXIT_INVALID
@@ -245,13 +269,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     _gateway_logging()
     return run_demo(
-        Path(args.directory), args.env, None if args.access_log == "off" else _open_log(args.access_log)
+        Path(args.directory),
+        args.env,
+        None if args.access_log == "off" else _open_log(args.access_log),
+        port_base=args.port_base,
     )
 
 
 def cmd_token(args: argparse.Namespace) -> int:
     from frontdoor.contract.values import parse_duration
-    from frontdoor.idp.tokens import mint, parse_claims
+    from frontdoor.idp.running import running_issuer
+    from frontdoor.idp.tokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER, mint, parse_claims
 
     try:
         ttl = parse_duration(args.ttl)
@@ -259,15 +287,22 @@ def cmd_token(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise FrontdoorError(str(exc)) from None
     scopes = [scope for text in args.scope for scope in text.split()]
+    # the running demo's (or idp's) issuer and audience, unless given: its printed commands then work
+    # whatever port it runs on
+    running = running_issuer()
+    issuer = args.issuer or (running.issuer if running else DEFAULT_ISSUER)
+    audiences = args.aud or (
+        list(running.audiences[:1]) if running and running.issuer == issuer and running.audiences else []
+    )
     print(
         mint(
             args.sub,
             scopes,
             claims,
             ttl,
-            args.aud or ["shop-api"],
+            audiences or [DEFAULT_AUDIENCE],
             args.alg,
-            args.issuer,
+            issuer,
             args.scopes_claim,
         )
     )
@@ -279,6 +314,8 @@ def cmd_idp(args: argparse.Namespace) -> int:
 
     from frontdoor.contract.values import parse_listen
     from frontdoor.idp.issuer import start_issuer
+    from frontdoor.idp.running import announce, withdraw
+    from frontdoor.idp.tokens import DEFAULT_AUDIENCE
 
     try:
         listen = parse_listen(args.listen)
@@ -288,6 +325,7 @@ def cmd_idp(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         server = await start_issuer(issuer, listen.host, listen.port)
+        announce(issuer, args.aud or [DEFAULT_AUDIENCE])  # frontdoor token signs for it by itself
         print(f"local identity provider {issuer} on {listen} (discovery and /keys)", file=sys.stderr)
         async with server:
             await server.serve_forever()
@@ -296,6 +334,8 @@ def cmd_idp(args: argparse.Namespace) -> int:
         asyncio.run(main())
     except OSError as exc:
         raise FrontdoorError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
+    finally:
+        withdraw(issuer)
     return 0
 
 
@@ -315,9 +355,12 @@ def _open_log(target: str) -> TextIO:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from frontdoor.render import RenderOptions, render, write_files
+    from frontdoor.render.gate import production_gaps, with_gap_comments
+    from frontdoor.report.check import EXIT_GAPS
 
+    directory = Path(args.directory)
     console = _console()
-    result = _load_valid(Path(args.directory), console)
+    result = _load_valid(directory, console)
     if result is None:
         return EXIT_INVALID
     options = RenderOptions(
@@ -330,10 +373,29 @@ def cmd_render(args: argparse.Namespace) -> int:
         authz_url=args.authz_url,
         **({"authz_trusted": tuple(args.authz_trusted)} if args.authz_trusted else {}),
     )
+    # rendered before the gate, in memory: a wrong target or environment is exit 2 whatever the gaps
     files = render(result.contract, args.env, args.target, options)
+    report = run_check(directory, args.env)  # the same verdict as check: render is a gate too
+    if report.errors:  # render() has checked the environment: never expected, never passed over
+        raise FrontdoorError("; ".join(f.message for f in report.errors))
+    gaps = production_gaps(report)
+    if gaps and not args.allow_gaps:
+        _print_report(report, args.format, quiet=True)
+        print(
+            f"frontdoor: nothing written to {args.out}: {args.env} is production and has "
+            f"{len(gaps)} gap(s); close them, or render anyway with --allow-gaps",
+            file=sys.stderr,
+        )
+        return EXIT_GAPS
+    if gaps:
+        files = with_gap_comments(files, args.env, gaps)
     out = Path(args.out)
     write_files(out, files)
-    console.print(f"rendered {len(files)} file(s) for {args.target}, environment {args.env}, into {out}")
+    carried = f", each carrying {len(gaps)} gap(s) as comments" if gaps else ""
+    print(
+        f"rendered {len(files)} file(s) for {args.target}, environment {args.env}, into {out}{carried}",
+        file=sys.stderr if args.format != "text" else sys.stdout,
+    )
     return 0
 
 
@@ -351,46 +413,110 @@ STATE_DIR_HELP = (
 )
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} is not 0 or more seconds")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is out of range 1-65535")
+    return value
+
+
+DIR_HELP = "the contract directory (its *.yaml files, subdirectories included)"
+ENV_HELP = "the environment (an Environment document's name), e.g. prod"
+LOG_HELP = 'the access log: a file to append to, "-" for standard output, or "off"'
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="frontdoor", description="Production as a contract between teams.")
+    from frontdoor.clihelp import about
+
+    parser = argparse.ArgumentParser(
+        prog="frontdoor",
+        description="Production as a contract between teams. `frontdoor COMMAND --help` describes each "
+        "command, its exit codes and an example; the README links every doc page.",
+    )
     parser.add_argument("--version", action="version", version=f"frontdoor {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = commands.add_parser("check", help="validate the contract and give the production verdict")
-    check.add_argument("directory", metavar="DIR")
+    check = commands.add_parser(
+        "check", **about("check", "validate the contract and give the production verdict")
+    )
+    check.add_argument("directory", metavar="DIR", help=DIR_HELP)
     check.add_argument(
         "--env",
         action="append",
         metavar="ENV",
-        help="check only this environment; repeat it for several (the exit code is the worst of them)",
+        help="check only this environment; repeat it for several (the exit code is the worst of them; "
+        "default: every one, in promotion order)",
     )
-    check.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    check.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text (for people: gaps first, then the tables), json (docs/check-json.md), markdown (a pull "
+        "request comment), github (workflow annotations), sarif (SARIF 2.1.0 for code scanning) or "
+        "junit (JUnit XML for test reports)",
+    )
+    check.add_argument(
+        "--quiet", "-q", action="store_true", help="text: only the findings and the verdict line, no tables"
+    )
     check.add_argument(
         "--strict", action="store_true", help="warnings in non-production environments fail too"
     )
     check.set_defaults(handler=cmd_check)
 
-    who = commands.add_parser("who", help="which route a request takes, and who owns it")
-    who.add_argument("directory", metavar="DIR")
-    who.add_argument("--env", required=True)
-    who.add_argument("--format", choices=("text", "json"), default="text")
-    who.add_argument("method", metavar="METHOD")
-    who.add_argument("url", metavar="URL")
+    who = commands.add_parser("who", **about("who", "which route a request takes, and who owns it"))
+    who.add_argument("directory", metavar="DIR", help=DIR_HELP)
+    who.add_argument("--env", required=True, help=ENV_HELP)
+    who.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text, or json (docs/check-json.md)"
+    )
+    who.add_argument("method", metavar="METHOD", help="the request's method, e.g. GET")
+    who.add_argument(
+        "url",
+        metavar="URL",
+        help="the request's URL; its host and port choose the entrypoint, e.g. "
+        "https://shop.example.com/orders/42 (a bare /path is asked of every entrypoint)",
+    )
     who.set_defaults(handler=cmd_who)
 
-    diff = commands.add_parser("diff", help="how two environments differ in exposure and protection")
-    diff.add_argument("directory", metavar="DIR")
+    diff = commands.add_parser(
+        "diff", **about("diff", "how two environments differ in exposure and protection")
+    )
+    diff.add_argument("directory", metavar="DIR", help=DIR_HELP)
     diff.add_argument(
         "--env", action="append", default=[], required=True, help="give it twice: --env A --env B"
     )
-    diff.add_argument("--format", choices=("text", "json"), default="text")
+    diff.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text, or json (docs/check-json.md)"
+    )
     diff.set_defaults(handler=cmd_diff)
 
-    serve = commands.add_parser("serve", help="run the gateway for one environment")
-    serve.add_argument("directory", metavar="DIR")
-    serve.add_argument("--env", required=True)
-    serve.add_argument("--access-log", default="-", help='a file, "-" for standard output, or "off"')
-    serve.add_argument("--workers", type=int, default=1, help="processes sharing the listeners")
+    serve = commands.add_parser("serve", **about("serve", "run the gateway for one environment"))
+    serve.add_argument("directory", metavar="DIR", help=DIR_HELP)
+    serve.add_argument("--env", required=True, help=ENV_HELP)
+    serve.add_argument("--access-log", default="-", metavar="PATH", help=LOG_HELP)
+    serve.add_argument(
+        "--workers", type=_positive_int, default=1, metavar="N", help="processes sharing the listeners"
+    )
     serve.add_argument(
         "--state-dir",
         metavar="DIR",
@@ -404,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--health-interval",
-        type=float,
+        type=_seconds,
         default=5.0,
         metavar="SECONDS",
         help="active health checks of every endpoint; 0 turns them off",
@@ -413,11 +539,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     authz = commands.add_parser(
         "authz",
-        help="answer an ingress's auth checks (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz)",
-        description="The same decisions as serve, as an external auth service; see docs/authz.md.",
+        **about(
+            "authz",
+            "answer an ingress's auth checks (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz)",
+            "The same decisions as serve, as an external auth service.",
+        ),
     )
-    authz.add_argument("directory", metavar="DIR")
-    authz.add_argument("--env", required=True)
+    authz.add_argument("directory", metavar="DIR", help=DIR_HELP)
+    authz.add_argument("--env", required=True, help=ENV_HELP)
     authz.add_argument("--listen", required=True, metavar="ADDR", help="host:port of the check listener")
     authz.add_argument(
         "--dialect",
@@ -436,8 +565,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="peers allowed to ask (the ingress); repeatable; default loopback only",
     )
     authz.add_argument("--entrypoint", metavar="NAME", help="only this entrypoint's routes (default: all)")
-    authz.add_argument("--workers", type=int, default=1, help="processes sharing the listener")
-    authz.add_argument("--access-log", default="-", help='a file, "-" for standard output, or "off"')
+    authz.add_argument(
+        "--workers", type=_positive_int, default=1, metavar="N", help="processes sharing the listener"
+    )
+    authz.add_argument("--access-log", default="-", metavar="PATH", help=LOG_HELP)
     authz.add_argument("--state-dir", metavar="DIR", help=STATE_DIR_HELP)
     authz.add_argument(
         "--admin-listen",
@@ -447,23 +578,52 @@ def build_parser() -> argparse.ArgumentParser:
     )
     authz.set_defaults(handler=cmd_authz)
 
-    demo = commands.add_parser("demo", help="the example contract's dev environment on localhost")
-    demo.add_argument("directory", metavar="DIR", nargs="?", default="examples/shop")
-    demo.add_argument("--env", default="dev")
-    demo.add_argument("--access-log", default="-", help='a file, "-" for standard output, or "off"')
+    demo = commands.add_parser("demo", **about("demo", "the example contract's dev environment on localhost"))
+    demo.add_argument(
+        "directory",
+        metavar="DIR",
+        nargs="?",
+        default="examples/shop",
+        help="the contract (default examples/shop)",
+    )
+    demo.add_argument("--env", default="dev", help="a non-production environment on loopback (default dev)")
+    demo.add_argument("--access-log", default="-", metavar="PATH", help=LOG_HELP)
+    demo.add_argument(
+        "--port-base",
+        type=_port,
+        metavar="N",
+        help="move every loopback port the environment uses to N, N+1, ...: the gateway's entrypoints, "
+        "then the admin listener, the local identity providers and the upstreams "
+        "(default: the ports the contract names)",
+    )
     demo.set_defaults(handler=cmd_demo)
 
     render = commands.add_parser(
         "render",
-        help="manifests for an existing platform: Kubernetes (gateway-api, ingress-nginx, traefik) or nginx",
+        **about(
+            "render",
+            "manifests for an existing platform: Kubernetes (gateway-api, ingress-nginx, traefik) or nginx",
+        ),
     )
-    render.add_argument("directory", metavar="DIR")
-    render.add_argument("--env", required=True)
+    render.add_argument("directory", metavar="DIR", help=DIR_HELP)
+    render.add_argument("--env", required=True, help=ENV_HELP)
     render.add_argument(
         "--target", required=True, metavar="TARGET", help="gateway-api, ingress-nginx, traefik or nginx"
     )
     render.add_argument(
         "--out", required=True, metavar="OUT", help="directory to write (replaced if rendered)"
+    )
+    render.add_argument(
+        "--allow-gaps",
+        action="store_true",
+        help="render a production environment that has gaps anyway; each file then starts with the gaps "
+        "as comments",
+    )
+    render.add_argument(
+        "--format",
+        choices=RENDER_FORMATS,
+        default="text",
+        help="how the gaps are printed when they stop the render: text, github, sarif or junit (as check)",
     )
     render.add_argument(
         "--auth",
@@ -495,9 +655,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = commands.add_parser(
         "token",
-        help="print a token from the local identity provider (development only)",
-        description="Signs with the keys of the local identity provider that `frontdoor demo` and "
-        "`frontdoor idp` serve; keys live in $FRONTDOOR_STATE_DIR, else $XDG_STATE_HOME/frontdoor.",
+        **about(
+            "token",
+            "print a token from the local identity provider (development only)",
+            "Signs with the keys of the local identity provider that `frontdoor demo` and `frontdoor idp` "
+            "serve; keys live in $FRONTDOOR_STATE_DIR, else $XDG_STATE_HOME/frontdoor. The issuer is the "
+            "one the running demo (or idp) wrote there, unless --issuer names another.",
+        ),
     )
     token.add_argument("--sub", required=True, help="the subject (sub claim)")
     token.add_argument(
@@ -508,19 +672,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--ttl", default="1h", help="lifetime, e.g. 90s, 15m, 1h (default 1h)")
     token.add_argument("--aud", action="append", help="audience; repeatable (default shop-api)")
-    token.add_argument("--alg", choices=("RS256", "ES256"), default="RS256")
-    token.add_argument("--issuer", default="http://127.0.0.1:9400/", help="the iss claim")
+    token.add_argument("--alg", choices=("RS256", "ES256"), default="RS256", help="the signing algorithm")
+    token.add_argument(
+        "--issuer",
+        help="the iss claim (default: the issuer of the running demo or idp, else http://127.0.0.1:9400/)",
+    )
     token.add_argument(
         "--scopes-claim", choices=("scope", "scp"), default="scope", help="scope (string) or scp (list)"
     )
     token.set_defaults(handler=cmd_token)
 
-    idp = commands.add_parser("idp", help="run the local identity provider alone (discovery and JWKS)")
-    idp.add_argument("--listen", default="127.0.0.1:9400", metavar="ADDR")
+    idp = commands.add_parser(
+        "idp", **about("idp", "run the local identity provider alone (discovery and JWKS)")
+    )
+    idp.add_argument(
+        "--listen",
+        default="127.0.0.1:9400",
+        metavar="ADDR",
+        help="host:port to serve on (default 127.0.0.1:9400)",
+    )
     idp.add_argument("--issuer", help="the issuer URL (default http://ADDR/)")
+    idp.add_argument(
+        "--aud",
+        action="append",
+        help="audience of the tokens frontdoor token mints while this runs (default shop-api)",
+    )
     idp.set_defaults(handler=cmd_idp)
 
-    schema = commands.add_parser("schema", help="the JSON Schema of contract documents")
+    schema = commands.add_parser("schema", **about("schema", "the JSON Schema of contract documents"))
     schema.set_defaults(handler=cmd_schema)
     return parser
 
@@ -534,14 +713,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except FrontdoorError as exc:
-        from rich.console import Console
-
-        Console(stderr=True, highlight=False).print(f"frontdoor: {exc}")
+        _fail(str(exc))
         return EXIT_INVALID
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a file or socket the command needed and did not get: one line, exit 2
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}")
+        return EXIT_INVALID
+    except Exception as exc:  # a bug: still one line and exit 2 (never 1, which CI reads as "gaps")
+        if os.environ.get("FRONTDOOR_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (FRONTDOOR_DEBUG=1 shows where)")
+        return EXIT_INVALID
+
+
+def _fail(message: str) -> None:
+    # plain print: rich would read "[" in a URL as markup and wrap the line at 80 columns
+    print(f"frontdoor: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import TextIO
 
+from frontdoor.demo.ports import moved_contract
 from frontdoor.demo.upstream import start_upstream
 from frontdoor.errors import FrontdoorError
 from frontdoor.idp.issuer import start_issuer
+from frontdoor.idp.running import announce, withdraw
 from frontdoor.plan import Plan
 from frontdoor.proxy.runtime import Runtime
 from frontdoor.proxy.server import Gateway, load_plan, serve
@@ -66,6 +70,14 @@ def local_issuers(plan: Plan) -> list[tuple[str, str, int]]:
     ]
 
 
+def _first_local_provider_audiences(plan: Plan) -> tuple[str, list[str]] | None:
+    identity = plan.edge.spec.identity
+    for provider in identity.providers if identity else ():
+        if provider.issuer.scheme == "http" and provider.issuer.is_loopback:
+            return provider.issuer.text, list(provider.audiences)
+    return None
+
+
 def _tries(gateway: Gateway, keys: dict[str, str]) -> list[str]:
     plan = gateway.runtime.plan
     lines = []
@@ -116,16 +128,36 @@ def start_issuers(issuers: list[tuple[str, str, int]]) -> None:
     threading.Thread(target=loop.run_forever, name="frontdoor-demo-idp", daemon=True).start()
 
 
-def run_demo(directory: Path, environment: str, access_log: TextIO | None) -> int:
+def run_demo(
+    directory: Path, environment: str, access_log: TextIO | None, port_base: int | None = None
+) -> int:
+    """The demo of ``directory``'s ``environment``; with ``port_base``, on a copy of the contract whose
+    local addresses are moved to port_base, port_base+1, ... (see demo/ports.py)."""
     report = run_check(directory, environment)
     if report.errors:
         raise FrontdoorError("the contract is invalid: run frontdoor check " + str(directory))
-    plan = load_plan(directory, environment)
+    if port_base is None:
+        return _run(directory, directory, environment, access_log)
+    scratch = Path(tempfile.mkdtemp(prefix="frontdoor-demo-"))
+    try:
+        return _run(
+            moved_contract(directory, environment, port_base, scratch), directory, environment, access_log
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(served: Path, shown: Path, environment: str, access_log: TextIO | None) -> int:
+    """Serve the contract in ``served``; the commands printed to try name ``shown``, the user's own."""
+    plan = load_plan(served, environment)
     keys = demo_api_keys(plan)  # before the gateway reads the secrets
     admin_token = demo_admin_token(plan)
     servers: list[asyncio.Server] = []
 
     start_issuers(local_issuers(plan))
+    provider = _first_local_provider_audiences(plan)
+    if provider is not None:  # `frontdoor token` signs for this issuer, whatever its port
+        announce(*provider)
 
     async def start_helpers(runtime: Runtime) -> None:
         for service, balancer in runtime.balancers.items():
@@ -137,21 +169,24 @@ def run_demo(directory: Path, environment: str, access_log: TextIO | None) -> in
                 servers.append(await start_upstream(service, endpoint.host, endpoint.port))
 
     def ready(gateway: Gateway) -> None:
-        verdict = report.environments[0]
+        plan = gateway.runtime.plan
+        edge = plan.edge.metadata.name
         print(
-            f"\nfrontdoor is serving {environment} (Edge {verdict.edge}); Ctrl-C stops everything.",
-            file=sys.stderr,
+            f"\nfrontdoor is serving {environment} (Edge {edge}); Ctrl-C stops everything.", file=sys.stderr
         )
-        for issuer, _, _ in local_issuers(gateway.runtime.plan):
+        for issuer, _, _ in local_issuers(plan):
             print(f"Local identity provider: {issuer} (tokens: frontdoor token --help)", file=sys.stderr)
         print("Try:", file=sys.stderr)
         for line in _tries(gateway, keys):
             print(line, file=sys.stderr)
-        print(
-            f"  frontdoor who {directory} --env {environment} GET http://127.0.0.1:8080/orders/7",
-            file=sys.stderr,
-        )
-        admin = gateway.runtime.plan.edge.spec.admin
+        if plan.entrypoints:
+            entrypoint = plan.entrypoints[0]
+            scheme = "https" if entrypoint.tls else "http"
+            print(
+                f"  frontdoor who {shown} --env {environment} GET {scheme}://{entrypoint.listen}/orders/7",
+                file=sys.stderr,
+            )
+        admin = plan.edge.spec.admin
         if admin is not None and admin_token is not None:
             base = f"http://{admin.listen}"
             print(
@@ -160,4 +195,8 @@ def run_demo(directory: Path, environment: str, access_log: TextIO | None) -> in
                 file=sys.stderr,
             )
 
-    return serve(directory, environment, access_log, on_ready=ready, before_start=start_helpers)
+    try:
+        return serve(served, environment, access_log, on_ready=ready, before_start=start_helpers)
+    finally:
+        if provider is not None:
+            withdraw(provider[0])

@@ -182,8 +182,13 @@ class AdminApi:
             summary(key, table.get(key) or Stat(), window)
             for key in dict.fromkeys((r["id"], r["path"], r["service"], r["owner"]) for r in view.routes)
         ]
-        # traffic of routes the current contract no longer has, and requests no route matched
-        rows += [summary(key, stat, window) for key, stat in table.items() if key not in known]
+        # traffic of routes the current contract no longer has, and requests no route matched (owned by
+        # the platform team: the gateway answered them); with the owner's on-call, as routes have
+        rows += [
+            summary(key, stat, window) | {"oncall": view.oncall.get(key[3])}
+            for key, stat in table.items()
+            if key not in known
+        ]
         return json_reply(200, {"window_s": window, "workers": merged.workers, "routes": rows})
 
     def _verdict(self, _query: dict[str, list[str]]) -> Reply:

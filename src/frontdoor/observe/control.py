@@ -76,6 +76,7 @@ class ContractView:
     by_id: dict[str, PlannedRoute]  # route id -> the route (its first entrypoint's)
     clauses: dict[str, str]  # route id -> "file:line" of the route in the contract
     services: dict[str, str]  # exposed service -> owner team
+    oncall: dict[str, str | None]  # team -> its primary on-call, for rows that are not routes (unmatched)
     admin_token: bytes | None  # None: the admin API refuses every request
 
     @classmethod
@@ -109,6 +110,7 @@ class ContractView:
             by_id=by_id,
             clauses=clauses,
             services={r.service: r.owner for _, r in plan.routes()},
+            oncall={name: team_oncall(contract, name).primary for name in contract.teams},
             admin_token=_admin_token(plan),
         )
 

@@ -62,7 +62,16 @@ def render(contract: Contract, environment: str, target: str, options: RenderOpt
 
 def write_files(out: Path, files: Files) -> list[Path]:
     """Write ``files`` under ``out``. What frontdoor rendered there before is replaced, so a file that
-    is no longer rendered does not linger; a directory holding anything else is refused."""
+    is no longer rendered does not linger; a directory holding anything else is refused. A path that
+    cannot be written (under a file, read-only, in /proc) is a RenderError naming it, not a traceback."""
+    try:
+        return _write_files(out, files)
+    except OSError as exc:
+        where = exc.filename or out
+        raise RenderError(f"cannot write {where}: {exc.strerror or exc}") from None
+
+
+def _write_files(out: Path, files: Files) -> list[Path]:
     if out.exists():
         if not out.is_dir():
             raise RenderError(f"{out} exists and is not a directory")

@@ -11,6 +11,7 @@ from frontdoor.contract.waivers import WaivedGap
 from frontdoor.errors import Finding
 from frontdoor.report.check import CheckReport
 from frontdoor.report.console import heading, print_table
+from frontdoor.report.outcome import verdict_line
 
 _STYLE = {"error": "bold red", "gap": "red", "warning": "yellow", "note": "cyan"}
 
@@ -95,8 +96,6 @@ def print_environment(console: Console, verdict: EnvironmentVerdict, strict: boo
             r.rollback.describe(),
         )
     print_table(console, owners)
-    if verdict.findings:
-        print_findings(console, verdict.findings)
     print_waived(console, verdict.waived)
     console.print()
 
@@ -110,47 +109,35 @@ def print_waived(console: Console, waived: list[WaivedGap]) -> None:
         console.print(Text(f"  {where}{gap.describe()}"), soft_wrap=True)
 
 
-def _summary(report: CheckReport) -> str:
-    """One verdict per environment, for a run that checked several: the exit code is the worst."""
-    parts = []
-    for v in report.environments:
-        failing = len(v.failing(report.strict))
-        state = f"{failing} gap(s)" if failing else "ready"
-        parts.append(f"{v.name} {state}" + (f", {len(v.waived)} waived" if v.waived else ""))
-    return "; ".join(parts)
+def _state(verdict: EnvironmentVerdict, strict: bool) -> str:
+    failing = verdict.failing(strict)
+    kind = "production" if verdict.production else "non-production"
+    return f"{verdict.name} ({kind}, Edge {verdict.edge}): " + (
+        f"{len(failing)} gap(s)" if failing else "ready"
+    )
 
 
-def print_check(console: Console, report: CheckReport) -> None:
+def print_check(console: Console, report: CheckReport, quiet: bool = False) -> None:
+    """Findings first (what to fix is what a reader came for), then the tables unless ``quiet``, then
+    the verdict line."""
     if report.errors:
         print_findings(console, report.errors + report.contract_findings)
-        console.print(
-            Text(
-                f"invalid: {len(report.errors)} error(s) in {report.root}; fix them and run check again",
-                style="bold red",
-            ),
-            soft_wrap=True,
-        )
+        console.print(Text(verdict_line(report), style="bold red"), soft_wrap=True)
         return
     for verdict in report.environments:
-        print_environment(console, verdict, report.strict)
-    if report.contract_findings or report.contract_waived:
-        heading(console, "across environments")
+        if verdict.findings:
+            console.print(Text(_state(verdict, report.strict), style="bold"), soft_wrap=True)
+            print_findings(console, verdict.findings)
+    if report.contract_findings:
+        console.print(Text("across environments", style="bold"))
         print_findings(console, report.contract_findings)
-        print_waived(console, report.contract_waived)
-    failing = report.failing()
-    waived = report.waived()
-    accepted = ""
-    if waived:
-        until = min(w.expires for w in waived)
-        accepted = f" ({len(waived)} gap(s) waived by their owners, the first waiver expires {until})"
-    summary = f" [{_summary(report)}]" if len(report.environments) > 1 else ""
-    if failing:
-        console.print(
-            Text(f"not ready: {len(failing)} gap(s) to close{accepted}{summary}", style="bold red"),
-            soft_wrap=True,
-        )
-    else:
-        console.print(
-            Text(f"ready: every production check passes{accepted}{summary}", style="bold green"),
-            soft_wrap=True,
-        )
+    if not quiet:
+        if any(v.findings for v in report.environments) or report.contract_findings:
+            console.print()
+        for verdict in report.environments:
+            print_environment(console, verdict, report.strict)
+        if report.contract_waived:
+            heading(console, "across environments")
+            print_waived(console, report.contract_waived)
+    style = "bold red" if report.failing() else "bold green"
+    console.print(Text(verdict_line(report), style=style), soft_wrap=True)

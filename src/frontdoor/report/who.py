@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from frontdoor.contract.load import Contract
 from frontdoor.contract.values import parse_method
@@ -40,6 +40,28 @@ class WhoAnswer:
         }
 
 
+def _split(url: str) -> tuple[SplitResult, int | None]:
+    """The URL's parts and port, or a RequestError saying what is wrong with it (never urllib's
+    ValueError, which the command would print as a traceback)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL": a "[" without its "]"
+        raise RequestError(f"{url}: not a URL ({exc}); e.g. https://shop.example.com/orders/7") from None
+    try:
+        port = parts.port
+    except ValueError:
+        # the text decides: "abc" is not a number, 99999 is a number out of range
+        text = parts.netloc.rpartition(":")[2]
+        if text.removeprefix("-").isdigit():
+            raise RequestError(f"{url}: port {text} is out of range 1-65535") from None
+        raise RequestError(f"{url}: the port {text!r} is not a number") from None
+    if port == 0:
+        raise RequestError(f"{url}: port 0 is out of range 1-65535")
+    if not parts.hostname:
+        raise RequestError(f"{url!r} names no host; e.g. https://shop.example.com/orders/7, or /orders/7")
+    return parts, port
+
+
 def who(contract: Contract, environment: str, method: str, url: str) -> WhoAnswer:
     try:
         method = parse_method(method)
@@ -47,11 +69,7 @@ def who(contract: Contract, environment: str, method: str, url: str) -> WhoAnswe
         raise RequestError(str(exc)) from None
     if "://" not in url:
         url = "http://" + url if not url.startswith("/") else "http://localhost" + url
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        raise RequestError(f"{url}: the port is not a number") from None
+    parts, port = _split(url)
     host = parts.hostname or ""
     plan = compile_plan(contract, environment)
     try:

@@ -1,0 +1,90 @@
+"""What each rule id checks, in one sentence: the help text code-scanning UIs show beside a finding.
+
+The ids and their meaning are those of docs/contract.md ("Rules and rule ids", "Production checks");
+tests/test_report_formats.py keeps the two in step. A rule id missing here still gets a help text
+pointing at that table.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: where the docs are published; SARIF wants absolute links. Set FRONTDOOR_DOCS_URL to your copy.
+DEFAULT_DOCS_URL = "https://frontdoor.invalid/docs"
+
+RULES: dict[str, str] = {
+    "contract-read": "Every file of the contract directory can be read.",
+    "contract-empty": "The contract directory holds at least one document.",
+    "yaml-syntax": "Every file is valid YAML.",
+    "yaml-encoding": "Every file is UTF-8.",
+    "yaml-duplicate-key": "No mapping repeats a key.",
+    "yaml-key": "Every mapping key is a string.",
+    "yaml-value": "Values are plain YAML: no tags or types that are not JSON's.",
+    "yaml-alias": "No YAML aliases: each value is written where it applies.",
+    "yaml-merge": "No YAML merge keys (<<): each value is written where it applies.",
+    "yaml-too-large": "Each file stays within the size limit.",
+    "document-shape": "Each document is a mapping with apiVersion, kind, metadata and spec.",
+    "api-version": "Each document's apiVersion is frontdoor/v1.",
+    "document-kind": "Each document's kind is Team, Service, Edge or Environment.",
+    "schema": "Each field has a value of the accepted form.",
+    "unknown-field": "Each field is one of its kind's fields.",
+    "duplicate-name": "No two documents of a kind share a name.",
+    "unknown-reference": "Every name a document refers to is declared.",
+    "openapi-missing": "A Service's api.openapi file exists.",
+    "unknown-client": "Every API client a route names is declared by the Edge.",
+    "owner-role": "Each document is owned by a declared Team of the role its kind requires.",
+    "field-owner": "Each field is written by the team whose role owns it.",
+    "route-access": "Every route states its access: nothing defaults to public.",
+    "access-override": "Only the Service's app team decides who may call its routes.",
+    "route-conflict": "No two services claim the same path on the same entrypoint.",
+    "route-duplicate": "A Service declares each path and method once.",
+    "upstreams-missing": "Every exposed service has upstreams in the Environment.",
+    "secret-unresolved": "Every secret reference resolves in the Environment's secrets.",
+    "secret-literal": "Secrets are references, never literal values.",
+    "exposure-internal": "No entrypoint exposes an internal service.",
+    "exposure-unexposed": "Every public service is exposed by some entrypoint.",
+    "promotion-cycle": "Environments promote in a line, never in a cycle.",
+    "edge-coverage": "Exactly one Edge serves each environment.",
+    "entrypoint-overlap": "No two entrypoints answer the same address and host.",
+    "tls-required": "Every entrypoint listening beyond loopback has TLS.",
+    "identity-missing": "The Edge declares an identity provider when a route needs an end user.",
+    "identity-insecure": "Identity providers' issuer and keys are fetched over https (or loopback).",
+    "observability-off": "The Edge has an access log and metrics.",
+    "admin-operators": "The admin API exists and names its operators.",
+    "admin-token": "The admin API has a token.",
+    "health-missing": "Every exposed service declares a readiness check.",
+    "rate-limits-missing": "Every exposed service has a rate limit.",
+    "rate-limit-below-peak": "A per-route rate limit admits the service's declared peak load.",
+    "rate-limit-loose": "No single bucket may send more than ten times the service's peak load.",
+    "rate-limit-local": "A local rate limit is per gateway process: approximate across workers.",
+    "oncall-missing": "Every team on the hook has an on-call.",
+    "oncall-hours": "Every team on the hook answers at any hour (24x7).",
+    "event-producers": "Each event topic has exactly one producing team.",
+    "event-unproduced": "Each consumed event topic is produced by a declared service.",
+    "unknown-environment": "The environment asked for is declared.",
+}
+
+
+def docs_url() -> str:
+    return os.environ.get("FRONTDOOR_DOCS_URL", DEFAULT_DOCS_URL).rstrip("/")
+
+
+def rule_help(rule: str) -> str:
+    return RULES.get(rule, f"Rule {rule}: see the rule table of docs/contract.md.")
+
+
+#: the production checks have a section of their own in docs/contract.md
+PRODUCTION_CHECKS = frozenset(
+    {
+        "tls-required", "identity-missing", "identity-insecure", "observability-off", "admin-operators",
+        "admin-token", "health-missing", "rate-limits-missing", "rate-limit-below-peak",
+        "rate-limit-loose", "rate-limit-local", "oncall-missing", "oncall-hours",
+        "exposure-internal", "exposure-unexposed",
+    }
+)  # fmt: skip
+
+
+def rule_uri(rule: str) -> str:
+    """The section of docs/contract.md that explains the rule (table rows have no anchors)."""
+    section = "production-checks" if rule in PRODUCTION_CHECKS else "rules-and-rule-ids"
+    return f"{docs_url()}/contract.md#{section}"
