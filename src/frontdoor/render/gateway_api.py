@@ -23,7 +23,7 @@ from typing import Any
 
 from frontdoor.contract.models import AccessRule, Provider
 from frontdoor.plan import PlannedRoute
-from frontdoor.render import authz_api
+from frontdoor.render import authz_api, tls
 from frontdoor.render.alerts import SloMetrics, names_of
 from frontdoor.render.backends import backends
 from frontdoor.render.common import cert_manager_annotations, host_label, rate_per_unit, tls_secret_name
@@ -97,7 +97,7 @@ class GatewayApiTarget:
                 "headers": {"earlyRequestHeaders": {"remove": list(authz_api.IDENTITY_HEADERS)}},
             }
             if entrypoint.tls is not None:
-                spec["tls"] = {"minVersion": entrypoint.tls.min_version}
+                spec["tls"] = tls.envoy_gateway(entrypoint.tls.min_version)
             if entrypoint.trusted_proxies:
                 spec["clientIPDetection"] = {
                     "xForwardedFor": {"trustedCIDRs": [str(n) for n in entrypoint.trusted_proxies]}

@@ -23,6 +23,7 @@ from frontdoor.contract.models import Tls
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 from frontdoor.render import authz_api
 from frontdoor.render.context import RenderError, Site
+from frontdoor.tlspolicy import policy as tls_policy
 
 AUTHZ_LOCATION = "/_frontdoor/authz"  # internal: a client asking for it gets 404
 DENIED_LOCATION = "@frontdoor_denied"
@@ -170,7 +171,11 @@ def _tls(site: Site, conf: _Conf, tls: Tls) -> None:
                 f"in environment {site.environment}"
             )
         conf.line(f"{directive} {resolved.target};")
-    conf.line("ssl_protocols " + ("TLSv1.2 TLSv1.3" if tls.min_version == "1.2" else "TLSv1.3") + ";")
+    chosen = tls_policy(tls.min_version)  # the same policy serve applies (tlspolicy.py)
+    conf.line("ssl_protocols " + " ".join(chosen.protocols) + ";")
+    if chosen.tls12_suites:
+        conf.line(f"ssl_ciphers {chosen.openssl_ciphers};")
+    conf.line(f"ssl_ecdh_curve {chosen.openssl_groups};")
     conf.line("ssl_prefer_server_ciphers off;")
     conf.line("ssl_session_cache shared:frontdoor_tls:10m;")
 
