@@ -136,7 +136,7 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     "Edge.spec.entrypoints.trusted_proxies": (
         "test_gateway_e2e::test_a_trusted_proxy_keeps_its_forwarding_headers_and_request_id",
     ),
-    "Edge.spec.identity.providers.name": ("test_render::test_gateway_api_access",),
+    "Edge.spec.identity.providers.name": ("test_render::test_golden",),  # the gateway-api JWT providers
     "Edge.spec.identity.providers.issuer": ("test_tokens::test_several_providers_are_chosen_by_issuer",),
     "Edge.spec.identity.providers.audiences": (
         "test_tokens::test_audience_may_be_a_list_that_contains_one_of_ours",
@@ -222,8 +222,13 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_observability_fields::test_logged_headers_with_redaction",
         "test_observability_fields::test_records_written_by_authz_take_the_same_shape",
     ),
-    "Edge.spec.observability.metrics": ("test_contract_rules::test_observability_without_metrics_is_a_gap",),
-    "Edge.spec.observability.metrics.path": ("test_operations::test_metrics_are_labelled_from_the_contract",),
+    "Edge.spec.observability.metrics": (
+        "test_contract_rules::test_observability_without_metrics_is_a_gap",
+        "test_observability_fields::test_metrics_are_served_on_the_declared_path_only",
+    ),
+    "Edge.spec.observability.metrics.path": (
+        "test_observability_fields::test_metrics_are_served_on_the_declared_path_only",
+    ),
     "Edge.spec.observability.tracing": (
         "test_observability_fields::test_propagate_none_makes_up_and_forwards_no_traceparent[no-tracing-block]",
     ),

@@ -187,3 +187,15 @@ def test_an_edge_without_access_log_writes_no_line(serve: Callable[[str], Gatewa
     assert request(gateway_with_log.spec.port, "GET", "/other/unlogged")[0] == 200
     gateway_with_log.stop()
     assert "/other/unlogged" in gateway_with_log.log.read_text()
+
+
+# --- metrics ---------------------------------------------------------------------------------------
+
+
+def test_metrics_are_served_on_the_declared_path_only(serve: Callable[[str], Gateway]) -> None:
+    gateway = serve("{access_log: {}, metrics: {path: /stats/prom}}")
+    status, body = gateway.admin("/stats/prom")
+    assert status == 200 and b"frontdoor_" in body
+    assert gateway.admin("/metrics")[0] != 200
+    without = serve("{access_log: {}}")  # no metrics block: no metrics
+    assert without.admin("/metrics")[0] != 200
