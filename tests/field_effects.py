@@ -187,7 +187,10 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     "Edge.spec.protection.timeouts.connect": ("test_render::test_golden",),
     "Edge.spec.protection.timeouts.header": ("test_gateway_e2e::test_limits_give_413_431_and_408",),
     "Edge.spec.protection.timeouts.upstream": ("test_gateway_e2e::test_upstream_failures_give_502_and_504",),
-    "Edge.spec.protection.timeouts.idle": ("test_field_effects::test_the_idle_timeout_is_rendered",),
+    "Edge.spec.protection.timeouts.idle": (
+        "test_field_effects::test_the_idle_timeout_is_rendered",
+        "test_field_effects::test_serve_closes_a_connection_idle_longer_than_idle",
+    ),
     "Edge.spec.protection.max_inflight_per_service": (
         "test_protection_e2e::test_beyond_max_inflight_requests_are_shed_at_once",
     ),

@@ -97,6 +97,7 @@ class ContractSpec:
     max_request_body: str = "64MiB"
     header_timeout: str = "1s"
     upstream_timeout: str = "2s"
+    idle_timeout: str = "30s"
     retries: int = 2
     trusted_proxies: str = "[]"
     tls: tuple[Path, Path, str] | None = None  # certificate file, key file, min_version; HSTS on
@@ -148,7 +149,7 @@ class ContractSpec:
           protection:
             max_request_body: {self.max_request_body}
             max_header_bytes: 8KiB
-            timeouts: {{connect: 1s, header: {self.header_timeout}, upstream: {self.upstream_timeout}, idle: 30s}}
+            timeouts: {{connect: 1s, header: {self.header_timeout}, upstream: {self.upstream_timeout}, idle: {self.idle_timeout}}}
             retries: {{attempts: {self.retries}, only_idempotent: true}}{protection}{rate_limits}
           observability: {self.observability}
           admin: {{listen: "127.0.0.1:{self.admin_port}", operators: [edge]{token}}}

@@ -3,6 +3,7 @@ one field of the example and sees what it drives change with it."""
 
 from __future__ import annotations
 
+import http.client
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from frontdoor.contract.verdict import environment_verdict
 from frontdoor.render import RenderOptions, render
 
 from .conftest import edit
+from .harness import ContractSpec, Gateway, Upstreams
 
 PUBLIC = "edges/public.yaml"
 
@@ -86,3 +88,27 @@ def test_only_idempotent_is_rendered(shop_copy: Path) -> None:
     assert "proxy_next_upstream error timeout;" in _render(shop_copy, "nginx")["nginx.conf"]
     edit(shop_copy, PUBLIC, "only_idempotent: true", "only_idempotent: false")
     assert "proxy_next_upstream error timeout non_idempotent;" in _render(shop_copy, "nginx")["nginx.conf"]
+
+
+def test_serve_closes_a_connection_idle_longer_than_idle(tmp_path: Path) -> None:
+    upstreams = Upstreams()
+    # the header timeout is longer than the wait below: only the idle timeout can close the connection
+    spec = ContractSpec(
+        shop=[(upstreams.start("shop"), 1)],
+        other=[upstreams.start("other")],
+        idle_timeout="1s",
+        header_timeout="30s",
+    )
+    gateway = Gateway(spec.write(tmp_path / "contract"), spec, tmp_path / "access.log")
+    connection = http.client.HTTPConnection("127.0.0.1", spec.port, timeout=20)
+    try:
+        connection.request("GET", "/other/idle")
+        response = connection.getresponse()
+        assert response.status == 200 and response.getheader("connection") != "close"
+        response.read()
+        assert connection.sock is not None
+        assert connection.sock.recv(1) == b""  # closed by the gateway, well before the 20 s timeout
+    finally:
+        connection.close()
+        gateway.stop()
+        upstreams.close()
