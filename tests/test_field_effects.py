@@ -112,3 +112,14 @@ def test_serve_closes_a_connection_idle_longer_than_idle(tmp_path: Path) -> None
         connection.close()
         gateway.stop()
         upstreams.close()
+
+
+def test_the_verdict_names_the_logged_headers(shop_copy: Path) -> None:
+    def shown() -> str:
+        result = load_contract(shop_copy)
+        assert result.contract is not None
+        return environment_verdict(result.contract, "prod").visibility["access_log"]
+
+    assert shown() == "json, redacting authorization, cookie"
+    edit(shop_copy, PUBLIC, "access_log: {format: json,", "access_log: {format: text, headers: [user-agent],")
+    assert shown() == "text, logging headers user-agent, redacting authorization, cookie"
