@@ -220,6 +220,7 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "Edge.spec.observability.access_log.headers": (
         "test_observability_fields::test_logged_headers_with_redaction",
+        "test_field_effects::test_the_verdict_names_the_logged_headers",
     ),
     "Edge.spec.observability.access_log.redact_headers": (
         "test_observability_fields::test_logged_headers_with_redaction",
