@@ -15,7 +15,8 @@ import pytest
 from frontdoor.contract.models import Observability
 from frontdoor.observe.accesslog import AccessLog, text_line
 
-from .harness import ContractSpec, Gateway, Upstreams, request
+from .authz_support import process_env, start_authz
+from .harness import ContractSpec, Gateway, Upstreams, raw_exchange, request
 
 INCOMING = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 TOKEN = "Bearer tok-3f9a2c-never-logged"
@@ -199,3 +200,29 @@ def test_metrics_are_served_on_the_declared_path_only(serve: Callable[[str], Gat
     assert gateway.admin("/metrics")[0] != 200
     without = serve("{access_log: {}}")  # no metrics block: no metrics
     assert without.admin("/metrics")[0] != 200
+
+
+# --- authz writes the same shape -------------------------------------------------------------------
+
+
+def test_authz_logs_in_the_edges_format_with_its_headers(upstreams: Upstreams, tmp_path: Path) -> None:
+    spec = ContractSpec(
+        shop=[(upstreams.start("shop"), 1)],
+        other=[upstreams.start("other")],
+        observability="{access_log: {format: text, headers: [user-agent, cookie]}, metrics: {}}",
+    )
+    contract = spec.write(tmp_path / "contract")
+    log = tmp_path / "authz.log"
+    authz, port = start_authz(contract, process_env(tmp_path / "state"), log)
+    try:
+        check = (
+            b"GET /auth HTTP/1.1\r\nHost: shop.test\r\nX-Original-URI: /other/checked\r\nX-Original-Method: GET\r\n"
+            b"User-Agent: probe/2.0\r\nCookie: session=c00k1e-value\r\n\r\n"
+        )
+        assert b" 200 " in raw_exchange(port, check).split(b"\r\n", 1)[0]
+    finally:
+        authz.stop()  # the drain writes what the log holds
+    line = next(line for line in log.read_text().splitlines() if "/other/checked" in line)
+    assert not line.startswith("{") and '"GET shop.test/other/checked" 200' in line
+    assert "header.user-agent=probe/2.0" in line and "header.cookie=[redacted]" in line
+    assert "c00k1e-value" not in log.read_text()
