@@ -216,15 +216,18 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_contract_rules::test_observability_off_is_a_gap",
     ),
     "Edge.spec.observability.access_log.format": (
+        "test_render_nginx_log::test_text_log",
         "test_observability_fields::test_text_format_writes_one_human_line",
         "test_observability_fields::test_authz_logs_in_the_edges_format_with_its_headers",
     ),
     "Edge.spec.observability.access_log.headers": (
+        "test_render_nginx_log::test_json_log_with_headers_and_redaction",
         "test_observability_fields::test_authz_logs_in_the_edges_format_with_its_headers",
         "test_observability_fields::test_logged_headers_with_redaction",
         "test_field_effects::test_the_verdict_names_the_logged_headers",
     ),
     "Edge.spec.observability.access_log.redact_headers": (
+        "test_render_nginx_log::test_json_log_with_headers_and_redaction",
         "test_observability_fields::test_authz_logs_in_the_edges_format_with_its_headers",
         "test_observability_fields::test_logged_headers_with_redaction",
         "test_observability_fields::test_records_written_by_authz_take_the_same_shape",

@@ -23,6 +23,7 @@ from frontdoor.contract.models import Tls
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 from frontdoor.render import authz_api
 from frontdoor.render.context import RenderError, Site
+from frontdoor.render.nginx_log import access_log_lines
 from frontdoor.tlspolicy import policy as tls_policy
 
 AUTHZ_LOCATION = "/_frontdoor/authz"  # internal: a client asking for it gets 404
@@ -97,12 +98,8 @@ def render_nginx(site: Site) -> dict[str, str]:
     conf.line("server_tokens off;")
     observability = plan.edge.spec.observability
     if observability is not None and observability.access_log is not None:
-        conf.line(
-            'log_format frontdoor escape=json \'{"time":"$time_iso8601","request_id":"$request_id",'
-            '"method":"$request_method","path":"$uri","status":$status,'
-            '"bytes":$body_bytes_sent,"duration_s":$request_time,"upstream":"$upstream_addr"}\';'
-        )
-        conf.line("access_log /dev/stdout frontdoor;")
+        for line in access_log_lines(observability.access_log):  # format, headers, redaction (nginx_log.py)
+            conf.line(line)
     else:
         conf.line("access_log off;")
     conf.line(f"client_max_body_size {protection.max_request_body};")
