@@ -5,8 +5,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck unit bench install clean system-packages compiled
+.PHONY: demo test lint typecheck unit bench install clean system-packages compiled sslyze
 COMPILED := .venv-compiled
+# sslyze (tests/test_tls_policy.py) pins cryptography below the version .venv uses: its own venv
+SSLYZE   := .venv-sslyze
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { apt-get update -q && apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -30,7 +32,14 @@ typecheck: $(STAMP)
 system-packages:
 	bash scripts/system-packages.sh
 
-unit: $(STAMP) system-packages
+$(SSLYZE)/.installed:
+	@$(PYTHON) -m venv $(SSLYZE)
+	$(SSLYZE)/bin/python -m pip install -q 'sslyze==6.3.1'
+	@touch $@
+
+sslyze: $(SSLYZE)/.installed
+
+unit: $(STAMP) system-packages sslyze
 	$(BIN)/pytest
 
 test: lint typecheck unit
@@ -53,4 +62,4 @@ bench: $(STAMP) compiled
 	$(BIN)/python -m bench.authz --frontdoor $(COMPILED)/bin/frontdoor
 
 clean:
-	rm -rf $(VENV) $(COMPILED) .mypy_cache .pytest_cache .ruff_cache .hypothesis build src/*.egg-info
+	rm -rf $(VENV) $(COMPILED) $(SSLYZE) .mypy_cache .pytest_cache .ruff_cache .hypothesis build src/*.egg-info

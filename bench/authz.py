@@ -67,7 +67,7 @@ def write_contract(root: Path, port: int, admin: int, upstream: int, idp: int) -
               - {{name: local, issuer: "http://127.0.0.1:{idp}/", audiences: [bench], algorithms: [RS256]}}
           protection:
             timeouts: {{connect: 1s, header: 60s, upstream: 10s, idle: 120s}}
-          observability: {{access_log: {{}}, metrics: {{}}}}
+          observability: {{access_log: {{}}, metrics: {{}}, tracing: {{propagate: w3c}}}}
           admin: {{listen: "127.0.0.1:{admin}", operators: [edge]}}
     """
     environment = f"""

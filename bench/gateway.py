@@ -485,7 +485,7 @@ def write_contract(
             max_header_bytes: 8KiB
             timeouts: {{connect: 1s, header: 60s, upstream: 10s, idle: 120s}}
             retries: {{attempts: 2, only_idempotent: true}}
-          observability: {{access_log: {{}}, metrics: {{}}}}
+          observability: {{access_log: {{}}, metrics: {{}}, tracing: {{propagate: w3c}}}}
           admin: {{listen: "127.0.0.1:{admin_port}", operators: [edge]}}
     """
     environment = f"""

@@ -47,6 +47,8 @@ CONTRACT = {
           entrypoints: [{name: main, listen: "127.0.0.1:18080", hosts: ["*"], services: ["*"]}]
           identity: IDENTITY
           rate_limits: LIMITS
+          # a log line and a traceparent per request, as before these blocks decided them
+          observability: {access_log: {}, tracing: {propagate: w3c}}
     """,
     "env.yaml": """
         apiVersion: frontdoor/v1

@@ -27,7 +27,7 @@ spec:
     providers:
       - {name: idp, issuer: "http://127.0.0.1:9400/", audiences: [api]}
   rate_limits: {default: {requests: 10, per: 1s}}
-  observability: {access_log: {}, metrics: {}}
+  observability: {access_log: {}, metrics: {}, tracing: {propagate: w3c}}
   admin: {listen: "127.0.0.1:9901", operators: [edge-team], token: "env:ADMIN_TOKEN"}
 """
 

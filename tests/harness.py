@@ -97,6 +97,7 @@ class ContractSpec:
     max_request_body: str = "64MiB"
     header_timeout: str = "1s"
     upstream_timeout: str = "2s"
+    idle_timeout: str = "30s"
     retries: int = 2
     trusted_proxies: str = "[]"
     tls: tuple[Path, Path, str] | None = None  # certificate file, key file, min_version; HSTS on
@@ -106,6 +107,8 @@ class ContractSpec:
     identity: str = ""  # the Edge's identity, as YAML (a flow mapping), e.g. {providers: [...]}
     secrets: dict[str, str] = field(default_factory=dict)  # more Environment secrets: name -> reference
     admin_token: str = ""  # the admin API's token (given to the gateway as FRONTDOOR_ADMIN_TOKEN)
+    # the Edge's observability, a YAML flow mapping
+    observability: str = "{access_log: {}, metrics: {}, tracing: {propagate: w3c}}"
 
     def write(self, root: Path) -> Path:
         root.mkdir(parents=True, exist_ok=True)
@@ -146,9 +149,9 @@ class ContractSpec:
           protection:
             max_request_body: {self.max_request_body}
             max_header_bytes: 8KiB
-            timeouts: {{connect: 1s, header: {self.header_timeout}, upstream: {self.upstream_timeout}, idle: 30s}}
+            timeouts: {{connect: 1s, header: {self.header_timeout}, upstream: {self.upstream_timeout}, idle: {self.idle_timeout}}}
             retries: {{attempts: {self.retries}, only_idempotent: true}}{protection}{rate_limits}
-          observability: {{access_log: {{}}, metrics: {{}}}}
+          observability: {self.observability}
           admin: {{listen: "127.0.0.1:{self.admin_port}", operators: [edge]{token}}}
         """
         environment = f"""

@@ -123,7 +123,7 @@ def test_response_headers() -> None:
             (b"Set-Cookie", b"a=b"),
         ],
         "rid",
-        b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01",
+        b"traceparent: 00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01\r\n",
         b"strict-transport-security: max-age=1\r\n",
     )
     text = b"".join(lines).lower()

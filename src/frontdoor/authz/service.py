@@ -16,7 +16,7 @@ import gc
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import IO, cast
 
@@ -132,8 +132,17 @@ class AuthzService:
         if not self.draining:
             self.loop.call_later(AccessLog.FLUSH_S, self._flush_log)
 
-    def log_check(self, connection: AuthzConnection, request_id: str, outcome: Outcome, status: int) -> None:
-        if self.access_log.stream is None:
+    def log_check(
+        self,
+        connection: AuthzConnection,
+        request_id: str,
+        outcome: Outcome,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]] = (),
+    ) -> None:
+        """``headers``: the check's, which are the original request's (for the Edge's logged headers)."""
+        self.access_log.follow(self.runtime.plan)  # the Edge's access_log shape, again after a reload
+        if not self.access_log.on:
             return
         original, route, admission = outcome.original, outcome.route, outcome.admission
         self.access_log.write(
@@ -153,7 +162,8 @@ class AuthzService:
                 "owner": route.owner if route is not None else None,
                 "deny": outcome.kind or None,
                 "denied_by": outcome.rule or None,
-            }
+            },
+            headers,
         )
 
     def report_error(self, what: str, error: BaseException | None) -> None:
@@ -344,7 +354,7 @@ class AuthzConnection(asyncio.Protocol):
         else:
             status = answer_status(outcome, dialect)
             data = deny(outcome, dialect, request_id, close, head.method == "HEAD")
-        self.service.log_check(self, request_id, outcome, status)
+        self.service.log_check(self, request_id, outcome, status, head.headers)
         self.transport.write(data)
         if close:
             self._close()

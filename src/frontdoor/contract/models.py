@@ -459,8 +459,13 @@ def _lower_all(values: object) -> object:
     return values
 
 
+HeaderName = Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9a-z-]+$", description="a header name")]
+
+
 class AccessLog(Strict):
     format: Literal["json", "text"] = "json"
+    # request headers whose values each line records; one also in redact_headers shows as [redacted]
+    headers: Annotated[tuple[HeaderName, ...], BeforeValidator(_lower_all)] = ()
     redact_headers: Annotated[tuple[str, ...], BeforeValidator(_lower_all)] = (
         "authorization",
         "proxy-authorization",

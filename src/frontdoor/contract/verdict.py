@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from frontdoor.contract.load import Contract
+from frontdoor.contract.models import AccessLog
 from frontdoor.contract.ratelimit_checks import rate_limit_checks
 from frontdoor.contract.values import format_duration
 from frontdoor.contract.waivers import WaivedGap
@@ -150,6 +151,11 @@ def route_view(
     return RouteViews(contract, plan).view(entrypoint, route)
 
 
+def _access_log(access_log: AccessLog) -> str:
+    logged = f", logging headers {', '.join(access_log.headers)}" if access_log.headers else ""
+    return f"{access_log.format}{logged}, redacting " + ", ".join(access_log.redact_headers)
+
+
 def environment_verdict(contract: Contract, environment: str) -> EnvironmentVerdict:
     """The verdict of one environment of a valid contract."""
     plan = compile_plan(contract, environment)
@@ -159,12 +165,9 @@ def environment_verdict(contract: Contract, environment: str) -> EnvironmentVerd
     observability = edge.observability
     visibility = {
         "metrics": observability.metrics.path if observability and observability.metrics else "off",
-        "access_log": (
-            f"{observability.access_log.format}, redacting "
-            + ", ".join(observability.access_log.redact_headers)
-            if observability and observability.access_log
-            else "off"
-        ),
+        "access_log": _access_log(observability.access_log)
+        if observability and observability.access_log
+        else "off",
         "tracing": observability.tracing.propagate if observability and observability.tracing else "off",
         "admin": str(edge.admin.listen) if edge.admin else "off",
     }

@@ -16,7 +16,7 @@ from frontdoor.http.fields import HANDLED as _HANDLED
 from frontdoor.http.fields import HOP_BY_HOP, OWN_PREFIX
 from frontdoor.http.fields import RESTATED as _RESTATED
 from frontdoor.http.h1 import RequestHead
-from frontdoor.http.tracing import next_traceparent
+from frontdoor.http.tracing import Tracer, traceparent_line
 
 __all__ = ["HOP_BY_HOP", "OWN_PREFIX", "Forwarded", "downstream_response_headers", "upstream_request"]
 
@@ -26,12 +26,13 @@ class Forwarded:
     slotted class: made for every request, and a dataclass's generated __init__ stays Python code even
     in the compiled build."""
 
-    __slots__ = ("head", "request_id", "traceparent")
+    __slots__ = ("head", "request_id", "trace_line", "traceparent")
 
-    def __init__(self, head: bytes, request_id: str, traceparent: bytes) -> None:
+    def __init__(self, head: bytes, request_id: str, trace_line: bytes) -> None:
         self.head = head  # the whole request head, CRLF CRLF included
         self.request_id = request_id
-        self.traceparent = traceparent
+        self.trace_line = trace_line  # "traceparent: ...\r\n", or b"" when tracing is off
+        self.traceparent = trace_line[13:-2]  # tracing.traceparent_of, without the call
 
 
 def upstream_request(
@@ -45,11 +46,13 @@ def upstream_request(
     identity: Sequence[tuple[bytes, bytes]] = (),
     fallback_host: str = "localhost",
     ids: str | None = None,
+    trace: Tracer = traceparent_line,
 ) -> Forwarded:
     """The request head to send upstream for ``head``, with ``target`` as its path and query.
 
     ``request_id`` is the gateway's id for the request (a trusted proxy's, or a new one); whatever
-    X-Request-Id the client sent is replaced by it.
+    X-Request-Id the client sent is replaced by it. ``trace`` (tracing.TRACERS) makes the traceparent
+    line; the client's own traceparent is never copied as it came.
     """
     tokens = head.connection_tokens
     plain, special = head.plain, head.special
@@ -97,16 +100,15 @@ def upstream_request(
         # an HTTP/1.0 client may omit Host, but the HTTP/1.1 request sent upstream needs one (RFC 9112 3.2)
         append(b"host: " + (head.host or fallback_host).encode("latin-1") + b"\r\n")
     peer_bytes = peer.encode("ascii")
-    traceparent = next_traceparent(traceparent, ids)
+    trace_line = trace(traceparent, ids)
     append(
-        b"x-forwarded-for: %b\r\nx-forwarded-proto: %b\r\nx-forwarded-host: %b\r\nx-request-id: %b\r\n"
-        b"traceparent: %b\r\n"
+        b"x-forwarded-for: %b\r\nx-forwarded-proto: %b\r\nx-forwarded-host: %b\r\nx-request-id: %b\r\n%b"
         % (
             forwarded_for + b", " + peer_bytes if forwarded_for else peer_bytes,
             forwarded_proto or scheme.encode("ascii"),
             forwarded_host or head.host.encode("latin-1"),
             request_id.encode("ascii"),
-            traceparent,
+            trace_line,
         )
     )
     for name, value in identity:
@@ -119,7 +121,7 @@ def upstream_request(
         append(b"content-length: %d\r\n\r\n" % head.content_length)
     else:
         append(b"\r\n")
-    return Forwarded(b"".join(lines), request_id, traceparent)
+    return Forwarded(b"".join(lines), request_id, trace_line)
 
 
 def split_fields(
@@ -148,7 +150,7 @@ def connection_tokens(headers: Sequence[tuple[bytes, bytes]]) -> frozenset[bytes
 def downstream_response_headers(
     headers: Sequence[tuple[bytes, bytes]],
     request_id: str,
-    traceparent: bytes,
+    trace_line: bytes,
     extra: bytes = b"",
 ) -> list[bytes]:
     """The upstream's response header lines the client may see, plus the gateway's own; no framing."""
@@ -161,9 +163,7 @@ def downstream_response_headers(
         and lower not in {b"content-length", b"x-request-id", b"traceparent"}
         and not lower.startswith(OWN_PREFIX)
     ]
-    lines.append(
-        b"x-request-id: " + request_id.encode("ascii") + b"\r\ntraceparent: " + traceparent + b"\r\n"
-    )
+    lines.append(b"x-request-id: " + request_id.encode("ascii") + b"\r\n" + trace_line)
     if extra:
         lines.append(extra)
     return lines

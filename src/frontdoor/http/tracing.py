@@ -1,9 +1,15 @@
-"""Request ids and W3C Trace Context (traceparent), sans-IO."""
+"""Request ids and W3C Trace Context (traceparent), sans-IO.
+
+The Edge's ``observability.tracing.propagate`` picks the tracer once per runtime (TRACERS): ``w3c``
+continues or starts a trace on every request; ``none`` takes no part, so no traceparent is made up,
+and one a client sent is not passed on either. A tracer returns the whole header line (or nothing), so
+the request path adds it without asking which tracer it has."""
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Final
 
 # W3C Trace Context 3.2: version "00" - 32 hex trace-id - 16 hex parent-id - 2 hex flags; all-zero ids invalid
@@ -59,9 +65,33 @@ def valid_request_id(value: bytes) -> bool:
 def next_traceparent(incoming: bytes | None, ids: str | None = None) -> bytes:
     """The traceparent to send upstream: the caller's trace continued with a new span, or a new trace.
     ``ids`` (from fresh_ids) supplies the new trace and span ids."""
+    return traceparent_of(traceparent_line(incoming, ids))
+
+
+#: a tracer: (the client's traceparent or None, fresh_ids() or None) -> the traceparent line to send
+Tracer = Callable[[bytes | None, str | None], bytes]
+
+
+def traceparent_line(incoming: bytes | None, ids: str | None = None) -> bytes:
+    """``propagate: w3c``: the traceparent header line to send upstream and back to the client, the
+    caller's trace continued with a new span, or a new trace (see next_traceparent)."""
     fresh = (ids or fresh_ids()).encode("ascii")
     if incoming is not None:
         match = _TRACEPARENT.match(incoming.strip().lower())
         if match and match.group(1) != b"ff" and match.group(2).strip(b"0") and match.group(3).strip(b"0"):
-            return b"00-%b-%b-%b" % (match.group(2), fresh[64:80], match.group(4))
-    return b"00-%b-%b-01" % (fresh[32:64], fresh[64:80])  # one formatting: compiled, cheaper than + chains
+            return b"traceparent: 00-%b-%b-%b\r\n" % (match.group(2), fresh[64:80], match.group(4))
+    # one formatting: compiled, cheaper than + chains
+    return b"traceparent: 00-%b-%b-01\r\n" % (fresh[32:64], fresh[64:80])
+
+
+def no_traceparent(incoming: bytes | None, ids: str | None = None) -> bytes:
+    """``propagate: none``: no traceparent, neither made up nor the client's passed on."""
+    return b""
+
+
+def traceparent_of(line: bytes) -> bytes:
+    """The value of a tracer's line (b"" for none). The request path slices it inline."""
+    return line[13:-2]
+
+
+TRACERS: Final[dict[str, Tracer]] = {"w3c": traceparent_line, "none": no_traceparent}

@@ -19,7 +19,7 @@ from frontdoor.http.headers import HOP_BY_HOP, downstream_response_headers, upst
 from frontdoor.http.messages import error_response, status_line
 from frontdoor.http.paths import PathError, normalize_path, strip_route_prefix
 from frontdoor.http.response import BodyMode, forwarded_lines
-from frontdoor.http.tracing import fresh_ids, new_request_id, next_traceparent, valid_request_id
+from frontdoor.http.tracing import fresh_ids, new_request_id, traceparent_of, valid_request_id
 from frontdoor.policy.balancing import Balancer, Endpoint
 from frontdoor.policy.pipeline import Admission, Denial, SeenToken
 from frontdoor.proxy.runtime import IDEMPOTENT, Listener, Runtime
@@ -72,6 +72,7 @@ class Request:
         "sent",
         "started",
         "status",
+        "trace_line",
         "traceparent",
         "tried",
         "upstream_armed",
@@ -105,6 +106,7 @@ class Request:
         self.deny_kind = ""  # the Denial's kind, for the metrics and the log
         self.upstream_started = 0.0  # monotonic time the request was handed to the upstream side
         self.traceparent = b""
+        self.trace_line = b""  # "traceparent: ...\r\n" as sent upstream and back, b"" with tracing off
         self.upstream_armed = False  # the upstream timeout runs for this request
         self.admission: Admission | None = None  # set once the request is routed
 
@@ -377,9 +379,11 @@ class Downstream(asyncio.Protocol):
             identity=admission.upstream_headers or (),
             fallback_host=self.listener.address_text,
             ids=ids,
+            trace=self.listener.trace,
         )
         request.forwarded = forwarded.head
         request.traceparent = forwarded.traceparent
+        request.trace_line = forwarded.trace_line
         request.upstream_started = _clock()
         self._connect(request)
 
@@ -491,7 +495,7 @@ class Downstream(asyncio.Protocol):
         request.status = status
         if request.websocket and status == 101:
             extra = self.listener.hsts + b"connection: upgrade\r\nupgrade: websocket\r\n"
-            lines = downstream_response_headers(headers, request.request_id, request.traceparent, extra)
+            lines = downstream_response_headers(headers, request.request_id, request.trace_line, extra)
             self.out.append(b"".join([status_line(101, reason), *lines, b"\r\n"]))
             self.tunnel = True
             return
@@ -501,8 +505,8 @@ class Downstream(asyncio.Protocol):
         lines = [
             status_line(status, reason),
             *(forwarded_lines(conn.reader) if conn is not None else ()),
-            b"x-request-id: %b\r\ntraceparent: %b\r\n%b"
-            % (request.request_id.encode("ascii"), request.traceparent, self.listener.hsts),
+            b"x-request-id: %b\r\n%b%b"
+            % (request.request_id.encode("ascii"), request.trace_line, self.listener.hsts),
         ]
         admission = request.admission
         if admission is not None and admission.response_head:
@@ -603,10 +607,12 @@ class Downstream(asyncio.Protocol):
             request.close_after = True  # the rest of its body will not be read
         request.status = status
         owner = request.route.owner if request.route else self.gateway.runtime.plan.platform_team
-        if not request.traceparent:
+        if not request.trace_line:
             incoming = next((v for n, v in request.head.headers if n.lower() == b"traceparent"), None)
-            request.traceparent = next_traceparent(incoming)
-        extra = ((b"traceparent", request.traceparent), *self.listener.hsts_field, *extra)
+            request.trace_line = self.listener.trace(incoming, None)
+            request.traceparent = traceparent_of(request.trace_line)
+        trace = ((b"traceparent", request.traceparent),) if request.traceparent else ()
+        extra = (*trace, *self.listener.hsts_field, *extra)
         if request.admission is not None and request.admission.response_head:
             extra += tuple(request.admission.response_fields())
         head_only = request.head.method == "HEAD"

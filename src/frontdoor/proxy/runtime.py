@@ -15,6 +15,7 @@ from frontdoor.contract.models import Retries, Timeouts
 from frontdoor.contract.values import ListenAddress
 from frontdoor.http.h1 import Limits
 from frontdoor.http.messages import HSTS
+from frontdoor.http.tracing import TRACERS, Tracer, no_traceparent, traceparent_line
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
 from frontdoor.policy.balancing import Balancer, Endpoint
 from frontdoor.policy.pipeline import Pipeline, StageContext, build_pipeline
@@ -36,6 +37,8 @@ class Listener:
     scheme: str  # "https" when the entrypoints terminate TLS
     hsts: bytes  # the header line to add to responses, or b""
     trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    #: the Edge's tracing.propagate, as a tracer chosen once (tracing.TRACERS)
+    trace: Tracer = traceparent_line
     address_text: str = field(init=False)  # str(address), once
 
     def __post_init__(self) -> None:
@@ -101,12 +104,15 @@ def build_runtime(
     for entrypoint in plan.entrypoints:
         grouped.setdefault(entrypoint.listen, []).append(entrypoint)
     listeners = {}
+    tracing = plan.edge.spec.observability.tracing if plan.edge.spec.observability else None
+    # an Edge without a tracing block takes no part in traces, as the verdict says ("off")
+    trace = TRACERS[tracing.propagate] if tracing is not None else no_traceparent
     for address, entrypoints in grouped.items():
         tls = entrypoints[0].tls
         hsts = b"strict-transport-security: %s\r\n" % HSTS.encode("ascii") if tls and tls.hsts else b""
         trusted = tuple(n for e in entrypoints for n in e.trusted_proxies)
         listeners[address] = Listener(
-            address, entrypoints, Router(entrypoints), "https" if tls else "http", hsts, trusted
+            address, entrypoints, Router(entrypoints), "https" if tls else "http", hsts, trusted, trace
         )
     balancers = {}
     pools = {}

@@ -20,6 +20,7 @@ from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
 from frontdoor.memo import remember
 from frontdoor.observe import metrics, otlp
+from frontdoor.observe.accesslog import AccessLog as AccessLog  # noqa: PLC0414  (re-exported: authz, bench)
 from frontdoor.observe.adminlistener import AdminProtocol
 from frontdoor.observe.control import Operations
 from frontdoor.observe.otlp import SpanExport
@@ -85,58 +86,6 @@ def _who(subject: str | None, api_client: str | None, denied_by: str, deny_kind:
     )
 
 
-class AccessLog:
-    """One JSON object a line per request; headers are never logged, so nothing needs redacting here
-    (``redact_headers`` is honoured by logging none), and neither are query values: only their names.
-
-    Lines are buffered and written every FLUSH_S seconds (or every BATCH lines): a write and a flush per
-    request cost more than the rest of the log line. ``close`` writes what is left.
-    """
-
-    FLUSH_S: Final = 0.25
-    BATCH: Final = 512
-
-    def __init__(self, stream: IO[str] | None) -> None:
-        self.stream = stream
-        self.lines: list[str] = []
-        self.encode = json.JSONEncoder(separators=(",", ":")).encode
-        self._second = -1
-        self._stamp = ""
-        self._stamp_json = '""'
-
-    def now(self) -> str:
-        """The time, to the second, formatted once a second rather than once a request."""
-        second = int(time.time())
-        if second != self._second:
-            self._second = second
-            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
-            self._stamp_json = '"' + self._stamp + '"'
-        return self._stamp
-
-    def now_json(self) -> str:
-        """``now()`` as a JSON string."""
-        self.now()
-        return self._stamp_json
-
-    def write(self, record: dict[str, object]) -> None:
-        if self.stream is not None:
-            self.add(self.encode(record))
-
-    def add(self, line: str) -> None:
-        """Queue one encoded line."""
-        lines = self.lines
-        lines.append(line)
-        if len(lines) >= self.BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.lines and self.stream is not None:
-            self.lines.append("")
-            self.stream.write("\n".join(self.lines))
-            self.stream.flush()
-            self.lines.clear()
-
-
 class Gateway:
     def __init__(
         self,
@@ -149,6 +98,7 @@ class Gateway:
         self.loop = loop
         self.runtime = runtime
         self.access_log = access_log
+        access_log.configure(runtime.plan.edge.spec.observability)
         self.health_interval = health_interval
         self.ops = ops
         self.recorder = metrics.recorder()
@@ -243,7 +193,7 @@ class Gateway:
         if self.spans is not None:
             self.spans.export(request, key[0] if route is not None else None, seconds)
         access_log = self.access_log
-        if access_log.stream is None:
+        if not access_log.on:  # no stream, or the Edge declares no access_log
             return
         endpoint = request.endpoint
         if endpoint is not None:
@@ -279,8 +229,9 @@ class Gateway:
         traceparent = request.traceparent
         started = request.upstream_started
         # one join of the pieces: a %-format of this line costs several times more (it parses its format
-        # on every call), and the ids and the method need no escaping (checked when they were read)
-        access_log.add(
+        # on every call), and the ids and the method need no escaping (checked when they were read).
+        # emit: the shape the Edge asks for, chosen at load (observe/accesslog.py); JSON goes straight on
+        access_log.emit(
             "".join(
                 (
                     '{"time":',
@@ -318,7 +269,8 @@ class Gateway:
                     who,
                     "}",
                 )
-            )
+            ),
+            head.headers,
         )
 
     def report_error(self, what: str, error: BaseException | None) -> None:
@@ -388,6 +340,7 @@ class Gateway:
         ):
             log.warning("listen addresses changed: they take effect at the next restart")
         self.runtime = runtime
+        self.access_log.configure(runtime.plan.edge.spec.observability)
         self._route_info = {}
         self._endpoint_json = {}
         self._unmatched = self._unmatched_info()

@@ -4,6 +4,10 @@ Certificate files are watched: at most once a second, during a handshake, their 
 compared, and a changed pair is loaded into a new context that the following handshakes use (through
 the SNI callback, which OpenSSL calls on every handshake, with or without a server name). A pair that
 fails to load is logged and the previous certificate keeps serving.
+
+Every context carries the entrypoint's TLS policy (tlspolicy.py: Mozilla "intermediate" or "modern"):
+versions, TLS 1.2 suites and key-exchange groups. Python's ssl can name one curve only
+(``set_ecdh_curve``); the group list is set with OpenSSL's own call (tlsgroups.py).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from pathlib import Path
 from frontdoor.contract.models import Tls
 from frontdoor.errors import FrontdoorError
 from frontdoor.plan import Plan
+from frontdoor.proxy.tlsgroups import set_groups
 from frontdoor.secretstore import resolve, secret_file
+from frontdoor.tlspolicy import policy
 
 log = logging.getLogger("frontdoor.tls")
 _VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
@@ -49,8 +55,7 @@ class CertificateSource:
         return tuple(stamps)
 
     def _build(self) -> ssl.SSLContext:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = _VERSIONS[self.tls.min_version]
+        context = policy_context(self.tls.min_version)
         context.set_alpn_protocols(["http/1.1"])
         environment = self.plan.environment_doc
         try:
@@ -83,6 +88,20 @@ class CertificateSource:
                     log.info("loaded a new certificate for %s", self.tls.cert)
         if self.current is not context:
             connection.context = self.current
+
+
+def policy_context(min_version: str) -> ssl.SSLContext:
+    """A server context with the policy of ``min_version`` and no certificate yet."""
+    chosen = policy(min_version)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = _VERSIONS[chosen.min_version]
+    if chosen.tls12_suites:
+        context.set_ciphers(chosen.openssl_ciphers)  # TLS 1.2 only: the TLS 1.3 suites are OpenSSL's three
+    # the client picks among the suites (all strong), as Mozilla's profiles and the rendered nginx say
+    context.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+    context.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_COMPRESSION
+    set_groups(context, chosen.openssl_groups)
+    return context
 
 
 def server_context(tls: Tls, plan: Plan) -> ssl.SSLContext:

@@ -24,7 +24,7 @@ from typing import Any
 from frontdoor.contract.models import AccessRule, Provider
 from frontdoor.http.messages import HSTS
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
-from frontdoor.render import authz_api
+from frontdoor.render import authz_api, tls
 from frontdoor.render.alerts import SloMetrics, names_of
 from frontdoor.render.backends import backends
 from frontdoor.render.common import (
@@ -104,7 +104,7 @@ class GatewayApiTarget:
                 "headers": {"earlyRequestHeaders": {"remove": list(authz_api.IDENTITY_HEADERS)}},
             }
             if entrypoint.tls is not None:
-                spec["tls"] = {"minVersion": entrypoint.tls.min_version}
+                spec["tls"] = tls.envoy_gateway(entrypoint.tls.min_version)
             if entrypoint.trusted_proxies:
                 spec["clientIPDetection"] = {
                     "xForwardedFor": {"trustedCIDRs": [str(n) for n in entrypoint.trusted_proxies]}

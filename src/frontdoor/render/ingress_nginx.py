@@ -19,7 +19,7 @@ from typing import Any
 
 from frontdoor.plan import PlannedRoute
 from frontdoor.policy.routing import RouteTable
-from frontdoor.render import authz_api
+from frontdoor.render import authz_api, tls
 from frontdoor.render.alerts import SloMetrics, names_of
 from frontdoor.render.backends import Backend, backends, pooled_backend
 from frontdoor.render.common import cert_manager_annotations, tls_secret_name
@@ -28,6 +28,8 @@ from frontdoor.render.labels import labels, obj
 from frontdoor.render.netpol import EdgePods
 
 A = "nginx.ingress.kubernetes.io/"
+#: the controller's ConfigMap as the ingress-nginx Helm chart and manifests name it
+CONTROLLER_CONFIGMAP = "ingress-nginx-controller"
 
 
 def _seconds(value: float) -> str:
@@ -46,6 +48,25 @@ class IngressNginxTarget:
     def edge_objects(self, site: Site) -> list[dict[str, Any]]:
         _refuse_method_splits(site, self.name)
         return []
+
+    def controller_objects(self, site: Site) -> list[dict[str, Any]]:
+        """The TLS policy as the controller's ConfigMap keys (ingress-nginx reads versions, suites and
+        groups there only), in the controller's namespace, outside the kustomization (whose namespace
+        would move it). Applied with ``kubectl apply``, these keys merge into the ConfigMap the
+        controller's installation made; its other keys stay."""
+        floors = {e.tls.min_version for e in site.plan.entrypoints if e.tls is not None}
+        if not floors:
+            return []
+        return [
+            obj(
+                "v1",
+                "ConfigMap",
+                CONTROLLER_CONFIGMAP,
+                labels(site.environment, site.platform_team),
+                namespace=site.options.edge_namespace or self.edge_pods.namespace,
+                data=tls.ingress_nginx(floors),
+            )
+        ]
 
     def service_objects(self, site: Site, service: str) -> list[dict[str, Any]]:
         owner = site.plan.service_owners[service]

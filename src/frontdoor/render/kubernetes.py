@@ -65,4 +65,8 @@ def render_kubernetes(site: Site, target: KubernetesTarget) -> Files:
         "resources": resources,
     }
     files["kustomization.yaml"] = yamlout.dump(kustomization)
+    # objects of the controller's own namespace (ingress-nginx's TLS ConfigMap), applied apart
+    controller = getattr(target, "controller_objects", None)
+    if callable(controller) and (objects := controller(site)):
+        files["controller/config.yaml"] = yamlout.dump_all(objects)
     return files

@@ -28,6 +28,8 @@ from frontdoor.http.messages import HSTS, phrase
 from frontdoor.plan import PlannedEntrypoint
 from frontdoor.render import authz_api
 from frontdoor.render.context import RenderError, Site
+from frontdoor.render.nginx_log import access_log_lines
+from frontdoor.tlspolicy import policy as tls_policy
 
 AUTHZ_LOCATION = "/_frontdoor/authz"  # internal: a client asking for it gets 404
 DENIED_LOCATION = "@frontdoor_denied"
@@ -107,12 +109,8 @@ def render_nginx(site: Site) -> dict[str, str]:
     conf.line("server_tokens off;")
     observability = plan.edge.spec.observability
     if observability is not None and observability.access_log is not None:
-        conf.line(
-            'log_format frontdoor escape=json \'{"time":"$time_iso8601","request_id":"$request_id",'
-            '"method":"$request_method","path":"$uri","status":$status,'
-            '"bytes":$body_bytes_sent,"duration_s":$request_time,"upstream":"$upstream_addr"}\';'
-        )
-        conf.line("access_log /dev/stdout frontdoor;")
+        for line in access_log_lines(observability.access_log):  # format, headers, redaction (nginx_log.py)
+            conf.line(line)
     else:
         conf.line("access_log off;")
     conf.line(f"client_max_body_size {protection.max_request_body};")
@@ -190,7 +188,11 @@ def _tls(site: Site, conf: _Conf, tls: Tls) -> None:
                 f"in environment {site.environment}"
             )
         conf.line(f"{directive} {resolved.target};")
-    conf.line("ssl_protocols " + ("TLSv1.2 TLSv1.3" if tls.min_version == "1.2" else "TLSv1.3") + ";")
+    chosen = tls_policy(tls.min_version)  # the same policy serve applies (tlspolicy.py)
+    conf.line("ssl_protocols " + " ".join(chosen.protocols) + ";")
+    if chosen.tls12_suites:
+        conf.line(f"ssl_ciphers {chosen.openssl_ciphers};")
+    conf.line(f"ssl_ecdh_curve {chosen.openssl_groups};")
     conf.line("ssl_prefer_server_ciphers off;")
     conf.line("ssl_session_cache shared:frontdoor_tls:10m;")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from frontdoor.http.messages import HSTS
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
-from frontdoor.render import authz_api
+from frontdoor.render import authz_api, tls
 from frontdoor.render.alerts import SloMetrics, names_of
 from frontdoor.render.backends import backends
 from frontdoor.render.common import certificate, matched_methods, tls_secret_name
@@ -144,7 +144,7 @@ class TraefikTarget:
                         "TLSOption",
                         site.names.name("TLSOption", entrypoint.name),
                         edge_labels,
-                        {"minVersion": f"VersionTLS{entrypoint.tls.min_version.replace('.', '')}"},
+                        tls.traefik(entrypoint.tls.min_version),
                     )
                 )
                 out.extend(certificate(site, entrypoint))
