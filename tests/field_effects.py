@@ -66,7 +66,10 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_admin_openapi::test_admin_api_matches_its_description",
     ),
     "Service.spec.routes.path": ("test_routing::test_matches",),
-    "Service.spec.routes.methods": ("test_routing::test_method_not_allowed_lists_allowed",),
+    "Service.spec.routes.methods": (
+        "test_routing::test_405_only_when_no_matching_path_allows_the_method",
+        "test_routing::test_a_method_falls_back_to_the_shorter_path",
+    ),
     "Service.spec.routes.access": (
         f"{RULES}[route-access-missing]",
         "test_access_stage::test_public_routes_need_nothing_and_tell_the_upstream_nothing",
@@ -275,5 +278,34 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     "Environment.spec.secrets": (
         f"{RULES}[secret-unresolved]",
         "test_gateway_tls::test_https_with_hsts_and_forwarded_proto",
+    ),
+    # --- waivers: a team accepts a gap it owns, until a date (contract/waivers.py) ----------------------
+    "Service.spec.waivers.rule": (
+        "test_waivers::test_an_active_waiver_of_the_owning_team_accepts_the_gap",
+        "test_waivers::test_an_unknown_rule_lists_the_waivable_ones",
+    ),
+    "Service.spec.waivers.target": ("test_waivers::test_a_waiver_matching_nothing_is_a_note",),
+    "Service.spec.waivers.reason": ("test_waivers::test_the_text_verdict_shows_the_waiver",),
+    "Service.spec.waivers.expires": ("test_waivers::test_an_expired_waiver_is_the_gap_again",),
+    "Service.spec.waivers.environments": (
+        "test_waivers::test_a_waiver_for_another_environment_does_not_apply",
+    ),
+    "Edge.spec.waivers.rule": (
+        "test_waivers::test_an_active_waiver_of_the_owning_team_accepts_the_gap",
+        "test_waivers::test_an_unknown_rule_lists_the_waivable_ones",
+    ),
+    "Edge.spec.waivers.target": ("test_waivers::test_a_waiver_matching_nothing_is_a_note",),
+    "Edge.spec.waivers.reason": ("test_waivers::test_the_text_verdict_shows_the_waiver",),
+    "Edge.spec.waivers.expires": ("test_waivers::test_an_expired_waiver_is_the_gap_again",),
+    "Edge.spec.waivers.environments": ("test_waivers::test_a_waiver_for_another_environment_does_not_apply",),
+    "Environment.spec.waivers.rule": (
+        "test_waivers::test_an_active_waiver_of_the_owning_team_accepts_the_gap",
+        "test_waivers::test_an_unknown_rule_lists_the_waivable_ones",
+    ),
+    "Environment.spec.waivers.target": ("test_waivers::test_a_waiver_matching_nothing_is_a_note",),
+    "Environment.spec.waivers.reason": ("test_waivers::test_the_text_verdict_shows_the_waiver",),
+    "Environment.spec.waivers.expires": ("test_waivers::test_an_expired_waiver_is_the_gap_again",),
+    "Environment.spec.waivers.environments": (
+        "test_waivers::test_a_waiver_for_another_environment_does_not_apply",
     ),
 }

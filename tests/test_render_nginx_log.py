@@ -4,11 +4,13 @@ request headers, and ``[redacted]`` for a redacted one (real nginx, its log read
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from .authz_support import start_authz
 from .harness import ContractSpec, Upstreams, request
 from .test_render_nginx import NGINX, Nginx, render_conf
 
@@ -25,17 +27,19 @@ def upstreams() -> Iterator[Upstreams]:
 
 def _log_of(tmp_path: Path, upstreams: Upstreams, observability: str) -> str:
     """nginx's access log for one request to /other/logged with a user agent and a credential."""
-    admit_all = upstreams.start("authz-stand-in")  # answers 200 to every check
     spec = ContractSpec(
         shop=[(upstreams.start("shop"), 1)], other=[upstreams.start("other")], observability=observability
     )
-    conf = render_conf(spec.write(tmp_path / "contract"), admit_all, tmp_path)
-    nginx = Nginx(tmp_path, conf, spec.port)
+    contract = spec.write(tmp_path / "contract")
+    # the real authz: the rendered nginx routes by the service and path its answer names
+    authz, authz_port = start_authz(contract, dict(os.environ), tmp_path / "authz.log", "--dialect", "nginx")
+    nginx = Nginx(tmp_path, render_conf(contract, authz_port, tmp_path), spec.port)
     try:
         headers = {"User-Agent": "probe/3.0", "Authorization": SECRET}
         assert request(spec.port, "GET", "/other/logged", headers)[0] == 200
     finally:
         nginx.stop()
+        authz.stop()
     assert nginx.process.stdout is not None
     return nginx.process.stdout.read().decode()
 
