@@ -20,6 +20,7 @@ from frontdoor.policy.pipeline import Denial, Verdict
 from frontdoor.protection import counters
 from frontdoor.protection.ratelimit import ServiceLimit
 from frontdoor.protection.redisstore import BACKOFF_MIN, RedisRateLimit, redis_client, where
+from frontdoor.protection.stages import rate_limit_prefix
 
 from .harness import RedisServer
 from .test_protection_logic import Clock, admission
@@ -65,6 +66,24 @@ def test_two_gateways_share_one_exact_limit(redis_server: RedisServer) -> None:
     assert {(r.status, r.kind) for r in refused} == {(429, "rate-limit")}
     retry = int(dict(refused[0].headers)[b"retry-after"])
     assert 59 <= retry <= 60  # one interval of 60 s, by Redis's clock
+
+
+def test_two_deployments_sharing_one_redis_keep_their_own_limits(redis_server: RedisServer) -> None:
+    """Two Edges (or two environments of one) on one Redis: a bucket one spends is not the other's."""
+    prefixes = [
+        rate_limit_prefix(e, n) for e, n in (("edge-a", "prod"), ("edge-b", "prod"), ("edge-a", "test"))
+    ]
+
+    async def main() -> list[list[Denial | None]]:
+        limit = RateLimit(requests=2, per=600.0, burst=2)
+        stages = [stage(redis_server.url, limit, prefix=prefix) for prefix in prefixes]
+        results = [[await decide(s.check(admission(0.0))) for _ in range(3)] for s in stages]
+        for s in stages:
+            await s.client.aclose()
+        return results
+
+    for answers in asyncio.run(main()):  # each deployment: its own two, then its own refusal
+        assert [a is None for a in answers] == [True, True, False]
 
 
 def test_admitted_requests_carry_the_fields_and_keys_expire(redis_server: RedisServer) -> None:

@@ -63,8 +63,18 @@ def _redis_stage(plan: Plan, per_service: dict[str, ServiceLimit], on_failure: s
 
     url = redis_url(plan)
     return RedisRateLimit(
-        per_service, shared_client(url), where(url), on_failure, f"frontdoor:{plan.environment}:rl:"
+        per_service,
+        shared_client(url),
+        where(url),
+        on_failure,
+        rate_limit_prefix(plan.edge.name, plan.environment),
     )
+
+
+def rate_limit_prefix(edge: str, environment: str) -> str:
+    """Where a deployment's buckets live in Redis: two Edges, or two environments, sharing one Redis
+    never spend each other's limits (as their stops, policy/stopredis.py)."""
+    return f"frontdoor:{edge}:{environment}:rl:"
 
 
 def redis_url(plan: Plan) -> str:
