@@ -180,19 +180,6 @@ UNASSIGNED: tuple[Pending, ...] = (
         ("encoded slash",),
         ("gateway-api",),
     ),
-    Pending(
-        "docs/authz.md's nginx configuration passes no WWW-Authenticate with a 403 (insufficient_scope); the "
-        "rendered nginx.conf does (auth_request_set $fd_www_authenticate, add_header ... always)",
-        (
-            "insufficient scope",
-            "scope of another method",
-            "claim does not match",
-            "claim, list lacks it",
-            "claim, missing",
-            "API client, token without the scope",
-        ),
-        ("nginx-authz",),
-    ),
 )
 
 #: (row name, mode) -> why it fails on this branch, and which branch makes it pass
