@@ -122,6 +122,16 @@ EXCEPTIONS = (
         lambda _row, ref, got: ref.status == 431 and got.status == 400,
     ),
     Exception_(
+        "Envoy Gateway cannot set the header limit",
+        ("gateway-api", "gateway-api-external"),
+        "status",
+        "no Envoy Gateway policy up to v1.9 sets Envoy's request header limit (max_request_headers_kb: 60 KiB, "
+        "answered 431), and ext_authz passes the authz only the headers the policy lists, so it cannot measure "
+        "them: a head between max_header_bytes and 60 KiB is forwarded (ClientTrafficPolicy "
+        "headers.maxRequestHeaderLimit, after v1.9, will express it)",
+        lambda _row, ref, got: ref.status == 431 and got.status == 200,
+    ),
+    Exception_(
         "Caddy 2.6 proxies a body over max_size as 502",
         ("caddy-authz",),
         "status",
@@ -151,36 +161,9 @@ class Pending:
 #: the render fixes were merged (an entry here must name the branch that makes its cells pass)
 PENDING: tuple[Pending, ...] = ()
 
-STOPPED = ("stopped service", "stopped service, subpath", "stopped route")
-
-#: differences the matrix found that no branch works on yet: they do not fail the build, so that this
+#: differences the matrix found that no branch works on yet: they do not fail the build, so that a
 #: branch can merge, but each needs an owner (the lead's list; docs/conformance.md shows them)
-UNASSIGNED: tuple[Pending, ...] = (
-    Pending(
-        "gateway-api (--auth native): a route without access checks never asks authz, so a stop cannot reach "
-        "it; rendering ext_authz on every route when the Edge has an admin would (--auth external does)",
-        STOPPED,
-        ("gateway-api",),
-    ),
-    Pending(
-        "gateway-api: an encoded control character is forwarded on a route that never asks authz; serve "
-        "refuses it (400)",
-        ("encoded control character",),
-        ("gateway-api",),
-    ),
-    Pending(
-        "gateway-api: no request body or header limit is rendered (Envoy's defaults apply: no body limit, "
-        "60 KiB of headers; ext_authz sees only the headers the policy lists, so authz cannot apply them)",
-        ("body over the limit", "header over the limit"),
-        ("gateway-api", "gateway-api-external"),
-    ),
-    Pending(
-        "gateway-api: an encoded slash (%2F) is forwarded; serve refuses it (400). A ClientTrafficPolicy "
-        "path.escapedSlashesAction: RejectRequest would refuse it too",
-        ("encoded slash",),
-        ("gateway-api",),
-    ),
-)
+UNASSIGNED: tuple[Pending, ...] = ()
 
 #: (row name, mode) -> why it fails on this branch, and which branch makes it pass
 PENDING_ON_OTHER_BRANCHES: dict[tuple[str, str], str] = {
