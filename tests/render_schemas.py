@@ -11,6 +11,8 @@ NAME = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]
 PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
 DURATION_GO = {"type": "string", "pattern": r"^([0-9]{1,5}(h|m|s|ms)){1,4}$"}  # Gateway API / Envoy
 PROM_DURATION = {"type": "string", "pattern": r"^((([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?)$"}
+#: a Kubernetes resource.Quantity as Envoy Gateway's size fields take it (XIntOrString, this pattern)
+QUANTITY = {"type": ["string", "integer"], "pattern": r"^[1-9]+[0-9]*([EPTGMK]i|[EPTGMk])?$"}
 METHOD = {"enum": ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]}
 
 
@@ -190,6 +192,7 @@ BACKEND_TRAFFIC_POLICY = obj(
             },
         ),
         "retry": obj(["numRetries"], {"numRetries": {"type": "integer", "minimum": 0}}),
+        "requestBuffer": obj(["limit"], {"limit": QUANTITY}),
     },
 )
 CLIENT_TRAFFIC_POLICY = obj(
@@ -199,6 +202,15 @@ CLIENT_TRAFFIC_POLICY = obj(
         "tls": obj([], {"minVersion": {"enum": ["Auto", "1.0", "1.1", "1.2", "1.3"]}}),
         "timeout": obj(
             [], {"http": obj([], {"requestReceivedTimeout": DURATION_GO, "idleTimeout": DURATION_GO})}
+        ),
+        "path": obj(
+            [],
+            {
+                "escapedSlashesAction": {
+                    "enum": ["KeepUnchanged", "RejectRequest", "UnescapeForward", "UnescapeRedirect"]
+                },
+                "disableMergeSlashes": {"type": "boolean"},
+            },
         ),
     },
 )

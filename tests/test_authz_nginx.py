@@ -48,6 +48,11 @@ http {{
         keepalive 8;
     }}
 
+    map $status $frontdoor_challenge {{
+        403     $frontdoor_www_authenticate;
+        default "";
+    }}
+
     server {{
         listen 127.0.0.1:{port};
         server_name shop.test;
@@ -59,12 +64,14 @@ http {{
             auth_request_set $frontdoor_client  $upstream_http_x_frontdoor_client;
             auth_request_set $frontdoor_issuer  $upstream_http_x_frontdoor_issuer;
             auth_request_set $frontdoor_deny    $upstream_http_x_frontdoor_deny;
+            auth_request_set $frontdoor_www_authenticate $upstream_http_www_authenticate;
             proxy_set_header X-Frontdoor-Subject $frontdoor_subject;
             proxy_set_header X-Frontdoor-Scopes  $frontdoor_scopes;
             proxy_set_header X-Frontdoor-Client  $frontdoor_client;
             proxy_set_header X-Frontdoor-Issuer  $frontdoor_issuer;
             proxy_set_header Host $host;
             add_header X-Frontdoor-Deny $frontdoor_deny always;
+            add_header WWW-Authenticate $frontdoor_challenge always;
             proxy_pass http://127.0.0.1:{upstream};
         }}
 

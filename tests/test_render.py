@@ -131,9 +131,24 @@ def test_validation_catches_a_broken_object() -> None:
         jsonschema.validate(policy["spec"], SPECS[(policy["apiVersion"], "SecurityPolicy")])
 
 
+ADMIN = """  admin:
+    listen: "127.0.0.1:9901"
+    operators: [platform]
+    token: secret:admin-token
+"""
+
+
+def without_admin(shop: Path) -> Path:
+    """The example's prod Edge without its admin API (no kill switch), so that gateway-api's --auth
+    native checks tokens and counts rate limits in Envoy Gateway itself."""
+    edit(shop, "edges/public.yaml", ADMIN, "")
+    return shop
+
+
 def test_many_routes_split_into_several_httproutes(shop_copy: Path) -> None:
     routes = "".join(f"    - {{path: /catalog/part{i}, access: public}}\n" for i in range(20))
     edit(shop_copy, "services/catalog.yaml", "  routes:\n", "  routes:\n" + routes)
+    without_admin(shop_copy)
     docs = documents(rendered("gateway-api", shop_copy))
     catalog = [
         d
@@ -220,8 +235,8 @@ def test_changing_the_contract_rolls_the_authz_pods(shop_copy: Path) -> None:
     assert checksum(shop_copy) != before
 
 
-def test_gateway_api_access() -> None:
-    docs = documents(rendered("gateway-api"))
+def test_gateway_api_access(shop_copy: Path) -> None:
+    docs = documents(rendered("gateway-api", without_admin(shop_copy)))
     policies = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "SecurityPolicy"}
     # public routes have no policy; scopes, claims are Envoy Gateway rules; API clients go to authz
     assert "catalog-route-0" not in policies and "orders-route-2" not in policies
@@ -243,6 +258,21 @@ def test_gateway_api_access() -> None:
     route = next(d for d in docs if d["kind"] == "HTTPRoute" and d["metadata"]["name"] == "orders")
     weights = [b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]]
     assert weights == [90, 10]
+
+
+def test_gateway_api_with_a_kill_switch_sends_everything_to_authz() -> None:
+    """The example's Edge has an admin API: a stop, which only the authz knows, may hit any route, so
+    --auth native sends every route to the authz too (public ones included), which then applies the
+    rate limits; and the Edge's body limit and escaped-slash refusal are Envoy Gateway's."""
+    docs = documents(rendered("gateway-api"))
+    policies = [d for d in docs if d["kind"] == "SecurityPolicy"]
+    assert {p["metadata"]["name"] for p in policies} == {"catalog", "orders", "payments"}
+    assert all("extAuth" in p["spec"] and "jwt" not in p["spec"] for p in policies)
+    limits = [d for d in docs if d["kind"] == "BackendTrafficPolicy"]
+    assert all("rateLimit" not in d["spec"] for d in limits)
+    assert {d["spec"]["requestBuffer"]["limit"] for d in limits} == {str(1024 * 1024)}
+    clients = [d for d in docs if d["kind"] == "ClientTrafficPolicy"]
+    assert clients and all(c["spec"]["path"] == {"escapedSlashesAction": "RejectRequest"} for c in clients)
 
 
 def test_gateway_api_external_sends_everything_to_authz() -> None:

@@ -69,6 +69,9 @@ class MatrixContract:
     port: int = field(default_factory=free_port)
     partner_port: int = field(default_factory=free_port)  # the second entrypoint: cards only
     admin_port: int = field(default_factory=free_port)
+    #: without it the Edge has no admin API, so no kill switch: gateway-api's --auth native then checks
+    #: tokens with Envoy Gateway's own JWT policies (with one, every request asks the authz)
+    admin: bool = True
 
     @property
     def issuer(self) -> str:
@@ -113,6 +116,9 @@ class MatrixContract:
             max_header_bytes: {MAX_HEADER_BYTES}
             timeouts: {{connect: 1s, header: 2s, upstream: 5s, idle: 30s}}
           observability: {{access_log: {{}}, metrics: {{}}}}
+        """
+        if self.admin:
+            edge += f"""
           admin: {{listen: "127.0.0.1:{self.admin_port}", operators: [edge], token: secret:admin-token}}
         """
         upstreams = "".join(f'\n            {name}: ["{self.origins[name]}"]' for name in UPSTREAMS)

@@ -73,11 +73,7 @@ class Evaluator:
         if too_big and reach.body_first:
             return Outcome(413, rule=reach.rule)
         identity = {h: ("" if h in self.removed else lowered.get(h, "")) for h in IDENTITY}
-        if reach.jwt is not None:
-            status, claims = self._jwt(reach.jwt, lowered)
-            if status != 200:
-                return Outcome(status, rule=reach.rule)
-            identity |= claims
+        # Envoy Gateway's filter order: ext_authz, jwt_authn, the buffer (body limit), local rate limit
         if reach.authz:
             answer = self._ask_authz(reach, row, headers)
             if answer.status != 200:
@@ -85,11 +81,15 @@ class Evaluator:
                 return answer
             copied = {h.lower() for h in reach.identity_headers}
             identity |= {h: answer.identity.get(h, "") for h in IDENTITY if h in copied}
-        # Envoy Gateway's local rate limit filter runs after its jwt_authn and ext_authz filters
-        if self._rate_limited(reach, lowered):
-            return Outcome(429, rule=reach.rule)
+        if reach.jwt is not None:
+            status, claims = self._jwt(reach.jwt, lowered)
+            if status != 200:
+                return Outcome(status, rule=reach.rule)
+            identity |= claims
         if too_big:
             return Outcome(413, rule=reach.rule)
+        if self._rate_limited(reach, lowered):
+            return Outcome(429, rule=reach.rule)
         return Outcome(200, None, identity, reach.upstream, reach.backend, reach.rule)
 
     def _client(self, lowered: dict[str, str]) -> str:

@@ -4,13 +4,20 @@ Listener: an exact hostname, or ``*.suffix`` matching one or more labels before 
 needs its path (``Exact``: equal; ``PathPrefix``: element-wise prefix, a trailing ``/`` ignored) and
 its method (when given) to match. Among matches the spec's precedence decides: Exact over prefix, the
 longer prefix, a match with a method over one without, then the oldest route (here: by name) and the
-rule's order. No match is a 404; Gateway API has no 405."""
+rule's order. No match is a 404; Gateway API has no 405.
+
+Envoy Gateway's policies: a ClientTrafficPolicy's ``path.escapedSlashesAction: RejectRequest`` refuses
+a path with %2F or %5C (400) before routing; a BackendTrafficPolicy's ``requestBuffer.limit`` refuses
+a larger body (413) after the access checks (its buffer filter follows ext_authz and jwt_authn)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .k8s_model import JwtPolicy, Object, Reach, Refused, backend_service, host_of, name, normalize, of_kind
+
+_ESCAPED_SLASH = re.compile("%(2f|5c)", re.IGNORECASE)
 
 
 def _host_matches(pattern: str, host: str) -> bool:
@@ -57,6 +64,7 @@ class GatewayApi:
         self.routes = list(of_kind(found, "HTTPRoute"))
         self.security = list(of_kind(found, "SecurityPolicy"))
         self.traffic = list(of_kind(found, "BackendTrafficPolicy"))
+        self.client = list(of_kind(found, "ClientTrafficPolicy"))
 
     def reach(self, method: str, host: str, target: str, headers: dict[str, str] | None = None) -> Reach:
         host = host_of(host)
@@ -69,6 +77,12 @@ class GatewayApi:
         }
         if not gateways:
             raise Refused(404, "no listener has the host")
+        if _ESCAPED_SLASH.search(target.partition("?")[0]) and any(
+            policy["spec"].get("path", {}).get("escapedSlashesAction") == "RejectRequest"
+            for policy in self.client
+            if any(ref["name"] in gateways for ref in policy["spec"]["targetRefs"])
+        ):
+            raise Refused(400, "an escaped slash (ClientTrafficPolicy path.escapedSlashesAction)")
         path, query = normalize(target)
         candidates = [
             _Candidate(route, rule, order, match)
@@ -122,6 +136,9 @@ class GatewayApi:
         for policy in self.traffic:
             if any(self._targets(ref, route, rule) for ref in policy["spec"]["targetRefs"]):
                 reach.rate_limits += policy["spec"].get("rateLimit", {}).get("local", {}).get("rules", [])
+                limit = policy["spec"].get("requestBuffer", {}).get("limit")
+                if limit is not None:
+                    reach.body_limit = int(limit)  # in bytes, as the render writes it
         return reach
 
     @staticmethod

@@ -150,8 +150,11 @@ def row(name: str) -> Row:
 
 @pytest.fixture(scope="module")
 def renders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    """The matrix contract without its admin API: gateway-api's --auth native then checks tokens with
+    Envoy Gateway's JWT policies, not the authz (which this test does not run)."""
     origins = {name: f"http://127.0.0.1:{9000 + index}" for index, name in enumerate(UPSTREAMS)}
-    return _k8s_renders(MatrixContract(idp_port=9999, origins=origins), Path(tmp_path_factory.mktemp("k8s")))
+    contract = MatrixContract(idp_port=9999, origins=origins, admin=False)
+    return _k8s_renders(contract, Path(tmp_path_factory.mktemp("k8s")))
 
 
 def test_a_render_without_its_access_policy_is_caught(renders: dict[str, dict[str, str]]) -> None:
@@ -179,3 +182,18 @@ def test_an_exception_excuses_only_its_own_difference() -> None:
     assert not judge(allowed, "caddy-authz", ref, Outcome(200, upstream="/strip/a/b", backend="shop")).failed
     assert judge(allowed, "nginx-rendered", ref, Outcome(200, upstream="/strip/a/b", backend="extra")).failed
     assert judge(allowed, "caddy-authz", ref, Outcome(200, upstream="/elsewhere", backend="shop")).failed
+
+
+def test_the_raw_uri_and_header_exceptions_excuse_only_their_own_difference() -> None:
+    dotted = row("dot segment")
+    ref = reference(dotted, Outcome(200, upstream="/shop/items", backend="shop"))
+    raw = Outcome(200, upstream="/shop/./items", backend="shop")
+    assert not judge(dotted, "ingress-nginx", ref, raw).failed  # ingress-nginx passes the client's URI
+    assert judge(dotted, "traefik", ref, raw).failed  # Traefik sends the sanitized path: no excuse
+    elsewhere = Outcome(200, upstream="/shop/other", backend="shop")
+    assert judge(dotted, "ingress-nginx", ref, elsewhere).failed  # neither the raw nor serve's path
+    big = row("header over the limit")
+    ref = reference(big, Outcome(431))
+    assert not judge(big, "gateway-api", ref, Outcome(200)).failed  # Envoy's 60 KiB default
+    assert judge(big, "gateway-api", ref, Outcome(400)).failed
+    assert judge(big, "traefik", ref, Outcome(200)).failed

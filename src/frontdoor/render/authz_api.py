@@ -48,8 +48,17 @@ PATH_HEADER = "X-Frontdoor-Path"
 #: nginx dialect, on a denial: serve's JSON error body for it, which auth_request cannot pass on itself
 BODY_HEADER = "X-Frontdoor-Body"
 
-#: nginx dialect: the kind of a 403 -> the status `serve` answers for it (anything else stays 403)
-NGINX_DENY_STATUS = {"no-route": 404, "method-not-allowed": 405, "bad-request": 400, "rate-limit": 429}
+#: nginx dialect: the kind of a 403 -> the status `serve` answers for it (anything else stays 403);
+#: a stopped service or route (the kill switch), shed load and an open circuit are serve's 503
+NGINX_DENY_STATUS = {
+    "no-route": 404,
+    "method-not-allowed": 405,
+    "bad-request": 400,
+    "rate-limit": 429,
+    "kill-switch": 503,
+    "shed": 503,
+    "circuit-open": 503,
+}
 
 
 def command(environment: str, listen: str, dialect: str, trusted: tuple[str, ...]) -> list[str]:

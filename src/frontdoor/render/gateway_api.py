@@ -2,7 +2,8 @@
 
 - a Gateway per Edge entrypoint: a listener per host, TLS from the Secret named after the certificate
   reference; a ClientTrafficPolicy with the entrypoint's TLS floor, client timeouts, trusted proxies,
-  and the early removal of any ``X-Frontdoor-*`` header a client sent;
+  the refusal (400) of an encoded slash or backslash in a path, as serve refuses them, and the early
+  removal of any ``X-Frontdoor-*`` header a client sent;
 - an HTTPRoute per exposed service, attached to every Gateway that exposes it, one named rule per
   contract route (path, methods; a GET route also matches HEAD), split between the Environment's
   upstreams by weight;
@@ -10,10 +11,11 @@
   (providers, issuer, audiences) and the route's scopes and claims with Envoy Gateway's authorization
   rules; a rule Envoy Gateway cannot express (API clients, whose keys the contract holds only as hashes;
   non-string claims; a provider without ``jwks_uri``) is sent to ``frontdoor authz`` by ext_authz. With
-  ``--auth external`` every request of the route goes to ``frontdoor authz``, which then also applies
-  the rate limits and the kill switch;
-- a BackendTrafficPolicy per route: upstream timeouts and retries of failed connections, and with
-  ``--auth native`` the rate limit.
+  ``--auth external``, and whenever the Edge declares ``admin`` (a kill switch: a stop is known to the
+  authz only, and may hit any route, public ones too), every request of the route goes to
+  ``frontdoor authz``, which then also applies the rate limits and the kill switch;
+- a BackendTrafficPolicy per route: upstream timeouts, retries of failed connections, the Edge's body
+  limit (``requestBuffer``: a larger body is 413), and when Envoy decides access itself the rate limit.
 """
 
 from __future__ import annotations
@@ -102,6 +104,8 @@ class GatewayApiTarget:
                 },
                 # before any filter runs, so neither JWT nor ext_authz can be fooled by them
                 "headers": {"earlyRequestHeaders": {"remove": list(authz_api.IDENTITY_HEADERS)}},
+                # serve refuses %2F and %5C in a path (400); Envoy Gateway's default would redirect
+                "path": {"escapedSlashesAction": "RejectRequest"},
             }
             if entrypoint.tls is not None:
                 spec["tls"] = tls.envoy_gateway(entrypoint.tls.min_version)
@@ -217,7 +221,7 @@ class GatewayApiTarget:
     ) -> list[dict[str, Any]]:
         owner = site.plan.service_owners[service]
         object_labels = labels(site.environment, owner, service)
-        if site.options.auth == AUTH_EXTERNAL:
+        if _authz_decides_everything(site):
             # every request, public ones too: the authz also applies rate limits and the kill switch
             name = site.names.name("SecurityPolicy", service)
             refs = [{"group": GW, "kind": "HTTPRoute", "name": n} for n in route_names]
@@ -242,6 +246,8 @@ class GatewayApiTarget:
                 "tcp": {"connectTimeout": _format_seconds(protection.timeouts.connect)},
                 "http": {"requestTimeout": _format_seconds(protection.timeouts.upstream)},
             },
+            # Envoy's buffer filter: a body over the limit is 413, after the access checks (as serve)
+            "requestBuffer": {"limit": str(int(protection.max_request_body))},
         }
         if protection.retries.attempts > 1:
             # only failures before the request reached the upstream: safe for every method, which is
@@ -251,7 +257,7 @@ class GatewayApiTarget:
                 "retryOn": {"triggers": ["connect-failure", "refused-stream"]},
             }
         limit = site.plan.rate_limit_for(service)
-        if limit is not None and site.options.auth != AUTH_EXTERNAL:
+        if limit is not None and not _authz_decides_everything(site):
             requests, unit = rate_per_unit(limit)
             store = site.plan.edge.spec.rate_limits
             kind = "Global" if store is not None and store.store == "redis" else "Local"
@@ -279,6 +285,13 @@ class GatewayApiTarget:
             latency_bucket=f"envoy_cluster_upstream_rq_time_bucket{{{cluster}}}",
             latency_unit=0.001,
         )
+
+
+def _authz_decides_everything(site: Site) -> bool:
+    """Every request asks the authz: with ``--auth external``, and when the Edge has an admin API,
+    whose stops (the kill switch) only the authz knows. Envoy's own JWT checks and rate limits are
+    then not rendered: the authz applies them, and a limit counted twice would halve it."""
+    return site.options.auth == AUTH_EXTERNAL or site.plan.edge.spec.admin is not None
 
 
 def _limit_selectors(key: str) -> list[list[dict[str, Any]]]:

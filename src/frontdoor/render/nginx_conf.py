@@ -311,7 +311,8 @@ def _denied(conf: _Conf, hsts: bool, owner: str) -> None:
     conf.line("default_type application/json;")
     for kind, status in sorted(authz_api.NGINX_DENY_STATUS.items()):
         conf.open(f'if ({_variable(authz_api.DENY_HEADER)} = "{kind}")')
-        extra = {405: ["Allow $fd_allow"], 429: ["Retry-After $fd_retry_after"]}.get(status, [])
+        retry = ["Retry-After $fd_retry_after"]
+        extra = {405: ["Allow $fd_allow"], 429: retry, 503: retry}.get(status, [])
         for header in [deny, *common, *extra]:
             conf.line(f"add_header {header} always;")
         conf.line(f'return {status} "{BODY_VARIABLE}";')
