@@ -158,7 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import shutil
     import tempfile
 
-    from frontdoor.policy.pipeline import StageContext
+    from frontdoor.policy.admission import StageContext
     from frontdoor.proxy.server import check_servable, serve
     from frontdoor.proxy.workers import run_workers
 
@@ -220,7 +220,7 @@ def cmd_authz(args: argparse.Namespace) -> int:
     from frontdoor.authz.runtime import Settings
     from frontdoor.authz.service import run_authz
     from frontdoor.contract.values import parse_listen
-    from frontdoor.policy.pipeline import StageContext
+    from frontdoor.policy.admission import StageContext
     from frontdoor.proxy.server import check_servable
     from frontdoor.proxy.workers import run_workers
 
