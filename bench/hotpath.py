@@ -30,8 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from frontdoor.demo.documents import join, service, team
+from frontdoor.lifecycle import install_event_loop
+from frontdoor.observe.accesslog import AccessLog
 from frontdoor.proxy.downstream import Downstream
-from frontdoor.proxy.server import AccessLog, Gateway, install_event_loop, load_runtime
+from frontdoor.proxy.server import Gateway, load_runtime
 from frontdoor.proxy.upstream import UpstreamConnection
 
 CONTRACT = {

@@ -279,7 +279,7 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         f"{RULES}[secret-unresolved]",
         "test_gateway_tls::test_https_with_hsts_and_forwarded_proto",
     ),
-    # --- waivers: a team accepts a gap it owns, until a date (contract/waivers.py) ----------------------
+    # --- waivers: a team accepts a gap it owns, until a date (verdict/waivers.py) ----------------------
     "Service.spec.waivers.rule": (
         "test_waivers::test_an_active_waiver_of_the_owning_team_accepts_the_gap",
         "test_waivers::test_an_unknown_rule_lists_the_waivable_ones",

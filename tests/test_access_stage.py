@@ -15,11 +15,12 @@ import pytest
 
 from frontdoor.access.apiclients import ApiClientError
 from frontdoor.access.stage import AccessStage
+from frontdoor.access.tokens import SeenToken
 from frontdoor.contract.load import load_contract
 from frontdoor.http.h1 import RequestHead
 from frontdoor.http.headers import split_fields
 from frontdoor.plan import Plan, compile_plan
-from frontdoor.policy.pipeline import Admission, Denial, SeenToken
+from frontdoor.policy.admission import Admission, Denial
 
 from .harness import ContractSpec
 from .idp import API_KEYS, IdentityProvider, access_contract

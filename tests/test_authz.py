@@ -18,9 +18,10 @@ from frontdoor.authz.service import AuthzService
 from frontdoor.contract.models import Timeouts
 from frontdoor.contract.values import parse_listen
 from frontdoor.http.h1 import Limits, RequestHead, RequestReader
-from frontdoor.plan import Plan
-from frontdoor.policy.pipeline import Admission, Denial, Pipeline, Verdict
-from frontdoor.proxy.server import AccessLog, load_plan
+from frontdoor.observe.accesslog import AccessLog
+from frontdoor.plan import Plan, load_plan
+from frontdoor.policy.admission import Admission, Denial, Verdict
+from frontdoor.policy.pipeline import Pipeline
 
 from .authz_support import AccessContract
 from .harness import free_port

@@ -136,7 +136,7 @@ def test_an_unexpected_failure_is_still_one_line_and_exit_2(
     def broken(*_args: object) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr("frontdoor.cli.run_check", broken)
+    monkeypatch.setattr("frontdoor.cli.contract.run_check", broken)  # check lives there
     code, _, err = run(capsys, ["check", str(SHOP)])
     assert (
         code == 2

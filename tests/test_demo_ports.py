@@ -8,7 +8,7 @@ import pytest
 
 from frontdoor.demo.ports import local_addresses, moved_contract
 from frontdoor.errors import FrontdoorError
-from frontdoor.proxy.server import load_plan
+from frontdoor.plan import load_plan
 
 from .conftest import SHOP, edit
 

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from frontdoor.contract.load import load_contract
 from frontdoor.contract.models import Load
-from frontdoor.contract.verdict import environment_verdict
 from frontdoor.render import RenderOptions, render
+from frontdoor.verdict.environment import environment_verdict
 
 from .conftest import edit
 from .harness import ContractSpec, Gateway, Upstreams

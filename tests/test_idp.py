@@ -19,7 +19,7 @@ from frontdoor.cli import main
 from frontdoor.demo.run import local_issuers
 from frontdoor.idp.keys import signing_keys, state_dir
 from frontdoor.idp.tokens import DEFAULT_ISSUER, mint, parse_claims
-from frontdoor.proxy.server import load_plan
+from frontdoor.plan import load_plan
 
 from .authz_support import AccessContract, process_env, start_idp, start_serve
 from .conftest import SHOP

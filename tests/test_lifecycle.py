@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from frontdoor.proxy.lifecycle import HELD, hold_signals, run_until_stopped
+from frontdoor.lifecycle import HELD, hold_signals, run_until_stopped
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from frontdoor.assembly import build_pipeline
 from frontdoor.contract.load import load_contract
 from frontdoor.http.h1 import RequestHead
 from frontdoor.observe import metrics
@@ -17,17 +18,9 @@ from frontdoor.observe.audit import AuditLog
 from frontdoor.observe.metrics import MergedCollector, Recorder, merge
 from frontdoor.observe.traffic import BUCKETS, Stat, Window, bucket, quantile
 from frontdoor.plan import compile_plan
-from frontdoor.policy.killswitch import (
-    FileStops,
-    KillSwitchStage,
-    Stop,
-    file_store,
-    route_id,
-    route_key,
-    service_key,
-    store_for,
-)
-from frontdoor.policy.pipeline import Admission, Denial, StageContext, build_pipeline
+from frontdoor.policy.admission import Admission, Denial, StageContext
+from frontdoor.policy.killswitch import KillSwitchStage, route_id, route_key, service_key, store_for
+from frontdoor.policy.stops import FileStops, Stop, file_store
 
 from .contracts import EDGE, TEAMS, environment, service, write
 
@@ -147,7 +140,7 @@ def test_stops_are_kept_per_edge_and_environment(tmp_path: Path) -> None:
 
 
 def test_a_damaged_stop_file_keeps_the_last_stops_and_counts_the_failure(tmp_path: Path) -> None:
-    from frontdoor.policy.killswitch import FAILURES
+    from frontdoor.policy.stops import FAILURES
 
     store = FileStops(tmp_path)
     stop = Stop("service", "orders", service_key("orders"), "app-a", "bad deploy", "T", "x")
@@ -196,7 +189,7 @@ def test_kill_switch_stage_answers_503_for_a_stopped_route_only(tmp_path: Path) 
 
 
 def test_the_kill_switch_is_the_first_stage(tmp_path: Path) -> None:
-    from frontdoor.policy.pipeline import StageContext
+    from frontdoor.policy.admission import StageContext
 
     pipeline = build_pipeline(_plan(tmp_path), StageContext(state_dir=tmp_path / "s"))
     assert pipeline.stages[0].name == "kill-switch"

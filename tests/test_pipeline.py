@@ -9,7 +9,8 @@ from frontdoor.contract.models import AccessRule
 from frontdoor.contract.values import parse_route_path
 from frontdoor.http.h1 import RequestHead
 from frontdoor.plan import PlannedRoute
-from frontdoor.policy.pipeline import Admission, Denial, Pipeline, Verdict
+from frontdoor.policy.admission import Admission, Denial, Verdict
+from frontdoor.policy.pipeline import Pipeline
 
 ROUTE = PlannedRoute("orders", 0, parse_route_path("/orders"), None, AccessRule(mode="public"), False, "app")
 

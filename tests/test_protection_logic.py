@@ -17,7 +17,7 @@ from frontdoor.contract.models import AccessRule, RateLimit
 from frontdoor.contract.values import parse_route_path
 from frontdoor.http.h1 import RequestHead
 from frontdoor.plan import PlannedRoute
-from frontdoor.policy.pipeline import Admission, Denial
+from frontdoor.policy.admission import Admission, Denial
 from frontdoor.protection import counters
 from frontdoor.protection.breaker import ADMIT, CLOSED, HALF_OPEN, OPEN, PROBE, REFUSE, CircuitBreaker
 from frontdoor.protection.gcra import LocalBuckets, Rate

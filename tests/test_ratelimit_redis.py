@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from frontdoor.contract.models import RateLimit
-from frontdoor.policy.pipeline import Denial, Verdict
+from frontdoor.policy.admission import Denial, Verdict
 from frontdoor.protection import counters
 from frontdoor.protection.ratelimit import ServiceLimit
-from frontdoor.protection.redisstore import BACKOFF_MIN, RedisRateLimit, redis_client, where
+from frontdoor.protection.redisstore import BACKOFF_MIN, MAX_CONNECTIONS, TIMEOUT, RedisRateLimit
 from frontdoor.protection.stages import rate_limit_prefix
+from frontdoor.sharedredis import redis_client, where
 
 from .harness import RedisServer
 from .test_protection_logic import Clock, admission
@@ -39,7 +40,7 @@ def stage(
     url: str, limit: RateLimit, on_failure: str = "allow", clock: Clock | None = None, prefix: str = "t:"
 ) -> RedisRateLimit:
     limits = {"orders": ServiceLimit.of("orders", "orders", limit)}
-    return RedisRateLimit(limits, redis_client(url), where(url), on_failure, prefix, clock or Clock())
+    return RedisRateLimit(limits, redis_client(url, TIMEOUT, MAX_CONNECTIONS), where(url), on_failure, prefix, clock or Clock())
 
 
 async def decide(verdict: Verdict) -> Denial | None:

@@ -9,16 +9,18 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping  # at run time too: the compiled build evaluates the dataclasses' fields
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from frontdoor.contract.exposure import exposed_services
+from frontdoor.contract.load import load_valid_contract
 from frontdoor.contract.models import AccessRule, Edge, Environment, RateLimit, Tls, Upstream
 from frontdoor.contract.values import ListenAddress, RoutePath
 from frontdoor.errors import FrontdoorError, UnknownEnvironment
 
 if TYPE_CHECKING:
-    from frontdoor.contract.load import Contract
+    from frontdoor.contract.loaded import Contract
 
 
 class PlanError(FrontdoorError):
@@ -139,3 +141,9 @@ def compile_plan(contract: Contract, environment: str) -> Plan:
             }
         ),
     )
+
+
+def load_plan(directory: Path, environment: str) -> Plan:
+    """The contract in ``directory``, validated and compiled for ``environment``; raises FrontdoorError
+    with every error if it is invalid. What serve, authz and the demo start from."""
+    return compile_plan(load_valid_contract(directory), environment)

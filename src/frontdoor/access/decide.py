@@ -15,7 +15,7 @@ from typing import Any, Final
 from frontdoor.access.tokens import VerifiedToken
 from frontdoor.contract.models import AccessRule
 from frontdoor.contract.values import ClaimScalar
-from frontdoor.policy.pipeline import Denial
+from frontdoor.policy.admission import Denial
 
 WWW_AUTHENTICATE: Final = b"www-authenticate"
 

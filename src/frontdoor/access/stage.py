@@ -21,10 +21,10 @@ from typing import Final
 from frontdoor.access.apiclients import ApiClients, load_api_clients
 from frontdoor.access.decide import RouteAccess
 from frontdoor.access.keys import FETCH_TIMEOUT_S, GetJson, KeySet, http_get_json
-from frontdoor.access.tokens import KeyUnknown, TokenInvalid, TokenVerifier, VerifiedToken
+from frontdoor.access.tokens import KeyUnknown, SeenToken, TokenInvalid, TokenVerifier, VerifiedToken
 from frontdoor.http.h1 import RequestHead
 from frontdoor.plan import Plan, PlannedRoute
-from frontdoor.policy.pipeline import Admission, Denial, Verdict
+from frontdoor.policy.admission import Admission, Denial, Verdict
 
 log = logging.getLogger("frontdoor.access")
 
@@ -104,7 +104,7 @@ class AccessStage:
         value = values[0]
         now = self.clock()
         seen = admission.seen
-        if seen is not None and seen.verifier is self.tokens and seen.value == value:
+        if isinstance(seen, SeenToken) and seen.verifier is self.tokens and seen.value == value:
             # what this connection sent last time, verified then: no parsing, no hash; believed only
             # while it is current, as a cache entry is
             verified = seen.verified
@@ -126,7 +126,7 @@ class AccessStage:
     def _remember(self, admission: Admission, value: bytes, verified: VerifiedToken) -> None:
         """Keep what the connection sent, and what it verified as, for its next request."""
         seen = admission.seen
-        if seen is not None:
+        if isinstance(seen, SeenToken):
             seen.value = value
             seen.verified = verified
             seen.verifier = self.tokens

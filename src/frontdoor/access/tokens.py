@@ -281,3 +281,19 @@ class TokenVerifier:
 
     def __len__(self) -> int:
         return len(self.cache)
+
+
+class SeenToken:
+    """The Authorization field one client connection sent last, what its token verified as, and by
+    which verifier (a reload brings a new one, which believes nothing of the old one's). A keep-alive
+    client sends the same field request after request: comparing it with the last one costs less than
+    parsing and hashing it for the shared cache. The access stage checks what it remembers as it checks
+    a cache entry (expiry, signing key still held) before believing it.
+    """
+
+    __slots__ = ("value", "verified", "verifier")
+
+    def __init__(self) -> None:
+        self.value = b""
+        self.verified: VerifiedToken | None = None
+        self.verifier: TokenVerifier | None = None

@@ -16,7 +16,8 @@ from frontdoor.authz.dialects import BadCheck, Original, has_dialect_headers, re
 from frontdoor.http.h1 import RequestHead
 from frontdoor.http.paths import PathError, normalize_path
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
-from frontdoor.policy.pipeline import Admission, Denial, Network, Pipeline
+from frontdoor.policy.admission import Admission, Denial, Network
+from frontdoor.policy.pipeline import Pipeline
 from frontdoor.policy.routing import Router
 
 log = logging.getLogger("frontdoor.authz")

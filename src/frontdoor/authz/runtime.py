@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from frontdoor.assembly import build_pipeline
 from frontdoor.authz.decide import LOOPBACK, Checker, chosen_entrypoints
 from frontdoor.contract.models import Timeouts
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.h1 import Limits
 from frontdoor.plan import Plan
-from frontdoor.policy.pipeline import Network, StageContext, build_pipeline
+from frontdoor.policy.admission import Network, StageContext
 
 
 @dataclass(frozen=True)

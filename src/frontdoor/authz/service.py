@@ -30,15 +30,15 @@ from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import RequestHead, RequestReader
 from frontdoor.http.messages import error_response, status_line
 from frontdoor.http.tracing import new_request_id, valid_request_id
+from frontdoor.lifecycle import install_event_loop, run_until_stopped
 from frontdoor.observe import metrics
+from frontdoor.observe.accesslog import AccessLog
 from frontdoor.observe.adminlistener import AdminProtocol
 from frontdoor.observe.control import Operations
 from frontdoor.observe.traffic import RouteKey
 from frontdoor.plan import PlannedRoute
+from frontdoor.policy.admission import StageContext
 from frontdoor.policy.killswitch import route_id
-from frontdoor.policy.pipeline import StageContext
-from frontdoor.proxy.lifecycle import run_until_stopped
-from frontdoor.proxy.server import AccessLog, install_event_loop
 
 log = logging.getLogger("frontdoor.authz")
 #: answers about the check request itself, not about an original request: not in the traffic metrics

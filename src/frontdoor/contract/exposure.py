@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from frontdoor.contract.models import Entrypoint
 
 if TYPE_CHECKING:
-    from frontdoor.contract.load import Contract
+    from frontdoor.contract.loaded import Contract
 
 
 def exposed_services(contract: Contract, entrypoint: Entrypoint) -> list[str]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+# Contract and LoadResult are re-exported: what loading returns is imported from here by most callers
+from frontdoor.contract.loaded import Contract as Contract  # noqa: PLC0414
+from frontdoor.contract.loaded import Header
+from frontdoor.contract.loaded import LoadResult as LoadResult  # noqa: PLC0414
 from frontdoor.contract.messages import (
     dotted,
     envelope_finding,
@@ -19,83 +22,12 @@ from frontdoor.contract.models import (
     API_VERSION,
     MODEL_BY_KIND,
     Document,
-    Edge,
-    Environment,
-    Service,
-    Team,
 )
+from frontdoor.contract.rules import check_rules
 from frontdoor.contract.secrets import find_secret_literals
 from frontdoor.contract.source import NAME, NodePath, SourceDocument, document_owner, read_tree
 from frontdoor.contract.values import parse_route_path
-from frontdoor.errors import Finding, Location
-
-
-@dataclass(frozen=True, slots=True)
-class Header:
-    """The envelope of a document of a known kind, valid or not: enough to check ownership (rule 1)."""
-
-    kind: str
-    name: str
-    owner: str | None
-    has_owner_field: bool
-    environments: bool  # metadata.environments is set
-    source: SourceDocument
-
-
-@dataclass(frozen=True)
-class Contract:
-    """Every valid document of a contract, by kind and name, with where each was written."""
-
-    root: Path
-    teams: dict[str, Team] = field(default_factory=dict)
-    services: dict[str, Service] = field(default_factory=dict)
-    edges: dict[str, Edge] = field(default_factory=dict)
-    environments: dict[str, Environment] = field(default_factory=dict)
-    sources: dict[tuple[str, str], SourceDocument] = field(default_factory=dict)
-    #: names of documents that exist but failed validation; rules skip them to avoid cascades
-    invalid: frozenset[tuple[str, str]] = frozenset()
-    headers: tuple[Header, ...] = ()
-    #: every document could at least be identified; if not, a missing name may be in the unreadable one
-    complete: bool = True
-
-    def locate(self, kind: str, name: str, *path: str | int) -> Location | None:
-        source = self.sources.get((kind, name))
-        return source.locate(tuple(path)) if source else None
-
-    def declared(self, kind: str, name: str) -> bool:
-        """The document exists, valid or not, or may exist in a file that could not be read."""
-        return (kind, name) in self.sources or (kind, name) in self.invalid or not self.complete
-
-    def promotion_order(self) -> list[str]:
-        """Environments in promotion order (dev, test, prod), then by name."""
-
-        def depth(name: str) -> int:
-            seen: set[str] = set()
-            current: str | None = name
-            while current in self.environments and current not in seen:
-                seen.add(current)
-                current = self.environments[current].spec.promotes_from
-            return len(seen)
-
-        return sorted(self.environments, key=lambda n: (depth(n), n))
-
-    def edges_for(self, environment: str) -> list[Edge]:
-        return [edge for edge in self.edges.values() if edge.serves(environment)]
-
-    def edge_for(self, environment: str) -> Edge | None:
-        edges = self.edges_for(environment)
-        return edges[0] if len(edges) == 1 else None
-
-
-@dataclass
-class LoadResult:
-    contract: Contract
-    findings: list[Finding]
-
-    @property
-    def valid(self) -> bool:
-        return not any(f.severity == "error" for f in self.findings)
-
+from frontdoor.errors import Finding
 
 _WHERE_TO_PUT = {
     "Environment": "store it outside the contract and write env:VAR or file:/path here",
@@ -215,7 +147,6 @@ def _is_api_description(data: Any) -> bool:
 
 def load_contract(root: Path) -> LoadResult:
     """Read, validate and cross-check the contract under ``root``; never raises for bad input."""
-    from frontdoor.contract.rules import check_rules  # rules build on the loaded documents
 
     sources, findings = read_tree(root)
     if not sources and any(f.rule == "contract-read" and f.where is None for f in findings):

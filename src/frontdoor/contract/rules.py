@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from frontdoor.contract.exposure import exposed_services
-from frontdoor.contract.load import Contract
+from frontdoor.contract.loaded import Contract
 from frontdoor.contract.models import OWNER_ROLE, Edge
 from frontdoor.contract.tree import is_regular_file
 from frontdoor.contract.values import SecretRef

@@ -18,9 +18,9 @@ from frontdoor.demo.upstream import start_upstream
 from frontdoor.errors import FrontdoorError
 from frontdoor.idp.issuer import start_issuer
 from frontdoor.idp.running import announce, withdraw
-from frontdoor.plan import Plan
+from frontdoor.plan import Plan, load_plan
 from frontdoor.proxy.runtime import Runtime
-from frontdoor.proxy.server import Gateway, load_plan, serve
+from frontdoor.proxy.server import Gateway, serve
 from frontdoor.report.check import run_check
 from frontdoor.secretstore import resolve
 

@@ -24,7 +24,8 @@ from frontdoor.observe.control import Operations
 from frontdoor.observe.dashboard import dashboard_html
 from frontdoor.observe.openapi import openapi_document
 from frontdoor.observe.traffic import WINDOWS, Stat, summary
-from frontdoor.policy.killswitch import Stop, StoreUnavailable, route_key, service_key
+from frontdoor.policy.killswitch import route_key, service_key
+from frontdoor.policy.stops import Stop, StoreUnavailable
 
 #: the one identity the single admin token stands for, recorded in the audit log
 OPERATOR = "admin"

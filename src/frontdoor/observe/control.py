@@ -23,16 +23,17 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from frontdoor.contract.load import Contract, load_valid_contract
-from frontdoor.contract.verdict import RouteViews, environment_verdict, team_oncall
 from frontdoor.errors import FrontdoorError
 from frontdoor.observe import metrics
 from frontdoor.observe.audit import AuditLog
 from frontdoor.plan import Plan, PlannedRoute, compile_plan
-from frontdoor.policy.killswitch import StopStore, route_id, store_for
-from frontdoor.policy.pipeline import StageContext
+from frontdoor.policy.admission import StageContext
+from frontdoor.policy.killswitch import route_id, store_for
+from frontdoor.policy.stops import StopStore
 from frontdoor.report.jsonout import environment_json, route_json, team_json
 from frontdoor.secretstore import read_secret
 from frontdoor.statedir import deployment_dir
+from frontdoor.verdict.environment import RouteViews, environment_verdict, team_oncall
 
 log = logging.getLogger("frontdoor.control")
 POLL_S = 0.5

@@ -192,7 +192,7 @@ def _protection_counters() -> dict[tuple[str, str], int]:
 
 
 def _stop_store_failures() -> dict[tuple[str, str], int]:
-    from frontdoor.policy.killswitch import FAILURES
+    from frontdoor.policy.stops import FAILURES
 
     return dict(FAILURES)
 

@@ -14,12 +14,29 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from frontdoor.proxy.downstream import Request
+    from frontdoor.http.h1 import RequestHead
+    from frontdoor.plan import PlannedRoute
 
 log = logging.getLogger("frontdoor.otlp")
+
+
+class Finished(Protocol):
+    """What a span is made of: a request serve has answered (proxy/downstream.py's Request). Observing
+    depends on this shape, not on the proxy that fills it in."""
+
+    @property
+    def head(self) -> RequestHead: ...
+    @property
+    def route(self) -> PlannedRoute | None: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def traceparent(self) -> bytes: ...
 
 
 class SpanExport:
@@ -33,7 +50,7 @@ class SpanExport:
         self.ids = ids  # the provider's id generator: told the ids of the next span
         self.tracer = provider.get_tracer("frontdoor")
 
-    def export(self, request: Request, route_id: str | None, seconds: float) -> None:
+    def export(self, request: Finished, route_id: str | None, seconds: float) -> None:
         traceparent = request.traceparent
         if len(traceparent) != 55:
             return

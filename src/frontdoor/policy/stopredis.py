@@ -19,8 +19,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from frontdoor.policy.killswitch import Stop, StopStore, StoreUnavailable, stop_from
-from frontdoor.protection.redisstore import redis_client, where
+from frontdoor.policy.stops import Stop, StopStore, StoreUnavailable, stop_from
+from frontdoor.sharedredis import redis_client, where
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
-from frontdoor.policy.pipeline import Admission
+from frontdoor.policy.admission import Admission
 
 KeyOf = Callable[[Admission], Hashable]
 TextKeyOf = Callable[[Admission], str]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from frontdoor.contract.models import RateLimit
 from frontdoor.contract.values import format_duration
 from frontdoor.memo import remember
-from frontdoor.policy.pipeline import Admission, Denial, Verdict
+from frontdoor.policy.admission import Admission, Denial, Verdict
 from frontdoor.protection.counters import RATE_LIMITED, count
 from frontdoor.protection.gcra import LocalBuckets, Rate, ceil_seconds
 from frontdoor.protection.headers import RETRY_AFTER, PolicyFields

@@ -21,15 +21,15 @@ import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from redis.exceptions import NoScriptError
 
-from frontdoor.policy.pipeline import Admission, Denial, Verdict
+from frontdoor.policy.admission import Admission, Denial, Verdict
 from frontdoor.protection.counters import STORE_FAILED_CLOSED, STORE_FAILED_OPEN, count
 from frontdoor.protection.gcra import ceil_seconds
 from frontdoor.protection.headers import RETRY_AFTER
 from frontdoor.protection.ratelimit import ServiceLimit
+from frontdoor.sharedredis import redis_client
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -68,7 +68,7 @@ def shared_client(url: str) -> Redis:
     key = (url, os.getpid())
     client = _clients.get(key)
     if client is None:
-        client = _clients[key] = redis_client(url)
+        client = _clients[key] = redis_client(url, TIMEOUT, MAX_CONNECTIONS)
     return client
 
 
@@ -76,33 +76,6 @@ SCRIPT_SHA = hashlib.sha1(GCRA_SCRIPT.encode()).hexdigest()  # what EVALSHA name
 
 # a decision waiting for the next pipeline: limit, key, interval, window, admission, its future
 Pending = tuple[ServiceLimit, str, int, int, Admission, "asyncio.Future[Denial | None]"]
-
-
-def redis_client(url: str, timeout: float = TIMEOUT, max_connections: int = MAX_CONNECTIONS) -> Redis:
-    """An asyncio client whose every call gives up after ``timeout``, with no retries of its own."""
-    from redis.asyncio import BlockingConnectionPool, Redis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-
-    pool: BlockingConnectionPool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=timeout,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=0,
-    )
-    return Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
-
-
-def where(url: str) -> str:
-    """host:port of a Redis URL, for the log: never the password a URL may carry."""
-    try:
-        parts = urlsplit(url)
-        return f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else parts.scheme or "redis"
-    except ValueError:
-        return "redis"
 
 
 class StoreHealth:

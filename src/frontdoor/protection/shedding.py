@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from frontdoor.policy.pipeline import Admission, Denial, Verdict
+from frontdoor.policy.admission import Admission, Denial, Verdict
 from frontdoor.protection.breaker import PROBE, REFUSE, CircuitBreaker
 from frontdoor.protection.counters import CIRCUIT_OPENED, CIRCUIT_REJECTED, SHED, count
 from frontdoor.protection.gcra import ceil_seconds

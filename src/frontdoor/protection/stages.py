@@ -6,16 +6,12 @@ nothing per request: no stage is added, or the stage's per-service lookup finds 
 
 from __future__ import annotations
 
-from frontdoor.contract.values import SecretRef, format_duration
-from frontdoor.errors import FrontdoorError
+from frontdoor.contract.values import format_duration
 from frontdoor.plan import Plan
-from frontdoor.policy.pipeline import Stage, StageContext
+from frontdoor.policy.admission import Stage, StageContext
 from frontdoor.protection.ratelimit import LocalRateLimit, ServiceLimit
 from frontdoor.protection.shedding import GuardStage, guards_for
-from frontdoor.secretstore import read_secret
-
-REDIS_URL = SecretRef("secret", "redis-url")
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+from frontdoor.sharedredis import redis_url
 
 
 def routed_services(plan: Plan) -> list[str]:
@@ -59,7 +55,8 @@ def protection_stages(plan: Plan, context: StageContext) -> list[Stage]:
 
 
 def _redis_stage(plan: Plan, per_service: dict[str, ServiceLimit], on_failure: str) -> Stage:
-    from frontdoor.protection.redisstore import RedisRateLimit, shared_client, where
+    from frontdoor.protection.redisstore import RedisRateLimit, shared_client
+    from frontdoor.sharedredis import where
 
     url = redis_url(plan)
     return RedisRateLimit(
@@ -75,16 +72,6 @@ def rate_limit_prefix(edge: str, environment: str) -> str:
     """Where a deployment's buckets live in Redis: two Edges, or two environments, sharing one Redis
     never spend each other's limits (as their stops, policy/stopredis.py)."""
     return f"frontdoor:{edge}:{environment}:rl:"
-
-
-def redis_url(plan: Plan) -> str:
-    """The Environment's ``secret:redis-url``, the one Redis of the deployment (rate limits, stops)."""
-    url = read_secret(REDIS_URL, plan.environment_doc).decode("utf-8", "replace").strip()
-    scheme = url.partition("://")[0].lower()
-    if scheme not in REDIS_SCHEMES:
-        # the value is a secret (it may hold a password): name the reference, never the value
-        raise FrontdoorError(f"{REDIS_URL} is not a redis://, rediss:// or unix:// URL")
-    return url
 
 
 def local_split_note(plan: Plan, workers: int) -> str | None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, cast
 
+from frontdoor.access.tokens import SeenToken
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import RequestHead, RequestReader
 from frontdoor.http.headers import HOP_BY_HOP, downstream_response_headers, upstream_request
@@ -20,8 +21,8 @@ from frontdoor.http.messages import error_response, status_line
 from frontdoor.http.paths import PathError, normalize_path, strip_route_prefix
 from frontdoor.http.response import BodyMode, forwarded_lines
 from frontdoor.http.tracing import fresh_ids, new_request_id, traceparent_of, valid_request_id
+from frontdoor.policy.admission import Admission, Denial
 from frontdoor.policy.balancing import Balancer, Endpoint
-from frontdoor.policy.pipeline import Admission, Denial, SeenToken
 from frontdoor.proxy.runtime import IDEMPOTENT, Listener, Runtime
 from frontdoor.proxy.upstream import UpstreamConnection
 

@@ -11,14 +11,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
+from frontdoor.assembly import build_pipeline
 from frontdoor.contract.models import Retries, Timeouts
 from frontdoor.contract.values import ListenAddress
 from frontdoor.http.h1 import Limits
 from frontdoor.http.messages import HSTS
 from frontdoor.http.tracing import TRACERS, Tracer, no_traceparent, traceparent_line
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
+from frontdoor.policy.admission import StageContext
 from frontdoor.policy.balancing import Balancer, Endpoint
-from frontdoor.policy.pipeline import Pipeline, StageContext, build_pipeline
+from frontdoor.policy.pipeline import Pipeline
 from frontdoor.policy.routing import Router
 from frontdoor.protection.counters import RETRY_BUDGET_EXHAUSTED, count
 from frontdoor.protection.retrybudget import RetryBudget

@@ -14,24 +14,23 @@ from pathlib import Path
 from typing import IO, Final
 
 from frontdoor.access.apiclients import load_api_clients
-from frontdoor.contract.load import load_valid_contract
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
+from frontdoor.lifecycle import install_event_loop, run_until_stopped
 from frontdoor.memo import remember
 from frontdoor.observe import metrics, otlp
-from frontdoor.observe.accesslog import AccessLog as AccessLog  # noqa: PLC0414  (re-exported: authz, bench)
+from frontdoor.observe.accesslog import AccessLog
 from frontdoor.observe.adminlistener import AdminProtocol
 from frontdoor.observe.control import Operations
 from frontdoor.observe.otlp import SpanExport
 from frontdoor.observe.traffic import RouteKey
-from frontdoor.plan import Plan, PlannedRoute, compile_plan
+from frontdoor.plan import Plan, PlannedRoute, load_plan
+from frontdoor.policy.admission import StageContext
 from frontdoor.policy.balancing import Endpoint
 from frontdoor.policy.killswitch import route_id
-from frontdoor.policy.pipeline import StageContext
 from frontdoor.proxy.downstream import Downstream, Request
 from frontdoor.proxy.health import HealthChecker
-from frontdoor.proxy.lifecycle import run_until_stopped
 from frontdoor.proxy.runtime import Runtime, build_runtime
 from frontdoor.proxy.tls import server_context
 
@@ -380,11 +379,6 @@ def check_servable(directory: Path, environment: str) -> Plan:
     return plan
 
 
-def load_plan(directory: Path, environment: str) -> Plan:
-    """The contract, validated and compiled; raises FrontdoorError with every error if it is invalid."""
-    return compile_plan(load_valid_contract(directory), environment)
-
-
 def load_runtime(
     directory: Path,
     environment: str,
@@ -393,14 +387,6 @@ def load_runtime(
 ) -> Runtime:
     """The contract, validated and compiled; raises FrontdoorError with every error if it is invalid."""
     return build_runtime(load_plan(directory, environment), loop, context)
-
-
-def install_event_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 def serve(

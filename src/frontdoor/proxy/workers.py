@@ -14,7 +14,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from frontdoor.errors import FrontdoorError
-from frontdoor.proxy.lifecycle import hold_signals
+from frontdoor.lifecycle import hold_signals
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from frontdoor.contract.load import Contract, load_contract
-from frontdoor.contract.verdict import EnvironmentVerdict, environment_verdict, event_gaps
-from frontdoor.contract.waivers import WaivedGap, apply_waivers
 from frontdoor.errors import Finding
+from frontdoor.verdict.environment import EnvironmentVerdict, environment_verdict, event_gaps
+from frontdoor.verdict.waivers import WaivedGap, apply_waivers
 
 EXIT_READY, EXIT_GAPS, EXIT_INVALID = 0, 1, 2
 

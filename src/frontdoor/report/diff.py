@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from frontdoor.contract.load import Contract
+from frontdoor.contract.loaded import Contract
 from frontdoor.contract.values import format_duration, format_size
 from frontdoor.plan import Plan, compile_plan
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from frontdoor.contract.verdict import EnvironmentVerdict, RouteView, TeamOnCall
-from frontdoor.contract.waivers import WaivedGap
 from frontdoor.errors import Finding
 from frontdoor.report.check import CheckReport
+from frontdoor.verdict.environment import EnvironmentVerdict, RouteView, TeamOnCall
+from frontdoor.verdict.waivers import WaivedGap
 
 FORMAT = "frontdoor-check/v1"
 

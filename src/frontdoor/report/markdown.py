@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from frontdoor.contract.waivers import WaivedGap
 from frontdoor.errors import Finding
 from frontdoor.report.check import CheckReport
+from frontdoor.verdict.waivers import WaivedGap
 
 
 def _cell(text: str) -> str:

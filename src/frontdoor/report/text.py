@@ -6,12 +6,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from frontdoor.contract.verdict import EnvironmentVerdict
-from frontdoor.contract.waivers import WaivedGap
 from frontdoor.errors import Finding
 from frontdoor.report.check import CheckReport
 from frontdoor.report.console import heading, print_table
 from frontdoor.report.outcome import verdict_line
+from frontdoor.verdict.environment import EnvironmentVerdict
+from frontdoor.verdict.waivers import WaivedGap
 
 _STYLE = {"error": "bold red", "gap": "red", "warning": "yellow", "note": "cyan"}
 

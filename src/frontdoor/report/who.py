@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from frontdoor.contract.load import Contract
+from frontdoor.contract.loaded import Contract
 from frontdoor.contract.values import parse_method
-from frontdoor.contract.verdict import RouteView, route_view
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.paths import PathError, normalize_path
 from frontdoor.plan import compile_plan
 from frontdoor.policy.routing import Router
 from frontdoor.report.jsonout import route_json
+from frontdoor.verdict.environment import RouteView, route_view
 
 
 class RequestError(FrontdoorError):

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from frontdoor.contract.load import Contract
+from frontdoor.contract.loaded import Contract
 from frontdoor.contract.models import AccessLog
-from frontdoor.contract.ratelimit_checks import rate_limit_checks
 from frontdoor.contract.values import format_duration
-from frontdoor.contract.waivers import WaivedGap
 from frontdoor.errors import Finding, Location, Severity
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute, compile_plan
+from frontdoor.verdict.ratelimits import rate_limit_checks
+from frontdoor.verdict.waivers import WaivedGap
 
 
 @dataclass(frozen=True, slots=True)

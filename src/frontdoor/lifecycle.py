@@ -3,7 +3,9 @@ SIGINT (drain, then exit) while SIGHUP reloads the contract.
 
 A signal that comes while the process is still starting (a worker loading its plan when the supervisor
 is told to stop) is held, not acted on by the default action that would kill it mid-start: once serving
-starts it takes effect (a stop drains nothing and exits 0; a reload reloads)."""
+starts it takes effect (a stop drains nothing and exits 0; a reload reloads).
+
+Below both processes (proxy/ and authz/ import it, it imports neither), with the event loop they run on."""
 
 from __future__ import annotations
 
@@ -62,3 +64,12 @@ def run_until_stopped(
             cleanup()
         loop.close()
     return 0
+
+
+def install_event_loop() -> asyncio.AbstractEventLoop:
+    """The loop a serving process runs on: uvloop's where it is installed, asyncio's otherwise."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()

@@ -18,16 +18,13 @@ closed (remove the waiver), or its target is misspelt.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from frontdoor.contract.load import Contract
+from frontdoor.contract.loaded import Contract
 from frontdoor.contract.models import Waiver
 from frontdoor.errors import Finding, Location
-
-if TYPE_CHECKING:
-    from frontdoor.contract.verdict import EnvironmentVerdict
 
 #: the kind of document each role's waivers go in, named in a refusal
 _HOME = {"app": "Service", "platform": "Edge", "delivery": "Environment"}
@@ -211,9 +208,18 @@ class _Matcher:
             )
 
 
+class Judged(Protocol):
+    """What waivers need of an environment's verdict (verdict/environment.py's EnvironmentVerdict, which
+    imports this module): its gaps, and where the waived ones go."""
+
+    name: str
+    findings: list[Finding]
+    waived: list[WaivedGap]
+
+
 def apply_waivers(
     contract: Contract,
-    verdicts: list[EnvironmentVerdict],
+    verdicts: Sequence[Judged],
     contract_findings: list[Finding],
     today: datetime.date,
 ) -> Applied:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from frontdoor.contract.load import Contract
+from frontdoor.contract.loaded import Contract
 from frontdoor.contract.models import RateLimit
 from frontdoor.contract.values import format_duration
 from frontdoor.errors import Finding

@@ -1,0 +1,224 @@
+"""The Edge document's spec (the platform team's): entrypoints, TLS, identity, rate limits, protection,
+observability and admin."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    field_validator,
+)
+
+from frontdoor.contract.models_common import Name, Strict, Waivers, names_unique, unique
+from frontdoor.contract.values import (
+    Duration,
+    Host,
+    HttpUrl,
+    Listen,
+    Network,
+    Secret,
+    Size,
+)
+
+# --- Edge ------------------------------------------------------------------------------------------
+
+
+def _tls_version(value: object) -> object:
+    # YAML reads an unquoted 1.2 as a float; both spellings mean the same version.
+    return f"{value:.1f}" if isinstance(value, float) else value
+
+
+class Tls(Strict):
+    cert: Secret
+    key: Secret
+    min_version: Annotated[
+        Literal["1.2", "1.3"],
+        BeforeValidator(_tls_version, json_schema_input_type=Literal["1.2", "1.3", 1.2, 1.3]),
+    ] = "1.2"
+    hsts: bool = False
+
+
+class Entrypoint(Strict):
+    name: Name
+    listen: Listen
+    hosts: tuple[Host, ...] = ("*",)
+    tls: Tls | None = None
+    services: Annotated[
+        tuple[Annotated[str, Field(pattern=r"^(\*|[a-z0-9]([a-z0-9-]*[a-z0-9])?)$")], ...],
+        Field(min_length=1, description='services exposed here; "*" is every public service'),
+    ]
+    trusted_proxies: tuple[Network, ...] = ()
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        if not hosts:
+            raise ValueError('hosts is empty: list host names, or "*" for any host')
+        return unique(hosts, "host")
+
+
+JwtAlgorithm = Literal[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"
+]
+
+
+def _algorithm(value: object) -> object:
+    if isinstance(value, str) and value.lower() == "none":
+        raise ValueError("'none' means an unsigned token and is never accepted")
+    if isinstance(value, str) and value.upper().startswith("HS"):
+        raise ValueError(
+            f"{value} is a shared-secret algorithm; keys come from the provider's public JWKS: "
+            "use RS256 or ES256"
+        )
+    return value
+
+
+class Provider(Strict):
+    name: Name
+    issuer: HttpUrl
+    audiences: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1)]
+    algorithms: Annotated[
+        tuple[Annotated[JwtAlgorithm, BeforeValidator(_algorithm)], ...], Field(min_length=1)
+    ] = ("RS256",)
+    jwks_uri: HttpUrl | None = None
+    scopes_claim: Literal["scope", "scp"] = "scope"
+    clock_skew_s: Annotated[int, Field(ge=0, le=600)] = 30
+
+
+class ApiClient(Strict):
+    name: Name
+    key_sha256: Secret
+
+
+class Identity(Strict):
+    providers: tuple[Provider, ...] = ()
+    api_clients: tuple[ApiClient, ...] = ()
+
+    @field_validator("providers")
+    @classmethod
+    def _providers(cls, providers: tuple[Provider, ...]) -> tuple[Provider, ...]:
+        unique(tuple(str(p.issuer) for p in providers), "issuer")
+        return names_unique(providers, "provider")
+
+    @field_validator("api_clients")
+    @classmethod
+    def _clients(cls, clients: tuple[ApiClient, ...]) -> tuple[ApiClient, ...]:
+        return names_unique(clients, "api client")
+
+
+class RateLimit(Strict):
+    requests: Annotated[int, Field(gt=0)]
+    per: Duration
+    burst: Annotated[int, Field(gt=0)] | None = None
+    key: Literal["client", "subject", "api_client", "route"] = "client"
+
+    @field_validator("per")
+    @classmethod
+    def _per(cls, per: float) -> float:
+        if per <= 0:
+            raise ValueError("per must be a positive duration such as 1s or 1m")
+        return per
+
+    @property
+    def capacity(self) -> int:
+        return self.burst if self.burst is not None else self.requests
+
+
+class RateLimits(Strict):
+    store: Literal["local", "redis"] = "local"
+    on_store_failure: Literal["allow", "deny"] = "allow"
+    default: RateLimit | None = None
+    services: dict[Name, RateLimit] = {}
+
+
+class Timeouts(Strict):
+    connect: Duration = 5.0
+    header: Duration = 10.0
+    upstream: Duration = 30.0
+    idle: Duration = 60.0
+
+    @field_validator("connect", "header", "upstream", "idle")
+    @classmethod
+    def _positive(cls, seconds: float) -> float:
+        if seconds <= 0:
+            raise ValueError("a timeout must be longer than 0s")
+        return seconds
+
+
+class Retries(Strict):
+    # Total tries including the first, as nginx's proxy_next_upstream_tries counts them: 1 never retries.
+    attempts: Annotated[int, Field(ge=1, le=10)] = 1
+    only_idempotent: bool = True
+
+
+class CircuitBreaker(Strict):
+    failure_ratio: Annotated[float, Field(gt=0, le=1)] = 0.5
+    min_requests: Annotated[int, Field(ge=1)] = 20
+    open_for: Duration = 10.0
+
+
+class Protection(Strict):
+    max_request_body: Size = 1024 * 1024
+    max_header_bytes: Size = 16 * 1024
+    timeouts: Timeouts = Timeouts()
+    max_inflight_per_service: Annotated[int, Field(gt=0)] | None = None
+    retries: Retries = Retries()
+    circuit_breaker: CircuitBreaker | None = None
+
+
+def _lower_all(values: object) -> object:
+    if isinstance(values, list | tuple):
+        return tuple(v.lower() if isinstance(v, str) else v for v in values)
+    return values
+
+
+HeaderName = Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9a-z-]+$", description="a header name")]
+
+
+class AccessLog(Strict):
+    format: Literal["json", "text"] = "json"
+    # request headers whose values each line records; one also in redact_headers shows as [redacted]
+    headers: Annotated[tuple[HeaderName, ...], BeforeValidator(_lower_all)] = ()
+    redact_headers: Annotated[tuple[str, ...], BeforeValidator(_lower_all)] = (
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+    )
+
+
+class Metrics(Strict):
+    path: Annotated[str, Field(pattern=r"^/[^\s?#]*$")] = "/metrics"
+
+
+class Tracing(Strict):
+    propagate: Literal["w3c", "none"] = "w3c"
+
+
+class Observability(Strict):
+    access_log: AccessLog | None = None
+    metrics: Metrics | None = None
+    tracing: Tracing | None = None
+
+
+class Admin(Strict):
+    listen: Listen
+    operators: tuple[Name, ...] = ()
+    token: Secret | None = None
+
+
+class EdgeSpec(Strict):
+    entrypoints: Annotated[tuple[Entrypoint, ...], Field(min_length=1)]
+    identity: Identity = Identity()
+    rate_limits: RateLimits | None = None
+    protection: Protection = Protection()
+    observability: Observability | None = None
+    admin: Admin | None = None
+    waivers: Waivers = ()
+
+    @field_validator("entrypoints")
+    @classmethod
+    def _entrypoints(cls, entrypoints: tuple[Entrypoint, ...]) -> tuple[Entrypoint, ...]:
+        return names_unique(entrypoints, "entrypoint")

@@ -1,0 +1,1 @@
+"""serve: the gateway process, its connections to clients and upstreams, TLS, health checks and workers."""
