@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from frontdoor.contract.models import RateLimit
 from frontdoor.contract.values import format_duration
-from frontdoor.memo import remember
+from frontdoor.memo import Memo
 from frontdoor.policy.pipeline import Admission, Denial, Verdict
 from frontdoor.protection.counters import RATE_LIMITED, count
 from frontdoor.protection.gcra import LocalBuckets, Rate, ceil_seconds
@@ -85,7 +85,7 @@ class _ServiceBuckets:
         self.fields = limit.fields
         # the response's two lines by (remaining, reset): a limit far above the traffic gives the same
         # pair again and again, a tight one a few (bounded, emptied when full)
-        self.lines: dict[int, bytes] = {}
+        self.lines: Memo[int, bytes] = Memo(256)
 
 
 class LocalRateLimit:
@@ -117,6 +117,6 @@ class LocalRateLimit:
         if lines is None:
             lines = entry.fields.lines(remaining, reset)
             if state >= 0:
-                remember(entry.lines, state, lines, 256)
+                entry.lines.keep(state, lines)
         admission.add_response_lines(lines)
         return None

@@ -18,7 +18,7 @@ from frontdoor.contract.load import load_valid_contract
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
-from frontdoor.memo import remember
+from frontdoor.memo import Memo
 from frontdoor.observe import metrics, otlp
 from frontdoor.observe.accesslog import AccessLog as AccessLog  # noqa: PLC0414  (re-exported: authz, bench)
 from frontdoor.observe.adminlistener import AdminProtocol
@@ -47,7 +47,7 @@ _SHORT_MILLISECONDS: Final = tuple(f"{n // 100}.{n % 100:02d}" for n in range(10
 # statuses and attempts as JSON numbers: a tuple index instead of str() on every line
 _NUMBERS: Final = tuple(str(n) for n in range(600))
 # JSON strings of the clients, hosts and paths a gateway keeps seeing (bounded, emptied when full)
-_JSON_STRINGS: Final[dict[str, str]] = {}
+_JSON_STRINGS: Final[Memo[str, str]] = Memo(4096)
 
 
 def _milliseconds(seconds: float) -> str:
@@ -69,7 +69,7 @@ def _json_string(text: str) -> str:
     if encoded is None:
         encoded = _string(text)
         if len(text) <= 200:
-            remember(_JSON_STRINGS, text, encoded, 4096)
+            _JSON_STRINGS.keep(text, encoded)
     return encoded
 
 
@@ -114,7 +114,7 @@ class Gateway:
         # log's JSON for it and its metric labels; per endpoint its JSON. Emptied at each reload.
         self._route_info: dict[int, tuple[PlannedRoute, str, RouteKey]] = {}
         # by subject: the access log's identity fields of a user admitted by token alone (bounded)
-        self._subject_fields: dict[str, str] = {}
+        self._subject_fields: Memo[str, str] = Memo(4096)
         self._endpoint_json: dict[int, tuple[Endpoint, str]] = {}
         self._unmatched = self._unmatched_info()
         self.servers: list[asyncio.Server] = []
@@ -212,8 +212,8 @@ class Gateway:
             subject = admission.subject
             if subject and not admission.api_client and not denied_by:
                 # an admitted user: the same few subjects again and again, their fields made once
-                who = self._subject_fields.get(subject) or remember(
-                    self._subject_fields, subject, _who(subject, None, "", ""), 4096
+                who = self._subject_fields.get(subject) or self._subject_fields.keep(
+                    subject, _who(subject, None, "", "")
                 )
             elif subject or admission.api_client or denied_by:
                 who = _who(subject, admission.api_client, denied_by, request.deny_kind)
