@@ -26,6 +26,7 @@ HOT_MODULES = [
     # the plan's routes, whose fields the request path reads on every request, and the bounded memos
     "src/frontdoor/plan.py",
     "src/frontdoor/memo.py",
+    "src/frontdoor/networks.py",
     "src/frontdoor/observe/metrics.py",
     "src/frontdoor/observe/traffic.py",
     "src/frontdoor/policy/balancing.py",

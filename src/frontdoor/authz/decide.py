@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from frontdoor.authz.dialects import BadCheck, Original, has_dialect_headers, read_original
 from frontdoor.http.h1 import RequestHead
 from frontdoor.http.paths import PathError, normalize_path
+from frontdoor.networks import Network, within
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
-from frontdoor.policy.pipeline import Admission, Denial, Network, Pipeline
+from frontdoor.policy.pipeline import Admission, Denial, Pipeline
 from frontdoor.policy.routing import Router
 
 log = logging.getLogger("frontdoor.authz")
@@ -54,16 +55,6 @@ def parse_networks(values: Sequence[str]) -> tuple[Network, ...]:
         except ValueError:
             raise ValueError(f"--trusted {value}: not an IP network such as 10.0.0.0/8") from None
     return tuple(networks)
-
-
-def within(address: str, networks: tuple[Network, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # a dual-stack listener ("::") sees IPv4 peers as ::ffff:a.b.c.d
-    return any(ip in network for network in networks)
 
 
 def chosen_entrypoints(
