@@ -91,12 +91,6 @@ def _remove_dot_segments(path: str) -> str:
     return "/" + "/".join(result)
 
 
-def split_target(target: str) -> tuple[str, str]:
-    """Origin-form request target -> (path, query without '?')."""
-    path, _, query = target.partition("?")
-    return path, query
-
-
 def strip_route_prefix(path: str, prefix: str) -> str:
     """The path an upstream sees when its route strips the matched prefix."""
     if prefix == "/":

@@ -95,11 +95,6 @@ class LocalBuckets:
         tats[key] = tat + self.interval
         return debt
 
-    def debt(self, key: Hashable, now: float) -> float:
-        """Seconds until ``key``'s bucket is full again (0 for a full or unknown one)."""
-        tat = self.tats.get(key)
-        return 0.0 if tat is None or tat < now else tat - now
-
     def sweep(self, now: float) -> None:
         tats = self.tats
         live = [(tat, key) for key, tat in tats.items() if tat > now]
