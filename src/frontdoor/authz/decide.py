@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from frontdoor.authz.dialects import BadCheck, Original, has_dialect_headers, read_original
 from frontdoor.http.h1 import RequestHead
 from frontdoor.http.paths import PathError, normalize_path
-from frontdoor.networks import Network, within
+from frontdoor.networks import within
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
-from frontdoor.policy.pipeline import Admission, Denial, Pipeline
+from frontdoor.policy.pipeline import Admission, Denial, Network, Pipeline
 from frontdoor.policy.routing import Router
 
 log = logging.getLogger("frontdoor.authz")

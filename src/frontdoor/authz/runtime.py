@@ -10,9 +10,8 @@ from frontdoor.contract.models import Timeouts
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.h1 import Limits
-from frontdoor.networks import Network
 from frontdoor.plan import Plan
-from frontdoor.policy.pipeline import StageContext, build_pipeline
+from frontdoor.policy.pipeline import Network, StageContext, build_pipeline
 
 
 @dataclass(frozen=True)

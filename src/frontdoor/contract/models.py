@@ -38,6 +38,7 @@ from frontdoor.contract.values import (
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lowercase letters, digits and '-'")]
 Role = Literal["app", "platform", "delivery"]
+Kind = Literal["Team", "Service", "Edge", "Environment"]
 API_VERSION = "frontdoor/v1"
 
 #: which team role may own each kind of document (rule 1)
@@ -615,4 +616,10 @@ MODEL_BY_KIND: dict[str, type[Document]] = {
     "Service": Service,
     "Edge": Edge,
     "Environment": Environment,
+}
+SPEC_BY_KIND: dict[str, type[Strict]] = {
+    "Team": TeamSpec,
+    "Service": ServiceSpec,
+    "Edge": EdgeSpec,
+    "Environment": EnvironmentSpec,
 }

@@ -12,19 +12,20 @@ request itself, or the original request an ingress asks about) and what they do 
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from frontdoor.http.h1 import RequestHead
-from frontdoor.networks import Network, within
 from frontdoor.plan import Plan, PlannedRoute
 
 if TYPE_CHECKING:
     from frontdoor.access.tokens import TokenVerifier, VerifiedToken
 
 Header = tuple[bytes, bytes]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +155,7 @@ class Admission:
         return self._client
 
     def _forwarded_client(self) -> str:
-        if not within(self.peer, self.trusted_proxies):
+        if not _within(self.peer, self.trusted_proxies):
             return self.peer
         hops: list[str] = []
         for name, value in self.head.headers:
@@ -165,9 +166,17 @@ class Admission:
             if not hop:
                 continue
             client = hop
-            if not within(hop, self.trusted_proxies):
+            if not _within(hop, self.trusted_proxies):
                 break
         return client
+
+
+def _within(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 Verdict = Denial | None | Awaitable[Denial | None]
