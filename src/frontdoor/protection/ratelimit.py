@@ -85,7 +85,7 @@ class _ServiceBuckets:
         self.fields = limit.fields
         # the response's two lines by (remaining, reset): a limit far above the traffic gives the same
         # pair again and again, a tight one a few (bounded, emptied when full)
-        self.lines: Memo[int, bytes] = Memo(256)
+        self.lines: Memo[tuple[int, int], bytes] = Memo(256)
 
 
 class LocalRateLimit:
@@ -112,11 +112,9 @@ class LocalRateLimit:
         # admitted: the state rides on the response. Never negative: debt <= window + interval * 1e-6.
         remaining = int((entry.window - debt) * entry.per_interval + 1e-6)
         reset = ceil_seconds(debt)
-        state = remaining * 64 + reset if reset < 64 else -1
+        state = (remaining, reset)
         lines = entry.lines.get(state)
         if lines is None:
-            lines = entry.fields.lines(remaining, reset)
-            if state >= 0:
-                entry.lines.keep(state, lines)
+            lines = entry.lines.keep(state, entry.fields.lines(remaining, reset))
         admission.add_response_lines(lines)
         return None
