@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
 from frontdoor.authz.dialects import BadCheck, Original, has_dialect_headers, read_original
+from frontdoor.http.fields import Field
 from frontdoor.http.h1 import RequestHead
 from frontdoor.http.paths import PathError, normalize_path
 from frontdoor.networks import within
@@ -21,7 +22,6 @@ from frontdoor.policy.pipeline import Admission, Denial, Network, Pipeline
 from frontdoor.policy.routing import Router
 
 log = logging.getLogger("frontdoor.authz")
-Header = tuple[bytes, bytes]
 PROBES = frozenset({"/healthz", "/readyz"})
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
@@ -34,7 +34,7 @@ class Outcome:
     reason: str  # safe to show the client
     kind: str  # the deny's short name for X-Frontdoor-Deny; "" when allowed
     rule: str = ""  # the clause that denied, for the access log only
-    headers: tuple[Header, ...] = ()  # the denial's own headers (WWW-Authenticate, Retry-After, Allow)
+    headers: tuple[Field, ...] = ()  # the denial's own headers (WWW-Authenticate, Retry-After, Allow)
     original: Original | None = None
     route: PlannedRoute | None = None
     admission: Admission | None = None
