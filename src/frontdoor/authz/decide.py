@@ -16,13 +16,13 @@ from frontdoor.authz.dialects import BadCheck, Original, has_dialect_headers, re
 from frontdoor.http.fields import Field
 from frontdoor.http.h1 import RequestHead
 from frontdoor.http.paths import PathError, normalize_path
+from frontdoor.http.probes import PROBES
 from frontdoor.networks import within
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
 from frontdoor.policy.pipeline import Admission, Denial, Network, Pipeline
 from frontdoor.policy.routing import Router
 
 log = logging.getLogger("frontdoor.authz")
-PROBES = frozenset({"/healthz", "/readyz"})
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
