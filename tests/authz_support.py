@@ -9,7 +9,6 @@ import http.client
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from pathlib import Path
 from frontdoor.demo.documents import join, service, team
 from frontdoor.idp.issuer import start_issuer
 
-from .harness import Upstreams, free_port, stop_process
+from .harness import FRONTDOOR_PYTHON, Upstreams, free_port, stop_process
 
 BATCH_KEY = "parity-batch-key-0123456789"
 BATCH_KEY_ENV = "AUTHZ_TEST_BATCH_KEY_SHA256"
@@ -142,7 +141,7 @@ class Process:
 
     def __init__(self, args: list[str], env: dict[str, str], ready_port: int, ready_path: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "frontdoor", *args],
+            [FRONTDOOR_PYTHON, "-m", "frontdoor", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,

@@ -23,6 +23,11 @@ from typing import Any
 from frontdoor.demo.documents import join, service, team
 from frontdoor.demo.upstream import UpstreamState, start_upstream
 
+# The interpreter that runs `frontdoor` in the end-to-end tests' subprocesses: this one, or the one
+# FRONTDOOR_PYTHON names (`make test-compiled` names .venv-compiled's, so that the same tests prove the
+# mypyc-compiled build).
+FRONTDOOR_PYTHON = os.environ.get("FRONTDOOR_PYTHON") or sys.executable
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -181,7 +186,7 @@ class Gateway:
             extra = (*extra, "--state-dir", str(log.parent / f"{log.name}.state"))
         self.process = subprocess.Popen(
             [
-                sys.executable,
+                FRONTDOOR_PYTHON,
                 "-m",
                 "frontdoor",
                 "serve",

@@ -16,7 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from .harness import ContractSpec, Gateway, Upstreams, free_port, raw_exchange, request, statuses
+from .harness import (
+    FRONTDOOR_PYTHON,
+    ContractSpec,
+    Gateway,
+    Upstreams,
+    free_port,
+    raw_exchange,
+    request,
+    statuses,
+)
 
 
 @pytest.fixture(scope="module")
@@ -427,7 +436,6 @@ def test_several_workers_share_the_listener(fresh_gateway: tuple[ContractSpec, P
 
 def test_an_invalid_contract_is_refused_before_serving(tmp_path: Path) -> None:
     import subprocess
-    import sys
 
     spec = ContractSpec(shop=[(free_port(), 1)])
     contract = spec.write(tmp_path / "c")
@@ -435,7 +443,7 @@ def test_an_invalid_contract_is_refused_before_serving(tmp_path: Path) -> None:
         (contract / "services.yaml").read_text().replace("public}", "publik}")
     )
     done = subprocess.run(
-        [sys.executable, "-m", "frontdoor", "serve", str(contract), "--env", "dev"],
+        [FRONTDOOR_PYTHON, "-m", "frontdoor", "serve", str(contract), "--env", "dev"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -538,14 +546,13 @@ def test_a_chunked_body_that_outgrows_the_limit_gets_413_at_once(
 
 def test_a_port_in_use_is_a_clear_error(fresh_gateway: tuple[ContractSpec, Path, list[Gateway]]) -> None:
     import subprocess
-    import sys
 
     spec, root, _ = fresh_gateway
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", spec.port))
         holder.listen()
         done = subprocess.run(
-            [sys.executable, "-m", "frontdoor", "serve", str(spec.write(root / "c")), "--env", "dev"],
+            [FRONTDOOR_PYTHON, "-m", "frontdoor", "serve", str(spec.write(root / "c")), "--env", "dev"],
             capture_output=True,
             text=True,
             timeout=30,

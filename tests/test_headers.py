@@ -8,6 +8,7 @@ import pytest
 
 from frontdoor.http.h1 import Limits, RequestHead, RequestReader
 from frontdoor.http.headers import downstream_response_headers, upstream_request
+from frontdoor.memo import Memo
 
 
 class _One:
@@ -151,10 +152,10 @@ def test_absolute_form_replaces_host() -> None:
 def test_lowered_names_are_remembered_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     from frontdoor.http import fields
 
-    monkeypatch.setattr(fields, "_LOWERED", {})
+    monkeypatch.setattr(fields, "_LOWERED", Memo(2048))
     assert fields.lowered(b"Content-Type") == b"content-type" and b"Content-Type" in fields._LOWERED
     long_name = b"X-" + b"A" * 100
     assert fields.lowered(long_name) == long_name.lower() and long_name not in fields._LOWERED
-    for n in range(fields._LOWERED_KEPT + 10):  # a client inventing names fills it once, no more
+    for n in range(fields._LOWERED.max_entries + 10):  # a client inventing names: emptied when full
         assert fields.lowered(b"X-Made-Up-%d" % n) == b"x-made-up-%d" % n
-    assert len(fields._LOWERED) == fields._LOWERED_KEPT
+    assert 0 < len(fields._LOWERED) <= fields._LOWERED.max_entries

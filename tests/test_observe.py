@@ -233,8 +233,7 @@ def test_log_durations_are_milliseconds_with_two_decimals() -> None:
 
 
 def test_log_strings_are_json_whatever_the_client_sends() -> None:
-    from frontdoor.proxy.server import _json_string, _number
+    from frontdoor.proxy.server import _json_string
 
     for text in ["/orders/7", 'a"b\\c', "caf\u00e9", "\x00\x1f", "x" * 500, "/orders/7"]:
         assert json.loads(_json_string(text)) == text
-    assert [_number(n) for n in (0, 1, 200, 599, 600, 123456)] == ["0", "1", "200", "599", "600", "123456"]

@@ -50,13 +50,5 @@ class FrontdoorError(Exception):
     """Base of every error frontdoor raises on purpose; the CLI prints it without a traceback."""
 
 
-class ContractInvalid(FrontdoorError):
-    """The contract has errors; ``findings`` lists every one of them."""
-
-    def __init__(self, findings: list[Finding]) -> None:
-        super().__init__(f"the contract has {len(findings)} error(s)")
-        self.findings = findings
-
-
 class UnknownEnvironment(FrontdoorError):
     pass

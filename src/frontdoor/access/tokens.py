@@ -42,10 +42,10 @@ from jwt.exceptions import (
 
 from frontdoor.access.keys import KeySet, SigningKey
 from frontdoor.contract.models import Provider
+from frontdoor.http.fields import Field
 
 log = logging.getLogger("frontdoor.access")
 
-Header = tuple[bytes, bytes]
 CACHE_SIZE = 10_000
 # RFC 6750 2.1: b64token. A JWT is three base64url parts joined by dots, which this admits.
 _B64TOKEN = re.compile(rb"[A-Za-z0-9\-._~+/]+=*")
@@ -95,7 +95,7 @@ class VerifiedToken:
     expires: float  # wall-clock time from which the token is refused: exp + clock skew
     keyset: KeySet
     key: SigningKey
-    headers: tuple[Header, ...]  # X-Frontdoor-Subject, -Scopes, -Issuer for the upstream
+    headers: tuple[Field, ...]  # X-Frontdoor-Subject, -Scopes, -Issuer for the upstream
 
     def current(self, now: float) -> bool:
         return now < self.expires and self.keyset.keys.get(self.key.kid) is self.key

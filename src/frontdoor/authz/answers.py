@@ -11,10 +11,10 @@ serve's JSON body in a header (render/authz_api.py).
 from __future__ import annotations
 
 from frontdoor.authz.decide import Outcome
+from frontdoor.http.fields import Field
 from frontdoor.http.messages import error_body, error_response
 from frontdoor.http.paths import strip_route_prefix
 
-Header = tuple[bytes, bytes]
 # The identity an ingress copies onto the upstream request; each always present on an allow, empty when
 # it does not apply, so that copying it overwrites whatever the client sent under that name.
 IDENTITY = (b"x-frontdoor-subject", b"x-frontdoor-scopes", b"x-frontdoor-client", b"x-frontdoor-issuer")
@@ -64,7 +64,7 @@ def deny(
     head_only: bool,
 ) -> bytes:
     status = answer_status(outcome, dialect)
-    headers: tuple[Header, ...] = (*outcome.headers, (b"x-frontdoor-deny", outcome.kind.encode("ascii")))
+    headers: tuple[Field, ...] = (*outcome.headers, (b"x-frontdoor-deny", outcome.kind.encode("ascii")))
     admission = outcome.admission
     if admission is not None and admission.response_head:
         headers += tuple(admission.response_fields())

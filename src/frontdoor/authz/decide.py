@@ -13,16 +13,17 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
 from frontdoor.authz.dialects import BadCheck, Original, has_dialect_headers, read_original
+from frontdoor.http.fields import Field
 from frontdoor.http.h1 import RequestHead
 from frontdoor.http.paths import PathError, normalize_path
+from frontdoor.http.probes import PROBES
+from frontdoor.networks import Network, within
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
-from frontdoor.policy.admission import Admission, Denial, Network
+from frontdoor.policy.admission import Admission, Denial
 from frontdoor.policy.pipeline import Pipeline
 from frontdoor.policy.routing import Router
 
 log = logging.getLogger("frontdoor.authz")
-Header = tuple[bytes, bytes]
-PROBES = frozenset({"/healthz", "/readyz"})
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
@@ -34,7 +35,7 @@ class Outcome:
     reason: str  # safe to show the client
     kind: str  # the deny's short name for X-Frontdoor-Deny; "" when allowed
     rule: str = ""  # the clause that denied, for the access log only
-    headers: tuple[Header, ...] = ()  # the denial's own headers (WWW-Authenticate, Retry-After, Allow)
+    headers: tuple[Field, ...] = ()  # the denial's own headers (WWW-Authenticate, Retry-After, Allow)
     original: Original | None = None
     route: PlannedRoute | None = None
     admission: Admission | None = None
@@ -55,16 +56,6 @@ def parse_networks(values: Sequence[str]) -> tuple[Network, ...]:
         except ValueError:
             raise ValueError(f"--trusted {value}: not an IP network such as 10.0.0.0/8") from None
     return tuple(networks)
-
-
-def within(address: str, networks: tuple[Network, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # a dual-stack listener ("::") sees IPv4 peers as ::ffff:a.b.c.d
-    return any(ip in network for network in networks)
 
 
 def chosen_entrypoints(

@@ -12,12 +12,12 @@ pinned dialect reads only its own.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from frontdoor.http.h1 import RequestHead
+from frontdoor.memo import Memo
 
 Dialect = Literal["nginx", "traefik", "envoy"]
 DIALECTS: tuple[str, ...] = ("auto", "nginx", "traefik", "envoy")
@@ -124,10 +124,16 @@ def _host(value: str, header: str) -> str:
     return value
 
 
-# A few distinct methods and hosts: each is matched once (a bounded cache, so clients cannot grow it).
-@functools.lru_cache(maxsize=1024)
+# A few distinct methods and hosts: each is matched once (a bounded memo, so clients cannot grow it).
+_VALID: Final[Memo[tuple[str, str], bool]] = Memo(1024)
+
+
 def _valid(pattern: re.Pattern[str], value: str) -> bool:
-    return pattern.match(value) is not None
+    key = (pattern.pattern, value)
+    valid = _VALID.get(key)
+    if valid is None:
+        valid = _VALID.keep(key, pattern.match(value) is not None)
+    return valid
 
 
 def _origin_form(uri: str, header: str) -> str:

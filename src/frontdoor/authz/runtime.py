@@ -11,8 +11,9 @@ from frontdoor.contract.models import Timeouts
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.h1 import Limits
+from frontdoor.networks import Network
 from frontdoor.plan import Plan
-from frontdoor.policy.admission import Network, StageContext
+from frontdoor.policy.admission import StageContext
 
 
 @dataclass(frozen=True)

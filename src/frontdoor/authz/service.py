@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,6 +28,7 @@ from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import RequestHead, RequestReader
 from frontdoor.http.messages import error_response, status_line
+from frontdoor.http.probes import probe
 from frontdoor.http.tracing import new_request_id, valid_request_id
 from frontdoor.lifecycle import install_event_loop, run_until_stopped
 from frontdoor.observe import metrics
@@ -361,13 +361,9 @@ class AuthzConnection(asyncio.Protocol):
 
     def _probe(self, head: RequestHead) -> None:
         service = self.service
-        body: dict[str, object]
-        if head.target.startswith("/healthz"):
-            status, body = 200, {"status": "ok"}
-        else:
-            ready = service.ready and not service.draining
-            status, body = (200 if ready else 503), {"ready": ready}
-        data = json.dumps(body).encode()
+        answered = probe(head.target.partition("?")[0], service.ready and not service.draining)
+        # Checker.is_probe chose this request, so its path is a probe's: never None
+        status, data = answered if answered is not None else (404, b"{}")
         close = not head.keep_alive or service.draining
         reply = status_line(status) + b"content-type: application/json\r\ncontent-length: %d\r\n" % len(data)
         if close:

@@ -6,6 +6,12 @@ from __future__ import annotations
 
 from typing import Final
 
+from frontdoor.memo import Memo
+
+# One field of an HTTP message as (name, value) bytes, as the reader gives it and the writers take it.
+# (A contract document's envelope is contract.load.Header: another meaning, another name.)
+Field = tuple[bytes, bytes]
+
 HOP_BY_HOP: Final = frozenset(
     {
         b"connection",
@@ -37,9 +43,8 @@ HANDLED: Final = HOP_BY_HOP | FORWARDING | RESTATED | CREDENTIALS | {b"x-request
 
 # Field names, as sent, and lowered: requests and responses repeat a few dozen names, and a dict hit
 # costs less than bytes.lower() (a method call, and a new object, for every field of every message).
-# Bounded: short names only, and only the first ones seen (a client inventing names fills it once).
-_LOWERED: Final[dict[bytes, bytes]] = {}
-_LOWERED_KEPT: Final = 2048
+# A memo: short names only, emptied when full (a client inventing names costs a miss per name, no more).
+_LOWERED: Final[Memo[bytes, bytes]] = Memo(2048)
 _LOWERED_LONGEST: Final = 40
 
 
@@ -48,6 +53,6 @@ def lowered(name: bytes) -> bytes:
     low = _LOWERED.get(name)
     if low is None:
         low = name.lower()
-        if len(name) <= _LOWERED_LONGEST and len(_LOWERED) < _LOWERED_KEPT:
-            _LOWERED[name] = low
+        if len(name) <= _LOWERED_LONGEST:
+            _LOWERED.keep(name, low)
     return low

@@ -18,7 +18,7 @@ import httptools
 
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.fields import HANDLED, OWN_PREFIX, lowered
-from frontdoor.memo import remember
+from frontdoor.memo import Memo
 
 _NO_TOKENS: Final[frozenset[bytes]] = frozenset()
 # what the reader holds between requests (see RequestReader.on_message_complete): never appended to
@@ -109,14 +109,13 @@ _HOST: Final = re.compile(rb"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)
 
 
 # A gateway sees a few distinct Host values: the regex runs once for each (a bounded memo).
-_HOSTS_SEEN: Final[dict[bytes, bool]] = {}
-_HOSTS_KEPT: Final = 1024
+_HOSTS_SEEN: Final[Memo[bytes, bool]] = Memo(1024)
 
 
 def _valid_host(host: bytes) -> bool:
     valid = _HOSTS_SEEN.get(host)
     if valid is None:
-        valid = remember(_HOSTS_SEEN, host, _HOST.match(host) is not None, _HOSTS_KEPT)
+        valid = _HOSTS_SEEN.keep(host, _HOST.match(host) is not None)
     return valid
 
 

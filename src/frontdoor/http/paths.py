@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from frontdoor.memo import remember
+from frontdoor.memo import Memo
 
 # RFC 3986 2.3: unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
 _UNRESERVED: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -21,15 +21,14 @@ class PathError(ValueError):
 
 # Pure, and called for every request with a handful of distinct paths: answers are kept in a bounded
 # memo; refusals are raised again, never kept.
-_NORMALIZED: Final[dict[str, str]] = {}
-_NORMALIZED_KEPT: Final = 4096
+_NORMALIZED: Final[Memo[str, str]] = Memo(4096)
 
 
 def normalize_path(raw: str) -> str:
     """``/a/./b/../%7Ec`` -> ``/a/~c``. Raises PathError for what a proxy must not guess at."""
     normalized = _NORMALIZED.get(raw)
     if normalized is None:
-        normalized = remember(_NORMALIZED, raw, _normalize(raw), _NORMALIZED_KEPT)
+        normalized = _NORMALIZED.keep(raw, _normalize(raw))
     return normalized
 
 
@@ -90,12 +89,6 @@ def _remove_dot_segments(path: str) -> str:
             continue
         result.append(segment)
     return "/" + "/".join(result)
-
-
-def split_target(target: str) -> tuple[str, str]:
-    """Origin-form request target -> (path, query without '?')."""
-    path, _, query = target.partition("?")
-    return path, query
 
 
 def strip_route_prefix(path: str, prefix: str) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Final
 
 from frontdoor.http.fields import OWN_PREFIX, PLAIN_CONNECTION_TOKENS, RESPONSE_NOT_FORWARDED
-from frontdoor.memo import remember
+from frontdoor.memo import Memo
 
 # the kinds of line
 FORWARD: Final = 0  # copied to the client as it came (``text`` is the line with its CRLF)
@@ -51,8 +51,8 @@ _ODD_LINE: Final = Line(ODD)
 _DROP_LINE: Final = Line(DROP)
 _CLOSE_LINE: Final = Line(CLOSE)
 # two memos, not one: a status line's bytes met as a field line must be judged as a field (ODD)
-_FIELDS: Final[dict[bytes, Line]] = {}
-_STATUSES: Final[dict[bytes, Line]] = {}
+_FIELDS: Final[Memo[bytes, Line]] = Memo(_KEPT)
+_STATUSES: Final[Memo[bytes, Line]] = Memo(_KEPT)
 
 
 def field_line(line: bytes) -> Line:
@@ -61,7 +61,7 @@ def field_line(line: bytes) -> Line:
     if known is None:
         known = _judge_field(line)
         if len(line) <= _LONGEST:
-            remember(_FIELDS, line, known, _KEPT)
+            _FIELDS.keep(line, known)
     return known
 
 
@@ -72,7 +72,7 @@ def status_line(line: bytes) -> Line:
     if known is None:
         known = _judge_status(line)
         if len(line) <= _LONGEST:
-            remember(_STATUSES, line, known, _KEPT)
+            _STATUSES.keep(line, known)
     return known
 
 

@@ -62,19 +62,13 @@ def valid_request_id(value: bytes) -> bool:
     return _REQUEST_ID.match(value) is not None
 
 
-def next_traceparent(incoming: bytes | None, ids: str | None = None) -> bytes:
-    """The traceparent to send upstream: the caller's trace continued with a new span, or a new trace.
-    ``ids`` (from fresh_ids) supplies the new trace and span ids."""
-    return traceparent_of(traceparent_line(incoming, ids))
-
-
 #: a tracer: (the client's traceparent or None, fresh_ids() or None) -> the traceparent line to send
 Tracer = Callable[[bytes | None, str | None], bytes]
 
 
 def traceparent_line(incoming: bytes | None, ids: str | None = None) -> bytes:
     """``propagate: w3c``: the traceparent header line to send upstream and back to the client, the
-    caller's trace continued with a new span, or a new trace (see next_traceparent)."""
+    caller's trace continued with a new span, or a new trace."""
     fresh = (ids or fresh_ids()).encode("ascii")
     if incoming is not None:
         match = _TRACEPARENT.match(incoming.strip().lower())

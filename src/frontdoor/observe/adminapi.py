@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from frontdoor.http.messages import phrase
+from frontdoor.http.probes import PROBES, probe
 from frontdoor.observe import metrics
 from frontdoor.observe.audit import utc_now
 from frontdoor.observe.control import Operations
@@ -64,7 +65,7 @@ class AdminApi:
     ) -> Reply | Awaitable[Reply]:
         path, _, query = target.partition("?")
         reading = method in ("GET", "HEAD")
-        if path in ("/healthz", "/readyz", "/", "/admin/openapi.json") or path == self._metrics_path():
+        if path in PROBES or path in ("/", "/admin/openapi.json") or path == self._metrics_path():
             if not reading:
                 return error(405, "this resource answers GET", (("allow", "GET, HEAD"),))
             return self._open(path)
@@ -85,11 +86,9 @@ class AdminApi:
         return observability.metrics.path if observability and observability.metrics else None
 
     def _open(self, path: str) -> Reply:
-        if path == "/healthz":
-            return json_reply(200, {"status": "ok"})
-        if path == "/readyz":
-            ready = self.ready()
-            return json_reply(200 if ready else 503, {"ready": ready})
+        answered = probe(path, self.ready())
+        if answered is not None:
+            return Reply(*answered)
         if path == "/":
             return Reply(
                 200,

@@ -17,6 +17,7 @@ from typing import Any, Protocol, cast
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import Limits, RequestHead, RequestReader
 from frontdoor.http.messages import error_response, status_line
+from frontdoor.http.probes import probe
 from frontdoor.http.tracing import new_request_id
 from frontdoor.observe.adminapi import AdminApi, Reply, error
 from frontdoor.observe.control import Operations
@@ -124,13 +125,8 @@ class AdminProtocol(asyncio.Protocol):
         return error(500, "the admin API failed; see the gateway's log")
 
     def _probe(self, head: RequestHead) -> Reply:
-        path = head.target.partition("?")[0]
-        if path == "/healthz":
-            return Reply(200, b'{"status": "ok"}')
-        if path == "/readyz":
-            ready = self.gateway.ready and not self.gateway.draining
-            return Reply(200 if ready else 503, b'{"ready": %s}' % (b"true" if ready else b"false"))
-        return error(404, "no such admin endpoint")
+        answered = probe(head.target.partition("?")[0], self.gateway.ready and not self.gateway.draining)
+        return error(404, "no such admin endpoint") if answered is None else Reply(*answered)
 
     @staticmethod
     def _serialize(reply: Reply, head: RequestHead) -> bytes:

@@ -7,17 +7,17 @@ Stages import these from here, never from the Pipeline that runs them nor from t
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from frontdoor.http.fields import Field
 from frontdoor.http.h1 import RequestHead
+from frontdoor.networks import Network, within
 from frontdoor.plan import PlannedRoute
 
-Header = tuple[bytes, bytes]
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Header = Field  # kept: stages and tests name a response field this way
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,7 @@ class Admission:
         return self._client
 
     def _forwarded_client(self) -> str:
-        if not _within(self.peer, self.trusted_proxies):
+        if not within(self.peer, self.trusted_proxies):
             return self.peer
         hops: list[str] = []
         for name, value in self.head.headers:
@@ -144,17 +144,9 @@ class Admission:
             if not hop:
                 continue
             client = hop
-            if not _within(hop, self.trusted_proxies):
+            if not within(hop, self.trusted_proxies):
                 break
         return client
-
-
-def _within(address: str, networks: tuple[Network, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
 
 
 Verdict = Denial | None | Awaitable[Denial | None]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from frontdoor.memo import remember
+from frontdoor.memo import Memo
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 
 
@@ -163,7 +163,7 @@ class Router:
     MEMO_SIZE = 4096
 
     def __init__(self, entrypoints: Iterable[PlannedEntrypoint]) -> None:
-        self._memo: dict[tuple[str, str, str], RouteMatch] = {}
+        self._memo: Memo[tuple[str, str, str], RouteMatch] = Memo(self.MEMO_SIZE)
         self._exact: dict[str, RouteTable] = {}
         self._suffix: list[tuple[str, RouteTable]] = []
         self._any: RouteTable | None = None
@@ -194,5 +194,5 @@ class Router:
         if found is None:
             table = self.table_for(host)
             matched = RouteMatch(404) if table is None else table.match(path, method)
-            found = remember(self._memo, key, matched, self.MEMO_SIZE)
+            found = self._memo.keep(key, matched)
         return found

@@ -13,6 +13,7 @@ Times are seconds from any monotonic clock, passed in by the caller (tests pass 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Hashable
 from dataclasses import dataclass
 
@@ -46,13 +47,9 @@ class Rate:
 
 
 def ceil_seconds(seconds: float) -> int:
-    """Whole seconds, rounded up: what Retry-After and RateLimit's ``t`` carry. (math.ceil, written
-    out: on every admitted request, and a call into the math module costs more than this compiled.)"""
-    seconds -= 1e-9
-    whole = int(seconds)  # toward zero
-    if whole < seconds:
-        whole += 1
-    return max(0, whole)
+    """Whole seconds, rounded up: what Retry-After and RateLimit's ``t`` carry (a nanosecond's float
+    error never adds a second; never negative)."""
+    return max(0, math.ceil(seconds - 1e-9))
 
 
 class LocalBuckets:
@@ -94,11 +91,6 @@ class LocalBuckets:
             return self.ceiling - debt  # refused: nothing is recorded
         tats[key] = tat + self.interval
         return debt
-
-    def debt(self, key: Hashable, now: float) -> float:
-        """Seconds until ``key``'s bucket is full again (0 for a full or unknown one)."""
-        tat = self.tats.get(key)
-        return 0.0 if tat is None or tat < now else tat - now
 
     def sweep(self, now: float) -> None:
         tats = self.tats

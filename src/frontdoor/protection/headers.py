@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-Header = tuple[bytes, bytes]
+from frontdoor.http.fields import Field
 
 POLICY_FIELD = b"ratelimit-policy"
 STATE_FIELD = b"ratelimit"
@@ -30,7 +30,7 @@ def quota_and_window(requests: int, per: float) -> tuple[int, int]:
 class PolicyFields:
     """The fields of one named policy, made once."""
 
-    policy: Header  # the whole RateLimit-Policy field
+    policy: Field  # the whole RateLimit-Policy field
     policy_line: bytes  # the same as a header line
     state_prefix: bytes  # RateLimit's value up to ``r=``
     state_line_prefix: bytes  # RateLimit's header line up to ``r=``
@@ -47,7 +47,7 @@ class PolicyFields:
             b"%b: %b;r=" % (STATE_FIELD, label),
         )
 
-    def state(self, remaining: int, reset: int) -> Header:
+    def state(self, remaining: int, reset: int) -> Field:
         return (STATE_FIELD, b"%b%d;t=%d" % (self.state_prefix, remaining, reset))
 
     def lines(self, remaining: int, reset: int) -> bytes:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from frontdoor.contract.models import RateLimit
 from frontdoor.contract.values import format_duration
-from frontdoor.memo import remember
+from frontdoor.memo import Memo
 from frontdoor.policy.admission import Admission, Denial, Verdict
 from frontdoor.protection.counters import RATE_LIMITED, count
 from frontdoor.protection.gcra import LocalBuckets, Rate, ceil_seconds
@@ -85,7 +85,7 @@ class _ServiceBuckets:
         self.fields = limit.fields
         # the response's two lines by (remaining, reset): a limit far above the traffic gives the same
         # pair again and again, a tight one a few (bounded, emptied when full)
-        self.lines: dict[int, bytes] = {}
+        self.lines: Memo[tuple[int, int], bytes] = Memo(256)
 
 
 class LocalRateLimit:
@@ -112,11 +112,9 @@ class LocalRateLimit:
         # admitted: the state rides on the response. Never negative: debt <= window + interval * 1e-6.
         remaining = int((entry.window - debt) * entry.per_interval + 1e-6)
         reset = ceil_seconds(debt)
-        state = remaining * 64 + reset if reset < 64 else -1
+        state = (remaining, reset)
         lines = entry.lines.get(state)
         if lines is None:
-            lines = entry.fields.lines(remaining, reset)
-            if state >= 0:
-                remember(entry.lines, state, lines, 256)
+            lines = entry.lines.keep(state, entry.fields.lines(remaining, reset))
         admission.add_response_lines(lines)
         return None

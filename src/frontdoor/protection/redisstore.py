@@ -20,6 +20,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import NoScriptError
@@ -74,8 +75,18 @@ def shared_client(url: str) -> Redis:
 
 SCRIPT_SHA = hashlib.sha1(GCRA_SCRIPT.encode()).hexdigest()  # what EVALSHA names it by, not a secret
 
+
 # a decision waiting for the next pipeline: limit, key, interval, window, admission, its future
-Pending = tuple[ServiceLimit, str, int, int, Admission, "asyncio.Future[Denial | None]"]
+@dataclass(slots=True)
+class Pending:
+    """One decision waiting for the next pipeline to Redis: what to ask, and whom to tell."""
+
+    limit: ServiceLimit
+    key: str  # the bucket's Redis key
+    interval: int  # the limit in the script's microseconds
+    window: int
+    admission: Admission
+    decided: asyncio.Future[Denial | None]
 
 
 class StoreHealth:
@@ -159,15 +170,15 @@ class RedisRateLimit:
         entry = self._by_service.get(admission.route.service)
         if entry is None:
             return None
+        limit, prefix, interval, window = entry
         if not self.health.usable(admission.now):
-            return self._unavailable(entry[0], admission.now)
+            return self._unavailable(limit, admission.now)
         # Decisions asked for in the same turn of the event loop go to Redis together, in one pipeline:
         # one connection from the pool, one write, one deadline for all of them.
-        limit, prefix, interval, window = entry
         loop = asyncio.get_running_loop()
         decided: asyncio.Future[Denial | None] = loop.create_future()
         batch = self._batch
-        batch.append((limit, prefix + limit.text_key(admission), interval, window, admission, decided))
+        batch.append(Pending(limit, prefix + limit.text_key(admission), interval, window, admission, decided))
         if len(batch) == 1:
             loop.call_soon(self._flush, loop)
         return decided
@@ -183,27 +194,27 @@ class RedisRateLimit:
         except asyncio.CancelledError:
             self.health.probing = False
             for item in batch:
-                item[5].cancel()
+                item.decided.cancel()
             raise
         except Exception as error:  # any failure of the store is a store failure, never a 500
             self.health.failed(error, self.on_failure)
             now = self.clock()
-            for limit, _, _, _, _, decided in batch:
-                if not decided.done():
-                    decided.set_result(self._unavailable(limit, now))
+            for item in batch:
+                if not item.decided.done():
+                    item.decided.set_result(self._unavailable(item.limit, now))
             return
         self.health.succeeded()
-        for (limit, _, _, _, admission, decided), reply in zip(batch, replies, strict=True):
-            if not decided.done():
-                decided.set_result(self._verdict(limit, admission, reply))
+        for item, reply in zip(batch, replies, strict=True):
+            if not item.decided.done():
+                item.decided.set_result(self._verdict(item.limit, item.admission, reply))
 
     async def _run(self, batch: list[Pending]) -> list[Any]:
         """The script's replies for ``batch``, loading the script once if Redis does not know it."""
-        replies: list[Any] = await self._pipeline([(item[1], item[2], item[3]) for item in batch])
+        replies: list[Any] = await self._pipeline(batch)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
             await self.client.script_load(GCRA_SCRIPT)
-            again = await self._pipeline([(batch[i][1], batch[i][2], batch[i][3]) for i in missing])
+            again = await self._pipeline([batch[i] for i in missing])
             for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
         for reply in replies:
@@ -211,10 +222,10 @@ class RedisRateLimit:
                 raise reply
         return replies
 
-    async def _pipeline(self, calls: list[tuple[str, int, int]]) -> list[Any]:
+    async def _pipeline(self, batch: list[Pending]) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
-        for key, interval, window in calls:
-            pipe.evalsha(SCRIPT_SHA, 1, key, interval, window)
+        for item in batch:
+            pipe.evalsha(SCRIPT_SHA, 1, item.key, item.interval, item.window)
         return list(await pipe.execute(raise_on_error=False))
 
     @staticmethod

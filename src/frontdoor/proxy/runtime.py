@@ -6,7 +6,6 @@ A reload builds a new Runtime and swaps it in; a request keeps the Runtime it st
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from dataclasses import dataclass, field
 from typing import Final
@@ -17,6 +16,7 @@ from frontdoor.contract.values import ListenAddress
 from frontdoor.http.h1 import Limits
 from frontdoor.http.messages import HSTS
 from frontdoor.http.tracing import TRACERS, Tracer, no_traceparent, traceparent_line
+from frontdoor.networks import Network, within
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
 from frontdoor.policy.admission import StageContext
 from frontdoor.policy.balancing import Balancer, Endpoint
@@ -38,7 +38,7 @@ class Listener:
     router: Router
     scheme: str  # "https" when the entrypoints terminate TLS
     hsts: bytes  # the header line to add to responses, or b""
-    trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    trusted: tuple[Network, ...]
     #: the Edge's tracing.propagate, as a tracer chosen once (tracing.TRACERS)
     trace: Tracer = traceparent_line
     address_text: str = field(init=False)  # str(address), once
@@ -54,13 +54,7 @@ class Listener:
         return ((name, value),)
 
     def trusts(self, peer: str) -> bool:
-        if not self.trusted:
-            return False
-        try:
-            address = ipaddress.ip_address(peer)
-        except ValueError:
-            return False
-        return any(address in network for network in self.trusted)
+        return within(peer, self.trusted)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
 from frontdoor.lifecycle import install_event_loop, run_until_stopped
-from frontdoor.memo import remember
+from frontdoor.memo import Memo
 from frontdoor.observe import metrics, otlp
 from frontdoor.observe.accesslog import AccessLog
 from frontdoor.observe.adminlistener import AdminProtocol
@@ -40,26 +40,13 @@ _string: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
 # the gateway's own 5xx for a routed, admitted request: the upstream failed
 _UPSTREAM_ERRORS: Final = {502: "error", 503: "unavailable", 504: "timeout"}
 _clock: Final = time.monotonic  # bound once: the access log reads it for every request
-_HUNDREDTHS: Final = tuple(f".{n:02d}" for n in range(100))
-# the durations of most requests, under 10 ms, made once
-_SHORT_MILLISECONDS: Final = tuple(f"{n // 100}.{n % 100:02d}" for n in range(1000))
-# statuses and attempts as JSON numbers: a tuple index instead of str() on every line
-_NUMBERS: Final = tuple(str(n) for n in range(600))
 # JSON strings of the clients, hosts and paths a gateway keeps seeing (bounded, emptied when full)
-_JSON_STRINGS: Final[dict[str, str]] = {}
+_JSON_STRINGS: Final[Memo[str, str]] = Memo(4096)
 
 
 def _milliseconds(seconds: float) -> str:
-    """``seconds`` as milliseconds with two decimals, a JSON number, without float formatting (which
-    goes through dtoa, and is the dearest part of a log line)."""
-    hundredths = int(seconds * 100_000 + 0.5)
-    if 0 <= hundredths < 1000:
-        return _SHORT_MILLISECONDS[hundredths]
-    return str(hundredths // 100) + _HUNDREDTHS[hundredths % 100]
-
-
-def _number(value: int) -> str:
-    return _NUMBERS[value] if 0 <= value < 600 else str(value)
+    """``seconds`` as milliseconds with two decimals, a JSON number."""
+    return f"{seconds * 1000:.2f}"
 
 
 def _json_string(text: str) -> str:
@@ -68,7 +55,7 @@ def _json_string(text: str) -> str:
     if encoded is None:
         encoded = _string(text)
         if len(text) <= 200:
-            remember(_JSON_STRINGS, text, encoded, 4096)
+            _JSON_STRINGS.keep(text, encoded)
     return encoded
 
 
@@ -113,7 +100,7 @@ class Gateway:
         # log's JSON for it and its metric labels; per endpoint its JSON. Emptied at each reload.
         self._route_info: dict[int, tuple[PlannedRoute, str, RouteKey]] = {}
         # by subject: the access log's identity fields of a user admitted by token alone (bounded)
-        self._subject_fields: dict[str, str] = {}
+        self._subject_fields: Memo[str, str] = Memo(4096)
         self._endpoint_json: dict[int, tuple[Endpoint, str]] = {}
         self._unmatched = self._unmatched_info()
         self.servers: list[asyncio.Server] = []
@@ -211,8 +198,8 @@ class Gateway:
             subject = admission.subject
             if subject and not admission.api_client and not denied_by:
                 # an admitted user: the same few subjects again and again, their fields made once
-                who = self._subject_fields.get(subject) or remember(
-                    self._subject_fields, subject, _who(subject, None, "", ""), 4096
+                who = self._subject_fields.get(subject) or self._subject_fields.keep(
+                    subject, _who(subject, None, "", "")
                 )
             elif subject or admission.api_client or denied_by:
                 who = _who(subject, admission.api_client, denied_by, request.deny_kind)
@@ -251,7 +238,7 @@ class Gateway:
                     ',"query":',
                     query,
                     ',"status":',
-                    _number(status),
+                    str(status),
                     ',"bytes":',
                     str(request.bytes_out),
                     ',"duration_ms":',
@@ -263,7 +250,7 @@ class Gateway:
                     ',"upstream":',
                     upstream,
                     ',"attempts":',
-                    _number(request.attempts),
+                    str(request.attempts),
                     ",",
                     who,
                     "}",
