@@ -35,6 +35,7 @@ from frontdoor.observe.adminlistener import AdminProtocol
 from frontdoor.observe.control import Operations
 from frontdoor.observe.traffic import RouteKey
 from frontdoor.plan import PlannedRoute
+from frontdoor.policy.denykind import DenyKind
 from frontdoor.policy.killswitch import route_id
 from frontdoor.policy.pipeline import StageContext
 from frontdoor.proxy.lifecycle import run_until_stopped
@@ -327,7 +328,9 @@ class AuthzConnection(asyncio.Protocol):
         error = None if done.cancelled() else done.exception()
         if done.cancelled() or error is not None:
             self.service.report_error("a policy stage failed", error)
-            self._reply(head, Outcome(503, "the gateway could not decide this request", "error"), started)
+            self._reply(
+                head, Outcome(503, "the gateway could not decide this request", DenyKind.ERROR), started
+            )
         else:
             self._reply(head, done.result(), started)
         while self.waiting and not self.busy and not self.closed:

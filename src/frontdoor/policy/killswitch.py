@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from frontdoor.plan import Plan, PlannedRoute
+from frontdoor.policy.denykind import DenyKind
 from frontdoor.policy.pipeline import Admission, Denial, StageContext, Verdict
 from frontdoor.statedir import deployment_dir
 
@@ -285,5 +286,5 @@ class KillSwitchStage:
             f"{stop.kind} {stop.target} was stopped by the platform team at {stop.at}: {stop.reason}",
             f"kill-switch: {stop.kind} {stop.target}",
             _RETRY_AFTER,
-            kind="kill-switch",
+            kind=DenyKind.KILL_SWITCH,
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from frontdoor.contract.models import RateLimit
 from frontdoor.contract.values import format_duration
 from frontdoor.memo import remember
+from frontdoor.policy.denykind import DenyKind
 from frontdoor.policy.pipeline import Admission, Denial, Verdict
 from frontdoor.protection.counters import RATE_LIMITED, count
 from frontdoor.protection.gcra import LocalBuckets, Rate, ceil_seconds
@@ -65,7 +66,7 @@ class ServiceLimit:
             fields.state(0, max(retry, ceil_seconds(debt))),
             (RETRY_AFTER, b"%d" % retry),
         )
-        return Denial(429, self.reason, self.rule, headers, "rate-limit")
+        return Denial(429, self.reason, self.rule, headers, DenyKind.RATE_LIMIT)
 
 
 class _ServiceBuckets:

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from redis.exceptions import NoScriptError
 
+from frontdoor.policy.denykind import DenyKind
 from frontdoor.policy.pipeline import Admission, Denial, Verdict
 from frontdoor.protection.counters import STORE_FAILED_CLOSED, STORE_FAILED_OPEN, count
 from frontdoor.protection.gcra import ceil_seconds
@@ -264,7 +265,7 @@ class RedisRateLimit:
             "the rate-limit store cannot be reached and this edge refuses requests it cannot count",
             "rate-limit: store unreachable (on_store_failure: deny)",
             ((RETRY_AFTER, b"%d" % self.health.wait(now)),),
-            "rate-limit-store",
+            DenyKind.RATE_LIMIT_STORE,
         )
 
 
