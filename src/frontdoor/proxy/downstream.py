@@ -21,7 +21,9 @@ from frontdoor.http.paths import PathError, normalize_path, strip_route_prefix
 from frontdoor.http.response import BodyMode, forwarded_lines
 from frontdoor.http.tracing import fresh_ids, new_request_id, traceparent_of, valid_request_id
 from frontdoor.policy.balancing import Balancer, Endpoint
+from frontdoor.policy.denykind import kind_of
 from frontdoor.policy.pipeline import Admission, Denial, SeenToken
+from frontdoor.proxy.failures import Failure, Lost
 from frontdoor.proxy.runtime import IDEMPOTENT, Listener, Runtime
 from frontdoor.proxy.upstream import UpstreamConnection
 
@@ -38,7 +40,6 @@ _HEADER_TIMEOUT: Final = 1
 _UPSTREAM_TIMEOUT: Final = 2
 _IDLE_TIMEOUT: Final = 3
 _NOT_PAUSED: Final[frozenset[str]] = frozenset()
-_NO_PENDING: Final[list[Request]] = []
 _TIMER_SLACK_S: Final = 0.001  # the loop's timers have a millisecond resolution
 # The clock of every deadline and duration here: the one asyncio's loop.time() reads (and uvloop's,
 # cached per loop turn, trails by at most a turn; a timer then fires a little late, never early). Bound
@@ -61,6 +62,7 @@ class Request:
         "deny_kind",
         "ended",
         "endpoint",
+        "failure",
         "forwarded",
         "head",
         "out_chunked",
@@ -104,6 +106,7 @@ class Request:
         self.retried_stale = False
         self.denied_by = ""
         self.deny_kind = ""  # the Denial's kind, for the metrics and the log
+        self.failure: Failure | None = None  # why the gateway answered a routed request itself
         self.upstream_started = 0.0  # monotonic time the request was handed to the upstream side
         self.traceparent = b""
         self.trace_line = b""  # "traceparent: ...\r\n" as sent upstream and back, b"" with tracing off
@@ -155,9 +158,9 @@ class Downstream(asyncio.Protocol):
         self.reader: RequestReader | None = None
         self.current: Request | None = None  # the request being answered
         self.reading: Request | None = None  # the request whose body is being read (pipelining)
-        # pipelined requests waiting their turn: a shared empty list until a client pipelines (rare),
-        # never appended to (ten thousand idle connections would hold half a megabyte of empty lists)
-        self.pending: list[Request] = _NO_PENDING
+        # pipelined requests waiting their turn: None until a client pipelines (rare), rather than an
+        # empty list per connection (ten thousand idle connections would hold half a megabyte of them)
+        self.pending: list[Request] | None = None
         # why reading is paused; a shared empty frozenset until it is (rare), rather than a set per
         # connection: ten thousand idle connections would hold two megabytes of empty sets
         self.paused: frozenset[str] = _NOT_PAUSED
@@ -197,11 +200,11 @@ class Downstream(asyncio.Protocol):
             if not self.current.response_started:
                 self.current.status = 499  # nginx's "client closed request": nothing was answered
             self._logged(self.current)
-        for request in (self.current, *self.pending):
+        for request in (self.current, *(self.pending or ())):
             if request is not None:
                 self._drop_upstream(request)
         self.current = None
-        self.pending.clear()
+        self.pending = None
 
     def data_received(self, data: bytes) -> None:
         if self.lingering:
@@ -252,7 +255,7 @@ class Downstream(asyncio.Protocol):
             self.current = request
             self._start(request)
         else:
-            if self.pending is _NO_PENDING:
+            if self.pending is None:
                 self.pending = []
             self.pending.append(request)
             self._pause("pipeline")
@@ -306,7 +309,7 @@ class Downstream(asyncio.Protocol):
             return
         route = request.route = match.route
         if route.service not in runtime.balancers:
-            self._reject(request, 503, "the service has no upstream in this environment")
+            self._fail(request, Failure.NO_UPSTREAM)
             return
         admission = request.admission = Admission(
             head,
@@ -341,7 +344,7 @@ class Downstream(asyncio.Protocol):
         error = None if done.cancelled() else done.exception()
         if done.cancelled() or error is not None:
             self.gateway.report_error("a policy stage failed", error)
-            self._reject(request, 503, "the gateway could not decide this request")
+            self._fail(request, Failure.UNDECIDED)
             return
         verdict = done.result()
         if verdict is None:
@@ -351,7 +354,7 @@ class Downstream(asyncio.Protocol):
 
     def _deny(self, request: Request, denial: Denial) -> None:
         request.denied_by = denial.rule
-        request.deny_kind = denial.kind or denial.rule.partition(":")[0]
+        request.deny_kind = kind_of(denial)
         self._reject(request, denial.status, denial.reason, denial.headers)
 
     def _admitted(
@@ -395,16 +398,13 @@ class Downstream(asyncio.Protocol):
                     return value.decode("ascii")
         return ""
 
-    def _connect(self, request: Request, failure: str = "") -> None:
+    def _connect(self, request: Request, failure: Failure | None = None) -> None:
         """Pick an endpoint not tried yet and get a connection to it; ``failure`` is the last attempt's."""
         assert request.route is not None
         balancer = request.runtime.balancers[request.route.service]
         endpoint = balancer.pick(_clock(), request.tried)
         if endpoint is None:
-            if failure:
-                self._unreachable(request, failure)
-            else:
-                self._reject(request, 503, "no upstream endpoint is available")
+            self._fail(request, failure or Failure.NO_ENDPOINT)
             return
         request.endpoint = endpoint
         request.tried.append(endpoint)
@@ -416,14 +416,17 @@ class Downstream(asyncio.Protocol):
         if not request.retried_stale:
             conn = pool.take_idle()
             if conn is not None:  # keep-alive reuse: straight on, no callback
-                self._connected(request, conn, "")
+                self._connected(request, conn, None)
                 return
-        pool.acquire(lambda conn, reason: self._connected(request, conn, reason), fresh=request.retried_stale)
+        pool.acquire(
+            lambda conn, failure: self._connected(request, conn, failure), fresh=request.retried_stale
+        )
 
-    def _connected(self, request: Request, conn: UpstreamConnection | None, reason: str) -> None:
+    def _connected(self, request: Request, conn: UpstreamConnection | None, failure: Failure | None) -> None:
         endpoint = request.endpoint
         assert endpoint is not None
         if conn is None:
+            assert failure is not None
             Balancer.failed(endpoint, _clock())
             if request is self.current and not self.closed:
                 if (
@@ -431,9 +434,9 @@ class Downstream(asyncio.Protocol):
                     and request.attempts < request.runtime.retries.attempts
                     and request.runtime.retry_allowed(request.route)
                 ):
-                    self._connect(request, reason)
+                    self._connect(request, failure)
                 else:
-                    self._unreachable(request, reason)
+                    self._fail(request, failure)
             return
         if request is not self.current or self.closed:
             request.runtime.pool(endpoint).release(conn)
@@ -459,9 +462,9 @@ class Downstream(asyncio.Protocol):
         if request.ended or request.websocket:
             self._arm_upstream_timer(request)
 
-    def _unreachable(self, request: Request, reason: str) -> None:
-        status = 504 if reason == "connect timeout" else 502
-        self._reject(request, status, f"the upstream could not be reached ({reason})")
+    def _fail(self, request: Request, failure: Failure) -> None:
+        request.failure = failure
+        self._reject(request, failure.status, failure.reason)
 
     @staticmethod
     def _may_retry(request: Request) -> bool:
@@ -551,7 +554,7 @@ class Downstream(asyncio.Protocol):
                 conn.abort()
         self._finish(request)
 
-    def on_upstream_lost(self, error: str) -> None:
+    def on_upstream_lost(self, lost: Lost) -> None:
         request = self.current
         if request is None:
             return
@@ -576,7 +579,7 @@ class Downstream(asyncio.Protocol):
             request.tried.pop()
             self._connect(request)
             return
-        self._reject(request, 502, "the upstream closed the connection without a response")
+        self._fail(request, Failure.NO_RESPONSE)
 
     def flush(self) -> None:
         """Write what the upstream's last read produced, in one call: a response head and its body
@@ -782,7 +785,7 @@ class Downstream(asyncio.Protocol):
     def _upstream_timeout(self, request: Request) -> None:
         request.upstream_armed = False
         if not request.response_started:
-            self._reject(request, 504, "the upstream did not answer in time")
+            self._fail(request, Failure.READ_TIMEOUT)
 
     def _cancel_upstream_timer(self, request: Request) -> None:
         if request.upstream_armed:

@@ -29,6 +29,7 @@ from frontdoor.plan import Plan, PlannedRoute, compile_plan
 from frontdoor.policy.balancing import Endpoint
 from frontdoor.policy.killswitch import route_id
 from frontdoor.policy.pipeline import StageContext
+from frontdoor.protection.shedding import GuardStage
 from frontdoor.proxy.downstream import Downstream, Request
 from frontdoor.proxy.health import HealthChecker
 from frontdoor.proxy.lifecycle import run_until_stopped
@@ -38,8 +39,6 @@ from frontdoor.proxy.tls import server_context
 log = logging.getLogger("frontdoor.gateway")
 # json's string encoder (the C one when available), as JSONEncoder uses it with ensure_ascii
 _string: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
-# the gateway's own 5xx for a routed, admitted request: the upstream failed
-_UPSTREAM_ERRORS: Final = {502: "error", 503: "unavailable", 504: "timeout"}
 _clock: Final = time.monotonic  # bound once: the access log reads it for every request
 _HUNDREDTHS: Final = tuple(f".{n:02d}" for n in range(100))
 # the durations of most requests, under 10 ms, made once
@@ -156,13 +155,10 @@ class Gateway:
         """The circuit breakers' states, from the stages that report one (asked once a second)."""
         states: dict[tuple[str, str], int] = {}
         for stage in self.runtime.pipeline.stages:
-            report = getattr(stage, "state", None)
-            if not callable(report):
-                continue
-            for service, info in report().items():
-                circuit = info.get("circuit") if isinstance(info, dict) else None
-                if isinstance(circuit, str) and circuit in metrics.CIRCUIT_STATES:
-                    states[(service, "")] = metrics.CIRCUIT_STATES[circuit]
+            if isinstance(stage, GuardStage):  # the one stage with circuit breakers
+                for service, guard in stage.guards.items():
+                    if guard.breaker is not None:
+                        states[(service, "")] = metrics.CIRCUIT_STATES[guard.breaker.state]
         return states
 
     def log_request(self, downstream: Downstream, request: Request) -> None:
@@ -182,9 +178,8 @@ class Gateway:
                 info = self._describe(route)
             routed = info[1]
             key = info[2]
-            upstream_error = ""
-            if not denied_by and not request.response_started and status >= 502:
-                upstream_error = _UPSTREAM_ERRORS.get(status, "")
+            failure = request.failure
+            upstream_error = failure.label if failure is not None else ""  # proxy/failures.py names them
         else:
             routed, key = self._unmatched
             upstream_error = ""
