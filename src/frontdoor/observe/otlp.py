@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from frontdoor.proxy.downstream import Request
+    from frontdoor.proxy.exchange import Exchange
 
 log = logging.getLogger("frontdoor.otlp")
 
@@ -33,7 +33,7 @@ class SpanExport:
         self.ids = ids  # the provider's id generator: told the ids of the next span
         self.tracer = provider.get_tracer("frontdoor")
 
-    def export(self, request: Request, route_id: str | None, seconds: float) -> None:
+    def export(self, request: Exchange, route_id: str | None, seconds: float) -> None:
         traceparent = request.traceparent
         if len(traceparent) != 55:
             return

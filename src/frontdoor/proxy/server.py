@@ -30,7 +30,8 @@ from frontdoor.policy.balancing import Endpoint
 from frontdoor.policy.killswitch import route_id
 from frontdoor.policy.pipeline import StageContext
 from frontdoor.protection.shedding import GuardStage
-from frontdoor.proxy.downstream import Downstream, Request
+from frontdoor.proxy.downstream import Downstream
+from frontdoor.proxy.exchange import Exchange
 from frontdoor.proxy.health import HealthChecker
 from frontdoor.proxy.lifecycle import run_until_stopped
 from frontdoor.proxy.runtime import Runtime, build_runtime
@@ -161,7 +162,7 @@ class Gateway:
                         states[(service, "")] = metrics.CIRCUIT_STATES[guard.breaker.state]
         return states
 
-    def log_request(self, downstream: Downstream, request: Request) -> None:
+    def log_request(self, downstream: Downstream, request: Exchange) -> None:
         """The request is over: count it, and log it as one JSON line.
 
         The line is the same object json would encode from a dict with these keys in this order, built
