@@ -239,10 +239,11 @@ class RequestReader:
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        head = self._build_head()
         fields = self._fields
+        assert fields is not None  # llhttp reports the head's end only after its beginning
         self._fields = None  # the head owns them now: what llhttp reports next is a trailer
-        self._trailer_room = self.limits.max_headers - (len(fields[0]) if fields is not None else 0)
+        self._trailer_room = self.limits.max_headers - len(fields[0])
+        head = self._build_head(fields)
         self._head_bytes = 0
         self.sink.on_request_head(head)
 
@@ -259,7 +260,7 @@ class RequestReader:
 
     # --- validation of a complete head ---------------------------------------------------------------
 
-    def _build_head(self) -> RequestHead:
+    def _build_head(self, fields: _Fields) -> RequestHead:
         parser = self._parser
         raw_method = parser.get_method()
         method = _METHOD_NAMES.get(raw_method) or raw_method.decode("ascii")
@@ -271,8 +272,6 @@ class RequestReader:
         transfer_encodings: list[bytes] = []
         connection: set[bytes] = set()
         expect = upgrade = None
-        fields = self._fields
-        assert fields is not None  # llhttp reports the head's end only after its beginning
         headers, plain, special = fields
         for lower, _, value in special:
             if lower not in _FRAMING_FIELDS:

@@ -23,12 +23,14 @@ class State(enum.Enum):
     DONE = "done"  # answered and logged: nothing more happens to it
 
 
+# Tuples, not frozensets: ``in`` compares by identity first, while hashing an Enum member is a Python
+# call (enum.__hash__), twice per request on the hot path.
 #: before the request's head went upstream: its body is held (up to BUFFER_LIMIT, then reading pauses)
-HOLDING: Final = frozenset({State.QUEUED, State.DECIDING, State.CONNECTING})
+HOLDING: Final = (State.QUEUED, State.DECIDING, State.CONNECTING)
 #: the request's head went upstream: its body follows it straight
-FORWARDING: Final = frozenset({State.SENT, State.RESPONDING, State.TUNNEL})
+FORWARDING: Final = (State.SENT, State.RESPONDING, State.TUNNEL)
 #: a response (the upstream's) has begun: the gateway can no longer answer with its own error
-ANSWERING: Final = frozenset({State.RESPONDING, State.TUNNEL})
+ANSWERING: Final = (State.RESPONDING, State.TUNNEL)
 
 
 class Timeout(enum.Enum):
