@@ -22,9 +22,9 @@ def upstream_tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-class Exchange(ResponseSink, Protocol):
-    """The downstream side of one request: the response as it is read, and what happens to the
-    connection it comes on."""
+class UpstreamSink(ResponseSink, Protocol):
+    """What an upstream connection reports to: the downstream side of one request (proxy/exchange.py
+    Exchange), the response as it is read, and what happens to the connection it comes on."""
 
     def on_upstream_lost(self, lost: Lost) -> None: ...
 
@@ -67,7 +67,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         # The exchange in progress reads the response directly (see begin): no forwarding layer here.
         self.reader = ResponseReader(DETACHED)
-        self.exchange: Exchange | None = None
+        self.exchange: UpstreamSink | None = None
         self.got_response_bytes = False
         self.tunnel = False
         self.closed = False
@@ -75,7 +75,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     # --- driven by the exchange ----------------------------------------------------------------------
 
-    def begin(self, exchange: Exchange, method: str) -> None:
+    def begin(self, exchange: UpstreamSink, method: str) -> None:
         self.exchange = exchange
         self.reader.sink = exchange
         self.got_response_bytes = False
