@@ -21,7 +21,16 @@ from frontdoor.http.tracing import new_request_id
 from frontdoor.policy.pipeline import SeenToken
 from frontdoor.proxy.exchange import Exchange
 from frontdoor.proxy.runtime import Listener, Runtime
-from frontdoor.proxy.states import ANSWERING, CLIENT_CLOSED, State, Timeout
+from frontdoor.proxy.states import (
+    ANSWERING,
+    CLIENT_CLOSED,
+    DONE,
+    HEAD_TIMEOUT,
+    IDLE_TIMEOUT,
+    NO_TIMEOUT,
+    UPSTREAM_TIMEOUT,
+    Timeout,
+)
 
 if TYPE_CHECKING:
     from frontdoor.proxy.server import Gateway
@@ -93,7 +102,7 @@ class Downstream(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0  # when ``timer`` fires
         self.deadline = 0.0
-        self.deadline_kind = Timeout.NONE
+        self.deadline_kind = NO_TIMEOUT
 
     # --- connection lifecycle ------------------------------------------------------------------------
 
@@ -113,7 +122,7 @@ class Downstream(asyncio.Protocol):
         self.gateway.connections.discard(self)
         self._cancel_timers()
         current = self.current
-        if current is not None and current.state is not State.DONE:
+        if current is not None and current.state is not DONE:
             if current.state not in ANSWERING:
                 current.status = CLIENT_CLOSED  # nothing was answered
             self.logged(current)
@@ -130,7 +139,7 @@ class Downstream(asyncio.Protocol):
             if self.current is not None and self.current.upstream is not None:
                 self.current.upstream.write(data)
             return
-        if self.current is None and self.deadline_kind is not Timeout.HEAD:
+        if self.current is None and self.deadline_kind is not HEAD_TIMEOUT:
             self._arm_header_timer()
         assert self.reader is not None
         try:
@@ -165,8 +174,8 @@ class Downstream(asyncio.Protocol):
     # --- reading requests (RequestSink) --------------------------------------------------------------
 
     def on_request_head(self, head: RequestHead) -> None:
-        if self.deadline_kind is Timeout.HEAD:
-            self.deadline_kind = Timeout.NONE
+        if self.deadline_kind is HEAD_TIMEOUT:
+            self.deadline_kind = NO_TIMEOUT
         exchange = Exchange(self, head, self.gateway.runtime)
         self.reading = exchange
         if self.current is None:
@@ -203,7 +212,7 @@ class Downstream(asyncio.Protocol):
 
     def logged(self, exchange: Exchange) -> None:
         """The exchange is over: log it and let the stages that admitted it settle (in-flight counts)."""
-        exchange.state = State.DONE
+        exchange.state = DONE
         self.gateway.log_request(self, exchange)
         if exchange.admission is not None:
             exchange.admission.finish(exchange.status)
@@ -310,44 +319,44 @@ class Downstream(asyncio.Protocol):
     def _on_timer(self) -> None:
         self.timer = None
         kind = self.deadline_kind
-        if kind is Timeout.NONE:
+        if kind is NO_TIMEOUT:
             return
         deadline = self.deadline
         if _clock() < deadline - _TIMER_SLACK_S:
             self.timer_at = deadline
             self.timer = self.loop.call_at(deadline, self._on_timer)
             return
-        self.deadline_kind = Timeout.NONE
-        if kind is Timeout.HEAD:
+        self.deadline_kind = NO_TIMEOUT
+        if kind is HEAD_TIMEOUT:
             if self.current is None and not self.closed:
                 self._protocol_error(ProtocolError(408, "the request head did not arrive in time"))
-        elif kind is Timeout.IDLE:
+        elif kind is IDLE_TIMEOUT:
             self.close()
         elif self.current is not None:
             self.current.upstream_timeout()
 
     def _arm_header_timer(self) -> None:
         runtime = self.gateway.runtime
-        self._arm(Timeout.HEAD, runtime.timeouts.header, runtime.timer_step)
+        self._arm(HEAD_TIMEOUT, runtime.timeouts.header, runtime.timer_step)
 
     def _arm_idle_timer(self) -> None:
         runtime = self.gateway.runtime
-        self._arm(Timeout.IDLE, runtime.timeouts.idle, runtime.timer_step)
+        self._arm(IDLE_TIMEOUT, runtime.timeouts.idle, runtime.timer_step)
 
     def arm_upstream_timer(self, exchange: Exchange) -> None:
         if exchange.state not in ANSWERING and not exchange.upstream_armed:
             exchange.upstream_armed = True
             runtime = exchange.runtime
-            self._arm(Timeout.UPSTREAM, runtime.timeouts.upstream, runtime.timer_step)
+            self._arm(UPSTREAM_TIMEOUT, runtime.timeouts.upstream, runtime.timer_step)
 
     def cancel_upstream_timer(self, exchange: Exchange) -> None:
         if exchange.upstream_armed:
             exchange.upstream_armed = False
-            if self.deadline_kind is Timeout.UPSTREAM:
-                self.deadline_kind = Timeout.NONE
+            if self.deadline_kind is UPSTREAM_TIMEOUT:
+                self.deadline_kind = NO_TIMEOUT
 
     def _cancel_timers(self) -> None:
-        self.deadline_kind = Timeout.NONE
+        self.deadline_kind = NO_TIMEOUT
         if self.current is not None:
             self.current.upstream_armed = False
         if self.timer is not None:

@@ -27,7 +27,18 @@ from frontdoor.policy.pipeline import Admission, Denial
 from frontdoor.proxy.failures import Failure, Lost
 from frontdoor.proxy.framing import chunk, own_answer
 from frontdoor.proxy.runtime import IDEMPOTENT, Runtime
-from frontdoor.proxy.states import ANSWERING, CLIENT_CLOSED, FORWARDING, HOLDING, State
+from frontdoor.proxy.states import (
+    ANSWERING,
+    CLIENT_CLOSED,
+    CONNECTING,
+    DECIDING,
+    FORWARDING,
+    HOLDING,
+    QUEUED,
+    RESPONDING,
+    SENT,
+    TUNNEL,
+)
 from frontdoor.proxy.upstream import UpstreamConnection
 
 if TYPE_CHECKING:
@@ -78,7 +89,7 @@ class Exchange:
         self.client = client
         self.head = head
         self.runtime = runtime  # the one this request started under: a reload changes later ones only
-        self.state = State.QUEUED
+        self.state = QUEUED
         self.started = _clock()
         self.request_id = ""
         self.route: PlannedRoute | None = None
@@ -130,7 +141,7 @@ class Exchange:
 
     def start(self) -> None:
         """The request's turn: route it and run the stages."""
-        self.state = State.DECIDING
+        self.state = DECIDING
         client = self.client
         head = self.head
         runtime = self.runtime
@@ -183,7 +194,7 @@ class Exchange:
         self.client.resume("decision")
         admission = self.admission
         assert admission is not None
-        if self.state is not State.DECIDING or self.client.closed:
+        if self.state is not DECIDING or self.client.closed:
             admission.finish(CLIENT_CLOSED)
             return
         error = None if done.cancelled() else done.exception()
@@ -246,7 +257,7 @@ class Exchange:
 
     def _connect(self, failure: Failure | None = None) -> None:
         """Pick an endpoint not tried yet and get a connection to it; ``failure`` is the last attempt's."""
-        self.state = State.CONNECTING
+        self.state = CONNECTING
         route = self.route
         assert route is not None
         runtime = self.runtime
@@ -274,7 +285,7 @@ class Exchange:
         if conn is None:
             assert failure is not None
             Balancer.failed(endpoint, _clock())
-            if self.state is State.CONNECTING and not self.client.closed:
+            if self.state is CONNECTING and not self.client.closed:
                 runtime = self.runtime
                 if (
                     self._may_retry()
@@ -285,14 +296,14 @@ class Exchange:
                 else:
                     self.fail(failure)
             return
-        if self.state is not State.CONNECTING or self.client.closed:
+        if self.state is not CONNECTING or self.client.closed:
             self.runtime.pool(endpoint).release(conn)
             return
         Balancer.succeeded(endpoint)
         self.upstream = conn
         head = self.head
         conn.begin(self, head.method)
-        self.state = State.SENT
+        self.state = SENT
         if not self.buffer and not head.chunked:
             conn.write(self.forwarded)  # the common case: the head alone
         else:
@@ -312,7 +323,7 @@ class Exchange:
         """Only a request none of whose body is gone, and only an idempotent one if so configured."""
         if self.runtime.retries.only_idempotent and self.head.method not in IDEMPOTENT:
             return False
-        return not (self.state is State.SENT and self.head.has_body)
+        return not (self.state is SENT and self.head.has_body)
 
     def upstream_timeout(self) -> None:
         """The connection's timer: the upstream did not answer in time."""
@@ -340,13 +351,13 @@ class Exchange:
         client.cancel_upstream_timer(self)
         self.status = status
         if self.websocket and status == 101:
-            self.state = State.TUNNEL
+            self.state = TUNNEL
             extra = client.listener.hsts + b"connection: upgrade\r\nupgrade: websocket\r\n"
             lines = downstream_response_headers(headers, self.request_id, self.trace_line, extra)
             client.out.append(b"".join([status_line(101, reason), *lines, b"\r\n"]))
             client.tunnel = True
             return
-        self.state = State.RESPONDING
+        self.state = RESPONDING
         if self.head.has_body and not self.ended:
             self.close_after = True  # the upstream answered before reading the whole body
         conn = self.upstream
@@ -400,10 +411,10 @@ class Exchange:
         conn = self.upstream
         self.upstream = None
         client.cancel_upstream_timer(self)
-        if lost is Lost.TUNNEL_ENDED or self.state is State.TUNNEL:
+        if lost is Lost.TUNNEL_ENDED or self.state is TUNNEL:
             client.close()
             return
-        if self.state is State.RESPONDING:
+        if self.state is RESPONDING:
             client.logged(self)
             client.abort()  # a truncated response must not look complete to the client
             return

@@ -23,14 +23,24 @@ class State(enum.Enum):
     DONE = "done"  # answered and logged: nothing more happens to it
 
 
+# The members as module constants, which the request path reads: in CPython 3.11 ``State.SENT`` goes
+# through the enum's metaclass (about 140 ns, five times a global), a dozen times per request.
+QUEUED: Final = State.QUEUED
+DECIDING: Final = State.DECIDING
+CONNECTING: Final = State.CONNECTING
+SENT: Final = State.SENT
+RESPONDING: Final = State.RESPONDING
+TUNNEL: Final = State.TUNNEL
+DONE: Final = State.DONE
+
 # Tuples, not frozensets: ``in`` compares by identity first, while hashing an Enum member is a Python
 # call (enum.__hash__), twice per request on the hot path.
 #: before the request's head went upstream: its body is held (up to BUFFER_LIMIT, then reading pauses)
-HOLDING: Final = (State.QUEUED, State.DECIDING, State.CONNECTING)
+HOLDING: Final = (QUEUED, DECIDING, CONNECTING)
 #: the request's head went upstream: its body follows it straight
-FORWARDING: Final = (State.SENT, State.RESPONDING, State.TUNNEL)
+FORWARDING: Final = (SENT, RESPONDING, TUNNEL)
 #: a response (the upstream's) has begun: the gateway can no longer answer with its own error
-ANSWERING: Final = (State.RESPONDING, State.TUNNEL)
+ANSWERING: Final = (RESPONDING, TUNNEL)
 
 
 class Timeout(enum.Enum):
@@ -41,3 +51,9 @@ class Timeout(enum.Enum):
     HEAD = 1  # the next request's head must arrive (header timeout)
     UPSTREAM = 2  # the current exchange's upstream must answer
     IDLE = 3  # a keep-alive connection with no request
+
+
+NO_TIMEOUT: Final = Timeout.NONE
+HEAD_TIMEOUT: Final = Timeout.HEAD
+UPSTREAM_TIMEOUT: Final = Timeout.UPSTREAM
+IDLE_TIMEOUT: Final = Timeout.IDLE
