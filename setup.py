@@ -39,6 +39,8 @@ HOT_MODULES = [
     "src/frontdoor/policy/routing.py",
     "src/frontdoor/policy/stops.py",
     "src/frontdoor/proxy/downstream.py",
+    "src/frontdoor/proxy/exchange.py",
+    "src/frontdoor/proxy/framing.py",
     "src/frontdoor/proxy/runtime.py",
     "src/frontdoor/proxy/server.py",
     "src/frontdoor/proxy/upstream.py",

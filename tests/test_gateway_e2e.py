@@ -147,6 +147,28 @@ def test_keep_alive_and_pipelining_answer_in_order(gateway: Gateway) -> None:
     assert paths == [b"/other/0", b"/other/1", b"/other/2", b"/other/3", b"/other/4", b"/other/last"]
 
 
+def test_a_pipelined_requests_trailers_never_reach_the_upstream_as_headers(gateway: Gateway) -> None:
+    """A chunked request read while the one before it is answered waits with its head; its trailer
+    section (read meanwhile) must not join that head's fields, nor change its Host, when it goes up."""
+    pipelined = (
+        b"GET /other/first HTTP/1.1\r\nHost: h\r\n\r\n"
+        b"POST /other/second HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"3\r\nabc\r\n0\r\nX-Smuggled: t\r\nHost: evil\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", gateway.spec.port), timeout=30) as sock:
+        sock.sendall(pipelined)
+        raw = b""
+        while chunk := sock.recv(65536):  # to the end: the second request asked to close
+            raw += chunk
+    assert statuses(raw) == [200, 200]
+    bodies = [json.loads(body) for body in re.findall(rb"\r\n\r\n(\{.*?\})(?=HTTP/1\.1 |$)", raw, re.S)]
+    assert [body["path"] for body in bodies] == ["/other/first", "/other/second"]
+    second = bodies[1]
+    assert "x-smuggled" not in second["header_names"]
+    headers = second["headers"]
+    assert isinstance(headers, dict) and headers["host"] == "h"
+
+
 def test_upstream_connections_are_reused(gateway: Gateway, upstreams: Upstreams) -> None:
     port = next(iter(gateway.spec.other))
     state = upstreams.states[port]

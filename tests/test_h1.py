@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 import pytest
@@ -287,10 +288,8 @@ def test_header_soup_never_crashes(line: bytes, headers: list[tuple[bytes, bytes
 
 @pytest.mark.parametrize("split", [None, 1, 7])
 def test_the_reader_keeps_nothing_of_a_finished_request(split: int | None) -> None:
-    """Between requests the reader holds shared empty lists (idle connections cost less); trailer
-    fields and the next request's fields must never land in them."""
-    from frontdoor.http import h1
-
+    """Between requests the reader holds no field lists (idle connections cost less); trailer
+    fields and the next request's fields must never land in a previous head."""
     data = (
         b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"3\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n"
@@ -299,5 +298,38 @@ def test_the_reader_keeps_nothing_of_a_finished_request(split: int | None) -> No
     recorder = read(data, split=split)
     assert [h.target for h in recorder.heads] == ["/a", "/b"] and recorder.bodies[0] == b"abc"
     assert (b"X-Kept", b"k") in recorder.heads[1].headers
-    assert h1._NO_HEADERS == [] and h1._NO_LINES == [] and h1._NO_SPECIAL == []
-    assert recorder.reader is not None and recorder.reader._headers is h1._NO_HEADERS
+    assert recorder.reader is not None and recorder.reader._fields is None
+
+
+def test_trailers_never_join_the_heads_fields() -> None:
+    """A chunked request's trailer section comes after its head was handed out, possibly before that
+    head went upstream (a pipelined request waits its turn): a trailer "Host" or any other field must
+    not appear in the head's fields, sorted or not."""
+    data = (
+        b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nX-Kept: k\r\n\r\n"
+        b"3\r\nabc\r\n0\r\nHost: evil\r\nX-Trailer: t\r\n\r\n"
+    )
+    head = read(data).heads[0]
+    assert head.headers == [(b"Host", b"x"), (b"Transfer-Encoding", b"chunked"), (b"X-Kept", b"k")]
+    assert head.plain == [b"X-Kept: k\r\n"]
+    assert [lower for lower, _, _ in head.special] == [b"host", b"transfer-encoding"]
+
+
+def test_trailers_count_against_max_headers() -> None:
+    """Dropped, trailers still count: a head and its trailers together stay within max_headers."""
+    limits = Limits(max_headers=3)
+    head = b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n"
+    assert len(read(head + b"X-A: 1\r\n\r\n", limits).heads) == 1
+    with pytest.raises(ProtocolError) as caught:
+        read(head + b"X-A: 1\r\nX-B: 2\r\n\r\n", limits)
+    assert caught.value.status == 431
+
+
+def test_idle_readers_share_no_mutable_state() -> None:
+    """A field reported to one idle reader (llhttp reports trailers after the head) must not show up
+    in what another connection's reader holds: idle readers share no mutable list."""
+    first, second = read(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"), read(b"GET /b HTTP/1.1\r\nHost: y\r\n\r\n")
+    assert first.reader is not None and second.reader is not None
+    first.reader.on_header(b"X-Stray", b"1")
+    held = repr(gc.get_referents(second.reader))  # what it holds, compiled (mypyc) or not
+    assert "X-Stray" not in held and "Host" not in held  # nor its own finished request's fields

@@ -20,15 +20,17 @@ def test_no_endpoint_means_no_export(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_request_becomes_a_span_in_its_trace(tmp_path: Path) -> None:
+    from typing import Any, cast
+
     from frontdoor.http.h1 import RequestHead
-    from frontdoor.proxy.downstream import Request
+    from frontdoor.proxy.exchange import Exchange
     from frontdoor.proxy.runtime import Runtime
 
     exporter = memory.InMemorySpanExporter()
     export = otlp.with_exporter(exporter, "frontdoor-test", sdk.SimpleSpanProcessor)
     incoming = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     head = RequestHead("GET", "/orders/7?x=1", "1.1", [(b"traceparent", incoming)], "h", None, False, True)
-    request = Request(head, Runtime.__new__(Runtime))
+    request = Exchange(cast(Any, None), head, Runtime.__new__(Runtime))  # no connection: only read
     request.traceparent = b"00-0af7651916cd43dd8448eb211c80319c-1111222233334444-01"
     request.status = 502
     request.request_id = "r1"

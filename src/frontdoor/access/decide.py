@@ -16,6 +16,7 @@ from frontdoor.access.tokens import VerifiedToken
 from frontdoor.contract.models import AccessRule
 from frontdoor.contract.values import ClaimScalar
 from frontdoor.policy.admission import Denial
+from frontdoor.policy.denykind import DenyKind
 
 WWW_AUTHENTICATE: Final = b"www-authenticate"
 
@@ -98,7 +99,7 @@ class RouteAccess:
         self._invalid: dict[str, Denial] = {}
 
     def _deny(self, status: int, reason: str, cause: str, *headers: tuple[bytes, bytes]) -> Denial:
-        return Denial(status, reason, f"{self.clause} ({cause})", tuple(headers))
+        return Denial(status, reason, f"{self.clause} ({cause})", tuple(headers), DenyKind.ACCESS)
 
     def invalid(self, reason: str) -> Denial:
         """401 invalid_token with ``reason``; one Denial per reason, made the first time it is needed."""

@@ -20,6 +20,7 @@ from frontdoor.http.probes import PROBES
 from frontdoor.networks import Network, within
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
 from frontdoor.policy.admission import Admission, Denial
+from frontdoor.policy.denykind import DenyKind, kind_of
 from frontdoor.policy.pipeline import Pipeline
 from frontdoor.policy.routing import Router
 
@@ -40,11 +41,6 @@ class Outcome:
     route: PlannedRoute | None = None
     admission: Admission | None = None
     owner: str = ""  # who a denial without a route names (the platform team, as serve names it)
-
-
-def deny_kind(denial: Denial) -> str:
-    """The stage's kind, or the stage name that starts its rule ("access: scopes ..." -> "access")."""
-    return denial.kind or denial.rule.partition(":")[0].strip() or "denied"
 
 
 def parse_networks(values: Sequence[str]) -> tuple[Network, ...]:
@@ -111,16 +107,18 @@ class Checker:
 
     def check(self, head: RequestHead, peer: str, trusted: bool) -> Outcome | Awaitable[Outcome]:
         if not trusted:
-            return Outcome(403, "only the ingress may ask for decisions", "untrusted-peer")
+            return Outcome(403, "only the ingress may ask for decisions", DenyKind.UNTRUSTED_PEER)
         try:
             original = read_original(head, self.dialect, self.path_prefix)
         except BadCheck as bad:  # a name of its own: mypyc types one variable per name
-            return Outcome(403, str(bad), "bad-check")
+            return Outcome(403, str(bad), DenyKind.BAD_CHECK)
         path = original.target.partition("?")[0]
         try:
             normalized = normalize_path(path)
         except PathError as error:
-            return Outcome(400, str(error), "bad-request", original=original, owner=self.plan.platform_team)
+            return Outcome(
+                400, str(error), DenyKind.BAD_REQUEST, original=original, owner=self.plan.platform_team
+            )
         match = self.router.match(original.host, normalized, original.method)
         route = match.route
         if route is None:
@@ -128,9 +126,9 @@ class Checker:
                 allow = (b"allow", ", ".join(match.allowed).encode("ascii"))
                 reason = f"{original.method} is not allowed here"
                 owner = self.plan.platform_team
-                return Outcome(405, reason, "method-not-allowed", "", (allow,), original, owner=owner)
+                return Outcome(405, reason, DenyKind.METHOD_NOT_ALLOWED, "", (allow,), original, owner=owner)
             reason = "no route for this host and path"
-            return Outcome(404, reason, "no-route", original=original, owner=self.plan.platform_team)
+            return Outcome(404, reason, DenyKind.NO_ROUTE, original=original, owner=self.plan.platform_team)
         entrypoint: PlannedEntrypoint | None = match.entrypoint
         proxies = self._proxies[entrypoint.name] if entrypoint is not None else self.trusted
         admission = Admission(head, route, original.method, normalized, peer, proxies, time.monotonic())
@@ -148,7 +146,7 @@ class Checker:
             log.exception("a policy stage failed")
             admission.finish(503)
             reason = "the gateway could not decide this request"
-            return Outcome(503, reason, "error", "", (), original, admission.route, admission)
+            return Outcome(503, reason, DenyKind.ERROR, "", (), original, admission.route, admission)
         return _outcome(verdict, original, admission)
 
 
@@ -161,7 +159,7 @@ def _outcome(verdict: Denial | None, original: Original, admission: Admission) -
     return Outcome(
         verdict.status,
         verdict.reason,
-        deny_kind(verdict),
+        kind_of(verdict),
         verdict.rule,
         verdict.headers,
         original,

@@ -38,6 +38,7 @@ from frontdoor.observe.control import Operations
 from frontdoor.observe.traffic import RouteKey
 from frontdoor.plan import PlannedRoute
 from frontdoor.policy.admission import StageContext
+from frontdoor.policy.denykind import DenyKind
 from frontdoor.policy.killswitch import route_id
 
 log = logging.getLogger("frontdoor.authz")
@@ -327,7 +328,9 @@ class AuthzConnection(asyncio.Protocol):
         error = None if done.cancelled() else done.exception()
         if done.cancelled() or error is not None:
             self.service.report_error("a policy stage failed", error)
-            self._reply(head, Outcome(503, "the gateway could not decide this request", "error"), started)
+            self._reply(
+                head, Outcome(503, "the gateway could not decide this request", DenyKind.ERROR), started
+            )
         else:
             self._reply(head, done.result(), started)
         while self.waiting and not self.busy and not self.closed:

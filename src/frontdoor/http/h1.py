@@ -21,10 +21,9 @@ from frontdoor.http.fields import HANDLED, OWN_PREFIX, lowered
 from frontdoor.memo import Memo
 
 _NO_TOKENS: Final[frozenset[bytes]] = frozenset()
-# what the reader holds between requests (see RequestReader.on_message_complete): never appended to
-_NO_HEADERS: Final[list[tuple[bytes, bytes]]] = []
-_NO_LINES: Final[list[bytes]] = []
-_NO_SPECIAL: Final[list[tuple[bytes, bytes, bytes]]] = []
+# The fields of the head being read: all of them as received, the ready-made lines of those a proxy
+# copies as they are, and (lowered name, name, value) of the others (see RequestHead.plain/special).
+_Fields = tuple[list[tuple[bytes, bytes]], list[bytes], list[tuple[bytes, bytes, bytes]]]
 
 
 class RequestHead:
@@ -133,13 +132,12 @@ class RequestReader:
 
     __slots__ = (
         "_body_bytes",
+        "_fields",
         "_head_bytes",
-        "_headers",
         "_in_head",
         "_parser",
-        "_plain",
         "_size",
-        "_special",
+        "_trailer_room",
         "_tunnel",
         "_url",
         "limits",
@@ -150,9 +148,10 @@ class RequestReader:
         self.sink = sink
         self.limits = limits
         self._parser = httptools.HttpRequestParser(self)
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._plain: list[bytes] = []
-        self._special: list[tuple[bytes, bytes, bytes]] = []
+        # None outside a head: once handed to the RequestHead the lists are the head's, and an idle
+        # keep-alive connection holds nothing of its last request (nor a list shared with others)
+        self._fields: _Fields | None = None
+        self._trailer_room = 0  # how many more fields (trailers) max_headers allows
         self._size = 0
         self._url = b""
         self._head_bytes = 0
@@ -181,7 +180,7 @@ class RequestReader:
                 raise ProtocolError(505, "only HTTP/1.1 and HTTP/1.0 are served here") from None
             raise ProtocolError(400, f"malformed request: {exc}") from None
         if self._in_head and self._head_bytes > self.limits.max_header_bytes:
-            if not self._headers:
+            if self._fields is None or not self._fields[0]:
                 raise ProtocolError(414, "the request target is too long")
             raise ProtocolError(431, "the request head is larger than max_header_bytes")
         return None
@@ -200,9 +199,7 @@ class RequestReader:
     # --- llhttp callbacks ----------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._headers = []
-        self._plain = []
-        self._special = []
+        self._fields = ([], [], [])
         self._size = 0
         self._url = b""
         self._in_head = True
@@ -214,22 +211,38 @@ class RequestReader:
             raise ProtocolError(414, "the request target is too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        headers = self._headers
+        fields = self._fields
+        if fields is None:
+            self._on_trailer()
+            return
+        headers, plain, special = fields
         headers.append((name, value))
         # Names are lowered once, here, and sorted for forwarding (headers.py): most fields are copied
         # upstream as they are, so their line is made now.
         lower = lowered(name)
         self._size += len(name) + len(value) + 4
         if lower in HANDLED or lower.startswith(OWN_PREFIX):
-            self._special.append((lower, name, value))
+            special.append((lower, name, value))
         else:
-            self._plain.append(b"%b: %b\r\n" % (name, value))  # compiled, cheaper than three concatenations
+            plain.append(b"%b: %b\r\n" % (name, value))  # compiled, cheaper than three concatenations
         if len(headers) > self.limits.max_headers:
+            raise ProtocolError(431, "the request has too many header fields")
+
+    def _on_trailer(self) -> None:
+        """A field after the body (a chunked request's trailer section): dropped, as the gateway
+        forwards no trailers, and never added to the head's fields, which may not have gone upstream yet
+        (a pipelined request); counted against max_headers with the head's."""
+        self._trailer_room -= 1
+        if self._trailer_room < 0:
             raise ProtocolError(431, "the request has too many header fields")
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        head = self._build_head()
+        fields = self._fields
+        assert fields is not None  # llhttp reports the head's end only after its beginning
+        self._fields = None  # the head owns them now: what llhttp reports next is a trailer
+        self._trailer_room = self.limits.max_headers - len(fields[0])
+        head = self._build_head(fields)
         self._head_bytes = 0
         self.sink.on_request_head(head)
 
@@ -241,18 +254,12 @@ class RequestReader:
 
     def on_message_complete(self) -> None:
         self._in_head = True
-        # The head owns the fields now: the reader lets go of them, so that an idle keep-alive
-        # connection holds nothing of its last request. llhttp calls on_message_begin (fresh lists)
-        # before any field of the next one, so the shared empty lists are never appended to.
-        self._headers = _NO_HEADERS
-        self._plain = _NO_LINES
-        self._special = _NO_SPECIAL
-        self._url = b""
+        self._url = b""  # an idle keep-alive connection holds nothing of its last request
         self.sink.on_request_end()
 
     # --- validation of a complete head ---------------------------------------------------------------
 
-    def _build_head(self) -> RequestHead:
+    def _build_head(self, fields: _Fields) -> RequestHead:
         parser = self._parser
         raw_method = parser.get_method()
         method = _METHOD_NAMES.get(raw_method) or raw_method.decode("ascii")
@@ -264,7 +271,8 @@ class RequestReader:
         transfer_encodings: list[bytes] = []
         connection: set[bytes] = set()
         expect = upgrade = None
-        for lower, _, value in self._special:
+        headers, plain, special = fields
+        for lower, _, value in special:
             if lower not in _FRAMING_FIELDS:
                 continue
             if lower == b"host":
@@ -325,7 +333,6 @@ class RequestReader:
         if not _valid_host(host_bytes):
             raise ProtocolError(400, "the Host header is not a valid host")
         host = host_from_target if host_from_target is not None else host_bytes.decode("ascii")
-        headers, special = self._headers, self._special
         if host_from_target is not None:
             # RFC 9112 3.2.2: the target's authority replaces the Host header, for routing and upstream
             authority = host_from_target.encode("latin-1")
@@ -356,7 +363,7 @@ class RequestReader:
             expect_continue,
             "websocket" if wants_upgrade and upgrade == b"websocket" else None,
             frozenset(connection) if connection else _NO_TOKENS,
-            self._plain,
+            plain,
             special,
         )
 

@@ -22,6 +22,7 @@ import os
 
 from frontdoor.plan import Plan, PlannedRoute
 from frontdoor.policy.admission import Admission, Denial, StageContext, Verdict
+from frontdoor.policy.denykind import DenyKind
 from frontdoor.policy.stops import OPEN_STORES, StopStore, file_store
 from frontdoor.statedir import deployment_dir
 
@@ -89,5 +90,5 @@ class KillSwitchStage:
             f"{stop.kind} {stop.target} was stopped by the platform team at {stop.at}: {stop.reason}",
             f"kill-switch: {stop.kind} {stop.target}",
             _RETRY_AFTER,
-            kind="kill-switch",
+            kind=DenyKind.KILL_SWITCH,
         )

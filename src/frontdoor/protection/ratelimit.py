@@ -13,6 +13,7 @@ from frontdoor.contract.models import RateLimit
 from frontdoor.contract.values import format_duration
 from frontdoor.memo import Memo
 from frontdoor.policy.admission import Admission, Denial, Verdict
+from frontdoor.policy.denykind import DenyKind
 from frontdoor.protection.counters import RATE_LIMITED, count
 from frontdoor.protection.gcra import LocalBuckets, Rate, ceil_seconds
 from frontdoor.protection.headers import RETRY_AFTER, PolicyFields
@@ -65,7 +66,7 @@ class ServiceLimit:
             fields.state(0, max(retry, ceil_seconds(debt))),
             (RETRY_AFTER, b"%d" % retry),
         )
-        return Denial(429, self.reason, self.rule, headers, "rate-limit")
+        return Denial(429, self.reason, self.rule, headers, DenyKind.RATE_LIMIT)
 
 
 class _ServiceBuckets:

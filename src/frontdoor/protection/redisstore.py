@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import NoScriptError
 
 from frontdoor.policy.admission import Admission, Denial, Verdict
+from frontdoor.policy.denykind import DenyKind
 from frontdoor.protection.counters import STORE_FAILED_CLOSED, STORE_FAILED_OPEN, count
 from frontdoor.protection.gcra import ceil_seconds
 from frontdoor.protection.headers import RETRY_AFTER
@@ -248,7 +249,7 @@ class RedisRateLimit:
             "the rate-limit store cannot be reached and this edge refuses requests it cannot count",
             "rate-limit: store unreachable (on_store_failure: deny)",
             ((RETRY_AFTER, b"%d" % self.health.wait(now)),),
-            "rate-limit-store",
+            DenyKind.RATE_LIMIT_STORE,
         )
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from frontdoor.policy.admission import Admission, Denial, Verdict
+from frontdoor.policy.denykind import DenyKind
 from frontdoor.protection.breaker import PROBE, REFUSE, CircuitBreaker
 from frontdoor.protection.counters import CIRCUIT_OPENED, CIRCUIT_REJECTED, SHED, count
 from frontdoor.protection.gcra import ceil_seconds
@@ -39,7 +40,7 @@ class ServiceGuard:
             f"{service} has {max_inflight} requests in flight, its limit: shedding load, retry shortly",
             f"shedding: max_inflight_per_service {max_inflight}",
             ((RETRY_AFTER, b"1"),),
-            "shed",
+            DenyKind.SHED,
         )
 
     def admit(self, admission: Admission) -> Denial | None:
@@ -76,7 +77,7 @@ class ServiceGuard:
             f"{self.service} is failing and its circuit is open: the edge is not sending it requests",
             f"circuit-breaker: open for {breaker.open_for:g}s",
             ((RETRY_AFTER, b"%d" % retry),),
-            "circuit-open",
+            DenyKind.CIRCUIT_OPEN,
         )
 
 

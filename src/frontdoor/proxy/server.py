@@ -29,7 +29,9 @@ from frontdoor.plan import Plan, PlannedRoute, load_plan
 from frontdoor.policy.admission import StageContext
 from frontdoor.policy.balancing import Endpoint
 from frontdoor.policy.killswitch import route_id
-from frontdoor.proxy.downstream import Downstream, Request
+from frontdoor.protection.shedding import GuardStage
+from frontdoor.proxy.downstream import Downstream
+from frontdoor.proxy.exchange import Exchange
 from frontdoor.proxy.health import HealthChecker
 from frontdoor.proxy.runtime import Runtime, build_runtime
 from frontdoor.proxy.tls import server_context
@@ -37,8 +39,6 @@ from frontdoor.proxy.tls import server_context
 log = logging.getLogger("frontdoor.gateway")
 # json's string encoder (the C one when available), as JSONEncoder uses it with ensure_ascii
 _string: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
-# the gateway's own 5xx for a routed, admitted request: the upstream failed
-_UPSTREAM_ERRORS: Final = {502: "error", 503: "unavailable", 504: "timeout"}
 _clock: Final = time.monotonic  # bound once: the access log reads it for every request
 # JSON strings of the clients, hosts and paths a gateway keeps seeing (bounded, emptied when full)
 _JSON_STRINGS: Final[Memo[str, str]] = Memo(4096)
@@ -142,16 +142,13 @@ class Gateway:
         """The circuit breakers' states, from the stages that report one (asked once a second)."""
         states: dict[tuple[str, str], int] = {}
         for stage in self.runtime.pipeline.stages:
-            report = getattr(stage, "state", None)
-            if not callable(report):
-                continue
-            for service, info in report().items():
-                circuit = info.get("circuit") if isinstance(info, dict) else None
-                if isinstance(circuit, str) and circuit in metrics.CIRCUIT_STATES:
-                    states[(service, "")] = metrics.CIRCUIT_STATES[circuit]
+            if isinstance(stage, GuardStage):  # the one stage with circuit breakers
+                for service, guard in stage.guards.items():
+                    if guard.breaker is not None:
+                        states[(service, "")] = metrics.CIRCUIT_STATES[guard.breaker.state]
         return states
 
-    def log_request(self, downstream: Downstream, request: Request) -> None:
+    def log_request(self, downstream: Downstream, request: Exchange) -> None:
         """The request is over: count it, and log it as one JSON line.
 
         The line is the same object json would encode from a dict with these keys in this order, built
@@ -168,9 +165,8 @@ class Gateway:
                 info = self._describe(route)
             routed = info[1]
             key = info[2]
-            upstream_error = ""
-            if not denied_by and not request.response_started and status >= 502:
-                upstream_error = _UPSTREAM_ERRORS.get(status, "")
+            failure = request.failure
+            upstream_error = failure.label if failure is not None else ""  # proxy/failures.py names them
         else:
             routed, key = self._unmatched
             upstream_error = ""

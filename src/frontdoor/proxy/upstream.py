@@ -11,6 +11,7 @@ from typing import Final, Protocol, cast
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.response import BodyMode, ResponseReader, ResponseSink
 from frontdoor.policy.balancing import Endpoint
+from frontdoor.proxy.failures import Failure, Lost
 
 MAX_IDLE_PER_ENDPOINT: Final = 64
 
@@ -21,11 +22,11 @@ def upstream_tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-class Exchange(ResponseSink, Protocol):
-    """The downstream side of one request: the response as it is read, and what happens to the
-    connection it comes on."""
+class UpstreamSink(ResponseSink, Protocol):
+    """What an upstream connection reports to: the downstream side of one request (proxy/exchange.py
+    Exchange), the response as it is read, and what happens to the connection it comes on."""
 
-    def on_upstream_lost(self, error: str) -> None: ...
+    def on_upstream_lost(self, lost: Lost) -> None: ...
 
     def on_upstream_tunnel(self, data: bytes) -> None: ...
 
@@ -66,7 +67,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         # The exchange in progress reads the response directly (see begin): no forwarding layer here.
         self.reader = ResponseReader(DETACHED)
-        self.exchange: Exchange | None = None
+        self.exchange: UpstreamSink | None = None
         self.got_response_bytes = False
         self.tunnel = False
         self.closed = False
@@ -74,7 +75,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     # --- driven by the exchange ----------------------------------------------------------------------
 
-    def begin(self, exchange: Exchange, method: str) -> None:
+    def begin(self, exchange: UpstreamSink, method: str) -> None:
         self.exchange = exchange
         self.reader.sink = exchange
         self.got_response_bytes = False
@@ -117,11 +118,11 @@ class UpstreamConnection(asyncio.Protocol):
         self.got_response_bytes = True
         try:
             rest = self.reader.feed(data)
-        except ProtocolError as exc:
+        except ProtocolError:
             exchange = self.exchange
             self.abort()
             if exchange is not None:
-                exchange.on_upstream_lost(exc.reason)
+                exchange.on_upstream_lost(Lost.BAD_RESPONSE)
             return
         exchange = self.exchange
         if exchange is not None:
@@ -142,12 +143,12 @@ class UpstreamConnection(asyncio.Protocol):
             return
         if self.tunnel:
             self.detach()
-            exchange.on_upstream_lost("")
+            exchange.on_upstream_lost(Lost.TUNNEL_ENDED)
         elif self.reader.eof():
             return  # a close-delimited body ended (on_response_end has been called)
         else:
             self.detach()
-            exchange.on_upstream_lost("the upstream closed the connection" if exc is None else str(exc))
+            exchange.on_upstream_lost(Lost.CLOSED if exc is None else Lost.RESET)
 
     def pause_writing(self) -> None:
         if self.exchange is not None:
@@ -158,7 +159,8 @@ class UpstreamConnection(asyncio.Protocol):
             self.exchange.resume_upstream_writes()
 
 
-ConnectCallback = Callable[[UpstreamConnection | None, str], None]
+# a connection, or None and why not
+ConnectCallback = Callable[[UpstreamConnection | None, Failure | None], None]
 
 
 class Pool:
@@ -172,12 +174,12 @@ class Pool:
         self.closed = False
 
     def acquire(self, callback: ConnectCallback, fresh: bool = False) -> None:
-        """Calls ``callback(connection, "")`` when one is ready, or ``callback(None, reason)``;
+        """Calls ``callback(connection, None)`` when one is ready, or ``callback(None, failure)``;
         ``fresh`` skips the idle connections (after one turned out to be stale)."""
         if not fresh:
             connection = self.take_idle()
             if connection is not None:
-                callback(connection, "")
+                callback(connection, None)
                 return
         task = self.loop.create_task(self._connect())
         task.add_done_callback(lambda done: self._connected(done, callback))
@@ -208,15 +210,15 @@ class Pool:
 
     def _connected(self, done: asyncio.Task[UpstreamConnection], callback: ConnectCallback) -> None:
         if done.cancelled():
-            callback(None, "the connection attempt was cancelled")
+            callback(None, Failure.CONNECT_CANCELLED)
             return
         error = done.exception()
         if error is None:
-            callback(done.result(), "")
+            callback(done.result(), None)
         elif isinstance(error, TimeoutError):
-            callback(None, "connect timeout")
+            callback(None, Failure.CONNECT_TIMEOUT)
         else:
-            callback(None, "connect failed")
+            callback(None, Failure.CONNECT_FAILED)
 
     def release(self, connection: UpstreamConnection) -> None:
         connection.detach()

@@ -1,0 +1,474 @@
+"""One request on a client connection, from its head to the end of its response: routing, the policy
+stages, the upstream attempts (retries, a stale keep-alive connection retried once), the response or
+the gateway's own answer.
+
+The connection (proxy/downstream.py) owns the bytes, the pipelining, keep-alive and the timers; it
+makes an Exchange per request head and hands it the body. The Exchange reads the upstream's response
+directly (it is the upstream connection's sink), and tells the connection when it is over
+(``Downstream.finish``). Everything runs in protocol callbacks, with no task per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final
+
+from frontdoor.http.h1 import RequestHead
+from frontdoor.http.headers import HOP_BY_HOP, downstream_response_headers, upstream_request
+from frontdoor.http.messages import status_line
+from frontdoor.http.paths import PathError, normalize_path, strip_route_prefix
+from frontdoor.http.response import BodyMode, forwarded_lines
+from frontdoor.http.tracing import fresh_ids, valid_request_id
+from frontdoor.policy.admission import Admission, Denial
+from frontdoor.policy.balancing import Balancer, Endpoint
+from frontdoor.policy.denykind import kind_of
+from frontdoor.proxy.failures import Failure, Lost
+from frontdoor.proxy.framing import chunk, own_answer
+from frontdoor.proxy.runtime import IDEMPOTENT, Runtime
+from frontdoor.proxy.states import (
+    ANSWERING,
+    CLIENT_CLOSED,
+    CONNECTING,
+    DECIDING,
+    FORWARDING,
+    HOLDING,
+    QUEUED,
+    RESPONDING,
+    SENT,
+    TUNNEL,
+)
+from frontdoor.proxy.upstream import UpstreamConnection
+
+if TYPE_CHECKING:
+    from frontdoor.plan import PlannedRoute
+    from frontdoor.proxy.downstream import Downstream
+
+BUFFER_LIMIT: Final = 256 * 1024  # request body held while the upstream connection is being made
+CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+_clock: Final = time.monotonic  # the clock of every duration here (see proxy/downstream.py)
+
+
+class Exchange:
+    """One request and its response. Slotted: built for every request."""
+
+    __slots__ = (
+        "admission",
+        "attempts",
+        "buffer",
+        "buffered",
+        "bytes_out",
+        "client",
+        "close_after",
+        "denied_by",
+        "deny_kind",
+        "ended",
+        "endpoint",
+        "failure",
+        "forwarded",
+        "head",
+        "out_chunked",
+        "request_id",
+        "retried_stale",
+        "route",
+        "runtime",
+        "started",
+        "state",
+        "status",
+        "trace_line",
+        "traceparent",
+        "tried",
+        "upstream",
+        "upstream_armed",
+        "upstream_started",
+        "websocket",
+    )
+
+    def __init__(self, client: Downstream, head: RequestHead, runtime: Runtime) -> None:
+        self.client = client
+        self.head = head
+        self.runtime = runtime  # the one this request started under: a reload changes later ones only
+        self.state = QUEUED
+        self.started = _clock()
+        self.request_id = ""
+        self.route: PlannedRoute | None = None
+        self.admission: Admission | None = None  # set once the request is routed
+        self.forwarded: bytes = b""  # the head as it goes upstream
+        self.endpoint: Endpoint | None = None
+        self.tried: list[Endpoint] = []
+        self.attempts = 0
+        self.upstream: UpstreamConnection | None = None
+        self.buffer: list[bytes] = []
+        self.buffered = 0
+        self.ended = False  # the request's body was read to its end
+        self.out_chunked = False
+        self.close_after = not head.keep_alive
+        self.status = 0  # the HTTP status answered (the upstream's or the gateway's), 0 until then
+        self.bytes_out = 0
+        self.websocket = False
+        self.retried_stale = False
+        self.denied_by = ""
+        self.deny_kind = ""  # the Denial's kind (policy/denykind.py), for the metrics and the log
+        self.failure: Failure | None = None  # why the gateway answered a routed request itself
+        self.upstream_started = 0.0  # monotonic time the request was handed to the upstream side
+        self.traceparent = b""
+        self.trace_line = b""  # "traceparent: ...\r\n" as sent upstream and back, b"" with tracing off
+        self.upstream_armed = False  # the connection's timer runs the upstream timeout for this one
+
+    # --- the request, as the connection reads it ------------------------------------------------------
+
+    def on_body(self, data: bytes) -> None:
+        state = self.state
+        upstream = self.upstream
+        if upstream is not None and state in FORWARDING:
+            upstream.write(chunk(data) if self.head.chunked else data)
+        elif state in HOLDING:
+            self.buffer.append(data)
+            self.buffered += len(data)
+            if self.buffered > BUFFER_LIMIT:
+                self.client.pause("buffer")
+
+    def on_end(self) -> None:
+        self.ended = True
+        upstream = self.upstream
+        if upstream is not None and self.state in FORWARDING:
+            if self.head.chunked:
+                upstream.write(b"0\r\n\r\n")
+            self.client.arm_upstream_timer(self)
+
+    # --- routing and the stages -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """The request's turn: route it and run the stages."""
+        self.state = DECIDING
+        client = self.client
+        head = self.head
+        runtime = self.runtime
+        ids = fresh_ids()
+        # a trusted proxy's request id, or a fresh one (asked only of a trusted peer: no call otherwise)
+        self.request_id = (client.trusted and self._trusted_request_id()) or ids[:32]
+        path, _, query = head.target.partition("?")
+        try:
+            normalized = normalize_path(path)
+        except PathError as error:
+            self.reject(400, str(error))
+            return
+        if runtime is not client.listener_runtime:
+            client.refresh_listener(runtime)  # a reload changes routes for new requests
+        listener = client.listener
+        match = listener.router.match(head.host, normalized, head.method)
+        if match.route is None:
+            if match.status == 405:
+                allow = (b"allow", ", ".join(match.allowed).encode("ascii"))
+                self.reject(405, f"{head.method} is not allowed here", extra=(allow,))
+            else:
+                self.reject(404, "no route for this host and path")
+            return
+        route = self.route = match.route
+        if route.service not in runtime.balancers:
+            self.fail(Failure.NO_UPSTREAM)
+            return
+        admission = self.admission = Admission(
+            head,
+            route,
+            head.method,
+            normalized,
+            client.peer,
+            listener.trusted,
+            self.started,  # a moment ago, in this same callback
+            client.seen,
+        )
+        verdict = runtime.pipeline.check(admission)
+        if verdict is None:
+            self._admitted(admission, normalized, query, ids)
+        elif isinstance(verdict, Denial):
+            self._deny(verdict)
+        else:
+            client.pause("decision")  # nothing more is read until this request is decided
+            task: asyncio.Future[Denial | None] = asyncio.ensure_future(verdict, loop=client.loop)
+            task.add_done_callback(lambda done: self._decided(done, normalized, query, ids))
+
+    def _decided(self, done: asyncio.Future[Denial | None], normalized: str, query: str, ids: str) -> None:
+        """A pending decision is in: go on with the request, unless the client went away meanwhile."""
+        self.client.resume("decision")
+        admission = self.admission
+        assert admission is not None
+        if self.state is not DECIDING or self.client.closed:
+            admission.finish(CLIENT_CLOSED)
+            return
+        error = None if done.cancelled() else done.exception()
+        if done.cancelled() or error is not None:
+            self.client.gateway.report_error("a policy stage failed", error)
+            self.fail(Failure.UNDECIDED)
+            return
+        verdict = done.result()
+        if verdict is None:
+            self._admitted(admission, normalized, query, ids)
+        else:
+            self._deny(verdict)
+
+    def _deny(self, denial: Denial) -> None:
+        self.denied_by = denial.rule
+        self.deny_kind = kind_of(denial)
+        self.reject(denial.status, denial.reason, denial.headers)
+
+    def _admitted(self, admission: Admission, normalized: str, query: str, ids: str) -> None:
+        client = self.client
+        listener = client.listener
+        head = self.head
+        route = admission.route
+        if head.upgrade == "websocket":
+            self.websocket = True
+            self.close_after = True  # after a refused upgrade the bytes that follow are not HTTP
+            client.accept_upgrade()
+        if head.expect_continue:
+            client.write(CONTINUE)
+        target = strip_route_prefix(normalized, route.path.path) if route.strip_prefix else normalized
+        if query:
+            target += "?" + query
+        forwarded = upstream_request(
+            head,
+            target,
+            client.peer,
+            client.trusted,
+            listener.scheme,
+            self.request_id,
+            self.websocket,
+            identity=admission.upstream_headers or (),
+            fallback_host=listener.address_text,
+            ids=ids,
+            trace=listener.trace,
+        )
+        self.forwarded = forwarded.head
+        self.traceparent = forwarded.traceparent
+        self.trace_line = forwarded.trace_line
+        self.upstream_started = _clock()
+        self._connect()
+
+    def _trusted_request_id(self) -> str:
+        """The request id a trusted proxy sent, or "" to make one."""
+        for name, value in self.head.headers:
+            if name.lower() == b"x-request-id" and valid_request_id(value):
+                return value.decode("ascii")
+        return ""
+
+    # --- upstream attempts ----------------------------------------------------------------------------
+
+    def _connect(self, failure: Failure | None = None) -> None:
+        """Pick an endpoint not tried yet and get a connection to it; ``failure`` is the last attempt's."""
+        self.state = CONNECTING
+        route = self.route
+        assert route is not None
+        runtime = self.runtime
+        endpoint = runtime.balancers[route.service].pick(_clock(), self.tried)
+        if endpoint is None:
+            self.fail(failure or Failure.NO_ENDPOINT)
+            return
+        self.endpoint = endpoint
+        self.tried.append(endpoint)
+        budgets = runtime.retry_budgets
+        if budgets and not self.attempts and not self.retried_stale:
+            budgets[route.service].request(self.started)
+        self.attempts += 1
+        pool = runtime.pool(endpoint)
+        if not self.retried_stale:
+            conn = pool.take_idle()
+            if conn is not None:  # keep-alive reuse: straight on, no callback
+                self._connected(conn, None)
+                return
+        pool.acquire(self._connected, fresh=self.retried_stale)
+
+    def _connected(self, conn: UpstreamConnection | None, failure: Failure | None) -> None:
+        endpoint = self.endpoint
+        assert endpoint is not None
+        if conn is None:
+            assert failure is not None
+            Balancer.failed(endpoint, _clock())
+            if self.state is CONNECTING and not self.client.closed:
+                runtime = self.runtime
+                if (
+                    self._may_retry()
+                    and self.attempts < runtime.retries.attempts
+                    and runtime.retry_allowed(self.route)
+                ):
+                    self._connect(failure)
+                else:
+                    self.fail(failure)
+            return
+        if self.state is not CONNECTING or self.client.closed:
+            self.runtime.pool(endpoint).release(conn)
+            return
+        Balancer.succeeded(endpoint)
+        self.upstream = conn
+        head = self.head
+        conn.begin(self, head.method)
+        self.state = SENT
+        if not self.buffer and not head.chunked:
+            conn.write(self.forwarded)  # the common case: the head alone
+        else:
+            parts = [self.forwarded]
+            if self.buffer:
+                parts.extend(map(chunk, self.buffer) if head.chunked else self.buffer)
+                self.buffer = []
+                self.buffered = 0
+                self.client.resume("buffer")
+            if self.ended and head.chunked:
+                parts.append(b"0\r\n\r\n")
+            conn.write(b"".join(parts))
+        if self.ended or self.websocket:
+            self.client.arm_upstream_timer(self)
+
+    def _may_retry(self) -> bool:
+        """Only a request none of whose body is gone, and only an idempotent one if so configured."""
+        if self.runtime.retries.only_idempotent and self.head.method not in IDEMPOTENT:
+            return False
+        return not (self.state is SENT and self.head.has_body)
+
+    def upstream_timeout(self) -> None:
+        """The connection's timer: the upstream did not answer in time."""
+        self.upstream_armed = False
+        if self.state not in ANSWERING:
+            self.fail(Failure.READ_TIMEOUT)
+
+    # --- the response (the upstream connection's sink, proxy/upstream.py Exchange) --------------------
+
+    def on_informational(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        if status == 100 or self.head.version != "1.1":
+            return  # 100 Continue was already answered by the gateway itself
+        fields = (n + b": " + v + b"\r\n" for n, v in headers if n.lower() not in HOP_BY_HOP)
+        self.client.out.append(b"".join([status_line(status), *fields, b"\r\n"]))
+
+    def on_response_head(
+        self,
+        status: int,
+        reason: bytes,
+        headers: Sequence[tuple[bytes, bytes]],
+        mode: BodyMode,
+        length: int | None,
+    ) -> None:
+        client = self.client
+        client.cancel_upstream_timer(self)
+        self.status = status
+        if self.websocket and status == 101:
+            self.state = TUNNEL
+            extra = client.listener.hsts + b"connection: upgrade\r\nupgrade: websocket\r\n"
+            lines = downstream_response_headers(headers, self.request_id, self.trace_line, extra)
+            client.out.append(b"".join([status_line(101, reason), *lines, b"\r\n"]))
+            client.tunnel = True
+            return
+        self.state = RESPONDING
+        if self.head.has_body and not self.ended:
+            self.close_after = True  # the upstream answered before reading the whole body
+        conn = self.upstream
+        head = self.head
+        lines = [
+            status_line(status, reason),
+            *(forwarded_lines(conn.reader) if conn is not None else ()),
+            b"x-request-id: %b\r\n%b%b"
+            % (self.request_id.encode("ascii"), self.trace_line, client.listener.hsts),
+        ]
+        admission = self.admission
+        if admission is not None and admission.response_head:
+            lines.append(admission.response_head)
+        if head.method == "HEAD" or mode == "none":
+            if length is not None and status not in (204,) and status >= 200:
+                lines.append(b"content-length: %d\r\n" % length)
+        elif mode == "length":
+            lines.append(b"content-length: %d\r\n" % (length or 0))
+        elif head.version == "1.1":
+            self.out_chunked = True
+            lines.append(b"transfer-encoding: chunked\r\n")
+        else:
+            self.close_after = True  # an HTTP/1.0 client learns the end from the close
+        if self.close_after:
+            lines.append(b"connection: close\r\n")
+        elif head.version == "1.0":
+            lines.append(b"connection: keep-alive\r\n")
+        lines.append(b"\r\n")
+        client.out.append(b"".join(lines))
+
+    def on_response_body(self, data: bytes) -> None:
+        self.bytes_out += len(data)
+        self.client.out.append(chunk(data) if self.out_chunked else data)
+
+    def on_response_end(self, reusable: bool) -> None:
+        client = self.client
+        if self.out_chunked:
+            client.out.append(b"0\r\n\r\n")
+        self.flush()
+        conn = self.upstream
+        self.upstream = None
+        if conn is not None:
+            if reusable and self.ended and self.endpoint is not None:
+                self.runtime.pool(self.endpoint).release(conn)
+            else:
+                conn.abort()
+        client.finish(self)
+
+    def on_upstream_lost(self, lost: Lost) -> None:
+        client = self.client
+        conn = self.upstream
+        self.upstream = None
+        client.cancel_upstream_timer(self)
+        if lost is Lost.TUNNEL_ENDED or self.state is TUNNEL:
+            client.close()
+            return
+        if self.state is RESPONDING:
+            client.logged(self)
+            client.abort()  # a truncated response must not look complete to the client
+            return
+        # A pooled connection the upstream had just closed: once, on a new connection, without counting it
+        # against the endpoint or the retry budget (nothing reached the application).
+        stale = conn is not None and conn.used and not conn.got_response_bytes
+        if stale and self.ended and not self.retried_stale and self._may_retry():
+            self.retried_stale = True
+            self.attempts -= 1
+            self.tried.pop()
+            self._connect()
+            return
+        self.fail(Failure.NO_RESPONSE)
+
+    def flush(self) -> None:
+        """Write what the upstream's last read produced, in one call: a response head and its body
+        usually arrive together, and every write to a socket is a system call."""
+        client = self.client
+        out = client.out
+        if out and client.transport is not None:
+            client.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
+
+    def on_upstream_tunnel(self, data: bytes) -> None:
+        self.client.write(data)
+
+    def pause_upstream_writes(self) -> None:
+        self.client.pause("upstream")
+
+    def resume_upstream_writes(self) -> None:
+        self.client.resume("upstream")
+
+    # --- the gateway's own answers --------------------------------------------------------------------
+
+    def fail(self, failure: Failure) -> None:
+        self.failure = failure
+        self.reject(failure.status, failure.reason)
+
+    def reject(self, status: int, reason: str, extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+        """Answer with the gateway's own error; never reached once a response started."""
+        client = self.client
+        self.drop_upstream()
+        if self.head.has_body and not self.ended:
+            self.close_after = True  # the rest of its body will not be read
+        self.status = status
+        answer = own_answer(self, client.listener, status, reason, extra)
+        if not client.closed:
+            client.write(answer)
+            # the access log's "bytes" is the body sent, the gateway's own JSON here
+            self.bytes_out = 0 if self.head.method == "HEAD" else len(answer) - answer.index(b"\r\n\r\n") - 4
+        client.finish(self)
+
+    def drop_upstream(self) -> None:
+        self.client.cancel_upstream_timer(self)
+        if self.upstream is not None:
+            self.upstream.abort()
+            self.upstream = None

@@ -1,0 +1,46 @@
+"""Why the gateway answered a routed request itself, and why an upstream connection went away: typed,
+each mapped here, once, to what the client, the access log and the metrics see.
+
+Nothing else decides a status from a failure: the exchange answers ``failure.status`` with
+``failure.reason``, the access log and the metrics label it ``failure.label`` (``upstream_error``).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Failure(enum.Enum):
+    """A routed, admitted request the gateway could not get answered upstream."""
+
+    # value: (status, the reason the client reads, the log's and metrics' upstream_error)
+    NO_UPSTREAM = (503, "the service has no upstream in this environment", "unavailable")
+    UNDECIDED = (503, "the gateway could not decide this request", "unavailable")  # a stage failed
+    NO_ENDPOINT = (503, "no upstream endpoint is available", "unavailable")
+    CONNECT_TIMEOUT = (504, "the upstream could not be reached (connect timeout)", "timeout")
+    CONNECT_FAILED = (
+        502,
+        "the upstream could not be reached (connect failed)",
+        "error",
+    )  # refused, unreachable
+    CONNECT_CANCELLED = (
+        502,
+        "the upstream could not be reached (the connection attempt was cancelled)",
+        "error",
+    )
+    READ_TIMEOUT = (504, "the upstream did not answer in time", "timeout")
+    NO_RESPONSE = (502, "the upstream closed the connection without a response", "error")
+
+    def __init__(self, status: int, reason: str, label: str) -> None:
+        self.status = status
+        self.reason = reason
+        self.label = label
+
+
+class Lost(enum.Enum):
+    """How an upstream connection ended while it served an exchange."""
+
+    CLOSED = "closed"  # the upstream closed it cleanly, before the response was complete
+    RESET = "reset"  # an error on the socket (reset, broken pipe)
+    BAD_RESPONSE = "bad response"  # what it sent is not HTTP the gateway accepts
+    TUNNEL_ENDED = "tunnel ended"  # an upgraded connection (WebSocket) ended: not a failure
