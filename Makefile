@@ -43,7 +43,8 @@ sslyze: $(SSLYZE)/.installed
 unit: $(STAMP) system-packages sslyze
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# the end-to-end tests run twice: pure Python, then the mypyc build users and benchmarks run
+test: lint typecheck unit test-compiled
 
 # The request path compiled with mypyc (setup.py), in its own venv so that the editable .venv used for
 # development and tests never runs a stale compiled module. Rebuilt when any source changes.
