@@ -53,6 +53,9 @@ $(COMPILED)/.installed: pyproject.toml setup.py $(shell find src -name '*.py')
 	@$(PYTHON) -m venv $(COMPILED)
 	$(COMPILED)/bin/python -m pip install -q --upgrade pip setuptools wheel 'mypy>=1.10' 'types-PyYAML>=6.0.12'
 	$(COMPILED)/bin/python -m pip install -q .
+	@# a module compiled by an earlier build and no longer listed would shadow its .py (setuptools copies
+	@# build/ as it finds it): start from none
+	rm -rf build $(COMPILED)/lib/python*/site-packages/frontdoor
 	FRONTDOOR_COMPILE=1 $(COMPILED)/bin/python -m pip install -q --no-build-isolation --no-deps --force-reinstall .
 	@touch $@
 
