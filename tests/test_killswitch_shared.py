@@ -32,15 +32,6 @@ def upstreams() -> Iterator[Upstreams]:
     servers.close()
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis").start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def eventually(check: Callable[[], bool], what: str) -> None:
     import time
 
@@ -232,29 +223,24 @@ def test_a_stop_through_either_admin_api_is_enforced_through_redis_without_a_sha
         serve.stop()
 
 
-def denied(port: int, service: str, kind: str) -> float:
+def metric(port: int, name: str, **labels: str) -> float:
+    """The sum of ``name``'s samples whose labels include ``labels``, from the admin listener."""
     status, body = admin(port, "/metrics")
     assert status == 200 and isinstance(body, str)
     return sum(
         float(sample.value)
         for family in text_string_to_metric_families(body)
         for sample in family.samples
-        if sample.name == "frontdoor_denied_total"
-        and sample.labels.get("service") == service
-        and sample.labels.get("kind") == kind
+        if sample.name == name and labels.items() <= sample.labels.items()
     )
+
+
+def denied(port: int, service: str, kind: str) -> float:
+    return metric(port, "frontdoor_denied_total", service=service, kind=kind)
 
 
 def scrape_failures(port: int) -> float:
-    status, body = admin(port, "/metrics")
-    assert status == 200 and isinstance(body, str)
-    return sum(
-        float(sample.value)
-        for family in text_string_to_metric_families(body)
-        for sample in family.samples
-        if sample.name == "frontdoor_stop_store_failures_total"
-        and sample.labels == {"store": "redis", "operation": "read"}
-    )
+    return metric(port, "frontdoor_stop_store_failures_total", store="redis", operation="read")
 
 
 def test_with_redis_gone_the_last_stops_keep_applying_and_the_failure_is_counted(

@@ -32,15 +32,6 @@ def upstreams() -> Iterator[Upstreams]:
         servers.close()
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis").start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def serve(tmp_path: Path, spec: ContractSpec, *extra: str) -> Gateway:
     return Gateway(spec.write(tmp_path / "contract"), spec, tmp_path / "access.log", *extra)
 

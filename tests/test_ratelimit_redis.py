@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -25,15 +23,6 @@ from frontdoor.sharedredis import redis_client, where
 
 from .harness import RedisServer
 from .test_protection_logic import Clock, admission
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def stage(
