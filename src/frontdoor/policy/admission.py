@@ -16,6 +16,7 @@ from frontdoor.http.fields import Field
 from frontdoor.http.h1 import RequestHead
 from frontdoor.networks import Network, within
 from frontdoor.plan import PlannedRoute
+from frontdoor.policy.clientcert import ClientCertificate
 
 Header = Field  # kept: stages and tests name a response field this way
 
@@ -40,6 +41,7 @@ class Admission:
     __slots__ = (
         "_client",
         "api_client",
+        "certificate",
         "finishers",
         "head",
         "issuer",
@@ -66,6 +68,7 @@ class Admission:
         trusted_proxies: tuple[Network, ...],
         now: float,
         seen: object | None = None,
+        certificate: ClientCertificate | None = None,
     ) -> None:
         self.head = head
         self.route = route
@@ -78,6 +81,8 @@ class Admission:
         # the connection's memory for the access stage (access/tokens.py's SeenToken), when there is one
         # connection to one client: opaque here, so that deciding does not depend on how a token is checked
         self.seen = seen
+        # the client certificate the TLS layer verified (serve's handshake, or the ingress's for authz)
+        self.certificate = certificate
         # Filled in by the access stage:
         self.subject: str | None = None  # the verified token's ``sub``
         self.scopes: frozenset[str] = frozenset()
