@@ -48,8 +48,10 @@ class Admission:
         "response_head",
         "route",
         "scopes",
+        "secure",
         "seen",
         "subject",
+        "target",
         "trusted_proxies",
         "upstream_headers",
     )
@@ -76,6 +78,10 @@ class Admission:
         # the connection's memory for the access stage (access/tokens.py's SeenToken), when there is one
         # connection to one client: opaque here, so that deciding does not depend on how a token is checked
         self.seen = seen
+        # set by the process when it knows them: whether the client came over TLS (a cookie the gateway
+        # sets is then Secure), and the original target with its query (where sign-in returns to)
+        self.secure = False
+        self.target = ""
         # Filled in by the access stage:
         self.subject: str | None = None  # the verified token's ``sub``
         self.scopes: frozenset[str] = frozenset()

@@ -345,6 +345,11 @@ class Exchange:
             self.state = TUNNEL
             client.out.append(upgrade_head(self, reason, headers))
             client.tunnel = True
+            if client.client_eof:
+                # the client half-closed before the tunnel opened: it has nothing to send through it,
+                # and a tunnel ends with either side (else it would wait on the upstream for ever)
+                self.flush()
+                client.close()
             return
         self.state = RESPONDING
         if self.head.has_body and not self.ended:
@@ -397,8 +402,9 @@ class Exchange:
         usually arrive together, and every write to a socket is a system call."""
         client = self.client
         out = client.out
-        if out and client.transport is not None:
-            client.transport.write(out[0] if len(out) == 1 else b"".join(out))
+        if out:
+            if client.transport is not None and not client.closed:  # closed: written to no one
+                client.transport.write(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
 
     def on_upstream_tunnel(self, data: bytes) -> None:
