@@ -760,5 +760,5 @@ def test_client_auth_is_rendered_for_nginx_and_refused_where_it_cannot_be(shop_c
     assert "ssl_client_certificate /etc/frontdoor/tls/partner-ca.pem;" in conf
     assert conf.count("ssl_verify_client optional;") == 1  # the webhooks entrypoint only
     for target in ("gateway-api", "ingress-nginx", "traefik"):
-        with pytest.raises(RenderError, match="entrypoint webhooks tls.client_auth"):
+        with pytest.raises(RenderError, match=r"entrypoint webhooks tls\.client_auth"):
             rendered(target, shop_copy)
