@@ -82,6 +82,10 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     "Service.spec.routes.access.claims": (
         "test_access_stage::test_claims_match_by_equality_or_list_membership",
     ),
+    "Service.spec.routes.access.login": (
+        "test_signin_stage::test_a_browser_without_a_session_is_sent_to_sign_in",
+        f"{RULES}[login-provider]",
+    ),
     "Service.spec.routes.access.clients": (
         "test_access_stage::test_a_route_with_clients_and_scopes_needs_both",
     ),
@@ -152,6 +156,18 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "Edge.spec.identity.providers.scopes_claim": ("test_tokens::test_scopes_from_scp_as_a_list",),
     "Edge.spec.identity.providers.clock_skew_s": ("test_tokens::test_time_claims_honour_the_clock_skew",),
+    "Edge.spec.identity.providers.login": ("test_signin_stage::test_a_browser_without_a_session_is_sent_to_sign_in",),
+    "Edge.spec.identity.providers.login.client_id": ("test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",),
+    "Edge.spec.identity.providers.login.client_secret": (
+        "test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",  # its stub token endpoint checks it
+    ),
+    "Edge.spec.identity.providers.login.scopes": ("test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",),
+    "Edge.spec.identity.providers.login.session.ttl": ("test_signin_stage::test_session_durations_come_from_the_contract",),
+    "Edge.spec.identity.providers.login.session.idle": ("test_signin_stage::test_session_durations_come_from_the_contract",),
+    "Edge.spec.identity.providers.login.cookie_keys": (
+        "test_signin_stage::test_an_old_cookie_key_still_opens_a_session",
+        "test_signin_stage::test_a_bad_session_is_no_session[foreign-key]",
+    ),
     "Edge.spec.identity.api_clients.name": ("test_access_stage::test_api_keys", f"{RULES}[unknown-client]"),
     "Edge.spec.identity.api_clients.key_sha256": (
         "test_access_stage::test_api_keys",

@@ -176,14 +176,21 @@ class ContractSpec:
 
 
 class Gateway:
-    """``frontdoor serve`` in a subprocess, ready when its admin /readyz answers 200."""
+    """``frontdoor serve`` in a subprocess, ready when its admin /readyz answers 200.
 
-    def __init__(self, contract: Path, spec: ContractSpec, log: Path, *extra: str) -> None:
+    Its stdout and stderr go to a pipe read once it has exited, or, with ``output``, to that file, which
+    can be read while it runs (and never fills up and blocks the gateway as an unread pipe can)."""
+
+    def __init__(
+        self, contract: Path, spec: ContractSpec, log: Path, *extra: str, output: Path | None = None
+    ) -> None:
         self.spec = spec
         self.log = log
         self.contract = contract
+        self.output_file = output
         if "--state-dir" not in extra:  # never the default (the user's own state directory)
             extra = (*extra, "--state-dir", str(log.parent / f"{log.name}.state"))
+        sink = subprocess.PIPE if output is None else output.open("ab")
         self.process = subprocess.Popen(
             [
                 FRONTDOOR_PYTHON,
@@ -197,10 +204,12 @@ class Gateway:
                 str(log),
                 *extra,
             ],
-            stdout=subprocess.PIPE,
+            stdout=sink,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", "FRONTDOOR_ADMIN_TOKEN": spec.admin_token},
         )
+        if not isinstance(sink, int):
+            sink.close()  # the child has its own copy
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -238,6 +247,8 @@ class Gateway:
         self.process.send_signal(sig)
 
     def output(self) -> str:
+        if self.output_file is not None:
+            return self.output_file.read_text(errors="replace") if self.output_file.exists() else ""
         if self.process.poll() is None:
             return ""
         assert self.process.stdout is not None

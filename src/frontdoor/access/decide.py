@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from frontdoor.access.session import Session
+from frontdoor.access.signin import start_location
 from frontdoor.access.tokens import VerifiedToken
 from frontdoor.contract.models import AccessRule
 from frontdoor.contract.values import ClaimScalar
@@ -48,6 +50,7 @@ class RouteAccess:
         "client_refused",
         "clients",
         "insufficient",
+        "login",
         "no_key",
         "no_token",
         "realm",
@@ -60,6 +63,7 @@ class RouteAccess:
         self.scopes = frozenset(access.scopes)
         self.claims: tuple[tuple[str, ClaimScalar], ...] = tuple(access.claims.items())
         self.clients = frozenset(access.clients)
+        self.login = access.login  # the provider that signs a browser in, or None
         self.realm = realm
         self.clause = f"access: {access.describe()}"
         bearer = f'Bearer realm="{realm}"'.encode("ascii")
@@ -111,7 +115,20 @@ class RouteAccess:
             )
         return denial
 
-    def allows(self, token: VerifiedToken) -> bool:
+    def sign_in(self, return_to: str) -> Denial:
+        """A browser without a session: to the gateway's own start of the sign-in (signin.py), which
+        checks ``return_to`` again before it is used."""
+        assert self.login is not None
+        location = start_location(self.login, return_to).encode("ascii")
+        return Denial(
+            302,
+            "sign in first",
+            f"{self.clause} (no session)",
+            ((b"location", location), (b"cache-control", b"no-store")),
+            DenyKind.SIGN_IN,
+        )
+
+    def allows(self, token: VerifiedToken | Session) -> bool:
         if self.scopes and not self.scopes <= token.scopes:
             return False
         if self.claims:

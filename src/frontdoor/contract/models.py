@@ -21,7 +21,6 @@ from frontdoor.contract.models_common import (
     API_VERSION,
     OWNER_ROLE,
     WAIVABLE_RULES,
-    Kind,
     Name,
     Role,
     Strict,
@@ -199,18 +198,11 @@ MODEL_BY_KIND: dict[str, type[Document]] = {
     "Edge": Edge,
     "Environment": Environment,
 }
-SPEC_BY_KIND: dict[str, type[Strict]] = {
-    "Team": TeamSpec,
-    "Service": ServiceSpec,
-    "Edge": EdgeSpec,
-    "Environment": EnvironmentSpec,
-}
 
 __all__ = [
     "API_VERSION",
     "MODEL_BY_KIND",
     "OWNER_ROLE",
-    "SPEC_BY_KIND",
     "WAIVABLE_RULES",
     "Access",
     "AccessLog",
@@ -232,7 +224,6 @@ __all__ = [
     "HealthPath",
     "Identity",
     "JwtAlgorithm",
-    "Kind",
     "Load",
     "Metadata",
     "Metrics",

@@ -18,7 +18,6 @@ from frontdoor.contract.values import (
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lowercase letters, digits and '-'")]
 Role = Literal["app", "platform", "delivery"]
-Kind = Literal["Team", "Service", "Edge", "Environment"]
 API_VERSION = "frontdoor/v1"
 
 #: which team role may own each kind of document (rule 1)

@@ -18,6 +18,7 @@ from frontdoor.contract.values import (
     HttpUrl,
     Listen,
     Network,
+    Scope,
     Secret,
     Size,
 )
@@ -75,6 +76,39 @@ def _algorithm(value: object) -> object:
     return value
 
 
+class Session(Strict):
+    """How long a browser session lasts: ``ttl`` from sign-in at most, ``idle`` without a request."""
+
+    ttl: Duration = 8 * 3600.0
+    idle: Duration = 3600.0
+
+    @field_validator("ttl", "idle")
+    @classmethod
+    def _positive(cls, seconds: float) -> float:
+        if seconds <= 0:
+            raise ValueError("a session duration must be longer than 0s")
+        return seconds
+
+
+class Login(Strict):
+    """This provider signs browsers in (OIDC authorization code flow with PKCE): docs/access.md."""
+
+    client_id: Annotated[str, Field(min_length=1, pattern=r"^[\x21-\x7e]+$")]
+    client_secret: Secret
+    scopes: Annotated[tuple[Scope, ...], Field(min_length=1)] = ("openid", "profile", "email")
+    session: Session = Session()
+    # the first key seals new sessions; every key opens them (rotation: add a new key first, drop the
+    # old one once its sessions have expired)
+    cookie_keys: Annotated[tuple[Secret, ...], Field(min_length=1)]
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid(cls, scopes: tuple[str, ...]) -> tuple[str, ...]:
+        if "openid" not in scopes:
+            raise ValueError("sign-in is OpenID Connect: the scopes must include openid")
+        return unique(scopes, "scope")
+
+
 class Provider(Strict):
     name: Name
     issuer: HttpUrl
@@ -85,6 +119,7 @@ class Provider(Strict):
     jwks_uri: HttpUrl | None = None
     scopes_claim: Literal["scope", "scp"] = "scope"
     clock_skew_s: Annotated[int, Field(ge=0, le=600)] = 30
+    login: Login | None = None
 
 
 class ApiClient(Strict):

@@ -154,6 +154,12 @@ class Downstream(asyncio.Protocol):
         if self.current is None or self.tunnel or self.lingering:
             return None  # close: nothing is owed, or the tunnel ends with either side
         self.client_eof = True
+        reading = self.reading
+        if reading is not None and not reading.ended:
+            # the rest of that body can never come: answered (or abandoned) now, not at a timeout
+            self._protocol_error(
+                ProtocolError(400, "the client closed its side before the request body ended")
+            )
         return True  # a half-closed client still gets its responses; the connection closes after them
 
     def pause_writing(self) -> None:
@@ -174,6 +180,11 @@ class Downstream(asyncio.Protocol):
     # --- reading requests (RequestSink) --------------------------------------------------------------
 
     def on_request_head(self, head: RequestHead) -> None:
+        if self.closed:
+            # A request answered at once inside this same read closed the connection (Connection: close,
+            # or its body left unread): what follows it in the read is never served.
+            self.reading = None
+            return
         if self.deadline_kind is HEAD_TIMEOUT:
             self.deadline_kind = NO_TIMEOUT
         exchange = Exchange(self, head, self.gateway.runtime)
@@ -207,7 +218,8 @@ class Downstream(asyncio.Protocol):
             self.reader.accept_upgrade()
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None:
+        # once closed (our FIN may be sent: close(linger=True)), nothing more may be written
+        if self.transport is not None and not self.closed:
             self.transport.write(data)
 
     def logged(self, exchange: Exchange) -> None:
@@ -245,6 +257,11 @@ class Downstream(asyncio.Protocol):
         self._arm_idle_timer()
 
     def _protocol_error(self, error: ProtocolError) -> None:
+        if self.closed:
+            # The connection was already closed, its FIN perhaps sent, by an answer given earlier in the
+            # same read (e.g. a denial of a request whose body was left unread): that answer stands, and
+            # the bytes after it, broken or not, are dropped.
+            return
         current = self.current
         if current is not None and current is self.reading and not current.ended:
             # The body of the request being answered broke the rules (too large, bad chunk): its

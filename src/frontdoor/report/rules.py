@@ -32,6 +32,7 @@ RULES: dict[str, str] = {
     "unknown-reference": "Every name a document refers to is declared.",
     "openapi-missing": "A Service's api.openapi file exists.",
     "unknown-client": "Every API client a route names is declared by the Edge.",
+    "login-provider": "A route that signs browsers in names a provider of the Edge with a login block.",
     "owner-role": "Each document is owned by a declared Team of the role its kind requires.",
     "field-owner": "Each field is written by the team whose role owns it.",
     "route-access": "Every route states its access: nothing defaults to public.",
