@@ -67,12 +67,30 @@ RULES: dict[str, str] = {
 }
 
 
+#: ``frontdoor verify``'s findings: what the live edge did not honour (docs/verify.md, "Findings")
+VERIFY_RULES: dict[str, str] = {
+    "verify-open-door": "A route that needs credentials answers without them.",
+    "verify-challenge": "A 401 carries the WWW-Authenticate challenge of the route's scheme.",
+    "verify-access": "The edge admits and refuses what the route's access says.",
+    "verify-forged-token": "A forged, expired, unsigned or wrong-audience token is refused with 401.",
+    "verify-method": "A method no route allows is answered 405.",
+    "verify-no-route": "A path no route owns is answered 404 by the edge.",
+    "verify-path-trick": "Dot segments, encoded slashes and double encoding never reach a protected route.",
+    "verify-hsts": "Every answer of an entrypoint with hsts carries Strict-Transport-Security.",
+    "verify-tls-version": "A handshake below the entrypoint's min_version is refused.",
+    "verify-plain-http": "Plain HTTP on a TLS entrypoint is refused or redirected to https.",
+    "verify-ratelimit-headers": "Admitted answers of a rate-limited service carry RateLimit fields.",
+    "verify-unanswered": "The edge answers every probe.",
+}
+
+
 def docs_url() -> str:
     return os.environ.get("FRONTDOOR_DOCS_URL", DEFAULT_DOCS_URL).rstrip("/")
 
 
 def rule_help(rule: str) -> str:
-    return RULES.get(rule, f"Rule {rule}: see the rule table of docs/contract.md.")
+    known = RULES.get(rule) or VERIFY_RULES.get(rule)
+    return known or f"Rule {rule}: see the rule table of docs/contract.md."
 
 
 #: the production checks have a section of their own in docs/contract.md
@@ -87,6 +105,9 @@ PRODUCTION_CHECKS = frozenset(
 
 
 def rule_uri(rule: str) -> str:
-    """The section of docs/contract.md that explains the rule (table rows have no anchors)."""
+    """The section of docs/contract.md that explains the rule (table rows have no anchors), or of
+    docs/verify.md for verify's findings."""
+    if rule in VERIFY_RULES:
+        return f"{docs_url()}/verify.md#findings"
     section = "production-checks" if rule in PRODUCTION_CHECKS else "rules-and-rule-ids"
     return f"{docs_url()}/contract.md#{section}"
