@@ -99,7 +99,9 @@ class AccessStage:
                 keyset.refresh()
 
     def _needs(self, route: PlannedRoute) -> RouteAccess | None:
-        return None if route.access.is_public else RouteAccess(route.access, self.realm)
+        if route.access.is_public:
+            return None
+        return RouteAccess(route.access, self.realm, self.api_clients.certificate_clients)
 
     def check(self, admission: Admission) -> Verdict:
         route = admission.route
@@ -207,6 +209,12 @@ class AccessStage:
             raise TokenInvalid("the token is not valid") from None
 
     def _client(self, admission: Admission, needs: RouteAccess, head: RequestHead) -> Denial | None:
+        certificate = admission.certificate
+        if certificate is not None:
+            # a verified client certificate that is a declared client identifies it like a key would
+            client = self.api_clients.recognize(certificate)
+            if client is not None:
+                return self._client_is(admission, needs, client)
         values = _values(head, API_KEY)
         if not values:
             return needs.no_key
@@ -215,6 +223,10 @@ class AccessStage:
         client = self.api_clients.identify(values[0])
         if client is None:
             return needs.bad_key
+        return self._client_is(admission, needs, client)
+
+    @staticmethod
+    def _client_is(admission: Admission, needs: RouteAccess, client: str) -> Denial | None:
         if client not in needs.clients:
             return needs.client_refused
         admission.api_client = client

@@ -177,6 +177,7 @@ class Exchange:
             listener.trusted,
             self.started,  # a moment ago, in this same callback
             client.seen,
+            client.certificate,
         )
         verdict = runtime.pipeline.check(admission)
         if verdict is None:

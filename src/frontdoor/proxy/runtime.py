@@ -41,6 +41,8 @@ class Listener:
     trusted: tuple[Network, ...]
     #: the Edge's tracing.propagate, as a tracer chosen once (tracing.TRACERS)
     trace: Tracer = traceparent_line
+    #: the entrypoints ask for client certificates (tls.client_auth): each connection reads its own
+    client_certificates: bool = False
     address_text: str = field(init=False)  # str(address), once
 
     def __post_init__(self) -> None:
@@ -108,7 +110,14 @@ def build_runtime(
         hsts = b"strict-transport-security: %s\r\n" % HSTS.encode("ascii") if tls and tls.hsts else b""
         trusted = tuple(n for e in entrypoints for n in e.trusted_proxies)
         listeners[address] = Listener(
-            address, entrypoints, Router(entrypoints), "https" if tls else "http", hsts, trusted, trace
+            address,
+            entrypoints,
+            Router(entrypoints),
+            "https" if tls else "http",
+            hsts,
+            trusted,
+            trace,
+            client_certificates=bool(tls and tls.client_auth),
         )
     balancers = {}
     pools = {}

@@ -48,6 +48,7 @@ RULES: dict[str, str] = {
     "edge-coverage": "Exactly one Edge serves each environment.",
     "entrypoint-overlap": "No two entrypoints answer the same address and host.",
     "tls-required": "Every entrypoint listening beyond loopback has TLS.",
+    "client-auth-missing": "Certificate clients' routes are on entrypoints that ask for client certificates.",
     "identity-missing": "The Edge declares an identity provider when a route needs an end user.",
     "identity-insecure": "Identity providers' issuer and keys are fetched over https (or loopback).",
     "observability-off": "The Edge has an access log and metrics.",
@@ -95,8 +96,8 @@ def rule_help(rule: str) -> str:
 #: the production checks have a section of their own in docs/contract.md
 PRODUCTION_CHECKS = frozenset(
     {
-        "tls-required", "identity-missing", "identity-insecure", "observability-off", "admin-operators",
-        "admin-token", "health-missing", "rate-limits-missing", "rate-limit-below-peak",
+        "tls-required", "client-auth-missing", "identity-missing", "identity-insecure", "observability-off",
+        "admin-operators", "admin-token", "health-missing", "rate-limits-missing", "rate-limit-below-peak",
         "rate-limit-loose", "rate-limit-local", "oncall-missing", "oncall-hours",
         "exposure-internal", "exposure-unexposed",
     }
