@@ -181,7 +181,10 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "Edge.spec.identity.providers.scopes_claim": ("test_tokens::test_scopes_from_scp_as_a_list",),
     "Edge.spec.identity.providers.clock_skew_s": ("test_tokens::test_time_claims_honour_the_clock_skew",),
-    "Edge.spec.identity.providers.login": ("test_signin_stage::test_a_browser_without_a_session_is_sent_to_sign_in",),
+    "Edge.spec.identity.providers.login": (
+        "test_signin_stage::test_a_browser_without_a_session_is_sent_to_sign_in",
+        "test_signin_e2e::test_a_person_signs_in_and_the_upstream_learns_who",
+    ),
     "Edge.spec.identity.providers.login.client_id": ("test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",),
     "Edge.spec.identity.providers.login.client_secret": (
         "test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",  # its stub token endpoint checks it

@@ -19,7 +19,7 @@ from hashlib import sha256
 from typing import Final
 
 from frontdoor.access.apiclients import ApiClients, load_api_clients
-from frontdoor.access.cookies import parse_cookies
+from frontdoor.access.cookies import request_cookies
 from frontdoor.access.decide import RouteAccess
 from frontdoor.access.keys import FETCH_TIMEOUT_S, GetJson, KeySet, http_get_json
 from frontdoor.access.signin import SignIn
@@ -85,6 +85,7 @@ class AccessStage:
             frozenset(claims),
             clock=clock,
             get_json=get_json,
+            owner=plan.edge.owner,
         )
         # by id(route): None for a public route. The stage keeps the plan, so these ids stay its routes'.
         self.routes: dict[int, RouteAccess | None] = {}
@@ -152,7 +153,7 @@ class AccessStage:
         browser sent to sign in; anything else (an API client, a script) is answered as without login."""
         assert needs.login is not None
         head = admission.head
-        cookies = parse_cookies(v for n, v in head.headers if len(n) == 6 and n.lower() == b"cookie")
+        cookies = request_cookies(head)
         now = self.clock()
         session = self.signin.session(cookies, needs.login, now) if cookies else None
         if session is None:
