@@ -56,7 +56,7 @@ class CertificateSource:
 
     def _build(self) -> ssl.SSLContext:
         context = policy_context(self.tls.min_version)
-        context.set_alpn_protocols(["http/1.1"])
+        context.set_alpn_protocols(["h2", "http/1.1"])  # h2: proxy/h2connection.py
         environment = self.plan.environment_doc
         try:
             # env: secrets are written to a private file only for as long as OpenSSL reads them
