@@ -2,8 +2,9 @@
 # Install the real services the tests run against, only when their binaries are missing:
 # nginx (ext-auth in front of `frontdoor authz`, the rendered nginx.conf), redis-server (shared rate
 # limits), chromium (the admin dashboard in a real browser), caddy (forward_auth in front of `frontdoor authz`,
-# in the conformance matrix), curl (HTTP/2 client tests), h2load (`make bench`'s HTTP/2 load, from
-# nghttp2-client). Tests start their own instances on free
+# in the conformance matrix), node and npm (the real OpenID provider of the sign-in tests, npm's
+# oidc-provider, installed by `make oidc-provider`), curl (HTTP/2 client tests), h2load (`make bench`'s
+# HTTP/2 load, from nghttp2-client). Tests start their own instances on free
 # loopback ports; nothing here is left running.
 set -euo pipefail
 
@@ -12,6 +13,8 @@ declare -A package_of=(
   [redis-server]=redis-server
   [chromium]=chromium
   [caddy]=caddy
+  [node]=nodejs
+  [npm]=npm
   [curl]=curl
   [h2load]=nghttp2-client
 )
