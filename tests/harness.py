@@ -106,6 +106,7 @@ class ContractSpec:
     retries: int = 2
     trusted_proxies: str = "[]"
     tls: tuple[Path, Path, str] | None = None  # certificate file, key file, min_version; HSTS on
+    tls_more: str = ""  # more keys of the entrypoint's tls flow mapping, e.g. ", client_auth: {...}"
     rate_limits: str = ""  # the Edge's rate_limits, as a YAML flow mapping
     protection: dict[str, str] = field(default_factory=dict)  # more keys of the Edge's protection
     services: str = SERVICES  # the Service documents (owner "shop"); upstreams are given for shop and other
@@ -122,7 +123,7 @@ class ContractSpec:
         if self.tls is not None:
             cert, key, version = self.tls
             tls = f"""
-              tls: {{cert: secret:tls-cert, key: secret:tls-key, min_version: "{version}", hsts: true}}"""
+              tls: {{cert: secret:tls-cert, key: secret:tls-key, min_version: "{version}", hsts: true{self.tls_more}}}"""
             references.update({"tls-cert": f"file:{cert}", "tls-key": f"file:{key}"})
         if self.admin_token:
             token = ", token: secret:admin-token"

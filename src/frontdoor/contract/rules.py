@@ -276,8 +276,11 @@ def _edge_secrets(edge: Edge) -> Iterator[tuple[SecretRef, tuple[str | int, ...]
         if entrypoint.tls:
             yield entrypoint.tls.cert, ("spec", "entrypoints", i, "tls", "cert")
             yield entrypoint.tls.key, ("spec", "entrypoints", i, "tls", "key")
+            if entrypoint.tls.client_auth:
+                yield entrypoint.tls.client_auth.ca, ("spec", "entrypoints", i, "tls", "client_auth", "ca")
     for i, client in enumerate(edge.spec.identity.api_clients):
-        yield client.key_sha256, ("spec", "identity", "api_clients", i, "key_sha256")
+        if client.key_sha256 is not None:
+            yield client.key_sha256, ("spec", "identity", "api_clients", i, "key_sha256")
     for i, provider in enumerate(edge.spec.identity.providers):
         if provider.login is not None:
             where = ("spec", "identity", "providers", i, "login")

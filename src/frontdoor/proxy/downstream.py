@@ -19,6 +19,7 @@ from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import RequestHead, RequestReader
 from frontdoor.http.messages import error_response
 from frontdoor.http.tracing import new_request_id
+from frontdoor.policy.clientcert import CertificateUnreadable, ClientCertificate, from_der
 from frontdoor.proxy.exchange import Exchange
 from frontdoor.proxy.runtime import Listener, Runtime
 from frontdoor.proxy.states import (
@@ -44,10 +45,24 @@ _TIMER_SLACK_S: Final = 0.001  # the loop's timers have a millisecond resolution
 _clock: Final = time.monotonic
 
 
+def _client_certificate(transport: asyncio.BaseTransport) -> ClientCertificate | None:
+    """What the client's certificate says, once per connection. The handshake is over when the
+    connection is made, so a certificate here chained to the entrypoint's client_auth CA."""
+    tls = transport.get_extra_info("ssl_object")
+    der = tls.getpeercert(binary_form=True) if tls is not None else None
+    if not der:
+        return None  # client_auth optional, and the client sent none
+    try:
+        return from_der(der)
+    except CertificateUnreadable:
+        return None  # OpenSSL verified what cryptography cannot read: no identity from it
+
+
 class Downstream(asyncio.Protocol):
     # Slots, and no list for the (rare) pipelined requests until a client pipelines: ten thousand idle
     # keep-alive connections are ten thousand of these objects.
     __slots__ = (
+        "certificate",
         "client_eof",
         "closed",
         "current",
@@ -97,6 +112,7 @@ class Downstream(asyncio.Protocol):
         self.lingering = False
         self.out: list[bytes] = []  # response bytes waiting for the end of the upstream's read
         self.seen = SeenToken()  # the last bearer token this client sent, for the access stage
+        self.certificate: ClientCertificate | None = None  # the verified client certificate (mTLS)
         # One timer per connection (see Timeout). The handle is re-armed lazily, only when it fires
         # before ``deadline`` (a timeout that was pushed later), instead of a new handle per phase.
         self.timer: asyncio.TimerHandle | None = None
@@ -113,6 +129,8 @@ class Downstream(asyncio.Protocol):
         # log's memo of their JSON finds them by identity)
         self.peer = sys.intern(peer[0]) if peer else ""
         self.trusted = self.listener.trusts(self.peer)
+        if self.listener.client_certificates:
+            self.certificate = _client_certificate(transport)
         self.reader = RequestReader(self, self.gateway.runtime.limits)
         self.gateway.connections.add(self)
         self._arm_header_timer()

@@ -24,6 +24,7 @@ import math
 from urllib.parse import urlsplit
 
 from frontdoor.contract.models import AccessRule, Tls
+from frontdoor.contract.values import SecretRef
 from frontdoor.http.messages import HSTS, phrase
 from frontdoor.plan import PlannedEntrypoint
 from frontdoor.render import authz_api
@@ -37,6 +38,8 @@ UNAUTHORIZED_LOCATION = "@frontdoor_unauthorized"
 ERROR_LOCATION = "/_frontdoor/error"  # internal: nginx's own errors, answered as serve answers them
 #: what a denial may carry besides its kind, for the status it is turned back into
 _DENY_HEADERS = (authz_api.DENY_HEADER, "Allow", "Retry-After", "WWW-Authenticate")
+#: what an allow carries for the client (protection/headers.py): serve adds them to the admitted response
+_ALLOW_HEADERS = ("RateLimit", "RateLimit-Policy")
 AUTHZ_UPSTREAM = "frontdoor_authz"
 #: the upstream and path the authz chose, read from its answer
 SERVICE_VARIABLE = "$fd_service"
@@ -179,15 +182,19 @@ def _listen(entrypoint: PlannedEntrypoint, default: bool) -> str:
     )
 
 
+def _file(site: Site, reference: SecretRef, what: str) -> str:
+    resolved = site.resolve(reference)
+    if resolved.scheme != "file":
+        raise RenderError(
+            f"{reference}: nginx reads {what} from files; map it to file:/path "
+            f"in environment {site.environment}"
+        )
+    return resolved.target
+
+
 def _tls(site: Site, conf: _Conf, tls: Tls) -> None:
-    for directive, reference in (("ssl_certificate", tls.cert), ("ssl_certificate_key", tls.key)):
-        resolved = site.resolve(reference)
-        if resolved.scheme != "file":
-            raise RenderError(
-                f"{reference}: nginx reads TLS certificates and keys from files; map it to file:/path "
-                f"in environment {site.environment}"
-            )
-        conf.line(f"{directive} {resolved.target};")
+    conf.line(f"ssl_certificate {_file(site, tls.cert, 'TLS certificates and keys')};")
+    conf.line(f"ssl_certificate_key {_file(site, tls.key, 'TLS certificates and keys')};")
     chosen = tls_policy(tls.min_version)  # the same policy serve applies (tlspolicy.py)
     conf.line("ssl_protocols " + " ".join(chosen.protocols) + ";")
     if chosen.tls12_suites:
@@ -195,6 +202,10 @@ def _tls(site: Site, conf: _Conf, tls: Tls) -> None:
     conf.line(f"ssl_ecdh_curve {chosen.openssl_groups};")
     conf.line("ssl_prefer_server_ciphers off;")
     conf.line("ssl_session_cache shared:frontdoor_tls:10m;")
+    if tls.client_auth is not None:
+        # mutual TLS as serve does it: the CA's chain verified, the certificate passed to the authz
+        conf.line(f"ssl_client_certificate {_file(site, tls.client_auth.ca, 'client CAs')};")
+        conf.line(f"ssl_verify_client {'on' if tls.client_auth.mode == 'required' else 'optional'};")
 
 
 def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool) -> None:
@@ -224,6 +235,8 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     conf.line('proxy_set_header Content-Length "";')
     for name, value in authz_api.NGINX_REQUEST_HEADERS.items():
         conf.line(f"proxy_set_header {name} {value};")
+    # always set: empty (no certificate, no TLS) it is not sent, so a client's own header never passes
+    conf.line(f"proxy_set_header {authz_api.NGINX_CERTIFICATE_HEADER} $ssl_client_escaped_cert;")
     _forwarding(conf)
     conf.close()
     conf.line("")
@@ -235,6 +248,7 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     conf.line(f"auth_request {AUTHZ_LOCATION};")
     answered = (
         *authz_api.IDENTITY_HEADERS,
+        *_ALLOW_HEADERS,
         *_DENY_HEADERS,
         authz_api.SERVICE_HEADER,
         authz_api.PATH_HEADER,
@@ -245,6 +259,12 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     conf.line(f"error_page 401 = {UNAUTHORIZED_LOCATION};")
     conf.line(f"error_page 403 = {DENIED_LOCATION};")
     _own_error_pages(conf)  # a block with error_page of its own inherits none from the server
+    # the authz's rate-limit fields onto the admitted response, as serve sends them (an empty value
+    # sends nothing); add_header here replaces the server's, so HSTS is repeated
+    for header in _ALLOW_HEADERS:
+        conf.line(f"add_header {header} {_variable(header)} always;")
+    if hsts:
+        conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
     for header in authz_api.IDENTITY_HEADERS:
         conf.line(f"proxy_set_header {header} {_variable(header)};")
     _forwarding(conf)
