@@ -82,6 +82,7 @@ bench: $(STAMP) compiled
 	$(BIN)/python bench/contract_scale.py
 	$(BIN)/python bench/builds.py --pure $(BIN)/frontdoor --compiled $(COMPILED)/bin/frontdoor
 	$(BIN)/python -m bench.authz --frontdoor $(COMPILED)/bin/frontdoor
+	$(BIN)/python -m bench.h2 --frontdoor $(COMPILED)/bin/frontdoor
 
 clean:
 	rm -rf $(VENV) $(COMPILED) $(SSLYZE) .mypy_cache .pytest_cache .ruff_cache .hypothesis build src/*.egg-info tests/oidc/node_modules

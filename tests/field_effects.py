@@ -136,6 +136,18 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_tls_policy::test_every_target_carries_the_policy_serve_applies",
     ),
     "Edge.spec.entrypoints.tls.hsts": ("test_gateway_tls::test_https_with_hsts_and_forwarded_proto",),
+    "Edge.spec.entrypoints.tls.certificates.hosts": (
+        "test_gateway_tls::test_the_server_name_picks_the_certificate",
+        "test_render_nginx::test_nginx_chooses_the_certificate_by_server_name",
+    ),
+    "Edge.spec.entrypoints.tls.certificates.cert": (
+        "test_gateway_tls::test_the_server_name_picks_the_certificate",
+        "test_gateway_tls::test_a_host_certificate_is_reloaded_without_restart",
+        "test_render::test_host_certificates_are_refused_where_they_cannot_be_rendered",
+    ),
+    "Edge.spec.entrypoints.tls.certificates.key": (
+        "test_gateway_tls::test_a_host_certificate_is_reloaded_without_restart",
+    ),
     "Edge.spec.entrypoints.tls.client_auth": (
         "test_gateway_mtls::test_no_certificate_or_one_that_does_not_verify_gets_no_connection[none]",
         "test_contract_rules::test_certificate_clients_on_an_entrypoint_without_client_auth_is_a_gap",
@@ -230,7 +242,13 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_protection_logic::test_route_key_counts_the_route_as_a_whole",
     ),
     "Edge.spec.protection.max_request_body": ("test_gateway_e2e::test_limits_give_413_431_and_408",),
-    "Edge.spec.protection.max_header_bytes": ("test_gateway_e2e::test_limits_give_413_431_and_408",),
+    "Edge.spec.protection.max_header_bytes": (
+        "test_gateway_e2e::test_limits_give_413_431_and_408",
+        "test_h2::test_an_oversized_header_list_gets_431_as_over_http1",
+    ),
+    "Edge.spec.protection.max_concurrent_streams": (
+        "test_h2::test_max_concurrent_streams_is_advertised_and_enforced",
+    ),
     "Edge.spec.protection.timeouts.connect": ("test_render::test_golden",),
     "Edge.spec.protection.timeouts.header": ("test_gateway_e2e::test_limits_give_413_431_and_408",),
     "Edge.spec.protection.timeouts.upstream": ("test_gateway_e2e::test_upstream_failures_give_502_and_504",),
