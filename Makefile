@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck unit bench install clean system-packages compiled sslyze test-compiled
+.PHONY: demo test lint typecheck unit bench install clean system-packages compiled sslyze test-compiled oidc-provider
 COMPILED := .venv-compiled
 # sslyze (tests/test_tls_policy.py) pins cryptography below the version .venv uses: its own venv
 SSLYZE   := .venv-sslyze
@@ -40,7 +40,14 @@ $(SSLYZE)/.installed:
 
 sslyze: $(SSLYZE)/.installed
 
-unit: $(STAMP) system-packages sslyze
+# the real OpenID provider the sign-in tests run against (npm oidc-provider, pinned by the lock file)
+OIDC_MODULES := tests/oidc/node_modules/.package-lock.json
+$(OIDC_MODULES): tests/oidc/package.json tests/oidc/package-lock.json | system-packages
+	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+
+oidc-provider: $(OIDC_MODULES)
+
+unit: $(STAMP) system-packages sslyze oidc-provider
 	$(BIN)/pytest
 
 # the end-to-end tests run twice: pure Python, then the mypyc build users and benchmarks run
@@ -75,4 +82,4 @@ bench: $(STAMP) compiled
 	$(BIN)/python -m bench.authz --frontdoor $(COMPILED)/bin/frontdoor
 
 clean:
-	rm -rf $(VENV) $(COMPILED) $(SSLYZE) .mypy_cache .pytest_cache .ruff_cache .hypothesis build src/*.egg-info
+	rm -rf $(VENV) $(COMPILED) $(SSLYZE) .mypy_cache .pytest_cache .ruff_cache .hypothesis build src/*.egg-info tests/oidc/node_modules

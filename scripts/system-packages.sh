@@ -2,8 +2,10 @@
 # Install the real services the tests run against, only when their binaries are missing:
 # nginx (ext-auth in front of `frontdoor authz`, the rendered nginx.conf), redis-server (shared rate
 # limits), chromium (the admin dashboard in a real browser), caddy (forward_auth in front of `frontdoor authz`,
-# in the conformance matrix), prometheus and promtool (a real Prometheus scraping serve; the rendered
-# alerts' unit tests; the tests never use the system service the package may start). Tests start their own instances on free
+# in the conformance matrix), node and npm (the real OpenID provider of the sign-in tests, npm's
+# oidc-provider, installed by `make oidc-provider`), prometheus and promtool (a real Prometheus
+# scraping serve; the rendered alerts' unit tests; never the system service the package may start).
+# Tests start their own instances on free
 # loopback ports; nothing here is left running.
 set -euo pipefail
 
@@ -12,6 +14,8 @@ declare -A package_of=(
   [redis-server]=redis-server
   [chromium]=chromium
   [caddy]=caddy
+  [node]=nodejs
+  [npm]=npm
   [prometheus]=prometheus
   [promtool]=prometheus
 )

@@ -82,6 +82,10 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     "Service.spec.routes.access.claims": (
         "test_access_stage::test_claims_match_by_equality_or_list_membership",
     ),
+    "Service.spec.routes.access.login": (
+        "test_signin_stage::test_a_browser_without_a_session_is_sent_to_sign_in",
+        f"{RULES}[login-provider]",
+    ),
     "Service.spec.routes.access.clients": (
         "test_access_stage::test_a_route_with_clients_and_scopes_needs_both",
     ),
@@ -132,6 +136,19 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_tls_policy::test_every_target_carries_the_policy_serve_applies",
     ),
     "Edge.spec.entrypoints.tls.hsts": ("test_gateway_tls::test_https_with_hsts_and_forwarded_proto",),
+    "Edge.spec.entrypoints.tls.client_auth": (
+        "test_gateway_mtls::test_no_certificate_or_one_that_does_not_verify_gets_no_connection[none]",
+        "test_contract_rules::test_certificate_clients_on_an_entrypoint_without_client_auth_is_a_gap",
+        "test_authz_mtls::test_authz_ignores_the_header_where_no_client_certificate_is_asked_for",
+        "test_render::test_client_auth_is_rendered_for_nginx_and_refused_where_it_cannot_be",
+    ),
+    "Edge.spec.entrypoints.tls.client_auth.ca": (
+        "test_gateway_mtls::test_no_certificate_or_one_that_does_not_verify_gets_no_connection[foreign]",
+        "test_authz_mtls::test_the_rendered_nginx_admits_a_certificate_client_by_name",
+    ),
+    "Edge.spec.entrypoints.tls.client_auth.mode": (
+        "test_gateway_mtls::test_optional_mode_lets_the_handshake_through_but_not_the_route",
+    ),
     "Edge.spec.entrypoints.services": (
         f"{RULES}[unknown-reference-entrypoint-service]",
         "test_contract_rules::test_public_service_unexposed_is_a_gap",
@@ -152,10 +169,37 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "Edge.spec.identity.providers.scopes_claim": ("test_tokens::test_scopes_from_scp_as_a_list",),
     "Edge.spec.identity.providers.clock_skew_s": ("test_tokens::test_time_claims_honour_the_clock_skew",),
+    "Edge.spec.identity.providers.login": (
+        "test_signin_stage::test_a_browser_without_a_session_is_sent_to_sign_in",
+        "test_signin_e2e::test_a_person_signs_in_and_the_upstream_learns_who",
+    ),
+    "Edge.spec.identity.providers.login.client_id": ("test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",),
+    "Edge.spec.identity.providers.login.client_secret": (
+        "test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",  # its stub token endpoint checks it
+    ),
+    "Edge.spec.identity.providers.login.scopes": ("test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",),
+    "Edge.spec.identity.providers.login.session.ttl": ("test_signin_stage::test_session_durations_come_from_the_contract",),
+    "Edge.spec.identity.providers.login.session.idle": ("test_signin_stage::test_session_durations_come_from_the_contract",),
+    "Edge.spec.identity.providers.login.cookie_keys": (
+        "test_signin_stage::test_an_old_cookie_key_still_opens_a_session",
+        "test_signin_stage::test_a_bad_session_is_no_session[foreign-key]",
+    ),
     "Edge.spec.identity.api_clients.name": ("test_access_stage::test_api_keys", f"{RULES}[unknown-client]"),
     "Edge.spec.identity.api_clients.key_sha256": (
         "test_access_stage::test_api_keys",
         "test_access_e2e::test_api_keys",
+    ),
+    "Edge.spec.identity.api_clients.certificate": (
+        "test_gateway_mtls::test_a_certificate_client_is_admitted_by_name",
+        f"{RULES}[schema-api-client-key-and-certificate]",
+    ),
+    "Edge.spec.identity.api_clients.certificate.san_uri": (
+        "test_gateway_mtls::test_a_certificate_client_is_admitted_by_name",
+        "test_authz_mtls::test_authz_reads_the_ingress_certificate_from_a_trusted_peer_only",
+    ),
+    "Edge.spec.identity.api_clients.certificate.subject": (
+        "test_gateway_mtls::test_a_client_matched_by_subject",
+        f"{RULES}[schema-certificate-subject]",
     ),
     "Edge.spec.rate_limits": ("test_contract_rules::test_rate_limits_missing_is_a_gap",),
     "Edge.spec.rate_limits.store": ("test_protection_e2e::test_a_redis_limit_is_one_limit_for_two_workers",),

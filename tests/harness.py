@@ -106,6 +106,7 @@ class ContractSpec:
     retries: int = 2
     trusted_proxies: str = "[]"
     tls: tuple[Path, Path, str] | None = None  # certificate file, key file, min_version; HSTS on
+    tls_more: str = ""  # more keys of the entrypoint's tls flow mapping, e.g. ", client_auth: {...}"
     rate_limits: str = ""  # the Edge's rate_limits, as a YAML flow mapping
     protection: dict[str, str] = field(default_factory=dict)  # more keys of the Edge's protection
     services: str = SERVICES  # the Service documents (owner "shop"); upstreams are given for shop and other
@@ -122,7 +123,7 @@ class ContractSpec:
         if self.tls is not None:
             cert, key, version = self.tls
             tls = f"""
-              tls: {{cert: secret:tls-cert, key: secret:tls-key, min_version: "{version}", hsts: true}}"""
+              tls: {{cert: secret:tls-cert, key: secret:tls-key, min_version: "{version}", hsts: true{self.tls_more}}}"""
             references.update({"tls-cert": f"file:{cert}", "tls-key": f"file:{key}"})
         if self.admin_token:
             token = ", token: secret:admin-token"
@@ -176,14 +177,21 @@ class ContractSpec:
 
 
 class Gateway:
-    """``frontdoor serve`` in a subprocess, ready when its admin /readyz answers 200."""
+    """``frontdoor serve`` in a subprocess, ready when its admin /readyz answers 200.
 
-    def __init__(self, contract: Path, spec: ContractSpec, log: Path, *extra: str) -> None:
+    Its stdout and stderr go to a pipe read once it has exited, or, with ``output``, to that file, which
+    can be read while it runs (and never fills up and blocks the gateway as an unread pipe can)."""
+
+    def __init__(
+        self, contract: Path, spec: ContractSpec, log: Path, *extra: str, output: Path | None = None
+    ) -> None:
         self.spec = spec
         self.log = log
         self.contract = contract
+        self.output_file = output
         if "--state-dir" not in extra:  # never the default (the user's own state directory)
             extra = (*extra, "--state-dir", str(log.parent / f"{log.name}.state"))
+        sink = subprocess.PIPE if output is None else output.open("ab")
         self.process = subprocess.Popen(
             [
                 FRONTDOOR_PYTHON,
@@ -197,10 +205,12 @@ class Gateway:
                 str(log),
                 *extra,
             ],
-            stdout=subprocess.PIPE,
+            stdout=sink,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", "FRONTDOOR_ADMIN_TOKEN": spec.admin_token},
         )
+        if not isinstance(sink, int):
+            sink.close()  # the child has its own copy
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -238,6 +248,8 @@ class Gateway:
         self.process.send_signal(sig)
 
     def output(self) -> str:
+        if self.output_file is not None:
+            return self.output_file.read_text(errors="replace") if self.output_file.exists() else ""
         if self.process.poll() is None:
             return ""
         assert self.process.stdout is not None

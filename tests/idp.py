@@ -90,6 +90,10 @@ class IdentityProvider:
             "issuer": self.issuer,
             "jwks_uri": self.jwks_uri,
             "id_token_signing_alg_values_supported": ["RS256"],
+            # where a browser signs in (the sign-in tests answer the token endpoint themselves)
+            "authorization_endpoint": self.issuer.rstrip("/") + "/authorize",
+            "token_endpoint": self.issuer.rstrip("/") + "/token",
+            "end_session_endpoint": self.issuer.rstrip("/") + "/logout",
         }
 
     def document(self, path: str) -> object | None:
@@ -206,11 +210,13 @@ class IdentityProvider:
         skew: int = 30,
         discovery: bool = False,
         scopes_claim: str = "scope",
+        login: str = "",
     ) -> str:
         jwks = "" if discovery else f', jwks_uri: "{self.jwks_uri}"'
+        signs_in = f", login: {login}" if login else ""  # a YAML flow mapping (sign-in tests)
         return (
             f'{{name: {name}, issuer: "{self.issuer}", audiences: [{AUDIENCE}, other-api], '
-            f"algorithms: {algorithms}, clock_skew_s: {skew}, scopes_claim: {scopes_claim}{jwks}}}"
+            f"algorithms: {algorithms}, clock_skew_s: {skew}, scopes_claim: {scopes_claim}{jwks}{signs_in}}}"
         )
 
 

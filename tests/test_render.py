@@ -735,3 +735,30 @@ def test_a_wider_contract(tmp_path: Path) -> None:
     assert "server_name *.example.com api.example.com;" in conf  # never the bare domain, as serve
     assert "server api.internal.example:8080 weight=5;" in conf
     assert "ssl_protocols TLSv1.3;" in conf
+
+
+def test_client_auth_is_rendered_for_nginx_and_refused_where_it_cannot_be(shop_copy: Path) -> None:
+    edit(
+        shop_copy,
+        "edges/public.yaml",
+        'min_version: "1.3"',
+        'min_version: "1.3"\n        client_auth: {ca: secret:partner-ca, mode: optional}',
+    )
+    edit(
+        shop_copy,
+        "environments/prod.yaml",
+        "    redis-url:",
+        "    partner-ca: file:/etc/frontdoor/tls/partner-ca.pem\n    redis-url:",
+    )
+    edit(
+        shop_copy,
+        "environments/test.yaml",
+        "    hooks-tls-key:",
+        "    partner-ca: env:CA\n    hooks-tls-key:",
+    )
+    conf = rendered("nginx", shop_copy)["nginx.conf"]
+    assert "ssl_client_certificate /etc/frontdoor/tls/partner-ca.pem;" in conf
+    assert conf.count("ssl_verify_client optional;") == 1  # the webhooks entrypoint only
+    for target in ("gateway-api", "ingress-nginx", "traefik"):
+        with pytest.raises(RenderError, match=r"entrypoint webhooks tls\.client_auth"):
+            rendered(target, shop_copy)

@@ -18,6 +18,14 @@ log = logging.getLogger("frontdoor.gateway")
 
 HELD = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _held: set[int] = set()
+# Told once the process serves: a supervised worker tells its supervisor (proxy/workers.py), which
+# thereby knows a worker that dies before this failed to start (and stops the gateway) rather than died
+_on_serving: list[Callable[[], None]] = []
+
+
+def when_serving(callback: Callable[[], None]) -> None:
+    """Call ``callback`` once serving has started (after ``start`` in run_until_stopped)."""
+    _on_serving.append(callback)
 
 
 def hold_signals() -> None:
@@ -46,6 +54,8 @@ def run_until_stopped(
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
         loop.add_signal_handler(signal.SIGHUP, reload)
+        while _on_serving:
+            _on_serving.pop(0)()
         held = set(_held)
         _held.clear()
         if signal.SIGTERM in held or signal.SIGINT in held:

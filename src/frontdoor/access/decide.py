@@ -1,10 +1,11 @@
 """What one route's ``access`` requires, computed once, and the answers it gives when it is not met.
 
 ``authenticated``, ``scopes`` and ``claims`` need an end-user bearer token; ``clients`` needs the API
-key of one of the listed clients; a mapping with both needs both (docs/contract.md). The 401 and 403
-answers follow RFC 6750 3: a request without a bearer token gets a challenge without an ``error``; an
-invalid token ``error="invalid_token"``; a valid token that is not enough ``error="insufficient_scope"``
-with the route's scopes. They are built once per route and cause, so denying allocates nothing.
+key or the verified client certificate of one of the listed clients; a mapping with both needs both
+(docs/contract.md). The 401 and 403 answers follow RFC 6750 3: a request without a bearer token gets a
+challenge without an ``error``; an invalid token ``error="invalid_token"``; a valid token that is not
+enough ``error="insufficient_scope"`` with the route's scopes. They are built once per route and cause,
+so denying allocates nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from frontdoor.access.session import Session
+from frontdoor.access.signin import start_location
 from frontdoor.access.tokens import VerifiedToken
 from frontdoor.contract.models import AccessRule
 from frontdoor.contract.values import ClaimScalar
@@ -48,6 +51,7 @@ class RouteAccess:
         "client_refused",
         "clients",
         "insufficient",
+        "login",
         "no_key",
         "no_token",
         "realm",
@@ -55,11 +59,14 @@ class RouteAccess:
         "user",
     )
 
-    def __init__(self, access: AccessRule, realm: str) -> None:
+    def __init__(
+        self, access: AccessRule, realm: str, certificate_clients: frozenset[str] = frozenset()
+    ) -> None:
         self.user = access.requires_user
         self.scopes = frozenset(access.scopes)
         self.claims: tuple[tuple[str, ClaimScalar], ...] = tuple(access.claims.items())
         self.clients = frozenset(access.clients)
+        self.login = access.login  # the provider that signs a browser in, or None
         self.realm = realm
         self.clause = f"access: {access.describe()}"
         bearer = f'Bearer realm="{realm}"'.encode("ascii")
@@ -72,6 +79,18 @@ class RouteAccess:
         if self.user:
             challenges.append((WWW_AUTHENTICATE, bearer))
         self.no_key = self._deny(401, f"this route needs {both}", "no api key", *challenges)
+        if self.clients and self.clients <= certificate_clients:
+            # only certificate clients may call it: no key would do, so no key is asked for (403: the
+            # TLS layer, not an Authorization header, is where the client proves itself)
+            self.no_key = self._deny(
+                403,
+                "this route needs the client certificate of an allowed API client",
+                "no client certificate",
+            )
+        elif self.clients & certificate_clients:
+            self.no_key = self._deny(
+                401, f"this route needs {both} or a client certificate", "no api key", *challenges
+            )
         self.bad_key = self._deny(
             401, "the API key is not valid", "unknown api key", (WWW_AUTHENTICATE, api_key)
         )
@@ -111,7 +130,20 @@ class RouteAccess:
             )
         return denial
 
-    def allows(self, token: VerifiedToken) -> bool:
+    def sign_in(self, return_to: str) -> Denial:
+        """A browser without a session: to the gateway's own start of the sign-in (signin.py), which
+        checks ``return_to`` again before it is used."""
+        assert self.login is not None
+        location = start_location(self.login, return_to).encode("ascii")
+        return Denial(
+            302,
+            "sign in first",
+            f"{self.clause} (no session)",
+            ((b"location", location), (b"cache-control", b"no-store")),
+            DenyKind.SIGN_IN,
+        )
+
+    def allows(self, token: VerifiedToken | Session) -> bool:
         if self.scopes and not self.scopes <= token.scopes:
             return False
         if self.claims:

@@ -19,8 +19,10 @@ from hashlib import sha256
 from typing import Final
 
 from frontdoor.access.apiclients import ApiClients, load_api_clients
+from frontdoor.access.cookies import request_cookies
 from frontdoor.access.decide import RouteAccess
 from frontdoor.access.keys import FETCH_TIMEOUT_S, GetJson, KeySet, http_get_json
+from frontdoor.access.signin import SignIn
 from frontdoor.access.tokens import KeyUnknown, SeenToken, TokenInvalid, TokenVerifier, VerifiedToken
 from frontdoor.http.h1 import RequestHead
 from frontdoor.plan import Plan, PlannedRoute
@@ -46,6 +48,15 @@ def _values(head: RequestHead, lowered: bytes) -> list[bytes]:
     return [value for name, value in head.headers if len(name) == size and name.lower() == lowered]
 
 
+def _browser(head: RequestHead) -> bool:
+    """A person's browser navigating (GET or HEAD, asking for HTML): it may be sent to sign in. A request
+    asking for JSON or anything else is answered 401, never redirected."""
+    if head.method not in ("GET", "HEAD"):
+        return False
+    accept = b",".join(v for n, v in head.headers if len(n) == 6 and n.lower() == b"accept")
+    return b"text/html" in accept.lower()
+
+
 class AccessStage:
     name = "access"
 
@@ -66,6 +77,16 @@ class AccessStage:
         claims = {name for _, route in plan.routes() for name in route.access.claims}
         self.tokens = TokenVerifier(list(zip(identity.providers, self.keysets, strict=True)), claims, clock)
         self.cache = self.tokens.cache  # read here directly: a repeated token is one lookup
+        # the providers that sign browsers in; their sessions are read here, their paths served by the
+        # process (serve's exchange, authz's service) through this same object
+        self.signin = SignIn(
+            list(zip(identity.providers, self.keysets, strict=True)),
+            plan.environment_doc,
+            frozenset(claims),
+            clock=clock,
+            get_json=get_json,
+            owner=plan.edge.owner,
+        )
         # by id(route): None for a public route. The stage keeps the plan, so these ids stay its routes'.
         self.routes: dict[int, RouteAccess | None] = {}
         needs_user = False
@@ -79,7 +100,9 @@ class AccessStage:
                 keyset.refresh()
 
     def _needs(self, route: PlannedRoute) -> RouteAccess | None:
-        return None if route.access.is_public else RouteAccess(route.access, self.realm)
+        if route.access.is_public:
+            return None
+        return RouteAccess(route.access, self.realm, self.api_clients.certificate_clients)
 
     def check(self, admission: Admission) -> Verdict:
         route = admission.route
@@ -98,6 +121,8 @@ class AccessStage:
             return None
         values = _values(head, AUTHORIZATION)
         if not values:
+            if needs.login is not None:
+                return self._session(admission, needs)
             return needs.no_token
         if len(values) > 1:
             return needs.invalid("the request has more than one Authorization header")
@@ -122,6 +147,30 @@ class AccessStage:
             return self._verify_and_admit(admission, needs, value, token, digest, now)
         self._remember(admission, value, verified)
         return self._admit(admission, needs, verified)
+
+    def _session(self, admission: Admission, needs: RouteAccess) -> Denial | None:
+        """A request without a bearer token on a route that signs browsers in: its session, or a
+        browser sent to sign in; anything else (an API client, a script) is answered as without login."""
+        assert needs.login is not None
+        head = admission.head
+        cookies = request_cookies(head)
+        now = self.clock()
+        session = self.signin.session(cookies, needs.login, now) if cookies else None
+        if session is None:
+            return needs.sign_in(admission.target or admission.path) if _browser(head) else needs.no_token
+        if not needs.allows(session):
+            return needs.insufficient
+        admission.subject = session.subject
+        admission.scopes = session.scopes
+        admission.issuer = session.issuer
+        headers = session.headers()
+        if admission.upstream_headers is None:
+            admission.upstream_headers = list(headers)
+        else:
+            admission.upstream_headers.extend(headers)
+        for cookie in self.signin.touched(session, now, admission.secure):
+            admission.add_response_header(b"set-cookie", cookie)
+        return None
 
     def _remember(self, admission: Admission, value: bytes, verified: VerifiedToken) -> None:
         """Keep what the connection sent, and what it verified as, for its next request."""
@@ -161,6 +210,12 @@ class AccessStage:
             raise TokenInvalid("the token is not valid") from None
 
     def _client(self, admission: Admission, needs: RouteAccess, head: RequestHead) -> Denial | None:
+        certificate = admission.certificate
+        if certificate is not None:
+            # a verified client certificate that is a declared client identifies it like a key would
+            client = self.api_clients.recognize(certificate)
+            if client is not None:
+                return self._client_is(admission, needs, client)
         values = _values(head, API_KEY)
         if not values:
             return needs.no_key
@@ -169,6 +224,10 @@ class AccessStage:
         client = self.api_clients.identify(values[0])
         if client is None:
             return needs.bad_key
+        return self._client_is(admission, needs, client)
+
+    @staticmethod
+    def _client_is(admission: Admission, needs: RouteAccess, client: str) -> Denial | None:
         if client not in needs.clients:
             return needs.client_refused
         admission.api_client = client

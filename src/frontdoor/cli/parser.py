@@ -15,6 +15,7 @@ from frontdoor.cli.contract import (
     cmd_who,
 )
 from frontdoor.cli.processes import cmd_authz, cmd_demo, cmd_idp, cmd_serve, cmd_token
+from frontdoor.cli.verify import add_parser as add_verify
 
 STATE_DIR_HELP = (
     "where stops and the audit log are kept, per Edge and environment (default: $FRONTDOOR_STATE_DIR, "
@@ -265,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
         "ranges, with a NetworkPolicy that admits only the edge's proxies",
     )
     render.set_defaults(handler=cmd_render)
+
+    add_verify(commands, DIR_HELP)
 
     token = commands.add_parser(
         "token",

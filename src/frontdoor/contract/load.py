@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 # Contract and LoadResult are re-exported: what loading returns is imported from here by most callers
 from frontdoor.contract.loaded import Contract as Contract  # noqa: PLC0414
-from frontdoor.contract.loaded import Header
+from frontdoor.contract.loaded import DocumentHeader
 from frontdoor.contract.loaded import LoadResult as LoadResult  # noqa: PLC0414
 from frontdoor.contract.messages import (
     dotted,
@@ -36,7 +36,7 @@ _WHERE_TO_PUT = {
 }
 
 
-def _header(source: SourceDocument) -> Header | None:
+def _header(source: SourceDocument) -> DocumentHeader | None:
     data = source.data
     metadata, kind = data.get("metadata"), data.get("kind")
     if not isinstance(kind, str) or kind not in MODEL_BY_KIND or not isinstance(metadata, dict):
@@ -45,7 +45,7 @@ def _header(source: SourceDocument) -> Header | None:
     if not isinstance(name, str) or not NAME.match(name):
         return None  # the schema reports a bad name; never repeat a value that may be a secret
     owner = owner if isinstance(owner, str) and NAME.match(owner) else None
-    return Header(kind, name, owner, "owner" in metadata, "environments" in metadata, source)
+    return DocumentHeader(kind, name, owner, "owner" in metadata, "environments" in metadata, source)
 
 
 def _missing_access(source: SourceDocument, fix: str | None) -> Iterator[Finding]:
@@ -159,7 +159,7 @@ def load_contract(root: Path) -> LoadResult:
     by_kind: dict[str, dict[str, Any]] = {kind: {} for kind in MODEL_BY_KIND}
     located: dict[tuple[str, str], SourceDocument] = {}
     invalid: set[tuple[str, str]] = set()
-    headers: list[Header] = []
+    headers: list[DocumentHeader] = []
     for source in sources:
         if _is_api_description(source.data):
             continue  # an OpenAPI file beside the Service that points at it (api.openapi)

@@ -16,7 +16,7 @@ from frontdoor.errors import Finding, Location
 
 
 @dataclass(frozen=True, slots=True)
-class Header:
+class DocumentHeader:
     """The envelope of a document of a known kind, valid or not: enough to check ownership (rule 1)."""
 
     kind: str
@@ -39,7 +39,7 @@ class Contract:
     sources: dict[tuple[str, str], SourceDocument] = field(default_factory=dict)
     #: names of documents that exist but failed validation; rules skip them to avoid cascades
     invalid: frozenset[tuple[str, str]] = frozenset()
-    headers: tuple[Header, ...] = ()
+    headers: tuple[DocumentHeader, ...] = ()
     #: every document could at least be identified; if not, a missing name may be in the unreadable one
     complete: bool = True
 

@@ -18,7 +18,6 @@ from frontdoor.contract.values import (
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lowercase letters, digits and '-'")]
 Role = Literal["app", "platform", "delivery"]
-Kind = Literal["Team", "Service", "Edge", "Environment"]
 API_VERSION = "frontdoor/v1"
 
 #: which team role may own each kind of document (rule 1)
@@ -54,6 +53,7 @@ def names_unique(items: tuple[Any, ...], what: str) -> tuple[Any, ...]:
 #: error, which makes the contract invalid
 WaivableRule = Literal[
     "tls-required",
+    "client-auth-missing",
     "identity-missing",
     "identity-insecure",
     "observability-off",

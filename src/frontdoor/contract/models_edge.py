@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from cryptography import x509
 from pydantic import (
     BeforeValidator,
     Field,
     field_validator,
+    model_validator,
 )
 
 from frontdoor.contract.models_common import Name, Strict, Waivers, names_unique, unique
@@ -18,6 +20,7 @@ from frontdoor.contract.values import (
     HttpUrl,
     Listen,
     Network,
+    Scope,
     Secret,
     Size,
 )
@@ -30,9 +33,18 @@ def _tls_version(value: object) -> object:
     return f"{value:.1f}" if isinstance(value, float) else value
 
 
+class ClientAuth(Strict):
+    """Client certificates (mutual TLS): verified against ``ca``; ``required`` refuses a handshake
+    without one, ``optional`` lets it through (routes for certificate clients then answer 401)."""
+
+    ca: Secret
+    mode: Literal["required", "optional"] = "required"
+
+
 class Tls(Strict):
     cert: Secret
     key: Secret
+    client_auth: ClientAuth | None = None
     min_version: Annotated[
         Literal["1.2", "1.3"],
         BeforeValidator(_tls_version, json_schema_input_type=Literal["1.2", "1.3", 1.2, 1.3]),
@@ -75,6 +87,39 @@ def _algorithm(value: object) -> object:
     return value
 
 
+class Session(Strict):
+    """How long a browser session lasts: ``ttl`` from sign-in at most, ``idle`` without a request."""
+
+    ttl: Duration = 8 * 3600.0
+    idle: Duration = 3600.0
+
+    @field_validator("ttl", "idle")
+    @classmethod
+    def _positive(cls, seconds: float) -> float:
+        if seconds <= 0:
+            raise ValueError("a session duration must be longer than 0s")
+        return seconds
+
+
+class Login(Strict):
+    """This provider signs browsers in (OIDC authorization code flow with PKCE): docs/access.md."""
+
+    client_id: Annotated[str, Field(min_length=1, pattern=r"^[\x21-\x7e]+$")]
+    client_secret: Secret
+    scopes: Annotated[tuple[Scope, ...], Field(min_length=1)] = ("openid", "profile", "email")
+    session: Session = Session()
+    # the first key seals new sessions; every key opens them (rotation: add a new key first, drop the
+    # old one once its sessions have expired)
+    cookie_keys: Annotated[tuple[Secret, ...], Field(min_length=1)]
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid(cls, scopes: tuple[str, ...]) -> tuple[str, ...]:
+        if "openid" not in scopes:
+            raise ValueError("sign-in is OpenID Connect: the scopes must include openid")
+        return unique(scopes, "scope")
+
+
 class Provider(Strict):
     name: Name
     issuer: HttpUrl
@@ -85,11 +130,49 @@ class Provider(Strict):
     jwks_uri: HttpUrl | None = None
     scopes_claim: Literal["scope", "scp"] = "scope"
     clock_skew_s: Annotated[int, Field(ge=0, le=600)] = 30
+    login: Login | None = None
+
+
+class CertificateMatch(Strict):
+    """Which verified client certificate is this client: a URI in its subjectAltName (a SPIFFE id, say),
+    or its whole subject distinguished name (RFC 4514, as ``openssl x509 -subject -nameopt RFC2253``)."""
+
+    san_uri: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")] | None = None
+    subject: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9.]+=")] | None = None
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, subject: str | None) -> str | None:
+        if subject is not None:
+            try:
+                x509.Name.from_rfc4514_string(subject)
+            except ValueError:
+                raise ValueError(
+                    f"{subject!r} is not a distinguished name such as CN=billing,O=Example"
+                ) from None
+        return subject
+
+    @model_validator(mode="after")
+    def _one(self) -> CertificateMatch:
+        if (self.san_uri is None) == (self.subject is None):
+            raise ValueError("a certificate is matched by san_uri or by subject: give exactly one")
+        return self
 
 
 class ApiClient(Strict):
+    """A machine caller, identified by an API key (``key_sha256``) or by a client certificate."""
+
     name: Name
-    key_sha256: Secret
+    key_sha256: Secret | None = None
+    certificate: CertificateMatch | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ApiClient:
+        if (self.key_sha256 is None) == (self.certificate is None):
+            raise ValueError(
+                f"API client {self.name} is identified by key_sha256 or by certificate: give exactly one"
+            )
+        return self
 
 
 class Identity(Strict):
@@ -105,6 +188,9 @@ class Identity(Strict):
     @field_validator("api_clients")
     @classmethod
     def _clients(cls, clients: tuple[ApiClient, ...]) -> tuple[ApiClient, ...]:
+        matches = tuple(c.certificate for c in clients if c.certificate is not None)
+        unique(tuple(m.san_uri for m in matches if m.san_uri is not None), "certificate san_uri")
+        unique(tuple(m.subject for m in matches if m.subject is not None), "certificate subject")
         return names_unique(clients, "api client")
 
 

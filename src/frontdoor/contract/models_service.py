@@ -32,11 +32,13 @@ class AccessRule(Strict):
     scopes: tuple[Scope, ...] = ()
     claims: dict[Annotated[str, Field(min_length=1)], ClaimValue] = {}
     clients: tuple[Name, ...] = ()
+    # the Edge's identity provider that signs browsers in when they come without a session
+    login: Name | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> AccessRule:
-        if self.mode == "rule" and not (self.scopes or self.claims or self.clients):
-            raise ValueError("an access mapping needs at least one of scopes, claims or clients")
+        if self.mode == "rule" and not (self.scopes or self.claims or self.clients or self.login):
+            raise ValueError("an access mapping needs at least one of scopes, claims, clients or login")
         unique(self.scopes, "scope")
         unique(self.clients, "client")
         return self
@@ -47,13 +49,16 @@ class AccessRule(Strict):
 
     @property
     def requires_user(self) -> bool:
-        """An end-user token is needed: ``authenticated``, or any scope or claim."""
-        return self.mode == "authenticated" or bool(self.scopes or self.claims)
+        """An end-user token (or a browser session) is needed: ``authenticated``, ``login``, or any scope
+        or claim."""
+        return self.mode == "authenticated" or bool(self.scopes or self.claims or self.login)
 
     def describe(self) -> str:
         if self.mode != "rule":
             return self.mode
         parts = []
+        if self.login:
+            parts.append("login " + self.login)
         if self.scopes:
             parts.append("scopes " + " ".join(self.scopes))
         if self.claims:
@@ -75,19 +80,19 @@ def _parse_access(value: object) -> object:
             return AccessRule(mode=value)
         raise ValueError(
             f"{value!r} is not an access: write public, authenticated, "
-            "or a mapping of scopes, claims, clients"
+            "or a mapping of scopes, claims, clients, login"
         )
     if isinstance(value, dict):
         if "mode" in value:
             raise ValueError(
-                "'mode' is not an access field: write public, authenticated, or scopes/claims/clients"
+                "'mode' is not an access field: write public, authenticated, or scopes/claims/clients/login"
             )
         return value
-    raise ValueError("access is public, authenticated, or a mapping of scopes, claims and clients")
+    raise ValueError("access is public, authenticated, or a mapping of scopes, claims, clients and login")
 
 
 _ACCESS_SCHEMA = {
-    "description": "public, authenticated, or {scopes, claims, clients}",
+    "description": "public, authenticated, or {scopes, claims, clients, login}",
     "anyOf": [
         {"enum": ["public", "authenticated"]},
         {
@@ -101,6 +106,7 @@ _ACCESS_SCHEMA = {
                     "additionalProperties": {"type": ["string", "integer", "boolean"]},
                 },
                 "clients": {"type": "array", "items": {"type": "string", "pattern": NAME_PATTERN}},
+                "login": {"type": "string", "pattern": NAME_PATTERN},
             },
         },
     ],

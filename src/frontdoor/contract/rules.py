@@ -276,8 +276,17 @@ def _edge_secrets(edge: Edge) -> Iterator[tuple[SecretRef, tuple[str | int, ...]
         if entrypoint.tls:
             yield entrypoint.tls.cert, ("spec", "entrypoints", i, "tls", "cert")
             yield entrypoint.tls.key, ("spec", "entrypoints", i, "tls", "key")
+            if entrypoint.tls.client_auth:
+                yield entrypoint.tls.client_auth.ca, ("spec", "entrypoints", i, "tls", "client_auth", "ca")
     for i, client in enumerate(edge.spec.identity.api_clients):
-        yield client.key_sha256, ("spec", "identity", "api_clients", i, "key_sha256")
+        if client.key_sha256 is not None:
+            yield client.key_sha256, ("spec", "identity", "api_clients", i, "key_sha256")
+    for i, provider in enumerate(edge.spec.identity.providers):
+        if provider.login is not None:
+            where = ("spec", "identity", "providers", i, "login")
+            yield provider.login.client_secret, (*where, "client_secret")
+            for k, key in enumerate(provider.login.cookie_keys):
+                yield key, (*where, "cookie_keys", k)
     if edge.spec.admin and edge.spec.admin.token:
         yield edge.spec.admin.token, ("spec", "admin", "token")
     if edge.spec.rate_limits and edge.spec.rate_limits.store == "redis":
@@ -312,10 +321,23 @@ def _environment_wiring(contract: Contract) -> Iterator[Finding]:
                     related=_loc(contract.locate("Edge", edge.name, *path)),
                 )
         declared = {c.name for c in edge.spec.identity.api_clients}
+        logins = {p.name for p in edge.spec.identity.providers if p.login is not None}
         for service_name in sorted(_services_on(contract, edge)):
             for index, route in enumerate(contract.services[service_name].spec.routes):
                 if route.access is None:
                     continue
+                login = route.access.login
+                if login is not None and login not in logins:
+                    yield Finding(
+                        "login-provider",
+                        f"route {route.path} of {service_name} signs browsers in with provider {login}, "
+                        f"which Edge {edge.name} ({env_name}) does not declare with a login block in "
+                        "identity.providers",
+                        contract.locate("Service", service_name, "spec", "routes", index, "access", "login"),
+                        contract.services[service_name].owner,
+                        environment=env_name,
+                        related=_loc(contract.locate("Edge", edge.name, "spec", "identity", "providers")),
+                    )
                 for client in route.access.clients:
                     if client not in declared:
                         yield Finding(

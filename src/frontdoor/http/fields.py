@@ -9,7 +9,7 @@ from typing import Final
 from frontdoor.memo import Memo
 
 # One field of an HTTP message as (name, value) bytes, as the reader gives it and the writers take it.
-# (A contract document's envelope is contract.load.Header: another meaning, another name.)
+# (A contract document's envelope is contract.loaded.DocumentHeader: another meaning, another name.)
 Field = tuple[bytes, bytes]
 
 HOP_BY_HOP: Final = frozenset(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 # W3C Trace Context 3.2: version "00" - 32 hex trace-id - 16 hex parent-id - 2 hex flags; all-zero ids invalid
@@ -63,6 +63,14 @@ def valid_request_id(value: bytes) -> bool:
 
 
 #: a tracer: (the client's traceparent or None, fresh_ids() or None) -> the traceparent line to send
+def sent_request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The X-Request-Id a (trusted) client sent, if valid, else "" (make one)."""
+    for name, value in headers:
+        if name.lower() == b"x-request-id" and valid_request_id(value):
+            return value.decode("ascii")
+    return ""
+
+
 Tracer = Callable[[bytes | None, str | None], bytes]
 
 

@@ -142,6 +142,7 @@ class Recorder:
             "windows": {str(w.seconds): table_json(with_current(w.sum)) for w in self.windows},
             "circuit": [[s, e, v] for (s, e), v in (self.circuit | self.circuits()).items()],
             "protection": [[name, service, n] for (name, service), n in _protection_counters().items()],
+            "signins": [[*key, n] for key, n in _signin_counters().items()],
             "stop_store_failures": [[store, op, n] for (store, op), n in _stop_store_failures().items()],
             "inflight": self.inflight(),
             "events": {
@@ -191,6 +192,12 @@ def _protection_counters() -> dict[tuple[str, str], int]:
     return snapshot()
 
 
+def _signin_counters() -> dict[tuple[str, str, str], int]:
+    from frontdoor.access.signincounts import snapshot
+
+    return snapshot()
+
+
 def _stop_store_failures() -> dict[tuple[str, str], int]:
     from frontdoor.policy.stops import FAILURES
 
@@ -214,6 +221,7 @@ class Merged:
     circuit: dict[tuple[str, str], int] = field(default_factory=dict)
     inflight: dict[str, int] = field(default_factory=dict)
     protection: dict[tuple[str, str], int] = field(default_factory=dict)
+    signins: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (provider, outcome, owner)
     stop_store_failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (store, operation)
     events: dict[str, Any] = field(default_factory=dict)
 
@@ -243,6 +251,9 @@ def merge(snapshots: Iterable[dict[str, Any]]) -> Merged:
         for name, service, count in data.get("protection", ()):
             key = (str(name), str(service))
             merged.protection[key] = merged.protection.get(key, 0) + int(count)
+        for provider, outcome, owner, count in data.get("signins", ()):
+            key3 = (str(provider), str(outcome), str(owner))
+            merged.signins[key3] = merged.signins.get(key3, 0) + int(count)
         for store, operation, count in data.get("stop_store_failures", ()):
             key = (str(store), str(operation))
             merged.stop_store_failures[key] = merged.stop_store_failures.get(key, 0) + int(count)
@@ -363,6 +374,13 @@ class MergedCollector:
         )
         for (name, service), count in sorted(merged.protection.items()):
             protection.add_metric([name, service], count)
+        signins = CounterMetricFamily(
+            "frontdoor_signins",
+            "Browser sign-in steps by provider and outcome: started, signed-in, signed-out, or why it failed",
+            labels=["provider", "outcome", "owner"],
+        )
+        for (provider, outcome, owner), count in sorted(merged.signins.items()):
+            signins.add_metric([provider, outcome, owner], count)
         events = merged.events
         reloads = CounterMetricFamily(
             "frontdoor_contract_reloads",
@@ -396,7 +414,7 @@ class MergedCollector:
         workers.add_metric([], merged.workers)
         build = InfoMetricFamily("frontdoor_build", "The gateway's version")
         build.add_metric([], {"version": __version__, "python": platform.python_version()})
-        yield from (circuit, inflight, protection, reloads, contract, loaded, stopped, failures)
+        yield from (circuit, inflight, protection, signins, reloads, contract, loaded, stopped, failures)
         yield from (workers, build)
 
 

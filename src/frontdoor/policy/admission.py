@@ -16,8 +16,7 @@ from frontdoor.http.fields import Field
 from frontdoor.http.h1 import RequestHead
 from frontdoor.networks import Network, within
 from frontdoor.plan import PlannedRoute
-
-Header = Field  # kept: stages and tests name a response field this way
+from frontdoor.policy.clientcert import ClientCertificate
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +24,7 @@ class Denial:
     status: int
     reason: str  # safe to show the client: never a secret, never an internal detail
     rule: str  # the stage and clause that denied, for the log and the admin view
-    headers: tuple[Header, ...] = ()
+    headers: tuple[Field, ...] = ()
     kind: str = ""  # a short machine name for the deny (e.g. "rate-limit"); the stage's name if empty
 
 
@@ -40,6 +39,7 @@ class Admission:
     __slots__ = (
         "_client",
         "api_client",
+        "certificate",
         "finishers",
         "head",
         "issuer",
@@ -50,8 +50,10 @@ class Admission:
         "response_head",
         "route",
         "scopes",
+        "secure",
         "seen",
         "subject",
+        "target",
         "trusted_proxies",
         "upstream_headers",
     )
@@ -66,6 +68,7 @@ class Admission:
         trusted_proxies: tuple[Network, ...],
         now: float,
         seen: object | None = None,
+        certificate: ClientCertificate | None = None,
     ) -> None:
         self.head = head
         self.route = route
@@ -78,13 +81,19 @@ class Admission:
         # the connection's memory for the access stage (access/tokens.py's SeenToken), when there is one
         # connection to one client: opaque here, so that deciding does not depend on how a token is checked
         self.seen = seen
+        # the client certificate the TLS layer verified (serve's handshake, or the ingress's for authz)
+        self.certificate = certificate
+        # set by the process when it knows them: whether the client came over TLS (a cookie the gateway
+        # sets is then Secure), and the original target with its query (where sign-in returns to)
+        self.secure = False
+        self.target = ""
         # Filled in by the access stage:
         self.subject: str | None = None  # the verified token's ``sub``
         self.scopes: frozenset[str] = frozenset()
         self.issuer: str | None = None
         self.api_client: str | None = None  # the API client's name from the Edge
         # Filled in by any stage, allocated only when used:
-        self.upstream_headers: list[Header] | None = None  # X-Frontdoor-* identity for the upstream
+        self.upstream_headers: list[Field] | None = None  # X-Frontdoor-* identity for the upstream
         # header lines for the response, CRLF included (e.g. RateLimit on an allowed response), as one
         # piece: a stage often hands the same bytes object every time, and no list is made for it
         self.response_head = b""
@@ -102,9 +111,9 @@ class Admission:
         """Whole header lines for the response, each with its CRLF."""
         self.response_head = self.response_head + lines if self.response_head else lines
 
-    def response_fields(self) -> list[Header]:
+    def response_fields(self) -> list[Field]:
         """The response header lines as (name, value) pairs."""
-        fields: list[Header] = []
+        fields: list[Field] = []
         for line in self.response_head.split(b"\r\n")[:-1]:
             name, _, value = line.partition(b":")
             fields.append((name, value.strip()))

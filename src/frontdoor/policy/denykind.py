@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 class DenyKind(enum.StrEnum):
     # what the policy stages decide
     ACCESS = "access"  # no token, a bad one, a missing scope or claim, an unknown API key
+    SIGN_IN = "sign-in"  # a browser without a session, sent to sign in (a redirect, not an error)
     RATE_LIMIT = "rate-limit"
     RATE_LIMIT_STORE = "rate-limit-store"  # the shared store is down and the Edge says deny
     SHED = "shed"  # max_inflight_per_service reached

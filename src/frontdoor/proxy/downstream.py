@@ -19,6 +19,7 @@ from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import RequestHead, RequestReader
 from frontdoor.http.messages import error_response
 from frontdoor.http.tracing import new_request_id
+from frontdoor.policy.clientcert import CertificateUnreadable, ClientCertificate, from_der
 from frontdoor.proxy.exchange import Exchange
 from frontdoor.proxy.runtime import Listener, Runtime
 from frontdoor.proxy.states import (
@@ -44,10 +45,24 @@ _TIMER_SLACK_S: Final = 0.001  # the loop's timers have a millisecond resolution
 _clock: Final = time.monotonic
 
 
+def _client_certificate(transport: asyncio.BaseTransport) -> ClientCertificate | None:
+    """What the client's certificate says, once per connection. The handshake is over when the
+    connection is made, so a certificate here chained to the entrypoint's client_auth CA."""
+    tls = transport.get_extra_info("ssl_object")
+    der = tls.getpeercert(binary_form=True) if tls is not None else None
+    if not der:
+        return None  # client_auth optional, and the client sent none
+    try:
+        return from_der(der)
+    except CertificateUnreadable:
+        return None  # OpenSSL verified what cryptography cannot read: no identity from it
+
+
 class Downstream(asyncio.Protocol):
     # Slots, and no list for the (rare) pipelined requests until a client pipelines: ten thousand idle
     # keep-alive connections are ten thousand of these objects.
     __slots__ = (
+        "certificate",
         "client_eof",
         "closed",
         "current",
@@ -97,6 +112,7 @@ class Downstream(asyncio.Protocol):
         self.lingering = False
         self.out: list[bytes] = []  # response bytes waiting for the end of the upstream's read
         self.seen = SeenToken()  # the last bearer token this client sent, for the access stage
+        self.certificate: ClientCertificate | None = None  # the verified client certificate (mTLS)
         # One timer per connection (see Timeout). The handle is re-armed lazily, only when it fires
         # before ``deadline`` (a timeout that was pushed later), instead of a new handle per phase.
         self.timer: asyncio.TimerHandle | None = None
@@ -113,6 +129,8 @@ class Downstream(asyncio.Protocol):
         # log's memo of their JSON finds them by identity)
         self.peer = sys.intern(peer[0]) if peer else ""
         self.trusted = self.listener.trusts(self.peer)
+        if self.listener.client_certificates:
+            self.certificate = _client_certificate(transport)
         self.reader = RequestReader(self, self.gateway.runtime.limits)
         self.gateway.connections.add(self)
         self._arm_header_timer()
@@ -154,6 +172,12 @@ class Downstream(asyncio.Protocol):
         if self.current is None or self.tunnel or self.lingering:
             return None  # close: nothing is owed, or the tunnel ends with either side
         self.client_eof = True
+        reading = self.reading
+        if reading is not None and not reading.ended:
+            # the rest of that body can never come: answered (or abandoned) now, not at a timeout
+            self._protocol_error(
+                ProtocolError(400, "the client closed its side before the request body ended")
+            )
         return True  # a half-closed client still gets its responses; the connection closes after them
 
     def pause_writing(self) -> None:
@@ -174,6 +198,11 @@ class Downstream(asyncio.Protocol):
     # --- reading requests (RequestSink) --------------------------------------------------------------
 
     def on_request_head(self, head: RequestHead) -> None:
+        if self.closed:
+            # A request answered at once inside this same read closed the connection (Connection: close,
+            # or its body left unread): what follows it in the read is never served.
+            self.reading = None
+            return
         if self.deadline_kind is HEAD_TIMEOUT:
             self.deadline_kind = NO_TIMEOUT
         exchange = Exchange(self, head, self.gateway.runtime)
@@ -207,7 +236,8 @@ class Downstream(asyncio.Protocol):
             self.reader.accept_upgrade()
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None:
+        # once closed (our FIN may be sent: close(linger=True)), nothing more may be written
+        if self.transport is not None and not self.closed:
             self.transport.write(data)
 
     def logged(self, exchange: Exchange) -> None:
@@ -245,6 +275,11 @@ class Downstream(asyncio.Protocol):
         self._arm_idle_timer()
 
     def _protocol_error(self, error: ProtocolError) -> None:
+        if self.closed:
+            # The connection was already closed, its FIN perhaps sent, by an answer given earlier in the
+            # same read (e.g. a denial of a request whose body was left unread): that answer stands, and
+            # the bytes after it, broken or not, are dropped.
+            return
         current = self.current
         if current is not None and current is self.reading and not current.ended:
             # The body of the request being answered broke the rules (too large, bad chunk): its

@@ -15,17 +15,18 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
+from frontdoor.access.cookies import request_cookies, strip_own_cookies
+from frontdoor.access.signin import Answer, SignIn
 from frontdoor.http.h1 import RequestHead
-from frontdoor.http.headers import HOP_BY_HOP, downstream_response_headers, upstream_request
-from frontdoor.http.messages import status_line
+from frontdoor.http.headers import upstream_request
 from frontdoor.http.paths import PathError, normalize_path, strip_route_prefix
-from frontdoor.http.response import BodyMode, forwarded_lines
-from frontdoor.http.tracing import fresh_ids, valid_request_id
+from frontdoor.http.response import BodyMode
+from frontdoor.http.tracing import fresh_ids, sent_request_id
 from frontdoor.policy.admission import Admission, Denial
 from frontdoor.policy.balancing import Balancer, Endpoint
-from frontdoor.policy.denykind import kind_of
+from frontdoor.policy.denykind import DenyKind, kind_of
 from frontdoor.proxy.failures import Failure, Lost
-from frontdoor.proxy.framing import chunk, own_answer
+from frontdoor.proxy.framing import chunk, informational_head, own_answer, response_head, upgrade_head
 from frontdoor.proxy.runtime import IDEMPOTENT, Runtime
 from frontdoor.proxy.states import (
     ANSWERING,
@@ -147,7 +148,7 @@ class Exchange:
         runtime = self.runtime
         ids = fresh_ids()
         # a trusted proxy's request id, or a fresh one (asked only of a trusted peer: no call otherwise)
-        self.request_id = (client.trusted and self._trusted_request_id()) or ids[:32]
+        self.request_id = (client.trusted and sent_request_id(head.headers)) or ids[:32]
         path, _, query = head.target.partition("?")
         try:
             normalized = normalize_path(path)
@@ -157,6 +158,10 @@ class Exchange:
         if runtime is not client.listener_runtime:
             client.refresh_listener(runtime)  # a reload changes routes for new requests
         listener = client.listener
+        signin = runtime.signin
+        if signin is not None and signin.handles(normalized):
+            self._sign_in(signin, normalized, query)
+            return
         match = listener.router.match(head.host, normalized, head.method)
         if match.route is None:
             if match.status == 405:
@@ -178,7 +183,10 @@ class Exchange:
             listener.trusted,
             self.started,  # a moment ago, in this same callback
             client.seen,
+            client.certificate,
         )
+        admission.secure = listener.scheme == "https"
+        admission.target = head.target
         verdict = runtime.pipeline.check(admission)
         if verdict is None:
             self._admitted(admission, normalized, query, ids)
@@ -208,6 +216,33 @@ class Exchange:
         else:
             self._deny(verdict)
 
+    def _sign_in(self, signin: SignIn, path: str, query: str) -> None:
+        """One of the reserved sign-in paths (access/signin.py): answered by the gateway itself."""
+        client = self.client
+        head = self.head
+        secure = client.listener.scheme == "https"
+        origin = f"{client.listener.scheme}://{head.host or client.listener.address_text}"
+        client.pause("decision")
+        answering = signin.answer(path, query, request_cookies(head), origin, secure)
+        task: asyncio.Future[Answer] = asyncio.ensure_future(answering, loop=client.loop)
+        task.add_done_callback(self._signed_in)
+
+    def _signed_in(self, done: asyncio.Future[Answer]) -> None:
+        self.client.resume("decision")
+        if self.state is not DECIDING or self.client.closed:
+            return
+        error = None if done.cancelled() else done.exception()
+        if done.cancelled() or error is not None:
+            self.client.gateway.report_error("signing in failed", error)
+            self.fail(Failure.UNDECIDED)
+            return
+        answer = done.result()
+        if answer.status >= 400:
+            # logged and counted as what it is; the reason names no cookie, code or token
+            self.denied_by = f"sign-in ({answer.outcome})"
+            self.deny_kind = DenyKind.SIGN_IN
+        self.reject(answer.status, answer.reason, answer.headers)
+
     def _deny(self, denial: Denial) -> None:
         self.denied_by = denial.rule
         self.deny_kind = kind_of(denial)
@@ -224,6 +259,8 @@ class Exchange:
             client.accept_upgrade()
         if head.expect_continue:
             client.write(CONTINUE)
+        if self.runtime.signin is not None:
+            strip_own_cookies(head)  # the session is the gateway's: never the upstream's to see
         target = strip_route_prefix(normalized, route.path.path) if route.strip_prefix else normalized
         if query:
             target += "?" + query
@@ -245,13 +282,6 @@ class Exchange:
         self.trace_line = forwarded.trace_line
         self.upstream_started = _clock()
         self._connect()
-
-    def _trusted_request_id(self) -> str:
-        """The request id a trusted proxy sent, or "" to make one."""
-        for name, value in self.head.headers:
-            if name.lower() == b"x-request-id" and valid_request_id(value):
-                return value.decode("ascii")
-        return ""
 
     # --- upstream attempts ----------------------------------------------------------------------------
 
@@ -336,8 +366,7 @@ class Exchange:
     def on_informational(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> None:
         if status == 100 or self.head.version != "1.1":
             return  # 100 Continue was already answered by the gateway itself
-        fields = (n + b": " + v + b"\r\n" for n, v in headers if n.lower() not in HOP_BY_HOP)
-        self.client.out.append(b"".join([status_line(status), *fields, b"\r\n"]))
+        self.client.out.append(informational_head(status, headers))
 
     def on_response_head(
         self,
@@ -352,41 +381,18 @@ class Exchange:
         self.status = status
         if self.websocket and status == 101:
             self.state = TUNNEL
-            extra = client.listener.hsts + b"connection: upgrade\r\nupgrade: websocket\r\n"
-            lines = downstream_response_headers(headers, self.request_id, self.trace_line, extra)
-            client.out.append(b"".join([status_line(101, reason), *lines, b"\r\n"]))
+            client.out.append(upgrade_head(self, reason, headers))
             client.tunnel = True
+            if client.client_eof:
+                # the client half-closed before the tunnel opened: it has nothing to send through it,
+                # and a tunnel ends with either side (else it would wait on the upstream for ever)
+                self.flush()
+                client.close()
             return
         self.state = RESPONDING
         if self.head.has_body and not self.ended:
             self.close_after = True  # the upstream answered before reading the whole body
-        conn = self.upstream
-        head = self.head
-        lines = [
-            status_line(status, reason),
-            *(forwarded_lines(conn.reader) if conn is not None else ()),
-            b"x-request-id: %b\r\n%b%b"
-            % (self.request_id.encode("ascii"), self.trace_line, client.listener.hsts),
-        ]
-        admission = self.admission
-        if admission is not None and admission.response_head:
-            lines.append(admission.response_head)
-        if head.method == "HEAD" or mode == "none":
-            if length is not None and status not in (204,) and status >= 200:
-                lines.append(b"content-length: %d\r\n" % length)
-        elif mode == "length":
-            lines.append(b"content-length: %d\r\n" % (length or 0))
-        elif head.version == "1.1":
-            self.out_chunked = True
-            lines.append(b"transfer-encoding: chunked\r\n")
-        else:
-            self.close_after = True  # an HTTP/1.0 client learns the end from the close
-        if self.close_after:
-            lines.append(b"connection: close\r\n")
-        elif head.version == "1.0":
-            lines.append(b"connection: keep-alive\r\n")
-        lines.append(b"\r\n")
-        client.out.append(b"".join(lines))
+        client.out.append(response_head(self, status, reason, mode, length))
 
     def on_response_body(self, data: bytes) -> None:
         self.bytes_out += len(data)
@@ -434,8 +440,9 @@ class Exchange:
         usually arrive together, and every write to a socket is a system call."""
         client = self.client
         out = client.out
-        if out and client.transport is not None:
-            client.transport.write(out[0] if len(out) == 1 else b"".join(out))
+        if out:
+            if client.transport is not None and not client.closed:  # closed: written to no one
+                client.transport.write(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
 
     def on_upstream_tunnel(self, data: bytes) -> None:

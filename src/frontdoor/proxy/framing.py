@@ -1,11 +1,15 @@
-"""Bytes the client connection sends that are not the upstream's: chunked framing of a forwarded body,
-and the gateway's own answers (an error, a denial) in the project's JSON shape."""
+"""Bytes the client connection sends around and instead of the upstream's: the head of a forwarded
+response (the gateway's fields added, the body's framing decided), chunked framing of a body, and the
+gateway's own answers (an error, a denial) in the project's JSON shape."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from frontdoor.http.messages import error_response
+from frontdoor.http.headers import HOP_BY_HOP, downstream_response_headers
+from frontdoor.http.messages import error_response, status_line
+from frontdoor.http.response import BodyMode, forwarded_lines
 from frontdoor.http.tracing import new_request_id, traceparent_of
 
 if TYPE_CHECKING:
@@ -15,6 +19,55 @@ if TYPE_CHECKING:
 
 def chunk(data: bytes) -> bytes:
     return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+def informational_head(status: int, headers: Sequence[tuple[bytes, bytes]]) -> bytes:
+    """A 1xx response passed on to an HTTP/1.1 client, without its hop-by-hop fields."""
+    fields = (n + b": " + v + b"\r\n" for n, v in headers if n.lower() not in HOP_BY_HOP)
+    return b"".join([status_line(status), *fields, b"\r\n"])
+
+
+def upgrade_head(exchange: Exchange, reason: bytes, headers: Sequence[tuple[bytes, bytes]]) -> bytes:
+    """The upstream's 101 to a WebSocket upgrade, with the gateway's fields and the upgrade's own."""
+    extra = exchange.client.listener.hsts + b"connection: upgrade\r\nupgrade: websocket\r\n"
+    lines = downstream_response_headers(headers, exchange.request_id, exchange.trace_line, extra)
+    return b"".join([status_line(101, reason), *lines, b"\r\n"])
+
+
+def response_head(
+    exchange: Exchange, status: int, reason: bytes, mode: BodyMode, length: int | None
+) -> bytes:
+    """The head of the upstream's response as the client gets it: the upstream's fields the reader kept,
+    the request id, the trace context, HSTS and the stages' fields, then the body's framing for this
+    client. Decides ``exchange.out_chunked`` (a body of unknown length to an HTTP/1.1 client) and
+    ``exchange.close_after`` (an HTTP/1.0 client learns the end of such a body from the close)."""
+    conn = exchange.upstream
+    head = exchange.head
+    lines = [
+        status_line(status, reason),
+        *(forwarded_lines(conn.reader) if conn is not None else ()),
+        b"x-request-id: %b\r\n%b%b"
+        % (exchange.request_id.encode("ascii"), exchange.trace_line, exchange.client.listener.hsts),
+    ]
+    admission = exchange.admission
+    if admission is not None and admission.response_head:
+        lines.append(admission.response_head)
+    if head.method == "HEAD" or mode == "none":
+        if length is not None and status not in (204,) and status >= 200:
+            lines.append(b"content-length: %d\r\n" % length)
+    elif mode == "length":
+        lines.append(b"content-length: %d\r\n" % (length or 0))
+    elif head.version == "1.1":
+        exchange.out_chunked = True
+        lines.append(b"transfer-encoding: chunked\r\n")
+    else:
+        exchange.close_after = True
+    if exchange.close_after:
+        lines.append(b"connection: close\r\n")
+    elif head.version == "1.0":
+        lines.append(b"connection: keep-alive\r\n")
+    lines.append(b"\r\n")
+    return b"".join(lines)
 
 
 def own_answer(

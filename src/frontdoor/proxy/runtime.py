@@ -10,7 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
-from frontdoor.assembly import build_pipeline
+from frontdoor.access.signin import SignIn
+from frontdoor.assembly import build_pipeline, signin_of
 from frontdoor.contract.models import Retries, Timeouts
 from frontdoor.contract.values import ListenAddress
 from frontdoor.http.h1 import Limits
@@ -41,6 +42,8 @@ class Listener:
     trusted: tuple[Network, ...]
     #: the Edge's tracing.propagate, as a tracer chosen once (tracing.TRACERS)
     trace: Tracer = traceparent_line
+    #: the entrypoints ask for client certificates (tls.client_auth): each connection reads its own
+    client_certificates: bool = False
     address_text: str = field(init=False)  # str(address), once
 
     def __post_init__(self) -> None:
@@ -64,6 +67,7 @@ class Runtime:
     balancers: dict[str, Balancer]
     pools: dict[int, Pool] = field(default_factory=dict)  # by id(endpoint)
     pipeline: Pipeline = field(default_factory=lambda: Pipeline(()))
+    signin: SignIn | None = None  # browser sign-in: /_frontdoor/ paths; own cookies kept from upstreams
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
     retries: Retries = field(default_factory=Retries)
@@ -108,7 +112,14 @@ def build_runtime(
         hsts = b"strict-transport-security: %s\r\n" % HSTS.encode("ascii") if tls and tls.hsts else b""
         trusted = tuple(n for e in entrypoints for n in e.trusted_proxies)
         listeners[address] = Listener(
-            address, entrypoints, Router(entrypoints), "https" if tls else "http", hsts, trusted, trace
+            address,
+            entrypoints,
+            Router(entrypoints),
+            "https" if tls else "http",
+            hsts,
+            trusted,
+            trace,
+            client_certificates=bool(tls and tls.client_auth),
         )
     balancers = {}
     pools = {}
@@ -117,12 +128,14 @@ def build_runtime(
         balancers[service] = Balancer(endpoints)
         for endpoint in endpoints:
             pools[id(endpoint)] = Pool(endpoint, protection.timeouts.connect, loop)
+    pipeline = build_pipeline(plan, context)
     return Runtime(
         plan=plan,
         listeners=listeners,
         balancers=balancers,
         pools=pools,
-        pipeline=build_pipeline(plan, context),
+        pipeline=pipeline,
+        signin=signin_of(pipeline),
         limits=Limits(protection.max_header_bytes, 100, protection.max_request_body),
         timeouts=protection.timeouts,
         retries=protection.retries,

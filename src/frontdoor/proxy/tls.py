@@ -5,6 +5,9 @@ compared, and a changed pair is loaded into a new context that the following han
 the SNI callback, which OpenSSL calls on every handshake, with or without a server name). A pair that
 fails to load is logged and the previous certificate keeps serving.
 
+With ``client_auth`` every context asks for a client certificate and verifies it against the CA it names;
+the connection keeps what the verified certificate says (proxy/downstream.py) for the access stage.
+
 Every context carries the entrypoint's TLS policy (tlspolicy.py: Mozilla "intermediate" or "modern"):
 versions, TLS 1.2 suites and key-exchange groups. Python's ssl can name one curve only
 (``set_ecdh_curve``); the group list is set with OpenSSL's own call (tlsgroups.py).
@@ -18,11 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from frontdoor.contract.models import Tls
+from frontdoor.contract.models import ClientAuth, Tls
 from frontdoor.errors import FrontdoorError
 from frontdoor.plan import Plan
 from frontdoor.proxy.tlsgroups import set_groups
-from frontdoor.secretstore import resolve, secret_file
+from frontdoor.secretstore import SecretUnavailable, read_secret, resolve, secret_file
 from frontdoor.tlspolicy import policy
 
 log = logging.getLogger("frontdoor.tls")
@@ -34,9 +37,10 @@ class CertificateSource:
     def __init__(self, tls: Tls, plan: Plan) -> None:
         self.tls = tls
         self.plan = plan
+        references = [tls.cert, tls.key, *([tls.client_auth.ca] if tls.client_auth else [])]
         self.watched = [
             Path(ref.target)
-            for ref in (resolve(tls.cert, plan.environment_doc), resolve(tls.key, plan.environment_doc))
+            for ref in (resolve(r, plan.environment_doc) for r in references)
             if ref.scheme == "file"
         ]
         self.stamp = self._stamp()
@@ -57,6 +61,8 @@ class CertificateSource:
     def _build(self) -> ssl.SSLContext:
         context = policy_context(self.tls.min_version)
         context.set_alpn_protocols(["http/1.1"])
+        if self.tls.client_auth is not None:
+            trust_clients(context, self.tls.client_auth, self.plan)
         environment = self.plan.environment_doc
         try:
             # env: secrets are written to a private file only for as long as OpenSSL reads them
@@ -102,6 +108,18 @@ def policy_context(min_version: str) -> ssl.SSLContext:
     context.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_COMPRESSION
     set_groups(context, chosen.openssl_groups)
     return context
+
+
+def trust_clients(context: ssl.SSLContext, client_auth: ClientAuth, plan: Plan) -> None:
+    """Ask for client certificates and verify them against ``client_auth.ca`` (mutual TLS): a
+    certificate that does not chain to it fails the handshake; none at all fails it too, unless the
+    mode is ``optional`` (the access stage then finds no certificate)."""
+    try:
+        authorities = read_secret(client_auth.ca, plan.environment_doc).decode("ascii")
+        context.load_verify_locations(cadata=authorities)
+    except (SecretUnavailable, UnicodeDecodeError, ssl.SSLError) as exc:
+        raise FrontdoorError(f"cannot load the client CA {client_auth.ca}: {exc}") from None
+    context.verify_mode = ssl.CERT_REQUIRED if client_auth.mode == "required" else ssl.CERT_OPTIONAL
 
 
 def server_context(tls: Tls, plan: Plan) -> ssl.SSLContext:

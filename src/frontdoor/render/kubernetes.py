@@ -18,6 +18,7 @@ from frontdoor.render.authz_k8s import authz_objects
 from frontdoor.render.context import Site
 from frontdoor.render.events import event_objects
 from frontdoor.render.netpol import EdgePods, network_policy
+from frontdoor.render.unexpressed import refuse_unexpressed
 
 Files = dict[str, str]
 
@@ -36,6 +37,7 @@ class KubernetesTarget(Protocol):
 
 
 def render_kubernetes(site: Site, target: KubernetesTarget) -> Files:
+    refuse_unexpressed(site, target.name)
     edge = target.edge_pods
     if site.options.edge_namespace:
         edge = EdgePods(site.options.edge_namespace, edge.pod_labels)

@@ -24,6 +24,7 @@ import math
 from urllib.parse import urlsplit
 
 from frontdoor.contract.models import AccessRule, Tls
+from frontdoor.contract.values import SecretRef
 from frontdoor.http.messages import HSTS, phrase
 from frontdoor.plan import PlannedEntrypoint
 from frontdoor.render import authz_api
@@ -179,15 +180,19 @@ def _listen(entrypoint: PlannedEntrypoint, default: bool) -> str:
     )
 
 
+def _file(site: Site, reference: SecretRef, what: str) -> str:
+    resolved = site.resolve(reference)
+    if resolved.scheme != "file":
+        raise RenderError(
+            f"{reference}: nginx reads {what} from files; map it to file:/path "
+            f"in environment {site.environment}"
+        )
+    return resolved.target
+
+
 def _tls(site: Site, conf: _Conf, tls: Tls) -> None:
-    for directive, reference in (("ssl_certificate", tls.cert), ("ssl_certificate_key", tls.key)):
-        resolved = site.resolve(reference)
-        if resolved.scheme != "file":
-            raise RenderError(
-                f"{reference}: nginx reads TLS certificates and keys from files; map it to file:/path "
-                f"in environment {site.environment}"
-            )
-        conf.line(f"{directive} {resolved.target};")
+    conf.line(f"ssl_certificate {_file(site, tls.cert, 'TLS certificates and keys')};")
+    conf.line(f"ssl_certificate_key {_file(site, tls.key, 'TLS certificates and keys')};")
     chosen = tls_policy(tls.min_version)  # the same policy serve applies (tlspolicy.py)
     conf.line("ssl_protocols " + " ".join(chosen.protocols) + ";")
     if chosen.tls12_suites:
@@ -195,6 +200,10 @@ def _tls(site: Site, conf: _Conf, tls: Tls) -> None:
     conf.line(f"ssl_ecdh_curve {chosen.openssl_groups};")
     conf.line("ssl_prefer_server_ciphers off;")
     conf.line("ssl_session_cache shared:frontdoor_tls:10m;")
+    if tls.client_auth is not None:
+        # mutual TLS as serve does it: the CA's chain verified, the certificate passed to the authz
+        conf.line(f"ssl_client_certificate {_file(site, tls.client_auth.ca, 'client CAs')};")
+        conf.line(f"ssl_verify_client {'on' if tls.client_auth.mode == 'required' else 'optional'};")
 
 
 def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool) -> None:
@@ -224,6 +233,8 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     conf.line('proxy_set_header Content-Length "";')
     for name, value in authz_api.NGINX_REQUEST_HEADERS.items():
         conf.line(f"proxy_set_header {name} {value};")
+    # always set: empty (no certificate, no TLS) it is not sent, so a client's own header never passes
+    conf.line(f"proxy_set_header {authz_api.NGINX_CERTIFICATE_HEADER} $ssl_client_escaped_cert;")
     _forwarding(conf)
     conf.close()
     conf.line("")

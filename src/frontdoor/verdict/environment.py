@@ -223,6 +223,24 @@ def _production_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
                 edge.owner,
                 entrypoint.name,
             )
+    by_certificate = {c.name for c in spec.identity.api_clients if c.certificate is not None}
+    for i, entrypoint in enumerate(plan.entrypoints):
+        if entrypoint.tls is not None and entrypoint.tls.client_auth is not None:
+            continue
+        # a certificate client can only prove itself where TLS asks for client certificates
+        unreachable = sorted(
+            {f"{r.service} {r.path}" for r in entrypoint.routes if by_certificate & set(r.access.clients)}
+        )
+        if unreachable:
+            yield gap(
+                "client-auth-missing",
+                f"entrypoint {entrypoint.name} has no tls.client_auth, but routes on it allow only "
+                f"certificate clients or some: {', '.join(unreachable)}; those clients cannot prove "
+                "who they are there",
+                at_edge("spec", "entrypoints", i),
+                edge.owner,
+                entrypoint.name,
+            )
     needs_user = sorted({r.service for _, r in plan.routes() if r.access.requires_user})
     if needs_user and not spec.identity.providers:
         yield gap(

@@ -1,0 +1,212 @@
+"""The gateway's CPU instructions per proxied request, counted by valgrind's callgrind: a measure that a
+busy machine does not move, unlike requests/s or CPU seconds.
+
+``frontdoor serve`` (the compiled build by default) runs under ``valgrind --tool=callgrind`` with the
+contract of bench/gateway.py (access log, metrics and trace propagation on). One loopback client sends
+requests one after another on a keep-alive connection to its public route; a small upstream in this
+process answers each with a fixed 200. The gateway is run twice, with the same warm-up and then either
+no more requests or ``--requests`` more, and stopped with SIGTERM; the difference of the two runs' totals,
+divided by ``--requests``, is what one request costs once warm, with start-up and shutdown cancelled out.
+Hash seeds are fixed, so two runs of the same build agree to a fraction of a percent (what remains is
+the few timer wake-ups that depend on how long the run took).
+
+    .venv/bin/python -m bench.instructions                                   # .venv-compiled's build
+    .venv/bin/python -m bench.instructions --frontdoor /other/tree/.venv-compiled/bin/frontdoor
+    .venv/bin/python -m bench.instructions --requests 4000 --json out.json
+
+valgrind is installed with apt-get when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.gateway import free_port, write_contract
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FRONTDOOR = ROOT / ".venv-compiled" / "bin" / "frontdoor"
+BODY = b"x" * 48
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nServer: bench\r\nContent-Type: text/plain\r\nContent-Length: 48\r\n"
+    b"Connection: keep-alive\r\n\r\n" + BODY
+)
+START_TIMEOUT_S = 600.0  # importing everything under valgrind on a busy machine takes a while
+
+
+def ensure_valgrind() -> str:
+    found = shutil.which("valgrind")
+    if found:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, timeout=600)
+    subprocess.run(["apt-get", "install", "-y", "-q", "valgrind"], check=True, env=env, timeout=600)
+    return shutil.which("valgrind") or "valgrind"
+
+
+class Upstream:
+    """A fixed 200 for every request head, on as many keep-alive connections as the gateway opens."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _serve(conn: socket.socket) -> None:
+        buffered = b""
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                buffered += data
+                while b"\r\n\r\n" in buffered:  # the bench's requests have no body
+                    _, buffered = buffered.split(b"\r\n\r\n", 1)
+                    conn.sendall(RESPONSE)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def read_response(sock: socket.socket) -> None:
+    """One response of the upstream's shape, passed through the gateway (it adds fields, not a body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("the gateway closed the connection")
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(f"unexpected response: {head[:200]!r}")
+    length = int(re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("the gateway closed the connection mid-body")
+        body += chunk
+
+
+def connect(port: int, process: subprocess.Popen[bytes], log: Path) -> socket.socket:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the gateway exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=120)
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError("the gateway did not start listening")
+
+
+def run(
+    valgrind: str, frontdoor: Path, contract: Path, port: int, warmup: int, requests: int, work: Path
+) -> int:
+    """Total instructions of one gateway run serving ``warmup + requests`` requests."""
+    out = work / f"callgrind.{requests}.out"
+    log = work / f"gateway.{requests}.log"
+    python = frontdoor.parent / "python"
+    argv = [
+        valgrind,
+        "--tool=callgrind",
+        f"--callgrind-out-file={out}",
+        str(python),
+        "-m",
+        "frontdoor",
+        "serve",
+        str(contract),
+        "--env",
+        "bench",
+        "--access-log",
+        str(work / "access.log"),
+        "--health-interval",
+        "3600",
+        "--state-dir",
+        str(work / "state"),
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, env=env
+        )
+    try:
+        request = (
+            f"GET /bench/items HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
+        )
+        with connect(port, process, log) as sock:
+            for _ in range(warmup + requests):
+                sock.sendall(request.encode())
+                read_response(sock)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=START_TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = out.read_text(errors="replace")
+    found = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"no totals in {out}")
+    return int(found.group(1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--frontdoor", type=Path, default=DEFAULT_FRONTDOOR, help="the build's frontdoor script"
+    )
+    parser.add_argument("--requests", type=int, default=2000, help="requests counted (after the warm-up)")
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--json", type=Path, help="also write the result here")
+    args = parser.parse_args(argv)
+    valgrind = ensure_valgrind()
+    upstream = Upstream()
+    try:
+        with tempfile.TemporaryDirectory(prefix="frontdoor-instr-") as tmp:
+            work = Path(tmp)
+            port = free_port()
+            contract = write_contract(work / "contract", port, free_port(), upstream.port)
+            base = run(valgrind, args.frontdoor, contract, port, args.warmup, 0, work)
+            total = run(valgrind, args.frontdoor, contract, port, args.warmup, args.requests, work)
+    finally:
+        upstream.close()
+    per_request = (total - base) / args.requests
+    result = {
+        "frontdoor": str(args.frontdoor),
+        "requests": args.requests,
+        "warmup": args.warmup,
+        "instructions_base": base,
+        "instructions_total": total,
+        "instructions_per_request": round(per_request),
+    }
+    print(f"{args.frontdoor}: {per_request:,.0f} instructions/request (callgrind, {args.requests} requests)")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,403 @@
+"""Signing browsers in, from the contract: the glue between the flow (oidcflow.py), the provider's
+endpoints (discovery.py), the ID token check (tokens.py, the bearer tokens' verifier), the session
+(session.py) and its cookies (sealing.py, cookies.py). serve and authz both answer the reserved paths
+with it, and the access stage reads sessions with it.
+
+- ``/_frontdoor/start?provider=P&rd=/path``: a new flow (state, nonce, PKCE verifier) sealed into a
+  short-lived cookie, and a redirect to the provider's authorization endpoint;
+- ``/_frontdoor/callback``: the flow cookie opened and its state compared, the code exchanged, the ID
+  token verified (issuer, audience = client_id, signature, expiry, nonce), the session cookie set,
+  and back to the return path;
+- ``/_frontdoor/logout``: every session cookie cleared, then the provider's end_session_endpoint (when
+  it has one) or ``/``.
+
+Every answer says its ``outcome``, for the metrics and the access log; a failure's reason is short and
+never quotes a cookie, a code or a token (docs/access.md lists them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import parse_qs, quote, urlencode
+
+import jwt
+from jwt.exceptions import PyJWTError
+
+from frontdoor.access.cookies import CookieTooLarge, clear_cookies, read_cookie, set_cookies
+from frontdoor.access.discovery import Discovery, DiscoveryError
+from frontdoor.access.keys import GetJson, KeySet, http_get_json
+from frontdoor.access.oidcflow import (
+    CALLBACK_PATH,
+    LOGOUT_PATH,
+    START_PATH,
+    ExchangeError,
+    Flow,
+    PostForm,
+    authorization_url,
+    exchange_code,
+    http_post_form,
+    logout_url,
+    new_flow,
+    random_token,
+)
+from frontdoor.access.returnurl import safe_return
+from frontdoor.access.sealing import Sealer, SealingError
+from frontdoor.access.session import Session, passable
+from frontdoor.access.signincounts import count
+from frontdoor.access.tokens import KeyUnknown, ProviderVerifier, TokenInvalid
+from frontdoor.contract.models import Environment, Provider
+from frontdoor.errors import FrontdoorError
+from frontdoor.http.fields import Field
+from frontdoor.secretstore import SecretUnavailable, read_secret
+
+FLOW_MAX_AGE: Final = 600  # seconds a person has to sign in at the provider
+MAX_REVOKED: Final = 100_000  # signed-out sessions remembered per process
+RESERVED: Final = "/_frontdoor/"
+_JWT = jwt.PyJWT()
+
+
+def session_cookie(provider: str) -> str:
+    return f"frontdoor-session-{provider}"
+
+
+def flow_cookie(provider: str) -> str:
+    return f"frontdoor-signin-{provider}"
+
+
+def start_location(provider: str, return_to: str) -> str:
+    """Where a browser without a session is sent: serve's and authz's own start of the flow."""
+    return START_PATH + "?" + urlencode({"provider": provider, "rd": return_to}, quote_via=quote)
+
+
+class SignInError(FrontdoorError):
+    """A login block that cannot be used (a secret missing, a cookie key too short)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    reason: str  # for the JSON body; safe to show
+    headers: tuple[Field, ...]
+    outcome: str  # started, signed-in, signed-out, or the failure's short name
+    provider: str = ""
+
+
+def _redirect(location: str, cookies: Sequence[bytes], outcome: str, provider: str) -> Answer:
+    headers = ((b"location", location.encode("ascii")), *((b"set-cookie", c) for c in cookies))
+    return Answer(
+        302,
+        "continue at " + location.split("?", maxsplit=1)[0],
+        (*headers, (b"cache-control", b"no-store")),
+        outcome,
+        provider,
+    )
+
+
+def _fail(
+    status: int, reason: str, outcome: str, provider: str = "", cookies: Sequence[bytes] = ()
+) -> Answer:
+    headers = (*tuple((b"set-cookie", c) for c in cookies), (b"cache-control", b"no-store"))
+    return Answer(status, reason, headers, outcome, provider)
+
+
+class LoginProvider:
+    """One provider with a ``login`` block: its client, keys, endpoints and session rules."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        keyset: KeySet,
+        environment: Environment,
+        claims: frozenset[str],
+        get_json: GetJson,
+    ) -> None:
+        login = provider.login
+        assert login is not None
+        self.name = provider.name
+        self.client_id = login.client_id
+        self.scopes = login.scopes
+        self.ttl = login.session.ttl
+        self.idle = login.session.idle
+        try:
+            secret = read_secret(login.client_secret, environment).decode("utf-8").strip()
+            keys = [read_secret(ref, environment).strip() for ref in login.cookie_keys]
+            self.sessions = Sealer(keys, "session " + provider.name)
+            self.flows = Sealer(keys, "signin " + provider.name)
+        except (SecretUnavailable, SealingError, UnicodeDecodeError) as exc:
+            raise SignInError(f"provider {provider.name}: its login cannot be used: {exc}") from None
+        self.client = (login.client_id, secret)
+        # the ID token: the bearer tokens' verifier, with the client as its only audience (Core 3.1.3.7)
+        wanted = claims | {"nonce", "email"}
+        self.id_tokens = ProviderVerifier(
+            provider.model_copy(update={"audiences": (login.client_id,)}), keyset, wanted
+        )
+        # the access token, when it is a JWT for the provider's API audiences: its scopes and claims
+        self.access_tokens = ProviderVerifier(provider, keyset, claims)
+        self.keyset = keyset
+        self.discovery = Discovery(str(provider.issuer), get_json)
+
+
+class SignIn:
+    """Every login provider of an Edge."""
+
+    def __init__(
+        self,
+        providers: Sequence[tuple[Provider, KeySet]],
+        environment: Environment,
+        claims: frozenset[str] = frozenset(),
+        *,
+        clock: Callable[[], float] = time.time,
+        get_json: GetJson = http_get_json,
+        post: PostForm = http_post_form,
+        owner: str = "",
+    ) -> None:
+        self.providers = {
+            p.name: LoginProvider(p, keys, environment, claims, get_json)
+            for p, keys in providers
+            if p.login is not None
+        }
+        self.clock = clock
+        self.post = post
+        self.owner = owner  # the Edge's team, on the metrics
+        # sessions signed out here, by id -> when they would have ended anyway: a copy of the cookie
+        # kept from before sign-out is refused by this process (not by others: see docs/access.md)
+        self.revoked: dict[str, float] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.providers)
+
+    # --- sessions, for the access stage ---------------------------------------------------------------
+
+    def session(self, cookies: Mapping[str, str], provider: str, now: float) -> Session | None:
+        """The browser's current session with ``provider``, or None (none, not ours, or timed out)."""
+        login = self.providers.get(provider)
+        if login is None:
+            return None
+        sealed = read_cookie(dict(cookies), session_cookie(provider))
+        if not sealed:
+            return None
+        raw = login.sessions.open(sealed)
+        session = Session.from_json(raw) if raw is not None else None
+        if session is None or session.provider != provider or not session.current(now, login.ttl, login.idle):
+            return None
+        if session.sid in self.revoked:
+            return None
+        return session
+
+    def touched(self, session: Session, now: float, secure: bool) -> list[bytes]:
+        """Set-Cookie values that move the idle deadline, when it is worth it (a tenth of the idle time
+        or a minute has passed since); none otherwise, so most responses set no cookie."""
+        login = self.providers[session.provider]
+        if now - session.seen < min(login.idle / 10, 60.0):
+            return []
+        return self._session_cookies(login, session.used(now), now, secure)
+
+    def _session_cookies(
+        self, login: LoginProvider, session: Session, now: float, secure: bool
+    ) -> list[bytes]:
+        max_age = max(1, int(session.started + login.ttl - now))
+        return set_cookies(
+            session_cookie(login.name), login.sessions.seal(session.to_json()), secure=secure, max_age=max_age
+        )
+
+    # --- the reserved paths ---------------------------------------------------------------------------
+
+    @staticmethod
+    def handles(path: str) -> bool:
+        return path in (START_PATH, CALLBACK_PATH, LOGOUT_PATH)
+
+    async def answer(
+        self, path: str, query: str, cookies: Mapping[str, str], origin: str, secure: bool
+    ) -> Answer:
+        """The answer to a request for one of the reserved paths; ``origin`` is ``scheme://host`` as the
+        browser sees this site."""
+        params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items() if len(v) == 1}
+        if path == START_PATH:
+            answer = await self.start(params, origin, secure)
+        elif path == CALLBACK_PATH:
+            answer = await self.callback(params, cookies, origin, secure)
+        else:
+            answer = await self.logout(cookies, origin, secure)
+        count(answer.provider, answer.outcome, self.owner)
+        return answer
+
+    async def start(self, params: Mapping[str, str], origin: str, secure: bool) -> Answer:
+        name = params.get("provider") or (next(iter(self.providers)) if len(self.providers) == 1 else "")
+        login = self.providers.get(name)
+        if login is None:
+            return _fail(400, "no such sign-in provider", "unknown-provider")
+        try:
+            endpoints = await login.discovery.get()
+        except DiscoveryError:
+            return _fail(502, "the identity provider cannot be reached", "discovery-failed", name)
+        flow = new_flow(name, safe_return(params.get("rd")), origin + CALLBACK_PATH, self.clock())
+        cookie = set_cookies(
+            flow_cookie(name),
+            login.flows.seal(flow.to_json()),
+            secure=secure,
+            max_age=FLOW_MAX_AGE,
+            chunked=False,
+        )
+        return _redirect(
+            authorization_url(endpoints.authorization, login.client_id, login.scopes, flow),
+            cookie,
+            "started",
+            name,
+        )
+
+    def _flow(self, cookies: Mapping[str, str], state: str) -> tuple[LoginProvider, Flow] | str:
+        """The flow this callback finishes, or the failure's outcome name."""
+        seen = False
+        for login in self.providers.values():
+            sealed = read_cookie(dict(cookies), flow_cookie(login.name))
+            if sealed is None:
+                continue
+            seen = True
+            raw = login.flows.open(sealed)
+            flow = Flow.from_json(raw) if raw is not None else None
+            if flow is not None and flow.provider == login.name and state and flow.state == state:
+                return login, flow
+        return "state-mismatch" if seen else "no-flow"
+
+    async def callback(
+        self, params: Mapping[str, str], cookies: Mapping[str, str], origin: str, secure: bool
+    ) -> Answer:
+        found = self._flow(cookies, params.get("state", ""))
+        if isinstance(found, str):
+            reason = (
+                "this sign-in was not started here, or has expired: start again"
+                if found == "no-flow"
+                else "the sign-in's state does not match: start again"
+            )
+            return _fail(400, reason, found)
+        login, flow = found
+        now = self.clock()
+        done = clear_cookies(flow_cookie(login.name), secure=secure)  # a flow is used once, whatever happens
+        if now > flow.started + FLOW_MAX_AGE:
+            return _fail(400, "this sign-in has expired: start again", "flow-expired", login.name, done)
+        if "error" in params:
+            # the provider refused (the person cancelled, or the client is not allowed): its error
+            # code is a registered token (RFC 6749 4.1.2.1), shown only when it is one
+            error = params["error"] if params["error"].replace("_", "").isalpha() else "error"
+            return _fail(
+                401,
+                f"the identity provider refused the sign-in ({error})",
+                "provider-refused",
+                login.name,
+                done,
+            )
+        code = params.get("code")
+        if not code:
+            return _fail(400, "the callback carries no code", "no-code", login.name, done)
+        try:
+            endpoints = await login.discovery.get()
+            answer = await exchange_code(self.post, endpoints.token, code, flow, login.client)
+        except (DiscoveryError, ExchangeError):
+            return _fail(
+                502, "the identity provider did not complete the sign-in", "exchange-failed", login.name, done
+            )
+        try:
+            payload = await self._verify(login.id_tokens, answer["id_token"], now)
+        except TokenInvalid as invalid:
+            return _fail(
+                401, f"the ID token was refused: {invalid.reason}", "id-token-invalid", login.name, done
+            )
+        if payload.claims.get("nonce") != flow.nonce:
+            return _fail(
+                401,
+                "the ID token was refused: its nonce is not this sign-in's",
+                "nonce-mismatch",
+                login.name,
+                done,
+            )
+        if payload.subject is None:
+            return _fail(
+                401, "the ID token was refused: it names no subject", "id-token-invalid", login.name, done
+            )
+        scopes, claims = await self._grants(login, answer, payload.claims, now)
+        session = Session(
+            login.name,
+            payload.subject,
+            payload.issuer,
+            scopes,
+            {k: v for k, v in claims.items() if k not in ("nonce",)},
+            passable(payload.claims.get("email")),
+            now,
+            now,
+            random_token(),
+        )
+        try:
+            cookies_out = self._session_cookies(login, session, now, secure)
+        except CookieTooLarge:
+            return _fail(502, "the session is too large for a cookie", "session-too-large", login.name, done)
+        return _redirect(flow.return_to, [*done, *cookies_out], "signed-in", login.name)
+
+    async def _verify(self, verifier: ProviderVerifier, token: object, now: float) -> Any:
+        """The token verified as bearer tokens are; a key not seen yet is fetched once, as for them."""
+        if not isinstance(token, str):
+            raise TokenInvalid("the token is malformed")
+        raw = token.encode("ascii", "replace")
+        try:
+            return _verify_once(verifier, raw, now)
+        except KeyUnknown as unknown:
+            pending = unknown.keyset.refresh(unknown_key=True)
+            if pending is not None:
+                await asyncio.wrap_future(pending)
+            try:
+                return _verify_once(verifier, raw, now)
+            except KeyUnknown:
+                raise TokenInvalid("the token's signing key is not known") from None
+
+    async def _grants(
+        self, login: LoginProvider, answer: Mapping[str, Any], id_claims: Mapping[str, Any], now: float
+    ) -> tuple[frozenset[str], dict[str, Any]]:
+        """What the routes check: the access token's scopes and claims when it is a JWT this gateway
+        trusts; otherwise the scopes the token response granted and the ID token's claims."""
+        try:
+            access = await self._verify(login.access_tokens, answer.get("access_token"), now)
+        except TokenInvalid:
+            granted = answer.get("scope")
+            scopes = frozenset(granted.split()) if isinstance(granted, str) else frozenset()
+            return scopes, dict(id_claims)
+        return access.scopes, {**id_claims, **access.claims}
+
+    def _revoke(self, sid: str, until: float, now: float) -> None:
+        if len(self.revoked) >= MAX_REVOKED:
+            self.revoked = {k: t for k, t in self.revoked.items() if t > now}
+            while len(self.revoked) >= MAX_REVOKED:  # still full: the oldest revocations go first
+                del self.revoked[next(iter(self.revoked))]
+        self.revoked[sid] = until
+
+    async def logout(self, cookies: Mapping[str, str], origin: str, secure: bool) -> Answer:
+        now = self.clock()
+        cleared: list[bytes] = []
+        ended: LoginProvider | None = None
+        for login in self.providers.values():
+            session = self.session(cookies, login.name, now)
+            if session is not None:
+                self._revoke(session.sid, session.started + login.ttl, now)
+                ended = ended or login
+            cleared.extend(clear_cookies(session_cookie(login.name), secure=secure))
+        if ended is not None:
+            try:
+                endpoints = await ended.discovery.get()
+            except DiscoveryError:
+                endpoints = None
+            if endpoints is not None and endpoints.end_session is not None:
+                location = logout_url(endpoints.end_session, ended.client_id, origin + "/")
+                return _redirect(location, cleared, "signed-out", ended.name)
+        return _redirect("/", cleared, "signed-out", ended.name if ended else "")
+
+
+def _verify_once(verifier: ProviderVerifier, token: bytes, now: float) -> Any:
+    try:
+        header = _JWT.decode_complete(token, options={"verify_signature": False})["header"]
+    except PyJWTError:
+        raise TokenInvalid("the token is malformed") from None
+    if "crit" in header:
+        raise TokenInvalid("the token has critical header parameters the gateway does not know")
+    return verifier.verify(token, header, now)
