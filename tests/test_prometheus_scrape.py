@@ -4,8 +4,8 @@ contract gives its service (the platform team for unmatched traffic), and the ga
 ``frontdoor_*`` family the docs leave out.
 
 The traffic is made so that each family has a sample: a success, an access denial, an unreachable
-upstream until its circuit opens (upstream errors, shed), unmatched requests, a damaged stop file
-(a stop-store failure) and a rate limit.
+upstream until its circuit opens (upstream errors, shed), unmatched requests, a sign-in callback
+that belongs to no flow, a damaged stop file (a stop-store failure) and a rate limit.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
-from .harness import ContractSpec, Gateway, Upstreams, request
+from .harness import ContractSpec, Gateway, Upstreams, free_port, request
+from .oidc_support import login_secrets, login_yaml
 from .prometheus import Prometheus
 
 DOCS = ROOT / "docs" / "operations.md"
@@ -26,8 +27,9 @@ DOCS = ROOT / "docs" / "operations.md"
 ROW = re.compile(r"^\| `(frontdoor_[a-z_]+)` \| ([a-z ()1]+?) \|([^|]*)\|")
 SCRAPED = {"__name__", "job", "instance"}  # what Prometheus adds to what the gateway exports
 #: labels the gateway may leave empty, which Prometheus then does not store: the per-service breaker's
-#: endpoint, unmatched traffic's path and service, a denial without a contract clause
-MAY_BE_EMPTY = {"endpoint", "path", "service", "rule"}
+#: endpoint, unmatched traffic's path and service, a denial without a contract clause, a sign-in
+#: callback that belongs to no flow (so to no provider)
+MAY_BE_EMPTY = {"endpoint", "path", "service", "rule", "provider"}
 SCRAPE_DEADLINE = 60.0  # the slowest machine's first scrapes; the loop ends as soon as all are there
 OWNERS = {"shop": "shop", "other": "shop", "": "edge"}  # the contract of tests/harness.py
 
@@ -67,6 +69,8 @@ def make_traffic(spec: ContractSpec, gateway: Gateway) -> None:
     stops = gateway.log.parent / f"{gateway.log.name}.state" / "edge" / "dev" / "stops.json"
     stops.parent.mkdir(parents=True, exist_ok=True)
     stops.write_text("{ not json")  # the stop store's read fails; the last stops known keep applying
+    # a browser coming back from a sign-in it never started: a failed sign-in step, counted
+    assert request(spec.port, "GET", "/_frontdoor/callback?code=c0de&state=n0ne")[0] >= 400
     statuses = [request(spec.port, "GET", "/shop/2")[0] for _ in range(30)]
     assert 429 in statuses  # the rate limit (20 a minute per client) was reached
 
@@ -80,6 +84,10 @@ def test_prometheus_stores_every_documented_series_with_its_owner(
         admin_token="t0ken-for-the-admin-api",
         rate_limits="{default: {requests: 20, per: 1m, burst: 20, key: client}}",
         protection={"circuit_breaker": "{failure_ratio: 0.5, min_requests: 3, open_for: 60s}"},
+        # a provider with browser sign-in (never reached: nothing here signs in)
+        identity=f'{{providers: [{{name: corp, issuer: "http://127.0.0.1:{free_port()}/", audiences: [api], '
+        f"login: {login_yaml()}}}]}}",
+        secrets=login_secrets(tmp_path),
     )
     gateway = Gateway(
         spec.write(tmp_path / "contract"),
