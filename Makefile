@@ -80,6 +80,7 @@ bench: $(STAMP) compiled
 	$(BIN)/python bench/contract_scale.py
 	$(BIN)/python bench/gateway.py --frontdoor $(COMPILED)/bin/frontdoor
 	$(BIN)/python -m bench.authz --frontdoor $(COMPILED)/bin/frontdoor
+	$(BIN)/python -m bench.h2 --frontdoor $(COMPILED)/bin/frontdoor
 
 clean:
 	rm -rf $(VENV) $(COMPILED) $(SSLYZE) .mypy_cache .pytest_cache .ruff_cache .hypothesis build src/*.egg-info tests/oidc/node_modules

@@ -230,7 +230,13 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_protection_logic::test_route_key_counts_the_route_as_a_whole",
     ),
     "Edge.spec.protection.max_request_body": ("test_gateway_e2e::test_limits_give_413_431_and_408",),
-    "Edge.spec.protection.max_header_bytes": ("test_gateway_e2e::test_limits_give_413_431_and_408",),
+    "Edge.spec.protection.max_header_bytes": (
+        "test_gateway_e2e::test_limits_give_413_431_and_408",
+        "test_h2::test_an_oversized_header_list_gets_431_as_over_http1",
+    ),
+    "Edge.spec.protection.max_concurrent_streams": (
+        "test_h2::test_max_concurrent_streams_is_advertised_and_enforced",
+    ),
     "Edge.spec.protection.timeouts.connect": ("test_render::test_golden",),
     "Edge.spec.protection.timeouts.header": ("test_gateway_e2e::test_limits_give_413_431_and_408",),
     "Edge.spec.protection.timeouts.upstream": ("test_gateway_e2e::test_upstream_failures_give_502_and_504",),

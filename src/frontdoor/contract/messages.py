@@ -145,6 +145,7 @@ _EXAMPLES: dict[str, str] = {
     "default": "{requests: 100, per: 1s, burst: 200}",
     "protection": "{max_request_body: 1MiB, timeouts: {connect: 2s}}",
     "max_header_bytes": "16KiB",
+    "max_concurrent_streams": "100",
     "max_inflight_per_service": "256",
     "retries": "{attempts: 2, only_idempotent: true}",
     "attempts": "2",

@@ -248,6 +248,8 @@ class CircuitBreaker(Strict):
 class Protection(Strict):
     max_request_body: Size = 1024 * 1024
     max_header_bytes: Size = 16 * 1024
+    # HTTP/2 streams one client connection may have open at once (advertised in SETTINGS)
+    max_concurrent_streams: Annotated[int, Field(gt=0, le=1000)] = 100
     timeouts: Timeouts = Timeouts()
     max_inflight_per_service: Annotated[int, Field(gt=0)] | None = None
     retries: Retries = Retries()

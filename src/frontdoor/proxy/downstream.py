@@ -274,6 +274,11 @@ class Downstream(asyncio.Protocol):
             return
         self._arm_idle_timer()
 
+    def refuse(self, error: ProtocolError) -> None:
+        """The request breaks a limit found outside the HTTP/1.1 reader (an HTTP/2 stream's head or
+        body, proxy/h2connection.py): answered and logged as the reader's own errors are."""
+        self._protocol_error(error)
+
     def _protocol_error(self, error: ProtocolError) -> None:
         if self.closed:
             # The connection was already closed, its FIN perhaps sent, by an answer given earlier in the

@@ -32,6 +32,7 @@ from frontdoor.policy.killswitch import route_id
 from frontdoor.protection.shedding import GuardStage
 from frontdoor.proxy.downstream import Downstream
 from frontdoor.proxy.exchange import Exchange
+from frontdoor.proxy.h2connection import AlpnSwitch
 from frontdoor.proxy.health import HealthChecker
 from frontdoor.proxy.runtime import Runtime, build_runtime
 from frontdoor.proxy.tls import server_context
@@ -227,6 +228,8 @@ class Gateway:
                     _json_string(client),
                     ',"method":"',
                     head.method,  # an RFC 9110 token: llhttp refuses anything else
+                    '","protocol":"HTTP/',
+                    head.version,  # "1.1", "1.0" or "2" (http/h2head.py)
                     '","host":',
                     _json_string(head.host),
                     ',"path":',
@@ -279,7 +282,9 @@ class Gateway:
         for address, listener in self.runtime.listeners.items():
             tls = listener.entrypoints[0].tls
             context = server_context(tls, self.runtime.plan) if tls else None
-            server = await self._listen(address, functools.partial(Downstream, self, listener), context)
+            # TLS: HTTP/2 or HTTP/1.1, as the client chose by ALPN; plain: HTTP/1.1 only (no h2c)
+            protocol = AlpnSwitch if context is not None else Downstream
+            server = await self._listen(address, functools.partial(protocol, self, listener), context)
             self.servers.append(server)
             log.info("listening on %s (%s)", address, ", ".join(e.name for e in listener.entrypoints))
         admin = self.runtime.plan.edge.spec.admin

@@ -60,7 +60,7 @@ class CertificateSource:
 
     def _build(self) -> ssl.SSLContext:
         context = policy_context(self.tls.min_version)
-        context.set_alpn_protocols(["http/1.1"])
+        context.set_alpn_protocols(["h2", "http/1.1"])  # h2: proxy/h2connection.py
         if self.tls.client_auth is not None:
             trust_clients(context, self.tls.client_auth, self.plan)
         environment = self.plan.environment_doc

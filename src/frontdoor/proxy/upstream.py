@@ -72,6 +72,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.tunnel = False
         self.closed = False
         self.used = False  # served a request before: a failure on it may be a stale keep-alive
+        self.paused = False  # reading paused because the client's side was full
 
     # --- driven by the exchange ----------------------------------------------------------------------
 
@@ -99,10 +100,12 @@ class UpstreamConnection(asyncio.Protocol):
 
     def pause_reading(self) -> None:
         if self.transport is not None and not self.closed:
+            self.paused = True
             self.transport.pause_reading()
 
     def resume_reading(self) -> None:
         if self.transport is not None and not self.closed:
+            self.paused = False
             self.transport.resume_reading()
 
     # --- asyncio callbacks ---------------------------------------------------------------------------
@@ -223,6 +226,11 @@ class Pool:
     def release(self, connection: UpstreamConnection) -> None:
         connection.detach()
         connection.used = True
+        if connection.paused:
+            # paused by the client of the response it just completed (its socket filled while the last
+            # bytes were written): the resume would go to that client's next exchange, not to this
+            # connection, whose next response would then never be read
+            connection.resume_reading()
         if connection.closed or self.closed or len(self.idle) >= MAX_IDLE_PER_ENDPOINT:
             connection.abort()
             return

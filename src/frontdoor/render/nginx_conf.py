@@ -38,6 +38,8 @@ UNAUTHORIZED_LOCATION = "@frontdoor_unauthorized"
 ERROR_LOCATION = "/_frontdoor/error"  # internal: nginx's own errors, answered as serve answers them
 #: what a denial may carry besides its kind, for the status it is turned back into
 _DENY_HEADERS = (authz_api.DENY_HEADER, "Allow", "Retry-After", "WWW-Authenticate")
+#: what an allow carries for the client (protection/headers.py): serve adds them to the admitted response
+_ALLOW_HEADERS = ("RateLimit", "RateLimit-Policy")
 AUTHZ_UPSTREAM = "frontdoor_authz"
 #: the upstream and path the authz chose, read from its answer
 SERVICE_VARIABLE = "$fd_service"
@@ -246,6 +248,7 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     conf.line(f"auth_request {AUTHZ_LOCATION};")
     answered = (
         *authz_api.IDENTITY_HEADERS,
+        *_ALLOW_HEADERS,
         *_DENY_HEADERS,
         authz_api.SERVICE_HEADER,
         authz_api.PATH_HEADER,
@@ -256,6 +259,12 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     conf.line(f"error_page 401 = {UNAUTHORIZED_LOCATION};")
     conf.line(f"error_page 403 = {DENIED_LOCATION};")
     _own_error_pages(conf)  # a block with error_page of its own inherits none from the server
+    # the authz's rate-limit fields onto the admitted response, as serve sends them (an empty value
+    # sends nothing); add_header here replaces the server's, so HSTS is repeated
+    for header in _ALLOW_HEADERS:
+        conf.line(f"add_header {header} {_variable(header)} always;")
+    if hsts:
+        conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
     for header in authz_api.IDENTITY_HEADERS:
         conf.line(f"proxy_set_header {header} {_variable(header)};")
     _forwarding(conf)
