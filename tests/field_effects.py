@@ -136,6 +136,18 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_tls_policy::test_every_target_carries_the_policy_serve_applies",
     ),
     "Edge.spec.entrypoints.tls.hsts": ("test_gateway_tls::test_https_with_hsts_and_forwarded_proto",),
+    "Edge.spec.entrypoints.tls.certificates.hosts": (
+        "test_gateway_tls::test_the_server_name_picks_the_certificate",
+        "test_render_nginx::test_nginx_chooses_the_certificate_by_server_name",
+    ),
+    "Edge.spec.entrypoints.tls.certificates.cert": (
+        "test_gateway_tls::test_the_server_name_picks_the_certificate",
+        "test_gateway_tls::test_a_host_certificate_is_reloaded_without_restart",
+        "test_render::test_host_certificates_are_refused_where_they_cannot_be_rendered",
+    ),
+    "Edge.spec.entrypoints.tls.certificates.key": (
+        "test_gateway_tls::test_a_host_certificate_is_reloaded_without_restart",
+    ),
     "Edge.spec.entrypoints.tls.client_auth": (
         "test_gateway_mtls::test_no_certificate_or_one_that_does_not_verify_gets_no_connection[none]",
         "test_contract_rules::test_certificate_clients_on_an_entrypoint_without_client_auth_is_a_gap",

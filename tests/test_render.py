@@ -762,3 +762,20 @@ def test_client_auth_is_rendered_for_nginx_and_refused_where_it_cannot_be(shop_c
     for target in ("gateway-api", "ingress-nginx", "traefik"):
         with pytest.raises(RenderError, match=r"entrypoint webhooks tls\.client_auth"):
             rendered(target, shop_copy)
+
+
+def test_host_certificates_are_refused_where_they_cannot_be_rendered(shop_copy: Path) -> None:
+    edit(
+        shop_copy,
+        "edges/public.yaml",
+        "        key: secret:hooks-tls-key\n",
+        "        key: secret:hooks-tls-key\n"
+        "        certificates: [{hosts: [eu.hooks.shop.example.com], cert: file:/tls/eu.crt, key: file:/tls/eu.key}]\n",
+    )
+    conf = rendered("nginx", shop_copy)["nginx.conf"]
+    assert (
+        "eu.hooks.shop.example.com /tls/eu.crt;" in conf and "ssl_certificate $fd_tls_cert_webhooks;" in conf
+    )
+    for target in ("gateway-api", "ingress-nginx", "traefik"):
+        with pytest.raises(RenderError, match=r"entrypoint webhooks tls\.certificates"):
+            rendered(target, shop_copy)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from cryptography import x509
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     Field,
     field_validator,
@@ -41,10 +42,31 @@ class ClientAuth(Strict):
     mode: Literal["required", "optional"] = "required"
 
 
+def _sni_host(host: str) -> str:
+    if host == "*":
+        raise ValueError('"*" is every name: that is the default cert and key of tls')
+    return host
+
+
+class HostCertificate(Strict):
+    """A certificate served to clients that ask (SNI) for one of ``hosts``."""
+
+    hosts: Annotated[tuple[Annotated[Host, AfterValidator(_sni_host)], ...], Field(min_length=1)]
+    cert: Secret
+    key: Secret
+
+
 class Tls(Strict):
     cert: Secret
     key: Secret
+    certificates: tuple[HostCertificate, ...] = ()
     client_auth: ClientAuth | None = None
+
+    @field_validator("certificates")
+    @classmethod
+    def _certificates(cls, certificates: tuple[HostCertificate, ...]) -> tuple[HostCertificate, ...]:
+        unique(tuple(h for c in certificates for h in c.hosts), "certificate host")
+        return certificates
     min_version: Annotated[
         Literal["1.2", "1.3"],
         BeforeValidator(_tls_version, json_schema_input_type=Literal["1.2", "1.3", 1.2, 1.3]),

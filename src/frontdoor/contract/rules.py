@@ -276,6 +276,9 @@ def _edge_secrets(edge: Edge) -> Iterator[tuple[SecretRef, tuple[str | int, ...]
         if entrypoint.tls:
             yield entrypoint.tls.cert, ("spec", "entrypoints", i, "tls", "cert")
             yield entrypoint.tls.key, ("spec", "entrypoints", i, "tls", "key")
+            for c, certificate in enumerate(entrypoint.tls.certificates):
+                yield certificate.cert, ("spec", "entrypoints", i, "tls", "certificates", c, "cert")
+                yield certificate.key, ("spec", "entrypoints", i, "tls", "certificates", c, "key")
             if entrypoint.tls.client_auth:
                 yield entrypoint.tls.client_auth.ca, ("spec", "entrypoints", i, "tls", "client_auth", "ca")
     for i, client in enumerate(edge.spec.identity.api_clients):

@@ -192,9 +192,35 @@ def _file(site: Site, reference: SecretRef, what: str) -> str:
     return resolved.target
 
 
-def _tls(site: Site, conf: _Conf, tls: Tls) -> None:
-    conf.line(f"ssl_certificate {_file(site, tls.cert, 'TLS certificates and keys')};")
-    conf.line(f"ssl_certificate_key {_file(site, tls.key, 'TLS certificates and keys')};")
+def _certificate_maps(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint) -> None:
+    """With ``tls.certificates``, the certificate and key files by the server name the client asked
+    for (SNI): an http-level ``map`` each, read by ``ssl_certificate`` with a variable (nginx 1.15.9)."""
+    tls = entrypoint.tls
+    if tls is None or not tls.certificates:
+        return
+    for what, default, of in (("cert", tls.cert, "cert"), ("key", tls.key, "key")):
+        conf.open(f"map $ssl_server_name {_sni_variable(entrypoint, what)}")
+        conf.line("hostnames;")  # "*.example.com" matches any subdomain, as serve chooses
+        conf.line(f"default {_file(site, default, 'TLS certificates and keys')};")
+        for certificate in tls.certificates:
+            path = _file(site, getattr(certificate, of), "TLS certificates and keys")
+            for host in certificate.hosts:
+                conf.line(f"{host} {path};")
+        conf.close()
+    conf.line("")
+
+
+def _sni_variable(entrypoint: PlannedEntrypoint, what: str) -> str:
+    return f"$fd_tls_{what}_{entrypoint.name.replace('-', '_')}"
+
+
+def _tls(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, tls: Tls) -> None:
+    if tls.certificates:  # chosen per handshake from the maps above
+        conf.line(f"ssl_certificate {_sni_variable(entrypoint, 'cert')};")
+        conf.line(f"ssl_certificate_key {_sni_variable(entrypoint, 'key')};")
+    else:
+        conf.line(f"ssl_certificate {_file(site, tls.cert, 'TLS certificates and keys')};")
+        conf.line(f"ssl_certificate_key {_file(site, tls.key, 'TLS certificates and keys')};")
     chosen = tls_policy(tls.min_version)  # the same policy serve applies (tlspolicy.py)
     conf.line("ssl_protocols " + " ".join(chosen.protocols) + ";")
     if chosen.tls12_suites:
@@ -209,6 +235,7 @@ def _tls(site: Site, conf: _Conf, tls: Tls) -> None:
 
 
 def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool) -> None:
+    _certificate_maps(site, conf, entrypoint)
     conf.open("server")
     conf.line(f"# entrypoint {entrypoint.name}")
     conf.line(_listen(entrypoint, "*" in entrypoint.hosts))
@@ -217,7 +244,7 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     conf.line(f"server_name {' '.join(names) if names else '_'};")
     hsts = entrypoint.tls is not None and entrypoint.tls.hsts
     if entrypoint.tls is not None:
-        _tls(site, conf, entrypoint.tls)
+        _tls(site, conf, entrypoint, entrypoint.tls)
         if hsts:
             conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
     for network in entrypoint.trusted_proxies:

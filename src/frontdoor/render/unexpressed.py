@@ -18,6 +18,8 @@ def _unexpressed(site: Site) -> Iterator[str]:
         tls = entrypoint.tls
         if tls is not None and tls.client_auth is not None:
             yield f"entrypoint {entrypoint.name} tls.client_auth (client certificates)"
+        if tls is not None and tls.certificates:
+            yield f"entrypoint {entrypoint.name} tls.certificates (a certificate per host)"
 
 
 def refuse_unexpressed(site: Site, target: str) -> None:

@@ -92,7 +92,13 @@ def team_oncall(contract: Contract, name: str) -> TeamOnCall:
 def _tls_text(entrypoint: PlannedEntrypoint) -> str:
     if entrypoint.tls is None:
         return "none"
-    return f"TLS {entrypoint.tls.min_version}+" + (", HSTS" if entrypoint.tls.hsts else "")
+    tls = entrypoint.tls
+    text = f"TLS {tls.min_version}+" + (", HSTS" if tls.hsts else "")
+    if tls.certificates:
+        text += f", {len(tls.certificates) + 1} certificates by SNI"
+    if tls.client_auth is not None:
+        text += f", client certificates {tls.client_auth.mode}"
+    return text
 
 
 class RouteViews:
