@@ -18,6 +18,7 @@ from frontdoor.errors import Finding, FrontdoorError, Location
 from frontdoor.http.messages import HSTS
 from frontdoor.plan import Plan, PlannedEntrypoint, compile_plan
 from frontdoor.verify import tlsprobes
+from frontdoor.verify.burst import BurstTarget, burst_targets, should_have_answered
 from frontdoor.verify.client import BudgetSpent, Pacer, ProbeClient
 from frontdoor.verify.credentials import api_keys, read_token, user_token
 from frontdoor.verify.forge import forge
@@ -49,6 +50,7 @@ class VerifyOptions:
     timeout: float = 10.0
     admin_token_file: str | None = None
     admin_url: str | None = None
+    burst: bool = False
 
 
 @dataclass
@@ -152,10 +154,11 @@ def verify(options: VerifyOptions) -> VerifyReport:
         stopped = stopped_routes(admin_url, token, pacer, _tls_context(options.cacert), options.timeout)
     probes = Planner(contract, entrypoint, host, stopped).plan(credentials, options.allow_writes)
     tls_probes = 0 if tls is None else 2
-    if len(probes) + tls_probes + pacer.spent > options.budget:
+    bursts, no_burst = burst_targets(plan, entrypoint, host) if options.burst else ([], [])
+    needed = len(probes) + tls_probes + pacer.spent + sum(b.cap for b in bursts)
+    if needed > options.budget:
         raise FrontdoorError(
-            f"{len(probes) + tls_probes} probes planned, over the budget of {options.budget} requests: "
-            "raise --budget"
+            f"{needed} requests planned, over the budget of {options.budget} requests: raise --budget"
         )
     report = VerifyReport(
         str(options.directory), plan.environment, plan.production, options.base_url, entrypoint.name
@@ -230,9 +233,77 @@ def verify(options: VerifyOptions) -> VerifyReport:
         )
     if tls is not None:
         _tls_probes(report, contract, plan, entrypoint, (url.hostname, port), host, pacer, options.timeout)
+    report.skipped += no_burst
+    if bursts:  # last: a limit reached stays reached for a while
+        client = ProbeClient(
+            f"{url.scheme}://{url.netloc}",
+            pacer,
+            _tls_context(options.cacert),
+            sent_host,
+            False,
+            options.timeout,
+        )
+        try:
+            for target in bursts:
+                _burst(report, contract, plan, client, target)
+        finally:
+            client.close()
     report.requests = pacer.spent
     report.seconds = time.monotonic() - started
     return report
+
+
+def _burst(
+    report: VerifyReport, contract: Contract, plan: Plan, client: ProbeClient, target: BurstTarget
+) -> None:
+    env, platform = plan.environment, plan.platform_team
+    started = time.monotonic()
+    sent = 0
+    answer = None
+    while sent < target.cap:
+        try:
+            answer = client.send("GET", target.path, {}, paced=False)
+        except httpx.TransportError as exc:
+            report.skipped.append(f"--burst on {target.path}: no answer after {sent} request(s) ({exc})")
+            return
+        sent += 1
+        if answer.status == 429:
+            break
+    seconds = time.monotonic() - started
+    report.kinds["burst"] = report.kinds.get("burst", 0) + 1
+    limit = target.limit
+    where = _limit_where(contract, plan, target.service)
+    if answer is not None and answer.status == 429:
+        if "retry-after" not in answer.headers:
+            report.findings.append(
+                edge_finding(
+                    "verify-rate-limit",
+                    f"service {target.service}'s limit answered 429 without Retry-After (GET {target.path}, "
+                    f"request id {answer.request_id})",
+                    where,
+                    env,
+                    platform,
+                    target.service,
+                )
+            )
+        return
+    if should_have_answered(limit, sent, seconds):
+        report.findings.append(
+            edge_finding(
+                "verify-rate-limit",
+                f"service {target.service} has a limit of {limit.requests} per {limit.per:g}s (burst "
+                f"{limit.capacity}) but {sent} GET {target.path} in {seconds:.2f}s were all admitted",
+                where,
+                env,
+                platform,
+                target.service,
+            )
+        )
+    else:
+        report.skipped.append(
+            f"--burst on {target.path}: {sent} request(s) in {seconds:.2f}s are within the limit; verify "
+            "could not send faster than it refills"
+        )
 
 
 def _rate_limit_fields(
