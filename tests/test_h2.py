@@ -10,6 +10,7 @@ import hashlib
 import http.client
 import json
 import shutil
+import signal
 import ssl
 import subprocess
 import threading
@@ -22,6 +23,7 @@ import pytest
 import trustme
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
+from hyperframe.frame import DataFrame, GoAwayFrame, HeadersFrame
 from prometheus_client.parser import text_string_to_metric_families
 
 from .h2client import H2Client, tls_context
@@ -383,4 +385,34 @@ def test_a_client_that_stops_reading_stops_the_upstream(ca: trustme.CA, tmp_path
         h2.close()
         running.stop()
         upstreams.loop.call_soon_threadsafe(server.close)
+        upstreams.close()
+
+
+def test_a_drain_sends_goaway_and_finishes_the_streams_begun(ca: trustme.CA, tmp_path: Path) -> None:
+    upstreams = Upstreams()
+    issued = ca.issue_cert("shop.test")
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    issued.private_key_pem.write_to_path(str(key))
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    spec = ContractSpec(shop=[(upstreams.start("shop"), 1)], tls=(cert, key, "1.2"))
+    running = Gateway(spec.write(tmp_path / "contract"), spec, tmp_path / "log")
+    h2 = H2Client(spec.port, ca)
+    try:
+        begun = h2.start("GET", "/shop/begun?delay_ms=1500")  # still upstream when the drain starts
+        assert h2.request("GET", "/shop/after").status == 200  # so the first stream has been read too
+        running.process.send_signal(signal.SIGTERM)
+        frames = h2.frames_until_closed()  # the gateway closes once the stream begun is answered
+        goaway = [f for f in frames if isinstance(f, GoAwayFrame)]
+        assert [(f.error_code, f.last_stream_id >= begun) for f in goaway] == [(ErrorCodes.NO_ERROR, True)]
+        heads = [f for f in frames if isinstance(f, HeadersFrame) and f.stream_id == begun]
+        assert len(heads) == 1 and (b":status", b"200") in list(
+            h2.conn.decoder.decode(heads[0].data, raw=True)
+        )
+        body = [f for f in frames if isinstance(f, DataFrame) and f.stream_id == begun]
+        assert json.loads(b"".join(f.data for f in body))["path"] == "/shop/begun?delay_ms=1500"
+        assert "END_STREAM" in body[-1].flags
+        assert running.process.wait(15) == 0
+    finally:
+        h2.close()
+        running.stop()
         upstreams.close()
