@@ -13,22 +13,30 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import httpx
 import jsonschema
 import pytest
 
 from frontdoor.cli import main
+from frontdoor.contract.load import load_valid_contract
 from frontdoor.idp.tokens import mint
-from frontdoor.verify.client import REQUEST_ID_PREFIX, Pacer, ProbeClient
+from frontdoor.plan import compile_plan
+from frontdoor.verify.client import REQUEST_ID_PREFIX, Answer, Pacer, ProbeClient
+from frontdoor.verify.judge import judge
+from frontdoor.verify.probes import Credentials, Planner
 from frontdoor.verify.tlsprobes import below_minimum, plain_http
 
-from .authz_support import BATCH_KEY, Process, process_env, start_idp, start_serve
+from .authz_support import BATCH_KEY, Process, start_idp, start_serve
+from .conftest import SHOP
 from .harness import Upstreams, free_port
 from .test_report_formats import SARIF_SCHEMA
 from .verify_support import (
+    ADMIN_TOKEN,
     APP_TEAM,
     PLATFORM_TEAM,
     VerifyContract,
     certificate,
+    edge_env,
     rules_of,
     run_verify,
 )
@@ -55,7 +63,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         contract = VerifyContract(idp_port=free_port(), upstream_port=upstreams.start("shop"), tls=tls)
         state = root / "state"
         start_idp(upstreams, contract.issuer, contract.idp_port, state)
-        env = process_env(state)
+        env = edge_env(state)
         directory = contract.write(root / "contract")
         log = root / "serve.log"
         serve = start_serve(directory, env, log, contract.admin_port)
@@ -99,16 +107,18 @@ def test_verify_passes_against_serve(
 def test_verify_catches_a_drifted_edge(
     served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The edge runs a copy of the contract where GET /orders became public and HSTS was turned off."""
+    """The edge runs a copy of the contract where GET /orders became public, /admin needs any user
+    instead of the admin role, HSTS was turned off and the "limited" service lost its limit."""
     drifted = replace(
         served.contract,
         port=free_port(),
         admin_port=free_port(),
         hsts=False,
+        limited=False,
         services=served.contract.services.replace(
             '{path: /orders, methods: [GET], access: {scopes: ["orders:read"]}}',
             "{path: /orders, methods: [GET], access: public}",
-        ),
+        ).replace("{path: /admin, access: {claims: {role: admin}}}", "{path: /admin, access: authenticated}"),
     )
     assert drifted.services != served.contract.services
     edge = start_serve(
@@ -116,9 +126,25 @@ def test_verify_catches_a_drifted_edge(
     )
     try:
         base_url = f"https://127.0.0.1:{drifted.port}"
-        code, report = run_verify(capsys, served.directory, base_url, served.ca)
+        token = _token(served, tmp_path, ["orders:read"])  # no admin role: /admin must answer 403
+        code, report = run_verify(
+            capsys, served.directory, base_url, served.ca, "--burst", "--token", f"cat {token}"
+        )
         assert code == 1
-        assert {"verify-open-door", "verify-hsts"} <= rules_of(report), report
+        expected = {
+            "verify-open-door",  # GET /orders without credentials
+            "verify-forged-token",  # ... and with forged tokens
+            "verify-path-trick",  # ... and through /shop/../orders
+            "verify-access",  # GET /admin with a token lacking the role
+            "verify-hsts",
+            "verify-ratelimit-headers",  # /limited answered without RateLimit fields ...
+            "verify-rate-limit",  # ... and never 429 under --burst
+        }
+        assert rules_of(report) == expected, report
+        (access,) = [f for f in report["findings"] if f["rule"] == "verify-access"]
+        assert access["message"].startswith("GET /admin with the token given: expected 403, got 200"), access
+        limit = next(f for f in report["findings"] if f["rule"] == "verify-rate-limit")
+        assert "service limited has a limit of 1 per 3600s" in limit["message"], limit
         door = next(f for f in report["findings"] if f["rule"] == "verify-open-door")
         # the clause of the real contract, the team that runs the edge, the team that owns the route
         assert door["file"] == str(served.directory / "services.yaml")
@@ -141,6 +167,51 @@ def test_verify_catches_a_drifted_edge(
         assert rules["verify-open-door"]["helpUri"].endswith("/verify.md#findings")
     finally:
         edge.stop()
+
+
+def test_burst_reaches_a_limit_only_when_asked(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = run_verify(capsys, served.directory, served.contract.base_url, served.ca, "--burst")
+    assert code == 0 and report["kinds"]["burst"] == 1, report
+    # within the limit's cap (2 x burst + requests + 10); shop's limit is per subject: not verify's alone
+    assert report["requests"] <= report["probes"] + 2 + 15
+    assert any("shop's limit is keyed by subject" in reason for reason in report["skipped"])
+    code, report = run_verify(capsys, served.directory, served.contract.base_url, served.ca)
+    assert "burst" not in report["kinds"] and report["requests"] == report["probes"] + 2
+
+
+def test_a_stopped_route_must_answer_503_naming_its_owner(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the admin token, verify reads the stops in force and expects the kill switch's 503 on a
+    stopped route; without it, the same stop is drift (the route no longer answers as its access says)."""
+    token = tmp_path / "admin-token"
+    token.write_text(ADMIN_TOKEN + "\n")
+    admin = f"http://127.0.0.1:{served.contract.admin_port}"
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    stop = httpx.post(f"{admin}/admin/routes/shop.5/stop", json={"reason": "verify test"}, headers=auth)
+    assert stop.status_code == 200 and "/me" in stop.text
+    try:
+        code, report = run_verify(
+            capsys, served.directory, served.contract.base_url, served.ca, "--admin-token-file", str(token)
+        )
+        assert code == 0 and report["kinds"]["stopped"] == 1, report
+        code, report = run_verify(capsys, served.directory, served.contract.base_url, served.ca)
+        assert code == 1 and rules_of(report) == {"verify-access", "verify-forged-token"}, report
+        assert all("GET /me " in f["message"] and "got 503" in f["message"] for f in report["findings"])
+    finally:
+        httpx.post(f"{admin}/admin/routes/shop.5/start", json={"reason": "verify test done"}, headers=auth)
+
+
+def test_a_stopped_route_that_answers_is_a_finding() -> None:
+    route = Planner(load_valid_contract(SHOP), compile_plan(load_valid_contract(SHOP), "dev").entrypoints[0],
+                    "localhost", frozenset({"orders.3"}))  # fmt: skip
+    (probe,) = [p for p in route.plan(Credentials(), False) if p.kind == "stopped"]
+    assert probe.target == "/orders/admin"
+    answered = Answer(401, httpx.Headers(), "id", b"{}")
+    finding = judge(probe, answered, "dev", "platform")
+    assert finding is not None and finding.rule == "verify-stop" and "owned by shop-app" in finding.message
+    stopped = Answer(503, httpx.Headers(), "id", b'{"status":503,"owner":"shop-app"}')
+    assert judge(probe, stopped, "dev", "platform") is None
 
 
 def test_a_token_the_edge_should_refuse_is_a_usage_error(

@@ -15,10 +15,11 @@ import trustme
 from frontdoor.cli import main
 from frontdoor.demo.documents import join, service, team
 
-from .authz_support import BATCH_KEY_ENV
+from .authz_support import BATCH_KEY_ENV, process_env
 from .harness import free_port
 
 APP_TEAM, PLATFORM_TEAM = "shop-app", "edge-platform"
+ADMIN_TOKEN = "verify-test-admin-token"
 
 SERVICES = join(
     team(APP_TEAM, "app"),
@@ -37,6 +38,8 @@ SERVICES = join(
         - {path: =/hook, methods: [POST], access: {clients: [batch]}}
         """,
     ),
+    # two requests an hour for the whole route, for --burst: the third is answered 429
+    service("limited", APP_TEAM, "- {path: /limited, access: public}"),
 )
 
 
@@ -68,6 +71,7 @@ class VerifyContract:
     admin_port: int = field(default_factory=free_port)
     hsts: bool = True
     services: str = SERVICES
+    limited: bool = True  # whether the Edge limits the "limited" service
 
     @property
     def issuer(self) -> str:
@@ -79,6 +83,9 @@ class VerifyContract:
 
     def write(self, root: Path) -> Path:
         root.mkdir(parents=True, exist_ok=True)
+        limited = (
+            "\n              limited: {requests: 1, per: 1h, burst: 2, key: route}" if self.limited else ""
+        )
         edge = f"""
         apiVersion: frontdoor/v1
         kind: Edge
@@ -103,11 +110,12 @@ class VerifyContract:
               - {{name: batch, key_sha256: "secret:batch-key-hash"}}
           rate_limits:
             store: local
-            default: {{requests: 1000, per: 1s, burst: 1000, key: client}}
+            services:
+              shop: {{requests: 1000, per: 1s, burst: 1000, key: subject}}{limited}
           protection:
             timeouts: {{connect: 1s, header: 2s, upstream: 5s, idle: 30s}}
           observability: {{access_log: {{}}, metrics: {{}}}}
-          admin: {{listen: "127.0.0.1:{self.admin_port}", operators: [{PLATFORM_TEAM}]}}
+          admin: {{listen: "127.0.0.1:{self.admin_port}", operators: [{PLATFORM_TEAM}], token: secret:admin-token}}
         """
         environment = f"""
         apiVersion: frontdoor/v1
@@ -116,8 +124,10 @@ class VerifyContract:
         spec:
           upstreams:
             shop: ["http://127.0.0.1:{self.upstream_port}"]
+            limited: ["http://127.0.0.1:{self.upstream_port}"]
           secrets:
             batch-key-hash: env:{BATCH_KEY_ENV}
+            admin-token: env:FRONTDOOR_ADMIN_TOKEN
             tls-cert: "file:{self.tls.cert}"
             tls-key: "file:{self.tls.key}"
         """
@@ -125,6 +135,11 @@ class VerifyContract:
         (root / "edge.yaml").write_text(textwrap.dedent(edge))
         (root / "env.yaml").write_text(textwrap.dedent(environment))
         return root
+
+
+def edge_env(state: Path) -> dict[str, str]:
+    """The environment of the edge's processes: process_env's, and the admin token."""
+    return {**process_env(state), "FRONTDOOR_ADMIN_TOKEN": ADMIN_TOKEN}
 
 
 def run_verify(

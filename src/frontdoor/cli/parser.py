@@ -220,7 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("directory", metavar="DIR", help=DIR_HELP)
     render.add_argument("--env", required=True, help=ENV_HELP)
     render.add_argument(
-        "--target", required=True, metavar="TARGET", help="gateway-api, ingress-nginx, traefik or nginx"
+        "--target",
+        required=True,
+        metavar="TARGET",
+        help="gateway-api, ingress-nginx, traefik, nginx or prometheus",
     )
     render.add_argument(
         "--out", required=True, metavar="OUT", help="directory to write (replaced if rendered)"
