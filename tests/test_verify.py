@@ -13,22 +13,30 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import httpx
 import jsonschema
 import pytest
 
 from frontdoor.cli import main
+from frontdoor.contract.load import load_valid_contract
 from frontdoor.idp.tokens import mint
-from frontdoor.verify.client import REQUEST_ID_PREFIX, Pacer, ProbeClient
+from frontdoor.plan import compile_plan
+from frontdoor.verify.client import REQUEST_ID_PREFIX, Answer, Pacer, ProbeClient
+from frontdoor.verify.judge import judge
+from frontdoor.verify.probes import Credentials, Planner
 from frontdoor.verify.tlsprobes import below_minimum, plain_http
 
-from .authz_support import BATCH_KEY, Process, process_env, start_idp, start_serve
+from .authz_support import BATCH_KEY, Process, start_idp, start_serve
+from .conftest import SHOP
 from .harness import Upstreams, free_port
 from .test_report_formats import SARIF_SCHEMA
 from .verify_support import (
+    ADMIN_TOKEN,
     APP_TEAM,
     PLATFORM_TEAM,
     VerifyContract,
     certificate,
+    edge_env,
     rules_of,
     run_verify,
 )
@@ -55,7 +63,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         contract = VerifyContract(idp_port=free_port(), upstream_port=upstreams.start("shop"), tls=tls)
         state = root / "state"
         start_idp(upstreams, contract.issuer, contract.idp_port, state)
-        env = process_env(state)
+        env = edge_env(state)
         directory = contract.write(root / "contract")
         log = root / "serve.log"
         serve = start_serve(directory, env, log, contract.admin_port)
@@ -141,6 +149,41 @@ def test_verify_catches_a_drifted_edge(
         assert rules["verify-open-door"]["helpUri"].endswith("/verify.md#findings")
     finally:
         edge.stop()
+
+
+def test_a_stopped_route_must_answer_503_naming_its_owner(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the admin token, verify reads the stops in force and expects the kill switch's 503 on a
+    stopped route; without it, the same stop is drift (the route no longer answers as its access says)."""
+    token = tmp_path / "admin-token"
+    token.write_text(ADMIN_TOKEN + "\n")
+    admin = f"http://127.0.0.1:{served.contract.admin_port}"
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    stop = httpx.post(f"{admin}/admin/routes/shop.5/stop", json={"reason": "verify test"}, headers=auth)
+    assert stop.status_code == 200 and "/me" in stop.text
+    try:
+        code, report = run_verify(
+            capsys, served.directory, served.contract.base_url, served.ca, "--admin-token-file", str(token)
+        )
+        assert code == 0 and report["kinds"]["stopped"] == 1, report
+        code, report = run_verify(capsys, served.directory, served.contract.base_url, served.ca)
+        assert code == 1 and rules_of(report) == {"verify-access", "verify-forged-token"}, report
+        assert all("GET /me " in f["message"] and "got 503" in f["message"] for f in report["findings"])
+    finally:
+        httpx.post(f"{admin}/admin/routes/shop.5/start", json={"reason": "verify test done"}, headers=auth)
+
+
+def test_a_stopped_route_that_answers_is_a_finding() -> None:
+    route = Planner(load_valid_contract(SHOP), compile_plan(load_valid_contract(SHOP), "dev").entrypoints[0],
+                    "localhost", frozenset({"orders.3"}))  # fmt: skip
+    (probe,) = [p for p in route.plan(Credentials(), False) if p.kind == "stopped"]
+    assert probe.target == "/orders/admin"
+    answered = Answer(401, httpx.Headers(), "id", b"{}")
+    finding = judge(probe, answered, "dev", "platform")
+    assert finding is not None and finding.rule == "verify-stop" and "owned by shop-app" in finding.message
+    stopped = Answer(503, httpx.Headers(), "id", b'{"status":503,"owner":"shop-app"}')
+    assert judge(probe, stopped, "dev", "platform") is None
 
 
 def test_a_token_the_edge_should_refuse_is_a_usage_error(

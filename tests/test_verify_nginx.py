@@ -14,10 +14,18 @@ import pytest
 from frontdoor.contract.load import load_contract
 from frontdoor.render import RenderOptions, render
 
-from .authz_support import BATCH_KEY, process_env, start_authz, start_idp
+from .authz_support import BATCH_KEY, start_authz, start_idp
 from .harness import Upstreams, free_port
 from .test_render_nginx import NGINX, Nginx
-from .verify_support import APP_TEAM, PLATFORM_TEAM, VerifyContract, certificate, rules_of, run_verify
+from .verify_support import (
+    APP_TEAM,
+    PLATFORM_TEAM,
+    VerifyContract,
+    certificate,
+    edge_env,
+    rules_of,
+    run_verify,
+)
 
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (scripts/system-packages.sh)")
 
@@ -42,9 +50,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         state = root / "state"
         start_idp(upstreams, contract.issuer, contract.idp_port, state)
         directory = contract.write(root / "contract")
-        authz, authz_port = start_authz(
-            directory, process_env(state), root / "authz.log", "--dialect", "nginx"
-        )
+        authz, authz_port = start_authz(directory, edge_env(state), root / "authz.log", "--dialect", "nginx")
         result = load_contract(directory)
         assert result.valid, result.findings
         options = RenderOptions(authz_url=f"http://127.0.0.1:{authz_port}")

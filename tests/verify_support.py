@@ -15,10 +15,11 @@ import trustme
 from frontdoor.cli import main
 from frontdoor.demo.documents import join, service, team
 
-from .authz_support import BATCH_KEY_ENV
+from .authz_support import BATCH_KEY_ENV, process_env
 from .harness import free_port
 
 APP_TEAM, PLATFORM_TEAM = "shop-app", "edge-platform"
+ADMIN_TOKEN = "verify-test-admin-token"
 
 SERVICES = join(
     team(APP_TEAM, "app"),
@@ -107,7 +108,7 @@ class VerifyContract:
           protection:
             timeouts: {{connect: 1s, header: 2s, upstream: 5s, idle: 30s}}
           observability: {{access_log: {{}}, metrics: {{}}}}
-          admin: {{listen: "127.0.0.1:{self.admin_port}", operators: [{PLATFORM_TEAM}]}}
+          admin: {{listen: "127.0.0.1:{self.admin_port}", operators: [{PLATFORM_TEAM}], token: secret:admin-token}}
         """
         environment = f"""
         apiVersion: frontdoor/v1
@@ -118,6 +119,7 @@ class VerifyContract:
             shop: ["http://127.0.0.1:{self.upstream_port}"]
           secrets:
             batch-key-hash: env:{BATCH_KEY_ENV}
+            admin-token: env:FRONTDOOR_ADMIN_TOKEN
             tls-cert: "file:{self.tls.cert}"
             tls-key: "file:{self.tls.key}"
         """
@@ -125,6 +127,11 @@ class VerifyContract:
         (root / "edge.yaml").write_text(textwrap.dedent(edge))
         (root / "env.yaml").write_text(textwrap.dedent(environment))
         return root
+
+
+def edge_env(state: Path) -> dict[str, str]:
+    """The environment of the edge's processes: process_env's, and the admin token."""
+    return {**process_env(state), "FRONTDOOR_ADMIN_TOKEN": ADMIN_TOKEN}
 
 
 def run_verify(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from frontdoor import __version__
+from frontdoor.buildinfo import build_kind
 from frontdoor.cli.contract import (
     FORMATS,
     RENDER_FORMATS,
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Production as a contract between teams. `frontdoor COMMAND --help` describes each "
         "command, its exit codes and an example; the README links every doc page.",
     )
-    parser.add_argument("--version", action="version", version=f"frontdoor {__version__}")
+    parser.add_argument("--version", action="version", version=f"frontdoor {__version__} ({build_kind()})")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = commands.add_parser(
@@ -219,7 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("directory", metavar="DIR", help=DIR_HELP)
     render.add_argument("--env", required=True, help=ENV_HELP)
     render.add_argument(
-        "--target", required=True, metavar="TARGET", help="gateway-api, ingress-nginx, traefik or nginx"
+        "--target",
+        required=True,
+        metavar="TARGET",
+        help="gateway-api, ingress-nginx, traefik, nginx or prometheus",
     )
     render.add_argument(
         "--out", required=True, metavar="OUT", help="directory to write (replaced if rendered)"

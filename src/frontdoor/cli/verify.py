@@ -75,6 +75,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], di
         help="also send the routes' write methods (with an empty body, without credentials) to check "
         "they are refused",
     )
+    verify.add_argument(
+        "--admin-token-file",
+        metavar="F",
+        help="a file holding the admin API's token: the stops in force are read (GET /admin/routes, never "
+        "changed) and a stopped route must answer 503 naming its owner",
+    )
+    verify.add_argument(
+        "--admin-url",
+        metavar="URL",
+        help="where the admin API answers (default: the Edge's admin.listen), e.g. http://10.0.0.5:9901",
+    )
     verify.add_argument("--cacert", metavar="FILE", help="CA certificates to trust (default: the system's)")
     verify.add_argument(
         "--timeout", type=_positive_float, default=10.0, metavar="SECONDS", help="per request (default 10)"
@@ -127,6 +138,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             allow_writes=args.allow_writes,
             cacert=args.cacert,
             timeout=args.timeout,
+            admin_token_file=args.admin_token_file,
+            admin_url=args.admin_url,
         )
     )
     sys.stdout.write(render(report, args.format, 2 if sys.stdout.isatty() else None))

@@ -362,7 +362,10 @@ class MergedCollector:
         inflight = GaugeMetricFamily(
             "frontdoor_inflight_requests", "Requests being answered now", labels=["service"]
         )
-        for service, count in sorted(merged.inflight.items()):
+        # every service that has answered a request, at 0 when idle: a series that vanished between
+        # requests would leave a graph with gaps and an alert on it without data
+        busy = {key[2]: 0 for key in merged.totals if key[2]} | merged.inflight
+        for service, count in sorted(busy.items()):
             inflight.add_metric([service], count)
         protection = CounterMetricFamily(
             "frontdoor_protection_events",

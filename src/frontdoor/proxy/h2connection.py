@@ -37,6 +37,7 @@ from h2.settings import SettingCodes, Settings
 from frontdoor.http.errors import ProtocolError as HttpError
 from frontdoor.http.fields import Field
 from frontdoor.http.h2head import Malformed, request_head
+from frontdoor.http.hpackout import PlainEncoder
 from frontdoor.protection.counters import count
 from frontdoor.proxy.downstream import Downstream
 from frontdoor.proxy.h2guard import BoundedFrames, FloodGuard
@@ -75,6 +76,7 @@ class ClientH2(asyncio.Protocol):
         self.closed = False
         self.writing_paused = False
         self.flush_scheduled = False
+        self.awake: list[StreamBridge] = []  # streams that wrote since the last flush
         self.last_received = time.monotonic()
         self.timer: asyncio.TimerHandle | None = None
         protection = gateway.runtime.plan.edge.spec.protection
@@ -82,12 +84,16 @@ class ClientH2(asyncio.Protocol):
         config = H2Configuration(
             client_side=False,
             header_encoding=None,
+            # the response fields are the gateway's own, lower-cased and checked (http/h2head.py)
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
             # request heads are checked by http/h2head.py, so that a malformed one resets its stream (RFC
             # 9113 8.1.1) instead of the library's connection error
             validate_inbound_headers=False,
             normalize_inbound_headers=False,
         )
         conn = self.h2 = H2Connection(config)
+        conn.encoder = PlainEncoder()  # type: ignore[assignment]  # the library's interface (http/hpackout.py)
         # Header blocks: up to twice max_header_bytes as received, and four times decoded (an HPACK
         # bomb is stopped as it inflates); a head between max_header_bytes and those bounds is answered
         # 431 by http/h2head.py, as HTTP/1.1 answers it.
@@ -283,50 +289,57 @@ class ClientH2(asyncio.Protocol):
     def extra(self, name: str, default: Any = None) -> Any:
         return self.transport.get_extra_info(name, default) if self.transport is not None else default
 
-    def send_headers(self, stream_id: int, fields: Sequence[Field]) -> None:
+    def send_headers(self, stream_id: int, fields: Sequence[Field], end_stream: bool) -> None:
         if not self.closed:
-            self.h2.send_headers(stream_id, fields)
-            self._schedule_flush()
+            try:
+                self.h2.send_headers(stream_id, fields, end_stream=end_stream)
+            except (StreamClosedError, ProtocolError):
+                return
 
-    def send_data(self, stream_id: int, pending: list[bytes]) -> list[bytes]:
-        """Send what the windows allow of ``pending``; the rest, still waiting."""
+    def send_data(self, stream_id: int, pending: list[bytes], end: bool) -> tuple[list[bytes], bool]:
+        """Send what the windows allow of ``pending``, the last of it with END_STREAM if ``end``; the
+        rest, still waiting, and whether the stream was ended."""
         if self.closed or self.writing_paused:
-            return pending
+            return pending, False
         conn = self.h2
         try:
             room = conn.local_flow_control_window(stream_id)
-        except StreamClosedError:
-            return []
+        except (StreamClosedError, KeyError):
+            return [], False
         frame = conn.max_outbound_frame_size
-        sent = False
+        ended = False
         while pending and room > 0:
             data = pending[0]
             size = min(len(data), room, frame)
-            conn.send_data(stream_id, data[:size] if size < len(data) else data)
+            last = size == len(data) and len(pending) == 1
+            try:
+                conn.send_data(stream_id, data[:size] if size < len(data) else data, end_stream=end and last)
+            except (StreamClosedError, ProtocolError):
+                return [], False
+            ended = end and last
             room -= size
-            sent = True
             if size < len(data):
                 pending[0] = data[size:]
             else:
                 pending.pop(0)
-        if sent:
-            self._schedule_flush()
-        return pending
+        return pending, ended
 
-    def end_stream(self, stream_id: int, sent_head: bool, request_ended: bool) -> None:
-        """The response is complete: END_STREAM."""
-        if self.closed:
-            return
-        conn = self.h2
-        try:
-            if sent_head:
-                conn.end_stream(stream_id)
-            else:  # no response at all (cannot happen: the Downstream always answers): refuse the stream
-                conn.reset_stream(stream_id, ErrorCodes.INTERNAL_ERROR)
+    def end_stream(self, stream_id: int) -> None:
+        """The response is complete and all of it sent: END_STREAM on an empty DATA frame."""
+        if not self.closed:
+            try:
+                self.h2.end_stream(stream_id)
+            except (StreamClosedError, ProtocolError):
                 return
-        except (StreamClosedError, ProtocolError):
-            return
+
+    def answered(self, bridge: StreamBridge) -> None:
+        """The stream's response went out to its end."""
         self.guard.answered()
+        self.forget(bridge)
+
+    def wake(self, bridge: StreamBridge) -> None:
+        """``bridge`` has something to send: at the end of this turn of the loop (see ``flush``)."""
+        self.awake.append(bridge)
         self._schedule_flush()
 
     def reset(self, stream_id: int, code: ErrorCodes) -> None:
@@ -361,6 +374,11 @@ class ClientH2(asyncio.Protocol):
 
     def flush(self) -> None:
         self.flush_scheduled = False
+        awake = self.awake
+        if awake:
+            self.awake = []
+            for bridge in awake:
+                bridge.pump()
         data = self.h2.data_to_send()
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from h2.errors import ErrorCodes
 
+from frontdoor.http.fields import Field
 from frontdoor.http.h2head import response_fields
 
 if TYPE_CHECKING:
@@ -39,15 +40,17 @@ class StreamBridge:
         "connection",
         "downstream",
         "ended",
+        "fields",
         "gone",
         "head",
+        "head_done",
         "held",
         "paused",
         "pending",
         "received",
-        "sent_head",
         "stream_id",
         "unacked",
+        "waiting",
         "writing_paused",
     )
 
@@ -56,8 +59,10 @@ class StreamBridge:
         self.stream_id = stream_id
         self.downstream: Downstream | None = None
         self.head = b""  # the response head being written, until its empty line
-        self.sent_head = False
-        self.pending: list[bytes] = []  # response bytes waiting for the client's window
+        self.head_done = False  # the head was read (``fields`` holds it until it is sent)
+        self.fields: list[Field] | None = None
+        self.pending: list[bytes] = []  # response bytes waiting to be sent (the client's windows)
+        self.waiting = 0  # their size
         self.paused = False  # the Downstream paused reading: the request body's window is held back
         self.writing_paused = False  # the Downstream was told to pause writing (the upstream is paused)
         self.held = 0  # request body bytes received while paused, not given back to the client yet
@@ -73,9 +78,12 @@ class StreamBridge:
         return self.connection.extra(name, default)
 
     def write(self, data: bytes) -> None:
+        # Nothing is sent from here: the connection sends each turn of the loop what its streams wrote
+        # (``pump``), so that a response read in one upstream read (head, body, end) leaves as one
+        # HEADERS and one DATA frame carrying END_STREAM, in one write to the socket.
         if self.closing or self.gone:
             return
-        if not self.sent_head:
+        if not self.head_done:
             self.head += data
             end = self.head.find(b"\r\n\r\n")
             if end < 0:
@@ -86,31 +94,51 @@ class StreamBridge:
             if 100 <= status < 200:  # an interim response: never written for a "2" head, ignored
                 self.write(data)
                 return
-            self.sent_head = True
-            self.connection.send_headers(self.stream_id, fields)
+            self.head_done = True
+            self.fields = fields
         if data:
             self.pending.append(data)
-            self.pump()
+            self.waiting += len(data)
+            if self.waiting > HIGH_WATER and not self.writing_paused and self.downstream is not None:
+                self.writing_paused = True
+                self.downstream.pause_writing()
+        self.connection.wake(self)
 
     def pump(self) -> None:
-        """Send what the client's windows allow; end the stream when all is sent after the close."""
+        """Send the head, and what the client's windows allow of the body; end the stream with the last
+        of it once the Downstream closed."""
+        if self.gone:
+            return
+        connection = self.connection
+        fields = self.fields
+        if fields is not None:
+            self.fields = None
+            ends = self.closing and not self.pending
+            connection.send_headers(self.stream_id, fields, ends)
+            if ends:
+                self._finished()
+                return
         if self.pending:
-            self.pending = self.connection.send_data(self.stream_id, self.pending)
-            waiting = sum(map(len, self.pending))
-            downstream = self.downstream
-            if waiting > HIGH_WATER and not self.writing_paused:
-                self.writing_paused = True
-                if downstream is not None:
-                    downstream.pause_writing()
-            elif waiting <= HIGH_WATER and self.writing_paused:
+            self.pending, ended = connection.send_data(self.stream_id, self.pending, self.closing)
+            self.waiting = sum(map(len, self.pending))
+            if self.writing_paused and self.waiting <= HIGH_WATER:
                 self.writing_paused = False
-                if downstream is not None and not self.gone:
-                    downstream.resume_writing()
+                if self.downstream is not None:
+                    self.downstream.resume_writing()
+            if ended:
+                self._finished()
+                return
         if self.closing and not self.pending:
-            self.closing = False
-            self.gone = True
-            self.connection.end_stream(self.stream_id, self.sent_head, self.ended)
-            self.connection.forget(self)
+            if not self.head_done:  # no response at all (the Downstream always answers): refuse
+                connection.reset(self.stream_id, ErrorCodes.INTERNAL_ERROR)
+            else:
+                connection.end_stream(self.stream_id)
+            self._finished()
+
+    def _finished(self) -> None:
+        self.closing = False
+        self.gone = True
+        self.connection.answered(self)
 
     def is_closing(self) -> bool:
         return self.closing or self.gone
@@ -129,7 +157,7 @@ class StreamBridge:
         if not self.ended:
             self.connection.discard(self.stream_id, self.unacked + self.held)
             self.unacked = self.held = 0
-        self.pump()
+        self.connection.wake(self)
         self._lost()
 
     def abort(self) -> None:

@@ -34,6 +34,7 @@ class Answer:
     status: int
     headers: httpx.Headers
     request_id: str
+    body: bytes = b""  # the start of it: enough for an error's JSON
 
 
 class Pacer:
@@ -109,8 +110,7 @@ class ProbeClient:
         if method not in SAFE_METHODS:
             request.headers["Content-Length"] = "0"  # never a payload
         response = self._client.send(request)
-        response.close()  # the body is not read: what matters is status and headers
-        return Answer(response.status_code, response.headers, request_id)
+        return Answer(response.status_code, response.headers, request_id, response.content[:65536])
 
     def close(self) -> None:
         self._client.close()

@@ -18,6 +18,7 @@ EXPECTED: Mapping[str, str] = {
     "method": "405",
     "no-route": "404",
     "not-admitted": "a refusal (not 2xx)",
+    "stopped": "503 naming the route's owner (the route is stopped)",
 }
 
 _RULE_BY_KIND = {
@@ -26,6 +27,7 @@ _RULE_BY_KIND = {
     "path-trick": "verify-path-trick",
     "token": "verify-access",
     "api-key": "verify-access",
+    "stopped": "verify-stop",
 }
 
 
@@ -45,6 +47,9 @@ def _met(probe: Probe, answer: Answer) -> bool:
         return status == 405
     if expect == "no-route":
         return status == 404
+    if expect == "stopped":
+        owner = probe.route.owner if probe.route is not None else ""
+        return status == 503 and owner.encode() in answer.body
     return not 200 <= status < 300  # not-admitted
 
 

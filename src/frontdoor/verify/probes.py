@@ -18,6 +18,7 @@ from frontdoor.contract.loaded import Contract
 from frontdoor.errors import Location
 from frontdoor.http.paths import PathError, normalize_path
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
+from frontdoor.policy.killswitch import route_id
 from frontdoor.policy.routing import Router
 from frontdoor.verify.credentials import ApiKey, UserToken
 from frontdoor.verify.forge import Forged
@@ -30,7 +31,10 @@ from frontdoor.verify.forge import Forged
 #: method        405
 #: no-route      404
 #: not-admitted  anything but a 2xx: the request must not reach the upstream
-Expect = Literal["challenge", "unauthorized", "admitted", "forbidden", "method", "no-route", "not-admitted"]
+#: stopped       503 naming the route's owner (a stop in force, read from the admin API)
+Expect = Literal[
+    "challenge", "unauthorized", "admitted", "forbidden", "method", "no-route", "not-admitted", "stopped"
+]
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 TRICK_ANCHOR = "/frontdoor-verify"
@@ -69,11 +73,23 @@ def _paths(entrypoint: PlannedEntrypoint) -> list[str]:
 
 
 class Planner:
-    def __init__(self, contract: Contract, entrypoint: PlannedEntrypoint, host: str) -> None:
+    def __init__(
+        self,
+        contract: Contract,
+        entrypoint: PlannedEntrypoint,
+        host: str,
+        stopped: frozenset[str] = frozenset(),
+    ) -> None:
         self.contract = contract
         self.entrypoint = entrypoint
         self.host = host
         self.router = Router([entrypoint])
+        self.stopped = stopped  # route ids with a stop in force: the kill switch answers before access
+
+    def _stop(self, method: str, path: str, route: PlannedRoute) -> Probe | None:
+        if route_id(route) not in self.stopped:
+            return None
+        return self._probe("stopped", method, path, "stopped", "while the route is stopped", route)
 
     def _probe(
         self,
@@ -118,6 +134,9 @@ class Planner:
         route = match.route
         if route is None:
             return []
+        stop = self._stop("GET", path, route)
+        if stop is not None:
+            return [stop]
         if route.access.is_public:
             return [self._probe("anonymous", "GET", path, "admitted", "without credentials (public)", route)]
         access = route.access
@@ -218,6 +237,8 @@ class Planner:
                         "method", method, path, "method", f"{method}, which only {allowed} may use", own
                     )
                 )
+            elif route is not None and (stop := self._stop(method, path, route)) is not None:
+                probes.append(stop)
             elif route is not None and not route.access.is_public:
                 scheme = "Bearer" if route.access.requires_user else "ApiKey"
                 probes.append(

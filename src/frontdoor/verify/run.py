@@ -23,6 +23,7 @@ from frontdoor.verify.credentials import api_keys, read_token, user_token
 from frontdoor.verify.forge import forge
 from frontdoor.verify.judge import edge_finding, judge, unanswered
 from frontdoor.verify.probes import Credentials, Planner, Probe, entrypoint_for
+from frontdoor.verify.stops import read_admin_token, stopped_routes
 
 EXIT_HONOURED, EXIT_DRIFT, EXIT_USAGE = 0, 1, 2
 
@@ -46,6 +47,8 @@ class VerifyOptions:
     allow_writes: bool = False
     cacert: str | None = None
     timeout: float = 10.0
+    admin_token_file: str | None = None
+    admin_url: str | None = None
 
 
 @dataclass
@@ -95,6 +98,16 @@ def _host(entrypoint: PlannedEntrypoint, given: str | None, url_host: str) -> st
     return url_host if serves or not named else named[0]
 
 
+def _admin_url(plan: Plan, url_host: str) -> str:
+    """The Edge's admin listener, as ``admin.listen`` says (a wildcard address: the edge's host)."""
+    admin = plan.edge.spec.admin
+    if admin is None:
+        raise FrontdoorError("--admin-token-file: the Edge declares no admin API")
+    listen = admin.listen
+    host = url_host if listen.is_wildcard else listen.host
+    return f"http://{host}:{listen.port}" if ":" not in host else f"http://[{host}]:{listen.port}"
+
+
 def _tls_context(cacert: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cacert)
 
@@ -131,9 +144,15 @@ def verify(options: VerifyOptions) -> VerifyReport:
         for route in entrypoint.routes:
             claims.update(route.access.claims)
         credentials = Credentials(forge(providers[0], scopes, claims), user, keys)
-    probes = Planner(contract, entrypoint, host).plan(credentials, options.allow_writes)
+    pacer = Pacer(options.rate, options.budget)
+    stopped: frozenset[str] = frozenset()
+    if options.admin_token_file is not None:
+        token = read_admin_token(options.admin_token_file)
+        admin_url = options.admin_url or _admin_url(plan, url.hostname)
+        stopped = stopped_routes(admin_url, token, pacer, _tls_context(options.cacert), options.timeout)
+    probes = Planner(contract, entrypoint, host, stopped).plan(credentials, options.allow_writes)
     tls_probes = 0 if tls is None else 2
-    if len(probes) + tls_probes > options.budget:
+    if len(probes) + tls_probes + pacer.spent > options.budget:
         raise FrontdoorError(
             f"{len(probes) + tls_probes} probes planned, over the budget of {options.budget} requests: "
             "raise --budget"
@@ -141,7 +160,6 @@ def verify(options: VerifyOptions) -> VerifyReport:
     report = VerifyReport(
         str(options.directory), plan.environment, plan.production, options.base_url, entrypoint.name
     )
-    pacer = Pacer(options.rate, options.budget)
     sent_host = host if host != url.hostname else None
     client = ProbeClient(
         f"{url.scheme}://{url.netloc}",
