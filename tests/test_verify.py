@@ -113,6 +113,7 @@ def test_verify_catches_a_drifted_edge(
         port=free_port(),
         admin_port=free_port(),
         hsts=False,
+        limited=False,
         services=served.contract.services.replace(
             '{path: /orders, methods: [GET], access: {scopes: ["orders:read"]}}',
             "{path: /orders, methods: [GET], access: public}",
@@ -124,9 +125,11 @@ def test_verify_catches_a_drifted_edge(
     )
     try:
         base_url = f"https://127.0.0.1:{drifted.port}"
-        code, report = run_verify(capsys, served.directory, base_url, served.ca)
+        code, report = run_verify(capsys, served.directory, base_url, served.ca, "--burst")
         assert code == 1
-        assert {"verify-open-door", "verify-hsts"} <= rules_of(report), report
+        assert {"verify-open-door", "verify-hsts", "verify-rate-limit"} <= rules_of(report), report
+        limit = next(f for f in report["findings"] if f["rule"] == "verify-rate-limit")
+        assert "service limited has a limit of 1 per 3600s" in limit["message"], limit
         door = next(f for f in report["findings"] if f["rule"] == "verify-open-door")
         # the clause of the real contract, the team that runs the edge, the team that owns the route
         assert door["file"] == str(served.directory / "services.yaml")
@@ -149,6 +152,16 @@ def test_verify_catches_a_drifted_edge(
         assert rules["verify-open-door"]["helpUri"].endswith("/verify.md#findings")
     finally:
         edge.stop()
+
+
+def test_burst_reaches_a_limit_only_when_asked(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = run_verify(capsys, served.directory, served.contract.base_url, served.ca, "--burst")
+    assert code == 0 and report["kinds"]["burst"] == 1, report
+    # within the limit's cap (2 x burst + requests + 10); shop's limit is per subject: not verify's alone
+    assert report["requests"] <= report["probes"] + 2 + 15
+    assert any("shop's limit is keyed by subject" in reason for reason in report["skipped"])
+    code, report = run_verify(capsys, served.directory, served.contract.base_url, served.ca)
+    assert "burst" not in report["kinds"] and report["requests"] == report["probes"] + 2
 
 
 def test_a_stopped_route_must_answer_503_naming_its_owner(

@@ -38,6 +38,8 @@ SERVICES = join(
         - {path: =/hook, methods: [POST], access: {clients: [batch]}}
         """,
     ),
+    # two requests an hour for the whole route, for --burst: the third is answered 429
+    service("limited", APP_TEAM, "- {path: /limited, access: public}"),
 )
 
 
@@ -69,6 +71,7 @@ class VerifyContract:
     admin_port: int = field(default_factory=free_port)
     hsts: bool = True
     services: str = SERVICES
+    limited: bool = True  # whether the Edge limits the "limited" service
 
     @property
     def issuer(self) -> str:
@@ -80,6 +83,9 @@ class VerifyContract:
 
     def write(self, root: Path) -> Path:
         root.mkdir(parents=True, exist_ok=True)
+        limited = (
+            "\n              limited: {requests: 1, per: 1h, burst: 2, key: route}" if self.limited else ""
+        )
         edge = f"""
         apiVersion: frontdoor/v1
         kind: Edge
@@ -104,7 +110,8 @@ class VerifyContract:
               - {{name: batch, key_sha256: "secret:batch-key-hash"}}
           rate_limits:
             store: local
-            default: {{requests: 1000, per: 1s, burst: 1000, key: client}}
+            services:
+              shop: {{requests: 1000, per: 1s, burst: 1000, key: subject}}{limited}
           protection:
             timeouts: {{connect: 1s, header: 2s, upstream: 5s, idle: 30s}}
           observability: {{access_log: {{}}, metrics: {{}}}}
@@ -117,6 +124,7 @@ class VerifyContract:
         spec:
           upstreams:
             shop: ["http://127.0.0.1:{self.upstream_port}"]
+            limited: ["http://127.0.0.1:{self.upstream_port}"]
           secrets:
             batch-key-hash: env:{BATCH_KEY_ENV}
             admin-token: env:FRONTDOOR_ADMIN_TOKEN

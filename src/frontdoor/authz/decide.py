@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
+from frontdoor.access.signin import Answer
 from frontdoor.authz.dialects import (
     BadCheck,
     Original,
@@ -50,6 +51,16 @@ class Outcome:
     route: PlannedRoute | None = None
     admission: Admission | None = None
     owner: str = ""  # who a denial without a route names (the platform team, as serve names it)
+    answer: Answer | None = None  # a sign-in path's answer (authz/signin.py), sent as it is
+
+
+def original_scheme(head: RequestHead) -> str:
+    """The scheme the client used, as the ingress says it (X-Forwarded-Proto; its own check request
+    is plain HTTP): the session cookie is Secure when it is https."""
+    for name, value in head.headers:
+        if name.lower() == b"x-forwarded-proto":
+            return "https" if value.strip().lower() == b"https" else "http"
+    return "http"
 
 
 def parse_networks(values: Sequence[str]) -> tuple[Network, ...]:
@@ -151,6 +162,8 @@ class Checker:
         admission = Admission(
             head, route, original.method, normalized, peer, proxies, time.monotonic(), None, certificate
         )
+        admission.target = original.target  # where a browser sent to sign in comes back to
+        admission.secure = original_scheme(head) == "https"
         verdict = self.pipeline.check(admission)
         if verdict is None or isinstance(verdict, Denial):
             return _outcome(verdict, original, admission)

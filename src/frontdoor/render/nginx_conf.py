@@ -47,6 +47,9 @@ SERVICE_VARIABLE = "$fd_service"
 PATH_VARIABLE = "$fd_path"
 UPSTREAM_VARIABLE = "$fd_upstream"
 BODY_VARIABLE = "$fd_body"
+#: browser sign-in (docs/access.md): the paths the authz answers itself, and what its answers carry
+SIGN_IN_PATHS = ("/_frontdoor/start", "/_frontdoor/callback", "/_frontdoor/logout")
+SIGN_IN_HEADERS = ("Location", "Set-Cookie")
 
 
 def _time(seconds: float) -> str:
@@ -268,6 +271,9 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     conf.line(f"proxy_set_header {authz_api.NGINX_CERTIFICATE_HEADER} $ssl_client_escaped_cert;")
     _forwarding(conf)
     conf.close()
+    signs_in = bool(site.sign_in_providers())
+    if signs_in:
+        _sign_in_locations(conf)
     conf.line("")
     conf.open("location /")
     conf.line("# the routes, chosen by the authz as serve chooses them (method, service, access):")
@@ -282,9 +288,16 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
         authz_api.SERVICE_HEADER,
         authz_api.PATH_HEADER,
         authz_api.BODY_HEADER,
+        *(SIGN_IN_HEADERS if signs_in else ()),
     )
     for header in answered:
         conf.line(f"auth_request_set {_variable(header)} $upstream_http_{header.lower().replace('-', '_')};")
+    if signs_in:
+        # a session's idle deadline moved by the authz: its cookie to the browser (add_header in a
+        # location replaces the server's, so HSTS is repeated)
+        conf.line(f"add_header Set-Cookie {_variable('Set-Cookie')};")
+        if hsts:
+            conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
     conf.line(f"error_page 401 = {UNAUTHORIZED_LOCATION};")
     conf.line(f"error_page 403 = {DENIED_LOCATION};")
     _own_error_pages(conf)  # a block with error_page of its own inherits none from the server
@@ -304,8 +317,19 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     # a URL with variables is sent as it is: serve's normalized (and stripped) path, the raw query
     conf.line(f"proxy_pass {UPSTREAM_VARIABLE}{PATH_VARIABLE}$is_args$args;")
     conf.close()
-    _denied(conf, hsts, site.platform_team)
+    _denied(conf, hsts, site.platform_team, signs_in)
     conf.close()
+
+
+def _sign_in_locations(conf: _Conf) -> None:
+    """Browser sign-in's paths, answered by the authz itself (it keeps the sessions): the browser's
+    request as it came, with the scheme and host it used (the callback URL is built from them)."""
+    for path in SIGN_IN_PATHS:
+        conf.line("")
+        conf.open(f"location = {path}")
+        conf.line(f"proxy_pass http://{AUTHZ_UPSTREAM};")
+        _forwarding(conf, host="$http_host")  # with its port: the callback URL must be the browser's
+        conf.close()
 
 
 def _access(access: AccessRule) -> str:
@@ -314,6 +338,7 @@ def _access(access: AccessRule) -> str:
     parts = [f"scopes {','.join(access.scopes)}"] if access.scopes else []
     parts += [f"claims {','.join(sorted(access.claims))}"] if access.claims else []
     parts += [f"clients {','.join(access.clients)}"] if access.clients else []
+    parts += [f"login {access.login}"] if access.login else []
     return "; ".join(parts)
 
 
@@ -346,7 +371,7 @@ def _own_error_pages(conf: _Conf) -> None:
         conf.line(f"error_page {status} = {ERROR_LOCATION}/{status};")
 
 
-def _denied(conf: _Conf, hsts: bool, owner: str) -> None:
+def _denied(conf: _Conf, hsts: bool, owner: str, signs_in: bool = False) -> None:
     """Every denial with serve's status, serve's JSON body and X-Frontdoor-Deny.
 
     A 403 from the authz names its kind: it is answered with the status `serve` gives that kind, and
@@ -373,6 +398,14 @@ def _denied(conf: _Conf, hsts: bool, owner: str) -> None:
     conf.line("")
     conf.open(f"location {UNAUTHORIZED_LOCATION}")
     conf.line("default_type application/json;")
+    if signs_in:
+        conf.line("absolute_redirect off;  # the sign-in's Location as serve sends it: a path on this site")
+        conf.open(f'if ({_variable(authz_api.DENY_HEADER)} = "sign-in")')
+        conf.line("# a browser without a session: to the sign-in the authz starts (/_frontdoor/start)")
+        for header in ["Cache-Control no-store", *common]:
+            conf.line(f"add_header {header} always;")
+        conf.line(f"return 302 {_variable('Location')};")
+        conf.close()
     for header in [deny, *common]:
         conf.line(f"add_header {header} always;")
     conf.line(f'return 401 "{BODY_VARIABLE}";')
@@ -392,11 +425,11 @@ def _own_error_locations(conf: _Conf, common: list[str], owner: str) -> None:
         conf.close()
 
 
-def _forwarding(conf: _Conf) -> None:
+def _forwarding(conf: _Conf, host: str = "$host") -> None:
     # proxy_set_header is not inherited into a location that sets any, so each location has them all
     conf.line("proxy_http_version 1.1;")
     conf.line('proxy_set_header Connection "";')
-    conf.line("proxy_set_header Host $host;")
+    conf.line(f"proxy_set_header Host {host};")
     conf.line("proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;")
     conf.line("proxy_set_header X-Forwarded-Proto $scheme;")
     conf.line("proxy_set_header X-Request-Id $request_id;")
