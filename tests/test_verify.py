@@ -107,7 +107,8 @@ def test_verify_passes_against_serve(
 def test_verify_catches_a_drifted_edge(
     served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The edge runs a copy of the contract where GET /orders became public and HSTS was turned off."""
+    """The edge runs a copy of the contract where GET /orders became public, /admin needs any user
+    instead of the admin role, HSTS was turned off and the "limited" service lost its limit."""
     drifted = replace(
         served.contract,
         port=free_port(),
@@ -117,7 +118,7 @@ def test_verify_catches_a_drifted_edge(
         services=served.contract.services.replace(
             '{path: /orders, methods: [GET], access: {scopes: ["orders:read"]}}',
             "{path: /orders, methods: [GET], access: public}",
-        ),
+        ).replace("{path: /admin, access: {claims: {role: admin}}}", "{path: /admin, access: authenticated}"),
     )
     assert drifted.services != served.contract.services
     edge = start_serve(
@@ -125,9 +126,23 @@ def test_verify_catches_a_drifted_edge(
     )
     try:
         base_url = f"https://127.0.0.1:{drifted.port}"
-        code, report = run_verify(capsys, served.directory, base_url, served.ca, "--burst")
+        token = _token(served, tmp_path, ["orders:read"])  # no admin role: /admin must answer 403
+        code, report = run_verify(
+            capsys, served.directory, base_url, served.ca, "--burst", "--token", f"cat {token}"
+        )
         assert code == 1
-        assert {"verify-open-door", "verify-hsts", "verify-rate-limit"} <= rules_of(report), report
+        expected = {
+            "verify-open-door",  # GET /orders without credentials
+            "verify-forged-token",  # ... and with forged tokens
+            "verify-path-trick",  # ... and through /shop/../orders
+            "verify-access",  # GET /admin with a token lacking the role
+            "verify-hsts",
+            "verify-ratelimit-headers",  # /limited answered without RateLimit fields ...
+            "verify-rate-limit",  # ... and never 429 under --burst
+        }
+        assert rules_of(report) == expected, report
+        (access,) = [f for f in report["findings"] if f["rule"] == "verify-access"]
+        assert access["message"].startswith("GET /admin with the token given: expected 403, got 200"), access
         limit = next(f for f in report["findings"] if f["rule"] == "verify-rate-limit")
         assert "service limited has a limit of 1 per 3600s" in limit["message"], limit
         door = next(f for f in report["findings"] if f["rule"] == "verify-open-door")
