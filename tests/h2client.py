@@ -22,7 +22,7 @@ from h2.events import (
     StreamReset,
 )
 from h2.settings import SettingCodes
-from hyperframe.frame import ContinuationFrame, HeadersFrame, PingFrame, SettingsFrame
+from hyperframe.frame import ContinuationFrame, Frame, HeadersFrame, PingFrame, SettingsFrame
 
 Fields = Sequence[tuple[bytes, bytes]]
 
@@ -194,6 +194,21 @@ class H2Client:
     @staticmethod
     def settings() -> bytes:
         return bytes(SettingsFrame(0, settings={SettingCodes.ENABLE_PUSH: 0}).serialize())
+
+    def frames_until_closed(self) -> list[Frame]:
+        """Every frame until the gateway closes, read without the library (which, once it has a GOAWAY,
+        refuses the frames of the streams the GOAWAY lets finish)."""
+        data = b""
+        with contextlib.suppress(ConnectionResetError, ssl.SSLError):
+            while chunk := self.sock.recv(65536):
+                data += chunk
+        frames = []
+        while len(data) >= 9:
+            frame, length = Frame.parse_frame_header(memoryview(data[:9]))
+            frame.parse_body(memoryview(data[9 : 9 + length]))
+            frames.append(frame)
+            data = data[9 + length :]
+        return frames
 
     def send_raw(self, data: bytes) -> None:
         # the gateway may close first: what it said is read next

@@ -54,7 +54,7 @@ def documents(files: dict[str, str]) -> list[dict[str, Any]]:
 # --- golden files ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", [*KUBERNETES_TARGETS, "nginx", "prometheus"])
+@pytest.mark.parametrize("target", [*KUBERNETES_TARGETS, "nginx", "prometheus", "grafana"])
 def test_golden(target: str) -> None:
     files = rendered(target)
     assert files == rendered(target), "rendering twice must give the same bytes"

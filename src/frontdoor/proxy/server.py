@@ -32,7 +32,7 @@ from frontdoor.policy.killswitch import route_id
 from frontdoor.protection.shedding import GuardStage
 from frontdoor.proxy.downstream import Downstream
 from frontdoor.proxy.exchange import Exchange
-from frontdoor.proxy.h2connection import AlpnSwitch
+from frontdoor.proxy.h2connection import AlpnSwitch, ClientH2
 from frontdoor.proxy.health import HealthChecker
 from frontdoor.proxy.runtime import Runtime, build_runtime
 from frontdoor.proxy.tls import server_context
@@ -97,6 +97,8 @@ class Gateway:
         self.reuse_port = False
         self.health = HealthChecker(runtime, health_interval, loop)
         self.connections: set[Downstream] = set()
+        # HTTP/2 client connections (their streams' Downstreams are in ``connections``): told at a drain
+        self.h2_connections: set[ClientH2] = set()
         # per route (by id, the object kept so that an id is never reused while it is here): the access
         # log's JSON for it and its metric labels; per endpoint its JSON. Emptied at each reload.
         self._route_info: dict[int, tuple[PlannedRoute, str, RouteKey]] = {}
@@ -347,6 +349,8 @@ class Gateway:
             server.close()
         for connection in list(self.connections):
             connection.shutdown()
+        for client in list(self.h2_connections):
+            client.shutdown()
         end = self.loop.time() + deadline
         while self.connections and self.loop.time() < end:
             await asyncio.sleep(0.05)
