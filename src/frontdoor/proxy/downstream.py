@@ -221,8 +221,14 @@ class Downstream(asyncio.Protocol):
             self.reading.on_body(chunk)
 
     def on_request_end(self) -> None:
-        if self.reading is not None:
-            self.reading.on_end()
+        reading = self.reading
+        if reading is not None:
+            reading.on_end()
+            if reading.state is DONE:
+                # answered before its end was read (a 404, a denial: finish ran inside the head's
+                # callback), so finish could not let go of it: an idle keep-alive connection keeps
+                # nothing of its last request (found by make soak: 1.3 KiB per idle connection)
+                self.reading = None
 
     # --- what exchanges ask of their connection -------------------------------------------------------
 
