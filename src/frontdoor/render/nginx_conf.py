@@ -30,6 +30,7 @@ from frontdoor.plan import PlannedEntrypoint
 from frontdoor.render import authz_api
 from frontdoor.render.context import RenderError, Site
 from frontdoor.render.nginx_log import access_log_lines
+from frontdoor.render.unexpressed import refuse_unexpressed
 from frontdoor.tlspolicy import policy as tls_policy
 
 AUTHZ_LOCATION = "/_frontdoor/authz"  # internal: a client asking for it gets 404
@@ -135,6 +136,7 @@ def render_nginx(site: Site) -> dict[str, str]:
     conf.line(f"server {_address(authz.hostname, authz.port)};")
     conf.line("keepalive 16;")
     conf.close()
+    refuse_unexpressed(site, "nginx")
     schemes: dict[str, str] = {}
     services = site.exposed_services()
     for service in services:
