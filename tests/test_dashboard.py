@@ -173,3 +173,49 @@ def test_the_page_runs_under_a_csp_without_inline_script_or_style(live: Gateway)
         connection.close()
         assert response.status == 200 and response.getheader("content-type", "").startswith(kind)
         assert response.getheader("x-content-type-options") == "nosniff"
+
+
+def test_routes_are_grouped_by_team_and_service_and_a_service_folds(live: Gateway) -> None:
+    """Team (with its on-call) -> service -> routes, as the contract is; a folded service stays folded
+    when the table is rebuilt by the next refresh, and its toggle says so to assistive technology."""
+    assert request(live.spec.port, "GET", "/nowhere")[0] == 404
+    with playwright.sync_playwright() as driver:
+        browser = _open(driver)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{live.spec.admin_port}/")
+            page.fill("#token", TOKEN)
+            page.click("#save-token")
+            page.locator('tr[data-route="other.0"]').wait_for(timeout=10_000)
+            order = page.eval_on_selector_all(
+                "#routes tr",
+                "rows => rows.map(r => r.dataset.team ? 'team:' + r.dataset.team"
+                " : r.dataset.serviceGroup ? 'service:' + r.dataset.serviceGroup : 'route:' + r.dataset.route)",
+            )
+            assert order[0] == "team:shop", order
+            # every route right under its own service's header, every service under its team
+            current = ""
+            for entry in order:
+                if entry.startswith("service:"):
+                    current = entry.removeprefix("service:")
+                elif entry.startswith("route:") and entry != "route:unmatched":
+                    assert entry.removeprefix("route:").split(".")[0] == current, order
+            platform = order.index("team:edge")  # unmatched traffic: the platform team's, after the routes
+            assert {"service:shop", "service:other"} <= set(order[:platform]) and order[
+                -1
+            ] == "route:unmatched"
+            assert "on-call: pager:shop" in page.inner_text('tr.team[data-team="shop"]')
+            toggle = page.locator('tr[data-service-group="other"] button.fold')
+            assert toggle.get_attribute("aria-expanded") == "true"
+            toggle.click()
+            assert page.locator('tr[data-route="other.0"]').is_hidden()
+            assert toggle.get_attribute("aria-expanded") == "false"
+            refreshes = int(page.get_attribute("body", "data-refreshes") or "0")
+            # a selector, not wait_for_function: the page's CSP forbids the eval that polling a script needs
+            page.wait_for_selector(f'body:not([data-refreshes="{refreshes}"])', timeout=10_000)
+            assert page.locator('tr[data-route="other.0"]').is_hidden()  # rebuilt, still folded
+            assert page.locator('tr[data-route="shop.0"]').is_visible()
+            page.locator('tr[data-service-group="other"] button.fold').click()
+            assert page.locator('tr[data-route="other.0"]').is_visible()
+        finally:
+            browser.close()

@@ -52,6 +52,51 @@ async function act(kind, target, action) {
   } catch (e) { say(e.message, true); }
 }
 
+// The route table is grouped the way the contract is: owning team (with its on-call), then service,
+// then its routes. A service's routes fold under its header; what is folded stays folded across the
+// refreshes, which rebuild the table every 2 seconds.
+const folded = new Set();
+
+function header(body, className, text, dataset) {
+  const row = document.createElement("tr");
+  row.className = className;
+  Object.assign(row.dataset, dataset);
+  const th = document.createElement("th");
+  th.colSpan = 12;
+  th.scope = "rowgroup";
+  th.textContent = text;
+  row.appendChild(th);
+  body.appendChild(row);
+  return th;
+}
+
+function teamHeader(body, owner, oncall, note) {
+  header(body, "team", owner + (note ? " (" + note + ")" : "") + "  ·  on-call: " + (oncall || "none"), {team: owner});
+}
+
+function serviceHeader(body, service, routes) {
+  const th = header(body, "service", "", {serviceGroup: service});
+  const toggle = document.createElement("button");
+  toggle.className = "fold";
+  toggle.setAttribute("aria-expanded", folded.has(service) ? "false" : "true");
+  toggle.textContent = (folded.has(service) ? "▸ " : "▾ ") + service;
+  toggle.addEventListener("click", () => {
+    if (folded.has(service)) folded.delete(service); else folded.add(service);
+    const open = !folded.has(service);
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    toggle.textContent = (open ? "▾ " : "▸ ") + service;
+    for (const row of body.querySelectorAll("tr[data-route]")) {
+      if (row.dataset.service === service) row.hidden = !open;
+    }
+  });
+  th.appendChild(toggle);
+  const stopped = routes.filter((r) => r.stopped).length;
+  const summary = document.createElement("span");
+  summary.className = stopped ? "badge bad" : "muted";
+  summary.textContent = " " + routes.length + " route" + (routes.length === 1 ? "" : "s") + (stopped ? ", " + stopped + " stopped" : "");
+  th.appendChild(summary);
+}
+
 async function refresh() {
   if (!token()) { say("Enter the admin token to see the traffic.", false, true); return; }
   try {
@@ -70,14 +115,26 @@ async function refresh() {
     const body = $("routes");
     body.replaceChildren();
     const seen = new Set();
-    for (const r of routes.routes) {
-      if (seen.has(r.id)) continue;
-      seen.add(r.id);
+    const unique = routes.routes.filter((r) => !seen.has(r.id) && seen.add(r.id));
+    // teams, then services, in the order the contract first names them; routes in contract order
+    const teams = [...new Set(unique.map((r) => r.owner))];
+    const ordered = [];
+    for (const owner of teams) {
+      const ofTeam = unique.filter((r) => r.owner === owner);
+      for (const service of [...new Set(ofTeam.map((r) => r.service))]) {
+        ordered.push(...ofTeam.filter((r) => r.service === service));
+      }
+    }
+    let team = null, service = null;
+    for (const r of ordered) {
+      if (r.owner !== team) { team = r.owner; service = null; teamHeader(body, r.owner, r.oncall); }
+      if (r.service !== service) { service = r.service; serviceHeader(body, service, ordered.filter((o) => o.service === service)); }
       const t = byRoute[r.id] || {};
       const row = document.createElement("tr");
       row.dataset.route = r.id;
       row.dataset.service = r.service;
       if (r.stopped) row.className = "stopped";
+      row.hidden = folded.has(r.service);
       cell(row, r.id); cell(row, r.methods); cell(row, r.path); cell(row, r.service);
       cell(row, r.owner); cell(row, r.oncall);
       cell(row, t.rps, "num"); cell(row, t.errors, "num"); cell(row, t.denied, "num"); cell(row, t.p99_ms, "num");
@@ -92,8 +149,10 @@ async function refresh() {
     }
     // traffic that is no route of this contract: requests no route matched (404s, answered by the
     // gateway, so under the platform team) and routes a reload removed
+    let unroutedTeam = null;
     for (const t of traffic.routes) {
       if (known.has(t.route)) continue;
+      if (t.owner !== unroutedTeam) { unroutedTeam = t.owner; teamHeader(body, t.owner, t.oncall, "traffic of no route"); }
       const row = document.createElement("tr");
       row.dataset.route = t.route;
       row.className = "unrouted";
@@ -108,6 +167,7 @@ async function refresh() {
     }
     const message = $("message");
     if (!message.className || message.dataset.refresh) say("");
+    document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || "0") + 1);
   } catch (e) { say(e.message, true, true); }
 }
 
