@@ -9,6 +9,7 @@ import socket
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import trustme
 from h2.config import H2Configuration
@@ -54,9 +55,13 @@ class H2Client:
         host: str = "shop.test",
         window: int | None = None,
         read_body: bool = True,
+        client_certificate: tuple[Path, Path] | None = None,  # (cert, key) for mutual TLS
     ) -> None:
         raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.sock = tls_context(ca).wrap_socket(raw, server_hostname=host)
+        context = tls_context(ca)
+        if client_certificate is not None:
+            context.load_cert_chain(*client_certificate)
+        self.sock = context.wrap_socket(raw, server_hostname=host)
         assert self.sock.selected_alpn_protocol() == "h2"
         self.host = host
         self.read_body = read_body  # False: received DATA is not acknowledged (a client that stalls)

@@ -169,6 +169,23 @@ def test_verify_catches_a_drifted_edge(
         edge.stop()
 
 
+def test_verify_reaches_a_named_host_through_an_address(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An entrypoint that serves only shop.test, reached at 127.0.0.1: verify sends Host and the TLS
+    server name shop.test (the entrypoint's host, since the address is not one of them), and the
+    certificate is verified for shop.test."""
+    tls = certificate(tmp_path / "tls", "shop.test")
+    named = replace(served.contract, port=free_port(), admin_port=free_port(), tls=tls, hosts='["shop.test"]')
+    edge = start_serve(named.write(tmp_path / "named"), served.env, tmp_path / "serve.log", named.admin_port)
+    try:
+        code, report = run_verify(capsys, tmp_path / "named", named.base_url, tls.ca)
+        assert code == 0 and report["findings"] == [], report
+        assert {"anonymous", "path-trick", "no-route", "plain-http"} <= set(report["kinds"])
+    finally:
+        edge.stop()
+
+
 def test_burst_reaches_a_limit_only_when_asked(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
     code, report = run_verify(capsys, served.directory, served.contract.base_url, served.ca, "--burst")
     assert code == 0 and report["kinds"]["burst"] == 1, report

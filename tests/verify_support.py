@@ -50,10 +50,10 @@ class Certificate:
     key: Path
 
 
-def certificate(folder: Path) -> Certificate:
-    """A certificate for 127.0.0.1 from a throwaway CA."""
+def certificate(folder: Path, *names: str) -> Certificate:
+    """A certificate for ``names`` (default 127.0.0.1 and localhost) from a throwaway CA."""
     ca = trustme.CA()
-    issued = ca.issue_cert("127.0.0.1", "localhost")
+    issued = ca.issue_cert(*(names or ("127.0.0.1", "localhost")))
     folder.mkdir(parents=True, exist_ok=True)
     paths = Certificate(folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
     ca.cert_pem.write_to_path(str(paths.ca))
@@ -72,6 +72,7 @@ class VerifyContract:
     hsts: bool = True
     services: str = SERVICES
     limited: bool = True  # whether the Edge limits the "limited" service
+    hosts: str = '["*"]'
 
     @property
     def issuer(self) -> str:
@@ -94,7 +95,7 @@ class VerifyContract:
           entrypoints:
             - name: public
               listen: "127.0.0.1:{self.port}"
-              hosts: ["*"]
+              hosts: {self.hosts}
               services: ["*"]
               trusted_proxies: ["127.0.0.1/32"]  # so that serve keeps verify's X-Request-Id in its log
               tls: {{cert: secret:tls-cert, key: secret:tls-key, min_version: "1.2", hsts: {str(self.hsts).lower()}}}
