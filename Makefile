@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck unit bench install clean system-packages compiled sslyze test-compiled oidc-provider
+.PHONY: demo test lint typecheck unit bench install clean system-packages compiled sslyze test-compiled soak oidc-provider
 COMPILED := .venv-compiled
 # sslyze (tests/test_tls_policy.py) pins cryptography below the version .venv uses: its own venv
 SSLYZE   := .venv-sslyze
@@ -83,6 +83,11 @@ bench: $(STAMP) compiled
 	$(BIN)/python bench/builds.py --pure $(BIN)/frontdoor --compiled $(COMPILED)/bin/frontdoor
 	$(BIN)/python -m bench.authz --frontdoor $(COMPILED)/bin/frontdoor
 	$(BIN)/python -m bench.h2 --frontdoor $(COMPILED)/bin/frontdoor
+
+# Minutes of faults against the build users install (not in make test): a summary table, exit status 1
+# when a bar is missed. SOAK_ARGS=--quick shortens every phase (bench/soak.py --help).
+soak: $(STAMP) compiled system-packages
+	FRONTDOOR_PYTHON=$(abspath $(COMPILED))/bin/python $(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) $(COMPILED) $(SSLYZE) .mypy_cache .pytest_cache .ruff_cache .hypothesis build src/*.egg-info tests/oidc/node_modules

@@ -333,6 +333,26 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     "Environment.spec.upstreams.url": (
         "test_gateway_e2e::test_public_route_is_proxied_with_forwarding_headers",
     ),
+    "Environment.spec.upstreams.tls": (
+        "test_upstream_tls::test_an_upstream_that_does_not_verify_is_a_502_naming_the_owner[system]",
+        f"{RULES}[schema-upstream-tls-plain]",
+        "test_render::test_upstream_tls_is_refused_by_every_target",
+    ),
+    "Environment.spec.upstreams.tls.ca": (
+        "test_upstream_tls::test_a_verified_upstream_answers",
+        "test_upstream_tls::test_an_upstream_that_does_not_verify_is_a_502_naming_the_owner[wrongca]",
+        f"{RULES}[secret-unresolved-upstream-ca]",
+    ),
+    "Environment.spec.upstreams.tls.server_name": (
+        "test_upstream_tls::test_a_verified_upstream_answers",
+        "test_upstream_tls::test_an_upstream_that_does_not_verify_is_a_502_naming_the_owner[badname]",
+    ),
+    "Environment.spec.upstreams.tls.cert": (
+        "test_upstream_tls::test_the_gateway_presents_its_certificate_to_an_upstream_that_asks",
+    ),
+    "Environment.spec.upstreams.tls.key": (
+        "test_upstream_tls::test_the_gateway_presents_its_certificate_to_an_upstream_that_asks",
+    ),
     "Environment.spec.upstreams.weight": (
         "test_gateway_e2e::test_weights_split_traffic",
         "test_balancing::test_zero_weight_never_chosen_and_unhealthy_skipped",

@@ -9,6 +9,7 @@ import socket
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import trustme
 from h2.config import H2Configuration
@@ -22,7 +23,7 @@ from h2.events import (
     StreamReset,
 )
 from h2.settings import SettingCodes
-from hyperframe.frame import ContinuationFrame, HeadersFrame, PingFrame, SettingsFrame
+from hyperframe.frame import ContinuationFrame, Frame, HeadersFrame, PingFrame, SettingsFrame
 
 Fields = Sequence[tuple[bytes, bytes]]
 
@@ -54,9 +55,13 @@ class H2Client:
         host: str = "shop.test",
         window: int | None = None,
         read_body: bool = True,
+        client_certificate: tuple[Path, Path] | None = None,  # (cert, key) for mutual TLS
     ) -> None:
         raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.sock = tls_context(ca).wrap_socket(raw, server_hostname=host)
+        context = tls_context(ca)
+        if client_certificate is not None:
+            context.load_cert_chain(*client_certificate)
+        self.sock = context.wrap_socket(raw, server_hostname=host)
         assert self.sock.selected_alpn_protocol() == "h2"
         self.host = host
         self.read_body = read_body  # False: received DATA is not acknowledged (a client that stalls)
@@ -194,6 +199,21 @@ class H2Client:
     @staticmethod
     def settings() -> bytes:
         return bytes(SettingsFrame(0, settings={SettingCodes.ENABLE_PUSH: 0}).serialize())
+
+    def frames_until_closed(self) -> list[Frame]:
+        """Every frame until the gateway closes, read without the library (which, once it has a GOAWAY,
+        refuses the frames of the streams the GOAWAY lets finish)."""
+        data = b""
+        with contextlib.suppress(ConnectionResetError, ssl.SSLError):
+            while chunk := self.sock.recv(65536):
+                data += chunk
+        frames = []
+        while len(data) >= 9:
+            frame, length = Frame.parse_frame_header(memoryview(data[:9]))
+            frame.parse_body(memoryview(data[9 : 9 + length]))
+            frames.append(frame)
+            data = data[9 + length :]
+        return frames
 
     def send_raw(self, data: bytes) -> None:
         # the gateway may close first: what it said is read next

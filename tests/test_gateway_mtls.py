@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from .h2client import H2Client
 from .harness import Gateway, Upstreams
 from .pki import Pki, context, get, make_pki, mtls_spec
 
@@ -101,3 +102,22 @@ def test_optional_mode_lets_the_handshake_through_but_not_the_route(pki: Pki, tm
     finally:
         gateway.stop()
         upstreams.close()
+
+
+def test_over_http2_a_certificate_client_is_admitted_by_name(pki: Pki, required: Gateway) -> None:
+    """Each HTTP/2 stream reads the certificate of the connection it came on."""
+    client = H2Client(required.spec.port, pki.server_ca, client_certificate=(pki.batch.cert, pki.batch.key))
+    try:
+        answer = client.request("GET", "/batch/h2")
+        assert answer.status == 200
+        assert json.loads(answer.body)["headers"]["x-frontdoor-client"] == "batch"
+        assert client.request("GET", "/both").status == 200  # a second stream, the same certificate
+    finally:
+        client.close()
+    stranger = H2Client(
+        required.spec.port, pki.server_ca, client_certificate=(pki.stranger.cert, pki.stranger.key)
+    )
+    try:
+        assert stranger.request("GET", "/batch").status == 403
+    finally:
+        stranger.close()

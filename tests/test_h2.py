@@ -5,12 +5,15 @@ docs/gateway.md's HTTP/2 section is sent as the frames an attacker would send, a
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import http.client
 import json
 import shutil
+import signal
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +23,11 @@ import pytest
 import trustme
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
+from hyperframe.frame import DataFrame, GoAwayFrame, HeadersFrame
 from prometheus_client.parser import text_string_to_metric_families
 
 from .h2client import H2Client, tls_context
-from .harness import ContractSpec, Gateway, Upstreams
+from .harness import ContractSpec, Gateway, Upstreams, free_port
 
 MAX_STREAMS = 8
 
@@ -332,3 +336,83 @@ def _value(samples: dict[str, list[Any]], **labels: str) -> float:
         for s in samples.get("frontdoor_protection_events", [])
         if all(s.labels.get(k) == v for k, v in labels.items())
     )
+
+
+def test_a_client_that_stops_reading_stops_the_upstream(ca: trustme.CA, tmp_path: Path) -> None:
+    """Flow control end to end: a client that never opens its window again must not make the gateway
+    read (and hold) the upstream's whole response. The upstream offers 64 MiB and honours backpressure
+    (it writes only as fast as the gateway reads); it must stall far short of the end."""
+    offered = 64 * 1024 * 1024
+    sent = [0]
+    stalled = threading.Event()
+
+    async def big_response(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % offered)
+        block = b"z" * 65536
+        while sent[0] < offered:
+            writer.write(block)
+            sent[0] += len(block)
+            try:
+                await asyncio.wait_for(writer.drain(), 3)
+            except TimeoutError:
+                stalled.set()  # no progress for 3 s: the gateway stopped reading
+                await writer.drain()
+        stalled.set()  # all of it was read: the test fails below
+        writer.close()
+
+    upstreams = Upstreams()
+    port = free_port()
+    server = asyncio.run_coroutine_threadsafe(
+        asyncio.start_server(big_response, "127.0.0.1", port), upstreams.loop
+    ).result(5)
+    issued = ca.issue_cert("shop.test")
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    issued.private_key_pem.write_to_path(str(key))
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    spec = ContractSpec(shop=[(upstreams.start("shop"), 1)], other=[port], tls=(cert, key, "1.2"))
+    running = Gateway(spec.write(tmp_path / "contract"), spec, tmp_path / "log")
+    h2 = H2Client(spec.port, ca, read_body=False)
+    try:
+        stream_id = h2.start("GET", "/other/big")
+        h2.until(lambda: stream_id in h2.answers and len(h2.answers[stream_id].body) >= 65535)
+        assert stalled.wait(60)
+        assert sent[0] < offered, "the upstream never stalled: the gateway read on"
+        # what the gateway may hold: its high-water mark, the sockets' buffers on both sides, a read or two
+        assert sent[0] < 32 * 1024 * 1024, sent[0]
+        assert len(h2.answers[stream_id].body) == 65535  # the client's window, not a byte more
+    finally:
+        h2.close()
+        running.stop()
+        upstreams.loop.call_soon_threadsafe(server.close)
+        upstreams.close()
+
+
+def test_a_drain_sends_goaway_and_finishes_the_streams_begun(ca: trustme.CA, tmp_path: Path) -> None:
+    upstreams = Upstreams()
+    issued = ca.issue_cert("shop.test")
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    issued.private_key_pem.write_to_path(str(key))
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    spec = ContractSpec(shop=[(upstreams.start("shop"), 1)], tls=(cert, key, "1.2"))
+    running = Gateway(spec.write(tmp_path / "contract"), spec, tmp_path / "log")
+    h2 = H2Client(spec.port, ca)
+    try:
+        begun = h2.start("GET", "/shop/begun?delay_ms=1500")  # still upstream when the drain starts
+        assert h2.request("GET", "/shop/after").status == 200  # so the first stream has been read too
+        running.process.send_signal(signal.SIGTERM)
+        frames = h2.frames_until_closed()  # the gateway closes once the stream begun is answered
+        goaway = [f for f in frames if isinstance(f, GoAwayFrame)]
+        assert [(f.error_code, f.last_stream_id >= begun) for f in goaway] == [(ErrorCodes.NO_ERROR, True)]
+        heads = [f for f in frames if isinstance(f, HeadersFrame) and f.stream_id == begun]
+        assert len(heads) == 1 and (b":status", b"200") in list(
+            h2.conn.decoder.decode(heads[0].data, raw=True)
+        )
+        body = [f for f in frames if isinstance(f, DataFrame) and f.stream_id == begun]
+        assert json.loads(b"".join(f.data for f in body))["path"] == "/shop/begun?delay_ms=1500"
+        assert "END_STREAM" in body[-1].flags
+        assert running.process.wait(15) == 0
+    finally:
+        h2.close()
+        running.stop()
+        upstreams.close()

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from .conftest import ROOT
-from .harness import ContractSpec, Gateway, Upstreams, free_port, request
-from .oidc_support import login_secrets, login_yaml
-from .prometheus import Prometheus
+from .harness import Upstreams
+from .prometheus import Prometheus, busy_gateway, busy_spec, make_traffic, upstreams
+
+__all__ = ["upstreams"]  # the fixture
 
 DOCS = ROOT / "docs" / "operations.md"
 #: a row of the metrics table: | `name` | type | labels | meaning |
@@ -53,50 +51,11 @@ def documented() -> dict[str, set[str]]:
     return out
 
 
-@pytest.fixture
-def upstreams() -> Iterator[Upstreams]:
-    pool = Upstreams()
-    yield pool
-    pool.close()
-
-
-def make_traffic(spec: ContractSpec, gateway: Gateway) -> None:
-    assert request(spec.port, "GET", "/shop/1")[0] == 200
-    assert request(spec.port, "GET", "/private/1")[0] == 401  # access
-    # nothing listens behind "other": 502s until the breaker opens, then 503s it sheds
-    assert [request(spec.port, "GET", "/other/1", timeout=5)[0] for _ in range(5)] == [502] * 3 + [503] * 2
-    assert request(spec.port, "GET", "/nowhere")[0] == 404  # unmatched
-    stops = gateway.log.parent / f"{gateway.log.name}.state" / "edge" / "dev" / "stops.json"
-    stops.parent.mkdir(parents=True, exist_ok=True)
-    stops.write_text("{ not json")  # the stop store's read fails; the last stops known keep applying
-    # a browser coming back from a sign-in it never started: a failed sign-in step, counted
-    assert request(spec.port, "GET", "/_frontdoor/callback?code=c0de&state=n0ne")[0] >= 400
-    statuses = [request(spec.port, "GET", "/shop/2")[0] for _ in range(30)]
-    assert 429 in statuses  # the rate limit (20 a minute per client) was reached
-
-
 def test_prometheus_stores_every_documented_series_with_its_owner(
     upstreams: Upstreams, tmp_path: Path
 ) -> None:
-    spec = ContractSpec(
-        shop=[(upstreams.start("shop"), 1)],
-        retries=1,
-        admin_token="t0ken-for-the-admin-api",
-        rate_limits="{default: {requests: 20, per: 1m, burst: 20, key: client}}",
-        protection={"circuit_breaker": "{failure_ratio: 0.5, min_requests: 3, open_for: 60s}"},
-        # a provider with browser sign-in (never reached: nothing here signs in)
-        identity=f'{{providers: [{{name: corp, issuer: "http://127.0.0.1:{free_port()}/", audiences: [api], '
-        f"login: {login_yaml()}}}]}}",
-        secrets=login_secrets(tmp_path),
-    )
-    gateway = Gateway(
-        spec.write(tmp_path / "contract"),
-        spec,
-        tmp_path / "access.log",
-        "--no-watch",
-        "--health-interval",
-        "0",
-    )
+    spec = busy_spec(upstreams, tmp_path)
+    gateway = busy_gateway(spec, tmp_path)
     prometheus = None
     try:
         make_traffic(spec, gateway)

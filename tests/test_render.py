@@ -54,7 +54,7 @@ def documents(files: dict[str, str]) -> list[dict[str, Any]]:
 # --- golden files ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", [*KUBERNETES_TARGETS, "nginx", "prometheus"])
+@pytest.mark.parametrize("target", [*KUBERNETES_TARGETS, "nginx", "prometheus", "grafana"])
 def test_golden(target: str) -> None:
     files = rendered(target)
     assert files == rendered(target), "rendering twice must give the same bytes"
@@ -778,4 +778,17 @@ def test_host_certificates_are_refused_where_they_cannot_be_rendered(shop_copy: 
     )
     for target in ("gateway-api", "ingress-nginx", "traefik"):
         with pytest.raises(RenderError, match=r"entrypoint webhooks tls\.certificates"):
+            rendered(target, shop_copy)
+
+
+def test_upstream_tls_is_refused_by_every_target(shop_copy: Path) -> None:
+    edit(
+        shop_copy,
+        "environments/prod.yaml",
+        '{url: "http://10.1.0.11:8080", weight: 90}',
+        '{url: "https://10.1.0.11:8443", weight: 90, tls: {server_name: orders.internal}}',
+    )
+    edit(shop_copy, "environments/prod.yaml", '{url: "http://10.1.0.12:8080"', '{url: "https://10.1.0.12:8443"')
+    for target in ("nginx", "gateway-api", "ingress-nginx", "traefik"):
+        with pytest.raises(RenderError, match=r"upstream https://10\.1\.0\.11:8443 of orders tls"):
             rendered(target, shop_copy)

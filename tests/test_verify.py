@@ -107,16 +107,18 @@ def test_verify_passes_against_serve(
 def test_verify_catches_a_drifted_edge(
     served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The edge runs a copy of the contract where GET /orders became public and HSTS was turned off."""
+    """The edge runs a copy of the contract where GET /orders became public, /admin needs any user
+    instead of the admin role, HSTS was turned off and the "limited" service lost its limit."""
     drifted = replace(
         served.contract,
         port=free_port(),
         admin_port=free_port(),
         hsts=False,
+        limited=False,
         services=served.contract.services.replace(
             '{path: /orders, methods: [GET], access: {scopes: ["orders:read"]}}',
             "{path: /orders, methods: [GET], access: public}",
-        ),
+        ).replace("{path: /admin, access: {claims: {role: admin}}}", "{path: /admin, access: authenticated}"),
     )
     assert drifted.services != served.contract.services
     edge = start_serve(
@@ -124,9 +126,25 @@ def test_verify_catches_a_drifted_edge(
     )
     try:
         base_url = f"https://127.0.0.1:{drifted.port}"
-        code, report = run_verify(capsys, served.directory, base_url, served.ca)
+        token = _token(served, tmp_path, ["orders:read"])  # no admin role: /admin must answer 403
+        code, report = run_verify(
+            capsys, served.directory, base_url, served.ca, "--burst", "--token", f"cat {token}"
+        )
         assert code == 1
-        assert {"verify-open-door", "verify-hsts"} <= rules_of(report), report
+        expected = {
+            "verify-open-door",  # GET /orders without credentials
+            "verify-forged-token",  # ... and with forged tokens
+            "verify-path-trick",  # ... and through /shop/../orders
+            "verify-access",  # GET /admin with a token lacking the role
+            "verify-hsts",
+            "verify-ratelimit-headers",  # /limited answered without RateLimit fields ...
+            "verify-rate-limit",  # ... and never 429 under --burst
+        }
+        assert rules_of(report) == expected, report
+        (access,) = [f for f in report["findings"] if f["rule"] == "verify-access"]
+        assert access["message"].startswith("GET /admin with the token given: expected 403, got 200"), access
+        limit = next(f for f in report["findings"] if f["rule"] == "verify-rate-limit")
+        assert "service limited has a limit of 1 per 3600s" in limit["message"], limit
         door = next(f for f in report["findings"] if f["rule"] == "verify-open-door")
         # the clause of the real contract, the team that runs the edge, the team that owns the route
         assert door["file"] == str(served.directory / "services.yaml")
@@ -149,6 +167,33 @@ def test_verify_catches_a_drifted_edge(
         assert rules["verify-open-door"]["helpUri"].endswith("/verify.md#findings")
     finally:
         edge.stop()
+
+
+def test_verify_reaches_a_named_host_through_an_address(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An entrypoint that serves only shop.test, reached at 127.0.0.1: verify sends Host and the TLS
+    server name shop.test (the entrypoint's host, since the address is not one of them), and the
+    certificate is verified for shop.test."""
+    tls = certificate(tmp_path / "tls", "shop.test")
+    named = replace(served.contract, port=free_port(), admin_port=free_port(), tls=tls, hosts='["shop.test"]')
+    edge = start_serve(named.write(tmp_path / "named"), served.env, tmp_path / "serve.log", named.admin_port)
+    try:
+        code, report = run_verify(capsys, tmp_path / "named", named.base_url, tls.ca)
+        assert code == 0 and report["findings"] == [], report
+        assert {"anonymous", "path-trick", "no-route", "plain-http"} <= set(report["kinds"])
+    finally:
+        edge.stop()
+
+
+def test_burst_reaches_a_limit_only_when_asked(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = run_verify(capsys, served.directory, served.contract.base_url, served.ca, "--burst")
+    assert code == 0 and report["kinds"]["burst"] == 1, report
+    # within the limit's cap (2 x burst + requests + 10); shop's limit is per subject: not verify's alone
+    assert report["requests"] <= report["probes"] + 2 + 15
+    assert any("shop's limit is keyed by subject" in reason for reason in report["skipped"])
+    code, report = run_verify(capsys, served.directory, served.contract.base_url, served.ca)
+    assert "burst" not in report["kinds"] and report["requests"] == report["probes"] + 2
 
 
 def test_a_stopped_route_must_answer_503_naming_its_owner(

@@ -38,6 +38,8 @@ SERVICES = join(
         - {path: =/hook, methods: [POST], access: {clients: [batch]}}
         """,
     ),
+    # two requests an hour for the whole route, for --burst: the third is answered 429
+    service("limited", APP_TEAM, "- {path: /limited, access: public}"),
 )
 
 
@@ -48,10 +50,10 @@ class Certificate:
     key: Path
 
 
-def certificate(folder: Path) -> Certificate:
-    """A certificate for 127.0.0.1 from a throwaway CA."""
+def certificate(folder: Path, *names: str) -> Certificate:
+    """A certificate for ``names`` (default 127.0.0.1 and localhost) from a throwaway CA."""
     ca = trustme.CA()
-    issued = ca.issue_cert("127.0.0.1", "localhost")
+    issued = ca.issue_cert(*(names or ("127.0.0.1", "localhost")))
     folder.mkdir(parents=True, exist_ok=True)
     paths = Certificate(folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
     ca.cert_pem.write_to_path(str(paths.ca))
@@ -69,6 +71,8 @@ class VerifyContract:
     admin_port: int = field(default_factory=free_port)
     hsts: bool = True
     services: str = SERVICES
+    limited: bool = True  # whether the Edge limits the "limited" service
+    hosts: str = '["*"]'
 
     @property
     def issuer(self) -> str:
@@ -80,6 +84,9 @@ class VerifyContract:
 
     def write(self, root: Path) -> Path:
         root.mkdir(parents=True, exist_ok=True)
+        limited = (
+            "\n              limited: {requests: 1, per: 1h, burst: 2, key: route}" if self.limited else ""
+        )
         edge = f"""
         apiVersion: frontdoor/v1
         kind: Edge
@@ -88,7 +95,7 @@ class VerifyContract:
           entrypoints:
             - name: public
               listen: "127.0.0.1:{self.port}"
-              hosts: ["*"]
+              hosts: {self.hosts}
               services: ["*"]
               trusted_proxies: ["127.0.0.1/32"]  # so that serve keeps verify's X-Request-Id in its log
               tls: {{cert: secret:tls-cert, key: secret:tls-key, min_version: "1.2", hsts: {str(self.hsts).lower()}}}
@@ -104,7 +111,8 @@ class VerifyContract:
               - {{name: batch, key_sha256: "secret:batch-key-hash"}}
           rate_limits:
             store: local
-            default: {{requests: 1000, per: 1s, burst: 1000, key: client}}
+            services:
+              shop: {{requests: 1000, per: 1s, burst: 1000, key: subject}}{limited}
           protection:
             timeouts: {{connect: 1s, header: 2s, upstream: 5s, idle: 30s}}
           observability: {{access_log: {{}}, metrics: {{}}}}
@@ -117,6 +125,7 @@ class VerifyContract:
         spec:
           upstreams:
             shop: ["http://127.0.0.1:{self.upstream_port}"]
+            limited: ["http://127.0.0.1:{self.upstream_port}"]
           secrets:
             batch-key-hash: env:{BATCH_KEY_ENV}
             admin-token: env:FRONTDOOR_ADMIN_TOKEN

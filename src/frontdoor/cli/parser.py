@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--target",
         required=True,
         metavar="TARGET",
-        help="gateway-api, ingress-nginx, traefik, nginx or prometheus",
+        help="gateway-api, ingress-nginx, traefik, nginx, prometheus or grafana",
     )
     render.add_argument(
         "--out", required=True, metavar="OUT", help="directory to write (replaced if rendered)"

@@ -76,6 +76,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], di
         "they are refused",
     )
     verify.add_argument(
+        "--burst",
+        action="store_true",
+        help="also reach each rate limit on purpose (faster than --rate, within --budget) and expect 429 "
+        "with Retry-After; never by default",
+    )
+    verify.add_argument(
         "--admin-token-file",
         metavar="F",
         help="a file holding the admin API's token: the stops in force are read (GET /admin/routes, never "
@@ -140,6 +146,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             admin_token_file=args.admin_token_file,
             admin_url=args.admin_url,
+            burst=args.burst,
         )
     )
     sys.stdout.write(render(report, args.format, 2 if sys.stdout.isatty() else None))

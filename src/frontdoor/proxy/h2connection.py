@@ -33,6 +33,7 @@ from h2.events import (
 )
 from h2.exceptions import DenialOfServiceError, FlowControlError, ProtocolError, StreamClosedError
 from h2.settings import SettingCodes, Settings
+from hyperframe.frame import GoAwayFrame
 
 from frontdoor.http.errors import ProtocolError as HttpError
 from frontdoor.http.fields import Field
@@ -74,6 +75,7 @@ class ClientH2(asyncio.Protocol):
         self.stream_window = STREAM_WINDOW
         self.conn_unacked = 0
         self.closed = False
+        self.stopping = False  # GOAWAY sent for a drain: closes once its streams are answered
         self.writing_paused = False
         self.flush_scheduled = False
         self.awake: list[StreamBridge] = []  # streams that wrote since the last flush
@@ -117,9 +119,11 @@ class ClientH2(asyncio.Protocol):
         conn.increment_flow_control_window(CONNECTION_WINDOW - _DEFAULT_WINDOW)
         self.flush()
         self._arm_idle()
+        self.gateway.h2_connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.gateway.h2_connections.discard(self)
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -362,6 +366,8 @@ class ClientH2(asyncio.Protocol):
     def forget(self, bridge: StreamBridge) -> None:
         if self.streams.get(bridge.stream_id) is bridge:
             del self.streams[bridge.stream_id]
+            if self.stopping and not self.streams:
+                self.loop.call_soon(self._close)  # after this turn's frames are flushed
 
     # --- writing -------------------------------------------------------------------------------------
 
@@ -391,6 +397,8 @@ class ClientH2(asyncio.Protocol):
         self._close()
 
     def _close(self) -> None:
+        if self.closed:
+            return
         self.flush()
         self.closed = True
         for bridge in list(self.streams.values()):
@@ -398,6 +406,20 @@ class ClientH2(asyncio.Protocol):
         self.streams.clear()
         if self.transport is not None:
             self.transport.close()  # after the GOAWAY the library queued
+
+    def shutdown(self) -> None:
+        """Graceful stop: GOAWAY NO_ERROR naming the last stream begun; those are finished, then the
+        connection closes. The frame is written directly: the library, once it sent a GOAWAY itself,
+        would refuse to send the rest of the streams begun."""
+        if self.closed or self.stopping:
+            return
+        self.stopping = True
+        self.flush()
+        goaway = GoAwayFrame(0, last_stream_id=self.h2.highest_inbound_stream_id, error_code=0)
+        if self.transport is not None:
+            self.transport.write(goaway.serialize())
+        if not self.streams:
+            self._close()
 
     # --- idle connections ----------------------------------------------------------------------------
 

@@ -6,13 +6,14 @@ A reload builds a new Runtime and swaps it in; a request keeps the Runtime it st
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Final
 
 from frontdoor.access.signin import SignIn
 from frontdoor.assembly import build_pipeline, signin_of
-from frontdoor.contract.models import Retries, Timeouts
+from frontdoor.contract.models import Retries, Timeouts, UpstreamTls
 from frontdoor.contract.values import ListenAddress
 from frontdoor.http.h1 import Limits
 from frontdoor.http.messages import HSTS
@@ -26,6 +27,7 @@ from frontdoor.policy.routing import Router
 from frontdoor.protection.counters import RETRY_BUDGET_EXHAUSTED, count
 from frontdoor.protection.retrybudget import RetryBudget
 from frontdoor.proxy.upstream import Pool
+from frontdoor.proxy.upstreamtls import upstream_context
 
 IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
@@ -123,11 +125,19 @@ def build_runtime(
         )
     balancers = {}
     pools = {}
+    contexts: dict[UpstreamTls, ssl.SSLContext] = {}  # one per distinct tls block
     for service, upstreams in plan.upstreams.items():
         endpoints = [Endpoint(u.url.host, u.url.port, u.weight, u.url.scheme) for u in upstreams]
         balancers[service] = Balancer(endpoints)
-        for endpoint in endpoints:
-            pools[id(endpoint)] = Pool(endpoint, protection.timeouts.connect, loop)
+        for endpoint, upstream in zip(endpoints, upstreams, strict=True):
+            wanted = upstream.tls
+            client_tls = None
+            if wanted is not None:
+                client_tls = contexts.get(wanted)
+                if client_tls is None:
+                    client_tls = contexts[wanted] = upstream_context(wanted, plan.environment_doc)
+            server_name = wanted.server_name if wanted is not None else None
+            pools[id(endpoint)] = Pool(endpoint, protection.timeouts.connect, loop, client_tls, server_name)
     pipeline = build_pipeline(plan, context)
     return Runtime(
         plan=plan,

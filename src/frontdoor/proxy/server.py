@@ -32,7 +32,7 @@ from frontdoor.policy.killswitch import route_id
 from frontdoor.protection.shedding import GuardStage
 from frontdoor.proxy.downstream import Downstream
 from frontdoor.proxy.exchange import Exchange
-from frontdoor.proxy.h2connection import AlpnSwitch
+from frontdoor.proxy.h2connection import AlpnSwitch, ClientH2
 from frontdoor.proxy.health import HealthChecker
 from frontdoor.proxy.runtime import Runtime, build_runtime
 from frontdoor.proxy.tls import server_context
@@ -97,6 +97,8 @@ class Gateway:
         self.reuse_port = False
         self.health = HealthChecker(runtime, health_interval, loop)
         self.connections: set[Downstream] = set()
+        # HTTP/2 client connections (their streams' Downstreams are in ``connections``): told at a drain
+        self.h2_connections: set[ClientH2] = set()
         # per route (by id, the object kept so that an id is never reused while it is here): the access
         # log's JSON for it and its metric labels; per endpoint its JSON. Emptied at each reload.
         self._route_info: dict[int, tuple[PlannedRoute, str, RouteKey]] = {}
@@ -326,6 +328,12 @@ class Gateway:
             or runtime.plan.edge.spec.admin != old.plan.edge.spec.admin
         ):
             log.warning("listen addresses changed: they take effect at the next restart")
+        if [e.tls for e in runtime.plan.entrypoints] != [e.tls for e in old.plan.entrypoints]:
+            # the listeners' TLS contexts are built at start (certificate files are watched, not this)
+            log.warning(
+                "entrypoint tls settings changed (min_version, certificates, client_auth): they take "
+                "effect at the next restart"
+            )
         self.runtime = runtime
         self.access_log.configure(runtime.plan.edge.spec.observability)
         self._route_info = {}
@@ -347,6 +355,8 @@ class Gateway:
             server.close()
         for connection in list(self.connections):
             connection.shutdown()
+        for client in list(self.h2_connections):
+            client.shutdown()
         end = self.loop.time() + deadline
         while self.connections and self.loop.time() < end:
             await asyncio.sleep(0.05)

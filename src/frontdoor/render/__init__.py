@@ -16,6 +16,7 @@ from frontdoor.contract.load import Contract
 from frontdoor.plan import compile_plan
 from frontdoor.render.context import AUTH_EXTERNAL, AUTH_NATIVE, RenderError, RenderOptions, Site
 from frontdoor.render.gateway_api import GatewayApiTarget
+from frontdoor.render.grafana import render_grafana
 from frontdoor.render.ingress_nginx import IngressNginxTarget
 from frontdoor.render.kubernetes import Files, render_kubernetes
 from frontdoor.render.nginx_conf import render_nginx
@@ -37,6 +38,7 @@ TARGETS: dict[str, Callable[[Site], Files]] = {
     "traefik": _kubernetes(TraefikTarget()),
     "nginx": render_nginx,
     "prometheus": render_prometheus,
+    "grafana": render_grafana,
 }
 
 

@@ -50,7 +50,8 @@ class SloMetrics:
 BURN = (("page", 14.4, "1h", "5m", "critical"), ("ticket", 6.0, "6h", "30m", "warning"))
 
 
-def _ratio(metrics: SloMetrics, window: str) -> str:
+def error_ratio(metrics: SloMetrics, window: str) -> str:
+    """The share of requests that failed over ``window``, 0 when none did (and when there were none)."""
     return (
         f"(sum(rate({metrics.errors}[{window}])) or vector(0))"
         f" / clamp_min(sum(rate({metrics.requests}[{window}])), 1e-9)"
@@ -91,8 +92,8 @@ def rule_group(site: Site, service: str, metrics: SloMetrics) -> dict[str, Any] 
             rules.append(
                 {
                     "alert": burn_alert(service, kind),
-                    "expr": f"({_ratio(metrics, long)}) > ({threshold})\nand\n"
-                    f"({_ratio(metrics, short)}) > ({threshold})",
+                    "expr": f"({error_ratio(metrics, long)}) > ({threshold})\nand\n"
+                    f"({error_ratio(metrics, short)}) > ({threshold})",
                     "for": "2m",
                     "labels": base | {"severity": severity, "slo": "availability"},
                     "annotations": annotations

@@ -30,6 +30,7 @@ from frontdoor.plan import PlannedEntrypoint
 from frontdoor.render import authz_api
 from frontdoor.render.context import RenderError, Site
 from frontdoor.render.nginx_log import access_log_lines
+from frontdoor.render.unexpressed import refuse_unexpressed
 from frontdoor.tlspolicy import policy as tls_policy
 
 AUTHZ_LOCATION = "/_frontdoor/authz"  # internal: a client asking for it gets 404
@@ -135,6 +136,7 @@ def render_nginx(site: Site) -> dict[str, str]:
     conf.line(f"server {_address(authz.hostname, authz.port)};")
     conf.line("keepalive 16;")
     conf.close()
+    refuse_unexpressed(site, "nginx")
     schemes: dict[str, str] = {}
     services = site.exposed_services()
     for service in services:
@@ -179,7 +181,9 @@ def render_nginx(site: Site) -> dict[str, str]:
 def _listen(entrypoint: PlannedEntrypoint, default: bool) -> str:
     return (
         f"listen {entrypoint.listen}"
-        + (" ssl" if entrypoint.tls else "")
+        # HTTP/2 to clients on TLS, as serve offers it (ALPN h2); the "listen ... http2" form works on
+        # the nginx of every supported distribution (1.25.1 adds "http2 on" and warns, still serving it)
+        + (" ssl http2" if entrypoint.tls else "")
         + (" default_server" if default else "")
         + ";"
     )
@@ -357,6 +361,10 @@ _OWN_ERRORS = {
     413: (413, "body-too-large", "the request body is larger than max_request_body"),
     414: (414, "header-too-large", "the request target is too long"),
     494: (431, "header-too-large", "the request head is larger than max_header_bytes"),
+    # client_auth: a certificate that did not verify, none where one is required (serve fails the
+    # handshake instead; nginx can only answer after it)
+    495: (403, "access", "the client certificate did not verify"),
+    496: (403, "access", "this entrypoint needs a client certificate"),
     500: (503, "error", "the gateway could not decide this request"),
     502: (502, "", "the upstream could not be reached"),
     504: (504, "", "the upstream did not answer in time"),

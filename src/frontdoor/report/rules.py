@@ -80,6 +80,7 @@ VERIFY_RULES: dict[str, str] = {
     "verify-tls-version": "A handshake below the entrypoint's min_version is refused.",
     "verify-plain-http": "Plain HTTP on a TLS entrypoint is refused or redirected to https.",
     "verify-ratelimit-headers": "Admitted answers of a rate-limited service carry RateLimit fields.",
+    "verify-rate-limit": "With --burst, a rate limit reached answers 429 with Retry-After.",
     "verify-stop": "A stopped route answers 503 naming its owner.",
     "verify-unanswered": "The edge answers every probe.",
 }

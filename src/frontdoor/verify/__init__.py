@@ -11,7 +11,10 @@ with one job:
 - ``credentials.py``: the caller's own token or API key, and what its scopes, claims or client allow;
 - ``client.py``: the only thing that sends requests: rate-capped, within a budget, GET/HEAD unless
   writes are allowed, every request marked by its User-Agent and X-Request-Id;
+- ``stops.py``: the stops in force, read from the admin API (``--admin-token-file``);
 - ``tlsprobes.py``: handshakes below ``min_version`` and plain HTTP on a TLS port;
 - ``judge.py``: an answer against its expectation, as findings naming route, clause and owner;
+- ``observed.py``: what every answer must carry (HSTS, the RateLimit fields), over the whole run;
+- ``burst.py``: ``--burst``, a rate limit reached on purpose;
 - ``run.py``: the run, and ``output.py``: the report in the formats ``check`` prints.
 """

@@ -55,9 +55,13 @@ class Pacer:
         self._sleep = sleep
         self._next = clock()
 
-    def take(self) -> None:
+    def take(self, paced: bool = True) -> None:
+        """Count one request against the budget; wait for its turn unless ``paced`` is off (--burst)."""
         if self.spent >= self.budget:
             raise BudgetSpent(f"the budget of {self.budget} requests is spent")
+        if not paced:
+            self.spent += 1
+            return
         wait = self._next - self._clock()
         if wait > 0:
             self._sleep(wait)
@@ -93,12 +97,12 @@ class ProbeClient:
         self.count += 1
         return f"{REQUEST_ID_PREFIX}{self.run_id}-{self.count}"
 
-    def send(self, method: str, target: str, headers: Mapping[str, str]) -> Answer:
+    def send(self, method: str, target: str, headers: Mapping[str, str], paced: bool = True) -> Answer:
         """``target`` goes on the request line exactly as given (path tricks must not be normalized on
         the way). Raises httpx.TransportError when the edge cannot be reached."""
         if method not in SAFE_METHODS and not self.allow_writes:
             raise FrontdoorError(f"{method} {target}: only GET and HEAD are sent without --allow-writes")
-        self.pacer.take()
+        self.pacer.take(paced)
         request_id = self.request_id()
         fields = {"X-Request-Id": request_id, **headers}
         extensions: dict[str, object] = {}

@@ -20,7 +20,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from frontdoor.contract.models import Provider
+from frontdoor.contract.models import Edge, Provider
+from frontdoor.plan import PlannedEntrypoint
 
 #: forged variant -> what it tests
 VARIANTS: Mapping[str, str] = {
@@ -88,3 +89,16 @@ def forge(
         Forged("alg-none", unsigned),
         Forged("wrong-audience", signed(payload | {"aud": WRONG_AUDIENCE})),
     ]
+
+
+def forged_for(edge: Edge, entrypoint: PlannedEntrypoint) -> list[Forged]:
+    """The forged tokens for an entrypoint: for the Edge's first provider, carrying every scope and claim
+    the entrypoint's routes ask for; none when the Edge trusts no provider."""
+    providers = edge.spec.identity.providers if edge.spec.identity is not None else ()
+    if not providers:
+        return []
+    scopes = sorted({s for route in entrypoint.routes for s in route.access.scopes})
+    claims: dict[str, object] = {}
+    for route in entrypoint.routes:
+        claims.update(route.access.claims)
+    return forge(providers[0], scopes, claims)

@@ -5,8 +5,11 @@ the route's owner named in the message."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+from frontdoor.contract.loaded import Contract
 from frontdoor.errors import Finding, Location
+from frontdoor.plan import Plan, PlannedEntrypoint
 from frontdoor.verify.client import Answer
 from frontdoor.verify.probes import Probe
 
@@ -98,7 +101,26 @@ def _target(probe: Probe) -> str | None:
     return None if route is None else f"{route.service}:{route.path}"
 
 
-def edge_finding(
-    rule: str, message: str, where: Location | None, environment: str, platform: str, target: str
-) -> Finding:
-    return Finding(rule, message, where, platform, "error", environment, target=target)
+@dataclass(frozen=True)
+class Clauses:
+    """Where the Edge says what a finding about it contradicts, and the finding itself."""
+
+    contract: Contract
+    plan: Plan
+    entrypoint: PlannedEntrypoint
+
+    def of_entrypoint(self, *path: str) -> Location | None:
+        edge = self.plan.edge
+        index = next(i for i, e in enumerate(edge.spec.entrypoints) if e.name == self.entrypoint.name)
+        return self.contract.locate("Edge", edge.name, "spec", "entrypoints", index, *path)
+
+    def of_rate_limit(self, service: str) -> Location | None:
+        edge = self.plan.edge
+        limits = edge.spec.rate_limits
+        if limits is not None and service in limits.services:
+            return self.contract.locate("Edge", edge.name, "spec", "rate_limits", "services", service)
+        return self.contract.locate("Edge", edge.name, "spec", "rate_limits", "default")
+
+    def finding(self, rule: str, message: str, where: Location | None, target: str) -> Finding:
+        plan = self.plan
+        return Finding(rule, message, where, plan.platform_team, "error", plan.environment, target=target)

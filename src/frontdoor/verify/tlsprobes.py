@@ -1,4 +1,5 @@
-"""What a TLS entrypoint must refuse: a handshake below its ``min_version``, and plain HTTP.
+"""What a TLS entrypoint must refuse: a handshake below its ``min_version``, and plain HTTP; both probed
+and judged here (``check_entrypoint``).
 
 Both are raw sockets, not HTTP clients: the point is what happens before any HTTP is spoken. A probe
 the local OpenSSL cannot make (TLS 1.1 is compiled out or below the security level on many systems)
@@ -10,8 +11,12 @@ from __future__ import annotations
 import socket
 import ssl
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+from frontdoor.errors import Finding
+from frontdoor.verify.client import BudgetSpent, Pacer
+from frontdoor.verify.judge import Clauses
 
 Result = Literal["refused", "accepted", "skipped"]
 
@@ -93,3 +98,45 @@ def plain_http(address: tuple[str, int], host: str, timeout: float) -> TlsAnswer
     if status in (400, 426):
         return TlsAnswer("refused", f"plain HTTP answered {status}")
     return TlsAnswer("accepted", f"plain HTTP answered {status}")
+
+
+@dataclass
+class TlsChecks:
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+
+def check_entrypoint(
+    clauses: Clauses, address: tuple[str, int], host: str, pacer: Pacer, timeout: float
+) -> TlsChecks:
+    """Both probes of a TLS entrypoint, paced and counted like every request, judged."""
+    tls = clauses.entrypoint.tls
+    assert tls is not None
+    name = clauses.entrypoint.name
+    checks = TlsChecks()
+    try:
+        pacer.take()
+        below = below_minimum(address, host, tls.min_version, timeout)
+        if below.result == "skipped":
+            checks.skipped.append(below.detail)
+        else:
+            checks.kinds.append("tls-version")
+        if below.result == "accepted":
+            message = f"entrypoint {name} declares min_version {tls.min_version} but {below.detail}"
+            where = clauses.of_entrypoint("tls", "min_version")
+            checks.findings.append(clauses.finding("verify-tls-version", message, where, name))
+        pacer.take()
+        plain = plain_http(address, host, timeout)
+        checks.kinds.append("plain-http")
+        if plain.result == "accepted":
+            message = (
+                f"entrypoint {name} declares TLS but its port answers plain HTTP: {plain.detail} (expected "
+                "a refusal or a redirect to https)"
+            )
+            checks.findings.append(
+                clauses.finding("verify-plain-http", message, clauses.of_entrypoint("tls"), name)
+            )
+    except BudgetSpent as exc:
+        checks.skipped.append(str(exc))
+    return checks

@@ -1,0 +1,182 @@
+// The admin dashboard's script: a file of its own, so the page's CSP allows no inline script.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const tokenKey = "frontdoor-admin-token";
+
+function token() { return sessionStorage.getItem(tokenKey) || ""; }
+
+// A message says where it came from: an error of the periodic refresh (a wrong token, the gateway
+// unreachable) is cleared by the next refresh that succeeds; an action's result stays until the next.
+function say(text, bad, fromRefresh) {
+  const message = $("message");
+  message.textContent = text;
+  message.className = bad ? "bad" : "";
+  message.dataset.refresh = fromRefresh ? "yes" : "";
+}
+
+async function api(path, options) {
+  const response = await fetch(path, Object.assign({}, options, {
+    headers: Object.assign({"Authorization": "Bearer " + token()}, (options && options.headers) || {}),
+  }));
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new Error(response.status + ": " + (body.reason || body.error || response.statusText));
+  }
+  return body;
+}
+
+function cell(row, text, className) {
+  const td = document.createElement("td");
+  td.textContent = text === null || text === undefined ? "-" : String(text);
+  if (className) td.className = className;
+  row.appendChild(td);
+  return td;
+}
+
+function button(parent, label, handler) {
+  const b = document.createElement("button");
+  b.textContent = label;
+  b.addEventListener("click", handler);
+  parent.appendChild(b);
+}
+
+async function act(kind, target, action) {
+  const reason = $("reason").value.trim();
+  if (!reason) { say("Write a reason first: it is shown to clients and kept in the audit log.", true); return; }
+  try {
+    await api("/admin/" + kind + "/" + encodeURIComponent(target) + "/" + action, {
+      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({reason: reason}),
+    });
+    say(action + " " + kind.slice(0, -1) + " " + target + ": done");
+    await refresh();
+  } catch (e) { say(e.message, true); }
+}
+
+// The route table is grouped the way the contract is: owning team (with its on-call), then service,
+// then its routes. A service's routes fold under its header; what is folded stays folded across the
+// refreshes, which rebuild the table every 2 seconds.
+const folded = new Set();
+
+function header(body, className, text, dataset) {
+  const row = document.createElement("tr");
+  row.className = className;
+  Object.assign(row.dataset, dataset);
+  const th = document.createElement("th");
+  th.colSpan = 12;
+  th.scope = "rowgroup";
+  th.textContent = text;
+  row.appendChild(th);
+  body.appendChild(row);
+  return th;
+}
+
+function teamHeader(body, owner, oncall, note) {
+  header(body, "team", owner + (note ? " (" + note + ")" : "") + "  ·  on-call: " + (oncall || "none"), {team: owner});
+}
+
+function serviceHeader(body, service, routes) {
+  const th = header(body, "service", "", {serviceGroup: service});
+  const toggle = document.createElement("button");
+  toggle.className = "fold";
+  toggle.setAttribute("aria-expanded", folded.has(service) ? "false" : "true");
+  toggle.textContent = (folded.has(service) ? "▸ " : "▾ ") + service;
+  toggle.addEventListener("click", () => {
+    if (folded.has(service)) folded.delete(service); else folded.add(service);
+    const open = !folded.has(service);
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    toggle.textContent = (open ? "▾ " : "▸ ") + service;
+    for (const row of body.querySelectorAll("tr[data-route]")) {
+      if (row.dataset.service === service) row.hidden = !open;
+    }
+  });
+  th.appendChild(toggle);
+  const stopped = routes.filter((r) => r.stopped).length;
+  const summary = document.createElement("span");
+  summary.className = stopped ? "badge bad" : "muted";
+  summary.textContent = " " + routes.length + " route" + (routes.length === 1 ? "" : "s") + (stopped ? ", " + stopped + " stopped" : "");
+  th.appendChild(summary);
+}
+
+async function refresh() {
+  if (!token()) { say("Enter the admin token to see the traffic.", false, true); return; }
+  try {
+    const [routes, traffic, verdict] = await Promise.all([
+      api("/admin/routes"), api("/admin/traffic?window=10"), api("/admin/verdict"),
+    ]);
+    $("environment").textContent = routes.environment;
+    $("hash").textContent = (routes.contract_hash || "").slice(0, 12);
+    $("workers").textContent = traffic.workers;
+    const last = verdict.last_reload;
+    $("reload").textContent = last ? (last.ok ? "ok" : "refused: " + last.error) + " (" + last.trigger + ", " + last.at + ")" : "none since start";
+    $("reload").className = last && !last.ok ? "badge bad" : "badge ok";
+    const byRoute = {};
+    for (const t of traffic.routes) byRoute[t.route] = t;
+    const known = new Set(routes.routes.map((r) => r.id));
+    const body = $("routes");
+    body.replaceChildren();
+    const seen = new Set();
+    const unique = routes.routes.filter((r) => !seen.has(r.id) && seen.add(r.id));
+    // teams, then services, in the order the contract first names them; routes in contract order
+    const teams = [...new Set(unique.map((r) => r.owner))];
+    const ordered = [];
+    for (const owner of teams) {
+      const ofTeam = unique.filter((r) => r.owner === owner);
+      for (const service of [...new Set(ofTeam.map((r) => r.service))]) {
+        ordered.push(...ofTeam.filter((r) => r.service === service));
+      }
+    }
+    let team = null, service = null;
+    for (const r of ordered) {
+      if (r.owner !== team) { team = r.owner; service = null; teamHeader(body, r.owner, r.oncall); }
+      if (r.service !== service) { service = r.service; serviceHeader(body, service, ordered.filter((o) => o.service === service)); }
+      const t = byRoute[r.id] || {};
+      const row = document.createElement("tr");
+      row.dataset.route = r.id;
+      row.dataset.service = r.service;
+      if (r.stopped) row.className = "stopped";
+      row.hidden = folded.has(r.service);
+      cell(row, r.id); cell(row, r.methods); cell(row, r.path); cell(row, r.service);
+      cell(row, r.owner); cell(row, r.oncall);
+      cell(row, t.rps, "num"); cell(row, t.errors, "num"); cell(row, t.denied, "num"); cell(row, t.p99_ms, "num");
+      const state = cell(row, r.stopped ? "stopped " + r.stopped.kind + " at " + r.stopped.at + ": " + r.stopped.reason : "serving");
+      state.className = r.stopped ? "state bad" : "state ok";
+      const actions = cell(row, "");
+      button(actions, "stop service", () => act("services", r.service, "stop"));
+      button(actions, "start service", () => act("services", r.service, "start"));
+      button(actions, "stop route", () => act("routes", r.id, "stop"));
+      button(actions, "start route", () => act("routes", r.id, "start"));
+      body.appendChild(row);
+    }
+    // traffic that is no route of this contract: requests no route matched (404s, answered by the
+    // gateway, so under the platform team) and routes a reload removed
+    let unroutedTeam = null;
+    for (const t of traffic.routes) {
+      if (known.has(t.route)) continue;
+      if (t.owner !== unroutedTeam) { unroutedTeam = t.owner; teamHeader(body, t.owner, t.oncall, "traffic of no route"); }
+      const row = document.createElement("tr");
+      row.dataset.route = t.route;
+      row.className = "unrouted";
+      const unmatched = t.route === "unmatched";
+      cell(row, unmatched ? "unmatched" : t.route + " (removed)");
+      cell(row, "-"); cell(row, unmatched ? "(no route: 404)" : t.path); cell(row, t.service || "-");
+      cell(row, t.owner); cell(row, t.oncall);
+      cell(row, t.rps, "num"); cell(row, t.errors, "num"); cell(row, t.denied, "num"); cell(row, t.p99_ms, "num");
+      cell(row, unmatched ? "answered by the gateway" : "no longer routed", "state");
+      cell(row, "");
+      body.appendChild(row);
+    }
+    const message = $("message");
+    if (!message.className || message.dataset.refresh) say("");
+    document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || "0") + 1);
+  } catch (e) { say(e.message, true, true); }
+}
+
+$("save-token").addEventListener("click", () => {
+  sessionStorage.setItem(tokenKey, $("token").value.trim());
+  $("token").value = "";
+  say("");  // a retry: what the last token got wrong no longer applies
+  refresh();
+});
+$("forget-token").addEventListener("click", () => { sessionStorage.removeItem(tokenKey); $("routes").replaceChildren(); say("token forgotten"); });
+refresh();
+setInterval(refresh, 2000);
