@@ -143,6 +143,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from frontdoor.demo.run import run_demo
 
     _gateway_logging()
+    _log_build("demo", 1)
     return run_demo(
         Path(args.directory),
         args.env,
