@@ -57,9 +57,8 @@ def test_an_operator_stops_a_service_from_the_dashboard(live: Gateway) -> None:
             page.fill("#reason", "upstream corrupting orders, INC-7")
             row.get_by_role("button", name="stop service").click()
             page.wait_for_selector('tr.stopped[data-route="other.0"]', timeout=10_000)
-            assert (
-                "upstream corrupting orders" in page.locator('tr[data-route="other.0"] td.state').inner_text()
-            )
+            state = page.locator('tr[data-route="other.0"] td.state').inner_text()
+            assert "upstream corrupting orders" in state and "by admin@127.0.0.1" in state, state  # who
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "dashboard-stopped.png"), full_page=True)
             assert not errors, errors
@@ -246,6 +245,10 @@ def test_the_charts_move_under_traffic(live: Gateway) -> None:
                 shop.count() == 0
                 or shop.locator('svg[data-series="requests"]').get_attribute("data-max") == "0"
             )
+            assert request(port, "GET", "/private/1")[0] == 401  # an access denial, for the top reasons
+            denial = page.locator('#denies li[data-kind="access"]')
+            denial.wait_for(timeout=10_000)
+            assert "on shop" in denial.inner_text()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "dashboard-charts.png"), full_page=True)
         finally:

@@ -170,12 +170,41 @@ async function drawCharts() {
   }
 }
 
+// The edge's top deny reasons over the last minute: kind, rule and the service they refused.
+function drawDenies(rows) {
+  const counts = new Map();
+  for (const r of rows) {
+    for (const d of r.top_denies) {
+      const key = d.kind + "\u0000" + d.rule + "\u0000" + (r.service || "(no route)");
+      counts.set(key, (counts.get(key) || 0) + d.count);
+    }
+  }
+  const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  const list = $("denies");
+  list.replaceChildren();
+  for (const [key, count] of top) {
+    const [kind, rule, service] = key.split("\u0000");
+    const item = document.createElement("li");
+    item.dataset.kind = kind;
+    item.textContent = count + " × " + kind + (rule ? " (" + rule + ")" : "") + " on " + service;
+    list.appendChild(item);
+  }
+  if (!top.length) {
+    const item = document.createElement("li");
+    item.className = "muted";
+    item.textContent = "none in the last minute";
+    list.appendChild(item);
+  }
+}
+
 async function refresh() {
   if (!token()) { say("Enter the admin token to see the traffic.", false, true); return; }
   try {
-    const [routes, traffic, verdict] = await Promise.all([
-      api("/admin/routes"), api("/admin/traffic?window=10"), api("/admin/verdict"), drawCharts(),
+    const [routes, traffic, verdict, minute] = await Promise.all([
+      api("/admin/routes"), api("/admin/traffic?window=10"), api("/admin/verdict"), api("/admin/traffic?window=60"),
+      drawCharts(),
     ]);
+    drawDenies(minute.routes);
     $("environment").textContent = routes.environment;
     $("hash").textContent = (routes.contract_hash || "").slice(0, 12);
     $("workers").textContent = traffic.workers;
@@ -211,7 +240,7 @@ async function refresh() {
       cell(row, r.id); cell(row, r.methods); cell(row, r.path); cell(row, r.service);
       cell(row, r.owner); cell(row, r.oncall);
       cell(row, t.rps, "num"); cell(row, t.errors, "num"); cell(row, t.denied, "num"); cell(row, t.p99_ms, "num");
-      const state = cell(row, r.stopped ? "stopped " + r.stopped.kind + " at " + r.stopped.at + ": " + r.stopped.reason : "serving");
+      const state = cell(row, r.stopped ? "stopped " + r.stopped.kind + " by " + r.stopped.by + " at " + r.stopped.at + ": " + r.stopped.reason : "serving");
       state.className = r.stopped ? "state bad" : "state ok";
       const actions = cell(row, "");
       button(actions, "stop service", () => act("services", r.service, "stop"));
