@@ -57,9 +57,8 @@ def test_an_operator_stops_a_service_from_the_dashboard(live: Gateway) -> None:
             page.fill("#reason", "upstream corrupting orders, INC-7")
             row.get_by_role("button", name="stop service").click()
             page.wait_for_selector('tr.stopped[data-route="other.0"]', timeout=10_000)
-            assert (
-                "upstream corrupting orders" in page.locator('tr[data-route="other.0"] td.state').inner_text()
-            )
+            state = page.locator('tr[data-route="other.0"] td.state').inner_text()
+            assert "upstream corrupting orders" in state and "by admin@127.0.0.1" in state, state  # who
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "dashboard-stopped.png"), full_page=True)
             assert not errors, errors
@@ -219,3 +218,41 @@ def test_routes_are_grouped_by_team_and_service_and_a_service_folds(live: Gatewa
             assert page.locator('tr[data-route="other.0"]').is_visible()
         finally:
             browser.close()
+
+
+def test_the_charts_move_under_traffic(live: Gateway) -> None:
+    """The last 15 minutes as charts, for the edge and per service, from /admin/history: traffic sent
+    while the page is open shows up in the next 5-second step, and a service without it stays flat."""
+    port = live.spec.port
+    with playwright.sync_playwright() as driver:
+        browser = _open(driver)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{live.spec.admin_port}/")
+            page.fill("#token", TOKEN)
+            page.click("#save-token")
+            page.locator('figure[data-chart="edge"]').wait_for(timeout=10_000)
+            for n in range(20):
+                assert request(port, "GET", f"/other/{n}")[0] == 200
+            moved = 'figure[data-chart="service:other"] svg[data-series="requests"]:not([data-max="0"])'
+            page.wait_for_selector(moved, timeout=20_000)  # the next step (5 s) and refresh (2 s)
+            page.wait_for_selector(
+                'figure[data-chart="edge"] svg[data-series="requests"]:not([data-max="0"])'
+            )
+            assert "req/s" in (page.get_attribute(moved, "aria-label") or "")
+            shop = page.locator('figure[data-chart="service:shop"]')
+            assert (
+                shop.count() == 0
+                or shop.locator('svg[data-series="requests"]').get_attribute("data-max") == "0"
+            )
+            assert request(port, "GET", "/private/1")[0] == 401  # an access denial, for the top reasons
+            denial = page.locator('#denies li[data-kind="access"]')
+            denial.wait_for(timeout=10_000)
+            assert "on shop" in denial.inner_text()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-charts.png"), full_page=True)
+        finally:
+            browser.close()
+    status, body = live.admin("/admin/history")
+    routes = {r["route"]: r for r in json.loads(body)["routes"]}
+    assert status == 200 and sum(routes["other.0"]["requests"]) >= 20

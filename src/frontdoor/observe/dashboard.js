@@ -97,12 +97,114 @@ function serviceHeader(body, service, routes) {
   th.appendChild(summary);
 }
 
+// Charts of the last 15 minutes (GET /admin/history: 5-second steps): requests/s, error ratio, p99
+// and denials/s, for the whole edge and for each service. A service's p99 is the worst of its routes'.
+const SVG = "http://www.w3.org/2000/svg";
+const SERIES = [
+  ["requests", "req/s"], ["error_ratio", "5xx ratio"], ["p99_ms", "p99 ms"], ["denied", "denied/s"],
+];
+
+function sumSeries(routes, step) {
+  const length = routes.length ? routes[0].requests.length : 0;
+  const out = {requests: [], error_ratio: [], p99_ms: [], denied: []};
+  for (let i = 0; i < length; i++) {
+    let requests = 0, errors = 0, denied = 0, p99 = null;
+    for (const r of routes) {
+      requests += r.requests[i]; errors += r.errors[i]; denied += r.denied[i];
+      if (r.p99_ms[i] !== null && (p99 === null || r.p99_ms[i] > p99)) p99 = r.p99_ms[i];
+    }
+    out.requests.push(requests / step);
+    out.error_ratio.push(requests ? errors / requests : 0);
+    out.p99_ms.push(p99 === null ? 0 : p99);
+    out.denied.push(denied / step);
+  }
+  return out;
+}
+
+function sparkline(name, label, values) {
+  const width = 160, height = 36;
+  const figure = document.createElement("div");
+  figure.className = "spark";
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+  svg.setAttribute("width", String(width));
+  svg.setAttribute("height", String(height));
+  svg.setAttribute("role", "img");
+  const max = Math.max(0, ...values);
+  const last = values.length ? values[values.length - 1] : 0;
+  svg.dataset.series = name;
+  svg.dataset.max = String(max);
+  svg.setAttribute("aria-label", label + ": " + last.toFixed(name === "error_ratio" ? 3 : 1) + " now, " + max.toFixed(1) + " at most");
+  const line = document.createElementNS(SVG, "polyline");
+  const step = values.length > 1 ? width / (values.length - 1) : 0;
+  line.setAttribute("points", values.map((v, i) => (i * step).toFixed(1) + "," + (height - 2 - (max ? v / max : 0) * (height - 4)).toFixed(1)).join(" "));
+  line.setAttribute("class", "line " + name);
+  svg.appendChild(line);
+  const caption = document.createElement("span");
+  caption.textContent = label + " " + (name === "error_ratio" ? (100 * last).toFixed(2) + "%" : last.toFixed(1));
+  figure.append(svg, caption);
+  return figure;
+}
+
+function chartCard(parent, key, title, series) {
+  const card = document.createElement("figure");
+  card.className = "card";
+  card.dataset.chart = key;
+  const caption = document.createElement("figcaption");
+  caption.textContent = title;
+  card.appendChild(caption);
+  for (const [name, label] of SERIES) card.appendChild(sparkline(name, label, series[name]));
+  parent.appendChild(card);
+}
+
+async function drawCharts() {
+  const history = await api("/admin/history");
+  const charts = $("charts");
+  charts.replaceChildren();
+  const routes = history.routes;
+  chartCard(charts, "edge", "whole edge", sumSeries(routes, history.step_s));
+  const services = [...new Set(routes.map((r) => r.service).filter((s) => s))].sort();
+  for (const service of services) {
+    const own = routes.filter((r) => r.service === service);
+    chartCard(charts, "service:" + service, service + " (" + own[0].owner + ")", sumSeries(own, history.step_s));
+  }
+}
+
+// The edge's top deny reasons over the last minute: kind, rule and the service they refused.
+function drawDenies(rows) {
+  const counts = new Map();
+  for (const r of rows) {
+    for (const d of r.top_denies) {
+      const key = d.kind + "\u0000" + d.rule + "\u0000" + (r.service || "(no route)");
+      counts.set(key, (counts.get(key) || 0) + d.count);
+    }
+  }
+  const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  const list = $("denies");
+  list.replaceChildren();
+  for (const [key, count] of top) {
+    const [kind, rule, service] = key.split("\u0000");
+    const item = document.createElement("li");
+    item.dataset.kind = kind;
+    item.textContent = count + " × " + kind + (rule ? " (" + rule + ")" : "") + " on " + service;
+    list.appendChild(item);
+  }
+  if (!top.length) {
+    const item = document.createElement("li");
+    item.className = "muted";
+    item.textContent = "none in the last minute";
+    list.appendChild(item);
+  }
+}
+
 async function refresh() {
   if (!token()) { say("Enter the admin token to see the traffic.", false, true); return; }
   try {
-    const [routes, traffic, verdict] = await Promise.all([
-      api("/admin/routes"), api("/admin/traffic?window=10"), api("/admin/verdict"),
+    const [routes, traffic, verdict, minute] = await Promise.all([
+      api("/admin/routes"), api("/admin/traffic?window=10"), api("/admin/verdict"), api("/admin/traffic?window=60"),
+      drawCharts(),
     ]);
+    drawDenies(minute.routes);
     $("environment").textContent = routes.environment;
     $("hash").textContent = (routes.contract_hash || "").slice(0, 12);
     $("workers").textContent = traffic.workers;
@@ -138,7 +240,7 @@ async function refresh() {
       cell(row, r.id); cell(row, r.methods); cell(row, r.path); cell(row, r.service);
       cell(row, r.owner); cell(row, r.oncall);
       cell(row, t.rps, "num"); cell(row, t.errors, "num"); cell(row, t.denied, "num"); cell(row, t.p99_ms, "num");
-      const state = cell(row, r.stopped ? "stopped " + r.stopped.kind + " at " + r.stopped.at + ": " + r.stopped.reason : "serving");
+      const state = cell(row, r.stopped ? "stopped " + r.stopped.kind + " by " + r.stopped.by + " at " + r.stopped.at + ": " + r.stopped.reason : "serving");
       state.className = r.stopped ? "state bad" : "state ok";
       const actions = cell(row, "");
       button(actions, "stop service", () => act("services", r.service, "stop"));
