@@ -73,6 +73,8 @@ bench: $(STAMP) compiled
 	$(BIN)/python bench/contract_scale.py
 	$(BIN)/python bench/gateway.py --frontdoor $(COMPILED)/bin/frontdoor
 	$(BIN)/python -m bench.authz --frontdoor $(COMPILED)/bin/frontdoor
+	@# instructions per proxied request under callgrind: the measure a busy machine does not move
+	$(BIN)/python -m bench.instructions --frontdoor $(COMPILED)/bin/frontdoor --json bench/results/instructions.json
 
 clean:
 	rm -rf $(VENV) $(COMPILED) $(SSLYZE) .mypy_cache .pytest_cache .ruff_cache .hypothesis build src/*.egg-info
