@@ -1,10 +1,11 @@
-"""Optional compiled build of the gateway's request path.
+"""The compiled build of the gateway's request path: which modules, and the switch.
 
-``pip install .`` installs pure Python. ``FRONTDOOR_COMPILE=1 pip install --no-build-isolation .`` (with
-mypy, a C compiler and the Python headers present) compiles the modules every request runs through with
-mypyc, from the same type-checked sources: about 1.4x less CPU per proxied request on the bench machine
-(docs/gateway.md, Performance). Everything else stays Python. ``make compiled`` builds it into
-``.venv-compiled``; ``make bench`` measures it.
+The modules every request runs through are compiled with mypyc, from the same type-checked sources:
+about 1.4x less CPU per proxied request on the bench machine (docs/gateway.md, Performance). Everything
+else stays Python. ``pip install .`` compiles them whenever a C compiler and the Python headers are
+present: the build backend (buildsupport/frontdoor_backend.py) decides, and sets FRONTDOOR_COMPILE=1
+here for that build; FRONTDOOR_PURE=1 forces pure Python. ``make compiled`` builds it into
+``.venv-compiled``; ``make bench`` measures both builds.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the compiled build (setup.py, FRONTDOOR_COMPILE=1) needs beyond Python: a C compiler and the
+# What the compiled build (`pip install .`, buildsupport/frontdoor_backend.py) needs beyond Python: a C compiler and the
 # interpreter's headers. Installed with apt-get only when missing.
 set -euo pipefail
 python=${1:-python3}

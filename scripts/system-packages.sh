@@ -2,7 +2,10 @@
 # Install the real services the tests run against, only when their binaries are missing:
 # nginx (ext-auth in front of `frontdoor authz`, the rendered nginx.conf), redis-server (shared rate
 # limits), chromium (the admin dashboard in a real browser), caddy (forward_auth in front of `frontdoor authz`,
-# in the conformance matrix). Tests start their own instances on free
+# in the conformance matrix), node and npm (the real OpenID provider of the sign-in tests, npm's
+# oidc-provider, installed by `make oidc-provider`), curl (HTTP/2 client tests), h2load (`make bench`'s
+# HTTP/2 load, from nghttp2-client), prometheus and promtool (a real Prometheus scraping serve; the
+# rendered alerts' unit tests; never the system service the package may start). Tests start their own instances on free
 # loopback ports; nothing here is left running.
 set -euo pipefail
 
@@ -11,6 +14,12 @@ declare -A package_of=(
   [redis-server]=redis-server
   [chromium]=chromium
   [caddy]=caddy
+  [node]=nodejs
+  [npm]=npm
+  [curl]=curl
+  [h2load]=nghttp2-client
+  [prometheus]=prometheus
+  [promtool]=prometheus
 )
 
 missing=()
@@ -20,6 +29,8 @@ for binary in "${!package_of[@]}"; do
   fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
+# one package may bring several binaries (prometheus, promtool): ask for it once
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "system-packages: missing ${missing[*]} and installing needs root (apt-get)" >&2

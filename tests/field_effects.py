@@ -136,6 +136,31 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_tls_policy::test_every_target_carries_the_policy_serve_applies",
     ),
     "Edge.spec.entrypoints.tls.hsts": ("test_gateway_tls::test_https_with_hsts_and_forwarded_proto",),
+    "Edge.spec.entrypoints.tls.certificates.hosts": (
+        "test_gateway_tls::test_the_server_name_picks_the_certificate",
+        "test_render_nginx::test_nginx_chooses_the_certificate_by_server_name",
+    ),
+    "Edge.spec.entrypoints.tls.certificates.cert": (
+        "test_gateway_tls::test_the_server_name_picks_the_certificate",
+        "test_gateway_tls::test_a_host_certificate_is_reloaded_without_restart",
+        "test_render::test_host_certificates_are_refused_where_they_cannot_be_rendered",
+    ),
+    "Edge.spec.entrypoints.tls.certificates.key": (
+        "test_gateway_tls::test_a_host_certificate_is_reloaded_without_restart",
+    ),
+    "Edge.spec.entrypoints.tls.client_auth": (
+        "test_gateway_mtls::test_no_certificate_or_one_that_does_not_verify_gets_no_connection[none]",
+        "test_contract_rules::test_certificate_clients_on_an_entrypoint_without_client_auth_is_a_gap",
+        "test_authz_mtls::test_authz_ignores_the_header_where_no_client_certificate_is_asked_for",
+        "test_render::test_client_auth_is_rendered_for_nginx_and_refused_where_it_cannot_be",
+    ),
+    "Edge.spec.entrypoints.tls.client_auth.ca": (
+        "test_gateway_mtls::test_no_certificate_or_one_that_does_not_verify_gets_no_connection[foreign]",
+        "test_authz_mtls::test_the_rendered_nginx_admits_a_certificate_client_by_name",
+    ),
+    "Edge.spec.entrypoints.tls.client_auth.mode": (
+        "test_gateway_mtls::test_optional_mode_lets_the_handshake_through_but_not_the_route",
+    ),
     "Edge.spec.entrypoints.services": (
         f"{RULES}[unknown-reference-entrypoint-service]",
         "test_contract_rules::test_public_service_unexposed_is_a_gap",
@@ -156,7 +181,10 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "Edge.spec.identity.providers.scopes_claim": ("test_tokens::test_scopes_from_scp_as_a_list",),
     "Edge.spec.identity.providers.clock_skew_s": ("test_tokens::test_time_claims_honour_the_clock_skew",),
-    "Edge.spec.identity.providers.login": ("test_signin_stage::test_a_browser_without_a_session_is_sent_to_sign_in",),
+    "Edge.spec.identity.providers.login": (
+        "test_signin_stage::test_a_browser_without_a_session_is_sent_to_sign_in",
+        "test_signin_e2e::test_a_person_signs_in_and_the_upstream_learns_who",
+    ),
     "Edge.spec.identity.providers.login.client_id": ("test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",),
     "Edge.spec.identity.providers.login.client_secret": (
         "test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",  # its stub token endpoint checks it
@@ -172,6 +200,18 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     "Edge.spec.identity.api_clients.key_sha256": (
         "test_access_stage::test_api_keys",
         "test_access_e2e::test_api_keys",
+    ),
+    "Edge.spec.identity.api_clients.certificate": (
+        "test_gateway_mtls::test_a_certificate_client_is_admitted_by_name",
+        f"{RULES}[schema-api-client-key-and-certificate]",
+    ),
+    "Edge.spec.identity.api_clients.certificate.san_uri": (
+        "test_gateway_mtls::test_a_certificate_client_is_admitted_by_name",
+        "test_authz_mtls::test_authz_reads_the_ingress_certificate_from_a_trusted_peer_only",
+    ),
+    "Edge.spec.identity.api_clients.certificate.subject": (
+        "test_gateway_mtls::test_a_client_matched_by_subject",
+        f"{RULES}[schema-certificate-subject]",
     ),
     "Edge.spec.rate_limits": ("test_contract_rules::test_rate_limits_missing_is_a_gap",),
     "Edge.spec.rate_limits.store": ("test_protection_e2e::test_a_redis_limit_is_one_limit_for_two_workers",),
@@ -202,7 +242,13 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_protection_logic::test_route_key_counts_the_route_as_a_whole",
     ),
     "Edge.spec.protection.max_request_body": ("test_gateway_e2e::test_limits_give_413_431_and_408",),
-    "Edge.spec.protection.max_header_bytes": ("test_gateway_e2e::test_limits_give_413_431_and_408",),
+    "Edge.spec.protection.max_header_bytes": (
+        "test_gateway_e2e::test_limits_give_413_431_and_408",
+        "test_h2::test_an_oversized_header_list_gets_431_as_over_http1",
+    ),
+    "Edge.spec.protection.max_concurrent_streams": (
+        "test_h2::test_max_concurrent_streams_is_advertised_and_enforced",
+    ),
     "Edge.spec.protection.timeouts.connect": ("test_render::test_golden",),
     "Edge.spec.protection.timeouts.header": ("test_gateway_e2e::test_limits_give_413_431_and_408",),
     "Edge.spec.protection.timeouts.upstream": ("test_gateway_e2e::test_upstream_failures_give_502_and_504",),
@@ -286,6 +332,26 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "Environment.spec.upstreams.url": (
         "test_gateway_e2e::test_public_route_is_proxied_with_forwarding_headers",
+    ),
+    "Environment.spec.upstreams.tls": (
+        "test_upstream_tls::test_an_upstream_that_does_not_verify_is_a_502_naming_the_owner[system]",
+        f"{RULES}[schema-upstream-tls-plain]",
+        "test_render::test_upstream_tls_is_refused_by_every_target",
+    ),
+    "Environment.spec.upstreams.tls.ca": (
+        "test_upstream_tls::test_a_verified_upstream_answers",
+        "test_upstream_tls::test_an_upstream_that_does_not_verify_is_a_502_naming_the_owner[wrongca]",
+        f"{RULES}[secret-unresolved-upstream-ca]",
+    ),
+    "Environment.spec.upstreams.tls.server_name": (
+        "test_upstream_tls::test_a_verified_upstream_answers",
+        "test_upstream_tls::test_an_upstream_that_does_not_verify_is_a_502_naming_the_owner[badname]",
+    ),
+    "Environment.spec.upstreams.tls.cert": (
+        "test_upstream_tls::test_the_gateway_presents_its_certificate_to_an_upstream_that_asks",
+    ),
+    "Environment.spec.upstreams.tls.key": (
+        "test_upstream_tls::test_the_gateway_presents_its_certificate_to_an_upstream_that_asks",
     ),
     "Environment.spec.upstreams.weight": (
         "test_gateway_e2e::test_weights_split_traffic",

@@ -106,6 +106,8 @@ class ContractSpec:
     retries: int = 2
     trusted_proxies: str = "[]"
     tls: tuple[Path, Path, str] | None = None  # certificate file, key file, min_version; HSTS on
+    tls_more: str = ""  # more keys of the entrypoint's tls flow mapping, e.g. ", client_auth: {...}"
+    upstreams: dict[str, str] = field(default_factory=dict)  # more services' upstreams: name -> YAML list
     rate_limits: str = ""  # the Edge's rate_limits, as a YAML flow mapping
     protection: dict[str, str] = field(default_factory=dict)  # more keys of the Edge's protection
     services: str = SERVICES  # the Service documents (owner "shop"); upstreams are given for shop and other
@@ -122,7 +124,7 @@ class ContractSpec:
         if self.tls is not None:
             cert, key, version = self.tls
             tls = f"""
-              tls: {{cert: secret:tls-cert, key: secret:tls-key, min_version: "{version}", hsts: true}}"""
+              tls: {{cert: secret:tls-cert, key: secret:tls-key, min_version: "{version}", hsts: true{self.tls_more}}}"""
             references.update({"tls-cert": f"file:{cert}", "tls-key": f"file:{key}"})
         if self.admin_token:
             token = ", token: secret:admin-token"
@@ -132,6 +134,7 @@ class ContractSpec:
             secrets = f"""
           secrets: {{{listed}}}"""
         rate_limits = f"\n          rate_limits: {self.rate_limits}" if self.rate_limits else ""
+        more_upstreams = "".join(f"\n            {name}: {pool}" for name, pool in self.upstreams.items())
         protection = "".join(f"\n            {key}: {value}" for key, value in self.protection.items())
         if self.identity:
             identity = f"""
@@ -166,7 +169,7 @@ class ContractSpec:
         spec:
           upstreams:
             shop: [{shop}]
-            other: [{other}]{secrets}
+            other: [{other}]{more_upstreams}{secrets}
         """
         (root / "teams.yaml").write_text(TEAMS)
         (root / "services.yaml").write_text(self.services)

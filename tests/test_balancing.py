@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from frontdoor.policy.balancing import EJECT_BASE_S, Balancer, Endpoint
+from frontdoor.policy.balancing import EJECT_BASE_S, EJECT_MAX_S, Balancer, Endpoint
 
 
 def endpoints(*weights: int) -> list[Endpoint]:
@@ -37,6 +37,13 @@ def test_passive_ejection_backs_off_and_recovers() -> None:
     assert not a.available(200.0 + EJECT_BASE_S) and a.available(200.0 + 2 * EJECT_BASE_S)
     Balancer.succeeded(a)
     assert a.available(200.0) and a.consecutive_failures == 0
+
+
+def test_an_endpoint_failing_thousands_of_times_in_a_row_stays_out_for_the_maximum() -> None:
+    (a,) = endpoints(1)
+    for n in range(5000):  # panic mode keeps trying a dead one: the backoff must not overflow
+        Balancer.failed(a, float(n))
+    assert a.ejected_until == 4999.0 + EJECT_MAX_S
 
 
 def test_panic_when_everything_is_down_and_exclusions() -> None:

@@ -222,6 +222,46 @@ CASES = [
         says=("max_request_body", "1XB", "size"),
     ),
     Case(
+        "schema-certificate-subject",
+        PUBLIC,
+        "key_sha256: secret:payment-provider-key-hash",
+        'certificate: {subject: "CN=provider, O=Payments"}',
+        "schema",
+        "certificate: {subject:",
+        "platform",
+        says=("subject", "distinguished name"),
+    ),
+    Case(
+        "schema-api-client-key-and-certificate",
+        PUBLIC,
+        "key_sha256: secret:payment-provider-key-hash",
+        "key_sha256: secret:payment-provider-key-hash\n        certificate: {san_uri: spiffe://p.example/x}",
+        "schema",
+        "- name: payment-provider",
+        "platform",
+        says=("key_sha256 or by certificate",),
+    ),
+    Case(
+        "schema-upstream-tls-plain",
+        PROD,
+        '{url: "http://10.1.0.11:8080", weight: 90}',
+        '{url: "http://10.1.0.11:8080", weight: 90, tls: {server_name: orders.internal}}',
+        "schema",
+        "http://10.1.0.11:8080",
+        "release-eng",
+        says=("tls is for https:// upstreams",),
+    ),
+    Case(
+        "secret-unresolved-upstream-ca",
+        PROD,
+        '{url: "http://10.1.0.11:8080", weight: 90}',
+        '{url: "https://10.1.0.11:8443", weight: 90, tls: {ca: secret:orders-ca}}',
+        "secret-unresolved",
+        "https://10.1.0.11:8443",
+        "release-eng",
+        says=("secret:orders-ca", "tls.ca"),
+    ),
+    Case(
         "schema-duration",
         PUBLIC,
         "connect: 2s",
@@ -1381,3 +1421,43 @@ def test_a_duplicate_key_does_not_hide_unknown_references(shop_copy: Path) -> No
     edit(shop_copy, "edges/public.yaml", "services: [orders, catalog]", "services: [orders, catalog, ghost]")
     rules = {f.rule for f in load_contract(shop_copy).findings}
     assert {"yaml-duplicate-key", "unknown-reference"} <= rules
+
+
+def test_certificate_clients_on_an_entrypoint_without_client_auth_is_a_gap(shop_copy: Path) -> None:
+    edit(
+        shop_copy,
+        PUBLIC,
+        "key_sha256: secret:payment-provider-key-hash",
+        'certificate: {san_uri: "spiffe://payments.example/provider"}',
+    )
+    code, findings = _gaps(shop_copy)
+    assert code == EXIT_GAPS
+    gap = _one(
+        findings,
+        "client-auth-missing",
+        shop_copy,
+        PUBLIC,
+        line_of(shop_copy, PUBLIC, "- name: webhooks"),
+        "platform",
+    )
+    assert "payments" in gap.message and gap.target == "webhooks"
+    # the webhooks entrypoint asks for client certificates: the gap is closed
+    edit(
+        shop_copy,
+        PUBLIC,
+        'min_version: "1.3"',
+        'min_version: "1.3"\n        client_auth: {ca: secret:partner-ca}',
+    )
+    edit(
+        shop_copy,
+        PROD,
+        "    redis-url:",
+        "    partner-ca: file:/etc/frontdoor/tls/partner-ca.pem\n    redis-url:",
+    )
+    edit(
+        shop_copy,
+        "environments/test.yaml",
+        "    hooks-tls-key:",
+        "    partner-ca: env:PARTNER_CA\n    hooks-tls-key:",
+    )
+    assert not [f for f in _gaps(shop_copy)[1] if f.rule == "client-auth-missing"]

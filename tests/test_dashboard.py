@@ -3,6 +3,7 @@ with owners and on-call, and an operator stops a service from it; the gateway th
 
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
 from collections.abc import Iterator
@@ -56,9 +57,8 @@ def test_an_operator_stops_a_service_from_the_dashboard(live: Gateway) -> None:
             page.fill("#reason", "upstream corrupting orders, INC-7")
             row.get_by_role("button", name="stop service").click()
             page.wait_for_selector('tr.stopped[data-route="other.0"]', timeout=10_000)
-            assert (
-                "upstream corrupting orders" in page.locator('tr[data-route="other.0"] td.state').inner_text()
-            )
+            state = page.locator('tr[data-route="other.0"] td.state').inner_text()
+            assert "upstream corrupting orders" in state and "by admin@127.0.0.1" in state, state  # who
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "dashboard-stopped.png"), full_page=True)
             assert not errors, errors
@@ -122,3 +122,137 @@ def test_unmatched_traffic_shows_under_the_platform_team(live: Gateway) -> None:
     unmatched = next(r for r in json.loads(body)["routes"] if r["route"] == "unmatched")
     assert status == 200 and unmatched["owner"] == "edge" and unmatched["oncall"] == "pager:edge"
     assert unmatched["requests"] == 5
+
+
+def test_the_page_runs_under_a_csp_without_inline_script_or_style(live: Gateway) -> None:
+    """The CSP allows only this origin's script and style files: the page works under it (the route
+    table fills), the browser reports no violation, and a script or style injected inline is refused."""
+    status, page_body = live.admin("/")
+    assert status == 200 and b"<script>" not in page_body and b"<style>" not in page_body
+    with playwright.sync_playwright() as driver:
+        browser = _open(driver)
+        try:
+            page = browser.new_page()
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
+            answer = page.goto(f"http://127.0.0.1:{live.spec.admin_port}/")
+            assert answer is not None
+            policy = answer.headers["content-security-policy"]
+            assert (
+                "unsafe-inline" not in policy
+                and "script-src 'self'" in policy
+                and "style-src 'self'" in policy
+            )
+            page.fill("#token", TOKEN)
+            page.click("#save-token")
+            page.locator('tr[data-route="other.0"]').wait_for(timeout=10_000)
+            # the style file applied: the table's header cells are bold
+            assert page.eval_on_selector("th", "th => getComputedStyle(th).fontWeight") == "600"
+            assert not [text for text in console if "Content Security Policy" in text], console
+            # what an injection would try: an inline script and an inline style, both refused
+            page.evaluate(
+                """() => {
+                  const script = document.createElement("script");
+                  script.textContent = "window.injected = true";
+                  document.body.append(script);
+                  const style = document.createElement("style");
+                  style.textContent = "body { display: none }";
+                  document.head.append(style);
+                }"""
+            )
+            assert page.evaluate("() => window.injected === undefined")
+            assert page.eval_on_selector("body", "b => getComputedStyle(b).display") != "none"
+        finally:
+            browser.close()
+    for path, kind in (("/dashboard.js", "text/javascript"), ("/dashboard.css", "text/css")):
+        connection = http.client.HTTPConnection("127.0.0.1", live.spec.admin_port, timeout=10)
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        assert response.status == 200 and response.getheader("content-type", "").startswith(kind)
+        assert response.getheader("x-content-type-options") == "nosniff"
+
+
+def test_routes_are_grouped_by_team_and_service_and_a_service_folds(live: Gateway) -> None:
+    """Team (with its on-call) -> service -> routes, as the contract is; a folded service stays folded
+    when the table is rebuilt by the next refresh, and its toggle says so to assistive technology."""
+    assert request(live.spec.port, "GET", "/nowhere")[0] == 404
+    with playwright.sync_playwright() as driver:
+        browser = _open(driver)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{live.spec.admin_port}/")
+            page.fill("#token", TOKEN)
+            page.click("#save-token")
+            page.locator('tr[data-route="other.0"]').wait_for(timeout=10_000)
+            order = page.eval_on_selector_all(
+                "#routes tr",
+                "rows => rows.map(r => r.dataset.team ? 'team:' + r.dataset.team"
+                " : r.dataset.serviceGroup ? 'service:' + r.dataset.serviceGroup : 'route:' + r.dataset.route)",
+            )
+            assert order[0] == "team:shop", order
+            # every route right under its own service's header, every service under its team
+            current = ""
+            for entry in order:
+                if entry.startswith("service:"):
+                    current = entry.removeprefix("service:")
+                elif entry.startswith("route:") and entry != "route:unmatched":
+                    assert entry.removeprefix("route:").split(".")[0] == current, order
+            platform = order.index("team:edge")  # unmatched traffic: the platform team's, after the routes
+            assert {"service:shop", "service:other"} <= set(order[:platform]) and order[
+                -1
+            ] == "route:unmatched"
+            assert "on-call: pager:shop" in page.inner_text('tr.team[data-team="shop"]')
+            toggle = page.locator('tr[data-service-group="other"] button.fold')
+            assert toggle.get_attribute("aria-expanded") == "true"
+            toggle.click()
+            assert page.locator('tr[data-route="other.0"]').is_hidden()
+            assert toggle.get_attribute("aria-expanded") == "false"
+            refreshes = int(page.get_attribute("body", "data-refreshes") or "0")
+            # a selector, not wait_for_function: the page's CSP forbids the eval that polling a script needs
+            page.wait_for_selector(f'body:not([data-refreshes="{refreshes}"])', timeout=10_000)
+            assert page.locator('tr[data-route="other.0"]').is_hidden()  # rebuilt, still folded
+            assert page.locator('tr[data-route="shop.0"]').is_visible()
+            page.locator('tr[data-service-group="other"] button.fold').click()
+            assert page.locator('tr[data-route="other.0"]').is_visible()
+        finally:
+            browser.close()
+
+
+def test_the_charts_move_under_traffic(live: Gateway) -> None:
+    """The last 15 minutes as charts, for the edge and per service, from /admin/history: traffic sent
+    while the page is open shows up in the next 5-second step, and a service without it stays flat."""
+    port = live.spec.port
+    with playwright.sync_playwright() as driver:
+        browser = _open(driver)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{live.spec.admin_port}/")
+            page.fill("#token", TOKEN)
+            page.click("#save-token")
+            page.locator('figure[data-chart="edge"]').wait_for(timeout=10_000)
+            for n in range(20):
+                assert request(port, "GET", f"/other/{n}")[0] == 200
+            moved = 'figure[data-chart="service:other"] svg[data-series="requests"]:not([data-max="0"])'
+            page.wait_for_selector(moved, timeout=20_000)  # the next step (5 s) and refresh (2 s)
+            page.wait_for_selector(
+                'figure[data-chart="edge"] svg[data-series="requests"]:not([data-max="0"])'
+            )
+            assert "req/s" in (page.get_attribute(moved, "aria-label") or "")
+            shop = page.locator('figure[data-chart="service:shop"]')
+            assert (
+                shop.count() == 0
+                or shop.locator('svg[data-series="requests"]').get_attribute("data-max") == "0"
+            )
+            assert request(port, "GET", "/private/1")[0] == 401  # an access denial, for the top reasons
+            denial = page.locator('#denies li[data-kind="access"]')
+            denial.wait_for(timeout=10_000)
+            assert "on shop" in denial.inner_text()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-charts.png"), full_page=True)
+        finally:
+            browser.close()
+    status, body = live.admin("/admin/history")
+    routes = {r["route"]: r for r in json.loads(body)["routes"]}
+    assert status == 200 and sum(routes["other.0"]["requests"]) >= 20

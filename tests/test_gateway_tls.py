@@ -135,3 +135,91 @@ def test_a_new_certificate_is_served_without_restart(
         served = _served_certificate(gateway.spec.port, context)
     assert served != first
     assert served == renewed.cert_chain_pems[0].bytes() or b"renewed" in served
+
+
+def _pair(ca: trustme.CA, folder: Path, name: str, *hosts: str) -> tuple[Path, Path, bytes]:
+    issued = ca.issue_cert(*hosts)
+    cert_file, key_file = folder / f"{name}.crt", folder / f"{name}.key"
+    issued.private_key_pem.write_to_path(str(key_file))
+    issued.cert_chain_pems[0].write_to_path(str(cert_file))
+    return cert_file, key_file, ssl.PEM_cert_to_DER_cert(issued.cert_chain_pems[0].bytes().decode())
+
+
+def _served_for(port: int, ca: trustme.CA, server_name: str | None, matching: bool = True) -> bytes:
+    """The certificate served for ``server_name``; with ``matching``, it must be valid for that name."""
+    context = _client(ca)
+    context.check_hostname = server_name is not None and matching
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=server_name) as tls,
+    ):
+        certificate = tls.getpeercert(binary_form=True)
+        assert certificate is not None
+        return certificate
+
+
+@pytest.fixture
+def sni_certificates(
+    ca: trustme.CA, tmp_path: Path
+) -> Iterator[tuple[Gateway, dict[str, tuple[Path, Path, bytes]]]]:
+    pairs = {
+        "default": _pair(ca, tmp_path, "default", "shop.test"),
+        "api": _pair(ca, tmp_path, "api", "api.shop.test"),
+        "eu": _pair(ca, tmp_path, "eu", "*.eu.shop.test"),
+        "deep": _pair(ca, tmp_path, "deep", "*.x.eu.shop.test"),
+    }
+    upstreams = Upstreams()
+    spec = ContractSpec(
+        shop=[(upstreams.start("shop"), 1)],
+        other=[upstreams.start("other")],
+        tls=(pairs["default"][0], pairs["default"][1], "1.2"),
+        tls_more=(
+            ", certificates: ["
+            "{hosts: [api.shop.test], cert: secret:api-cert, key: secret:api-key}, "
+            '{hosts: ["*.eu.shop.test"], cert: secret:eu-cert, key: secret:eu-key}, '
+            '{hosts: ["*.x.eu.shop.test"], cert: secret:deep-cert, key: secret:deep-key}]'
+        ),
+        secrets={
+            **{f"{name}-cert": f"file:{pairs[name][0]}" for name in ("api", "eu", "deep")},
+            **{f"{name}-key": f"file:{pairs[name][1]}" for name in ("api", "eu", "deep")},
+        },
+    )
+    running = Gateway(spec.write(tmp_path / "contract"), spec, tmp_path / "log")
+    yield running, pairs
+    running.stop()
+    upstreams.close()
+
+
+def test_the_server_name_picks_the_certificate(
+    ca: trustme.CA, sni_certificates: tuple[Gateway, dict[str, tuple[Path, Path, bytes]]]
+) -> None:
+    gateway, pairs = sni_certificates
+    port = gateway.spec.port
+    assert _served_for(port, ca, "api.shop.test") == pairs["api"][2]
+    assert _served_for(port, ca, "API.shop.test") == pairs["api"][2]  # names are case-insensitive
+    assert _served_for(port, ca, "a.eu.shop.test") == pairs["eu"][2]
+    assert _served_for(port, ca, "a.x.eu.shop.test") == pairs["deep"][2]  # the longest wildcard wins
+    assert _served_for(port, ca, "shop.test") == pairs["default"][2]
+    assert _served_for(port, ca, "other.test", matching=False) == pairs["default"][2]  # no certificate for it
+    assert _served_for(port, ca, None) == pairs["default"][2]  # no SNI at all
+
+
+def test_a_host_certificate_is_reloaded_without_restart(
+    ca: trustme.CA, tmp_path: Path, sni_certificates: tuple[Gateway, dict[str, tuple[Path, Path, bytes]]]
+) -> None:
+    gateway, pairs = sni_certificates
+    first = _served_for(gateway.spec.port, ca, "api.shop.test")
+    cert_file, key_file, _ = pairs["api"]
+    (tmp_path / "renewed").mkdir()
+    new_cert, new_key, renewed = _pair(ca, tmp_path / "renewed", "api", "api.shop.test", "v2.api.shop.test")
+    new_key.replace(key_file)
+    new_cert.replace(cert_file)
+    later = time.time() + 5
+    os.utime(cert_file, (later, later))
+    os.utime(key_file, (later, later))
+    deadline = time.monotonic() + 10
+    served = first
+    while served == first and time.monotonic() < deadline:
+        time.sleep(0.3)
+        served = _served_for(gateway.spec.port, ca, "api.shop.test")
+    assert served == renewed

@@ -54,7 +54,7 @@ def documents(files: dict[str, str]) -> list[dict[str, Any]]:
 # --- golden files ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", [*KUBERNETES_TARGETS, "nginx"])
+@pytest.mark.parametrize("target", [*KUBERNETES_TARGETS, "nginx", "prometheus", "grafana"])
 def test_golden(target: str) -> None:
     files = rendered(target)
     assert files == rendered(target), "rendering twice must give the same bytes"
@@ -735,3 +735,60 @@ def test_a_wider_contract(tmp_path: Path) -> None:
     assert "server_name *.example.com api.example.com;" in conf  # never the bare domain, as serve
     assert "server api.internal.example:8080 weight=5;" in conf
     assert "ssl_protocols TLSv1.3;" in conf
+
+
+def test_client_auth_is_rendered_for_nginx_and_refused_where_it_cannot_be(shop_copy: Path) -> None:
+    edit(
+        shop_copy,
+        "edges/public.yaml",
+        'min_version: "1.3"',
+        'min_version: "1.3"\n        client_auth: {ca: secret:partner-ca, mode: optional}',
+    )
+    edit(
+        shop_copy,
+        "environments/prod.yaml",
+        "    redis-url:",
+        "    partner-ca: file:/etc/frontdoor/tls/partner-ca.pem\n    redis-url:",
+    )
+    edit(
+        shop_copy,
+        "environments/test.yaml",
+        "    hooks-tls-key:",
+        "    partner-ca: env:CA\n    hooks-tls-key:",
+    )
+    conf = rendered("nginx", shop_copy)["nginx.conf"]
+    assert "ssl_client_certificate /etc/frontdoor/tls/partner-ca.pem;" in conf
+    assert conf.count("ssl_verify_client optional;") == 1  # the webhooks entrypoint only
+    for target in ("gateway-api", "ingress-nginx", "traefik"):
+        with pytest.raises(RenderError, match=r"entrypoint webhooks tls\.client_auth"):
+            rendered(target, shop_copy)
+
+
+def test_host_certificates_are_refused_where_they_cannot_be_rendered(shop_copy: Path) -> None:
+    edit(
+        shop_copy,
+        "edges/public.yaml",
+        "        key: secret:hooks-tls-key\n",
+        "        key: secret:hooks-tls-key\n"
+        "        certificates: [{hosts: [eu.hooks.shop.example.com], cert: file:/tls/eu.crt, key: file:/tls/eu.key}]\n",
+    )
+    conf = rendered("nginx", shop_copy)["nginx.conf"]
+    assert (
+        "eu.hooks.shop.example.com /tls/eu.crt;" in conf and "ssl_certificate $fd_tls_cert_webhooks;" in conf
+    )
+    for target in ("gateway-api", "ingress-nginx", "traefik"):
+        with pytest.raises(RenderError, match=r"entrypoint webhooks tls\.certificates"):
+            rendered(target, shop_copy)
+
+
+def test_upstream_tls_is_refused_by_every_target(shop_copy: Path) -> None:
+    edit(
+        shop_copy,
+        "environments/prod.yaml",
+        '{url: "http://10.1.0.11:8080", weight: 90}',
+        '{url: "https://10.1.0.11:8443", weight: 90, tls: {server_name: orders.internal}}',
+    )
+    edit(shop_copy, "environments/prod.yaml", '{url: "http://10.1.0.12:8080"', '{url: "https://10.1.0.12:8443"')
+    for target in ("nginx", "gateway-api", "ingress-nginx", "traefik"):
+        with pytest.raises(RenderError, match=r"upstream https://10\.1\.0\.11:8443 of orders tls"):
+            rendered(target, shop_copy)

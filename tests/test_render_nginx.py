@@ -10,8 +10,10 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -496,3 +498,52 @@ def test_nginx_decides_as_serve(parity: ParityStack, case: Case) -> None:
         if not ANSWERED_BY_NGINX.get(case.name, ("", True))[1]:
             got.pop("reason"), expected.pop("reason")
         assert got == expected
+
+
+def test_nginx_chooses_the_certificate_by_server_name(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    served: dict[str, bytes] = {}
+    files: dict[str, tuple[Path, Path]] = {}
+    # nginx's workers (user nobody under root) load a certificate named by a variable at each
+    # handshake, so they must be able to read it: not under pytest's private tmp_path
+    readable = Path(tempfile.mkdtemp(prefix="frontdoor-sni-"))
+    readable.chmod(0o755)
+    for name, host in (("default", "shop.test"), ("api", "api.shop.test"), ("eu", "*.eu.shop.test")):
+        issued = ca.issue_cert(host)
+        files[name] = (readable / f"{name}.crt", readable / f"{name}.key")
+        issued.cert_chain_pems[0].write_to_path(str(files[name][0]))
+        issued.private_key_pem.write_to_path(str(files[name][1]))
+        for path in files[name]:
+            path.chmod(0o644)
+        served[name] = ssl.PEM_cert_to_DER_cert(issued.cert_chain_pems[0].bytes().decode())
+    spec = ContractSpec(
+        shop=[(free_port(), 1)],
+        tls=(files["default"][0], files["default"][1], "1.2"),
+        tls_more=(
+            ", certificates: [{hosts: [api.shop.test], cert: secret:api-cert, key: secret:api-key}, "
+            '{hosts: ["*.eu.shop.test"], cert: secret:eu-cert, key: secret:eu-key}]'
+        ),
+        secrets={
+            "api-cert": f"file:{files['api'][0]}",
+            "api-key": f"file:{files['api'][1]}",
+            "eu-cert": f"file:{files['eu'][0]}",
+            "eu-key": f"file:{files['eu'][1]}",
+        },
+    )
+    nginx = Nginx(tmp_path, render_conf(spec.write(tmp_path / "contract"), free_port(), tmp_path), spec.port)
+    try:
+        client = ssl.create_default_context()
+        ca.configure_trust(client)
+        for server_name, expected in (
+            ("api.shop.test", "api"),
+            ("a.eu.shop.test", "eu"),
+            ("shop.test", "default"),
+        ):
+            with (
+                socket.create_connection(("127.0.0.1", spec.port), timeout=5) as raw,
+                client.wrap_socket(raw, server_hostname=server_name) as tls,
+            ):
+                assert tls.getpeercert(binary_form=True) == served[expected], server_name
+    finally:
+        nginx.stop()
+        shutil.rmtree(readable)

@@ -120,6 +120,7 @@ class Setup:
             "email": "alice@shop.test",
             "started": NOW,
             "seen": NOW,
+            "sid": "sid-1",
         }
         values.update(changes)
         sealed = Sealer([key.encode()], "session idp").seal(Session(**values).to_json())
@@ -360,7 +361,11 @@ def test_start_keeps_only_a_same_site_return_path(setup: Setup) -> None:
 
 
 def test_logout_clears_the_session_and_ends_it_at_the_provider(setup: Setup) -> None:
-    answer = setup.answer("/_frontdoor/logout", cookie=setup.session_cookie())
+    old = setup.session_cookie()
+    assert setup.decide("/app", {"cookie": old})[1] is None
+    answer = setup.answer("/_frontdoor/logout", cookie=old)
+    _, denial = setup.decide("/app", {**BROWSER, "cookie": old})  # a copy kept from before: refused
+    assert isinstance(denial, Denial) and denial.status == 302
     assert answer.outcome == "signed-out"
     url = urlsplit(location(answer))
     assert url.path == "/logout"

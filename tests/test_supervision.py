@@ -73,6 +73,7 @@ def test_a_killed_worker_is_replaced_and_the_gateway_keeps_serving(supervised: G
     )
     out = supervised.output()
     assert f"worker 1 (pid {victim}) was killed by SIGKILL while serving: replacing it in 0.1 s" in out
+    assert re.search(r"frontdoor \S+ serve, (compiled \(mypyc\)|pure Python), 2 workers", out)
     assert children(supervised.process.pid) == {replaced[1], first[2]}
     assert all_answered(supervised)
     assert supervised.stop() == 0

@@ -7,6 +7,7 @@ frontdoor.policy.admission alone and added to the list below; no stage imports t
 
 from __future__ import annotations
 
+from frontdoor.access.signin import SignIn
 from frontdoor.access.stage import AccessStage
 from frontdoor.plan import Plan
 from frontdoor.policy.admission import StageContext
@@ -26,3 +27,12 @@ def build_pipeline(plan: Plan, context: StageContext | None = None) -> Pipeline:
             *protection_stages(plan, context),
         ]
     )
+
+
+def signin_of(pipeline: Pipeline) -> SignIn | None:
+    """The pipeline's browser sign-in (the access stage's), when some provider has a login block: the
+    process answers the reserved /_frontdoor/ paths with it."""
+    for stage in pipeline.stages:
+        if isinstance(stage, AccessStage) and stage.signin:
+            return stage.signin
+    return None

@@ -82,6 +82,16 @@ COMMANDS: dict[str, CommandHelp] = {
         "frontdoor idp --listen 127.0.0.1:9400",
         "docs/authz.md#tokens-for-trying-it-the-local-identity-provider",
     ),
+    "verify": CommandHelp(
+        (
+            "0 honoured: every probe got what the contract says",
+            "1 drift: the live edge does not do what the contract says (each finding names the route, "
+            "its clause and the team that owns the fix)",
+            "2 invalid contract, usage error, unreachable edge or any other failure",
+        ),
+        "frontdoor verify examples/shop --env dev --base-url http://127.0.0.1:8080",
+        "docs/verify.md",
+    ),
     "schema": CommandHelp(
         ("0 the schema is on standard output", EXIT_USAGE),
         "frontdoor schema > frontdoor.schema.json",

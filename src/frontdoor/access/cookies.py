@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from frontdoor.http.h1 import RequestHead
+
+OWN_PREFIX: Final = b"frontdoor-"  # the gateway's own cookies' names: never sent upstream
 CHUNK: Final = 3800  # of the value, per cookie: with its name and attributes under 4096 bytes
 MAX_CHUNKS: Final = 4  # a value longer than CHUNK * MAX_CHUNKS is refused, never truncated
 
@@ -85,3 +88,37 @@ def without_cookies(value: bytes, prefix: bytes) -> bytes | None:
     own: the upstream never sees a session); None when nothing is left of it."""
     kept = [pair for pair in (p.strip() for p in value.split(b";")) if pair and not pair.startswith(prefix)]
     return b"; ".join(kept) if kept else None
+
+
+def request_cookies(head: RequestHead) -> dict[str, str]:
+    """The request's cookies, from every Cookie field."""
+    fields = head.headers
+    return parse_cookies(value for name, value in fields if len(name) == 6 and name.lower() == b"cookie")
+
+
+def strip_own_cookies(head: RequestHead) -> None:
+    """Take the gateway's own cookies out of ``head`` before it is forwarded: from its fields, and from
+    the lines the forwarding code copies as they are (http/h1.py's ``plain``)."""
+    kept: list[tuple[bytes, bytes]] = []
+    changed = False
+    for name, value in head.headers:
+        if len(name) == 6 and name.lower() == b"cookie" and OWN_PREFIX in value:
+            changed = True
+            rest = without_cookies(value, OWN_PREFIX)
+            if rest is not None:
+                kept.append((name, rest))
+        else:
+            kept.append((name, value))
+    if not changed:
+        return
+    head.headers = kept
+    if head.plain is not None:
+        lines: list[bytes] = []
+        for line in head.plain:
+            if line[:7].lower() == b"cookie:" and OWN_PREFIX in line:
+                rest = without_cookies(line[7:].strip(), OWN_PREFIX)
+                if rest is not None:
+                    lines.append(line[:7] + b" " + rest + b"\r\n")
+            else:
+                lines.append(line)
+        head.plain = lines

@@ -1,10 +1,11 @@
 """What one route's ``access`` requires, computed once, and the answers it gives when it is not met.
 
 ``authenticated``, ``scopes`` and ``claims`` need an end-user bearer token; ``clients`` needs the API
-key of one of the listed clients; a mapping with both needs both (docs/contract.md). The 401 and 403
-answers follow RFC 6750 3: a request without a bearer token gets a challenge without an ``error``; an
-invalid token ``error="invalid_token"``; a valid token that is not enough ``error="insufficient_scope"``
-with the route's scopes. They are built once per route and cause, so denying allocates nothing.
+key or the verified client certificate of one of the listed clients; a mapping with both needs both
+(docs/contract.md). The 401 and 403 answers follow RFC 6750 3: a request without a bearer token gets a
+challenge without an ``error``; an invalid token ``error="invalid_token"``; a valid token that is not
+enough ``error="insufficient_scope"`` with the route's scopes. They are built once per route and cause,
+so denying allocates nothing.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ class RouteAccess:
         "user",
     )
 
-    def __init__(self, access: AccessRule, realm: str) -> None:
+    def __init__(
+        self, access: AccessRule, realm: str, certificate_clients: frozenset[str] = frozenset()
+    ) -> None:
         self.user = access.requires_user
         self.scopes = frozenset(access.scopes)
         self.claims: tuple[tuple[str, ClaimScalar], ...] = tuple(access.claims.items())
@@ -76,6 +79,18 @@ class RouteAccess:
         if self.user:
             challenges.append((WWW_AUTHENTICATE, bearer))
         self.no_key = self._deny(401, f"this route needs {both}", "no api key", *challenges)
+        if self.clients and self.clients <= certificate_clients:
+            # only certificate clients may call it: no key would do, so no key is asked for (403: the
+            # TLS layer, not an Authorization header, is where the client proves itself)
+            self.no_key = self._deny(
+                403,
+                "this route needs the client certificate of an allowed API client",
+                "no client certificate",
+            )
+        elif self.clients & certificate_clients:
+            self.no_key = self._deny(
+                401, f"this route needs {both} or a client certificate", "no api key", *challenges
+            )
         self.bad_key = self._deny(
             401, "the API key is not valid", "unknown api key", (WWW_AUTHENTICATE, api_key)
         )

@@ -29,6 +29,7 @@ class Session:
     email: str | None
     started: float  # wall-clock seconds
     seen: float
+    sid: str = ""  # this session's random id: what sign-out revokes
 
     def current(self, now: float, ttl: float, idle: float) -> bool:
         return now < self.started + ttl and now < self.seen + idle and self.started <= now + 60
@@ -59,6 +60,7 @@ class Session:
                 "e": self.email,
                 "t": self.started,
                 "a": self.seen,
+                "id": self.sid,
             },
             separators=(",", ":"),
         ).encode("utf-8")
@@ -78,6 +80,7 @@ class Session:
                 None if d["e"] is None else str(d["e"]),
                 float(d["t"]),
                 float(d["a"]),
+                str(d["id"]),
             )
         except (ValueError, TypeError, KeyError):
             return None

@@ -42,18 +42,20 @@ from frontdoor.access.oidcflow import (
     http_post_form,
     logout_url,
     new_flow,
+    random_token,
 )
 from frontdoor.access.returnurl import safe_return
 from frontdoor.access.sealing import Sealer, SealingError
 from frontdoor.access.session import Session, passable
+from frontdoor.access.signincounts import count
 from frontdoor.access.tokens import KeyUnknown, ProviderVerifier, TokenInvalid
 from frontdoor.contract.models import Environment, Provider
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.fields import Field
 from frontdoor.secretstore import SecretUnavailable, read_secret
 
-COOKIE_PREFIX: Final = b"frontdoor-"  # the gateway's own cookies: never sent upstream
 FLOW_MAX_AGE: Final = 600  # seconds a person has to sign in at the provider
+MAX_REVOKED: Final = 100_000  # signed-out sessions remembered per process
 RESERVED: Final = "/_frontdoor/"
 _JWT = jwt.PyJWT()
 
@@ -151,6 +153,7 @@ class SignIn:
         clock: Callable[[], float] = time.time,
         get_json: GetJson = http_get_json,
         post: PostForm = http_post_form,
+        owner: str = "",
     ) -> None:
         self.providers = {
             p.name: LoginProvider(p, keys, environment, claims, get_json)
@@ -159,6 +162,10 @@ class SignIn:
         }
         self.clock = clock
         self.post = post
+        self.owner = owner  # the Edge's team, on the metrics
+        # sessions signed out here, by id -> when they would have ended anyway: a copy of the cookie
+        # kept from before sign-out is refused by this process (not by others: see docs/access.md)
+        self.revoked: dict[str, float] = {}
 
     def __bool__(self) -> bool:
         return bool(self.providers)
@@ -176,6 +183,8 @@ class SignIn:
         raw = login.sessions.open(sealed)
         session = Session.from_json(raw) if raw is not None else None
         if session is None or session.provider != provider or not session.current(now, login.ttl, login.idle):
+            return None
+        if session.sid in self.revoked:
             return None
         return session
 
@@ -208,10 +217,13 @@ class SignIn:
         browser sees this site."""
         params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items() if len(v) == 1}
         if path == START_PATH:
-            return await self.start(params, origin, secure)
-        if path == CALLBACK_PATH:
-            return await self.callback(params, cookies, origin, secure)
-        return await self.logout(cookies, origin, secure)
+            answer = await self.start(params, origin, secure)
+        elif path == CALLBACK_PATH:
+            answer = await self.callback(params, cookies, origin, secure)
+        else:
+            answer = await self.logout(cookies, origin, secure)
+        count(answer.provider, answer.outcome, self.owner)
+        return answer
 
     async def start(self, params: Mapping[str, str], origin: str, secure: bool) -> Answer:
         name = params.get("provider") or (next(iter(self.providers)) if len(self.providers) == 1 else "")
@@ -316,6 +328,7 @@ class SignIn:
             passable(payload.claims.get("email")),
             now,
             now,
+            random_token(),
         )
         try:
             cookies_out = self._session_cookies(login, session, now, secure)
@@ -352,13 +365,22 @@ class SignIn:
             return scopes, dict(id_claims)
         return access.scopes, {**id_claims, **access.claims}
 
+    def _revoke(self, sid: str, until: float, now: float) -> None:
+        if len(self.revoked) >= MAX_REVOKED:
+            self.revoked = {k: t for k, t in self.revoked.items() if t > now}
+            while len(self.revoked) >= MAX_REVOKED:  # still full: the oldest revocations go first
+                del self.revoked[next(iter(self.revoked))]
+        self.revoked[sid] = until
+
     async def logout(self, cookies: Mapping[str, str], origin: str, secure: bool) -> Answer:
         now = self.clock()
         cleared: list[bytes] = []
         ended: LoginProvider | None = None
         for login in self.providers.values():
-            if ended is None and self.session(cookies, login.name, now) is not None:
-                ended = login
+            session = self.session(cookies, login.name, now)
+            if session is not None:
+                self._revoke(session.sid, session.started + login.ttl, now)
+                ended = ended or login
             cleared.extend(clear_cookies(session_cookie(login.name), secure=secure))
         if ended is not None:
             try:

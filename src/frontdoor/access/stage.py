@@ -19,7 +19,7 @@ from hashlib import sha256
 from typing import Final
 
 from frontdoor.access.apiclients import ApiClients, load_api_clients
-from frontdoor.access.cookies import parse_cookies
+from frontdoor.access.cookies import request_cookies
 from frontdoor.access.decide import RouteAccess
 from frontdoor.access.keys import FETCH_TIMEOUT_S, GetJson, KeySet, http_get_json
 from frontdoor.access.signin import SignIn
@@ -85,6 +85,7 @@ class AccessStage:
             frozenset(claims),
             clock=clock,
             get_json=get_json,
+            owner=plan.edge.owner,
         )
         # by id(route): None for a public route. The stage keeps the plan, so these ids stay its routes'.
         self.routes: dict[int, RouteAccess | None] = {}
@@ -99,7 +100,9 @@ class AccessStage:
                 keyset.refresh()
 
     def _needs(self, route: PlannedRoute) -> RouteAccess | None:
-        return None if route.access.is_public else RouteAccess(route.access, self.realm)
+        if route.access.is_public:
+            return None
+        return RouteAccess(route.access, self.realm, self.api_clients.certificate_clients)
 
     def check(self, admission: Admission) -> Verdict:
         route = admission.route
@@ -150,7 +153,7 @@ class AccessStage:
         browser sent to sign in; anything else (an API client, a script) is answered as without login."""
         assert needs.login is not None
         head = admission.head
-        cookies = parse_cookies(v for n, v in head.headers if len(n) == 6 and n.lower() == b"cookie")
+        cookies = request_cookies(head)
         now = self.clock()
         session = self.signin.session(cookies, needs.login, now) if cookies else None
         if session is None:
@@ -207,6 +210,12 @@ class AccessStage:
             raise TokenInvalid("the token is not valid") from None
 
     def _client(self, admission: Admission, needs: RouteAccess, head: RequestHead) -> Denial | None:
+        certificate = admission.certificate
+        if certificate is not None:
+            # a verified client certificate that is a declared client identifies it like a key would
+            client = self.api_clients.recognize(certificate)
+            if client is not None:
+                return self._client_is(admission, needs, client)
         values = _values(head, API_KEY)
         if not values:
             return needs.no_key
@@ -215,6 +224,10 @@ class AccessStage:
         client = self.api_clients.identify(values[0])
         if client is None:
             return needs.bad_key
+        return self._client_is(admission, needs, client)
+
+    @staticmethod
+    def _client_is(admission: Admission, needs: RouteAccess, client: str) -> Denial | None:
         if client not in needs.clients:
             return needs.client_refused
         admission.api_client = client

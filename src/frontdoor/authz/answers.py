@@ -14,6 +14,7 @@ from frontdoor.authz.decide import Outcome
 from frontdoor.http.fields import Field
 from frontdoor.http.messages import error_body, error_response
 from frontdoor.http.paths import strip_route_prefix
+from frontdoor.policy.denykind import DenyKind
 
 # The identity an ingress copies onto the upstream request; each always present on an allow, empty when
 # it does not apply, so that copying it overwrites whatever the client sent under that name.
@@ -52,7 +53,8 @@ def answer_status(outcome: Outcome, dialect: str | None) -> int:
     """The status the ingress is given: the decision's, except what nginx cannot take."""
     status = outcome.status
     if dialect == "nginx" and status != 200 and status not in _NGINX_STATUSES:
-        return 403
+        # a browser to send to sign in: a 401 whose Location the rendered nginx.conf redirects to
+        return 401 if outcome.kind == DenyKind.SIGN_IN else 403
     return status
 
 

@@ -1,7 +1,9 @@
 """One check: the original request, routed and run through the shared Pipeline exactly as ``serve`` does.
 
-Only the input differs (the request an ingress describes, not the request itself); routing, path
-normalization and the policy stages are the gateway's own, so the two cannot decide differently.
+Only the input differs (the request an ingress describes, not the request itself, and the client
+certificate the ingress verified, read only from a trusted ingress: an untrusted peer is refused first);
+routing, path normalization and the policy stages are the gateway's own, so the two cannot decide
+differently.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
-from frontdoor.authz.dialects import BadCheck, Original, has_dialect_headers, read_original
+from frontdoor.access.signin import Answer
+from frontdoor.authz.dialects import (
+    BadCheck,
+    Original,
+    certificate_header,
+    has_dialect_headers,
+    read_original,
+)
 from frontdoor.http.fields import Field
 from frontdoor.http.h1 import RequestHead
 from frontdoor.http.paths import PathError, normalize_path
@@ -20,6 +29,7 @@ from frontdoor.http.probes import PROBES
 from frontdoor.networks import Network, within
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
 from frontdoor.policy.admission import Admission, Denial
+from frontdoor.policy.clientcert import CertificateUnreadable, ClientCertificate, from_header
 from frontdoor.policy.denykind import DenyKind, kind_of
 from frontdoor.policy.pipeline import Pipeline
 from frontdoor.policy.routing import Router
@@ -41,6 +51,16 @@ class Outcome:
     route: PlannedRoute | None = None
     admission: Admission | None = None
     owner: str = ""  # who a denial without a route names (the platform team, as serve names it)
+    answer: Answer | None = None  # a sign-in path's answer (authz/signin.py), sent as it is
+
+
+def original_scheme(head: RequestHead) -> str:
+    """The scheme the client used, as the ingress says it (X-Forwarded-Proto; its own check request
+    is plain HTTP): the session cookie is Secure when it is https."""
+    for name, value in head.headers:
+        if name.lower() == b"x-forwarded-proto":
+            return "https" if value.strip().lower() == b"https" else "http"
+    return "http"
 
 
 def parse_networks(values: Sequence[str]) -> tuple[Network, ...]:
@@ -131,7 +151,19 @@ class Checker:
             return Outcome(404, reason, DenyKind.NO_ROUTE, original=original, owner=self.plan.platform_team)
         entrypoint: PlannedEntrypoint | None = match.entrypoint
         proxies = self._proxies[entrypoint.name] if entrypoint is not None else self.trusted
-        admission = Admission(head, route, original.method, normalized, peer, proxies, time.monotonic())
+        certificate = None
+        if entrypoint is not None and entrypoint.tls is not None and entrypoint.tls.client_auth is not None:
+            # only where the ingress asks for client certificates does it set (or clear) the header; on
+            # any other entrypoint the header could be the client's own, carrying someone's certificate
+            try:
+                certificate = _certificate(head, original)
+            except BadCheck as bad_certificate:
+                return Outcome(403, str(bad_certificate), DenyKind.BAD_CHECK, original=original)
+        admission = Admission(
+            head, route, original.method, normalized, peer, proxies, time.monotonic(), None, certificate
+        )
+        admission.target = original.target  # where a browser sent to sign in comes back to
+        admission.secure = original_scheme(head) == "https"
         verdict = self.pipeline.check(admission)
         if verdict is None or isinstance(verdict, Denial):
             return _outcome(verdict, original, admission)
@@ -148,6 +180,17 @@ class Checker:
             reason = "the gateway could not decide this request"
             return Outcome(503, reason, DenyKind.ERROR, "", (), original, admission.route, admission)
         return _outcome(verdict, original, admission)
+
+
+def _certificate(head: RequestHead, original: Original) -> ClientCertificate | None:
+    """The client certificate the (trusted) ingress verified, if it passed one."""
+    value = certificate_header(head, original.dialect)
+    if value is None:
+        return None
+    try:
+        return from_header(value)
+    except CertificateUnreadable as unreadable:
+        raise BadCheck(str(unreadable)) from None
 
 
 def _outcome(verdict: Denial | None, original: Original, admission: Admission) -> Outcome:

@@ -5,6 +5,11 @@
 - Traefik ForwardAuth: ``X-Forwarded-Method``, ``X-Forwarded-Host``, ``X-Forwarded-Uri``.
 - Envoy ``ext_authz`` (HTTP service): the check request is the original, its path behind a prefix.
 
+The client certificate the ingress verified (mutual TLS) comes in a header of the dialect: nginx's
+``$ssl_client_escaped_cert`` in ``Ssl-Client-Cert`` (what the rendered nginx sets), Traefik's
+``X-Forwarded-Tls-Client-Cert`` (its passTLSClientCert middleware). Each ingress overwrites its own header,
+or removes it when the client sent no certificate, so only the header of the dialect read is believed.
+
 A proxy passes the client's own headers on to the check, so a client can add the headers of a dialect
 its ingress does not speak: the auto-detection refuses a check carrying two dialects' headers, and a
 pinned dialect reads only its own.
@@ -25,6 +30,11 @@ DIALECTS: tuple[str, ...] = ("auto", "nginx", "traefik", "envoy")
 _NGINX = (b"x-original-uri", b"x-original-url", b"x-original-method")
 _TRAEFIK = (b"x-forwarded-uri", b"x-forwarded-method", b"x-forwarded-host")
 _READ = frozenset((*_NGINX, *_TRAEFIK))
+#: where each dialect's ingress puts the client certificate it verified (none for Envoy here)
+CERTIFICATE_HEADER: Final[dict[str, bytes]] = {
+    "nginx": b"ssl-client-cert",
+    "traefik": b"x-forwarded-tls-client-cert",
+}
 _METHOD = re.compile(r"^[A-Z]{1,20}$")  # what llhttp would have parsed as a method for serve
 _URL = re.compile(r"^(https?)://([^/?#]+)([^#]*)", re.IGNORECASE)
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(:\d{1,5})?$")
@@ -144,3 +154,14 @@ def _origin_form(uri: str, header: str) -> str:
     if match is None:
         raise BadCheck(f"{header} is not a request target")
     return match.group(3) or "/"
+
+
+def certificate_header(head: RequestHead, dialect: Dialect) -> bytes | None:
+    """The value of ``dialect``'s client certificate header, if the ingress set one. Raises BadCheck."""
+    wanted = CERTIFICATE_HEADER.get(dialect)
+    if wanted is None:
+        return None
+    values = [value for name, value in head.headers if len(name) == len(wanted) and name.lower() == wanted]
+    if len(values) > 1:
+        raise BadCheck(f"the check request has more than one {wanted.decode()} header")
+    return values[0] if values and values[0].strip() else None

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from frontdoor.assembly import build_pipeline
+from frontdoor.access.signin import SignIn
+from frontdoor.assembly import build_pipeline, signin_of
 from frontdoor.authz.decide import LOOPBACK, Checker, chosen_entrypoints
 from frontdoor.contract.models import Timeouts
 from frontdoor.contract.values import ListenAddress
@@ -36,14 +37,16 @@ class AuthzRuntime:
     checker: Checker
     limits: Limits
     timeouts: Timeouts
+    signin: SignIn | None = None  # browser sign-in: the /_frontdoor/ paths an ingress sends here
 
 
 def build_authz_runtime(plan: Plan, settings: Settings, context: StageContext | None = None) -> AuthzRuntime:
     try:
         chosen_entrypoints(plan, settings.entrypoint, settings.path_prefix)  # before any stage is built
+        pipeline = build_pipeline(plan, context)
         checker = Checker(
             plan,
-            build_pipeline(plan, context),
+            pipeline,
             settings.trusted,
             settings.dialect,
             settings.path_prefix,
@@ -57,4 +60,5 @@ def build_authz_runtime(plan: Plan, settings: Settings, context: StageContext | 
         checker,
         Limits(protection.max_header_bytes, 100, protection.max_request_body),
         protection.timeouts,
+        signin_of(pipeline),
     )

@@ -21,7 +21,9 @@ from typing import IO, cast
 
 from frontdoor.authz.answers import allow, answer_status, deny
 from frontdoor.authz.decide import Outcome
+from frontdoor.authz.dialects import has_dialect_headers
 from frontdoor.authz.runtime import AuthzRuntime, Settings, build_authz_runtime
+from frontdoor.authz.signin import sign_in, sign_in_reply
 from frontdoor.contract.models import Timeouts
 from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
@@ -311,7 +313,12 @@ class AuthzConnection(asyncio.Protocol):
         if checker.is_probe(head):
             self._probe(head)
             return
-        result = checker.check(head, self.peer, self.trusted)
+        signin = service.runtime.signin
+        path = head.target.partition("?")[0]
+        if signin is not None and signin.handles(path) and not has_dialect_headers(head):
+            result: Outcome | Awaitable[Outcome] = sign_in(signin, head, self.trusted, service.runtime.plan)
+        else:
+            result = checker.check(head, self.peer, self.trusted)
         if isinstance(result, Outcome):
             self._reply(head, result, started)
             return
@@ -352,7 +359,9 @@ class AuthzConnection(asyncio.Protocol):
         request_id = _request_id(head)
         original = outcome.original
         dialect = original.dialect if original is not None else None
-        if outcome.status == 200:
+        if outcome.answer is not None:  # a sign-in path: the browser's own answer, not a check's
+            data, status = sign_in_reply(outcome, request_id, close, head.method == "HEAD"), outcome.status
+        elif outcome.status == 200:
             data, status = allow(outcome, close), 200
         else:
             status = answer_status(outcome, dialect)

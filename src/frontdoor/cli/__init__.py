@@ -1,9 +1,10 @@
 """The command line: parse arguments, call the library, print. No decisions are made here.
 
 ``main`` is the entry point (``frontdoor = frontdoor.cli:main``); ``parser.py`` is the grammar, and the
-commands are grouped by what they do: ``contract.py`` (check, who, diff, render, schema) and
-``processes.py`` (serve, authz, demo, idp, token). A new command is a function in one of those and a
-sub-parser in ``parser.py`` (with its ``--help`` entry in frontdoor/clihelp.py).
+commands are grouped by what they do: ``contract.py`` (check, who, diff, render, schema),
+``processes.py`` (serve, authz, demo, idp, token) and ``verify.py`` (verify). A new command is a
+function in one of those and a sub-parser in ``parser.py`` (with its ``--help`` entry in
+frontdoor/clihelp.py).
 """
 
 from __future__ import annotations

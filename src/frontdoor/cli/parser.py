@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from frontdoor import __version__
+from frontdoor.buildinfo import build_kind
 from frontdoor.cli.contract import (
     FORMATS,
     RENDER_FORMATS,
@@ -15,6 +16,7 @@ from frontdoor.cli.contract import (
     cmd_who,
 )
 from frontdoor.cli.processes import cmd_authz, cmd_demo, cmd_idp, cmd_serve, cmd_token
+from frontdoor.cli.verify import add_parser as add_verify
 
 STATE_DIR_HELP = (
     "where stops and the audit log are kept, per Edge and environment (default: $FRONTDOOR_STATE_DIR, "
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Production as a contract between teams. `frontdoor COMMAND --help` describes each "
         "command, its exit codes and an example; the README links every doc page.",
     )
-    parser.add_argument("--version", action="version", version=f"frontdoor {__version__}")
+    parser.add_argument("--version", action="version", version=f"frontdoor {__version__} ({build_kind()})")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = commands.add_parser(
@@ -218,7 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("directory", metavar="DIR", help=DIR_HELP)
     render.add_argument("--env", required=True, help=ENV_HELP)
     render.add_argument(
-        "--target", required=True, metavar="TARGET", help="gateway-api, ingress-nginx, traefik or nginx"
+        "--target",
+        required=True,
+        metavar="TARGET",
+        help="gateway-api, ingress-nginx, traefik, nginx, prometheus or grafana",
     )
     render.add_argument(
         "--out", required=True, metavar="OUT", help="directory to write (replaced if rendered)"
@@ -262,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
         "ranges, with a NetworkPolicy that admits only the edge's proxies",
     )
     render.set_defaults(handler=cmd_render)
+
+    add_verify(commands, DIR_HELP)
 
     token = commands.add_parser(
         "token",

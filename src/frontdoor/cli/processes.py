@@ -24,6 +24,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from frontdoor.proxy.workers import run_workers
 
     _gateway_logging()
+    _log_build("serve", args.workers)
     directory = Path(args.directory)
     plan = check_servable(directory, args.env)  # refuse a bad contract once, before any worker starts
     _log_local_split(plan, args.workers)
@@ -62,6 +63,18 @@ def _state_dir(given: str | None) -> Path:
     return state_dir
 
 
+def _log_build(command: str, workers: int) -> None:
+    """The start line: which build serves (compiled or pure Python: a slow build is never a surprise)."""
+    import logging
+
+    from frontdoor import __version__
+    from frontdoor.buildinfo import build_kind
+
+    logging.getLogger("frontdoor.gateway").info(
+        "frontdoor %s %s, %s, %d worker%s", __version__, command, build_kind(), workers, "s" * (workers > 1)
+    )
+
+
 def _log_local_split(plan: Plan, workers: int) -> None:
     """Said once, by the parent: local rate limits are divided among the workers."""
     import logging
@@ -97,6 +110,7 @@ def cmd_authz(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise FrontdoorError(str(exc)) from None
     _gateway_logging()
+    _log_build("authz", args.workers)
     directory = Path(args.directory)
     plan = check_servable(directory, args.env)  # refuse a bad contract once, before any worker starts
     try:
@@ -129,6 +143,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from frontdoor.demo.run import run_demo
 
     _gateway_logging()
+    _log_build("demo", 1)
     return run_demo(
         Path(args.directory),
         args.env,

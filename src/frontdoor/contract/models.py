@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     field_validator,
+    model_validator,
 )
 
 from frontdoor.contract.models_common import (
@@ -33,10 +34,13 @@ from frontdoor.contract.models_edge import (
     AccessLog,
     Admin,
     ApiClient,
+    CertificateMatch,
     CircuitBreaker,
+    ClientAuth,
     EdgeSpec,
     Entrypoint,
     HeaderName,
+    HostCertificate,
     Identity,
     JwtAlgorithm,
     Metrics,
@@ -64,6 +68,7 @@ from frontdoor.contract.models_service import (
     Topic,
 )
 from frontdoor.contract.values import (
+    Host,
     HttpUrl,
     Secret,
     SecretRef,
@@ -97,9 +102,38 @@ def _upstream(value: object) -> object:
     return {"url": value} if isinstance(value, str) else value
 
 
+class UpstreamTls(Strict):
+    """How an https:// upstream is verified, and how the gateway proves itself to it (mutual TLS)."""
+
+    ca: Secret | None = None  # PEM CAs the upstream's certificate must chain to; none: the system's store
+    server_name: Host | None = None  # SNI and the name checked in its certificate; none: the URL's host
+    cert: Secret | None = None  # the gateway's client certificate for this upstream
+    key: Secret | None = None
+
+    @field_validator("server_name")
+    @classmethod
+    def _one_name(cls, name: str | None) -> str | None:
+        if name is not None and "*" in name:
+            raise ValueError("server_name is one name: the one the upstream's certificate must carry")
+        return name
+
+    @model_validator(mode="after")
+    def _pair(self) -> UpstreamTls:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("a client certificate needs both cert and key")
+        return self
+
+
 class Upstream(Strict):
     url: HttpUrl
     weight: Annotated[int, Field(ge=0, le=10000)] = 1
+    tls: UpstreamTls | None = None
+
+    @model_validator(mode="after")
+    def _tls_for_https(self) -> Upstream:
+        if self.tls is not None and self.url.scheme != "https":
+            raise ValueError(f"{self.url}: tls is for https:// upstreams (write https://, or drop tls)")
+        return self
 
     @field_validator("url")
     @classmethod
@@ -210,7 +244,9 @@ __all__ = [
     "Admin",
     "Api",
     "ApiClient",
+    "CertificateMatch",
     "CircuitBreaker",
+    "ClientAuth",
     "Contact",
     "Document",
     "Edge",
@@ -222,6 +258,7 @@ __all__ = [
     "HeaderName",
     "Health",
     "HealthPath",
+    "HostCertificate",
     "Identity",
     "JwtAlgorithm",
     "Load",
@@ -248,6 +285,7 @@ __all__ = [
     "Topic",
     "Tracing",
     "Upstream",
+    "UpstreamTls",
     "WaivableRule",
     "Waiver",
     "Waivers",

@@ -53,6 +53,7 @@ def names_unique(items: tuple[Any, ...], what: str) -> tuple[Any, ...]:
 #: error, which makes the contract invalid
 WaivableRule = Literal[
     "tls-required",
+    "client-auth-missing",
     "identity-missing",
     "identity-insecure",
     "observability-off",

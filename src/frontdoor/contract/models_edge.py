@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from cryptography import x509
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     Field,
     field_validator,
+    model_validator,
 )
 
 from frontdoor.contract.models_common import Name, Strict, Waivers, names_unique, unique
@@ -31,9 +34,39 @@ def _tls_version(value: object) -> object:
     return f"{value:.1f}" if isinstance(value, float) else value
 
 
+class ClientAuth(Strict):
+    """Client certificates (mutual TLS): verified against ``ca``; ``required`` refuses a handshake
+    without one, ``optional`` lets it through (routes for certificate clients then answer 401)."""
+
+    ca: Secret
+    mode: Literal["required", "optional"] = "required"
+
+
+def _sni_host(host: str) -> str:
+    if host == "*":
+        raise ValueError('"*" is every name: that is the default cert and key of tls')
+    return host
+
+
+class HostCertificate(Strict):
+    """A certificate served to clients that ask (SNI) for one of ``hosts``."""
+
+    hosts: Annotated[tuple[Annotated[Host, AfterValidator(_sni_host)], ...], Field(min_length=1)]
+    cert: Secret
+    key: Secret
+
+
 class Tls(Strict):
     cert: Secret
     key: Secret
+    certificates: tuple[HostCertificate, ...] = ()
+    client_auth: ClientAuth | None = None
+
+    @field_validator("certificates")
+    @classmethod
+    def _certificates(cls, certificates: tuple[HostCertificate, ...]) -> tuple[HostCertificate, ...]:
+        unique(tuple(h for c in certificates for h in c.hosts), "certificate host")
+        return certificates
     min_version: Annotated[
         Literal["1.2", "1.3"],
         BeforeValidator(_tls_version, json_schema_input_type=Literal["1.2", "1.3", 1.2, 1.3]),
@@ -122,9 +155,46 @@ class Provider(Strict):
     login: Login | None = None
 
 
+class CertificateMatch(Strict):
+    """Which verified client certificate is this client: a URI in its subjectAltName (a SPIFFE id, say),
+    or its whole subject distinguished name (RFC 4514, as ``openssl x509 -subject -nameopt RFC2253``)."""
+
+    san_uri: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")] | None = None
+    subject: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9.]+=")] | None = None
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, subject: str | None) -> str | None:
+        if subject is not None:
+            try:
+                x509.Name.from_rfc4514_string(subject)
+            except ValueError:
+                raise ValueError(
+                    f"{subject!r} is not a distinguished name such as CN=billing,O=Example"
+                ) from None
+        return subject
+
+    @model_validator(mode="after")
+    def _one(self) -> CertificateMatch:
+        if (self.san_uri is None) == (self.subject is None):
+            raise ValueError("a certificate is matched by san_uri or by subject: give exactly one")
+        return self
+
+
 class ApiClient(Strict):
+    """A machine caller, identified by an API key (``key_sha256``) or by a client certificate."""
+
     name: Name
-    key_sha256: Secret
+    key_sha256: Secret | None = None
+    certificate: CertificateMatch | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ApiClient:
+        if (self.key_sha256 is None) == (self.certificate is None):
+            raise ValueError(
+                f"API client {self.name} is identified by key_sha256 or by certificate: give exactly one"
+            )
+        return self
 
 
 class Identity(Strict):
@@ -140,6 +210,9 @@ class Identity(Strict):
     @field_validator("api_clients")
     @classmethod
     def _clients(cls, clients: tuple[ApiClient, ...]) -> tuple[ApiClient, ...]:
+        matches = tuple(c.certificate for c in clients if c.certificate is not None)
+        unique(tuple(m.san_uri for m in matches if m.san_uri is not None), "certificate san_uri")
+        unique(tuple(m.subject for m in matches if m.subject is not None), "certificate subject")
         return names_unique(clients, "api client")
 
 
@@ -197,6 +270,8 @@ class CircuitBreaker(Strict):
 class Protection(Strict):
     max_request_body: Size = 1024 * 1024
     max_header_bytes: Size = 16 * 1024
+    # HTTP/2 streams one client connection may have open at once (advertised in SETTINGS)
+    max_concurrent_streams: Annotated[int, Field(gt=0, le=1000)] = 100
     timeouts: Timeouts = Timeouts()
     max_inflight_per_service: Annotated[int, Field(gt=0)] | None = None
     retries: Retries = Retries()

@@ -17,6 +17,7 @@ for _kind, _fields in {
     "audiences "
     "algorithms jwks_uri scopes_claim clock_skew_s rate_limits rate_limit ratelimit protection timeouts "
     "timeout retries circuit_breaker max_request_body max_header_bytes max_inflight_per_service "
+    "max_concurrent_streams "
     "observability access_log metrics tracing admin operators cert hsts min_version auth authentication "
     "jwt oidc",
     "Environment": "upstreams upstream secrets production promotes_from weight",

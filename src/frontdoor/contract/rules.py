@@ -12,7 +12,7 @@ from pathlib import Path
 
 from frontdoor.contract.exposure import exposed_services
 from frontdoor.contract.loaded import Contract
-from frontdoor.contract.models import OWNER_ROLE, Edge
+from frontdoor.contract.models import OWNER_ROLE, Edge, Upstream
 from frontdoor.contract.tree import is_regular_file
 from frontdoor.contract.values import SecretRef
 from frontdoor.errors import Finding, Location
@@ -276,8 +276,14 @@ def _edge_secrets(edge: Edge) -> Iterator[tuple[SecretRef, tuple[str | int, ...]
         if entrypoint.tls:
             yield entrypoint.tls.cert, ("spec", "entrypoints", i, "tls", "cert")
             yield entrypoint.tls.key, ("spec", "entrypoints", i, "tls", "key")
+            for c, certificate in enumerate(entrypoint.tls.certificates):
+                yield certificate.cert, ("spec", "entrypoints", i, "tls", "certificates", c, "cert")
+                yield certificate.key, ("spec", "entrypoints", i, "tls", "certificates", c, "key")
+            if entrypoint.tls.client_auth:
+                yield entrypoint.tls.client_auth.ca, ("spec", "entrypoints", i, "tls", "client_auth", "ca")
     for i, client in enumerate(edge.spec.identity.api_clients):
-        yield client.key_sha256, ("spec", "identity", "api_clients", i, "key_sha256")
+        if client.key_sha256 is not None:
+            yield client.key_sha256, ("spec", "identity", "api_clients", i, "key_sha256")
     for i, provider in enumerate(edge.spec.identity.providers):
         if provider.login is not None:
             where = ("spec", "identity", "providers", i, "login")
@@ -288,6 +294,14 @@ def _edge_secrets(edge: Edge) -> Iterator[tuple[SecretRef, tuple[str | int, ...]
         yield edge.spec.admin.token, ("spec", "admin", "token")
     if edge.spec.rate_limits and edge.spec.rate_limits.store == "redis":
         yield SecretRef("secret", "redis-url"), ("spec", "rate_limits", "store")
+
+
+def _upstream_secrets(upstream: Upstream) -> Iterator[tuple[str, SecretRef]]:
+    tls = upstream.tls
+    if tls is not None:
+        for field, ref in (("ca", tls.ca), ("cert", tls.cert), ("key", tls.key)):
+            if ref is not None:
+                yield field, ref
 
 
 def _environment_wiring(contract: Contract) -> Iterator[Finding]:
@@ -317,6 +331,18 @@ def _environment_wiring(contract: Contract) -> Iterator[Finding]:
                     env.owner,
                     related=_loc(contract.locate("Edge", edge.name, *path)),
                 )
+        for service, pool in env.spec.upstreams.items():
+            for u, upstream in enumerate(pool):
+                for field, ref in _upstream_secrets(upstream):
+                    if ref.scheme == "secret" and ref.target not in env.spec.secrets:
+                        yield Finding(
+                            "secret-unresolved",
+                            f"{env_name} does not resolve secret:{ref.target}, which its upstream "
+                            f"{upstream.url} of {service} uses at tls.{field}: add it to spec.secrets as "
+                            "env:VAR or file:/path",
+                            contract.locate("Environment", env_name, "spec", "upstreams", service, u, "tls"),
+                            env.owner,
+                        )
         declared = {c.name for c in edge.spec.identity.api_clients}
         logins = {p.name for p in edge.spec.identity.providers if p.login is not None}
         for service_name in sorted(_services_on(contract, edge)):

@@ -30,6 +30,8 @@ def demo_api_keys(plan: Plan) -> dict[str, str]:
     the variable is set to the hash of ``demo-<client>-key`` (dev only; the key is printed to try)."""
     keys = {}
     for client in plan.edge.spec.identity.api_clients if plan.edge.spec.identity else ():
+        if client.key_sha256 is None:
+            continue  # a certificate client has no key to make up
         try:
             reference = resolve(client.key_sha256, plan.environment_doc)
         except FrontdoorError:

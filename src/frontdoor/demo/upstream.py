@@ -33,6 +33,8 @@ _SEEN_HEADERS = (
     b"x-frontdoor-scopes",
     b"x-frontdoor-client",
     b"x-frontdoor-issuer",
+    b"x-frontdoor-email",
+    b"cookie",  # what of the browser's cookies reached the upstream (the sign-in tests)
     b"forwarded",
 )
 _HEALTH = ("/readyz", "/livez", "/health/ready", "/health/live", "/ready", "/healthz")

@@ -183,6 +183,7 @@ class AccessLog:
         traceparent: bytes,
         client: str,
         method: str,
+        version: str,
         host: str,
         path: str,
         target: str,
@@ -218,6 +219,8 @@ class AccessLog:
                 json_string(client),
                 ',"method":"',
                 method,  # an RFC 9110 token: llhttp refuses anything else
+                '","protocol":"HTTP/',
+                version,  # "1.1", "1.0" or "2" (http/h2head.py)
                 '","host":',
                 json_string(host),
                 ',"path":',

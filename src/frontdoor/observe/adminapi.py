@@ -1,6 +1,7 @@
 """The admin API: what an operator may see and do, answered on the admin listener only.
 
-Open without a token: ``/`` (the dashboard page, which asks for the token), ``/healthz``, ``/readyz``,
+Open without a token: ``/`` (the dashboard page, which asks for the token) with its
+``/dashboard.js`` and ``/dashboard.css``, ``/healthz``, ``/readyz``,
 the Edge's ``metrics.path`` and ``/admin/openapi.json``. Everything else under ``/admin/`` needs
 ``Authorization: Bearer <the Edge's admin token>`` (compared in constant time) and answers 401 without.
 Every write (stop, start, reload) is appended to the audit log with the operator and client address.
@@ -22,7 +23,7 @@ from frontdoor.http.probes import PROBES, probe
 from frontdoor.observe import metrics
 from frontdoor.observe.audit import utc_now
 from frontdoor.observe.control import Operations
-from frontdoor.observe.dashboard import dashboard_html
+from frontdoor.observe.dashboard import ASSETS, CSP, asset
 from frontdoor.observe.openapi import openapi_document
 from frontdoor.observe.traffic import WINDOWS, Stat, summary
 from frontdoor.policy.killswitch import route_key, service_key
@@ -65,7 +66,7 @@ class AdminApi:
     ) -> Reply | Awaitable[Reply]:
         path, _, query = target.partition("?")
         reading = method in ("GET", "HEAD")
-        if path in PROBES or path in ("/", "/admin/openapi.json") or path == self._metrics_path():
+        if path in PROBES or path in ASSETS or path == "/admin/openapi.json" or path == self._metrics_path():
             if not reading:
                 return error(405, "this resource answers GET", (("allow", "GET, HEAD"),))
             return self._open(path)
@@ -89,17 +90,13 @@ class AdminApi:
         answered = probe(path, self.ready())
         if answered is not None:
             return Reply(*answered)
-        if path == "/":
+        if path in ASSETS:
             return Reply(
                 200,
-                dashboard_html(),
-                "text/html; charset=utf-8",
+                asset(path),
+                ASSETS[path][1],
                 (
-                    (
-                        "content-security-policy",
-                        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                        "connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
-                    ),
+                    ("content-security-policy", CSP),
                     ("x-content-type-options", "nosniff"),
                     ("referrer-policy", "no-referrer"),
                 ),
@@ -128,6 +125,7 @@ class AdminApi:
         reads: dict[str, Callable[[dict[str, list[str]]], Reply]] = {
             "/admin/routes": self._routes,
             "/admin/traffic": self._traffic,
+            "/admin/history": self._history,
             "/admin/verdict": self._verdict,
             "/admin/audit": self._audit,
         }
@@ -190,6 +188,9 @@ class AdminApi:
             if key not in known
         ]
         return json_reply(200, {"window_s": window, "workers": merged.workers, "routes": rows})
+
+    def _history(self, _query: dict[str, list[str]]) -> Reply:
+        return json_reply(200, metrics.recorder().history.json())
 
     def _verdict(self, _query: dict[str, list[str]]) -> Reply:
         ops = self.ops

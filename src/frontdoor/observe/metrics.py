@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from frontdoor import __version__
+from frontdoor.observe.history import STEP_S, History
 from frontdoor.observe.traffic import (
     BUCKETS,
     WINDOWS,
@@ -74,6 +75,8 @@ class Recorder:
         self.circuits: Callable[[], dict[tuple[str, str], int]] = dict
         self.snapshot_dir: Path | None = None
         self._last_tick = time.monotonic()
+        self.history = History()  # the deployment's last 15 minutes, sampled every history.STEP_S
+        self._history_due = 0.0
 
     # --- the request path ----------------------------------------------------------------------------
 
@@ -121,6 +124,9 @@ class Recorder:
             window.push(second)
         if self.snapshot_dir is not None:
             self.write_snapshot(self.snapshot_dir)
+        if now >= self._history_due:
+            self._history_due = now + STEP_S
+            self.history.sample(deployment(self.snapshot_dir, self).totals, time.time())
 
     def snapshot(self) -> dict[str, Any]:
         """This process's numbers, the second in progress included."""
@@ -142,6 +148,7 @@ class Recorder:
             "windows": {str(w.seconds): table_json(with_current(w.sum)) for w in self.windows},
             "circuit": [[s, e, v] for (s, e), v in (self.circuit | self.circuits()).items()],
             "protection": [[name, service, n] for (name, service), n in _protection_counters().items()],
+            "signins": [[*key, n] for key, n in _signin_counters().items()],
             "stop_store_failures": [[store, op, n] for (store, op), n in _stop_store_failures().items()],
             "inflight": self.inflight(),
             "events": {
@@ -191,6 +198,12 @@ def _protection_counters() -> dict[tuple[str, str], int]:
     return snapshot()
 
 
+def _signin_counters() -> dict[tuple[str, str, str], int]:
+    from frontdoor.access.signincounts import snapshot
+
+    return snapshot()
+
+
 def _stop_store_failures() -> dict[tuple[str, str], int]:
     from frontdoor.policy.stops import FAILURES
 
@@ -214,6 +227,7 @@ class Merged:
     circuit: dict[tuple[str, str], int] = field(default_factory=dict)
     inflight: dict[str, int] = field(default_factory=dict)
     protection: dict[tuple[str, str], int] = field(default_factory=dict)
+    signins: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (provider, outcome, owner)
     stop_store_failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (store, operation)
     events: dict[str, Any] = field(default_factory=dict)
 
@@ -243,6 +257,9 @@ def merge(snapshots: Iterable[dict[str, Any]]) -> Merged:
         for name, service, count in data.get("protection", ()):
             key = (str(name), str(service))
             merged.protection[key] = merged.protection.get(key, 0) + int(count)
+        for provider, outcome, owner, count in data.get("signins", ()):
+            key3 = (str(provider), str(outcome), str(owner))
+            merged.signins[key3] = merged.signins.get(key3, 0) + int(count)
         for store, operation, count in data.get("stop_store_failures", ()):
             key = (str(store), str(operation))
             merged.stop_store_failures[key] = merged.stop_store_failures.get(key, 0) + int(count)
@@ -259,9 +276,9 @@ def merge(snapshots: Iterable[dict[str, Any]]) -> Merged:
     return merged
 
 
-def deployment(directory: Path | None) -> Merged:
+def deployment(directory: Path | None, own: Recorder | None = None) -> Merged:
     """This process's numbers merged with every other live worker's (written within STALE_S)."""
-    own = _recorder
+    own = own or _recorder
     if directory is None:
         return merge([own.snapshot()])
     pid = os.getpid()
@@ -351,7 +368,10 @@ class MergedCollector:
         inflight = GaugeMetricFamily(
             "frontdoor_inflight_requests", "Requests being answered now", labels=["service"]
         )
-        for service, count in sorted(merged.inflight.items()):
+        # every service that has answered a request, at 0 when idle: a series that vanished between
+        # requests would leave a graph with gaps and an alert on it without data
+        busy = {key[2]: 0 for key in merged.totals if key[2]} | merged.inflight
+        for service, count in sorted(busy.items()):
             inflight.add_metric([service], count)
         protection = CounterMetricFamily(
             "frontdoor_protection_events",
@@ -360,6 +380,13 @@ class MergedCollector:
         )
         for (name, service), count in sorted(merged.protection.items()):
             protection.add_metric([name, service], count)
+        signins = CounterMetricFamily(
+            "frontdoor_signins",
+            "Browser sign-in steps by provider and outcome: started, signed-in, signed-out, or why it failed",
+            labels=["provider", "outcome", "owner"],
+        )
+        for (provider, outcome, owner), count in sorted(merged.signins.items()):
+            signins.add_metric([provider, outcome, owner], count)
         events = merged.events
         reloads = CounterMetricFamily(
             "frontdoor_contract_reloads",
@@ -393,7 +420,7 @@ class MergedCollector:
         workers.add_metric([], merged.workers)
         build = InfoMetricFamily("frontdoor_build", "The gateway's version")
         build.add_metric([], {"version": __version__, "python": platform.python_version()})
-        yield from (circuit, inflight, protection, reloads, contract, loaded, stopped, failures)
+        yield from (circuit, inflight, protection, signins, reloads, contract, loaded, stopped, failures)
         yield from (workers, build)
 
 

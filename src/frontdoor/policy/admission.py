@@ -16,6 +16,7 @@ from frontdoor.http.fields import Field
 from frontdoor.http.h1 import RequestHead
 from frontdoor.networks import Network, within
 from frontdoor.plan import PlannedRoute
+from frontdoor.policy.clientcert import ClientCertificate
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class Admission:
     __slots__ = (
         "_client",
         "api_client",
+        "certificate",
         "finishers",
         "head",
         "issuer",
@@ -66,6 +68,7 @@ class Admission:
         trusted_proxies: tuple[Network, ...],
         now: float,
         seen: object | None = None,
+        certificate: ClientCertificate | None = None,
     ) -> None:
         self.head = head
         self.route = route
@@ -78,6 +81,8 @@ class Admission:
         # the connection's memory for the access stage (access/tokens.py's SeenToken), when there is one
         # connection to one client: opaque here, so that deciding does not depend on how a token is checked
         self.seen = seen
+        # the client certificate the TLS layer verified (serve's handshake, or the ingress's for authz)
+        self.certificate = certificate
         # set by the process when it knows them: whether the client came over TLS (a cookie the gateway
         # sets is then Secure), and the original target with its query (where sign-in returns to)
         self.secure = False

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 EJECT_BASE_S = 2.0
 EJECT_MAX_S = 60.0
+EJECT_DOUBLINGS_MAX = 5  # 2 s * 2**5 is past EJECT_MAX_S already
 
 
 @dataclass(slots=True, eq=False)
@@ -68,7 +69,10 @@ class Balancer:
     @staticmethod
     def failed(endpoint: Endpoint, now: float) -> None:
         endpoint.consecutive_failures += 1
-        backoff = min(EJECT_MAX_S, EJECT_BASE_S * 2 ** (endpoint.consecutive_failures - 1))
+        # the exponent capped: a dead endpoint tried in panic mode fails thousands of times in a row, and
+        # 2.0 * 2**1024 overflows a float (found by make soak: every such failure then raised)
+        doublings = min(endpoint.consecutive_failures - 1, EJECT_DOUBLINGS_MAX)
+        backoff = min(EJECT_MAX_S, EJECT_BASE_S * 2**doublings)
         endpoint.ejected_until = now + backoff
 
     @staticmethod

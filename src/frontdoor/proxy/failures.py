@@ -28,6 +28,11 @@ class Failure(enum.Enum):
         "the upstream could not be reached (the connection attempt was cancelled)",
         "error",
     )
+    UPSTREAM_TLS = (
+        502,
+        "the upstream could not be reached (its TLS certificate did not verify, or the handshake failed)",
+        "error",
+    )
     READ_TIMEOUT = (504, "the upstream did not answer in time", "timeout")
     NO_RESPONSE = (502, "the upstream closed the connection without a response", "error")
 

@@ -9,7 +9,6 @@ import logging
 
 from frontdoor.policy.balancing import Endpoint
 from frontdoor.proxy.runtime import Runtime
-from frontdoor.proxy.upstream import upstream_tls
 
 log = logging.getLogger("frontdoor.health")
 FAILURES_TO_EJECT = 2
@@ -55,9 +54,12 @@ class HealthChecker:
 
     async def probe(self, endpoint: Endpoint, path: str) -> bool:
         try:
-            tls = upstream_tls() if endpoint.scheme == "https" else None
+            pool = self.runtime.pools.get(id(endpoint))  # verified as requests are (proxy/upstreamtls.py)
+            tls = pool.tls if pool is not None else None
+            name = pool.server_name if pool is not None and tls is not None else None
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(endpoint.host, endpoint.port, ssl=tls), self.timeout
+                asyncio.open_connection(endpoint.host, endpoint.port, ssl=tls, server_hostname=name),
+                self.timeout,
             )
         except (OSError, TimeoutError):
             return False

@@ -6,12 +6,14 @@ A reload builds a new Runtime and swaps it in; a request keeps the Runtime it st
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Final
 
-from frontdoor.assembly import build_pipeline
-from frontdoor.contract.models import Retries, Timeouts
+from frontdoor.access.signin import SignIn
+from frontdoor.assembly import build_pipeline, signin_of
+from frontdoor.contract.models import Retries, Timeouts, UpstreamTls
 from frontdoor.contract.values import ListenAddress
 from frontdoor.http.h1 import Limits
 from frontdoor.http.messages import HSTS
@@ -25,6 +27,7 @@ from frontdoor.policy.routing import Router
 from frontdoor.protection.counters import RETRY_BUDGET_EXHAUSTED, count
 from frontdoor.protection.retrybudget import RetryBudget
 from frontdoor.proxy.upstream import Pool
+from frontdoor.proxy.upstreamtls import upstream_context
 
 IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
@@ -41,6 +44,8 @@ class Listener:
     trusted: tuple[Network, ...]
     #: the Edge's tracing.propagate, as a tracer chosen once (tracing.TRACERS)
     trace: Tracer = traceparent_line
+    #: the entrypoints ask for client certificates (tls.client_auth): each connection reads its own
+    client_certificates: bool = False
     address_text: str = field(init=False)  # str(address), once
 
     def __post_init__(self) -> None:
@@ -64,6 +69,7 @@ class Runtime:
     balancers: dict[str, Balancer]
     pools: dict[int, Pool] = field(default_factory=dict)  # by id(endpoint)
     pipeline: Pipeline = field(default_factory=lambda: Pipeline(()))
+    signin: SignIn | None = None  # browser sign-in: /_frontdoor/ paths; own cookies kept from upstreams
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
     retries: Retries = field(default_factory=Retries)
@@ -108,21 +114,38 @@ def build_runtime(
         hsts = b"strict-transport-security: %s\r\n" % HSTS.encode("ascii") if tls and tls.hsts else b""
         trusted = tuple(n for e in entrypoints for n in e.trusted_proxies)
         listeners[address] = Listener(
-            address, entrypoints, Router(entrypoints), "https" if tls else "http", hsts, trusted, trace
+            address,
+            entrypoints,
+            Router(entrypoints),
+            "https" if tls else "http",
+            hsts,
+            trusted,
+            trace,
+            client_certificates=bool(tls and tls.client_auth),
         )
     balancers = {}
     pools = {}
+    contexts: dict[UpstreamTls, ssl.SSLContext] = {}  # one per distinct tls block
     for service, upstreams in plan.upstreams.items():
         endpoints = [Endpoint(u.url.host, u.url.port, u.weight, u.url.scheme) for u in upstreams]
         balancers[service] = Balancer(endpoints)
-        for endpoint in endpoints:
-            pools[id(endpoint)] = Pool(endpoint, protection.timeouts.connect, loop)
+        for endpoint, upstream in zip(endpoints, upstreams, strict=True):
+            wanted = upstream.tls
+            client_tls = None
+            if wanted is not None:
+                client_tls = contexts.get(wanted)
+                if client_tls is None:
+                    client_tls = contexts[wanted] = upstream_context(wanted, plan.environment_doc)
+            server_name = wanted.server_name if wanted is not None else None
+            pools[id(endpoint)] = Pool(endpoint, protection.timeouts.connect, loop, client_tls, server_name)
+    pipeline = build_pipeline(plan, context)
     return Runtime(
         plan=plan,
         listeners=listeners,
         balancers=balancers,
         pools=pools,
-        pipeline=build_pipeline(plan, context),
+        pipeline=pipeline,
+        signin=signin_of(pipeline),
         limits=Limits(protection.max_header_bytes, 100, protection.max_request_body),
         timeouts=protection.timeouts,
         retries=protection.retries,

@@ -31,6 +31,7 @@ from frontdoor.policy.killswitch import route_id
 from frontdoor.protection.shedding import GuardStage
 from frontdoor.proxy.downstream import Downstream
 from frontdoor.proxy.exchange import Exchange
+from frontdoor.proxy.h2connection import AlpnSwitch, ClientH2
 from frontdoor.proxy.health import HealthChecker
 from frontdoor.proxy.runtime import Runtime, build_runtime
 from frontdoor.proxy.tls import server_context
@@ -64,6 +65,8 @@ class Gateway:
         self.reuse_port = False
         self.health = HealthChecker(runtime, health_interval, loop)
         self.connections: set[Downstream] = set()
+        # HTTP/2 client connections (their streams' Downstreams are in ``connections``): told at a drain
+        self.h2_connections: set[ClientH2] = set()
         # per route (by id, the object kept so that an id is never reused while it is here): the access
         # log's JSON for it and its metric labels; per endpoint its JSON. Emptied at each reload.
         self._route_info: dict[int, tuple[PlannedRoute, str, RouteKey]] = {}
@@ -158,6 +161,7 @@ class Gateway:
             request.traceparent,
             client,
             head.method,
+            head.version,
             head.host,
             path,
             head.target,
@@ -196,7 +200,9 @@ class Gateway:
         for address, listener in self.runtime.listeners.items():
             tls = listener.entrypoints[0].tls
             context = server_context(tls, self.runtime.plan) if tls else None
-            server = await self._listen(address, functools.partial(Downstream, self, listener), context)
+            # TLS: HTTP/2 or HTTP/1.1, as the client chose by ALPN; plain: HTTP/1.1 only (no h2c)
+            protocol = AlpnSwitch if context is not None else Downstream
+            server = await self._listen(address, functools.partial(protocol, self, listener), context)
             self.servers.append(server)
             log.info("listening on %s (%s)", address, ", ".join(e.name for e in listener.entrypoints))
         admin = self.runtime.plan.edge.spec.admin
@@ -238,6 +244,12 @@ class Gateway:
             or runtime.plan.edge.spec.admin != old.plan.edge.spec.admin
         ):
             log.warning("listen addresses changed: they take effect at the next restart")
+        if [e.tls for e in runtime.plan.entrypoints] != [e.tls for e in old.plan.entrypoints]:
+            # the listeners' TLS contexts are built at start (certificate files are watched, not this)
+            log.warning(
+                "entrypoint tls settings changed (min_version, certificates, client_auth): they take "
+                "effect at the next restart"
+            )
         self.runtime = runtime
         self.access_log.configure(runtime.plan.edge.spec.observability)
         self._route_info = {}
@@ -259,6 +271,8 @@ class Gateway:
             server.close()
         for connection in list(self.connections):
             connection.shutdown()
+        for client in list(self.h2_connections):
+            client.shutdown()
         end = self.loop.time() + deadline
         while self.connections and self.loop.time() < end:
             await asyncio.sleep(0.05)

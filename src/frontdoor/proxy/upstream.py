@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import ssl
 from collections.abc import Callable, Sequence
 from typing import Final, Protocol, cast
@@ -12,14 +11,9 @@ from frontdoor.http.errors import ProtocolError
 from frontdoor.http.response import BodyMode, ResponseReader, ResponseSink
 from frontdoor.policy.balancing import Endpoint
 from frontdoor.proxy.failures import Failure, Lost
+from frontdoor.proxy.upstreamtls import system_context
 
 MAX_IDLE_PER_ENDPOINT: Final = 64
-
-
-@functools.cache
-def upstream_tls() -> ssl.SSLContext:
-    """For https:// upstreams: the system's trust store, certificate and host name verified."""
-    return ssl.create_default_context()
 
 
 class UpstreamSink(ResponseSink, Protocol):
@@ -72,6 +66,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.tunnel = False
         self.closed = False
         self.used = False  # served a request before: a failure on it may be a stale keep-alive
+        self.paused = False  # reading paused because the client's side was full
 
     # --- driven by the exchange ----------------------------------------------------------------------
 
@@ -99,10 +94,12 @@ class UpstreamConnection(asyncio.Protocol):
 
     def pause_reading(self) -> None:
         if self.transport is not None and not self.closed:
+            self.paused = True
             self.transport.pause_reading()
 
     def resume_reading(self) -> None:
         if self.transport is not None and not self.closed:
+            self.paused = False
             self.transport.resume_reading()
 
     # --- asyncio callbacks ---------------------------------------------------------------------------
@@ -166,10 +163,20 @@ ConnectCallback = Callable[[UpstreamConnection | None, Failure | None], None]
 class Pool:
     """Idle keep-alive connections to one endpoint, and new ones made with a connect timeout."""
 
-    def __init__(self, endpoint: Endpoint, connect_timeout: float, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        connect_timeout: float,
+        loop: asyncio.AbstractEventLoop,
+        tls: ssl.SSLContext | None = None,
+        server_name: str | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self.connect_timeout = connect_timeout
         self.loop = loop
+        # https: the upstream's context (proxy/upstreamtls.py), and the name sent and verified
+        self.tls = tls if tls is not None or endpoint.scheme != "https" else system_context()
+        self.server_name = server_name or endpoint.host
         self.idle: list[UpstreamConnection] = []
         self.closed = False
 
@@ -195,14 +202,17 @@ class Pool:
 
     async def _connect(self) -> UpstreamConnection:
         endpoint = self.endpoint
-        tls = upstream_tls() if endpoint.scheme == "https" else None
+        tls = self.tls
+        # the handshake is inside the connect timeout too: a peer that accepts and never answers the
+        # ClientHello fails the attempt in time, never holds the request
         _, protocol = await asyncio.wait_for(
             self.loop.create_connection(
                 lambda: UpstreamConnection(self),
                 endpoint.host,
                 endpoint.port,
                 ssl=tls,
-                server_hostname=endpoint.host if tls else None,
+                server_hostname=self.server_name if tls else None,
+                ssl_handshake_timeout=self.connect_timeout if tls else None,
             ),
             self.connect_timeout,
         )
@@ -217,12 +227,19 @@ class Pool:
             callback(done.result(), None)
         elif isinstance(error, TimeoutError):
             callback(None, Failure.CONNECT_TIMEOUT)
+        elif isinstance(error, ssl.SSLError):  # the certificate did not verify, or the handshake failed
+            callback(None, Failure.UPSTREAM_TLS)
         else:
             callback(None, Failure.CONNECT_FAILED)
 
     def release(self, connection: UpstreamConnection) -> None:
         connection.detach()
         connection.used = True
+        if connection.paused:
+            # paused by the client of the response it just completed (its socket filled while the last
+            # bytes were written): the resume would go to that client's next exchange, not to this
+            # connection, whose next response would then never be read
+            connection.resume_reading()
         if connection.closed or self.closed or len(self.idle) >= MAX_IDLE_PER_ENDPOINT:
             connection.abort()
             return

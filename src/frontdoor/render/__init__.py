@@ -16,9 +16,11 @@ from frontdoor.contract.load import Contract
 from frontdoor.plan import compile_plan
 from frontdoor.render.context import AUTH_EXTERNAL, AUTH_NATIVE, RenderError, RenderOptions, Site
 from frontdoor.render.gateway_api import GatewayApiTarget
+from frontdoor.render.grafana import render_grafana
 from frontdoor.render.ingress_nginx import IngressNginxTarget
 from frontdoor.render.kubernetes import Files, render_kubernetes
 from frontdoor.render.nginx_conf import render_nginx
+from frontdoor.render.prometheus import render_prometheus
 from frontdoor.render.traefik import TraefikTarget
 
 _MARKER = ".frontdoor-rendered"  # a directory with it was rendered, and may be replaced
@@ -35,6 +37,8 @@ TARGETS: dict[str, Callable[[Site], Files]] = {
     "ingress-nginx": _kubernetes(IngressNginxTarget()),
     "traefik": _kubernetes(TraefikTarget()),
     "nginx": render_nginx,
+    "prometheus": render_prometheus,
+    "grafana": render_grafana,
 }
 
 

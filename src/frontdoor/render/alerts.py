@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from frontdoor.policy.killswitch import route_id
 from frontdoor.render.context import RenderError, Site
 from frontdoor.render.labels import labels, obj
 from frontdoor.render.naming import dns_label
@@ -35,12 +36,22 @@ class SloMetrics:
     errors: str  # the same counter restricted to 5xx
     latency_bucket: str  # a histogram's _bucket series, with an ``le`` label
     latency_unit: float  # the histogram's unit in seconds (0.001 for milliseconds)
+    # one concrete series of each kind, exactly as the edge exports it, so that generated unit tests
+    # (alert_tests.py) feed the rules what the real edge would: a selector that matches nothing real
+    # would make an alert that never fires, and only a test with real label values shows it
+    sample_ok: str  # selected by ``requests``, not by ``errors``: the successful requests
+    sample_error: str  # selected by ``errors`` (and ``requests``, unless total_counts_errors)
+    sample_bucket: str  # selected by ``latency_bucket``, without its ``le``
+    #: the ok series counts every request, errors included (Envoy's rq_total beside its rq_xx)
+    total_counts_errors: bool = False
 
 
-_BURN = (("page", 14.4, "1h", "5m", "critical"), ("ticket", 6.0, "6h", "30m", "warning"))
+#: (name, budget burn factor, long window, short window, severity): the SRE workbook's two alerts
+BURN = (("page", 14.4, "1h", "5m", "critical"), ("ticket", 6.0, "6h", "30m", "warning"))
 
 
-def _ratio(metrics: SloMetrics, window: str) -> str:
+def error_ratio(metrics: SloMetrics, window: str) -> str:
+    """The share of requests that failed over ``window``, 0 when none did (and when there were none)."""
     return (
         f"(sum(rate({metrics.errors}[{window}])) or vector(0))"
         f" / clamp_min(sum(rate({metrics.requests}[{window}])), 1e-9)"
@@ -48,6 +59,22 @@ def _ratio(metrics: SloMetrics, window: str) -> str:
 
 
 def prometheus_rule(site: Site, service: str, metrics: SloMetrics) -> dict[str, Any] | None:
+    """The service's SLO alerts as a Prometheus Operator PrometheusRule, or None without an ``slo``."""
+    group = rule_group(site, service, metrics)
+    if group is None:
+        return None
+    owner = site.plan.service_owners[service]
+    return obj(
+        "monitoring.coreos.com/v1",
+        "PrometheusRule",
+        site.names.name("PrometheusRule", service, "slo"),
+        labels(site.environment, owner, service),
+        {"groups": [group]},
+    )
+
+
+def rule_group(site: Site, service: str, metrics: SloMetrics) -> dict[str, Any] | None:
+    """The service's SLO alerts as one Prometheus rule group, or None without an ``slo``."""
     slo = site.service(service).spec.slo
     if slo is None or (slo.availability is None and slo.latency_p99_ms is None):
         return None
@@ -60,13 +87,13 @@ def prometheus_rule(site: Site, service: str, metrics: SloMetrics) -> dict[str, 
     rules: list[dict[str, Any]] = []
     if slo.availability is not None:
         budget = round(1 - slo.availability / 100, 10)
-        for kind, factor, long, short, severity in _BURN:
+        for kind, factor, long, short, severity in BURN:
             threshold = f"{factor} * {budget:g}"
             rules.append(
                 {
-                    "alert": f"{_camel(service)}ErrorBudgetBurn{kind.title()}",
-                    "expr": f"({_ratio(metrics, long)}) > ({threshold})\nand\n"
-                    f"({_ratio(metrics, short)}) > ({threshold})",
+                    "alert": burn_alert(service, kind),
+                    "expr": f"({error_ratio(metrics, long)}) > ({threshold})\nand\n"
+                    f"({error_ratio(metrics, short)}) > ({threshold})",
                     "for": "2m",
                     "labels": base | {"severity": severity, "slo": "availability"},
                     "annotations": annotations
@@ -94,13 +121,41 @@ def prometheus_rule(site: Site, service: str, metrics: SloMetrics) -> dict[str, 
                 },
             }
         )
-    return obj(
-        "monitoring.coreos.com/v1",
-        "PrometheusRule",
-        site.names.name("PrometheusRule", service, "slo"),
-        labels(site.environment, owner, service),
-        {"groups": [{"name": f"frontdoor.{service}.slo", "rules": rules}]},
+    return {"name": f"frontdoor.{service}.slo", "rules": rules}
+
+
+def frontdoor_metrics(site: Site, service: str) -> SloMetrics:
+    """The series of ``frontdoor serve`` itself (observe/metrics.py), for the edge that is serve."""
+    assert _LABEL.match(service), service  # a DNS label: nothing to escape in PromQL
+    route = next(r for e in site.plan.entrypoints for r in e.routes if r.service == service)
+    owner = site.plan.service_owners[service]
+    selector = f'service="{service}"'
+    # the labels serve puts on a request of this route (metrics.MergedCollector)
+    path = _escape(str(route.path))
+    example = f'route="{route_id(route)}",path="{path}",service="{service}",owner="{owner}"'
+    return SloMetrics(
+        requests=f"frontdoor_requests_total{{{selector}}}",
+        errors=f'frontdoor_requests_total{{{selector},code="5xx"}}',
+        latency_bucket=f"frontdoor_request_duration_seconds_bucket{{{selector}}}",
+        latency_unit=1.0,
+        sample_ok=f'frontdoor_requests_total{{{example},method="GET",code="2xx"}}',
+        sample_error=f'frontdoor_requests_total{{{example},method="GET",code="5xx"}}',
+        sample_bucket=f"frontdoor_request_duration_seconds_bucket{{{example}}}",
     )
+
+
+def _escape(value: str) -> str:
+    """A PromQL / series-notation string's content: a path pattern may hold a quote or a backslash."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def first_name(objects: list[dict[str, Any]], kind: str) -> str:
+    """The first name ``names_of`` lists: a concrete object for a sample series."""
+    return names_of(objects, kind)[1:-1].split("|")[0]
+
+
+def burn_alert(service: str, kind: str) -> str:
+    return f"{_camel(service)}ErrorBudgetBurn{kind.title()}"
 
 
 def _camel(name: str) -> str:

@@ -27,6 +27,8 @@ PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fd00::/8")
 
 #: nginx ``auth_request``: the original request line (the Host is set too: routes are chosen by it)
 NGINX_REQUEST_HEADERS = {"X-Original-URI": "$request_uri", "X-Original-Method": "$request_method"}
+#: nginx: the client certificate nginx verified ($ssl_client_escaped_cert), for certificate API clients
+NGINX_CERTIFICATE_HEADER = "Ssl-Client-Cert"
 
 #: what Envoy must pass on to the check besides Authorization, which it always sends
 ENVOY_REQUEST_HEADERS = ("authorization", "x-api-key", "x-forwarded-for", "x-request-id")

@@ -68,6 +68,8 @@ def _secret_inputs(site: Site) -> tuple[list[dict[str, Any]], list[tuple[str, st
     edge = site.plan.edge.spec
     for client in edge.identity.api_clients:
         ref = client.key_sha256
+        if ref is None:
+            continue  # a certificate client: the ingress verifies it, authz reads no secret for it
         key = ref.target if ref.scheme != "file" else _KEY_INVALID.sub("_", ref.target.strip("/"))
         wanted[key] = site.resolve(ref)
     if edge.rate_limits is not None and edge.rate_limits.store == "redis":

@@ -55,6 +55,11 @@ class Site:
     def platform_team(self) -> str:
         return self.plan.platform_team
 
+    def sign_in_providers(self) -> list[str]:
+        """The providers some exposed route signs browsers in with (``access.login``), sorted: their
+        /_frontdoor/ paths go to the authz, which keeps the sessions (docs/access.md)."""
+        return sorted({r.access.login for _, r in self.plan.routes() if r.access.login})
+
     def exposed_services(self) -> list[str]:
         """Every service some entrypoint exposes, sorted: these get routes, policies and alerts."""
         return sorted({name for e in self.plan.entrypoints for name in e.services})

@@ -27,7 +27,7 @@ from frontdoor.contract.models import AccessRule, Provider
 from frontdoor.http.messages import HSTS
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 from frontdoor.render import authz_api, tls
-from frontdoor.render.alerts import SloMetrics, names_of
+from frontdoor.render.alerts import SloMetrics, first_name, names_of
 from frontdoor.render.backends import backends
 from frontdoor.render.common import (
     cert_manager_annotations,
@@ -279,11 +279,17 @@ class GatewayApiTarget:
         # Envoy names a route's upstream cluster httproute/<namespace>/<route>/rule/<n>
         routes = names_of(objects, "HTTPRoute")
         cluster = f'envoy_cluster_name=~"httproute/{site.options.namespace}/{routes}/rule/[0-9]+"'
+        first = first_name(objects, "HTTPRoute")
+        example = f'envoy_cluster_name="httproute/{site.options.namespace}/{first}/rule/0"'
         return SloMetrics(
             requests=f"envoy_cluster_upstream_rq_total{{{cluster}}}",
             errors=f'envoy_cluster_upstream_rq_xx{{{cluster},envoy_response_code_class="5"}}',
             latency_bucket=f"envoy_cluster_upstream_rq_time_bucket{{{cluster}}}",
             latency_unit=0.001,
+            sample_ok=f"envoy_cluster_upstream_rq_total{{{example}}}",
+            sample_error=f'envoy_cluster_upstream_rq_xx{{{example},envoy_response_code_class="5"}}',
+            sample_bucket=f"envoy_cluster_upstream_rq_time_bucket{{{example}}}",
+            total_counts_errors=True,
         )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from frontdoor.plan import PlannedRoute
 from frontdoor.policy.routing import RouteTable
 from frontdoor.render import authz_api, tls
-from frontdoor.render.alerts import SloMetrics, names_of
+from frontdoor.render.alerts import SloMetrics, first_name, names_of
 from frontdoor.render.backends import Backend, backends, pooled_backend
 from frontdoor.render.common import cert_manager_annotations, tls_secret_name
 from frontdoor.render.context import RenderError, Site
@@ -157,11 +157,15 @@ class IngressNginxTarget:
     def slo_metrics(self, site: Site, objects: list[dict[str, Any]]) -> SloMetrics:
         ingresses = names_of(objects, "Ingress")
         selector = f'exported_namespace="{site.options.namespace}",ingress=~"{ingresses}"'
+        example = f'exported_namespace="{site.options.namespace}",ingress="{first_name(objects, "Ingress")}"'
         return SloMetrics(
             requests=f"nginx_ingress_controller_requests{{{selector}}}",
             errors=f'nginx_ingress_controller_requests{{{selector},status=~"5.."}}',
             latency_bucket=f"nginx_ingress_controller_request_duration_seconds_bucket{{{selector}}}",
             latency_unit=1.0,
+            sample_ok=f'nginx_ingress_controller_requests{{{example},method="GET",status="200"}}',
+            sample_error=f'nginx_ingress_controller_requests{{{example},method="GET",status="503"}}',
+            sample_bucket=f'nginx_ingress_controller_request_duration_seconds_bucket{{{example},method="GET",status="200"}}',
         )
 
 

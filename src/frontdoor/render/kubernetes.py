@@ -5,6 +5,7 @@ frontdoor-authz.yaml       the authz service: ConfigMap, Deployment, Service, PD
 edge.yaml                  the target's edge-wide objects (Gateways, shared Middlewares), if any
 services/<service>.yaml    backends, routing, policies, NetworkPolicy and PrometheusRule of one service
 events.yaml                Strimzi topics and users, when any service declares events
+grafana-dashboards.yaml    a dashboard per team and the edge's overview, as Grafana sidecar ConfigMaps
 alertmanager/<team>.yaml   the Alertmanager route and receiver of each team that owns alerts
 """
 
@@ -17,7 +18,9 @@ from frontdoor.render.alerts import SloMetrics, alertmanager_routes, prometheus_
 from frontdoor.render.authz_k8s import authz_objects
 from frontdoor.render.context import Site
 from frontdoor.render.events import event_objects
+from frontdoor.render.grafana import config_maps
 from frontdoor.render.netpol import EdgePods, network_policy
+from frontdoor.render.unexpressed import refuse_unexpressed
 
 Files = dict[str, str]
 
@@ -36,6 +39,7 @@ class KubernetesTarget(Protocol):
 
 
 def render_kubernetes(site: Site, target: KubernetesTarget) -> Files:
+    refuse_unexpressed(site, target.name)
     edge = target.edge_pods
     if site.options.edge_namespace:
         edge = EdgePods(site.options.edge_namespace, edge.pod_labels)
@@ -44,10 +48,12 @@ def render_kubernetes(site: Site, target: KubernetesTarget) -> Files:
     if edge_objects:
         files["edge.yaml"] = yamlout.dump_all(edge_objects)
     alerted: list[str] = []
+    metrics: dict[str, SloMetrics] = {}
     for service in site.exposed_services():
         objects = target.service_objects(site, service)
         objects.append(network_policy(site, service, edge))
-        rule = prometheus_rule(site, service, target.slo_metrics(site, objects))
+        metrics[service] = target.slo_metrics(site, objects)
+        rule = prometheus_rule(site, service, metrics[service])
         if rule is not None:
             objects.append(rule)
             alerted.append(site.plan.service_owners[service])
@@ -55,6 +61,7 @@ def render_kubernetes(site: Site, target: KubernetesTarget) -> Files:
     events = event_objects(site)
     if events:
         files["events.yaml"] = yamlout.dump_all(events)
+    files["grafana-dashboards.yaml"] = yamlout.dump_all(config_maps(site, metrics.__getitem__))
     resources = sorted(files)
     for team, snippet in alertmanager_routes(site, alerted).items():
         files[f"alertmanager/{team}.yaml"] = yamlout.dump(snippet)

@@ -24,11 +24,13 @@ import math
 from urllib.parse import urlsplit
 
 from frontdoor.contract.models import AccessRule, Tls
+from frontdoor.contract.values import SecretRef
 from frontdoor.http.messages import HSTS, phrase
 from frontdoor.plan import PlannedEntrypoint
 from frontdoor.render import authz_api
 from frontdoor.render.context import RenderError, Site
 from frontdoor.render.nginx_log import access_log_lines
+from frontdoor.render.unexpressed import refuse_unexpressed
 from frontdoor.tlspolicy import policy as tls_policy
 
 AUTHZ_LOCATION = "/_frontdoor/authz"  # internal: a client asking for it gets 404
@@ -37,12 +39,17 @@ UNAUTHORIZED_LOCATION = "@frontdoor_unauthorized"
 ERROR_LOCATION = "/_frontdoor/error"  # internal: nginx's own errors, answered as serve answers them
 #: what a denial may carry besides its kind, for the status it is turned back into
 _DENY_HEADERS = (authz_api.DENY_HEADER, "Allow", "Retry-After", "WWW-Authenticate")
+#: what an allow carries for the client (protection/headers.py): serve adds them to the admitted response
+_ALLOW_HEADERS = ("RateLimit", "RateLimit-Policy")
 AUTHZ_UPSTREAM = "frontdoor_authz"
 #: the upstream and path the authz chose, read from its answer
 SERVICE_VARIABLE = "$fd_service"
 PATH_VARIABLE = "$fd_path"
 UPSTREAM_VARIABLE = "$fd_upstream"
 BODY_VARIABLE = "$fd_body"
+#: browser sign-in (docs/access.md): the paths the authz answers itself, and what its answers carry
+SIGN_IN_PATHS = ("/_frontdoor/start", "/_frontdoor/callback", "/_frontdoor/logout")
+SIGN_IN_HEADERS = ("Location", "Set-Cookie")
 
 
 def _time(seconds: float) -> str:
@@ -129,6 +136,7 @@ def render_nginx(site: Site) -> dict[str, str]:
     conf.line(f"server {_address(authz.hostname, authz.port)};")
     conf.line("keepalive 16;")
     conf.close()
+    refuse_unexpressed(site, "nginx")
     schemes: dict[str, str] = {}
     services = site.exposed_services()
     for service in services:
@@ -173,21 +181,53 @@ def render_nginx(site: Site) -> dict[str, str]:
 def _listen(entrypoint: PlannedEntrypoint, default: bool) -> str:
     return (
         f"listen {entrypoint.listen}"
-        + (" ssl" if entrypoint.tls else "")
+        # HTTP/2 to clients on TLS, as serve offers it (ALPN h2); the "listen ... http2" form works on
+        # the nginx of every supported distribution (1.25.1 adds "http2 on" and warns, still serving it)
+        + (" ssl http2" if entrypoint.tls else "")
         + (" default_server" if default else "")
         + ";"
     )
 
 
-def _tls(site: Site, conf: _Conf, tls: Tls) -> None:
-    for directive, reference in (("ssl_certificate", tls.cert), ("ssl_certificate_key", tls.key)):
-        resolved = site.resolve(reference)
-        if resolved.scheme != "file":
-            raise RenderError(
-                f"{reference}: nginx reads TLS certificates and keys from files; map it to file:/path "
-                f"in environment {site.environment}"
-            )
-        conf.line(f"{directive} {resolved.target};")
+def _file(site: Site, reference: SecretRef, what: str) -> str:
+    resolved = site.resolve(reference)
+    if resolved.scheme != "file":
+        raise RenderError(
+            f"{reference}: nginx reads {what} from files; map it to file:/path "
+            f"in environment {site.environment}"
+        )
+    return resolved.target
+
+
+def _certificate_maps(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint) -> None:
+    """With ``tls.certificates``, the certificate and key files by the server name the client asked
+    for (SNI): an http-level ``map`` each, read by ``ssl_certificate`` with a variable (nginx 1.15.9)."""
+    tls = entrypoint.tls
+    if tls is None or not tls.certificates:
+        return
+    for what, default, of in (("cert", tls.cert, "cert"), ("key", tls.key, "key")):
+        conf.open(f"map $ssl_server_name {_sni_variable(entrypoint, what)}")
+        conf.line("hostnames;")  # "*.example.com" matches any subdomain, as serve chooses
+        conf.line(f"default {_file(site, default, 'TLS certificates and keys')};")
+        for certificate in tls.certificates:
+            path = _file(site, getattr(certificate, of), "TLS certificates and keys")
+            for host in certificate.hosts:
+                conf.line(f"{host} {path};")
+        conf.close()
+    conf.line("")
+
+
+def _sni_variable(entrypoint: PlannedEntrypoint, what: str) -> str:
+    return f"$fd_tls_{what}_{entrypoint.name.replace('-', '_')}"
+
+
+def _tls(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, tls: Tls) -> None:
+    if tls.certificates:  # chosen per handshake from the maps above
+        conf.line(f"ssl_certificate {_sni_variable(entrypoint, 'cert')};")
+        conf.line(f"ssl_certificate_key {_sni_variable(entrypoint, 'key')};")
+    else:
+        conf.line(f"ssl_certificate {_file(site, tls.cert, 'TLS certificates and keys')};")
+        conf.line(f"ssl_certificate_key {_file(site, tls.key, 'TLS certificates and keys')};")
     chosen = tls_policy(tls.min_version)  # the same policy serve applies (tlspolicy.py)
     conf.line("ssl_protocols " + " ".join(chosen.protocols) + ";")
     if chosen.tls12_suites:
@@ -195,9 +235,14 @@ def _tls(site: Site, conf: _Conf, tls: Tls) -> None:
     conf.line(f"ssl_ecdh_curve {chosen.openssl_groups};")
     conf.line("ssl_prefer_server_ciphers off;")
     conf.line("ssl_session_cache shared:frontdoor_tls:10m;")
+    if tls.client_auth is not None:
+        # mutual TLS as serve does it: the CA's chain verified, the certificate passed to the authz
+        conf.line(f"ssl_client_certificate {_file(site, tls.client_auth.ca, 'client CAs')};")
+        conf.line(f"ssl_verify_client {'on' if tls.client_auth.mode == 'required' else 'optional'};")
 
 
 def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool) -> None:
+    _certificate_maps(site, conf, entrypoint)
     conf.open("server")
     conf.line(f"# entrypoint {entrypoint.name}")
     conf.line(_listen(entrypoint, "*" in entrypoint.hosts))
@@ -206,7 +251,7 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     conf.line(f"server_name {' '.join(names) if names else '_'};")
     hsts = entrypoint.tls is not None and entrypoint.tls.hsts
     if entrypoint.tls is not None:
-        _tls(site, conf, entrypoint.tls)
+        _tls(site, conf, entrypoint, entrypoint.tls)
         if hsts:
             conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
     for network in entrypoint.trusted_proxies:
@@ -224,8 +269,13 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     conf.line('proxy_set_header Content-Length "";')
     for name, value in authz_api.NGINX_REQUEST_HEADERS.items():
         conf.line(f"proxy_set_header {name} {value};")
+    # always set: empty (no certificate, no TLS) it is not sent, so a client's own header never passes
+    conf.line(f"proxy_set_header {authz_api.NGINX_CERTIFICATE_HEADER} $ssl_client_escaped_cert;")
     _forwarding(conf)
     conf.close()
+    signs_in = bool(site.sign_in_providers())
+    if signs_in:
+        _sign_in_locations(conf)
     conf.line("")
     conf.open("location /")
     conf.line("# the routes, chosen by the authz as serve chooses them (method, service, access):")
@@ -235,16 +285,30 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     conf.line(f"auth_request {AUTHZ_LOCATION};")
     answered = (
         *authz_api.IDENTITY_HEADERS,
+        *_ALLOW_HEADERS,
         *_DENY_HEADERS,
         authz_api.SERVICE_HEADER,
         authz_api.PATH_HEADER,
         authz_api.BODY_HEADER,
+        *(SIGN_IN_HEADERS if signs_in else ()),
     )
     for header in answered:
         conf.line(f"auth_request_set {_variable(header)} $upstream_http_{header.lower().replace('-', '_')};")
+    if signs_in:
+        # a session's idle deadline moved by the authz: its cookie to the browser (add_header in a
+        # location replaces the server's, so HSTS is repeated)
+        conf.line(f"add_header Set-Cookie {_variable('Set-Cookie')};")
+        if hsts:
+            conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
     conf.line(f"error_page 401 = {UNAUTHORIZED_LOCATION};")
     conf.line(f"error_page 403 = {DENIED_LOCATION};")
     _own_error_pages(conf)  # a block with error_page of its own inherits none from the server
+    # the authz's rate-limit fields onto the admitted response, as serve sends them (an empty value
+    # sends nothing); add_header here replaces the server's, so HSTS is repeated
+    for header in _ALLOW_HEADERS:
+        conf.line(f"add_header {header} {_variable(header)} always;")
+    if hsts:
+        conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
     for header in authz_api.IDENTITY_HEADERS:
         conf.line(f"proxy_set_header {header} {_variable(header)};")
     _forwarding(conf)
@@ -255,8 +319,19 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     # a URL with variables is sent as it is: serve's normalized (and stripped) path, the raw query
     conf.line(f"proxy_pass {UPSTREAM_VARIABLE}{PATH_VARIABLE}$is_args$args;")
     conf.close()
-    _denied(conf, hsts, site.platform_team)
+    _denied(conf, hsts, site.platform_team, signs_in)
     conf.close()
+
+
+def _sign_in_locations(conf: _Conf) -> None:
+    """Browser sign-in's paths, answered by the authz itself (it keeps the sessions): the browser's
+    request as it came, with the scheme and host it used (the callback URL is built from them)."""
+    for path in SIGN_IN_PATHS:
+        conf.line("")
+        conf.open(f"location = {path}")
+        conf.line(f"proxy_pass http://{AUTHZ_UPSTREAM};")
+        _forwarding(conf, host="$http_host")  # with its port: the callback URL must be the browser's
+        conf.close()
 
 
 def _access(access: AccessRule) -> str:
@@ -265,6 +340,7 @@ def _access(access: AccessRule) -> str:
     parts = [f"scopes {','.join(access.scopes)}"] if access.scopes else []
     parts += [f"claims {','.join(sorted(access.claims))}"] if access.claims else []
     parts += [f"clients {','.join(access.clients)}"] if access.clients else []
+    parts += [f"login {access.login}"] if access.login else []
     return "; ".join(parts)
 
 
@@ -285,6 +361,10 @@ _OWN_ERRORS = {
     413: (413, "body-too-large", "the request body is larger than max_request_body"),
     414: (414, "header-too-large", "the request target is too long"),
     494: (431, "header-too-large", "the request head is larger than max_header_bytes"),
+    # client_auth: a certificate that did not verify, none where one is required (serve fails the
+    # handshake instead; nginx can only answer after it)
+    495: (403, "access", "the client certificate did not verify"),
+    496: (403, "access", "this entrypoint needs a client certificate"),
     500: (503, "error", "the gateway could not decide this request"),
     502: (502, "", "the upstream could not be reached"),
     504: (504, "", "the upstream did not answer in time"),
@@ -297,7 +377,7 @@ def _own_error_pages(conf: _Conf) -> None:
         conf.line(f"error_page {status} = {ERROR_LOCATION}/{status};")
 
 
-def _denied(conf: _Conf, hsts: bool, owner: str) -> None:
+def _denied(conf: _Conf, hsts: bool, owner: str, signs_in: bool = False) -> None:
     """Every denial with serve's status, serve's JSON body and X-Frontdoor-Deny.
 
     A 403 from the authz names its kind: it is answered with the status `serve` gives that kind, and
@@ -324,6 +404,14 @@ def _denied(conf: _Conf, hsts: bool, owner: str) -> None:
     conf.line("")
     conf.open(f"location {UNAUTHORIZED_LOCATION}")
     conf.line("default_type application/json;")
+    if signs_in:
+        conf.line("absolute_redirect off;  # the sign-in's Location as serve sends it: a path on this site")
+        conf.open(f'if ({_variable(authz_api.DENY_HEADER)} = "sign-in")')
+        conf.line("# a browser without a session: to the sign-in the authz starts (/_frontdoor/start)")
+        for header in ["Cache-Control no-store", *common]:
+            conf.line(f"add_header {header} always;")
+        conf.line(f"return 302 {_variable('Location')};")
+        conf.close()
     for header in [deny, *common]:
         conf.line(f"add_header {header} always;")
     conf.line(f'return 401 "{BODY_VARIABLE}";')
@@ -343,11 +431,11 @@ def _own_error_locations(conf: _Conf, common: list[str], owner: str) -> None:
         conf.close()
 
 
-def _forwarding(conf: _Conf) -> None:
+def _forwarding(conf: _Conf, host: str = "$host") -> None:
     # proxy_set_header is not inherited into a location that sets any, so each location has them all
     conf.line("proxy_http_version 1.1;")
     conf.line('proxy_set_header Connection "";')
-    conf.line("proxy_set_header Host $host;")
+    conf.line(f"proxy_set_header Host {host};")
     conf.line("proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;")
     conf.line("proxy_set_header X-Forwarded-Proto $scheme;")
     conf.line("proxy_set_header X-Request-Id $request_id;")

@@ -17,7 +17,7 @@ from typing import Any
 from frontdoor.http.messages import HSTS
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 from frontdoor.render import authz_api, tls
-from frontdoor.render.alerts import SloMetrics, names_of
+from frontdoor.render.alerts import SloMetrics, first_name, names_of
 from frontdoor.render.backends import backends
 from frontdoor.render.common import certificate, matched_methods, tls_secret_name
 from frontdoor.render.context import Site
@@ -217,11 +217,16 @@ class TraefikTarget:
         # Traefik names an IngressRoute's service <namespace>-<ingressroute>-<hash>@kubernetescrd
         routes = names_of(objects, "IngressRoute")
         selector = f'service=~"{site.options.namespace}-{routes}-[0-9a-f]+@kubernetescrd"'
+        first = first_name(objects, "IngressRoute")
+        example = f'service="{site.options.namespace}-{first}-5f2b9c1e@kubernetescrd"'  # any hash
         return SloMetrics(
             requests=f"traefik_service_requests_total{{{selector}}}",
             errors=f'traefik_service_requests_total{{{selector},code=~"5.."}}',
             latency_bucket=f"traefik_service_request_duration_seconds_bucket{{{selector}}}",
             latency_unit=1.0,
+            sample_ok=f'traefik_service_requests_total{{{example},code="200",method="GET",protocol="http"}}',
+            sample_error=f'traefik_service_requests_total{{{example},code="502",method="GET",protocol="http"}}',
+            sample_bucket=f'traefik_service_request_duration_seconds_bucket{{{example},code="200",method="GET",protocol="http"}}',
         )
 
 

@@ -39,11 +39,12 @@ def _case(suite: ET.Element, group: Group, judged: Judged) -> None:
         ET.SubElement(case, "system-out").text = f"{finding.severity}: {text}"
 
 
-def check_junit(result: Outcome) -> str:
-    suites = ET.Element("testsuites", name="frontdoor check")
+def check_junit(result: Outcome, title: str = "frontdoor check") -> str:
+    """``title`` names the run: ``frontdoor check``, or ``frontdoor verify`` over the same boundary."""
+    suites = ET.Element("testsuites", name=title)
     totals = {"tests": 0, "failures": 0, "errors": 0}
     for group in result.groups:
-        suite = ET.SubElement(suites, "testsuite", name=_text(f"frontdoor check: {group.name}"))
+        suite = ET.SubElement(suites, "testsuite", name=_text(f"{title}: {group.name}"))
         for judged in group.findings:
             _case(suite, group, judged)
         if group.name not in (CONTRACT, ACROSS):

@@ -48,6 +48,7 @@ RULES: dict[str, str] = {
     "edge-coverage": "Exactly one Edge serves each environment.",
     "entrypoint-overlap": "No two entrypoints answer the same address and host.",
     "tls-required": "Every entrypoint listening beyond loopback has TLS.",
+    "client-auth-missing": "Certificate clients' routes are on entrypoints that ask for client certificates.",
     "identity-missing": "The Edge declares an identity provider when a route needs an end user.",
     "identity-insecure": "Identity providers' issuer and keys are fetched over https (or loopback).",
     "observability-off": "The Edge has an access log and metrics.",
@@ -66,19 +67,39 @@ RULES: dict[str, str] = {
 }
 
 
+#: ``frontdoor verify``'s findings: what the live edge did not honour (docs/verify.md, "Findings")
+VERIFY_RULES: dict[str, str] = {
+    "verify-open-door": "A route that needs credentials answers without them.",
+    "verify-challenge": "A 401 carries the WWW-Authenticate challenge of the route's scheme.",
+    "verify-access": "The edge admits and refuses what the route's access says.",
+    "verify-forged-token": "A forged, expired, unsigned or wrong-audience token is refused with 401.",
+    "verify-method": "A method no route allows is answered 405.",
+    "verify-no-route": "A path no route owns is answered 404 by the edge.",
+    "verify-path-trick": "Dot segments, encoded slashes and double encoding never reach a protected route.",
+    "verify-hsts": "Every answer of an entrypoint with hsts carries Strict-Transport-Security.",
+    "verify-tls-version": "A handshake below the entrypoint's min_version is refused.",
+    "verify-plain-http": "Plain HTTP on a TLS entrypoint is refused or redirected to https.",
+    "verify-ratelimit-headers": "Admitted answers of a rate-limited service carry RateLimit fields.",
+    "verify-rate-limit": "With --burst, a rate limit reached answers 429 with Retry-After.",
+    "verify-stop": "A stopped route answers 503 naming its owner.",
+    "verify-unanswered": "The edge answers every probe.",
+}
+
+
 def docs_url() -> str:
     return os.environ.get("FRONTDOOR_DOCS_URL", DEFAULT_DOCS_URL).rstrip("/")
 
 
 def rule_help(rule: str) -> str:
-    return RULES.get(rule, f"Rule {rule}: see the rule table of docs/contract.md.")
+    known = RULES.get(rule) or VERIFY_RULES.get(rule)
+    return known or f"Rule {rule}: see the rule table of docs/contract.md."
 
 
 #: the production checks have a section of their own in docs/contract.md
 PRODUCTION_CHECKS = frozenset(
     {
-        "tls-required", "identity-missing", "identity-insecure", "observability-off", "admin-operators",
-        "admin-token", "health-missing", "rate-limits-missing", "rate-limit-below-peak",
+        "tls-required", "client-auth-missing", "identity-missing", "identity-insecure", "observability-off",
+        "admin-operators", "admin-token", "health-missing", "rate-limits-missing", "rate-limit-below-peak",
         "rate-limit-loose", "rate-limit-local", "oncall-missing", "oncall-hours",
         "exposure-internal", "exposure-unexposed",
     }
@@ -86,6 +107,9 @@ PRODUCTION_CHECKS = frozenset(
 
 
 def rule_uri(rule: str) -> str:
-    """The section of docs/contract.md that explains the rule (table rows have no anchors)."""
+    """The section of docs/contract.md that explains the rule (table rows have no anchors), or of
+    docs/verify.md for verify's findings."""
+    if rule in VERIFY_RULES:
+        return f"{docs_url()}/verify.md#findings"
     section = "production-checks" if rule in PRODUCTION_CHECKS else "rules-and-rule-ids"
     return f"{docs_url()}/contract.md#{section}"

@@ -92,7 +92,13 @@ def team_oncall(contract: Contract, name: str) -> TeamOnCall:
 def _tls_text(entrypoint: PlannedEntrypoint) -> str:
     if entrypoint.tls is None:
         return "none"
-    return f"TLS {entrypoint.tls.min_version}+" + (", HSTS" if entrypoint.tls.hsts else "")
+    tls = entrypoint.tls
+    text = f"TLS {tls.min_version}+" + (", HSTS" if tls.hsts else "")
+    if tls.certificates:
+        text += f", {len(tls.certificates) + 1} certificates by SNI"
+    if tls.client_auth is not None:
+        text += f", client certificates {tls.client_auth.mode}"
+    return text
 
 
 class RouteViews:
@@ -219,6 +225,24 @@ def _production_checks(contract: Contract, plan: Plan) -> Iterator[Finding]:
             yield gap(
                 "tls-required",
                 f"entrypoint {entrypoint.name} listens on {entrypoint.listen} beyond loopback without TLS",
+                at_edge("spec", "entrypoints", i),
+                edge.owner,
+                entrypoint.name,
+            )
+    by_certificate = {c.name for c in spec.identity.api_clients if c.certificate is not None}
+    for i, entrypoint in enumerate(plan.entrypoints):
+        if entrypoint.tls is not None and entrypoint.tls.client_auth is not None:
+            continue
+        # a certificate client can only prove itself where TLS asks for client certificates
+        unreachable = sorted(
+            {f"{r.service} {r.path}" for r in entrypoint.routes if by_certificate & set(r.access.clients)}
+        )
+        if unreachable:
+            yield gap(
+                "client-auth-missing",
+                f"entrypoint {entrypoint.name} has no tls.client_auth, but routes on it allow only "
+                f"certificate clients or some: {', '.join(unreachable)}; those clients cannot prove "
+                "who they are there",
                 at_edge("spec", "entrypoints", i),
                 edge.owner,
                 entrypoint.name,

@@ -1,0 +1,129 @@
+"""Browser sign-in behind a real nginx: the rendered nginx.conf asks `frontdoor authz`, whose 401 for a
+browser without a session nginx turns into the redirect to sign in (error_page 401), and whose
+/_frontdoor/ paths nginx passes to the authz. The same person, provider (npm oidc-provider) and
+Chromium as tests/test_signin_e2e.py, with the same answers: parity with serve."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from frontdoor.demo.documents import join, service
+
+from .authz_support import start_authz
+from .harness import ContractSpec, Upstreams, free_port, request
+from .oidc_support import (
+    CHROMIUM,
+    OidcProvider,
+    browser,
+    login_secrets,
+    login_yaml,
+    page_json,
+    sign_in_at_provider,
+)
+from .test_render_nginx import NGINX, Nginx, render_conf
+
+pytestmark = [
+    pytest.mark.skipif(NGINX is None, reason="nginx is not installed (scripts/system-packages.sh)"),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
+]
+
+ROUTES = """
+- {path: /app, access: {login: corp}}
+- {path: /admin, access: {login: corp, claims: {roles: admin}}}
+"""
+
+
+class Stack:
+    def __init__(self, root: Path) -> None:
+        self.upstreams = Upstreams()
+        self.port = free_port()
+        self.origin = f"http://localhost:{self.port}"
+        self.provider = OidcProvider([self.origin])
+        spec = ContractSpec(
+            port=self.port,
+            shop=[(self.upstreams.start("shop"), 1)],
+            other=[self.upstreams.start("other")],
+            services=join(
+                service("shop", "shop", ROUTES), service("other", "shop", "- {path: /other, access: public}")
+            ),
+            identity=f"{{providers: [{self.provider.provider_yaml(login=login_yaml())}]}}",
+            secrets=login_secrets(root),
+        )
+        contract = spec.write(root / "contract")
+        self.log = root / "authz.log"
+        self.authz, authz_port = start_authz(contract, dict(os.environ), self.log, "--dialect", "nginx")
+        self.nginx = Nginx(root, render_conf(contract, authz_port, root), self.port)
+
+    def close(self) -> None:
+        self.nginx.stop()
+        self.authz.stop()
+        self.provider.stop()
+        self.upstreams.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = Stack(tmp_path_factory.mktemp("signin-nginx"))
+    yield running
+    running.close()
+
+
+def own_cookies(context: Any) -> dict[str, Any]:
+    return {c["name"]: c for c in context.cookies() if c["name"].startswith("frontdoor-")}
+
+
+def test_signing_in_through_nginx(stack: Stack) -> None:
+    callbacks: list[str] = []
+    with browser() as chromium:
+        context = chromium.new_context()
+        page = context.new_page()
+        page.on("request", lambda r: callbacks.append(r.url) if "/_frontdoor/callback" in r.url else None)
+        page.goto(f"{stack.origin}/app/page?x=1")
+        assert page.url.startswith(stack.provider.issuer)
+        sign_in_at_provider(page, "alice")
+        assert page.url == f"{stack.origin}/app/page?x=1"
+        seen = page_json(page)
+        identity = dict(seen["frontdoor_headers"])
+        assert identity["x-frontdoor-subject"] == "alice"
+        assert identity["x-frontdoor-issuer"] == stack.provider.issuer
+        session = own_cookies(context)["frontdoor-session-corp"]
+        assert session["httpOnly"] and session["sameSite"] == "Lax"
+
+        replay = page.goto(callbacks[0])  # the finished flow's callback again
+        assert replay is not None and replay.status == 400
+        assert page_json(page)["reason"].startswith("this sign-in was not started here")
+
+        denied = page.goto(f"{stack.origin}/admin")  # a claim alice does not have
+        assert denied is not None and denied.status == 403
+
+        cookie = f"frontdoor-session-corp={session['value']}"
+        status, _, _ = request(stack.port, "GET", "/app", {"Cookie": cookie, "Accept": "application/json"})
+        assert status == 200
+
+        page.goto(f"{stack.origin}/_frontdoor/logout")
+        assert page.url.startswith(stack.provider.issuer)  # RP-initiated logout
+        assert own_cookies(context) == {}
+        status, headers, _ = request(stack.port, "GET", "/app", {"Cookie": cookie, "Accept": "text/html"})
+        assert status == 302 and headers["location"].startswith("/_frontdoor/start?provider=corp")
+        context.close()
+    assert session["value"][:40] not in stack.log.read_text()
+
+
+def test_json_clients_get_serves_401_not_a_redirect(stack: Stack) -> None:
+    status, headers, body = request(stack.port, "GET", "/app", {"Accept": "application/json"})
+    assert status == 401 and "location" not in headers
+    assert json.loads(body)["reason"] == "this route needs a bearer token"
+
+
+def test_an_open_redirect_returns_home_through_nginx(stack: Stack) -> None:
+    with browser() as chromium:
+        page = chromium.new_page()
+        page.goto(f"{stack.origin}/_frontdoor/start?provider=corp&rd=%2F%5Cevil.example")
+        sign_in_at_provider(page, "bob")
+        assert page.url == f"{stack.origin}/"
