@@ -28,8 +28,8 @@ GATEWAY = ROOT / "bench" / "gateway.py"
 DEFAULT_TARGETS = "nginx,frontdoor,frontdoor-token,frontdoor-ratelimit,frontdoor-redis"
 
 
-def run_build(name: str, executable: str, extra: list[str]) -> dict[str, Any]:
-    out = RESULTS / f"builds-{name}.json"
+def run_build(name: str, executable: str, extra: list[str], results: Path) -> dict[str, Any]:
+    out = results / f"builds-{name}.json"
     argv = [sys.executable, str(GATEWAY), "--frontdoor", executable, "--out", str(out), *extra]
     if not any(arg.startswith("--targets") for arg in extra):
         argv += ["--targets", DEFAULT_TARGETS]
@@ -54,7 +54,8 @@ def side_by_side(reports: dict[str, dict[str, Any]]) -> str:
         targets += [t for t in report["results"] if t not in targets]
     width = 44
     lines = [
-        f"{'target':<22}" + "".join(f"{f'{n} ({b})':<{width}}" for n, b in zip(names, builds, strict=True)),
+        f"{'target':<22}"
+        + "".join(f"{b if n in b else f'{n} ({b})':<{width}}" for n, b in zip(names, builds, strict=True)),
         f"{'':<22}" + f"{'req/s, x nginx, p99, cpu/request':<{width}}" * len(names),
     ]
     for target in targets:
@@ -81,13 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--pure", required=True, metavar="BIN", help="the pure-Python build's frontdoor")
     parser.add_argument("--compiled", required=True, metavar="BIN", help="the compiled build's frontdoor")
+    parser.add_argument("--results", default=str(RESULTS), help="where the JSON goes (bench/results)")
     parser.add_argument("extra", nargs="*", help="after --: arguments for bench/gateway.py")
     args = parser.parse_args(argv)
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
     reports = {
-        "pure": run_build("pure", args.pure, args.extra),
-        "compiled": run_build("compiled", args.compiled, args.extra),
+        "pure": run_build("pure", args.pure, args.extra, results),
+        "compiled": run_build("compiled", args.compiled, args.extra, results),
     }
-    shutil.copyfile(RESULTS / "builds-compiled.json", RESULTS / "latest.json")
+    shutil.copyfile(results / "builds-compiled.json", results / "latest.json")
     print()
     print(f"both builds, each against nginx in its own run ({reports['compiled']['date']}):")
     print(side_by_side(reports))

@@ -115,3 +115,22 @@ def test_the_rendered_nginx_admits_a_certificate_client_by_name(
             nginx.stop()
     finally:
         authz.stop()
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed (scripts/system-packages.sh)")
+def test_the_rendered_nginx_refuses_a_missing_required_certificate(
+    pki: Pki, upstreams: Upstreams, tmp_path: Path
+) -> None:
+    """nginx checks a required certificate after the handshake (serve fails the handshake): a 403 with
+    serve's JSON, never nginx's HTML 400."""
+    spec = mtls_spec(pki, upstreams.start("shop"), upstreams.start("other"), "required")
+    conf = render_conf(spec.write(tmp_path / "contract"), 9, tmp_path)  # no authz is asked: refused first
+    assert "ssl_verify_client on;" in conf.read_text()
+    nginx = Nginx(tmp_path, conf, spec.port)
+    try:
+        status, headers, body = get(spec.port, context(pki, None), "/shop")
+        assert status == 403
+        assert json.loads(body)["reason"] == "this entrypoint needs a client certificate"
+        assert headers.get("x-frontdoor-deny") == "access"
+    finally:
+        nginx.stop()

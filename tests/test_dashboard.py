@@ -54,12 +54,13 @@ def test_an_operator_stops_a_service_from_the_dashboard(live: Gateway) -> None:
                 "document.querySelector('tr[data-route=\"other.0\"]').children[6].textContent !== '0'",
                 timeout=10_000,
             )  # live requests/s of the traffic just sent
-            page.fill("#reason", "upstream corrupting orders, INC-7")
-            row.get_by_role("button", name="stop service").click()
+            header = page.locator('tr[data-service-group="other"]')
+            header.get_by_role("button", name="stop service").click()
+            page.get_by_label("Reason").fill("upstream corrupting orders, INC-7")
+            page.get_by_role("button", name="Confirm").click()
             page.wait_for_selector('tr.stopped[data-route="other.0"]', timeout=10_000)
-            assert (
-                "upstream corrupting orders" in page.locator('tr[data-route="other.0"] td.state').inner_text()
-            )
+            state = page.locator('tr[data-route="other.0"] td.state').inner_text()
+            assert "upstream corrupting orders" in state and "by admin@127.0.0.1" in state, state  # who
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "dashboard-stopped.png"), full_page=True)
             assert not errors, errors
@@ -173,3 +174,121 @@ def test_the_page_runs_under_a_csp_without_inline_script_or_style(live: Gateway)
         connection.close()
         assert response.status == 200 and response.getheader("content-type", "").startswith(kind)
         assert response.getheader("x-content-type-options") == "nosniff"
+
+
+def test_routes_are_grouped_by_team_and_service_and_a_service_folds(live: Gateway) -> None:
+    """Team (with its on-call) -> service -> routes, as the contract is; a folded service stays folded
+    when the table is rebuilt by the next refresh, and its toggle says so to assistive technology."""
+    assert request(live.spec.port, "GET", "/nowhere")[0] == 404
+    with playwright.sync_playwright() as driver:
+        browser = _open(driver)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{live.spec.admin_port}/")
+            page.fill("#token", TOKEN)
+            page.click("#save-token")
+            page.locator('tr[data-route="other.0"]').wait_for(timeout=10_000)
+            order = page.eval_on_selector_all(
+                "#routes tr",
+                "rows => rows.map(r => r.dataset.team ? 'team:' + r.dataset.team"
+                " : r.dataset.serviceGroup ? 'service:' + r.dataset.serviceGroup : 'route:' + r.dataset.route)",
+            )
+            assert order[0] == "team:shop", order
+            # every route right under its own service's header, every service under its team
+            current = ""
+            for entry in order:
+                if entry.startswith("service:"):
+                    current = entry.removeprefix("service:")
+                elif entry.startswith("route:") and entry != "route:unmatched":
+                    assert entry.removeprefix("route:").split(".")[0] == current, order
+            platform = order.index("team:edge")  # unmatched traffic: the platform team's, after the routes
+            assert {"service:shop", "service:other"} <= set(order[:platform]) and order[
+                -1
+            ] == "route:unmatched"
+            assert "on-call: pager:shop" in page.inner_text('tr.team[data-team="shop"]')
+            toggle = page.locator('tr[data-service-group="other"] button.fold')
+            assert toggle.get_attribute("aria-expanded") == "true"
+            toggle.click()
+            assert page.locator('tr[data-route="other.0"]').is_hidden()
+            assert toggle.get_attribute("aria-expanded") == "false"
+            refreshes = int(page.get_attribute("body", "data-refreshes") or "0")
+            # a selector, not wait_for_function: the page's CSP forbids the eval that polling a script needs
+            page.wait_for_selector(f'body:not([data-refreshes="{refreshes}"])', timeout=10_000)
+            assert page.locator('tr[data-route="other.0"]').is_hidden()  # rebuilt, still folded
+            assert page.locator('tr[data-route="shop.0"]').is_visible()
+            page.locator('tr[data-service-group="other"] button.fold').click()
+            assert page.locator('tr[data-route="other.0"]').is_visible()
+        finally:
+            browser.close()
+
+
+def test_the_charts_move_under_traffic(live: Gateway) -> None:
+    """The last 15 minutes as charts, for the edge and per service, from /admin/history: traffic sent
+    while the page is open shows up in the next 5-second step, and a service without it stays flat."""
+    port = live.spec.port
+    with playwright.sync_playwright() as driver:
+        browser = _open(driver)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{live.spec.admin_port}/")
+            page.fill("#token", TOKEN)
+            page.click("#save-token")
+            page.locator('figure[data-chart="edge"]').wait_for(timeout=10_000)
+            for n in range(20):
+                assert request(port, "GET", f"/other/{n}")[0] == 200
+            moved = 'figure[data-chart="service:other"] svg[data-series="requests"]:not([data-max="0"])'
+            page.wait_for_selector(moved, timeout=20_000)  # the next step (5 s) and refresh (2 s)
+            page.wait_for_selector(
+                'figure[data-chart="edge"] svg[data-series="requests"]:not([data-max="0"])'
+            )
+            assert "req/s" in (page.get_attribute(moved, "aria-label") or "")
+            shop = page.locator('figure[data-chart="service:shop"]')
+            assert (
+                shop.count() == 0
+                or shop.locator('svg[data-series="requests"]').get_attribute("data-max") == "0"
+            )
+            assert request(port, "GET", "/private/1")[0] == 401  # an access denial, for the top reasons
+            denial = page.locator('#denies li[data-kind="access"]')
+            denial.wait_for(timeout=10_000)
+            assert "on shop" in denial.inner_text()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-charts.png"), full_page=True)
+        finally:
+            browser.close()
+    status, body = live.admin("/admin/history")
+    routes = {r["route"]: r for r in json.loads(body)["routes"]}
+    assert status == 200 and sum(routes["other.0"]["requests"]) >= 20
+
+
+def test_a_route_is_stopped_from_the_keyboard_after_a_confirmation(live: Gateway) -> None:
+    """One control per route: Enter on it opens a dialog whose labelled reason field has the focus;
+    Escape cancels (nothing is stopped), a reason and Enter confirm, and the route stands out stopped."""
+    with playwright.sync_playwright() as driver:
+        browser = _open(driver)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{live.spec.admin_port}/")
+            page.fill("#token", TOKEN)
+            page.click("#save-token")
+            row = page.locator('tr[data-route="shop.0"]')
+            row.wait_for(timeout=10_000)
+            assert [b.strip() for b in row.get_by_role("button").all_inner_texts()] == ["stop route"]
+            row.get_by_role("button", name="stop route").focus()
+            page.keyboard.press("Enter")
+            reason = page.get_by_label("Reason")
+            reason.wait_for(timeout=5_000)
+            assert page.evaluate("() => document.activeElement.id") == "reason"
+            assert "Stop route shop.0?" in page.inner_text("#confirm-title")
+            page.keyboard.press("Escape")
+            assert not page.locator("#confirm").is_visible()
+            assert "stop route" in row.inner_text()  # cancelled: still serving
+            row.get_by_role("button", name="stop route").focus()
+            page.keyboard.press("Enter")
+            reason.fill("bad deploy, INC-9")
+            page.keyboard.press("Enter")
+            page.wait_for_selector('tr.stopped[data-route="shop.0"]', timeout=10_000)
+            assert "INC-9" in row.inner_text() and "start route" in row.inner_text()
+        finally:
+            browser.close()
+    assert request(live.spec.port, "GET", "/shop/1")[0] == 503
+    assert request(live.spec.port, "GET", "/other/1")[0] == 200  # only that route

@@ -15,8 +15,9 @@ from frontdoor.contract.load import load_contract
 from frontdoor.http.h1 import RequestHead
 from frontdoor.observe import metrics
 from frontdoor.observe.audit import AuditLog
+from frontdoor.observe.history import SLOTS, History
 from frontdoor.observe.metrics import MergedCollector, Recorder, merge
-from frontdoor.observe.traffic import BUCKETS, Stat, Window, bucket, quantile
+from frontdoor.observe.traffic import BUCKETS, Stat, Table, Window, bucket, quantile
 from frontdoor.plan import compile_plan
 from frontdoor.policy.admission import Admission, Denial, StageContext
 from frontdoor.policy.killswitch import KillSwitchStage, route_id, route_key, service_key, store_for
@@ -237,3 +238,29 @@ def test_log_strings_are_json_whatever_the_client_sends() -> None:
 
     for text in ["/orders/7", 'a"b\\c', "caf\u00e9", "\x00\x1f", "x" * 500, "/orders/7"]:
         assert json.loads(_json_string(text)) == text
+
+
+def _totals(requests: int, errors: int = 0, denied: int = 0, slow: int = 0) -> Table:
+    stat = Stat()
+    stat.requests, stat.errors = requests, errors
+    stat.hist[bucket(0.004)] = requests - slow
+    stat.hist[bucket(0.9)] = slow
+    if denied:
+        stat.denies[("rate-limit", "default")] = denied
+    return {("orders.0", "/orders", "orders", "shop"): stat}
+
+
+def test_history_keeps_what_each_step_added_and_forgets_after_fifteen_minutes() -> None:
+    history = History()
+    history.sample(_totals(10), at=0.0)  # the baseline: no step yet
+    assert history.json()["routes"] == []
+    history.sample(_totals(30, errors=5, denied=2, slow=20), at=5.0)
+    history.sample(_totals(30, errors=5, denied=2, slow=20), at=10.0)  # idle
+    history.sample(_totals(3), at=15.0)  # a worker gone: counts went down, nothing happened
+    (route,) = history.json()["routes"]
+    assert route["requests"] == [20, 0, 0] and route["errors"] == [5, 0, 0] and route["denied"] == [2, 0, 0]
+    assert route["p99_ms"][0] is not None and 500 < route["p99_ms"][0] <= 1000  # the slow 20 of 20
+    assert route["p99_ms"][1:] == [None, None]
+    for n in range(SLOTS + 10):
+        history.sample(_totals(40 + n), at=20.0 + 5 * n)
+    assert len(history.json()["times"]) == SLOTS

@@ -125,6 +125,7 @@ class AdminApi:
         reads: dict[str, Callable[[dict[str, list[str]]], Reply]] = {
             "/admin/routes": self._routes,
             "/admin/traffic": self._traffic,
+            "/admin/history": self._history,
             "/admin/verdict": self._verdict,
             "/admin/audit": self._audit,
         }
@@ -187,6 +188,9 @@ class AdminApi:
             if key not in known
         ]
         return json_reply(200, {"window_s": window, "workers": merged.workers, "routes": rows})
+
+    def _history(self, _query: dict[str, list[str]]) -> Reply:
+        return json_reply(200, metrics.recorder().history.json())
 
     def _verdict(self, _query: dict[str, list[str]]) -> Reply:
         ops = self.ops

@@ -40,9 +40,27 @@ function button(parent, label, handler) {
   parent.appendChild(b);
 }
 
-async function act(kind, target, action) {
-  const reason = $("reason").value.trim();
-  if (!reason) { say("Write a reason first: it is shown to clients and kept in the audit log.", true); return; }
+// One control per service (in its header) and per route: it asks for confirmation and a reason in a
+// modal dialog (focus stays in it, Escape cancels) before anything is stopped or started.
+let pending = null;
+
+function confirmAct(kind, target, action) {
+  pending = [kind, target, action];
+  $("confirm-title").textContent = action[0].toUpperCase() + action.slice(1) + " " + kind.slice(0, -1) + " " + target + "?";
+  $("reason").value = "";
+  $("confirm").returnValue = "";  // Escape closes without setting it: never the last dialog's "ok"
+  $("confirm").showModal();
+  $("reason").focus();
+}
+
+$("confirm").addEventListener("close", () => {
+  const chosen = pending;
+  pending = null;
+  if ($("confirm").returnValue === "ok" && chosen) act(chosen[0], chosen[1], chosen[2], $("reason").value.trim());
+});
+
+async function act(kind, target, action, reason) {
+  if (!reason) { say("A stop or start needs a reason: it is shown to clients and kept in the audit log.", true); return; }
   try {
     await api("/admin/" + kind + "/" + encodeURIComponent(target) + "/" + action, {
       method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({reason: reason}),
@@ -52,12 +70,162 @@ async function act(kind, target, action) {
   } catch (e) { say(e.message, true); }
 }
 
+// The route table is grouped the way the contract is: owning team (with its on-call), then service,
+// then its routes. A service's routes fold under its header; what is folded stays folded across the
+// refreshes, which rebuild the table every 2 seconds.
+const folded = new Set();
+
+function header(body, className, text, dataset) {
+  const row = document.createElement("tr");
+  row.className = className;
+  Object.assign(row.dataset, dataset);
+  const th = document.createElement("th");
+  th.colSpan = 12;
+  th.scope = "rowgroup";
+  th.textContent = text;
+  row.appendChild(th);
+  body.appendChild(row);
+  return th;
+}
+
+function teamHeader(body, owner, oncall, note) {
+  header(body, "team", owner + (note ? " (" + note + ")" : "") + "  ·  on-call: " + (oncall || "none"), {team: owner});
+}
+
+function serviceHeader(body, service, routes) {
+  const th = header(body, "service", "", {serviceGroup: service});
+  const toggle = document.createElement("button");
+  toggle.className = "fold";
+  toggle.setAttribute("aria-expanded", folded.has(service) ? "false" : "true");
+  toggle.textContent = (folded.has(service) ? "▸ " : "▾ ") + service;
+  toggle.addEventListener("click", () => {
+    if (folded.has(service)) folded.delete(service); else folded.add(service);
+    const open = !folded.has(service);
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    toggle.textContent = (open ? "▾ " : "▸ ") + service;
+    for (const row of body.querySelectorAll("tr[data-route]")) {
+      if (row.dataset.service === service) row.hidden = !open;
+    }
+  });
+  th.appendChild(toggle);
+  const stopped = routes.filter((r) => r.stopped).length;
+  const summary = document.createElement("span");
+  summary.className = stopped ? "badge bad" : "muted";
+  summary.textContent = " " + routes.length + " route" + (routes.length === 1 ? "" : "s") + (stopped ? ", " + stopped + " stopped" : "");
+  th.appendChild(summary);
+  const stoppedService = routes.some((r) => r.stopped && r.stopped.kind === "service");
+  const action = stoppedService ? "start" : "stop";
+  button(th, action + " service", () => confirmAct("services", service, action));
+}
+
+// Charts of the last 15 minutes (GET /admin/history: 5-second steps): requests/s, error ratio, p99
+// and denials/s, for the whole edge and for each service. A service's p99 is the worst of its routes'.
+const SVG = "http://www.w3.org/2000/svg";
+const SERIES = [
+  ["requests", "req/s"], ["error_ratio", "5xx ratio"], ["p99_ms", "p99 ms"], ["denied", "denied/s"],
+];
+
+function sumSeries(routes, step) {
+  const length = routes.length ? routes[0].requests.length : 0;
+  const out = {requests: [], error_ratio: [], p99_ms: [], denied: []};
+  for (let i = 0; i < length; i++) {
+    let requests = 0, errors = 0, denied = 0, p99 = null;
+    for (const r of routes) {
+      requests += r.requests[i]; errors += r.errors[i]; denied += r.denied[i];
+      if (r.p99_ms[i] !== null && (p99 === null || r.p99_ms[i] > p99)) p99 = r.p99_ms[i];
+    }
+    out.requests.push(requests / step);
+    out.error_ratio.push(requests ? errors / requests : 0);
+    out.p99_ms.push(p99 === null ? 0 : p99);
+    out.denied.push(denied / step);
+  }
+  return out;
+}
+
+function sparkline(name, label, values) {
+  const width = 160, height = 36;
+  const figure = document.createElement("div");
+  figure.className = "spark";
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+  svg.setAttribute("width", String(width));
+  svg.setAttribute("height", String(height));
+  svg.setAttribute("role", "img");
+  const max = Math.max(0, ...values);
+  const last = values.length ? values[values.length - 1] : 0;
+  svg.dataset.series = name;
+  svg.dataset.max = String(max);
+  svg.setAttribute("aria-label", label + ": " + last.toFixed(name === "error_ratio" ? 3 : 1) + " now, " + max.toFixed(1) + " at most");
+  const line = document.createElementNS(SVG, "polyline");
+  const step = values.length > 1 ? width / (values.length - 1) : 0;
+  line.setAttribute("points", values.map((v, i) => (i * step).toFixed(1) + "," + (height - 2 - (max ? v / max : 0) * (height - 4)).toFixed(1)).join(" "));
+  line.setAttribute("class", "line " + name);
+  svg.appendChild(line);
+  const caption = document.createElement("span");
+  caption.textContent = label + " " + (name === "error_ratio" ? (100 * last).toFixed(2) + "%" : last.toFixed(1));
+  figure.append(svg, caption);
+  return figure;
+}
+
+function chartCard(parent, key, title, series) {
+  const card = document.createElement("figure");
+  card.className = "card";
+  card.dataset.chart = key;
+  const caption = document.createElement("figcaption");
+  caption.textContent = title;
+  card.appendChild(caption);
+  for (const [name, label] of SERIES) card.appendChild(sparkline(name, label, series[name]));
+  parent.appendChild(card);
+}
+
+async function drawCharts() {
+  const history = await api("/admin/history");
+  const charts = $("charts");
+  charts.replaceChildren();
+  const routes = history.routes;
+  chartCard(charts, "edge", "whole edge", sumSeries(routes, history.step_s));
+  const services = [...new Set(routes.map((r) => r.service).filter((s) => s))].sort();
+  for (const service of services) {
+    const own = routes.filter((r) => r.service === service);
+    chartCard(charts, "service:" + service, service + " (" + own[0].owner + ")", sumSeries(own, history.step_s));
+  }
+}
+
+// The edge's top deny reasons over the last minute: kind, rule and the service they refused.
+function drawDenies(rows) {
+  const counts = new Map();
+  for (const r of rows) {
+    for (const d of r.top_denies) {
+      const key = d.kind + "\u0000" + d.rule + "\u0000" + (r.service || "(no route)");
+      counts.set(key, (counts.get(key) || 0) + d.count);
+    }
+  }
+  const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  const list = $("denies");
+  list.replaceChildren();
+  for (const [key, count] of top) {
+    const [kind, rule, service] = key.split("\u0000");
+    const item = document.createElement("li");
+    item.dataset.kind = kind;
+    item.textContent = count + " × " + kind + (rule ? " (" + rule + ")" : "") + " on " + service;
+    list.appendChild(item);
+  }
+  if (!top.length) {
+    const item = document.createElement("li");
+    item.className = "muted";
+    item.textContent = "none in the last minute";
+    list.appendChild(item);
+  }
+}
+
 async function refresh() {
   if (!token()) { say("Enter the admin token to see the traffic.", false, true); return; }
   try {
-    const [routes, traffic, verdict] = await Promise.all([
-      api("/admin/routes"), api("/admin/traffic?window=10"), api("/admin/verdict"),
+    const [routes, traffic, verdict, minute] = await Promise.all([
+      api("/admin/routes"), api("/admin/traffic?window=10"), api("/admin/verdict"), api("/admin/traffic?window=60"),
+      drawCharts(),
     ]);
+    drawDenies(minute.routes);
     $("environment").textContent = routes.environment;
     $("hash").textContent = (routes.contract_hash || "").slice(0, 12);
     $("workers").textContent = traffic.workers;
@@ -70,30 +238,45 @@ async function refresh() {
     const body = $("routes");
     body.replaceChildren();
     const seen = new Set();
-    for (const r of routes.routes) {
-      if (seen.has(r.id)) continue;
-      seen.add(r.id);
+    const unique = routes.routes.filter((r) => !seen.has(r.id) && seen.add(r.id));
+    // teams, then services, in the order the contract first names them; routes in contract order
+    const teams = [...new Set(unique.map((r) => r.owner))];
+    const ordered = [];
+    for (const owner of teams) {
+      const ofTeam = unique.filter((r) => r.owner === owner);
+      for (const service of [...new Set(ofTeam.map((r) => r.service))]) {
+        ordered.push(...ofTeam.filter((r) => r.service === service));
+      }
+    }
+    let team = null, service = null;
+    for (const r of ordered) {
+      if (r.owner !== team) { team = r.owner; service = null; teamHeader(body, r.owner, r.oncall); }
+      if (r.service !== service) { service = r.service; serviceHeader(body, service, ordered.filter((o) => o.service === service)); }
       const t = byRoute[r.id] || {};
       const row = document.createElement("tr");
       row.dataset.route = r.id;
       row.dataset.service = r.service;
       if (r.stopped) row.className = "stopped";
+      row.hidden = folded.has(r.service);
       cell(row, r.id); cell(row, r.methods); cell(row, r.path); cell(row, r.service);
       cell(row, r.owner); cell(row, r.oncall);
       cell(row, t.rps, "num"); cell(row, t.errors, "num"); cell(row, t.denied, "num"); cell(row, t.p99_ms, "num");
-      const state = cell(row, r.stopped ? "stopped " + r.stopped.kind + " at " + r.stopped.at + ": " + r.stopped.reason : "serving");
+      const state = cell(row, r.stopped ? "stopped " + r.stopped.kind + " by " + r.stopped.by + " at " + r.stopped.at + ": " + r.stopped.reason : "serving");
       state.className = r.stopped ? "state bad" : "state ok";
       const actions = cell(row, "");
-      button(actions, "stop service", () => act("services", r.service, "stop"));
-      button(actions, "start service", () => act("services", r.service, "start"));
-      button(actions, "stop route", () => act("routes", r.id, "stop"));
-      button(actions, "start route", () => act("routes", r.id, "start"));
+      // a route stopped with its service starts with the service (the header's control)
+      if (!(r.stopped && r.stopped.kind === "service")) {
+        const action = r.stopped ? "start" : "stop";
+        button(actions, action + " route", () => confirmAct("routes", r.id, action));
+      }
       body.appendChild(row);
     }
     // traffic that is no route of this contract: requests no route matched (404s, answered by the
     // gateway, so under the platform team) and routes a reload removed
+    let unroutedTeam = null;
     for (const t of traffic.routes) {
       if (known.has(t.route)) continue;
+      if (t.owner !== unroutedTeam) { unroutedTeam = t.owner; teamHeader(body, t.owner, t.oncall, "traffic of no route"); }
       const row = document.createElement("tr");
       row.dataset.route = t.route;
       row.className = "unrouted";
@@ -108,6 +291,7 @@ async function refresh() {
     }
     const message = $("message");
     if (!message.className || message.dataset.refresh) say("");
+    document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || "0") + 1);
   } catch (e) { say(e.message, true, true); }
 }
 

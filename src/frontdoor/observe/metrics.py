@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from frontdoor import __version__
+from frontdoor.observe.history import STEP_S, History
 from frontdoor.observe.traffic import (
     BUCKETS,
     WINDOWS,
@@ -74,6 +75,8 @@ class Recorder:
         self.circuits: Callable[[], dict[tuple[str, str], int]] = dict
         self.snapshot_dir: Path | None = None
         self._last_tick = time.monotonic()
+        self.history = History()  # the deployment's last 15 minutes, sampled every history.STEP_S
+        self._history_due = 0.0
 
     # --- the request path ----------------------------------------------------------------------------
 
@@ -121,6 +124,9 @@ class Recorder:
             window.push(second)
         if self.snapshot_dir is not None:
             self.write_snapshot(self.snapshot_dir)
+        if now >= self._history_due:
+            self._history_due = now + STEP_S
+            self.history.sample(deployment(self.snapshot_dir, self).totals, time.time())
 
     def snapshot(self) -> dict[str, Any]:
         """This process's numbers, the second in progress included."""
@@ -270,9 +276,9 @@ def merge(snapshots: Iterable[dict[str, Any]]) -> Merged:
     return merged
 
 
-def deployment(directory: Path | None) -> Merged:
+def deployment(directory: Path | None, own: Recorder | None = None) -> Merged:
     """This process's numbers merged with every other live worker's (written within STALE_S)."""
-    own = _recorder
+    own = own or _recorder
     if directory is None:
         return merge([own.snapshot()])
     pid = os.getpid()

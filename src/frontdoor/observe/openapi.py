@@ -119,6 +119,23 @@ def openapi_document() -> dict[str, Any]:
                     stops={"type": "array", "items": {"$ref": "#/components/schemas/Stop"}},
                 ),
             ),
+            "/admin/history": _read(
+                "the deployment's last 15 minutes per route in 5-second steps: requests, 5xx, denials, p99",
+                "history",
+                _object(
+                    "step_s",
+                    "times",
+                    "routes",
+                    step_s={"type": "integer"},
+                    times={"type": "array", "items": {"type": "number"}},
+                    routes={
+                        "type": "array",
+                        "items": _object(
+                            "route", "service", "owner", "requests", "errors", "denied", "p99_ms"
+                        ),
+                    },
+                ),
+            ),
             "/admin/traffic": _read(
                 "per route: requests/s, error ratio, p50/p99, top deny reasons over a window",
                 "traffic",

@@ -328,6 +328,12 @@ class Gateway:
             or runtime.plan.edge.spec.admin != old.plan.edge.spec.admin
         ):
             log.warning("listen addresses changed: they take effect at the next restart")
+        if [e.tls for e in runtime.plan.entrypoints] != [e.tls for e in old.plan.entrypoints]:
+            # the listeners' TLS contexts are built at start (certificate files are watched, not this)
+            log.warning(
+                "entrypoint tls settings changed (min_version, certificates, client_auth): they take "
+                "effect at the next restart"
+            )
         self.runtime = runtime
         self.access_log.configure(runtime.plan.edge.spec.observability)
         self._route_info = {}

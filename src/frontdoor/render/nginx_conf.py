@@ -48,7 +48,7 @@ PATH_VARIABLE = "$fd_path"
 UPSTREAM_VARIABLE = "$fd_upstream"
 BODY_VARIABLE = "$fd_body"
 #: browser sign-in (docs/access.md): the paths the authz answers itself, and what its answers carry
-SIGN_IN_PATHS = ("/_frontdoor/start", "/_frontdoor/callback", "/_frontdoor/logout")
+SIGN_IN_PATHS = authz_api.SIGN_IN_PATHS
 SIGN_IN_HEADERS = ("Location", "Set-Cookie")
 
 
@@ -361,6 +361,10 @@ _OWN_ERRORS = {
     413: (413, "body-too-large", "the request body is larger than max_request_body"),
     414: (414, "header-too-large", "the request target is too long"),
     494: (431, "header-too-large", "the request head is larger than max_header_bytes"),
+    # client_auth: a certificate that did not verify, none where one is required (serve fails the
+    # handshake instead; nginx can only answer after it)
+    495: (403, "access", "the client certificate did not verify"),
+    496: (403, "access", "this entrypoint needs a client certificate"),
     500: (503, "error", "the gateway could not decide this request"),
     502: (502, "", "the upstream could not be reached"),
     504: (504, "", "the upstream did not answer in time"),
