@@ -77,8 +77,8 @@ def test_check_gaps_exit_1(capsys: pytest.CaptureFixture[str], shop_copy: Path) 
     edit(
         shop_copy,
         "edges/public.yaml",
-        "        hsts: true\n      services: [orders, catalog]",
-        "        hsts: true\n      services: [orders, catalog]",
+        "        hsts: true\n      services: [orders, catalog, account]",
+        "        hsts: true\n      services: [orders, catalog, account]",
     )  # unchanged: sanity of the helper
     edit(shop_copy, "edges/public.yaml", "  observability:\n", "  unobserved:\n")
     code, out, _ = run(capsys, "check", str(shop_copy), "--env", "prod")
@@ -167,7 +167,7 @@ def test_schema_accepts_every_example_document(capsys: pytest.CaptureFixture[str
             errors = list(validator.iter_errors(document))
             assert errors == [], (path, [e.message for e in errors])
             count += 1
-    assert count == 12
+    assert count == 13
     bad = {
         "apiVersion": "frontdoor/v1",
         "kind": "Service",

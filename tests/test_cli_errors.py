@@ -19,6 +19,8 @@ SECRETS = {
     "FRONTDOOR_ADMIN_TOKEN": "errors-test-token",
     "BILLING_BATCH_KEY_SHA256": "0" * 64,
     "PAYMENT_PROVIDER_KEY_SHA256": "1" * 64,
+    "SHOP_WEB_CLIENT_SECRET": "errors-test-client-secret",
+    "SHOP_SESSION_KEY": "errors-test-session-key-0123456789",
 }
 
 

@@ -782,11 +782,11 @@ CASES = [
         "login-provider",
         ORDERS,
         "access: {claims: {role: admin}}",
-        "access: {claims: {role: admin}, login: corp-sso}",
+        "access: {claims: {role: admin}, login: partner-sso}",
         "login-provider",
-        "login: corp-sso",
+        "login: partner-sso",
         "shop-app",
-        says=("corp-sso", "login"),
+        says=("partner-sso", "login"),
     ),
     Case(
         "openapi-missing",
@@ -1289,13 +1289,13 @@ def test_internal_service_exposed_is_a_gap(shop_copy: Path) -> None:
     edit(shop_copy, CATALOG, "exposure: public", "exposure: internal")
     code, findings = _gaps(shop_copy)
     assert code == EXIT_GAPS
-    line = line_of(shop_copy, PUBLIC, "services: [orders, catalog]")
+    line = line_of(shop_copy, PUBLIC, "services: [orders, catalog, account]")
     gap = _one(findings, "exposure-internal", shop_copy, PUBLIC, line, "platform, shop-app")
     assert "catalog" in gap.message
 
 
 def test_public_service_unexposed_is_a_gap(shop_copy: Path) -> None:
-    edit(shop_copy, PUBLIC, "services: [orders, catalog]", "services: [orders]")
+    edit(shop_copy, PUBLIC, "services: [orders, catalog, account]", "services: [orders, account]")
     code, findings = _gaps(shop_copy)
     assert code == EXIT_GAPS
     line = line_of(shop_copy, CATALOG, "exposure: public")
@@ -1346,9 +1346,14 @@ def test_identity_provider_missing_is_a_gap(shop_copy: Path) -> None:
         "    providers:\n      - name: corp-sso\n        issuer: https://login.example.com/\n"
         "        audiences: [shop-api]\n        algorithms: [RS256, ES256]\n"
         "        jwks_uri: https://login.example.com/keys\n"
-        "        scopes_claim: scope\n        clock_skew_s: 30\n",
+        "        scopes_claim: scope\n        clock_skew_s: 30\n"
+        "        login:\n          client_id: shop-web\n          client_secret: secret:shop-web-client-secret\n"
+        "          scopes: [openid, profile, email]\n          session: {ttl: 8h, idle: 1h}\n"
+        "          cookie_keys: [secret:session-key, secret:session-key-previous]\n",
         "",
     )
+    # the page that signs in with it signs in no more: an end-user token is what is missing now
+    edit(shop_copy, "services/account.yaml", "access: {login: corp-sso}", "access: authenticated")
     code, findings = _gaps(shop_copy)
     assert code == EXIT_GAPS
     gap = _one(
@@ -1418,7 +1423,7 @@ def test_a_duplicate_key_does_not_hide_unknown_references(shop_copy: Path) -> No
         '  contact: {chat: "#shop", email: shop@example.com}\n',
         '  contact: {chat: "#shop", email: shop@example.com}\n  role: app\n',
     )
-    edit(shop_copy, "edges/public.yaml", "services: [orders, catalog]", "services: [orders, catalog, ghost]")
+    edit(shop_copy, "edges/public.yaml", "services: [orders, catalog, account]", "services: [orders, catalog, ghost]")
     rules = {f.rule for f in load_contract(shop_copy).findings}
     assert {"yaml-duplicate-key", "unknown-reference"} <= rules
 

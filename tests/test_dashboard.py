@@ -54,8 +54,10 @@ def test_an_operator_stops_a_service_from_the_dashboard(live: Gateway) -> None:
                 "document.querySelector('tr[data-route=\"other.0\"]').children[6].textContent !== '0'",
                 timeout=10_000,
             )  # live requests/s of the traffic just sent
-            page.fill("#reason", "upstream corrupting orders, INC-7")
-            row.get_by_role("button", name="stop service").click()
+            header = page.locator('tr[data-service-group="other"]')
+            header.get_by_role("button", name="stop service").click()
+            page.get_by_label("Reason").fill("upstream corrupting orders, INC-7")
+            page.get_by_role("button", name="Confirm").click()
             page.wait_for_selector('tr.stopped[data-route="other.0"]', timeout=10_000)
             state = page.locator('tr[data-route="other.0"] td.state').inner_text()
             assert "upstream corrupting orders" in state and "by admin@127.0.0.1" in state, state  # who
@@ -256,3 +258,37 @@ def test_the_charts_move_under_traffic(live: Gateway) -> None:
     status, body = live.admin("/admin/history")
     routes = {r["route"]: r for r in json.loads(body)["routes"]}
     assert status == 200 and sum(routes["other.0"]["requests"]) >= 20
+
+
+def test_a_route_is_stopped_from_the_keyboard_after_a_confirmation(live: Gateway) -> None:
+    """One control per route: Enter on it opens a dialog whose labelled reason field has the focus;
+    Escape cancels (nothing is stopped), a reason and Enter confirm, and the route stands out stopped."""
+    with playwright.sync_playwright() as driver:
+        browser = _open(driver)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{live.spec.admin_port}/")
+            page.fill("#token", TOKEN)
+            page.click("#save-token")
+            row = page.locator('tr[data-route="shop.0"]')
+            row.wait_for(timeout=10_000)
+            assert [b.strip() for b in row.get_by_role("button").all_inner_texts()] == ["stop route"]
+            row.get_by_role("button", name="stop route").focus()
+            page.keyboard.press("Enter")
+            reason = page.get_by_label("Reason")
+            reason.wait_for(timeout=5_000)
+            assert page.evaluate("() => document.activeElement.id") == "reason"
+            assert "Stop route shop.0?" in page.inner_text("#confirm-title")
+            page.keyboard.press("Escape")
+            assert not page.locator("#confirm").is_visible()
+            assert "stop route" in row.inner_text()  # cancelled: still serving
+            row.get_by_role("button", name="stop route").focus()
+            page.keyboard.press("Enter")
+            reason.fill("bad deploy, INC-9")
+            page.keyboard.press("Enter")
+            page.wait_for_selector('tr.stopped[data-route="shop.0"]', timeout=10_000)
+            assert "INC-9" in row.inner_text() and "start route" in row.inner_text()
+        finally:
+            browser.close()
+    assert request(live.spec.port, "GET", "/shop/1")[0] == 503
+    assert request(live.spec.port, "GET", "/other/1")[0] == 200  # only that route

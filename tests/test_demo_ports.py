@@ -16,7 +16,7 @@ from .conftest import SHOP, edit
 def test_every_local_address_moves_in_order_and_nothing_else_changes(tmp_path: Path) -> None:
     # 9101 is both a new port (of the admin listener) and an old one (of orders): moved once, not twice
     copy = moved_contract(SHOP, "dev", 9100, tmp_path)
-    assert local_addresses(load_plan(copy, "dev")) == [("127.0.0.1", 9100 + i) for i in range(6)]
+    assert local_addresses(load_plan(copy, "dev")) == [("127.0.0.1", 9100 + i) for i in range(7)]
     plan = load_plan(copy, "dev")
     assert str(plan.upstreams["orders"][0].url) == "http://127.0.0.1:9103"
     provider = plan.edge.spec.identity.providers[0] if plan.edge.spec.identity else None

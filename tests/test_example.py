@@ -12,7 +12,7 @@ def test_example_loads_without_errors() -> None:
     result = load_contract(SHOP)
     assert [f.render() for f in result.findings if f.severity == "error"] == []
     assert set(result.contract.teams) == {"shop-app", "payments-app", "platform", "release-eng"}
-    assert set(result.contract.services) == {"orders", "catalog", "payments"}
+    assert set(result.contract.services) == {"orders", "catalog", "payments", "account"}
     assert set(result.contract.environments) == {"dev", "test", "prod"}
 
 
@@ -21,7 +21,7 @@ def test_prod_is_ready() -> None:
     assert report.exit_code == 0, [f.render() for f in report.failing()]
     (prod,) = report.environments
     assert prod.production
-    assert {r.service for r in prod.routes} == {"orders", "catalog", "payments"}
+    assert {r.service for r in prod.routes} == {"orders", "catalog", "payments", "account"}
 
 
 def test_every_environment_in_promotion_order() -> None:

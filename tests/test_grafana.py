@@ -126,7 +126,7 @@ def test_every_team_has_a_dashboard_whose_queries_name_exported_series(
     # each service's row is in its team's board: services, routes, denials, limits and SLO burn
     shop = typed(boards["team-shop-app.json"])
     rows = [p.title for p in shop.panels or [] if isinstance(p, RowPanel)]
-    assert rows == ["catalog", "orders"]
+    assert rows == ["account", "catalog", "orders"]
     titles = {title for title, _ in queries(shop)}
     assert {"Requests by route", "Denials by kind and rule", "Rate limited, shed, upstream errors"} <= titles
     assert {"Error budget burn (99.9% SLO)", "p99 against the 300 ms SLO"} <= titles

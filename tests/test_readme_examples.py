@@ -74,7 +74,7 @@ def _env(state: Path) -> dict[str, str]:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[int, list[str], dict[str, str]]]:
-    base = _free_base(6)
+    base = _free_base(7)  # gateway, admin, identity provider, four upstreams
     env = _env(tmp_path / "state")
     process = subprocess.Popen(
         [str(FRONTDOOR), "demo", "examples/shop", "--port-base", str(base), "--access-log", "off"],
@@ -308,3 +308,31 @@ def test_the_readme_transcripts_are_what_the_commands_print(
         want = _normal(line)
         assert want in actual[position:], f"not printed (or not in this order): {want!r}\n{done.stdout}"
         position = actual.index(want, position) + 1
+
+
+def test_a_person_signs_in_through_the_demo(demo: tuple[int, list[str], dict[str, str]]) -> None:
+    """What the demo prints for browsers works in one: Chromium opens the page behind sign-in, signs in
+    at the demo's own identity provider, sees the page, and signs out."""
+    from .oidc_support import CHROMIUM, browser, page_json
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed")
+    base, printed, _ = demo
+    (line,) = [line for line in printed if line.startswith("  open ")]
+    page_url = line.split()[1]
+    assert page_url == f"http://127.0.0.1:{base}/account"
+    with browser() as chromium:
+        page = chromium.new_page()
+        page.goto(page_url)
+        assert page.url.startswith(f"http://127.0.0.1:{base + 2}/authorize?")  # the demo's provider
+        page.fill('input[name="username"]', "dana")
+        page.click('button[type="submit"]')
+        page.wait_for_load_state()
+        assert page.url == page_url
+        seen = page_json(page)
+        assert seen["headers"]["x-frontdoor-subject"] == "dana"
+        assert seen["headers"]["x-frontdoor-email"] == "dana@example.test"
+        page.goto(f"http://127.0.0.1:{base}/_frontdoor/logout")
+        assert not [c for c in page.context.cookies() if c["name"].startswith("frontdoor-")]
+        page.goto(page_url)  # signed out: to the provider's form again
+        assert page.url.startswith(f"http://127.0.0.1:{base + 2}/authorize?")

@@ -6,7 +6,6 @@ the same flow against a real OpenID provider in a real browser."""
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,7 +28,7 @@ from .harness import ContractSpec
 from .idp import IdentityProvider
 from .test_keys import Clock
 
-NOW = float(int(time.time()))  # tokens from tests/idp.py are issued at the real time
+NOW = 1_900_000_000.0  # the stage's clock; every token here is issued at it
 COOKIE_KEY = "cookie-key-0123456789abcdef"
 OLD_KEY = "old-cookie-key-0123456789"
 ROUTES = """
@@ -39,6 +38,11 @@ ROUTES = """
 - {path: /api, access: authenticated}
 """
 BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def token(idp: IdentityProvider, **claims: Any) -> str:
+    """A token issued at NOW (the stage's clock), whatever the real time."""
+    return idp.token(**{"iat": int(NOW), "exp": int(NOW) + 300, **claims})
 
 
 def login_yaml(ttl: str = "8h", idle: str = "1h") -> str:
@@ -176,7 +180,7 @@ def test_anything_but_a_browser_navigating_gets_401(
 
 
 def test_a_bearer_token_is_judged_as_today_never_redirected(setup: Setup) -> None:
-    admission, verdict = setup.decide("/app", {**BROWSER, "authorization": f"Bearer {setup.idp.token()}"})
+    admission, verdict = setup.decide("/app", {**BROWSER, "authorization": f"Bearer {token(setup.idp)}"})
     assert verdict is None and admission.subject == "alice"
     _, denial = setup.decide("/app", {**BROWSER, "authorization": "Bearer not.a.token"})
     assert isinstance(denial, Denial) and denial.status == 401
@@ -274,7 +278,7 @@ def start(setup: Setup, rd: str = "/app/page") -> tuple[dict[str, list[str]], st
 
 
 def id_token(setup: Setup, nonce: str, **claims: Any) -> str:
-    return setup.idp.token(aud="shop-web", nonce=nonce, email="alice@shop.test", **claims)
+    return token(setup.idp, aud="shop-web", nonce=nonce, email="alice@shop.test", **claims)
 
 
 def test_the_flow_end_to_end_with_a_stub_token_endpoint(setup: Setup) -> None:
@@ -302,7 +306,7 @@ def test_the_access_token_brings_its_scopes_when_it_is_a_trusted_jwt(setup: Setu
     query, flow = start(setup)
     setup.token_answer = {
         "id_token": id_token(setup, query["nonce"][0]),
-        "access_token": setup.idp.token(scope="reports:read"),
+        "access_token": token(setup.idp, scope="reports:read"),
     }
     answer = setup.answer("/_frontdoor/callback", f"code=c&state={query['state'][0]}", flow)
     cookie = f"{session_cookie('idp')}={set_cookies(answer)[session_cookie('idp')]}"
@@ -346,7 +350,7 @@ def test_callback_refusals(setup: Setup, case: str, status: int, outcome: str) -
     elif case == "flow-expired":
         setup.clock.now += 601
     if case != "code-refused":
-        setup.token_answer = {"id_token": setup.idp.token(**{"aud": "shop-web", "nonce": nonce, **claims})}
+        setup.token_answer = {"id_token": token(setup.idp, **{"aud": "shop-web", "nonce": nonce, **claims})}
     answer = setup.answer("/_frontdoor/callback", params, flow)
     assert (answer.status, answer.outcome) == (status, outcome)
     assert session_cookie("idp") not in set_cookies(answer)

@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(handler=cmd_token)
 
     idp = commands.add_parser(
-        "idp", **about("idp", "run the local identity provider alone (discovery and JWKS)")
+        "idp", **about("idp", "run the local identity provider alone (discovery, JWKS, browser sign-in)")
     )
     idp.add_argument(
         "--listen",
@@ -313,6 +313,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--aud",
         action="append",
         help="audience of the tokens frontdoor token mints while this runs (default shop-api)",
+    )
+    idp.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a claim every person who signs in gets, e.g. role=admin (JSON values too); repeatable",
+    )
+    idp.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        help="a scope added to the access token of every sign-in, e.g. orders:read; repeatable",
     )
     idp.set_defaults(handler=cmd_idp)
 

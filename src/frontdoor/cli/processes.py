@@ -191,18 +191,22 @@ def cmd_idp(args: argparse.Namespace) -> int:
     from frontdoor.contract.values import parse_listen
     from frontdoor.idp.issuer import start_issuer
     from frontdoor.idp.running import announce, withdraw
-    from frontdoor.idp.tokens import DEFAULT_AUDIENCE
+    from frontdoor.idp.signin import Desk
+    from frontdoor.idp.tokens import DEFAULT_AUDIENCE, parse_claims
 
     try:
         listen = parse_listen(args.listen)
+        claims = parse_claims(args.claim)
     except ValueError as exc:
         raise FrontdoorError(str(exc)) from None
     issuer = args.issuer or f"http://{listen}/"
+    desk = Desk(issuer, tuple(args.aud or [DEFAULT_AUDIENCE]), claims, tuple(args.scope))
 
     async def main() -> None:
-        server = await start_issuer(issuer, listen.host, listen.port)
+        server = await start_issuer(issuer, listen.host, listen.port, desk=desk)
         announce(issuer, args.aud or [DEFAULT_AUDIENCE])  # frontdoor token signs for it by itself
-        print(f"local identity provider {issuer} on {listen} (discovery and /keys)", file=sys.stderr)
+        where = f"local identity provider {issuer} on {listen}"
+        print(f"{where} (discovery, /keys, sign-in at /authorize)", file=sys.stderr)
         async with server:
             await server.serve_forever()
 

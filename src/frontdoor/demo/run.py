@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -18,6 +19,8 @@ from frontdoor.demo.upstream import start_upstream
 from frontdoor.errors import FrontdoorError
 from frontdoor.idp.issuer import start_issuer
 from frontdoor.idp.running import announce, withdraw
+from frontdoor.idp.signin import Desk
+from frontdoor.idp.tokens import DEFAULT_AUDIENCE
 from frontdoor.plan import Plan, load_plan
 from frontdoor.proxy.runtime import Runtime
 from frontdoor.proxy.server import Gateway, serve
@@ -44,6 +47,25 @@ def demo_api_keys(plan: Plan) -> dict[str, str]:
 
 
 DEMO_ADMIN_TOKEN = "demo-admin-token"
+DEMO_CLIENT_SECRET = "demo-client-secret"  # the local identity provider accepts any secret
+
+
+def demo_login_secrets(plan: Plan) -> None:
+    """Browser sign-in's secrets, when they come from unset environment variables: the client secret a
+    demo value, each cookie key a fresh random one (dev only: sessions end when the demo does)."""
+    for provider in plan.edge.spec.identity.providers if plan.edge.spec.identity else ():
+        login = provider.login
+        if login is None:
+            continue
+        wanted = [(login.client_secret, DEMO_CLIENT_SECRET)]
+        wanted += [(key, secrets.token_urlsafe(32)) for key in login.cookie_keys]
+        for ref, value in wanted:
+            try:
+                reference = resolve(ref, plan.environment_doc)
+            except FrontdoorError:
+                continue
+            if reference.scheme == "env" and reference.target not in os.environ:
+                os.environ[reference.target] = value
 
 
 def demo_admin_token(plan: Plan) -> str | None:
@@ -103,6 +125,13 @@ def _tries(gateway: Gateway, keys: dict[str, str]) -> list[str]:
                 "    # 200, the upstream sees X-Frontdoor-Subject: alice",
             ]
         for route in entrypoint.routes:
+            if route.access.login and route.allows("GET"):
+                page = f"{base}{route.path.path.lstrip('=')}"
+                lines.append(
+                    f"  open {page} in a browser    # {route.service}: sign in at {route.access.login} "
+                    f"(any user name), sign out at {base}/_frontdoor/logout"
+                )
+        for route in entrypoint.routes:
             for client in route.access.clients:
                 if client in keys:
                     path = route.path.path.lstrip("=")
@@ -115,15 +144,20 @@ def _tries(gateway: Gateway, keys: dict[str, str]) -> list[str]:
     return lines
 
 
-def start_issuers(issuers: list[tuple[str, str, int]]) -> None:
+def start_issuers(issuers: list[tuple[str, str, int]], plan: Plan | None = None) -> None:
     """The local identity providers, on a loop of their own in a daemon thread: up before the gateway
-    starts (it fetches their keys as it starts), gone when the demo exits."""
+    starts (it fetches their keys as it starts), gone when the demo exits. Each signs access tokens
+    for its provider's audiences in ``plan``."""
     if not issuers:
         return
+    audiences = {}
+    for provider in plan.edge.spec.identity.providers if plan is not None else ():
+        audiences[provider.issuer.text] = tuple(provider.audiences)
     loop = asyncio.new_event_loop()
     for issuer, host, port in issuers:
+        desk = Desk(issuer, audiences.get(issuer, (DEFAULT_AUDIENCE,)))
         try:
-            loop.run_until_complete(start_issuer(issuer, host, port))
+            loop.run_until_complete(start_issuer(issuer, host, port, desk=desk))
         except OSError as exc:
             where = f"{host}:{port}"
             raise FrontdoorError(f"the local identity provider cannot listen on {where}: {exc}") from None
@@ -156,7 +190,8 @@ def _run(served: Path, shown: Path, environment: str, access_log: TextIO | None)
     admin_token = demo_admin_token(plan)
     servers: list[asyncio.Server] = []
 
-    start_issuers(local_issuers(plan))
+    demo_login_secrets(plan)
+    start_issuers(local_issuers(plan), plan)
     provider = _first_local_provider_audiences(plan)
     if provider is not None:  # `frontdoor token` signs for this issuer, whatever its port
         announce(*provider)

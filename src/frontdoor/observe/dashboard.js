@@ -40,9 +40,27 @@ function button(parent, label, handler) {
   parent.appendChild(b);
 }
 
-async function act(kind, target, action) {
-  const reason = $("reason").value.trim();
-  if (!reason) { say("Write a reason first: it is shown to clients and kept in the audit log.", true); return; }
+// One control per service (in its header) and per route: it asks for confirmation and a reason in a
+// modal dialog (focus stays in it, Escape cancels) before anything is stopped or started.
+let pending = null;
+
+function confirmAct(kind, target, action) {
+  pending = [kind, target, action];
+  $("confirm-title").textContent = action[0].toUpperCase() + action.slice(1) + " " + kind.slice(0, -1) + " " + target + "?";
+  $("reason").value = "";
+  $("confirm").returnValue = "";  // Escape closes without setting it: never the last dialog's "ok"
+  $("confirm").showModal();
+  $("reason").focus();
+}
+
+$("confirm").addEventListener("close", () => {
+  const chosen = pending;
+  pending = null;
+  if ($("confirm").returnValue === "ok" && chosen) act(chosen[0], chosen[1], chosen[2], $("reason").value.trim());
+});
+
+async function act(kind, target, action, reason) {
+  if (!reason) { say("A stop or start needs a reason: it is shown to clients and kept in the audit log.", true); return; }
   try {
     await api("/admin/" + kind + "/" + encodeURIComponent(target) + "/" + action, {
       method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({reason: reason}),
@@ -95,6 +113,9 @@ function serviceHeader(body, service, routes) {
   summary.className = stopped ? "badge bad" : "muted";
   summary.textContent = " " + routes.length + " route" + (routes.length === 1 ? "" : "s") + (stopped ? ", " + stopped + " stopped" : "");
   th.appendChild(summary);
+  const stoppedService = routes.some((r) => r.stopped && r.stopped.kind === "service");
+  const action = stoppedService ? "start" : "stop";
+  button(th, action + " service", () => confirmAct("services", service, action));
 }
 
 // Charts of the last 15 minutes (GET /admin/history: 5-second steps): requests/s, error ratio, p99
@@ -243,10 +264,11 @@ async function refresh() {
       const state = cell(row, r.stopped ? "stopped " + r.stopped.kind + " by " + r.stopped.by + " at " + r.stopped.at + ": " + r.stopped.reason : "serving");
       state.className = r.stopped ? "state bad" : "state ok";
       const actions = cell(row, "");
-      button(actions, "stop service", () => act("services", r.service, "stop"));
-      button(actions, "start service", () => act("services", r.service, "start"));
-      button(actions, "stop route", () => act("routes", r.id, "stop"));
-      button(actions, "start route", () => act("routes", r.id, "start"));
+      // a route stopped with its service starts with the service (the header's control)
+      if (!(r.stopped && r.stopped.kind === "service")) {
+        const action = r.stopped ? "start" : "stop";
+        button(actions, action + " route", () => confirmAct("routes", r.id, action));
+      }
       body.appendChild(row);
     }
     // traffic that is no route of this contract: requests no route matched (404s, answered by the

@@ -33,6 +33,16 @@ NGINX_CERTIFICATE_HEADER = "Ssl-Client-Cert"
 #: what Envoy must pass on to the check besides Authorization, which it always sends
 ENVOY_REQUEST_HEADERS = ("authorization", "x-api-key", "x-forwarded-for", "x-request-id")
 
+#: browser sign-in (docs/access.md): the paths the authz answers itself, which every target routes to it
+SIGN_IN_PATHS = ("/_frontdoor/start", "/_frontdoor/callback", "/_frontdoor/logout")
+
+
+def session_cookie(provider: str) -> str:
+    """The session cookie of ``provider`` (access/signin.py's name for it), for targets that must name
+    the cookies an allow may refresh."""
+    return f"frontdoor-session-{provider}"
+
+
 #: identity the authz answers with, for the upstream
 IDENTITY_HEADERS = (
     "X-Frontdoor-Subject",

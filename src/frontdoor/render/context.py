@@ -60,6 +60,10 @@ class Site:
         /_frontdoor/ paths go to the authz, which keeps the sessions (docs/access.md)."""
         return sorted({r.access.login for _, r in self.plan.routes() if r.access.login})
 
+    def sign_in_entrypoints(self) -> list[PlannedEntrypoint]:
+        """The entrypoints with a route that signs browsers in: they route the /_frontdoor/ paths."""
+        return [e for e in self.plan.entrypoints if any(r.access.login for r in e.routes)]
+
     def exposed_services(self) -> list[str]:
         """Every service some entrypoint exposes, sorted: these get routes, policies and alerts."""
         return sorted({name for e in self.plan.entrypoints for name in e.services})

@@ -116,7 +116,34 @@ class GatewayApiTarget:
             out.append(
                 obj(f"{EG}", "ClientTrafficPolicy", name, labels(site.environment, site.platform_team), spec)
             )
+        signing_in = site.sign_in_entrypoints()
+        if signing_in:
+            out.append(self._sign_in_route(site, signing_in))
         return out
+
+    def _sign_in_route(self, site: Site, entrypoints: list[Any]) -> dict[str, Any]:
+        """Browser sign-in's paths, to the authz, which keeps the sessions (Envoy Gateway's own OIDC
+        filter keeps sessions of its own, which the contract's claims and sign-out could not reach)."""
+        parents = [
+            {"group": GW, "kind": "Gateway", "name": self.gateway_name(site, e.name)} for e in entrypoints
+        ]
+        backend = {"group": "", "kind": "Service", "name": authz_api.NAME, "port": authz_api.PORT}
+        rules = [
+            {
+                "name": path.rsplit("/", 1)[1],
+                "matches": [{"path": {"type": "Exact", "value": path}}],
+                "backendRefs": [backend],
+            }
+            for path in authz_api.SIGN_IN_PATHS
+        ]
+        name = site.names.name("HTTPRoute", "frontdoor-signin")
+        return obj(
+            f"{GW}/v1",
+            "HTTPRoute",
+            name,
+            labels(site.environment, site.platform_team),
+            {"parentRefs": parents, "rules": rules},
+        )
 
     def gateway_name(self, site: Site, entrypoint: str) -> str:
         return site.names.name("Gateway", entrypoint)
@@ -328,7 +355,9 @@ def _ext_auth(site: Site) -> dict[str, Any]:
                 "path": authz_api.CHECK_PATH,
                 "headersToBackend": [h.lower() for h in authz_api.IDENTITY_HEADERS],
             },
-            "headersToExtAuth": list(authz_api.ENVOY_REQUEST_HEADERS),
+            # the session cookie too, when a route signs browsers in
+            "headersToExtAuth": list(authz_api.ENVOY_REQUEST_HEADERS)
+            + (["cookie"] if site.sign_in_providers() else []),
             "failOpen": False,
         }
     }
@@ -354,8 +383,8 @@ def _provider(p: Provider) -> dict[str, Any]:
 def _native_access(site: Site, access: AccessRule) -> dict[str, Any] | None:
     """JWT and authorization rules for ``access``, or None when Envoy Gateway cannot express it."""
     providers = site.plan.edge.spec.identity.providers
-    if access.clients or not providers or any(p.jwks_uri is None for p in providers):
-        return None
+    if access.clients or access.login or not providers or any(p.jwks_uri is None for p in providers):
+        return None  # API keys, and browser sessions (kept by the authz), are the authz's to check
     if any(not isinstance(v, str) for v in access.claims.values()):
         return None
     if 2 ** len(access.claims) > _MAX_CLAIM_VARIANTS:

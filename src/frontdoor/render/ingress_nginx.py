@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from frontdoor.plan import PlannedRoute
+from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 from frontdoor.policy.routing import RouteTable
 from frontdoor.render import authz_api, tls
 from frontdoor.render.alerts import SloMetrics, first_name, names_of
@@ -47,7 +47,24 @@ class IngressNginxTarget:
 
     def edge_objects(self, site: Site) -> list[dict[str, Any]]:
         _refuse_method_splits(site, self.name)
-        return []
+        entrypoints = site.sign_in_entrypoints()
+        if not entrypoints:
+            return []
+        # browser sign-in's paths, to the authz (it keeps the sessions), on the hosts that sign in
+        backend = {"service": {"name": authz_api.NAME, "port": {"number": authz_api.PORT}}}
+        paths = [{"path": p, "pathType": "Exact", "backend": backend} for p in authz_api.SIGN_IN_PATHS]
+        hosts = sorted({h for e in entrypoints for h in e.hosts})
+        rules = [{"http": {"paths": paths}} | ({"host": h} if h != "*" else {}) for h in hosts]
+        tls = sorted(
+            {(tls_secret_name(e.tls), tuple(h for h in e.hosts if h != "*")) for e in entrypoints if e.tls}
+        )
+        spec: dict[str, Any] = {"ingressClassName": self.class_name, "rules": rules}
+        if tls:
+            spec["tls"] = [{"secretName": name, "hosts": list(h)} for name, h in tls]
+        name = site.names.name("Ingress", "frontdoor-signin")
+        edge_labels = labels(site.environment, site.platform_team)
+        issuer = cert_manager_annotations(site.plan.edge.metadata.annotations) if tls else {}
+        return [obj("networking.k8s.io/v1", "Ingress", name, edge_labels, spec, annotations=issuer or None)]
 
     def controller_objects(self, site: Site) -> list[dict[str, Any]]:
         """The TLS policy as the controller's ConfigMap keys (ingress-nginx reads versions, suites and
@@ -101,6 +118,7 @@ class IngressNginxTarget:
         } | cert_manager_annotations(site.plan.edge.metadata.annotations)
         if main.scheme == "https":
             annotations[A + "backend-protocol"] = "HTTPS"
+        annotations |= _sign_in_annotations(site, parents, routes)
         tls = sorted(
             {
                 (tls_secret_name(e.tls), tuple(h for h in e.hosts if h != "*"))
@@ -192,6 +210,23 @@ def _spec(
     if tls:
         spec["tls"] = [{"secretName": name} | ({"hosts": list(h)} if h else {}) for name, h in tls]
     return spec
+
+
+def _sign_in_annotations(
+    site: Site, parents: list[PlannedEntrypoint], routes: list[PlannedRoute]
+) -> dict[str, str]:
+    """An Ingress with a route that signs browsers in: ingress-nginx sends a 401 of the authz to the
+    authz's start of the sign-in (``auth-signin``, as for oauth2-proxy's /oauth2/start), and passes a
+    session cookie an allow refreshed on to the browser."""
+    providers = sorted({r.access.login for r in routes if r.access.login})
+    if not providers:
+        return {}
+    scheme = "https" if all(e.tls is not None for e in parents) else "$scheme"
+    query = f"provider={providers[0]}&" if len(providers) == 1 else ""
+    return {
+        A + "auth-signin": f"{scheme}://$host/_frontdoor/start?{query}rd=$escaped_request_uri",
+        A + "auth-always-set-cookie": "true",
+    }
 
 
 def _refuse_method_splits(site: Site, target: str) -> None:

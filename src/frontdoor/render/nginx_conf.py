@@ -48,7 +48,7 @@ PATH_VARIABLE = "$fd_path"
 UPSTREAM_VARIABLE = "$fd_upstream"
 BODY_VARIABLE = "$fd_body"
 #: browser sign-in (docs/access.md): the paths the authz answers itself, and what its answers carry
-SIGN_IN_PATHS = ("/_frontdoor/start", "/_frontdoor/callback", "/_frontdoor/logout")
+SIGN_IN_PATHS = authz_api.SIGN_IN_PATHS
 SIGN_IN_HEADERS = ("Location", "Set-Cookie")
 
 

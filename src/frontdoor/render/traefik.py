@@ -93,13 +93,7 @@ class TraefikTarget:
                 "Middleware",
                 _AUTHZ,
                 edge_labels,
-                {
-                    "forwardAuth": {
-                        "address": authz_api.service_url(site.options.namespace),
-                        "authResponseHeaders": list(authz_api.IDENTITY_HEADERS),
-                        "trustForwardHeader": False,
-                    }
-                },
+                {"forwardAuth": _forward_auth(site)},
             ),
             obj(
                 API,
@@ -148,6 +142,7 @@ class TraefikTarget:
                     )
                 )
                 out.extend(certificate(site, entrypoint))
+        out.extend(_sign_in_routes(site, edge_labels))
         return out
 
     def service_objects(self, site: Site, service: str) -> list[dict[str, Any]]:
@@ -228,6 +223,51 @@ class TraefikTarget:
             sample_error=f'traefik_service_requests_total{{{example},code="502",method="GET",protocol="http"}}',
             sample_bucket=f'traefik_service_request_duration_seconds_bucket{{{example},code="200",method="GET",protocol="http"}}',
         )
+
+
+def _forward_auth(site: Site) -> dict[str, Any]:
+    auth: dict[str, Any] = {
+        "address": authz_api.service_url(site.options.namespace),
+        "authResponseHeaders": list(authz_api.IDENTITY_HEADERS),
+        "trustForwardHeader": False,
+    }
+    providers = site.sign_in_providers()
+    if providers:
+        # a session whose idle deadline an allow moved: its cookie to the browser (Traefik 3.1+)
+        auth["addAuthCookiesToResponse"] = [authz_api.session_cookie(p) for p in providers]
+    return auth
+
+
+def _sign_in_routes(site: Site, edge_labels: dict[str, str]) -> list[dict[str, Any]]:
+    """Browser sign-in's paths on every entrypoint with a route that signs in, to the authz (it keeps
+    the sessions); a browser without a session gets the authz's own redirect through ForwardAuth."""
+    out = []
+    paths = " || ".join(f"Path(`{p}`)" for p in authz_api.SIGN_IN_PATHS)
+    for entrypoint in site.sign_in_entrypoints():
+        hosts = [m for m in (_host_matcher(h) for h in entrypoint.hosts) if m]
+        match = f"({paths})"
+        if hosts and len(hosts) == len(entrypoint.hosts):
+            match = (hosts[0] if len(hosts) == 1 else "(" + " || ".join(hosts) + ")") + " && " + match
+        spec: dict[str, Any] = {
+            "entryPoints": ["websecure" if entrypoint.tls else "web"],
+            "routes": [
+                {
+                    "kind": "Rule",
+                    "match": match,
+                    "priority": 100_000,  # before any route of the contract (they are the gateway's own)
+                    "middlewares": [{"name": _STRIP_IDENTITY}],
+                    "services": [{"name": authz_api.NAME, "port": authz_api.PORT}],
+                }
+            ],
+        }
+        if entrypoint.tls is not None:
+            spec["tls"] = {
+                "secretName": tls_secret_name(entrypoint.tls),
+                "options": {"name": site.names.name("TLSOption", entrypoint.name)},
+            }
+        name = site.names.name("IngressRoute", "frontdoor-signin", entrypoint.name)
+        out.append(obj(API, "IngressRoute", name, edge_labels, spec))
+    return out
 
 
 def _match(entrypoint: PlannedEntrypoint, route: PlannedRoute) -> str:
