@@ -68,10 +68,10 @@ $(COMPILED)/.installed: pyproject.toml setup.py MANIFEST.in buildsupport/frontdo
 
 compiled: $(COMPILED)/.installed
 
-# The end-to-end gateway, protection, parity and sign-in tests again, their `frontdoor` subprocesses run by the
-# compiled build's interpreter (tests/harness.py, FRONTDOOR_PYTHON), so a miscompile cannot ship. The
+# The end-to-end gateway, protection, parity, HTTP/2 and sign-in tests again, their `frontdoor` subprocesses
+# run by the compiled build's interpreter (tests/harness.py, FRONTDOOR_PYTHON), so a miscompile cannot ship. The
 # first line refuses to pass if the request path did not come out compiled.
-COMPILED_TESTS := tests/test_gateway_e2e.py tests/test_protection_e2e.py tests/test_parity.py tests/test_signin_e2e.py
+COMPILED_TESTS := tests/test_gateway_e2e.py tests/test_protection_e2e.py tests/test_parity.py tests/test_h2.py tests/test_h2_parity.py tests/test_signin_e2e.py
 test-compiled: $(STAMP) compiled system-packages oidc-provider
 	$(COMPILED)/bin/python -c 'import sys, frontdoor.http.h1 as m, frontdoor.memo as n; sys.exit(not (m.__file__.endswith(".so") and n.__file__.endswith(".so")))'
 	$(COMPILED)/bin/frontdoor --version | grep -q 'compiled (mypyc)'
@@ -83,6 +83,8 @@ bench: $(STAMP) compiled
 	$(BIN)/python bench/builds.py --pure $(BIN)/frontdoor --compiled $(COMPILED)/bin/frontdoor
 	$(BIN)/python -m bench.authz --frontdoor $(COMPILED)/bin/frontdoor
 	$(BIN)/python -m bench.h2 --frontdoor $(COMPILED)/bin/frontdoor
+	@# instructions per proxied request under callgrind: the measure a busy machine does not move
+	$(BIN)/python -m bench.instructions --frontdoor $(COMPILED)/bin/frontdoor --json bench/results/instructions.json
 
 # Minutes of faults against the build users install (not in make test): a summary table, exit status 1
 # when a bar is missed. SOAK_ARGS=--quick shortens every phase (bench/soak.py --help).

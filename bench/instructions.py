@@ -4,15 +4,19 @@ busy machine does not move, unlike requests/s or CPU seconds.
 ``frontdoor serve`` (the compiled build by default) runs under ``valgrind --tool=callgrind`` with the
 contract of bench/gateway.py (access log, metrics and trace propagation on). One loopback client sends
 requests one after another on a keep-alive connection to its public route; a small upstream in this
-process answers each with a fixed 200. The gateway is run twice, with the same warm-up and then either
-no more requests or ``--requests`` more, and stopped with SIGTERM; the difference of the two runs' totals,
-divided by ``--requests``, is what one request costs once warm, with start-up and shutdown cancelled out.
-Hash seeds are fixed, so two runs of the same build agree to a fraction of a percent (what remains is
-the few timer wake-ups that depend on how long the run took).
+process answers each with a fixed 200. Only what the two connections' bytes set off is counted (their
+``data_received`` and everything it calls: parsing, routing, the stages, forwarding, the log line), not
+the work done once a second (metrics snapshot, log flush), whose count depends on how long a run took
+on the machine. So it measures the compiled build only (the pure-Python one has no such functions).
+The gateway is run twice, with the same warm-up and then either no more requests or ``--requests``
+more; the difference of the two runs' totals, divided by ``--requests``, is what one request costs once
+warm. Hash seeds are fixed, so two runs of the same build agree to a fraction of a percent.
 
     .venv/bin/python -m bench.instructions                                   # .venv-compiled's build
     .venv/bin/python -m bench.instructions --frontdoor /other/tree/.venv-compiled/bin/frontdoor
     .venv/bin/python -m bench.instructions --requests 4000 --json out.json
+    .venv/bin/python -m bench.instructions --keep /tmp/cg   # then: callgrind_annotate --inclusive=yes
+                                                            # /tmp/cg/callgrind.2000.out (per function)
 
 valgrind is installed with apt-get when missing.
 """
@@ -42,6 +46,8 @@ RESPONSE = (
     b"HTTP/1.1 200 OK\r\nServer: bench\r\nContent-Type: text/plain\r\nContent-Length: 48\r\n"
     b"Connection: keep-alive\r\n\r\n" + BODY
 )
+# the compiled protocols' data_received (mypyc's wrapper, which the event loop calls)
+TOGGLE = "CPyPy_*___data_received"
 START_TIMEOUT_S = 600.0  # importing everything under valgrind on a busy machine takes a while
 
 
@@ -132,6 +138,10 @@ def run(
     argv = [
         valgrind,
         "--tool=callgrind",
+        # only what the client's and the upstream's bytes set off (the connections' data_received, and
+        # all they call): the once-a-second work (metrics, log flushes) depends on how long the run took
+        "--collect-atstart=no",
+        f"--toggle-collect={TOGGLE}",
         f"--callgrind-out-file={out}",
         str(python),
         "-m",
@@ -181,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000, help="requests counted (after the warm-up)")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument(
+        "--keep", type=Path, help="copy the two runs' callgrind files here (for callgrind_annotate: where)"
+    )
     args = parser.parse_args(argv)
     valgrind = ensure_valgrind()
     upstream = Upstream()
@@ -189,8 +202,20 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(tmp)
             port = free_port()
             contract = write_contract(work / "contract", port, free_port(), upstream.port)
+            # valgrind runs the gateway tens of times slower, on a machine that may be busy: timeouts
+            # that no request of a run may reach (one 504 would be a different request path)
+            edge = contract / "edge.yaml"
+            edge.write_text(
+                edge.read_text()
+                .replace("connect: 1s", "connect: 60s")
+                .replace("upstream: 10s", "upstream: 300s")
+            )
             base = run(valgrind, args.frontdoor, contract, port, args.warmup, 0, work)
             total = run(valgrind, args.frontdoor, contract, port, args.warmup, args.requests, work)
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                for found in work.glob("callgrind.*.out"):
+                    shutil.copy(found, args.keep / found.name)
     finally:
         upstream.close()
     per_request = (total - base) / args.requests

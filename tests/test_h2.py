@@ -416,3 +416,19 @@ def test_a_drain_sends_goaway_and_finishes_the_streams_begun(ca: trustme.CA, tmp
         h2.close()
         running.stop()
         upstreams.close()
+
+
+def test_a_body_longer_than_its_content_length_never_reaches_the_upstream(
+    gateway: Gateway, ca: trustme.CA
+) -> None:
+    # over HTTP/1.1 upstream, the extra bytes would be read as the start of another request (smuggling)
+    h2 = client(gateway, ca)
+    try:
+        stream_id = h2.conn.get_next_available_stream_id()
+        h2.conn.send_headers(stream_id, h2.fields("POST", "/shop/smuggle", [(b"content-length", b"5")]))
+        h2.conn.send_data(stream_id, b"12345GET /shop/x HTTP/1.1\r\n\r\n", end_stream=True)
+        h2.flush()
+        assert h2.until_closed().error_code == ErrorCodes.PROTOCOL_ERROR
+        assert h2.answers.get(stream_id) is None
+    finally:
+        h2.close()

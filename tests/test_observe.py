@@ -223,7 +223,7 @@ def test_a_duration_s_bucket_is_the_first_bound_it_does_not_exceed() -> None:
 
 
 def test_log_durations_are_milliseconds_with_two_decimals() -> None:
-    from frontdoor.proxy.server import _milliseconds
+    from frontdoor.observe.accesslog import milliseconds as _milliseconds
 
     for microseconds in [*range(0, 12_000, 3), 99_994, 99_995, 123_456_789]:
         seconds = microseconds / 1_000_000
@@ -234,7 +234,7 @@ def test_log_durations_are_milliseconds_with_two_decimals() -> None:
 
 
 def test_log_strings_are_json_whatever_the_client_sends() -> None:
-    from frontdoor.proxy.server import _json_string
+    from frontdoor.observe.accesslog import json_string as _json_string
 
     for text in ["/orders/7", 'a"b\\c', "caf\u00e9", "\x00\x1f", "x" * 500, "/orders/7"]:
         assert json.loads(_json_string(text)) == text

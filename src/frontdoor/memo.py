@@ -9,7 +9,6 @@ after one miss each."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Final, Generic, TypeVar
 
 K = TypeVar("K")
@@ -32,18 +31,22 @@ def weight(item: object) -> int:
 class Memo(Generic[K, V]):
     """Answers of a pure function, bounded in entries and in the bytes of keys and values (``weight``).
 
-    ``memo.get(key)`` is the dict's own ``get`` (no Python frame on a hit); ``memo.keep(key, value)``
-    stores an answer after a miss and returns it. An entry heavier than ``max_bytes`` alone is never kept.
+    ``memo.get(key)`` answers a hit; ``memo.keep(key, value)`` stores an answer after a miss and returns
+    it. An entry heavier than ``max_bytes`` alone is never kept.
     """
 
-    __slots__ = ("_bytes", "_entries", "get", "max_bytes", "max_entries")
+    __slots__ = ("_bytes", "_entries", "max_bytes", "max_entries")
 
     def __init__(self, max_entries: int, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self._entries: dict[K, V] = {}
         self._bytes = 0
-        self.get: Final[Callable[[K], V | None]] = self._entries.get
         self.max_entries = max_entries
         self.max_bytes = max_bytes
+
+    def get(self, key: K) -> V | None:
+        # a method, not the dict's bound get kept as an attribute: compiled (the build users run), a
+        # native call and a direct dict lookup; calling a stored callable is a generic Python call
+        return self._entries.get(key)
 
     def keep(self, key: K, value: V) -> V:
         """Keep ``value`` under ``key`` (emptying the memo first if it is full); returns ``value``."""

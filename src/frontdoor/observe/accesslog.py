@@ -10,8 +10,9 @@
   ``[redacted]``: the line shows it was sent, never its value. No other header is ever logged, and of
   the query only the parameter names are.
 
-The shape is chosen when the contract is loaded (``configure``), as the bound method ``emit``: the
-JSON line without headers goes straight to ``add``, with no question asked per request.
+A request's line is assembled here (``request``) from what the gateway knows of it, as the JSON line;
+the shape is chosen when the contract is loaded (``configure``): the JSON line without headers goes
+straight to ``add``.
 
 Lines are buffered and written every FLUSH_S seconds (or every BATCH lines): a write and a flush per
 request cost more than the rest of the log line.
@@ -29,13 +30,75 @@ if TYPE_CHECKING:
     from frontdoor.contract.models import Observability
     from frontdoor.plan import Plan
 
+from frontdoor.memo import Memo
+
 Headers = Sequence[tuple[bytes, bytes]]
 REDACTED: Final = "[redacted]"
 # a value written bare in a text line; anything else is written as a JSON string (quotes, escapes)
 _BARE: Final = re.compile(r"^[A-Za-z0-9._:/@+=,&*\[\]-]+$")
 # the leading fields of a text line, in this order; the rest follow as key=value
 _LEADING: Final = ("time", "client", "method", "host", "path", "status")
+# json's string encoder (the C one when available), as JSONEncoder uses it with ensure_ascii
 _string: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
+# JSON strings of the clients, hosts and paths a gateway keeps seeing (bounded, emptied when full)
+_JSON_STRINGS: Final[Memo[str, str]] = Memo(4096)
+# the identity and deny fields of a user admitted by token alone, by subject (bounded)
+_SUBJECT_FIELDS: Final[Memo[str, str]] = Memo(4096)
+#: the identity and deny fields of a request with none of them: the common case, one constant
+NOBODY: Final = '"subject":null,"api_client":null,"denied_by":null,"deny_kind":null'
+#: the route fields of a request no route matched
+UNROUTED: Final = '"route":null,"route_path":null,"service":null,"owner":null,"clause":null'
+# the shapes configure() picks
+_PLAIN: Final = 0  # the JSON line as built
+_WITH_HEADERS: Final = 1  # the JSON line and the logged request headers
+_TEXT: Final = 2  # a human line made from the JSON line
+
+
+def json_string(text: str) -> str:
+    """``text`` as a JSON string, remembered for short texts."""
+    encoded = _JSON_STRINGS.get(text)
+    if encoded is None:
+        encoded = _string(text)
+        if len(text) <= 200:
+            _JSON_STRINGS.keep(text, encoded)
+    return encoded
+
+
+def milliseconds(seconds: float) -> str:
+    """``seconds`` as milliseconds with two decimals (a JSON number): integer arithmetic, since a float
+    format goes through dtoa and was the dearest part of a line (measured: bench/instructions.py)."""
+    hundredths = int(seconds * 100_000 + 0.5)
+    fraction = hundredths % 100
+    return str(hundredths // 100) + ("." if fraction >= 10 else ".0") + str(fraction)
+
+
+def route_fields(route_id: str, path: str, service: str, owner: str, clause: str | None) -> str:
+    """A routed request's route fields, made once per route by the caller."""
+    return (
+        f'"route":{_string(route_id)},"route_path":{_string(path)},"service":{_string(service)},'
+        f'"owner":{_string(owner)},"clause":{_string(clause) if clause else "null"}'
+    )
+
+
+def who_fields(subject: str | None, api_client: str | None, denied_by: str, deny_kind: str) -> str:
+    """The identity and deny fields; those of an admitted user (a subject alone) are made once."""
+    if subject and not api_client and not denied_by:
+        fields = _SUBJECT_FIELDS.get(subject)
+        if fields is None:
+            fields = _SUBJECT_FIELDS.keep(subject, _who(subject, None, "", ""))
+        return fields
+    if subject or api_client or denied_by:
+        return _who(subject, api_client, denied_by, deny_kind)
+    return NOBODY
+
+
+def _who(subject: str | None, api_client: str | None, denied_by: str, deny_kind: str) -> str:
+    return (
+        f'"subject":{_string(subject) if subject else "null"},'
+        f'"api_client":{_string(api_client) if api_client else "null"},'
+        f'"denied_by":{_string(denied_by) if denied_by else "null"},'
+        f'"deny_kind":{_string(deny_kind) if deny_kind else "null"}'
+    )
 
 
 def _text_value(value: object) -> str:
@@ -81,8 +144,7 @@ class AccessLog:
         self._stamp_json = '""'
         self.text = False
         self.logged: dict[bytes, bool] = {}  # lowercased name -> redacted
-        #: emit(json_line, request_headers): queue one request's line in the configured shape
-        self.emit: Callable[[str, Headers], None] = self.add
+        self.shape = _PLAIN
         self._plan: object = None
 
     # --- the shape, chosen once per contract ---------------------------------------------------------
@@ -93,12 +155,7 @@ class AccessLog:
         self.text = settings is not None and settings.format == "text"
         redact = set(settings.redact_headers) if settings is not None else set()
         self.logged = {n.encode("latin-1"): n in redact for n in settings.headers} if settings else {}
-        if self.text:
-            self.emit = self._emit_text
-        elif self.logged:
-            self.emit = self._emit_with_headers
-        else:
-            self.emit = self.add  # today's fast path: the line as it was built
+        self.shape = _TEXT if self.text else _WITH_HEADERS if self.logged else _PLAIN
 
     def follow(self, plan: Plan) -> None:
         """``configure`` for ``plan`` unless it is the plan already followed (authz, per check)."""
@@ -119,6 +176,87 @@ class AccessLog:
             key = lower.decode("latin-1")
             found[key] = found[key] + ", " + text if key in found and not redacted else text
         return found
+
+    def request(
+        self,
+        request_id: str,
+        traceparent: bytes,
+        client: str,
+        method: str,
+        version: str,
+        host: str,
+        path: str,
+        target: str,
+        status: int,
+        bytes_out: int,
+        seconds: float,
+        upstream_seconds: float,
+        routed: str,
+        upstream: str,
+        attempts: int,
+        who: str,
+        headers: Headers,
+    ) -> None:
+        """Queue a request's line. ``routed`` (route_fields or UNROUTED), ``upstream`` (a JSON string or
+        null) and ``who`` (who_fields) are JSON already; ``upstream_seconds`` is negative when the request
+        never went upstream; of ``target`` only the query's parameter names are logged.
+
+        The line is the object json would encode from a dict with these keys in this order, built
+        directly with one join (a %-format parses its format on every call): every string goes through
+        json's own string encoder; the ids and the method need no escaping (checked when read)."""
+        query = "null"
+        if "?" in target:  # the names of the query's parameters, never their values (tokens travel there)
+            query = _string("&".join(p.partition("=")[0] for p in target.partition("?")[2].split("&")))
+        line = "".join(
+            (
+                '{"time":',
+                self.now_json(),
+                ',"request_id":"',
+                request_id,  # [A-Za-z0-9._:@/+=-] (tracing.valid_request_id) or hex
+                '","trace_id":"' if traceparent else '","trace_id":null',
+                traceparent[3:35].decode("ascii") if traceparent else "",  # 32 hex digits
+                '","client":' if traceparent else ',"client":',
+                json_string(client),
+                ',"method":"',
+                method,  # an RFC 9110 token: llhttp refuses anything else
+                '","protocol":"HTTP/',
+                version,  # "1.1", "1.0" or "2" (http/h2head.py)
+                '","host":',
+                json_string(host),
+                ',"path":',
+                json_string(path),
+                ',"query":',
+                query,
+                ',"status":',
+                str(status),
+                ',"bytes":',
+                str(bytes_out),
+                ',"duration_ms":',
+                milliseconds(seconds),
+                ',"upstream_ms":',
+                milliseconds(upstream_seconds) if upstream_seconds >= 0 else "null",
+                ",",
+                routed,
+                ',"upstream":',
+                upstream,
+                ',"attempts":',
+                str(attempts),
+                ",",
+                who,
+                "}",
+            )
+        )
+        self.emit(line, headers)
+
+    def emit(self, line: str, headers: Headers) -> None:
+        """Queue one request's JSON ``line`` in the shape the Edge asks for (``configure``)."""
+        shape = self.shape
+        if shape == _PLAIN:
+            self.add(line)
+        elif shape == _WITH_HEADERS:
+            self._emit_with_headers(line, headers)
+        else:
+            self._emit_text(line, headers)
 
     def _emit_with_headers(self, line: str, headers: Headers) -> None:
         values = self.header_values(headers)

@@ -36,10 +36,19 @@ class Failure(enum.Enum):
     READ_TIMEOUT = (504, "the upstream did not answer in time", "timeout")
     NO_RESPONSE = (502, "the upstream closed the connection without a response", "error")
 
-    def __init__(self, status: int, reason: str, label: str) -> None:
-        self.status = status
-        self.reason = reason
-        self.label = label
+    # read from the value, not set in __init__: compiled with mypyc, an enum's attributes set there made
+    # its members fail mypyc's type checks in other modules ("Failure object expected; got Failure")
+    @property
+    def status(self) -> int:
+        return self.value[0]
+
+    @property
+    def reason(self) -> str:
+        return self.value[1]
+
+    @property
+    def label(self) -> str:
+        return self.value[2]
 
 
 class Lost(enum.Enum):

@@ -18,9 +18,8 @@ from frontdoor.contract.values import ListenAddress
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
 from frontdoor.lifecycle import install_event_loop, run_until_stopped
-from frontdoor.memo import Memo
 from frontdoor.observe import metrics, otlp
-from frontdoor.observe.accesslog import AccessLog
+from frontdoor.observe.accesslog import UNROUTED, AccessLog, route_fields, who_fields
 from frontdoor.observe.adminlistener import AdminProtocol
 from frontdoor.observe.control import Operations
 from frontdoor.observe.otlp import SpanExport
@@ -38,39 +37,8 @@ from frontdoor.proxy.runtime import Runtime, build_runtime
 from frontdoor.proxy.tls import server_context
 
 log = logging.getLogger("frontdoor.gateway")
-# json's string encoder (the C one when available), as JSONEncoder uses it with ensure_ascii
 _string: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
 _clock: Final = time.monotonic  # bound once: the access log reads it for every request
-# JSON strings of the clients, hosts and paths a gateway keeps seeing (bounded, emptied when full)
-_JSON_STRINGS: Final[Memo[str, str]] = Memo(4096)
-
-
-def _milliseconds(seconds: float) -> str:
-    """``seconds`` as milliseconds with two decimals, a JSON number."""
-    return f"{seconds * 1000:.2f}"
-
-
-def _json_string(text: str) -> str:
-    """``text`` as a JSON string, remembered for short texts."""
-    encoded = _JSON_STRINGS.get(text)
-    if encoded is None:
-        encoded = _string(text)
-        if len(text) <= 200:
-            _JSON_STRINGS.keep(text, encoded)
-    return encoded
-
-
-_NOBODY: Final = '"subject":null,"api_client":null,"denied_by":null,"deny_kind":null'
-
-
-def _who(subject: str | None, api_client: str | None, denied_by: str, deny_kind: str) -> str:
-    """The access log's identity and deny fields (the rare case: some are set)."""
-    return (
-        f'"subject":{_string(subject) if subject else "null"},'
-        f'"api_client":{_string(api_client) if api_client else "null"},'
-        f'"denied_by":{_string(denied_by) if denied_by else "null"},'
-        f'"deny_kind":{_string(deny_kind) if deny_kind else "null"}'
-    )
 
 
 class Gateway:
@@ -102,8 +70,6 @@ class Gateway:
         # per route (by id, the object kept so that an id is never reused while it is here): the access
         # log's JSON for it and its metric labels; per endpoint its JSON. Emptied at each reload.
         self._route_info: dict[int, tuple[PlannedRoute, str, RouteKey]] = {}
-        # by subject: the access log's identity fields of a user admitted by token alone (bounded)
-        self._subject_fields: Memo[str, str] = Memo(4096)
         self._endpoint_json: dict[int, tuple[Endpoint, str]] = {}
         self._unmatched = self._unmatched_info()
         self.servers: list[asyncio.Server] = []
@@ -117,19 +83,13 @@ class Gateway:
         path = str(route.path)
         view = self.ops.view if self.ops is not None else None
         clause = view.clauses.get(rid) if view is not None else None
-        routed = (
-            f'"route":{_string(rid)},"route_path":{_string(path)},"service":{_string(route.service)},'
-            f'"owner":{_string(route.owner)},"clause":{_string(clause) if clause else "null"}'
-        )
+        routed = route_fields(rid, path, route.service, route.owner, clause)
         info = self._route_info[id(route)] = (route, routed, (rid, path, route.service, route.owner))
         return info
 
     def _unmatched_info(self) -> tuple[str, RouteKey]:
         owner = self.runtime.plan.platform_team  # the gateway answered: the platform team explains it
-        return (
-            '"route":null,"route_path":null,"service":null,"owner":null,"clause":null',
-            ("unmatched", "", "", owner),
-        )
+        return (UNROUTED, ("unmatched", "", "", owner))
 
     def inflight(self) -> dict[str, int]:
         """Requests being answered now, by service (asked once a second by the metrics tick)."""
@@ -152,11 +112,8 @@ class Gateway:
         return states
 
     def log_request(self, downstream: Downstream, request: Exchange) -> None:
-        """The request is over: count it, and log it as one JSON line.
-
-        The line is the same object json would encode from a dict with these keys in this order, built
-        directly: every string goes through json's own (C) string encoder, numbers are formatted as json
-        does. What depends only on the route is made once per route."""
+        """The request is over: count it, and log it (observe/accesslog.py makes the line). What depends
+        only on the route or the endpoint is made once per route or endpoint."""
         now = _clock()
         head = request.head
         route = request.route
@@ -189,74 +146,33 @@ class Gateway:
         else:
             upstream = "null"
         admission = request.admission
-        who = _NOBODY  # identity and deny fields: all null in the common case, one constant then
         if admission is not None:
             path = admission.path
             # the address X-Forwarded-For gives only behind a trusted proxy; the peer otherwise (no call)
             client = admission.client_address() if admission.trusted_proxies else admission.peer
-            subject = admission.subject
-            if subject and not admission.api_client and not denied_by:
-                # an admitted user: the same few subjects again and again, their fields made once
-                who = self._subject_fields.get(subject) or self._subject_fields.keep(
-                    subject, _who(subject, None, "", "")
-                )
-            elif subject or admission.api_client or denied_by:
-                who = _who(subject, admission.api_client, denied_by, request.deny_kind)
+            who = who_fields(admission.subject, admission.api_client, denied_by, request.deny_kind)
         else:
             path = head.target.partition("?")[0]
             client = downstream.peer
-            if denied_by:
-                who = _who(None, None, denied_by, request.deny_kind)
-        target = head.target
-        query = "null"
-        if "?" in target:  # the names of the query's parameters, never their values (tokens travel there)
-            query = _string("&".join(p.partition("=")[0] for p in target.partition("?")[2].split("&")))
-        traceparent = request.traceparent
+            who = who_fields(None, None, denied_by, request.deny_kind)
         started = request.upstream_started
-        # one join of the pieces: a %-format of this line costs several times more (it parses its format
-        # on every call), and the ids and the method need no escaping (checked when they were read).
-        # emit: the shape the Edge asks for, chosen at load (observe/accesslog.py); JSON goes straight on
-        access_log.emit(
-            "".join(
-                (
-                    '{"time":',
-                    access_log.now_json(),
-                    ',"request_id":"',
-                    request.request_id,  # [A-Za-z0-9._:@/+=-] (tracing.valid_request_id) or hex
-                    '","trace_id":"' if traceparent else '","trace_id":null',
-                    # a trace id is 32 hex digits: nothing to escape
-                    traceparent[3:35].decode("ascii") if traceparent else "",
-                    '","client":' if traceparent else ',"client":',
-                    _json_string(client),
-                    ',"method":"',
-                    head.method,  # an RFC 9110 token: llhttp refuses anything else
-                    '","protocol":"HTTP/',
-                    head.version,  # "1.1", "1.0" or "2" (http/h2head.py)
-                    '","host":',
-                    _json_string(head.host),
-                    ',"path":',
-                    _json_string(path),
-                    ',"query":',
-                    query,
-                    ',"status":',
-                    str(status),
-                    ',"bytes":',
-                    str(request.bytes_out),
-                    ',"duration_ms":',
-                    _milliseconds(seconds),
-                    ',"upstream_ms":',
-                    _milliseconds(now - started) if started else "null",
-                    ",",
-                    routed,
-                    ',"upstream":',
-                    upstream,
-                    ',"attempts":',
-                    str(request.attempts),
-                    ",",
-                    who,
-                    "}",
-                )
-            ),
+        access_log.request(
+            request.request_id,
+            request.traceparent,
+            client,
+            head.method,
+            head.version,
+            head.host,
+            path,
+            head.target,
+            status,
+            request.bytes_out,
+            seconds,
+            now - started if started else -1.0,
+            routed,
+            upstream,
+            request.attempts,
+            who,
             head.headers,
         )
 
