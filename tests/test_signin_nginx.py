@@ -112,7 +112,11 @@ def test_signing_in_through_nginx(stack: Stack) -> None:
         status, headers, _ = request(stack.port, "GET", "/app", {"Cookie": cookie, "Accept": "text/html"})
         assert status == 302 and headers["location"].startswith("/_frontdoor/start?provider=corp")
         context.close()
-    assert session["value"][:40] not in stack.log.read_text()
+    log = stack.log.read_text()
+    assert session["value"][:40] not in log
+    entries = [json.loads(line) for line in log.splitlines()]
+    replayed = [e for e in entries if e["path"] == "/_frontdoor/callback" and e["status"] == 400]
+    assert replayed and replayed[0]["deny"] == "sign-in" and replayed[0]["denied_by"] == "sign-in (no-flow)"
 
 
 def test_json_clients_get_serves_401_not_a_redirect(stack: Stack) -> None:

@@ -142,6 +142,7 @@ class AuthzService:
         outcome: Outcome,
         status: int,
         headers: Sequence[tuple[bytes, bytes]] = (),
+        own: RequestHead | None = None,
     ) -> None:
         """``headers``: the check's, which are the original request's (for the Edge's logged headers)."""
         self.access_log.follow(self.runtime.plan)  # the Edge's access_log shape, again after a reload
@@ -154,9 +155,14 @@ class AuthzService:
                 "request_id": request_id,
                 "client": admission.client_address() if admission is not None else connection.peer,
                 "dialect": original.dialect if original is not None else None,
-                "method": original.method if original is not None else None,
-                "host": original.host if original is not None else None,
-                "path": original.target.partition("?")[0] if original is not None else None,
+                # a sign-in path is the browser's own request (``own``), not a check about another
+                "method": original.method if original is not None else own.method if own else None,
+                "host": original.host if original is not None else own.host if own else None,
+                "path": original.target.partition("?")[0]
+                if original is not None
+                else own.target.partition("?")[0]
+                if own
+                else None,
                 "status": status,
                 "decision": outcome.status,
                 "route": route_id(route) if route is not None else None,  # as serve logs it
@@ -366,7 +372,8 @@ class AuthzConnection(asyncio.Protocol):
         else:
             status = answer_status(outcome, dialect)
             data = deny(outcome, dialect, request_id, close, head.method == "HEAD")
-        self.service.log_check(self, request_id, outcome, status, head.headers)
+        own = head if outcome.answer is not None else None
+        self.service.log_check(self, request_id, outcome, status, head.headers, own)
         self.transport.write(data)
         if close:
             self._close()
