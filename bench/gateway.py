@@ -91,7 +91,12 @@ GOALS = {
     "token_vs_public_rps_min": 0.9,
 }
 # the goals of the interleaved comparisons, by the other side (its base: nginx, or the public route)
-INTERLEAVED_GOALS = {"frontdoor": 0.6, "frontdoor-token": 0.9, "frontdoor-ratelimit": 0.95}
+INTERLEAVED_GOALS = {
+    "frontdoor": 0.6,
+    "frontdoor-token": 0.9,
+    "frontdoor-ratelimit": 0.95,
+    "frontdoor-redis": 0.8,
+}
 
 
 # --- small utilities ---------------------------------------------------------------------------------
@@ -531,6 +536,7 @@ def frontdoor_argv() -> list[str]:
 # --- rate limiting on the same route: frontdoor-ratelimit (local store), frontdoor-redis (Redis store) ----
 
 PROTECTION_GOAL = 0.95  # rate limiting on (local, never reached) keeps this share of the public route's req/s
+REDIS_GOAL = 0.8  # the same with the limit kept in Redis (issue 18)
 NEVER_REACHED = "{requests: 1000000000, per: 1s, burst: 1000000000, key: client}"
 
 
@@ -596,20 +602,23 @@ def start_protection_targets(
     return started
 
 
-def expect_rate_limited(proc: Proc, path: str) -> None:
-    """``path`` answers 200 with a RateLimit field: the limit is on, and not reached."""
-    connection = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=5)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        response.read()
-        limited = response.getheader("ratelimit")
-    finally:
-        connection.close()
-    if response.status != 200 or not limited:
-        raise RuntimeError(
-            f"{proc.name} does not answer 200 with a RateLimit field on {path}:\n{proc.tail()}"
-        )
+def expect_rate_limited(proc: Proc, path: str, tries: int = 25) -> None:
+    """``path`` answers 200 with a RateLimit field: the limit is on, and not reached. A first Redis call
+    (connecting, loading the script) may miss its 50 ms deadline on a busy machine and pass unlimited,
+    without the field: the store is tried again after its backoff, so ask again a few times."""
+    for _ in range(tries):
+        connection = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=5)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            limited = response.getheader("ratelimit")
+        finally:
+            connection.close()
+        if response.status == 200 and limited:
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"{proc.name} does not answer 200 with a RateLimit field on {path}:\n{proc.tail()}")
 
 
 # the comparisons also measured by interleaving (base, other): frontdoor against nginx, and the routes of
@@ -618,6 +627,7 @@ INTERLEAVED_PAIRS = (
     ("nginx", "frontdoor"),
     ("frontdoor", "frontdoor-token"),
     ("frontdoor", "frontdoor-ratelimit"),
+    ("frontdoor", "frontdoor-redis"),
 )
 
 
@@ -659,7 +669,10 @@ def paired_ratio(row: dict[str, Any], base: dict[str, Any]) -> float:
 def protection_ratios(summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """req/s and CPU per request of the rate-limited targets next to the same route without a limit."""
     base = summary.get("frontdoor")
-    found: dict[str, Any] = {"goal_ratelimit_rps_ratio_min": PROTECTION_GOAL}
+    found: dict[str, Any] = {
+        "goal_ratelimit_rps_ratio_min": PROTECTION_GOAL,
+        "goal_redis_rps_ratio_min": REDIS_GOAL,
+    }
     for name in ("frontdoor-ratelimit", "frontdoor-redis"):
         row = summary.get(name)
         if row is None or base is None:
@@ -690,9 +703,9 @@ def protection_lines(found: dict[str, Any]) -> list[str]:
         if row.get("cpu_ratio_to_frontdoor"):
             line += f"; cpu per request {row['cpu_ratio_to_frontdoor']:.2f}x"
         line += ")"
-        if name == "frontdoor-ratelimit":
-            ok = row["rps_ratio_to_frontdoor"] >= PROTECTION_GOAL
-            line += f"; goal >= {PROTECTION_GOAL}x: {'met' if ok else 'NOT met'}"
+        goal = PROTECTION_GOAL if name == "frontdoor-ratelimit" else REDIS_GOAL
+        ok = row["rps_ratio_to_frontdoor"] >= goal
+        line += f"; goal >= {goal}x: {'met' if ok else 'NOT met'}"
         lines.append(line)
     return lines
 

@@ -14,9 +14,12 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from frontdoor.protection.leases import lease_size
 
 from .harness import ContractSpec, Gateway, RedisServer, Upstreams, free_port, request
 
@@ -84,6 +87,42 @@ def test_a_redis_limit_is_one_limit_for_two_workers(
     error = json.loads(body)
     assert 'policy "default"' in error["reason"]
     assert error["owner"] == "shop"  # the team that owns the route
+
+
+def test_two_workers_with_leases_stay_within_the_stated_bound(
+    tmp_path: Path, upstreams: Upstreams, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of 64 is used through leases of 2 (leases.py). From a fresh bucket the two workers
+    together admit at most the burst (every admission is taken from Redis first), and at least the
+    burst less the two leases they may still hold: docs/protection.md's bound with N = 2, R = 1.
+
+    ``deny``: a Redis call that misses its 50 ms deadline on a busy test machine then refuses (503)
+    instead of admitting uncounted, so the upper bound holds whatever the machine does; the lower one
+    is asserted when no call failed (a failure drops the leases: fewer admitted, never more)."""
+    monkeypatch.setenv("TEST_REDIS_URL", redis_server.url)
+    spec = ContractSpec(
+        shop=[(upstreams.start("shop"), 1)],
+        rate_limits=(
+            "{store: redis, on_store_failure: deny, "
+            "default: {requests: 64, per: 24h, burst: 64, key: client}}"
+        ),
+        secrets={"redis-url": "env:TEST_REDIS_URL"},
+    )
+    gateway = serve(tmp_path, spec, "--workers", "2")
+    found: list[int] = []
+    try:
+        with ThreadPoolExecutor(8) as pool:  # concurrent: one worker's turn answers several at once
+            for _ in range(20):  # batches until the bucket refuses (a store failure refuses for a while)
+                found += pool.map(lambda _: request(spec.port, "GET", "/shop/x", timeout=5)[0], range(40))
+                if 429 in found:
+                    break
+    finally:
+        gateway.stop()
+    assert set(found) <= {200, 429, 503}
+    assert 429 in found, gateway.output()
+    assert found.count(200) <= 64, gateway.output()
+    if 503 not in found:
+        assert found.count(200) >= 64 - 2 * 2, gateway.output()
 
 
 def test_a_local_limit_is_divided_among_the_workers(tmp_path: Path, upstreams: Upstreams) -> None:
@@ -178,9 +217,15 @@ def test_a_hung_redis_with_deny_answers_503_then_recovers(
             time.sleep(0.05)
     finally:
         gateway.stop()
-    assert [status for status, _, _ in during] == [503] * 10
-    assert all(int(headers["retry-after"]) >= 1 for _, headers, _ in during)
-    assert "rate-limit store cannot be reached" in json.loads(during[0][2])["reason"]
+    # the worker first spends the lease it took before Redis hung (requests Redis counted): at most
+    # lease_size(100) = 3 of them; then every request is refused
+    statuses = [status for status, _, _ in during]
+    spent = statuses.index(503)
+    assert spent <= lease_size(100)
+    assert statuses[spent:] == [503] * (10 - spent)
+    refused = during[spent:]
+    assert all(int(headers["retry-after"]) >= 1 for _, headers, _ in refused)
+    assert "rate-limit store cannot be reached" in json.loads(refused[0][2])["reason"]
     assert recovered[-1] == 200
 
 

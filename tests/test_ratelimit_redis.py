@@ -2,7 +2,9 @@
 and what happens when Redis dies, hangs and comes back (decided at once, logged once, never a 500).
 
 Each test runs the stage in its own event loop; "two gateways" are two stages with their own clients.
-Time for the backoff is an injected clock, so nothing here sleeps for it.
+Time for the backoff is an injected clock, so nothing here sleeps for it. The stages whose Redis stays up
+get a deadline of seconds, not the production 50 ms: a busy test machine must not turn a slow answer
+into a store failure (the tests of failures keep the real deadline).
 """
 
 from __future__ import annotations
@@ -16,20 +18,30 @@ import pytest
 from frontdoor.contract.models import RateLimit
 from frontdoor.policy.admission import Denial, Verdict
 from frontdoor.protection import counters
+from frontdoor.protection.leases import lease_size
 from frontdoor.protection.ratelimit import ServiceLimit
-from frontdoor.protection.redisstore import BACKOFF_MIN, MAX_CONNECTIONS, TIMEOUT, RedisRateLimit
+from frontdoor.protection.redisstore import GCRA_SCRIPT, MAX_CONNECTIONS, RedisRateLimit
 from frontdoor.protection.stages import rate_limit_prefix
+from frontdoor.protection.storehealth import BACKOFF_MIN
 from frontdoor.sharedredis import redis_client, where
 
 from .harness import RedisServer
 from .test_protection_logic import Clock, admission
 
+PATIENT = 10.0  # seconds: the deadline of a stage whose Redis never fails in the test
+
 
 def stage(
-    url: str, limit: RateLimit, on_failure: str = "allow", clock: Clock | None = None, prefix: str = "t:"
+    url: str,
+    limit: RateLimit,
+    on_failure: str = "allow",
+    clock: Clock | None = None,
+    prefix: str = "t:",
+    timeout: float = PATIENT,
 ) -> RedisRateLimit:
     limits = {"orders": ServiceLimit.of("orders", "orders", limit)}
-    return RedisRateLimit(limits, redis_client(url, TIMEOUT, MAX_CONNECTIONS), where(url), on_failure, prefix, clock or Clock())
+    client = redis_client(url, timeout, MAX_CONNECTIONS)
+    return RedisRateLimit(limits, client, where(url), on_failure, prefix, clock or Clock(), timeout)
 
 
 async def decide(verdict: Verdict) -> Denial | None:
@@ -158,7 +170,7 @@ def test_a_hung_redis_costs_a_timeout_then_is_skipped(redis_server: RedisServer)
     clock = Clock(100.0)
 
     async def main() -> tuple[Denial | None, Verdict]:
-        limited = stage(redis_server.url, RateLimit(requests=5, per=1.0), clock=clock)
+        limited = stage(redis_server.url, RateLimit(requests=5, per=1.0), clock=clock, timeout=1.0)
         await decide(limited.check(admission(clock())))  # connected
         redis_server.pause()
         try:
@@ -213,18 +225,152 @@ def test_the_log_never_shows_the_url_password() -> None:
 
 
 def test_decisions_of_one_loop_turn_share_a_pipeline_and_stay_exact(redis_server: RedisServer) -> None:
-    async def main() -> tuple[list[Denial | None], int]:
+    async def main() -> tuple[list[Denial | None], list[int]]:
         limit = RateLimit(requests=10, per=600.0, burst=10)
         one, two = stage(redis_server.url, limit), stage(redis_server.url, limit)
-        await one.client.script_flush()  # the first pipeline meets NOSCRIPT for every call
+        await one.client.script_flush()  # the first calls meet NOSCRIPT
         pending = [(one if i % 2 else two).check(admission(0.0)) for i in range(40)]
-        batched = len(one._batch) + len(two._batch)  # nothing sent yet: all wait for the loop's turn
+        # nothing sent yet: all wait for the loop's turn, one bucket (the same client) per stage
+        batched = [len(w.decided) for s in (one, two) for w in s._batch.values()]
         results = await asyncio.gather(*(decide(p) for p in pending))
         await one.client.aclose()
         await two.client.aclose()
         return list(results), batched
 
     results, batched = asyncio.run(main())
-    assert batched == 40
+    assert batched == [20, 20]
     assert sum(r is None for r in results) == 10
     assert all(isinstance(r, Denial) and r.status == 429 for r in results if r is not None)
+
+
+def test_one_call_answers_a_bucket_s_turn_as_one_call_per_request_would(redis_server: RedisServer) -> None:
+    """Six requests of one client in one turn: one script call admits the first four (the burst), each
+    with its own place in the bucket, and refuses the other two, each counted."""
+
+    async def main() -> tuple[list[Denial | None], list[list[tuple[bytes, bytes]]], int]:
+        limited = stage(redis_server.url, RateLimit(requests=2, per=600.0, burst=4))
+        await limited.client.script_load(GCRA_SCRIPT)
+        await limited.client.config_resetstat()  # count the calls of this turn only
+        requests = [admission(0.0) for _ in range(6)]
+        pending = [limited.check(request) for request in requests]
+        results = await asyncio.gather(*(decide(p) for p in pending))
+        calls = int((await limited.client.info("commandstats"))["cmdstat_evalsha"]["calls"])
+        await limited.client.aclose()
+        return list(results), [r.response_fields() for r in requests[:4]], calls
+
+    before = counters.snapshot().get((counters.RATE_LIMITED, "orders"), 0)
+    results, fields, calls = asyncio.run(main())
+    assert calls == 1
+    assert results[:4] == [None] * 4
+    # interval 300 s: the bucket is 300 s further from full after each admitted request
+    assert [f[1] for f in fields] == [
+        (b"ratelimit", b'"orders";r=%d;t=%d' % (3 - i, 300 * (i + 1))) for i in range(4)
+    ]
+    for refused in results[4:]:
+        assert isinstance(refused, Denial)
+        assert refused.status == 429
+        assert 299 <= int(dict(refused.headers)[b"retry-after"]) <= 300  # one interval, by Redis's clock
+    assert counters.snapshot()[(counters.RATE_LIMITED, "orders")] == before + 2
+
+
+# --- leases: a bucket with a burst of LEASE_SHARE or more --------------------------------------------
+
+LEASED = RateLimit(requests=64, per=86400.0, burst=64)  # a lease of 2 requests; no refill in a test
+
+
+def test_a_lease_admits_without_waiting_and_two_workers_share_the_bucket_exactly(
+    redis_server: RedisServer,
+) -> None:
+    """Two workers (stages) send until both are refused: together they admit exactly the burst, most
+    of it from their leases, with no wait on Redis."""
+    assert lease_size(LEASED.capacity) == 2
+
+    async def main() -> tuple[int, int, list[int]]:
+        clock = Clock(100.0)
+        workers = [stage(redis_server.url, LEASED, clock=clock) for _ in range(2)]
+        admitted = at_once = 0
+        refused = [0, 0]
+        for _ in range(200):  # far more than the burst
+            if min(refused) >= 3:  # both refused more than once: neither holds a lease any more
+                break
+            for index, worker in enumerate(workers):
+                verdict = worker.check(admission(clock()))
+                at_once += verdict is None
+                answer = await decide(verdict)
+                admitted += answer is None
+                refused[index] += answer is not None
+            await asyncio.sleep(0)  # a top-up sent at the end of a turn is answered meanwhile
+        held = [lease.held for w in workers for lease in w.leases.by_key.values()]
+        for worker in workers:
+            await worker.client.aclose()
+        return admitted, at_once, held
+
+    admitted, at_once, held = asyncio.run(main())
+    assert admitted == LEASED.capacity  # every admission was taken from the one bucket first
+    assert at_once > LEASED.capacity // 2  # most of them without waiting on Redis
+    assert held == [0, 0]
+
+
+def test_the_worst_case_overshoot_is_the_lease_a_worker_holds(redis_server: RedisServer) -> None:
+    """Worker one takes a lease; worker two then empties the bucket and is refused by Redis; worker one
+    still admits what it holds: after the bucket is empty, at most one lease per worker passes (the
+    bound docs/protection.md states, N x R x lease). Over the whole run, still exactly the burst."""
+
+    async def main() -> tuple[list[bool], int, int]:
+        clock = Clock(100.0)
+        one, two = (stage(redis_server.url, LEASED, clock=clock) for _ in range(2))
+        assert await decide(one.check(admission(clock()))) is None  # one request, and a lease of 2
+        drained = 0
+        while await decide(two.check(admission(clock()))) is None:
+            drained += 1
+        after_empty = [await decide(one.check(admission(clock()))) is None for _ in range(4)]
+        for worker in (one, two):
+            await worker.client.aclose()
+        return after_empty, drained, 1 + drained + sum(after_empty)
+
+    after_empty, drained, total = asyncio.run(main())
+    assert after_empty == [True, True, False, False]  # its lease of 2, then Redis's refusal
+    assert drained == LEASED.capacity - 1 - 2
+    assert total == LEASED.capacity
+
+
+def test_leased_responses_carry_the_bucket_s_fields(redis_server: RedisServer) -> None:
+    async def main() -> list[list[tuple[bytes, bytes]]]:
+        clock = Clock(100.0)
+        limited = stage(redis_server.url, LEASED, clock=clock)
+        requests = [admission(clock()) for _ in range(3)]
+        for request in requests:
+            assert await decide(limited.check(request)) is None
+        await limited.client.aclose()
+        return [request.response_fields() for request in requests]
+
+    fields = asyncio.run(main())
+    # interval 1350 s: the first request took 1 + a lease of 2, the next two came from the lease, each
+    # finding the bucket one interval further from full, as Redis would have said
+    assert [f[1] for f in fields] == [
+        (b"ratelimit", b'"orders";r=%d;t=%d' % (63 - i, 1350 * (i + 1))) for i in range(3)
+    ]
+
+
+def test_a_dead_redis_costs_at_most_the_lease_then_on_store_failure_decides(
+    redis_server: RedisServer,
+) -> None:
+    """With deny: after Redis dies a worker admits at most what it already took (its lease), then the
+    first top-up finds the store down, the lease is dropped and every request gets 503."""
+
+    async def main() -> list[int]:
+        clock = Clock(100.0)
+        limited = stage(redis_server.url, LEASED, on_failure="deny", clock=clock)
+        assert await decide(limited.check(admission(clock()))) is None
+        redis_server.kill()
+        statuses = []
+        for _ in range(6):
+            answer = await decide(limited.check(admission(clock())))
+            statuses.append(200 if answer is None else answer.status)
+            await asyncio.sleep(0)  # lets a top-up go out and fail
+        await limited.client.aclose()
+        return statuses
+
+    statuses = asyncio.run(main())
+    assert statuses.count(200) <= lease_size(LEASED.capacity)
+    assert statuses[-3:] == [503] * 3

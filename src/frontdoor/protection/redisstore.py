@@ -1,63 +1,69 @@
 """The rate-limit stage with the Redis store: one limit for every worker and replica.
 
-Each decision is one Lua script run atomically by Redis (EVALSHA, loading the script when Redis does not
-know it yet). The decisions asked for in one turn of the event loop are sent together in one pipeline
-(one connection from the pool, one write, one deadline), and each request waits on a plain future.
-The script reads Redis's own clock, so gateways whose clocks differ still share one bucket, and gives
-every key an expiry at the moment its bucket is full again, so Redis keeps only keys with debt.
+Every admission is taken from the bucket in Redis by a Lua script run atomically there (EVALSHA, loading
+the script when Redis does not know it yet); the script reads Redis's own clock, so gateways whose clocks
+differ still share one bucket, and gives every key an expiry at the moment its bucket is full again, so
+Redis keeps only keys with debt.
 
-Every call has a deadline (TIMEOUT). When Redis cannot be reached the store is marked down: for a backoff
-window (growing from BACKOFF_MIN to BACKOFF_MAX) no request waits on it, each is decided at once by
-``on_store_failure`` (``allow``: it passes unlimited; ``deny``: 503), and after the window a single
-request probes Redis again. The change of state is logged once each way, never per request.
+A bucket whose burst is large enough is used through a lease (leases.py): this worker takes a few
+requests ahead of need and admits from them synchronously, asking for more before they run out, so a
+limit that is not reached costs no wait. A small bucket, and a request that finds no lease, asks Redis
+and waits on a plain future. What is asked for in one turn of the event loop goes in one pipeline (one
+connection from the pool, one write, one deadline), with one script call per bucket for all its
+requests and its lease.
+
+Every call has a deadline (TIMEOUT). A failed or late call marks the store down (storehealth.py) and
+drops every lease: until a probe finds Redis again, each request is decided at once by
+``on_store_failure`` (``allow``: it passes unlimited; ``deny``: 503).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import NoScriptError
 
+from frontdoor.memo import Memo
 from frontdoor.policy.admission import Admission, Denial, Verdict
 from frontdoor.policy.denykind import DenyKind
 from frontdoor.protection.counters import STORE_FAILED_CLOSED, STORE_FAILED_OPEN, count
 from frontdoor.protection.gcra import ceil_seconds
 from frontdoor.protection.headers import RETRY_AFTER
+from frontdoor.protection.leases import Lease, Leases, lease_size
 from frontdoor.protection.ratelimit import ServiceLimit
+from frontdoor.protection.storehealth import StoreHealth
 from frontdoor.sharedredis import redis_client
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-log = logging.getLogger("frontdoor.protection")
-
 TIMEOUT = 0.05  # seconds for any one Redis call, connecting included
-BACKOFF_MIN = 0.25
-BACKOFF_MAX = 5.0
 MAX_CONNECTIONS = 128
 
-# KEYS[1]: the bucket; ARGV: interval and window in microseconds. Returns {admitted, a, b}: admitted,
-# a = the debt after this request; refused, a = microseconds to wait and b = the debt now.
+# KEYS[1]: the bucket; ARGV: interval and window in microseconds, and n, the requests asking at once.
+# GCRA admits them one after the other while the debt stays within the window: the first k of them,
+# k = floor((window - debt before) / interval) at most n. Returns {k, the debt before them}; the caller
+# works out each request's answer from these two numbers (exactly as n calls of one would have).
 GCRA_SCRIPT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local interval = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if tat == nil or tat < now then tat = now end
-local debt = tat + interval - now
-if debt > window then
-  return {0, debt - window, tat - now}
-end
-redis.call('SET', KEYS[1], string.format('%.0f', tat + interval), 'PX', math.floor(debt / 1000) + 1)
-return {1, debt, 0}
+local before = tat - now
+local k = math.floor((window - before) / interval)
+if k > n then k = n end
+if k <= 0 then return {0, before} end
+local debt = before + k * interval
+redis.call('SET', KEYS[1], string.format('%.0f', tat + k * interval), 'PX', math.floor(debt / 1000) + 1)
+return {k, before}
 """
 
 
@@ -77,68 +83,40 @@ def shared_client(url: str) -> Redis:
 SCRIPT_SHA = hashlib.sha1(GCRA_SCRIPT.encode()).hexdigest()  # what EVALSHA names it by, not a secret
 
 
-# a decision waiting for the next pipeline: limit, key, interval, window, admission, its future
-@dataclass(slots=True)
-class Pending:
-    """One decision waiting for the next pipeline to Redis: what to ask, and whom to tell."""
+class Bucketing:
+    """One service's limit as this stage uses it, made once."""
 
-    limit: ServiceLimit
-    key: str  # the bucket's Redis key
-    interval: int  # the limit in the script's microseconds
-    window: int
-    admission: Admission
-    decided: asyncio.Future[Denial | None]
+    __slots__ = ("interval", "limit", "low", "prefix", "seconds", "size", "window")
+
+    def __init__(self, limit: ServiceLimit, prefix: str) -> None:
+        self.limit = limit
+        self.prefix = prefix  # the bucket keys' prefix: the deployment's and the service's
+        # the script's whole microseconds; the window an exact multiple of the interval, so that
+        # rounding never admits one request more than the burst
+        self.interval = max(1, round(limit.rate.interval * 1e6))
+        self.window = self.interval * limit.rate.burst
+        self.seconds = self.interval / 1e6  # the same interval in seconds, for the lease's fields
+        self.size = lease_size(limit.rate.burst)  # 0: no lease, every decision in Redis
+        self.low = self.size // 2  # ask for more when held and asked fall to this
 
 
-class StoreHealth:
-    """Up, or down until ``retry_at``; one probe at a time once the backoff window is over."""
+class Waiting:
+    """What one bucket is asked for in this turn of the event loop: the requests waiting, in the order
+    they came, and requests for this worker's lease. One script call answers all of them."""
 
-    def __init__(self, label: str, clock: Callable[[], float] = time.monotonic) -> None:
-        self.label = label
-        self.clock = clock
-        self.up = True
-        self.retry_at = 0.0
-        self.backoff = 0.0
-        self.probing = False
+    __slots__ = ("admissions", "bucketing", "decided", "key", "lease", "topup")
 
-    def usable(self, now: float) -> bool:
-        """Whether this request may call Redis; when it is the probe after a backoff, it is marked."""
-        if self.up:
-            return True
-        if self.probing or now < self.retry_at:
-            return False
-        self.probing = True
-        return True
-
-    def failed(self, error: BaseException, on_failure: str) -> None:
-        self.probing = False
-        self.backoff = min(BACKOFF_MAX, self.backoff * 2) if self.backoff else BACKOFF_MIN
-        self.retry_at = self.clock() + self.backoff
-        if self.up:
-            self.up = False
-            then = "requests pass unlimited" if on_failure == "allow" else "requests are refused with 503"
-            log.warning(
-                "rate-limit store %s unreachable (%s); %s until it answers again (on_store_failure: %s)",
-                self.label,
-                type(error).__name__,
-                then,
-                on_failure,
-            )
-
-    def succeeded(self) -> None:
-        self.probing = False
-        if not self.up:
-            self.up = True
-            self.backoff = 0.0
-            log.warning("rate-limit store %s reachable again: rate limits apply", self.label)
-
-    def wait(self, now: float) -> int:
-        """Whole seconds until Redis is tried again (at least 1), for Retry-After."""
-        return max(1, ceil_seconds(self.retry_at - now))
+    def __init__(self, bucketing: Bucketing, key: str) -> None:
+        self.bucketing = bucketing
+        self.key = key  # the bucket's Redis key
+        self.admissions: list[Admission] = []
+        self.decided: list[asyncio.Future[Denial | None]] = []
+        self.lease: Lease | None = None  # set when the call is sent, with ...
+        self.topup = 0  # ... the requests it asks for the lease
 
 
 class RedisRateLimit:
-    """The ``rate-limit`` stage, store ``redis``: the one stage that waits on the network per request."""
+    """The ``rate-limit`` stage, store ``redis``."""
 
     name = "rate-limit"
 
@@ -150,66 +128,102 @@ class RedisRateLimit:
         on_failure: str,
         prefix: str,
         clock: Callable[[], float] = time.monotonic,
+        timeout: float = TIMEOUT,
     ) -> None:
         self.limits = limits
+        self.timeout = timeout  # the client's own calls have the same (sharedredis.redis_client)
         self.client = client
-        self._batch: list[Pending] = []
+        self._batch: dict[str, Waiting] = {}  # by the bucket's key
+        self.leases = Leases()
+        self._fields: Memo[tuple[str, int, int], bytes] = Memo(1024)
         self.health = StoreHealth(label, clock)
         self.on_failure = on_failure
         self.clock = clock
-        # per service: the key prefix and the limit in the script's microseconds
         self._by_service = {
-            service: _micro(
-                limit,
-                f"{prefix}{service}:",
-                max(1, round(limit.rate.interval * 1e6)),
-            )
-            for service, limit in limits.items()
+            service: Bucketing(limit, f"{prefix}{service}:") for service, limit in limits.items()
         }
 
     def check(self, admission: Admission) -> Verdict:
-        entry = self._by_service.get(admission.route.service)
-        if entry is None:
+        bucketing = self._by_service.get(admission.route.service)
+        if bucketing is None:
             return None
-        limit, prefix, interval, window = entry
+        limit = bucketing.limit
+        key = bucketing.prefix + limit.text_key(admission)
+        if bucketing.size:
+            lease = self.leases.get(key)
+            if lease is not None and lease.held:
+                held = lease.held = lease.held - 1
+                if held + lease.asked <= bucketing.low and key not in self._batch:
+                    self._queue(bucketing, key)  # more before it runs out: an empty lease makes waits
+                # the bucket as Redis last counted it, less what this worker still holds
+                debt = max(bucketing.seconds, lease.tat - held * bucketing.seconds - admission.now)
+                admission.add_response_lines(
+                    self._lines(limit, limit.rate.remaining(debt), ceil_seconds(debt))
+                )
+                return None
         if not self.health.usable(admission.now):
             return self._unavailable(limit, admission.now)
-        # Decisions asked for in the same turn of the event loop go to Redis together, in one pipeline:
-        # one connection from the pool, one write, one deadline for all of them.
-        loop = asyncio.get_running_loop()
-        decided: asyncio.Future[Denial | None] = loop.create_future()
-        batch = self._batch
-        batch.append(Pending(limit, prefix + limit.text_key(admission), interval, window, admission, decided))
-        if len(batch) == 1:
-            loop.call_soon(self._flush, loop)
+        decided: asyncio.Future[Denial | None] = asyncio.get_running_loop().create_future()
+        waiting = self._batch.get(key) or self._queue(bucketing, key)
+        waiting.admissions.append(admission)
+        waiting.decided.append(decided)
         return decided
 
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch, self._batch = self._batch, []
-        loop.create_task(self._send(batch))
+    def _queue(self, bucketing: Bucketing, key: str) -> Waiting:
+        """The bucket's entry in the next call to Redis, sent when this turn of the event loop ends."""
+        batch = self._batch
+        if not batch:
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self._flush, loop)
+        waiting = batch[key] = Waiting(bucketing, key)
+        return waiting
 
-    async def _send(self, batch: list[Pending]) -> None:
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self._batch = self._batch, {}
+        calls = []
+        for waiting in batch.values():
+            size = waiting.bucketing.size
+            if size:  # the lease is topped up with the same call
+                lease = waiting.lease = self.leases.of(waiting.key)
+                waiting.topup = lease.want(size)
+                lease.asked += waiting.topup
+            if waiting.decided or waiting.topup:
+                calls.append(waiting)
+        if calls:
+            loop.create_task(self._send(calls))
+
+    async def _send(self, batch: list[Waiting]) -> None:
         try:
-            async with asyncio.timeout(TIMEOUT):
+            async with asyncio.timeout(self.timeout):
                 replies = await self._run(batch)
         except asyncio.CancelledError:
             self.health.probing = False
-            for item in batch:
-                item.decided.cancel()
+            for waiting in batch:
+                self._unask(waiting)
+                for decided in waiting.decided:
+                    decided.cancel()
             raise
         except Exception as error:  # any failure of the store is a store failure, never a 500
             self.health.failed(error, self.on_failure)
+            self.leases.drop()  # while Redis is away, on_store_failure decides every request
             now = self.clock()
-            for item in batch:
-                if not item.decided.done():
-                    item.decided.set_result(self._unavailable(item.limit, now))
+            for waiting in batch:
+                self._unask(waiting)
+                for decided in waiting.decided:
+                    if not decided.done():
+                        decided.set_result(self._unavailable(waiting.bucketing.limit, now))
             return
         self.health.succeeded()
-        for item, reply in zip(batch, replies, strict=True):
-            if not item.decided.done():
-                item.decided.set_result(self._verdict(item.limit, item.admission, reply))
+        now = self.clock()
+        for waiting, reply in zip(batch, replies, strict=True):
+            self._answer(waiting, int(reply[0]), int(reply[1]), now)
 
-    async def _run(self, batch: list[Pending]) -> list[Any]:
+    @staticmethod
+    def _unask(waiting: Waiting) -> None:
+        if waiting.lease is not None:
+            waiting.lease.asked -= waiting.topup
+
+    async def _run(self, batch: list[Waiting]) -> list[Any]:
         """The script's replies for ``batch``, loading the script once if Redis does not know it."""
         replies: list[Any] = await self._pipeline(batch)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
@@ -223,21 +237,59 @@ class RedisRateLimit:
                 raise reply
         return replies
 
-    async def _pipeline(self, batch: list[Pending]) -> list[Any]:
+    async def _pipeline(self, batch: list[Waiting]) -> list[Any]:
+        if len(batch) == 1:  # the usual call (one bucket's top-up): redis-py's pipeline costs more
+            waiting = batch[0]
+            bucketing = waiting.bucketing
+            asked = len(waiting.decided) + waiting.topup
+            try:
+                call = self.client.evalsha(
+                    SCRIPT_SHA, 1, waiting.key, bucketing.interval, bucketing.window, asked
+                )
+                return [await call]
+            except NoScriptError as error:
+                return [error]
         pipe = self.client.pipeline(transaction=False)
-        for item in batch:
-            pipe.evalsha(SCRIPT_SHA, 1, item.key, item.interval, item.window)
+        for waiting in batch:
+            bucketing = waiting.bucketing
+            asked = len(waiting.decided) + waiting.topup
+            pipe.evalsha(SCRIPT_SHA, 1, waiting.key, bucketing.interval, bucketing.window, asked)
         return list(await pipe.execute(raise_on_error=False))
 
-    @staticmethod
-    def _verdict(limit: ServiceLimit, admission: Admission, reply: Any) -> Denial | None:
-        admitted, first, second = reply
-        if not admitted:
-            return limit.refused(int(first) / 1e6, int(second) / 1e6)
-        debt = int(first) / 1e6
-        fields = limit.fields
-        admission.add_response_lines(fields.lines(limit.rate.remaining(debt), ceil_seconds(debt)))
-        return None
+    def _answer(self, waiting: Waiting, taken: int, before: int, now: float) -> None:
+        """Each waiting request's answer from the script's: the first ``taken`` pass, each one interval
+        further into the bucket's debt, and the lease gets what is left of ``taken``; the others are
+        refused as the next one would be."""
+        bucketing = waiting.bucketing
+        limit = bucketing.limit
+        interval = bucketing.interval
+        lease = waiting.lease
+        if lease is not None:
+            lease.asked -= waiting.topup
+            extra = taken - len(waiting.decided)
+            if extra > 0:
+                lease.held += extra
+                lease.tat = now + (before + taken * interval) / 1e6
+        for index, decided in enumerate(waiting.decided):
+            if decided.done():
+                continue  # cancelled: its client left
+            if index < taken:
+                debt = (before + (index + 1) * interval) / 1e6
+                lines = self._lines(limit, limit.rate.remaining(debt), ceil_seconds(debt))
+                waiting.admissions[index].add_response_lines(lines)
+                decided.set_result(None)
+                continue
+            debt = before + taken * interval  # where every refused one finds the bucket
+            decided.set_result(limit.refused((debt + interval - bucketing.window) / 1e6, debt / 1e6))
+
+    def _lines(self, limit: ServiceLimit, remaining: int, reset: int) -> bytes:
+        """The RateLimit fields' lines, remembered by (service, remaining, reset) as the local store
+        does: a limit far above the traffic gives the same few every time."""
+        state = (limit.service, remaining, reset)
+        lines = self._fields.get(state)
+        if lines is None:
+            lines = self._fields.keep(state, limit.fields.lines(remaining, reset))
+        return lines
 
     def _unavailable(self, limit: ServiceLimit, now: float) -> Denial | None:
         if self.on_failure == "allow":
@@ -251,9 +303,3 @@ class RedisRateLimit:
             ((RETRY_AFTER, b"%d" % self.health.wait(now)),),
             DenyKind.RATE_LIMIT_STORE,
         )
-
-
-def _micro(limit: ServiceLimit, prefix: str, interval: int) -> tuple[ServiceLimit, str, int, int]:
-    """The script's arguments: whole microseconds, the window an exact multiple of the interval so that
-    rounding never admits one request more than the burst."""
-    return limit, prefix, interval, interval * limit.rate.burst

@@ -92,6 +92,6 @@ def local_split_note(plan: Plan, workers: int) -> str | None:
     return (
         f"rate limits use store: local with {workers} workers: each worker enforces 1/{workers} of "
         f"every limit ({', '.join(shown)}{more}), so the total is approximate (a client's connections "
-        "may not spread evenly) and each replica enforces the whole limit again; store: redis makes "
-        "a limit exact across workers and replicas"
+        "may not spread evenly) and each replica enforces the whole limit again; store: redis shares "
+        "one limit across workers and replicas (docs/protection.md states its bound)"
     )

@@ -9,7 +9,8 @@ declared, and how exact they are.
   LOOSE_FACTOR times the whole service's declared peak: protection that protects nothing.
 - ``rate-limit-local`` (note): with ``store: local`` the limit is per gateway process: ``serve
   --workers N`` gives each worker 1/N of it and every replica enforces it again, so the total is
-  approximate. ``store: redis`` is exact.
+  approximate. ``store: redis`` shares one limit (exact below a burst of 32, within a stated bound
+  above: docs/protection.md).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def rate_limit_checks(contract: Contract, plan: Plan, exposed: Iterable[str]) ->
             "rate limits use store: local, kept per gateway process: the per-replica limit"
             f"{example} across N workers is approximate: with serve --workers N each worker enforces "
             "1/N of it, a client's connections may not spread evenly, and every replica enforces the "
-            "whole limit again; store: redis makes a limit exact across workers and replicas",
+            "whole limit again; store: redis shares one limit across workers and replicas",
             contract.locate("Edge", edge.name, "spec", "rate_limits", "store"),
             edge.owner,
             "note",
