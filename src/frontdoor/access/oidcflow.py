@@ -1,6 +1,7 @@
 """The protocol half of signing a browser in: OAuth 2.0 authorization code flow (RFC 6749 4.1) with
 PKCE (RFC 7636, S256 only), ``state`` against cross-site request forgery, and OIDC's ``nonce`` tying the
-ID token to this sign-in (OpenID Connect Core 1.0, 3.1). No I/O but the code exchange, in a thread."""
+ID token to this sign-in (OpenID Connect Core 1.0, 3.1), and the refresh of a session's tokens
+(RFC 6749 6). No I/O but those two token requests, each in a thread."""
 
 from __future__ import annotations
 
@@ -161,4 +162,18 @@ async def exchange_code(
     answer = await loop.run_in_executor(None, post, token_endpoint, form, client, FETCH_TIMEOUT_S)
     if not isinstance(answer.get("id_token"), str):
         raise ExchangeError("the token response has no id_token")
+    return answer
+
+
+async def refresh_tokens(
+    post: PostForm, token_endpoint: str, refresh_token: str, client: tuple[str, str]
+) -> dict[str, Any]:
+    """The token response for a refresh (RFC 6749 6): a new access token, often a new ID token and a
+    new refresh token (rotation). In a thread, as the code exchange: the event loop goes on serving
+    other requests while the token endpoint answers."""
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    loop = asyncio.get_running_loop()
+    answer = await loop.run_in_executor(None, post, token_endpoint, form, client, FETCH_TIMEOUT_S)
+    if not isinstance(answer.get("access_token"), str) and not isinstance(answer.get("id_token"), str):
+        raise ExchangeError("the refresh response has no token")
     return answer

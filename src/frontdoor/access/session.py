@@ -2,8 +2,9 @@
 
 Only what deciding and the upstream need: who (subject, issuer), what the route checks (scopes, and the
 claims some route's access names), the email when the provider gave one, and two times, when it
-started (the absolute ``ttl``) and when it was last used (``idle``). No token is kept: a session is
-never sent anywhere, so a stolen cookie is worth the session and nothing more.
+started (the absolute ``ttl``) and when it was last used (``idle``). The only token kept is the refresh
+token, when the provider gave one, with the time the tokens it replaces expire: the cookie is sealed
+(sealing.py), so the browser holding it cannot read it, and it only ever goes to the token endpoint.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class Session:
     started: float  # wall-clock seconds
     seen: float
     sid: str = ""  # this session's random id: what sign-out revokes
+    refresh: str | None = None  # the provider's refresh token, if it gave one
+    expires: float = 0.0  # when the tokens behind the session expire (wall clock); 0 without refresh
 
     def current(self, now: float, ttl: float, idle: float) -> bool:
         return now < self.started + ttl and now < self.seen + idle and self.started <= now + 60
@@ -61,6 +64,7 @@ class Session:
                 "t": self.started,
                 "a": self.seen,
                 "id": self.sid,
+                **({"r": self.refresh, "x": self.expires} if self.refresh is not None else {}),
             },
             separators=(",", ":"),
         ).encode("utf-8")
@@ -81,6 +85,8 @@ class Session:
                 float(d["t"]),
                 float(d["a"]),
                 str(d["id"]),
+                None if d.get("r") is None else str(d["r"]),
+                float(d.get("x", 0.0)),
             )
         except (ValueError, TypeError, KeyError):
             return None

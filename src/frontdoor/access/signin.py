@@ -11,6 +11,10 @@ with it, and the access stage reads sessions with it.
 - ``/_frontdoor/logout``: every session cookie cleared, then the provider's end_session_endpoint (when
   it has one) or ``/``.
 
+A session whose provider gave a refresh token is refreshed shortly before its tokens expire (the
+access stage asks ``due`` and awaits ``refreshed``), never past the absolute ``ttl``; a refresh that
+fails ends the session.
+
 Every answer says its ``outcome``, for the metrics and the access log; a failure's reason is short and
 never quotes a cookie, a code or a token (docs/access.md lists them).
 """
@@ -18,9 +22,10 @@ never quotes a cookie, a code or a token (docs/access.md lists them).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -43,6 +48,7 @@ from frontdoor.access.oidcflow import (
     logout_url,
     new_flow,
     random_token,
+    refresh_tokens,
 )
 from frontdoor.access.returnurl import safe_return
 from frontdoor.access.sealing import Sealer, SealingError
@@ -57,6 +63,11 @@ from frontdoor.secretstore import SecretUnavailable, read_secret
 FLOW_MAX_AGE: Final = 600  # seconds a person has to sign in at the provider
 MAX_REVOKED: Final = 100_000  # signed-out sessions remembered per process
 RESERVED: Final = "/_frontdoor/"
+REFRESH_MARGIN: Final = 30.0  # seconds before the tokens expire that a session refreshes them
+# how long a refresh's result is kept for the requests that still carry the cookie from before it
+# (a page's parallel subrequests): they get the new session instead of spending the old refresh token,
+# which a provider that rotates refresh tokens treats as a replay
+REFRESH_MEMO_S: Final = 30.0
 _JWT = jwt.PyJWT()
 
 
@@ -166,6 +177,8 @@ class SignIn:
         # sessions signed out here, by id -> when they would have ended anyway: a copy of the cookie
         # kept from before sign-out is refused by this process (not by others: see docs/access.md)
         self.revoked: dict[str, float] = {}
+        # refreshes under way or just done, by session id and refresh token: one token call per session
+        self._refreshing: dict[str, asyncio.Future[Session | None]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.providers)
@@ -195,6 +208,75 @@ class SignIn:
         if now - session.seen < min(login.idle / 10, 60.0):
             return []
         return self._session_cookies(login, session.used(now), now, secure)
+
+    def due(self, session: Session, now: float) -> bool:
+        """Whether ``session``'s tokens are to be refreshed before it is used (it has a refresh token,
+        and they expire within the margin)."""
+        return session.refresh is not None and now >= session.expires - REFRESH_MARGIN
+
+    async def refreshed(self, session: Session) -> Session | None:
+        """``session`` with fresh tokens from the provider, or None when the refresh failed (the session
+        is then over, here and for every later request carrying it). Requests of one session that
+        arrive together share one token call."""
+        assert session.refresh is not None
+        key = session.sid + ":" + hashlib.sha256(session.refresh.encode("utf-8")).hexdigest()
+        pending = self._refreshing.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._refresh(session))
+            self._refreshing[key] = pending
+            loop = asyncio.get_running_loop()
+            pending.add_done_callback(
+                lambda _: loop.call_later(REFRESH_MEMO_S, self._refreshing.pop, key, None)
+            )
+        return await asyncio.shield(pending)
+
+    async def _refresh(self, session: Session) -> Session | None:
+        login = self.providers[session.provider]
+        assert session.refresh is not None
+        fresh = await self._refreshed_session(login, session, session.refresh)
+        now = self.clock()
+        if fresh is None or not fresh.current(now, login.ttl, login.idle):
+            self._revoke(session.sid, session.started + login.ttl, now)
+            count(login.name, "refresh-failed", self.owner)
+            return None
+        count(login.name, "refreshed", self.owner)
+        return fresh
+
+    async def _refreshed_session(self, login: LoginProvider, session: Session, token: str) -> Session | None:
+        try:
+            endpoints = await login.discovery.get()
+            answer = await refresh_tokens(self.post, endpoints.token, token, login.client)
+        except (DiscoveryError, ExchangeError):
+            return None
+        now = self.clock()
+        id_claims: Mapping[str, Any] = session.claims
+        id_expires: float | None = None
+        email = session.email
+        if "id_token" in answer:
+            # a new ID token is the same person's (Core 12.2: same iss and sub), or the session ends
+            try:
+                payload = await self._verify(login.id_tokens, answer["id_token"], now)
+            except TokenInvalid:
+                return None
+            if payload.subject != session.subject or payload.issuer != session.issuer:
+                return None
+            id_claims = {k: v for k, v in payload.claims.items() if k != "nonce"}
+            id_expires = payload.expires - login.id_tokens.skew
+            email = passable(payload.claims.get("email")) or email
+        scopes, claims = await self._grants(login, answer, id_claims, now, session.scopes)
+        new_token = answer.get("refresh_token")
+        return replace(
+            session,
+            scopes=scopes,
+            claims=claims,
+            email=email,
+            refresh=new_token if isinstance(new_token, str) and new_token else token,
+            expires=_expiry(answer, id_expires, now, session.started + login.ttl),
+        )
+
+    def cookies(self, session: Session, now: float, secure: bool) -> list[bytes]:
+        """Set-Cookie values for ``session`` as used now (after a refresh)."""
+        return self._session_cookies(self.providers[session.provider], session.used(now), now, secure)
 
     def _session_cookies(
         self, login: LoginProvider, session: Session, now: float, secure: bool
@@ -319,6 +401,10 @@ class SignIn:
                 401, "the ID token was refused: it names no subject", "id-token-invalid", login.name, done
             )
         scopes, claims = await self._grants(login, answer, payload.claims, now)
+        refresh = answer.get("refresh_token")
+        refresh = refresh if isinstance(refresh, str) and refresh else None
+        id_expires = payload.expires - login.id_tokens.skew
+        expires = _expiry(answer, id_expires, now, now + login.ttl) if refresh else 0.0
         session = Session(
             login.name,
             payload.subject,
@@ -329,6 +415,8 @@ class SignIn:
             now,
             now,
             random_token(),
+            refresh,
+            expires,
         )
         try:
             cookies_out = self._session_cookies(login, session, now, secure)
@@ -353,15 +441,22 @@ class SignIn:
                 raise TokenInvalid("the token's signing key is not known") from None
 
     async def _grants(
-        self, login: LoginProvider, answer: Mapping[str, Any], id_claims: Mapping[str, Any], now: float
+        self,
+        login: LoginProvider,
+        answer: Mapping[str, Any],
+        id_claims: Mapping[str, Any],
+        now: float,
+        scopes_before: frozenset[str] = frozenset(),
     ) -> tuple[frozenset[str], dict[str, Any]]:
         """What the routes check: the access token's scopes and claims when it is a JWT this gateway
-        trusts; otherwise the scopes the token response granted and the ID token's claims."""
+        trusts; otherwise the scopes the token response granted (``scopes_before`` when it names none:
+        a refresh's response may leave out scopes that did not change, RFC 6749 5.1) and the ID
+        token's claims."""
         try:
             access = await self._verify(login.access_tokens, answer.get("access_token"), now)
         except TokenInvalid:
             granted = answer.get("scope")
-            scopes = frozenset(granted.split()) if isinstance(granted, str) else frozenset()
+            scopes = frozenset(granted.split()) if isinstance(granted, str) else scopes_before
             return scopes, dict(id_claims)
         return access.scopes, {**id_claims, **access.claims}
 
@@ -391,6 +486,16 @@ class SignIn:
                 location = logout_url(endpoints.end_session, ended.client_id, origin + "/")
                 return _redirect(location, cleared, "signed-out", ended.name)
         return _redirect("/", cleared, "signed-out", ended.name if ended else "")
+
+
+def _expiry(answer: Mapping[str, Any], id_expires: float | None, now: float, end: float) -> float:
+    """When the first of the tokens just issued expires: the access token's ``expires_in`` (RFC 6749
+    5.1) and the ID token's ``exp``; the session's ``end`` when neither says (no refresh then)."""
+    times = [end] if id_expires is None else [id_expires]
+    lifetime = answer.get("expires_in")
+    if isinstance(lifetime, int | float) and not isinstance(lifetime, bool) and lifetime > 0:
+        times.append(now + float(lifetime))
+    return min(times)
 
 
 def _verify_once(verifier: ProviderVerifier, token: bytes, now: float) -> Any:

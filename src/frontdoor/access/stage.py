@@ -19,9 +19,10 @@ from hashlib import sha256
 from typing import Final
 
 from frontdoor.access.apiclients import ApiClients, load_api_clients
-from frontdoor.access.cookies import request_cookies
+from frontdoor.access.cookies import CookieTooLarge, request_cookies
 from frontdoor.access.decide import RouteAccess
 from frontdoor.access.keys import FETCH_TIMEOUT_S, GetJson, KeySet, http_get_json
+from frontdoor.access.session import Session
 from frontdoor.access.signin import SignIn
 from frontdoor.access.tokens import KeyUnknown, SeenToken, TokenInvalid, TokenVerifier, VerifiedToken
 from frontdoor.http.h1 import RequestHead
@@ -55,6 +56,13 @@ def _browser(head: RequestHead) -> bool:
         return False
     accept = b",".join(v for n, v in head.headers if len(n) == 6 and n.lower() == b"accept")
     return b"text/html" in accept.lower()
+
+
+def _no_session(admission: Admission, needs: RouteAccess) -> Denial:
+    """A browser is sent to sign in; anything else is answered as a request without a token."""
+    if _browser(admission.head):
+        return needs.sign_in(admission.target or admission.path)
+    return needs.no_token
 
 
 class AccessStage:
@@ -148,16 +156,39 @@ class AccessStage:
         self._remember(admission, value, verified)
         return self._admit(admission, needs, verified)
 
-    def _session(self, admission: Admission, needs: RouteAccess) -> Denial | None:
+    def _session(self, admission: Admission, needs: RouteAccess) -> Verdict:
         """A request without a bearer token on a route that signs browsers in: its session, or a
-        browser sent to sign in; anything else (an API client, a script) is answered as without login."""
+        browser sent to sign in; anything else (an API client, a script) is answered as without login.
+        A session whose tokens are about to expire waits for their refresh (only that request: the
+        token call runs in a thread)."""
         assert needs.login is not None
         head = admission.head
         cookies = request_cookies(head)
         now = self.clock()
         session = self.signin.session(cookies, needs.login, now) if cookies else None
         if session is None:
-            return needs.sign_in(admission.target or admission.path) if _browser(head) else needs.no_token
+            return _no_session(admission, needs)
+        if self.signin.due(session, now):
+            return self._after_session_refresh(admission, needs, session)
+        return self._session_admits(
+            admission, needs, session, self.signin.touched(session, now, admission.secure)
+        )
+
+    async def _after_session_refresh(
+        self, admission: Admission, needs: RouteAccess, session: Session
+    ) -> Denial | None:
+        fresh = await self.signin.refreshed(session)
+        if fresh is None:
+            return _no_session(admission, needs)
+        try:
+            cookies = self.signin.cookies(fresh, self.clock(), admission.secure)
+        except CookieTooLarge:
+            return _no_session(admission, needs)
+        return self._session_admits(admission, needs, fresh, cookies)
+
+    def _session_admits(
+        self, admission: Admission, needs: RouteAccess, session: Session, cookies: list[bytes]
+    ) -> Denial | None:
         if not needs.allows(session):
             return needs.insufficient
         admission.subject = session.subject
@@ -168,7 +199,7 @@ class AccessStage:
             admission.upstream_headers = list(headers)
         else:
             admission.upstream_headers.extend(headers)
-        for cookie in self.signin.touched(session, now, admission.secure):
+        for cookie in cookies:
             admission.add_response_header(b"set-cookie", cookie)
         return None
 
