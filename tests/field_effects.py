@@ -185,13 +185,21 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_signin_stage::test_a_browser_without_a_session_is_sent_to_sign_in",
         "test_signin_e2e::test_a_person_signs_in_and_the_upstream_learns_who",
     ),
-    "Edge.spec.identity.providers.login.client_id": ("test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",),
+    "Edge.spec.identity.providers.login.client_id": (
+        "test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",
+    ),
     "Edge.spec.identity.providers.login.client_secret": (
         "test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",  # its stub token endpoint checks it
     ),
-    "Edge.spec.identity.providers.login.scopes": ("test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",),
-    "Edge.spec.identity.providers.login.session.ttl": ("test_signin_stage::test_session_durations_come_from_the_contract",),
-    "Edge.spec.identity.providers.login.session.idle": ("test_signin_stage::test_session_durations_come_from_the_contract",),
+    "Edge.spec.identity.providers.login.scopes": (
+        "test_signin_stage::test_the_flow_end_to_end_with_a_stub_token_endpoint",
+    ),
+    "Edge.spec.identity.providers.login.session.ttl": (
+        "test_signin_stage::test_session_durations_come_from_the_contract",
+    ),
+    "Edge.spec.identity.providers.login.session.idle": (
+        "test_signin_stage::test_session_durations_come_from_the_contract",
+    ),
     "Edge.spec.identity.providers.login.cookie_keys": (
         "test_signin_stage::test_an_old_cookie_key_still_opens_a_session",
         "test_signin_stage::test_a_bad_session_is_no_session[foreign-key]",

@@ -33,17 +33,22 @@ CLIENT_SECRET = "shop-web-secret-0123456789"
 class OidcProvider:
     """oidc-provider on 127.0.0.1, with one confidential client whose redirect URIs are ``sites``'."""
 
-    def __init__(self, sites: list[str]) -> None:
+    def __init__(self, sites: list[str], *, refresh: bool = False, ttl: dict[str, int] | None = None) -> None:
+        """``refresh``: the client may use refresh tokens (issued when it asks for offline_access);
+        ``ttl``: token lifetimes in seconds, by oidc-provider's names (AccessToken, IdToken...)."""
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
-        settings = {
+        grants = ["authorization_code", "refresh_token"] if refresh else ["authorization_code"]
+        settings: dict[str, Any] = {
             "port": self.port,
+            **({"ttl": ttl} if ttl else {}),
             "clients": [
                 {
                     "client_id": CLIENT_ID,
                     "client_secret": CLIENT_SECRET,
                     "redirect_uris": [f"{site}/_frontdoor/callback" for site in sites],
                     "post_logout_redirect_uris": [f"{site}/" for site in sites],
+                    "grant_types": grants,
                 }
             ],
         }
@@ -70,9 +75,9 @@ class OidcProvider:
         )
 
 
-def login_yaml(ttl: str = "1h", idle: str = "30m") -> str:
+def login_yaml(ttl: str = "1h", idle: str = "30m", scopes: str = "openid, email, profile") -> str:
     return (
-        f"{{client_id: {CLIENT_ID}, client_secret: secret:web-secret, scopes: [openid, email, profile], "
+        f"{{client_id: {CLIENT_ID}, client_secret: secret:web-secret, scopes: [{scopes}], "
         f"session: {{ttl: {ttl}, idle: {idle}}}, cookie_keys: [secret:cookie-key]}}"
     )
 

@@ -1423,7 +1423,12 @@ def test_a_duplicate_key_does_not_hide_unknown_references(shop_copy: Path) -> No
         '  contact: {chat: "#shop", email: shop@example.com}\n',
         '  contact: {chat: "#shop", email: shop@example.com}\n  role: app\n',
     )
-    edit(shop_copy, "edges/public.yaml", "services: [orders, catalog, account]", "services: [orders, catalog, ghost]")
+    edit(
+        shop_copy,
+        "edges/public.yaml",
+        "services: [orders, catalog, account]",
+        "services: [orders, catalog, ghost]",
+    )
     rules = {f.rule for f in load_contract(shop_copy).findings}
     assert {"yaml-duplicate-key", "unknown-reference"} <= rules
 

@@ -31,5 +31,8 @@ def test_a_forwarded_hop_written_ipv4_mapped_is_a_trusted_proxy() -> None:
     from .test_protection_logic import admission
 
     for proxy in ("10.0.0.7", "::ffff:10.0.0.7"):
-        assert admission(0.0, peer="10.0.0.5", forwarded=f"203.0.113.9, {proxy}").client_address() == "203.0.113.9"
+        assert (
+            admission(0.0, peer="10.0.0.5", forwarded=f"203.0.113.9, {proxy}").client_address()
+            == "203.0.113.9"
+        )
     assert admission(0.0, peer="::ffff:10.0.0.5", forwarded="203.0.113.9").client_address() == "203.0.113.9"

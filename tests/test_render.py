@@ -788,7 +788,9 @@ def test_upstream_tls_is_refused_by_every_target(shop_copy: Path) -> None:
         '{url: "http://10.1.0.11:8080", weight: 90}',
         '{url: "https://10.1.0.11:8443", weight: 90, tls: {server_name: orders.internal}}',
     )
-    edit(shop_copy, "environments/prod.yaml", '{url: "http://10.1.0.12:8080"', '{url: "https://10.1.0.12:8443"')
+    edit(
+        shop_copy, "environments/prod.yaml", '{url: "http://10.1.0.12:8080"', '{url: "https://10.1.0.12:8443"'
+    )
     for target in ("nginx", "gateway-api", "ingress-nginx", "traefik"):
         with pytest.raises(RenderError, match=r"upstream https://10\.1\.0\.11:8443 of orders tls"):
             rendered(target, shop_copy)

@@ -224,3 +224,13 @@ def test_session_round_trip_and_timeouts() -> None:
         b"x-frontdoor-scopes",
         b"x-frontdoor-email",
     ]
+
+
+def test_offline_access_asks_for_consent() -> None:
+    """OIDC Core 11: without prompt=consent a provider may drop offline_access (oidc-provider does),
+    and no refresh token comes back."""
+    flow = new_flow("corp", "/", "https://shop.test/_frontdoor/callback", 1.0)
+    url = authorization_url("https://idp.test/auth", "shop-web", ("openid", "offline_access"), flow)
+    assert parse_qs(urlsplit(url).query)["prompt"] == ["consent"]
+    plain = authorization_url("https://idp.test/auth", "shop-web", ("openid",), flow)
+    assert "prompt" not in parse_qs(urlsplit(plain).query)

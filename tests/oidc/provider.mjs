@@ -1,5 +1,6 @@
 // A real, certified OpenID provider (npm oidc-provider) for the sign-in tests, configured from one JSON
-// argument: {"port": N, "clients": [{client_id, client_secret, redirect_uris, post_logout_redirect_uris}]}.
+// argument: {"port": N, "clients": [{client_id, client_secret, redirect_uris, post_logout_redirect_uris,
+// grant_types?}], "ttl"?: {AccessToken: seconds, ...}}.
 // Anyone signs in through its development form (any login, any password); the account's claims are
 // made from the login name. Prints "ready <issuer>" on stdout once it listens.
 import Provider from 'oidc-provider';
@@ -38,6 +39,8 @@ const provider = new Provider(issuer, {
     };
   },
   cookies: { keys: ['frontdoor-test-provider-cookie-key'] },
+  // token lifetimes a test shortens (a refresh test: an access token that is always about to expire)
+  ...(settings.ttl ? { ttl: settings.ttl } : {}),
 });
 provider.proxy = false;
 

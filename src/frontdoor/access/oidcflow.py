@@ -83,19 +83,20 @@ def new_flow(provider: str, return_to: str, redirect_uri: str, now: float) -> Fl
 
 
 def authorization_url(endpoint: str, client_id: str, scopes: Sequence[str], flow: Flow) -> str:
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": flow.redirect_uri,
-            "scope": " ".join(scopes),
-            "state": flow.state,
-            "nonce": flow.nonce,
-            "code_challenge": pkce_challenge(flow.verifier),
-            "code_challenge_method": "S256",
-        },
-        quote_via=quote,
-    )
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": flow.redirect_uri,
+        "scope": " ".join(scopes),
+        "state": flow.state,
+        "nonce": flow.nonce,
+        "code_challenge": pkce_challenge(flow.verifier),
+        "code_challenge_method": "S256",
+    }
+    if "offline_access" in scopes:
+        # Core 11: a request for offline access asks for consent, or the provider drops the scope
+        params["prompt"] = "consent"
+    query = urlencode(params, quote_via=quote)
     return endpoint + ("&" if urlsplit(endpoint).query else "?") + query
 
 

@@ -177,7 +177,7 @@ class SignIn:
         # sessions signed out here, by id -> when they would have ended anyway: a copy of the cookie
         # kept from before sign-out is refused by this process (not by others: see docs/access.md)
         self.revoked: dict[str, float] = {}
-        # refreshes under way or just done, by session id and refresh token: one token call per session
+        # refreshes under way or just done, by the session as sealed before: one token call per session
         self._refreshing: dict[str, asyncio.Future[Session | None]] = {}
 
     def __bool__(self) -> bool:
@@ -219,7 +219,10 @@ class SignIn:
         is then over, here and for every later request carrying it). Requests of one session that
         arrive together share one token call."""
         assert session.refresh is not None
-        key = session.sid + ":" + hashlib.sha256(session.refresh.encode("utf-8")).hexdigest()
+        # the same session as sealed before this refresh: its id, refresh token and expiry (a refresh
+        # that does not rotate the refresh token still moves the expiry, so the next one is new)
+        digest = hashlib.sha256(session.refresh.encode("utf-8")).hexdigest()
+        key = f"{session.sid}:{digest}:{session.expires!r}"
         pending = self._refreshing.get(key)
         if pending is None:
             pending = asyncio.ensure_future(self._refresh(session))

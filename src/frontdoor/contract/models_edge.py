@@ -67,6 +67,7 @@ class Tls(Strict):
     def _certificates(cls, certificates: tuple[HostCertificate, ...]) -> tuple[HostCertificate, ...]:
         unique(tuple(h for c in certificates for h in c.hosts), "certificate host")
         return certificates
+
     min_version: Annotated[
         Literal["1.2", "1.3"],
         BeforeValidator(_tls_version, json_schema_input_type=Literal["1.2", "1.3", 1.2, 1.3]),
