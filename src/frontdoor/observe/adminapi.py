@@ -28,10 +28,12 @@ from frontdoor.observe.openapi import openapi_document
 from frontdoor.observe.traffic import WINDOWS, Stat, summary
 from frontdoor.policy.killswitch import route_key, service_key
 from frontdoor.policy.stops import Stop, StoreUnavailable
+from frontdoor.protection.limitedclients import WINDOW_S
 
 #: the one identity the single admin token stands for, recorded in the audit log
 OPERATOR = "admin"
 MAX_REASON = 500
+TOP_LIMITED = 10  # clients /admin/limited lists
 _KILL = re.compile(r"^/admin/(services|routes)/([^/]+)/(stop|start)$")
 _CHALLENGE = (("www-authenticate", 'Bearer realm="frontdoor-admin"'),)
 
@@ -126,6 +128,7 @@ class AdminApi:
             "/admin/routes": self._routes,
             "/admin/traffic": self._traffic,
             "/admin/history": self._history,
+            "/admin/limited": self._limited,
             "/admin/verdict": self._verdict,
             "/admin/audit": self._audit,
         }
@@ -191,6 +194,18 @@ class AdminApi:
 
     def _history(self, _query: dict[str, list[str]]) -> Reply:
         return json_reply(200, metrics.recorder().history.json())
+
+    def _limited(self, _query: dict[str, list[str]]) -> Reply:
+        """The clients refused most by a rate limit over the last minute, every worker's counts added."""
+        view = self.ops.view
+        assert view is not None
+        merged = metrics.deployment(self.ops.run_dir)
+        top = sorted(merged.limited.items(), key=lambda item: (-item[1], item[0]))[:TOP_LIMITED]
+        clients = [
+            {"service": s, "owner": view.services.get(s), "kind": k, "client": c, "count": n}
+            for (s, k, c), n in top
+        ]
+        return json_reply(200, {"window_s": WINDOW_S, "workers": merged.workers, "clients": clients})
 
     def _verdict(self, _query: dict[str, list[str]]) -> Reply:
         ops = self.ops

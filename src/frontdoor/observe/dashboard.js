@@ -218,14 +218,37 @@ function drawDenies(rows) {
   }
 }
 
+// The clients a rate limit refused most over the last minute (GET /admin/limited): an API client's
+// name, a token's subject or an address, whichever the service's limit counts by.
+const KINDS = {api_client: "API client", subject: "subject", address: "address"};
+
+function drawLimited(limited) {
+  const list = $("limited");
+  list.replaceChildren();
+  for (const c of limited.clients) {
+    const item = document.createElement("li");
+    item.dataset.client = c.client;
+    item.dataset.kind = c.kind;
+    item.textContent = c.count + " × " + (KINDS[c.kind] || c.kind) + " " + c.client + " on " + c.service + (c.owner ? " (" + c.owner + ")" : "");
+    list.appendChild(item);
+  }
+  if (!limited.clients.length) {
+    const item = document.createElement("li");
+    item.className = "muted";
+    item.textContent = "none in the last minute";
+    list.appendChild(item);
+  }
+}
+
 async function refresh() {
   if (!token()) { say("Enter the admin token to see the traffic.", false, true); return; }
   try {
-    const [routes, traffic, verdict, minute] = await Promise.all([
+    const [routes, traffic, verdict, minute, limited] = await Promise.all([
       api("/admin/routes"), api("/admin/traffic?window=10"), api("/admin/verdict"), api("/admin/traffic?window=60"),
-      drawCharts(),
+      api("/admin/limited"), drawCharts(),
     ]);
     drawDenies(minute.routes);
+    drawLimited(limited);
     $("environment").textContent = routes.environment;
     $("hash").textContent = (routes.contract_hash || "").slice(0, 12);
     $("workers").textContent = traffic.workers;

@@ -149,6 +149,7 @@ class Recorder:
             "circuit": [[s, e, v] for (s, e), v in (self.circuit | self.circuits()).items()],
             "protection": [[name, service, n] for (name, service), n in _protection_counters().items()],
             "signins": [[*key, n] for key, n in _signin_counters().items()],
+            "limited": [list(row) for row in _limited_clients()],
             "stop_store_failures": [[store, op, n] for (store, op), n in _stop_store_failures().items()],
             "inflight": self.inflight(),
             "events": {
@@ -204,6 +205,12 @@ def _signin_counters() -> dict[tuple[str, str, str], int]:
     return snapshot()
 
 
+def _limited_clients() -> list[tuple[str, str, str, int]]:
+    from frontdoor.protection.limitedclients import snapshot
+
+    return snapshot()
+
+
 def _stop_store_failures() -> dict[tuple[str, str], int]:
     from frontdoor.policy.stops import FAILURES
 
@@ -228,6 +235,8 @@ class Merged:
     inflight: dict[str, int] = field(default_factory=dict)
     protection: dict[tuple[str, str], int] = field(default_factory=dict)
     signins: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (provider, outcome, owner)
+    #: 429s of the last minute by (service, client kind, client): each worker's top, added up
+    limited: dict[tuple[str, str, str], int] = field(default_factory=dict)
     stop_store_failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (store, operation)
     events: dict[str, Any] = field(default_factory=dict)
 
@@ -260,6 +269,9 @@ def merge(snapshots: Iterable[dict[str, Any]]) -> Merged:
         for provider, outcome, owner, count in data.get("signins", ()):
             key3 = (str(provider), str(outcome), str(owner))
             merged.signins[key3] = merged.signins.get(key3, 0) + int(count)
+        for service, kind, client, count in data.get("limited", ()):
+            key3 = (str(service), str(kind), str(client))
+            merged.limited[key3] = merged.limited.get(key3, 0) + int(count)
         for store, operation, count in data.get("stop_store_failures", ()):
             key = (str(store), str(operation))
             merged.stop_store_failures[key] = merged.stop_store_failures.get(key, 0) + int(count)

@@ -136,6 +136,34 @@ def openapi_document() -> dict[str, Any]:
                     },
                 ),
             ),
+            "/admin/limited": _read(
+                "the clients a rate limit refused most over the last minute (every worker's counts added):"
+                " the API client's name, the token's subject or the client's address, as the limit counts"
+                " by; never a credential",
+                "limited",
+                _object(
+                    "window_s",
+                    "clients",
+                    window_s={"type": "integer"},
+                    workers={"type": "integer"},
+                    clients={
+                        "type": "array",
+                        "maxItems": 10,
+                        "items": _object(
+                            "service",
+                            "owner",
+                            "kind",
+                            "client",
+                            "count",
+                            service={"type": "string"},
+                            owner={"type": "string", "nullable": True},
+                            kind={"type": "string", "enum": ["api_client", "subject", "address"]},
+                            client={"type": "string"},
+                            count={"type": "integer", "minimum": 1},
+                        ),
+                    },
+                ),
+            ),
             "/admin/traffic": _read(
                 "per route: requests/s, error ratio, p50/p99, top deny reasons over a window",
                 "traffic",

@@ -14,6 +14,8 @@ from frontdoor.policy.admission import Admission
 
 KeyOf = Callable[[Admission], Hashable]
 TextKeyOf = Callable[[Admission], str]
+#: who a refused request's client is, as the dashboard shows it: (kind, name), never a credential
+WhoOf = Callable[[Admission], tuple[str, str]]
 
 
 def subject_key(admission: Admission) -> str:
@@ -49,4 +51,28 @@ SHARED_KEYS: dict[str, TextKeyOf] = {
     "subject": subject_key,
     "api_client": api_client_key,
     "route": route_text_key,
+}
+
+
+def address_of(admission: Admission) -> tuple[str, str]:
+    return ("address", admission.client_address())
+
+
+def subject_of(admission: Admission) -> tuple[str, str]:
+    subject = admission.subject
+    return ("subject", subject) if subject else address_of(admission)
+
+
+def api_client_of(admission: Admission) -> tuple[str, str]:
+    name = admission.api_client
+    return ("api_client", name) if name else address_of(admission)
+
+
+#: the client a limit counts by; a ``route`` limit counts everyone together, so its refused callers are
+#: named by their address
+WHO: dict[str, WhoOf] = {
+    "client": address_of,
+    "subject": subject_of,
+    "api_client": api_client_of,
+    "route": address_of,
 }

@@ -17,7 +17,8 @@ from frontdoor.policy.denykind import DenyKind
 from frontdoor.protection.counters import RATE_LIMITED, count
 from frontdoor.protection.gcra import LocalBuckets, Rate, ceil_seconds
 from frontdoor.protection.headers import RETRY_AFTER, PolicyFields
-from frontdoor.protection.keys import LOCAL_KEYS, SHARED_KEYS, KeyOf, TextKeyOf
+from frontdoor.protection.keys import LOCAL_KEYS, SHARED_KEYS, WHO, KeyOf, TextKeyOf, WhoOf
+from frontdoor.protection.limitedclients import count as count_limited
 
 
 def describe(limit: RateLimit) -> str:
@@ -38,6 +39,7 @@ class ServiceLimit:
     key: KeyOf  # the bucket's key, for the local store
     by_client: bool  # the key is the client's address (the default)
     text_key: TextKeyOf  # the same as text, for a shared store
+    who: WhoOf  # the refused client, for the dashboard's top limited clients
     reason: str  # the 429's reason: names the policy and the limit
     rule: str  # for the access log's denied_by
 
@@ -52,13 +54,16 @@ class ServiceLimit:
             key=LOCAL_KEYS[limit.key],
             by_client=limit.key == "client",
             text_key=SHARED_KEYS[limit.key],
+            who=WHO[limit.key],
             reason=f'rate limit exceeded: policy "{policy}" allows {text}',
             rule=f"rate-limit: {policy} ({text})",
         )
 
-    def refused(self, wait: float, debt: float) -> Denial:
+    def refused(self, admission: Admission, wait: float, debt: float) -> Denial:
         """The 429 for a request that must wait ``wait`` seconds; the bucket is ``debt`` from full."""
         count(RATE_LIMITED, self.service)
+        kind, client = self.who(admission)
+        count_limited(self.service, kind, client)
         retry = max(1, ceil_seconds(wait))
         fields = self.fields
         headers = (
@@ -109,7 +114,7 @@ class LocalRateLimit:
         debt = entry.buckets.take(key, admission.now)
         if debt < 0:
             limit = entry.limit
-            return limit.refused(-debt, entry.window - debt - limit.rate.interval)
+            return limit.refused(admission, -debt, entry.window - debt - limit.rate.interval)
         # admitted: the state rides on the response. Never negative: debt <= window + interval * 1e-6.
         remaining = int((entry.window - debt) * entry.per_interval + 1e-6)
         reset = ceil_seconds(debt)

@@ -280,7 +280,8 @@ class RedisRateLimit:
                 decided.set_result(None)
                 continue
             debt = before + taken * interval  # where every refused one finds the bucket
-            decided.set_result(limit.refused((debt + interval - bucketing.window) / 1e6, debt / 1e6))
+            wait = (debt + interval - bucketing.window) / 1e6
+            decided.set_result(limit.refused(waiting.admissions[index], wait, debt / 1e6))
 
     def _lines(self, limit: ServiceLimit, remaining: int, reset: int) -> bytes:
         """The RateLimit fields' lines, remembered by (service, remaining, reset) as the local store
