@@ -6,6 +6,9 @@ import argparse
 
 from frontdoor import __version__
 from frontdoor.buildinfo import build_kind
+from frontdoor.cli.argtypes import port as _port
+from frontdoor.cli.argtypes import positive_int as _positive_int
+from frontdoor.cli.argtypes import seconds as _seconds
 from frontdoor.cli.contract import (
     FORMATS,
     RENDER_FORMATS,
@@ -23,33 +26,6 @@ STATE_DIR_HELP = (
     "else $XDG_STATE_HOME/frontdoor or ~/.local/state/frontdoor); with rate_limits.store: redis the "
     "stops are kept in Redis and this directory keeps the last ones read"
 )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"{text} is not 0 or more seconds")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _positive_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"port {value} is out of range 1-65535")
-    return value
 
 
 DIR_HELP = "the contract directory (its *.yaml files, subdirectories included)"

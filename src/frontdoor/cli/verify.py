@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from frontdoor.cli.argtypes import positive_float as _positive_float
+from frontdoor.cli.argtypes import positive_int as _positive_int
+
 DEFAULT_RATE = 5.0
 DEFAULT_BUDGET = 500
 
@@ -103,26 +106,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], di
         help="text, json, github (workflow annotations), sarif or junit (as check)",
     )
     verify.set_defaults(handler=cmd_verify)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not more than 0")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
-    return value
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -67,6 +67,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = False
         self.used = False  # served a request before: a failure on it may be a stale keep-alive
         self.paused = False  # reading paused because the client's side was full
+        self.lost_with: Exception | None = None  # why it closed, when it closed with an error
 
     # --- driven by the exchange ----------------------------------------------------------------------
 
@@ -134,6 +135,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.lost_with = exc
         self.pool.forget(self)
         exchange = self.exchange
         if exchange is None:
@@ -224,8 +226,16 @@ class Pool:
             return
         error = done.exception()
         if error is None:
-            callback(done.result(), None)
-        elif isinstance(error, TimeoutError):
+            connection = done.result()
+            if not connection.closed:
+                callback(connection, None)
+                return
+            # lost between the handshake and this callback: with TLS 1.3 an upstream that refuses our
+            # certificate (or lack of one) says so only after our side of the handshake has completed.
+            # A request begun on it would wait for an answer that can never come (a 504 after the
+            # upstream timeout, where the truth is a failed connection)
+            error = connection.lost_with or ConnectionError("closed at once")
+        if isinstance(error, TimeoutError):
             callback(None, Failure.CONNECT_TIMEOUT)
         elif isinstance(error, ssl.SSLError):  # the certificate did not verify, or the handshake failed
             callback(None, Failure.UPSTREAM_TLS)
