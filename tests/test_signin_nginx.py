@@ -40,11 +40,18 @@ ROUTES = """
 
 
 class Stack:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, refresh: bool = False) -> None:
+        """``refresh``: the login asks for offline_access and the provider's access tokens live 20
+        seconds, within the refresh margin: every request of a signed-in browser refreshes."""
         self.upstreams = Upstreams()
         self.port = free_port()
         self.origin = f"http://localhost:{self.port}"
-        self.provider = OidcProvider([self.origin])
+        if refresh:
+            self.provider = OidcProvider([self.origin], refresh=True, ttl={"AccessToken": 20})
+            login = login_yaml(scopes="openid, email, offline_access")
+        else:
+            self.provider = OidcProvider([self.origin])
+            login = login_yaml()
         spec = ContractSpec(
             port=self.port,
             shop=[(self.upstreams.start("shop"), 1)],
@@ -52,7 +59,7 @@ class Stack:
             services=join(
                 service("shop", "shop", ROUTES), service("other", "shop", "- {path: /other, access: public}")
             ),
-            identity=f"{{providers: [{self.provider.provider_yaml(login=login_yaml())}]}}",
+            identity=f"{{providers: [{self.provider.provider_yaml(login=login)}]}}",
             secrets=login_secrets(root),
         )
         contract = spec.write(root / "contract")
@@ -131,3 +138,30 @@ def test_an_open_redirect_returns_home_through_nginx(stack: Stack) -> None:
         page.goto(f"{stack.origin}/_frontdoor/start?provider=corp&rd=%2F%5Cevil.example")
         sign_in_at_provider(page, "bob")
         assert page.url == f"{stack.origin}/"
+
+
+@pytest.fixture(scope="module")
+def refreshing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = Stack(tmp_path_factory.mktemp("refresh-nginx"), refresh=True)
+    yield running
+    running.close()
+
+
+def test_a_session_refreshes_through_nginx(refreshing: Stack) -> None:
+    """authz refreshes the session at the provider and nginx hands the resealed cookie to the browser
+    (its auth_request_set / add_header Set-Cookie wiring), as serve does."""
+    with browser() as chromium:
+        context = chromium.new_context()
+        page = context.new_page()
+        page.goto(f"{refreshing.origin}/app")
+        sign_in_at_provider(page, "alice")
+        assert page.url == f"{refreshing.origin}/app"
+        first = own_cookies(context)["frontdoor-session-corp"]["value"]
+        response = page.goto(f"{refreshing.origin}/app")
+        assert response is not None and response.status == 200
+        assert dict(page_json(page)["frontdoor_headers"])["x-frontdoor-subject"] == "alice"
+        # a new cookie seconds after sign-in is the refresh's (the idle deadline moves after a minute)
+        assert own_cookies(context)["frontdoor-session-corp"]["value"] != first
+        context.close()
+    refreshed = [json.loads(line) for line in refreshing.log.read_text().splitlines()]
+    assert first[:40] not in json.dumps(refreshed)
