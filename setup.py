@@ -48,6 +48,8 @@ HOT_MODULES = [
     "src/frontdoor/proxy/framing.py",
     "src/frontdoor/proxy/runtime.py",
     "src/frontdoor/proxy/server.py",
+    # the sign-in paths, split out of exchange.py (which imports it)
+    "src/frontdoor/proxy/signinflow.py",
     # the exchange's states and the connection's timeouts: compiled, the request path reads their members
     # as C globals rather than through an interpreted module's dict
     "src/frontdoor/proxy/states.py",

@@ -15,8 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from frontdoor.access.cookies import request_cookies, strip_own_cookies
-from frontdoor.access.signin import Answer, SignIn
+from frontdoor.access.cookies import strip_own_cookies
 from frontdoor.http.h1 import RequestHead
 from frontdoor.http.headers import upstream_request
 from frontdoor.http.paths import PathError, normalize_path, strip_route_prefix
@@ -24,10 +23,11 @@ from frontdoor.http.response import BodyMode
 from frontdoor.http.tracing import fresh_ids, sent_request_id
 from frontdoor.policy.admission import Admission, Denial
 from frontdoor.policy.balancing import Balancer, Endpoint
-from frontdoor.policy.denykind import DenyKind, kind_of
+from frontdoor.policy.denykind import kind_of
 from frontdoor.proxy.failures import Failure, Lost
 from frontdoor.proxy.framing import chunk, informational_head, own_answer, response_head, upgrade_head
 from frontdoor.proxy.runtime import IDEMPOTENT, Runtime
+from frontdoor.proxy.signinflow import sign_in
 from frontdoor.proxy.states import (
     ANSWERING,
     CLIENT_CLOSED,
@@ -160,7 +160,7 @@ class Exchange:
         listener = client.listener
         signin = runtime.signin
         if signin is not None and signin.handles(normalized):
-            self._sign_in(signin, normalized, query)
+            sign_in(self, signin, normalized, query)  # proxy/signinflow.py: answered by the gateway
             return
         match = listener.router.match(head.host, normalized, head.method)
         if match.route is None:
@@ -215,33 +215,6 @@ class Exchange:
             self._admitted(admission, normalized, query, ids)
         else:
             self._deny(verdict)
-
-    def _sign_in(self, signin: SignIn, path: str, query: str) -> None:
-        """One of the reserved sign-in paths (access/signin.py): answered by the gateway itself."""
-        client = self.client
-        head = self.head
-        secure = client.listener.scheme == "https"
-        origin = f"{client.listener.scheme}://{head.host or client.listener.address_text}"
-        client.pause("decision")
-        answering = signin.answer(path, query, request_cookies(head), origin, secure)
-        task: asyncio.Future[Answer] = asyncio.ensure_future(answering, loop=client.loop)
-        task.add_done_callback(self._signed_in)
-
-    def _signed_in(self, done: asyncio.Future[Answer]) -> None:
-        self.client.resume("decision")
-        if self.state is not DECIDING or self.client.closed:
-            return
-        error = None if done.cancelled() else done.exception()
-        if done.cancelled() or error is not None:
-            self.client.gateway.report_error("signing in failed", error)
-            self.fail(Failure.UNDECIDED)
-            return
-        answer = done.result()
-        if answer.status >= 400:
-            # logged and counted as what it is; the reason names no cookie, code or token
-            self.denied_by = f"sign-in ({answer.outcome})"
-            self.deny_kind = DenyKind.SIGN_IN
-        self.reject(answer.status, answer.reason, answer.headers)
 
     def _deny(self, denial: Denial) -> None:
         self.denied_by = denial.rule
