@@ -46,6 +46,8 @@ HOT_MODULES = [
     "src/frontdoor/policy/stops.py",
     "src/frontdoor/proxy/downstream.py",
     "src/frontdoor/proxy/exchange.py",
+    # routing and the stages of an exchange, split out of exchange.py (which imports it)
+    "src/frontdoor/proxy/admit.py",
     "src/frontdoor/proxy/failures.py",
     "src/frontdoor/proxy/framing.py",
     "src/frontdoor/proxy/runtime.py",

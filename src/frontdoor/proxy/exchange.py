@@ -1,6 +1,6 @@
-"""One request on a client connection, from its head to the end of its response: routing, the policy
-stages, the upstream attempts (retries, a stale keep-alive connection retried once), the response or
-the gateway's own answer.
+"""One request on a client connection, from its head to the end of its response: routing and the policy
+stages (proxy/admit.py), the upstream attempts (retries, a stale keep-alive connection retried once),
+the response or the gateway's own answer.
 
 The connection (proxy/downstream.py) owns the bytes, the pipelining, keep-alive and the timers; it
 makes an Exchange per request head and hands it the body. The Exchange reads the upstream's response
@@ -10,29 +10,21 @@ directly (it is the upstream connection's sink), and tells the connection when i
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from frontdoor.access.cookies import strip_own_cookies
 from frontdoor.http.h1 import RequestHead
-from frontdoor.http.headers import upstream_request
-from frontdoor.http.paths import PathError, normalize_path, strip_route_prefix
 from frontdoor.http.response import BodyMode
-from frontdoor.http.tracing import fresh_ids, sent_request_id
-from frontdoor.policy.admission import Admission, Denial
+from frontdoor.policy.admission import Admission
 from frontdoor.policy.balancing import Balancer, Endpoint
-from frontdoor.policy.denykind import kind_of
+from frontdoor.proxy.admit import admit
 from frontdoor.proxy.failures import Failure, Lost
 from frontdoor.proxy.framing import chunk, informational_head, own_answer, response_head, upgrade_head
 from frontdoor.proxy.runtime import IDEMPOTENT, Runtime
-from frontdoor.proxy.signinflow import sign_in
 from frontdoor.proxy.states import (
     ANSWERING,
-    CLIENT_CLOSED,
     CONNECTING,
-    DECIDING,
     FORWARDING,
     HOLDING,
     QUEUED,
@@ -47,7 +39,6 @@ if TYPE_CHECKING:
     from frontdoor.proxy.downstream import Downstream
 
 BUFFER_LIMIT: Final = 256 * 1024  # request body held while the upstream connection is being made
-CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _clock: Final = time.monotonic  # the clock of every duration here (the timers': see deadline.py)
 
 
@@ -138,127 +129,15 @@ class Exchange:
                 upstream.write(b"0\r\n\r\n")
             self.client.arm_upstream_timer(self)
 
-    # --- routing and the stages -----------------------------------------------------------------------
+    # --- routing and the stages (proxy/admit.py) -------------------------------------------------------
 
     def start(self) -> None:
-        """The request's turn: route it and run the stages."""
-        self.state = DECIDING
-        client = self.client
-        head = self.head
-        runtime = self.runtime
-        ids = fresh_ids()
-        # a trusted proxy's request id, or a fresh one (asked only of a trusted peer: no call otherwise)
-        self.request_id = (client.trusted and sent_request_id(head.headers)) or ids[:32]
-        path, _, query = head.target.partition("?")
-        try:
-            normalized = normalize_path(path)
-        except PathError as error:
-            self.reject(400, str(error))
-            return
-        if runtime is not client.listener_runtime:
-            client.refresh_listener(runtime)  # a reload changes routes for new requests
-        listener = client.listener
-        signin = runtime.signin
-        if signin is not None and signin.handles(normalized):
-            sign_in(self, signin, normalized, query)  # proxy/signinflow.py: answered by the gateway
-            return
-        match = listener.router.match(head.host, normalized, head.method)
-        if match.route is None:
-            if match.status == 405:
-                allow = (b"allow", ", ".join(match.allowed).encode("ascii"))
-                self.reject(405, f"{head.method} is not allowed here", extra=(allow,))
-            else:
-                self.reject(404, "no route for this host and path")
-            return
-        route = self.route = match.route
-        if route.service not in runtime.balancers:
-            self.fail(Failure.NO_UPSTREAM)
-            return
-        admission = self.admission = Admission(
-            head,
-            route,
-            head.method,
-            normalized,
-            client.peer,
-            listener.trusted,
-            self.started,  # a moment ago, in this same callback
-            client.seen,
-            client.certificate,
-        )
-        admission.secure = listener.scheme == "https"
-        admission.target = head.target
-        verdict = runtime.pipeline.check(admission)
-        if verdict is None:
-            self._admitted(admission, normalized, query, ids)
-        elif isinstance(verdict, Denial):
-            self._deny(verdict)
-        else:
-            client.pause("decision")  # nothing more is read until this request is decided
-            task: asyncio.Future[Denial | None] = asyncio.ensure_future(verdict, loop=client.loop)
-            task.add_done_callback(lambda done: self._decided(done, normalized, query, ids))
-
-    def _decided(self, done: asyncio.Future[Denial | None], normalized: str, query: str, ids: str) -> None:
-        """A pending decision is in: go on with the request, unless the client went away meanwhile."""
-        self.client.resume("decision")
-        admission = self.admission
-        assert admission is not None
-        if self.state is not DECIDING or self.client.closed:
-            admission.finish(CLIENT_CLOSED)
-            return
-        error = None if done.cancelled() else done.exception()
-        if done.cancelled() or error is not None:
-            self.client.gateway.report_error("a policy stage failed", error)
-            self.fail(Failure.UNDECIDED)
-            return
-        verdict = done.result()
-        if verdict is None:
-            self._admitted(admission, normalized, query, ids)
-        else:
-            self._deny(verdict)
-
-    def _deny(self, denial: Denial) -> None:
-        self.denied_by = denial.rule
-        self.deny_kind = kind_of(denial)
-        self.reject(denial.status, denial.reason, denial.headers)
-
-    def _admitted(self, admission: Admission, normalized: str, query: str, ids: str) -> None:
-        client = self.client
-        listener = client.listener
-        head = self.head
-        route = admission.route
-        if head.upgrade == "websocket":
-            self.websocket = True
-            self.close_after = True  # after a refused upgrade the bytes that follow are not HTTP
-            client.accept_upgrade()
-        if head.expect_continue:
-            client.write(CONTINUE)
-        if self.runtime.signin is not None:
-            strip_own_cookies(head)  # the session is the gateway's: never the upstream's to see
-        target = strip_route_prefix(normalized, route.path.path) if route.strip_prefix else normalized
-        if query:
-            target += "?" + query
-        forwarded = upstream_request(
-            head,
-            target,
-            client.peer,
-            client.trusted,
-            listener.scheme,
-            self.request_id,
-            self.websocket,
-            identity=admission.upstream_headers or (),
-            fallback_host=listener.address_text,
-            ids=ids,
-            trace=listener.trace,
-        )
-        self.forwarded = forwarded.head
-        self.traceparent = forwarded.traceparent
-        self.trace_line = forwarded.trace_line
-        self.upstream_started = _clock()
-        self._connect()
+        """The request's turn: route it and run the stages; admitted, the upstream attempts begin."""
+        admit(self)
 
     # --- upstream attempts ----------------------------------------------------------------------------
 
-    def _connect(self, failure: Failure | None = None) -> None:
+    def connect(self, failure: Failure | None = None) -> None:
         """Pick an endpoint not tried yet and get a connection to it; ``failure`` is the last attempt's."""
         self.state = CONNECTING
         route = self.route
@@ -295,7 +174,7 @@ class Exchange:
                     and self.attempts < runtime.retries.attempts
                     and runtime.retry_allowed(self.route)
                 ):
-                    self._connect(failure)
+                    self.connect(failure)
                 else:
                     self.fail(failure)
             return
@@ -404,7 +283,7 @@ class Exchange:
             self.retried_stale = True
             self.attempts -= 1
             self.tried.pop()
-            self._connect()
+            self.connect()
             return
         self.fail(Failure.NO_RESPONSE)
 
