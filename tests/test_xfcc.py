@@ -3,7 +3,6 @@ client it describes, from Cert or from Subject and URI; anything ambiguous or ma
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
