@@ -130,6 +130,8 @@ def test_every_team_has_a_dashboard_whose_queries_name_exported_series(
     titles = {title for title, _ in queries(shop)}
     assert {"Requests by route", "Denials by kind and rule", "Rate limited, shed, upstream errors"} <= titles
     assert {"Error budget burn (99.9% SLO)", "p99 against the 300 ms SLO"} <= titles
+    # on Kubernetes the controller's count too: what gateway-api's native access never sends the authz
+    assert ("Requests and 5xx at the controller" in titles) == (target != "grafana")
     # and every expression is PromQL Prometheus accepts (Grafana's $__rate_interval as Prometheus sees it)
     rules = [
         {"record": f"frontdoor:dashboard:{i}", "expr": e.replace("$__rate_interval", "1m")}
