@@ -3,8 +3,9 @@ certified) and a real Chromium driven by Playwright through the provider's sign-
 upstream sees and what the browser keeps; then every refusal of tests/signin_cases.py's table (the same
 table tests/test_signin_nginx.py runs through authz behind nginx): tampered, foreign-key and expired
 cookies, logout then reuse, API clients never redirected, replayed and missing state, a wrong nonce,
-another client's callback and code, the provider's error, and the open-redirect variants. Why the gateway's own audience check on
-another client's ID token is only in tests/test_signin_stage.py: signin_cases.py's docstring."""
+another client's callback and code, the provider's error, and the open-redirect variants. Why the
+gateway's own audience check on another client's ID token is only in tests/test_signin_stage.py:
+signin_cases.py's docstring."""
 
 from __future__ import annotations
 

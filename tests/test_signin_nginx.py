@@ -67,6 +67,7 @@ class Stack:
         self.port = port
         self.origin = f"http://{host}:{port}"
         self.provider = provider
+        login = login_yaml(**(session or {}), scopes=scopes)
         spec = ContractSpec(
             port=self.port,
             shop=[(self.upstreams.start("shop"), 1)],
@@ -74,7 +75,7 @@ class Stack:
             services=join(
                 service("shop", "shop", ROUTES), service("other", "shop", "- {path: /other, access: public}")
             ),
-            identity=f"{{providers: [{provider.provider_yaml(login=login_yaml(**(session or {}), scopes=scopes))}]}}",
+            identity=f"{{providers: [{provider.provider_yaml(login=login)}]}}",
             secrets=login_secrets(root / "secrets", key),
         )
         contract = spec.write(root / "contract")
