@@ -27,6 +27,8 @@ HOT_MODULES = [
     # the plan's routes, whose fields the request path reads on every request, and the bounded memos
     "src/frontdoor/plan.py",
     "src/frontdoor/memo.py",
+    # the client connection's and the auth check connection's one timer, armed on every request
+    "src/frontdoor/deadline.py",
     "src/frontdoor/networks.py",
     # a line per request: it was compiled inside proxy/server.py before it moved to observe/
     "src/frontdoor/observe/accesslog.py",

@@ -450,3 +450,36 @@ def test_a_head_that_never_completes_is_closed(plan: Plan) -> None:
             await service.drain(1)
 
     assert asyncio.run(stalled()).startswith(b"HTTP/1.1 408 ")
+
+
+def test_a_check_pending_past_the_idle_timeout_is_answered_then_the_idle_connection_closed(plan: Plan) -> None:
+    class Slow:
+        """Decides only after both timeouts have passed: the connection must wait for its answer."""
+
+        name = "access"
+
+        def check(self, admission: Admission) -> Verdict:
+            async def later() -> Denial | None:
+                await asyncio.sleep(0.5)
+                return None
+
+            return later()
+
+    runtime = AuthzRuntime(plan, Checker(plan, Pipeline([Slow()])), Limits(), Timeouts(header=0.1, idle=0.1))
+
+    async def slow_then_idle() -> bytes:
+        loop = asyncio.get_running_loop()
+        service = AuthzService(loop, runtime, AccessLog(None))
+        address = parse_listen(f"127.0.0.1:{free_port()}")
+        await service.start(address)
+        try:
+            reader, writer = await asyncio.open_connection(address.host, address.port)
+            writer.write(_check("/shop"))
+            data = await asyncio.wait_for(reader.read(), 5)  # the answer, then the idle timeout's close
+            writer.close()
+            return data
+        finally:
+            await service.drain(1)
+
+    data = asyncio.run(slow_then_idle())
+    assert data.startswith(b"HTTP/1.1 200 ") and b" 408 " not in data  # idle, not a head cut short

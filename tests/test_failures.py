@@ -5,7 +5,7 @@ from __future__ import annotations
 from frontdoor.policy.admission import Denial
 from frontdoor.policy.denykind import DenyKind, kind_of
 from frontdoor.proxy.failures import Failure
-from frontdoor.render import authz_api, nginx_conf
+from frontdoor.render import authz_api, nginx_errors
 
 # the kinds of frontdoor_upstream_errors_total, by the status class (docs/operations.md)
 _KIND_OF_STATUS = {502: "error", 503: "unavailable", 504: "timeout"}
@@ -21,7 +21,7 @@ def test_every_failure_is_answered_and_counted_as_its_status_says() -> None:
 def test_serve_authz_and_the_rendered_nginx_name_denials_from_one_set() -> None:
     kinds = {kind.value for kind in DenyKind}
     assert set(authz_api.NGINX_DENY_STATUS) <= kinds
-    assert {kind for _, kind, _ in nginx_conf._OWN_ERRORS.values() if kind} <= kinds
+    assert {kind for _, kind, _ in nginx_errors.OWN_ERRORS.values() if kind} <= kinds
 
 
 def test_a_denial_is_named_by_its_kind_never_by_its_rule_text() -> None:

@@ -456,3 +456,26 @@ def test_a_body_longer_than_its_content_length_never_reaches_the_upstream(
         assert h2.answers.get(stream_id) is None
     finally:
         h2.close()
+
+
+def test_an_idle_connection_gets_goaway_but_not_while_a_stream_is_answered(ca: trustme.CA, tmp_path: Path) -> None:
+    """The idle timeout (1 s here) counts from the last bytes the client sent, and passes over a connection
+    whose stream is still upstream (2.5 s): that stream is answered, then the idle connection closed."""
+    upstreams = Upstreams()
+    issued = ca.issue_cert("shop.test")
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    issued.private_key_pem.write_to_path(str(key))
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    spec = ContractSpec(
+        shop=[(upstreams.start("shop"), 1)], tls=(cert, key, "1.2"), idle_timeout="1s", upstream_timeout="10s"
+    )
+    running = Gateway(spec.write(tmp_path / "contract"), spec, tmp_path / "log")
+    h2 = H2Client(spec.port, ca)
+    try:
+        assert h2.request("GET", "/shop/slow?delay_ms=2500").status == 200
+        assert h2.until_closed().error_code == ErrorCodes.NO_ERROR  # GOAWAY, then the close
+        assert _value(_metrics(running), event="http2_goaway_idle") == 1
+    finally:
+        h2.close()
+        running.stop()
+        upstreams.close()

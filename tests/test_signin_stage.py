@@ -13,10 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from frontdoor.access.cookies import parse_cookies
+from frontdoor.access.loginprovider import SignInError
 from frontdoor.access.oidcflow import ExchangeError
 from frontdoor.access.sealing import Sealer
 from frontdoor.access.session import Session
-from frontdoor.access.signin import Answer, SignInError, flow_cookie, session_cookie
+from frontdoor.access.signin import Answer, flow_cookie, session_cookie
 from frontdoor.access.stage import AccessStage
 from frontdoor.contract.load import load_contract
 from frontdoor.demo.documents import join, service

@@ -1,6 +1,6 @@
-"""Signing browsers in, from the contract: the glue between the flow (oidcflow.py), the provider's
-endpoints (discovery.py), the ID token check (tokens.py, the bearer tokens' verifier), the session
-(session.py) and its cookies (sealing.py, cookies.py). serve and authz both answer the reserved paths
+"""Signing browsers in, from the contract: the glue between the flow (oidcflow.py), each provider's
+client, endpoints and token checks (loginprovider.py), the session (session.py) and its cookies
+(sealing.py, cookies.py). serve and authz both answer the reserved paths
 with it, and the access stage reads sessions with it.
 
 - ``/_frontdoor/start?provider=P&rd=/path``: a new flow (state, nonce, PKCE verifier) sealed into a
@@ -29,12 +29,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlencode
 
-import jwt
-from jwt.exceptions import PyJWTError
-
 from frontdoor.access.cookies import CookieTooLarge, clear_cookies, read_cookie, set_cookies
-from frontdoor.access.discovery import Discovery, DiscoveryError
+from frontdoor.access.discovery import DiscoveryError
 from frontdoor.access.keys import GetJson, KeySet, http_get_json
+from frontdoor.access.loginprovider import LoginProvider, expiry, grants, verify_issued
 from frontdoor.access.oidcflow import (
     CALLBACK_PATH,
     LOGOUT_PATH,
@@ -51,24 +49,20 @@ from frontdoor.access.oidcflow import (
     refresh_tokens,
 )
 from frontdoor.access.returnurl import safe_return
-from frontdoor.access.sealing import Sealer, SealingError
 from frontdoor.access.session import Session, passable
+from frontdoor.access.signedout import SignedOut
 from frontdoor.access.signincounts import count
-from frontdoor.access.tokens import KeyUnknown, ProviderVerifier, TokenInvalid
+from frontdoor.access.tokens import TokenInvalid
 from frontdoor.contract.models import Environment, Provider
-from frontdoor.errors import FrontdoorError
 from frontdoor.http.fields import Field
-from frontdoor.secretstore import SecretUnavailable, read_secret
 
 FLOW_MAX_AGE: Final = 600  # seconds a person has to sign in at the provider
-MAX_REVOKED: Final = 100_000  # signed-out sessions remembered per process
 RESERVED: Final = "/_frontdoor/"
 REFRESH_MARGIN: Final = 30.0  # seconds before the tokens expire that a session refreshes them
 # how long a refresh's result is kept for the requests that still carry the cookie from before it
 # (a page's parallel subrequests): they get the new session instead of spending the old refresh token,
 # which a provider that rotates refresh tokens treats as a replay
 REFRESH_MEMO_S: Final = 30.0
-_JWT = jwt.PyJWT()
 
 
 def session_cookie(provider: str) -> str:
@@ -82,10 +76,6 @@ def flow_cookie(provider: str) -> str:
 def start_location(provider: str, return_to: str) -> str:
     """Where a browser without a session is sent: serve's and authz's own start of the flow."""
     return START_PATH + "?" + urlencode({"provider": provider, "rd": return_to}, quote_via=quote)
-
-
-class SignInError(FrontdoorError):
-    """A login block that cannot be used (a secret missing, a cookie key too short)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,43 +105,6 @@ def _fail(
     return Answer(status, reason, headers, outcome, provider)
 
 
-class LoginProvider:
-    """One provider with a ``login`` block: its client, keys, endpoints and session rules."""
-
-    def __init__(
-        self,
-        provider: Provider,
-        keyset: KeySet,
-        environment: Environment,
-        claims: frozenset[str],
-        get_json: GetJson,
-    ) -> None:
-        login = provider.login
-        assert login is not None
-        self.name = provider.name
-        self.client_id = login.client_id
-        self.scopes = login.scopes
-        self.ttl = login.session.ttl
-        self.idle = login.session.idle
-        try:
-            secret = read_secret(login.client_secret, environment).decode("utf-8").strip()
-            keys = [read_secret(ref, environment).strip() for ref in login.cookie_keys]
-            self.sessions = Sealer(keys, "session " + provider.name)
-            self.flows = Sealer(keys, "signin " + provider.name)
-        except (SecretUnavailable, SealingError, UnicodeDecodeError) as exc:
-            raise SignInError(f"provider {provider.name}: its login cannot be used: {exc}") from None
-        self.client = (login.client_id, secret)
-        # the ID token: the bearer tokens' verifier, with the client as its only audience (Core 3.1.3.7)
-        wanted = claims | {"nonce", "email"}
-        self.id_tokens = ProviderVerifier(
-            provider.model_copy(update={"audiences": (login.client_id,)}), keyset, wanted
-        )
-        # the access token, when it is a JWT for the provider's API audiences: its scopes and claims
-        self.access_tokens = ProviderVerifier(provider, keyset, claims)
-        self.keyset = keyset
-        self.discovery = Discovery(str(provider.issuer), get_json)
-
-
 class SignIn:
     """Every login provider of an Edge."""
 
@@ -165,6 +118,7 @@ class SignIn:
         get_json: GetJson = http_get_json,
         post: PostForm = http_post_form,
         owner: str = "",
+        signed_out: SignedOut | None = None,
     ) -> None:
         self.providers = {
             p.name: LoginProvider(p, keys, environment, claims, get_json)
@@ -174,9 +128,9 @@ class SignIn:
         self.clock = clock
         self.post = post
         self.owner = owner  # the Edge's team, on the metrics
-        # sessions signed out here, by id -> when they would have ended anyway: a copy of the cookie
-        # kept from before sign-out is refused by this process (not by others: see docs/access.md)
-        self.revoked: dict[str, float] = {}
+        # sessions signed out, here or by another process of the deployment (signedout.py): a copy of
+        # the cookie kept from before sign-out is refused by every process
+        self.signed_out = signed_out if signed_out is not None else SignedOut()
         # refreshes under way or just done, by the session as sealed before: one token call per session
         self._refreshing: dict[str, asyncio.Future[Session | None]] = {}
 
@@ -197,7 +151,7 @@ class SignIn:
         session = Session.from_json(raw) if raw is not None else None
         if session is None or session.provider != provider or not session.current(now, login.ttl, login.idle):
             return None
-        if session.sid in self.revoked:
+        if session.sid in self.signed_out:
             return None
         return session
 
@@ -239,7 +193,7 @@ class SignIn:
         fresh = await self._refreshed_session(login, session, session.refresh)
         now = self.clock()
         if fresh is None or not fresh.current(now, login.ttl, login.idle):
-            self._revoke(session.sid, session.started + login.ttl, now)
+            await self.signed_out.sign_out(session.sid, session.started + login.ttl, now)
             count(login.name, "refresh-failed", self.owner)
             return None
         count(login.name, "refreshed", self.owner)
@@ -258,7 +212,7 @@ class SignIn:
         if "id_token" in answer:
             # a new ID token is the same person's (Core 12.2: same iss and sub), or the session ends
             try:
-                payload = await self._verify(login.id_tokens, answer["id_token"], now)
+                payload = await verify_issued(login.id_tokens, answer["id_token"], now)
             except TokenInvalid:
                 return None
             if payload.subject != session.subject or payload.issuer != session.issuer:
@@ -266,7 +220,7 @@ class SignIn:
             id_claims = {k: v for k, v in payload.claims.items() if k != "nonce"}
             id_expires = payload.expires - login.id_tokens.skew
             email = passable(payload.claims.get("email")) or email
-        scopes, claims = await self._grants(login, answer, id_claims, now, session.scopes)
+        scopes, claims = await grants(login, answer, id_claims, now, session.scopes)
         new_token = answer.get("refresh_token")
         return replace(
             session,
@@ -274,7 +228,7 @@ class SignIn:
             claims=claims,
             email=email,
             refresh=new_token if isinstance(new_token, str) and new_token else token,
-            expires=_expiry(answer, id_expires, now, session.started + login.ttl),
+            expires=expiry(answer, id_expires, now, session.started + login.ttl),
         )
 
     def cookies(self, session: Session, now: float, secure: bool) -> list[bytes]:
@@ -386,7 +340,7 @@ class SignIn:
                 502, "the identity provider did not complete the sign-in", "exchange-failed", login.name, done
             )
         try:
-            payload = await self._verify(login.id_tokens, answer["id_token"], now)
+            payload = await verify_issued(login.id_tokens, answer["id_token"], now)
         except TokenInvalid as invalid:
             return _fail(
                 401, f"the ID token was refused: {invalid.reason}", "id-token-invalid", login.name, done
@@ -403,11 +357,11 @@ class SignIn:
             return _fail(
                 401, "the ID token was refused: it names no subject", "id-token-invalid", login.name, done
             )
-        scopes, claims = await self._grants(login, answer, payload.claims, now)
+        scopes, claims = await grants(login, answer, payload.claims, now)
         refresh = answer.get("refresh_token")
         refresh = refresh if isinstance(refresh, str) and refresh else None
         id_expires = payload.expires - login.id_tokens.skew
-        expires = _expiry(answer, id_expires, now, now + login.ttl) if refresh else 0.0
+        expires = expiry(answer, id_expires, now, now + login.ttl) if refresh else 0.0
         session = Session(
             login.name,
             payload.subject,
@@ -427,49 +381,6 @@ class SignIn:
             return _fail(502, "the session is too large for a cookie", "session-too-large", login.name, done)
         return _redirect(flow.return_to, [*done, *cookies_out], "signed-in", login.name)
 
-    async def _verify(self, verifier: ProviderVerifier, token: object, now: float) -> Any:
-        """The token verified as bearer tokens are; a key not seen yet is fetched once, as for them."""
-        if not isinstance(token, str):
-            raise TokenInvalid("the token is malformed")
-        raw = token.encode("ascii", "replace")
-        try:
-            return _verify_once(verifier, raw, now)
-        except KeyUnknown as unknown:
-            pending = unknown.keyset.refresh(unknown_key=True)
-            if pending is not None:
-                await asyncio.wrap_future(pending)
-            try:
-                return _verify_once(verifier, raw, now)
-            except KeyUnknown:
-                raise TokenInvalid("the token's signing key is not known") from None
-
-    async def _grants(
-        self,
-        login: LoginProvider,
-        answer: Mapping[str, Any],
-        id_claims: Mapping[str, Any],
-        now: float,
-        scopes_before: frozenset[str] = frozenset(),
-    ) -> tuple[frozenset[str], dict[str, Any]]:
-        """What the routes check: the access token's scopes and claims when it is a JWT this gateway
-        trusts; otherwise the scopes the token response granted (``scopes_before`` when it names none:
-        a refresh's response may leave out scopes that did not change, RFC 6749 5.1) and the ID
-        token's claims."""
-        try:
-            access = await self._verify(login.access_tokens, answer.get("access_token"), now)
-        except TokenInvalid:
-            granted = answer.get("scope")
-            scopes = frozenset(granted.split()) if isinstance(granted, str) else scopes_before
-            return scopes, dict(id_claims)
-        return access.scopes, {**id_claims, **access.claims}
-
-    def _revoke(self, sid: str, until: float, now: float) -> None:
-        if len(self.revoked) >= MAX_REVOKED:
-            self.revoked = {k: t for k, t in self.revoked.items() if t > now}
-            while len(self.revoked) >= MAX_REVOKED:  # still full: the oldest revocations go first
-                del self.revoked[next(iter(self.revoked))]
-        self.revoked[sid] = until
-
     async def logout(self, cookies: Mapping[str, str], origin: str, secure: bool) -> Answer:
         now = self.clock()
         cleared: list[bytes] = []
@@ -477,7 +388,7 @@ class SignIn:
         for login in self.providers.values():
             session = self.session(cookies, login.name, now)
             if session is not None:
-                self._revoke(session.sid, session.started + login.ttl, now)
+                await self.signed_out.sign_out(session.sid, session.started + login.ttl, now)
                 ended = ended or login
             cleared.extend(clear_cookies(session_cookie(login.name), secure=secure))
         if ended is not None:
@@ -489,23 +400,3 @@ class SignIn:
                 location = logout_url(endpoints.end_session, ended.client_id, origin + "/")
                 return _redirect(location, cleared, "signed-out", ended.name)
         return _redirect("/", cleared, "signed-out", ended.name if ended else "")
-
-
-def _expiry(answer: Mapping[str, Any], id_expires: float | None, now: float, end: float) -> float:
-    """When the first of the tokens just issued expires: the access token's ``expires_in`` (RFC 6749
-    5.1) and the ID token's ``exp``; the session's ``end`` when neither says (no refresh then)."""
-    times = [end] if id_expires is None else [id_expires]
-    lifetime = answer.get("expires_in")
-    if isinstance(lifetime, int | float) and not isinstance(lifetime, bool) and lifetime > 0:
-        times.append(now + float(lifetime))
-    return min(times)
-
-
-def _verify_once(verifier: ProviderVerifier, token: bytes, now: float) -> Any:
-    try:
-        header = _JWT.decode_complete(token, options={"verify_signature": False})["header"]
-    except PyJWTError:
-        raise TokenInvalid("the token is malformed") from None
-    if "crit" in header:
-        raise TokenInvalid("the token has critical header parameters the gateway does not know")
-    return verifier.verify(token, header, now)

@@ -17,15 +17,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Final, cast
 
 from frontdoor.authz.answers import allow, answer_status, deny
 from frontdoor.authz.decide import Outcome
 from frontdoor.authz.dialects import has_dialect_headers
 from frontdoor.authz.runtime import AuthzRuntime, Settings, build_authz_runtime
 from frontdoor.authz.signin import sign_in, sign_in_reply
-from frontdoor.contract.models import Timeouts
 from frontdoor.contract.values import ListenAddress
+from frontdoor.deadline import Deadline
 from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import RequestHead, RequestReader
@@ -46,6 +46,8 @@ from frontdoor.policy.killswitch import route_id
 log = logging.getLogger("frontdoor.authz")
 #: answers about the check request itself, not about an original request: not in the traffic metrics
 _NOT_CHECKS = frozenset({"untrusted-peer", "bad-check"})
+# a connection whose timeout passed while a check of it is pending looks again this often
+_BUSY_RECHECK_S: Final = 0.05
 
 
 class AuthzService:
@@ -201,7 +203,6 @@ class AuthzConnection(asyncio.Protocol):
         "busy",
         "closed",
         "failed",
-        "last_data",
         "mid_request",
         "peer",
         "reader",
@@ -222,9 +223,9 @@ class AuthzConnection(asyncio.Protocol):
         self.waiting: list[RequestHead] = []
         self.failed: bytes | None = None  # the error for bytes that followed a pending check
         self.closed = False
-        self.last_data = 0.0
         self.mid_request = True  # bytes of a request head are expected (the header timeout applies)
-        self.timer: asyncio.TimerHandle | None = None
+        # one timer for the header and idle timeouts, as the gateway's client connections (deadline.py)
+        self.timer = Deadline(service.loop, self._on_timer)
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -236,19 +237,16 @@ class AuthzConnection(asyncio.Protocol):
         self.trusted = runtime.checker.trusts(self.peer)
         self.reader = RequestReader(self, runtime.limits)
         self.service.connections.add(self)
-        self.last_data = self.service.loop.time()
-        self._arm(runtime.timeouts)
+        self._arm_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.service.connections.discard(self)
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.timer.release()
 
     def data_received(self, data: bytes) -> None:
-        self.last_data = self.service.loop.time()
         self.mid_request = True
+        self._arm_timer()
         assert self.reader is not None
         try:
             self.reader.feed(data)
@@ -275,22 +273,19 @@ class AuthzConnection(asyncio.Protocol):
             self.closed = True
             self.transport.close()
 
-    # --- timeouts: one timer, re-armed only when it fires early --------------------------------------
+    # --- timeouts: the header timeout while a head is expected, else the idle timeout ----------------
 
-    def _arm(self, timeouts: Timeouts) -> None:
-        step = min(timeouts.header, timeouts.idle)
-        self.timer = self.service.loop.call_at(self.last_data + step, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self.timer = None
-        if self.closed:
-            return
+    def _arm_timer(self) -> None:
+        """From now: the last bytes read, or a request head complete (``mid_request`` says which)."""
         timeouts = self.service.runtime.timeouts
         limit = timeouts.header if self.mid_request else timeouts.idle
-        if self.busy or self.service.loop.time() < self.last_data + limit:
-            self.timer = self.service.loop.call_at(
-                max(self.last_data + limit, self.service.loop.time() + 0.05), self._on_timer
-            )
+        self.timer.arm(limit, min(timeouts.header, timeouts.idle))
+
+    def _on_timer(self) -> None:
+        if self.closed:
+            return
+        if self.busy:  # a check is still being decided: its answer first, then the timeout applies
+            self.timer.arm(_BUSY_RECHECK_S, _BUSY_RECHECK_S)
             return
         if self.mid_request and self.transport is not None:  # a head that never completed, as serve
             reason = "the request head did not arrive in time"
@@ -301,6 +296,7 @@ class AuthzConnection(asyncio.Protocol):
 
     def on_request_head(self, head: RequestHead) -> None:
         self.mid_request = False
+        self._arm_timer()  # the idle timeout, from the end of this head
         if self.busy:
             self.waiting.append(head)
             return

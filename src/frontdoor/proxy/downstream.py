@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from typing import TYPE_CHECKING, Final, cast
 
 from frontdoor.access.tokens import SeenToken
+from frontdoor.deadline import Deadline
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import RequestHead, RequestReader
 from frontdoor.http.messages import error_response
@@ -39,11 +39,6 @@ if TYPE_CHECKING:
 
 LINGER_S: Final = 2.0
 _NOT_PAUSED: Final[frozenset[str]] = frozenset()
-_TIMER_SLACK_S: Final = 0.001  # the loop's timers have a millisecond resolution
-# The clock of every deadline and duration here: the one asyncio's loop.time() reads (and uvloop's,
-# cached per loop turn, trails by at most a turn; a timer then fires a little late, never early). Bound
-# once: compiled, reading a module attribute and calling a loop method cost more than the clock itself.
-_clock: Final = time.monotonic
 
 
 # verified client certificates (DER) already read: bounded, so that many clients cannot grow it
@@ -74,7 +69,6 @@ class Downstream(asyncio.Protocol):
         "client_eof",
         "closed",
         "current",
-        "deadline",
         "deadline_kind",
         "failed",
         "gateway",
@@ -90,7 +84,6 @@ class Downstream(asyncio.Protocol):
         "reading",
         "seen",
         "timer",
-        "timer_at",
         "transport",
         "trusted",
         "tunnel",
@@ -121,11 +114,8 @@ class Downstream(asyncio.Protocol):
         self.out: list[bytes] = []  # response bytes waiting for the end of the upstream's read
         self.seen = SeenToken()  # the last bearer token this client sent, for the access stage
         self.certificate: ClientCertificate | None = None  # the verified client certificate (mTLS)
-        # One timer per connection (see Timeout). The handle is re-armed lazily, only when it fires
-        # before ``deadline`` (a timeout that was pushed later), instead of a new handle per phase.
-        self.timer: asyncio.TimerHandle | None = None
-        self.timer_at = 0.0  # when ``timer`` fires
-        self.deadline = 0.0
+        # One timer per connection (see Timeout), whose handle moves only when it must (deadline.py)
+        self.timer = Deadline(self.loop, self._on_timer)
         self.deadline_kind = NO_TIMEOUT
 
     # --- connection lifecycle ------------------------------------------------------------------------
@@ -147,6 +137,7 @@ class Downstream(asyncio.Protocol):
         self.closed = True
         self.gateway.connections.discard(self)
         self._cancel_timers()
+        self.timer.release()
         current = self.current
         if current is not None and current.state is not DONE:
             if current.state not in ANSWERING:
@@ -213,6 +204,7 @@ class Downstream(asyncio.Protocol):
             return
         if self.deadline_kind is HEAD_TIMEOUT:
             self.deadline_kind = NO_TIMEOUT
+            self.timer.disarm()
         exchange = Exchange(self, head, self.gateway.runtime)
         self.reading = exchange
         if self.current is None:
@@ -357,29 +349,12 @@ class Downstream(asyncio.Protocol):
     # --- the timer -----------------------------------------------------------------------------------
 
     def _arm(self, kind: Timeout, timeout: float, step: float) -> None:
-        """Run the ``kind`` timeout for ``timeout`` seconds. A new handle fires after at most ``step``
-        (the shortest timeout), so that arming any later deadline keeps the handle in place."""
-        now = _clock()
-        deadline = now + timeout
-        self.deadline = deadline
+        """Run the ``kind`` timeout for ``timeout`` seconds (``step``: the shortest timeout in use)."""
         self.deadline_kind = kind
-        timer = self.timer
-        if timer is None or self.timer_at > deadline:
-            if timer is not None:
-                timer.cancel()
-            at = self.timer_at = now + step if step < timeout else deadline
-            self.timer = self.loop.call_at(at, self._on_timer)
+        self.timer.arm(timeout, step)
 
     def _on_timer(self) -> None:
-        self.timer = None
         kind = self.deadline_kind
-        if kind is NO_TIMEOUT:
-            return
-        deadline = self.deadline
-        if _clock() < deadline - _TIMER_SLACK_S:
-            self.timer_at = deadline
-            self.timer = self.loop.call_at(deadline, self._on_timer)
-            return
         self.deadline_kind = NO_TIMEOUT
         if kind is HEAD_TIMEOUT:
             if self.current is None and not self.closed:
@@ -408,11 +383,10 @@ class Downstream(asyncio.Protocol):
             exchange.upstream_armed = False
             if self.deadline_kind is UPSTREAM_TIMEOUT:
                 self.deadline_kind = NO_TIMEOUT
+                self.timer.disarm()
 
     def _cancel_timers(self) -> None:
         self.deadline_kind = NO_TIMEOUT
         if self.current is not None:
             self.current.upstream_armed = False
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.timer.cancel()

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 BUFFER_LIMIT: Final = 256 * 1024  # request body held while the upstream connection is being made
 CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
-_clock: Final = time.monotonic  # the clock of every duration here (see proxy/downstream.py)
+_clock: Final = time.monotonic  # the clock of every duration here (the timers': see deadline.py)
 
 
 class Exchange:

@@ -1,8 +1,5 @@
-"""HTTP/2 to clients on TLS entrypoints: the connection, with the h2 library as the protocol engine.
-
-``AlpnSwitch`` is what a TLS listener accepts: once the handshake is done it looks at the protocol the
-client and the gateway agreed on (ALPN, RFC 7301) and hands the transport to an HTTP/1.1 Downstream or
-to a ClientH2. There is no cleartext HTTP/2 (h2c): a plain listener speaks HTTP/1.1 only.
+"""HTTP/2 to clients on TLS entrypoints: the connection, with the h2 library as the protocol engine
+(set up in proxy/h2engine.py). A TLS connection becomes one when its client chose h2 (proxy/alpn.py).
 
 ClientH2 feeds the client's bytes to the h2 library and turns its events into the calls a Downstream
 expects of one HTTP/1.1 connection, one Downstream per stream (proxy/h2stream.py). The library enforces
@@ -14,12 +11,9 @@ HTTP/1.1. Everything runs in protocol callbacks, like the HTTP/1.1 path: no task
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from h2.config import H2Configuration
-from h2.connection import H2Connection
 from h2.errors import ErrorCodes
 from h2.events import (
     ConnectionTerminated,
@@ -32,29 +26,26 @@ from h2.events import (
     WindowUpdated,
 )
 from h2.exceptions import DenialOfServiceError, FlowControlError, ProtocolError, StreamClosedError
-from h2.settings import SettingCodes, Settings
 from hyperframe.frame import GoAwayFrame
 
+from frontdoor.deadline import Deadline
 from frontdoor.http.errors import ProtocolError as HttpError
 from frontdoor.http.fields import Field
 from frontdoor.http.h2head import Malformed, request_head
-from frontdoor.http.hpackout import PlainEncoder
 from frontdoor.protection.counters import count
 from frontdoor.proxy.downstream import Downstream
-from frontdoor.proxy.h2guard import BoundedFrames, FloodGuard
+from frontdoor.proxy.h2engine import CONNECTION_WINDOW, STREAM_WINDOW, server_engine, start
+from frontdoor.proxy.h2guard import FloodGuard
 from frontdoor.proxy.h2stream import StreamBridge
 from frontdoor.proxy.runtime import Listener
 
 if TYPE_CHECKING:
     from frontdoor.proxy.server import Gateway
 
-#: the receive window of a stream (the most request body a client may send ahead of the upstream) and
-#: of the connection (given back as soon as it arrives: the streams' windows are what bound memory)
-STREAM_WINDOW: Final = 256 * 1024
-CONNECTION_WINDOW: Final = 16 * 1024 * 1024
-_DEFAULT_WINDOW: Final = 65535
 #: the metric of what HTTP/2 clients did (frontdoor_protection_events, service label "")
 _EVENT_PREFIX: Final = "http2_"
+# a connection whose idle timeout passed while a stream is still answered looks again this often
+_BUSY_RECHECK_S: Final = 1.0
 
 
 def _event(name: str) -> None:
@@ -79,44 +70,15 @@ class ClientH2(asyncio.Protocol):
         self.writing_paused = False
         self.flush_scheduled = False
         self.awake: list[StreamBridge] = []  # streams that wrote since the last flush
-        self.last_received = time.monotonic()
-        self.timer: asyncio.TimerHandle | None = None
-        protection = gateway.runtime.plan.edge.spec.protection
-        self.max_header_bytes = protection.max_header_bytes
-        config = H2Configuration(
-            client_side=False,
-            header_encoding=None,
-            # the response fields are the gateway's own, lower-cased and checked (http/h2head.py)
-            validate_outbound_headers=False,
-            normalize_outbound_headers=False,
-            # request heads are checked by http/h2head.py, so that a malformed one resets its stream (RFC
-            # 9113 8.1.1) instead of the library's connection error
-            validate_inbound_headers=False,
-            normalize_inbound_headers=False,
-        )
-        conn = self.h2 = H2Connection(config)
-        conn.encoder = PlainEncoder()  # type: ignore[assignment]  # the library's interface (http/hpackout.py)
-        # Header blocks: up to twice max_header_bytes as received, and four times decoded (an HPACK
-        # bomb is stopped as it inflates); a head between max_header_bytes and those bounds is answered
-        # 431 by http/h2head.py, as HTTP/1.1 answers it.
-        conn.incoming_buffer = BoundedFrames(2 * self.max_header_bytes + 1024)
-        conn.decoder.max_header_list_size = 4 * self.max_header_bytes
-        conn.local_settings = Settings(
-            client=False,
-            initial_values={
-                SettingCodes.MAX_CONCURRENT_STREAMS: protection.max_concurrent_streams,
-                SettingCodes.MAX_HEADER_LIST_SIZE: 2 * self.max_header_bytes,
-                SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
-            },
-        )
+        # the idle timeout, from the last bytes received; checked again each second while a stream waits
+        self.timer = Deadline(self.loop, self._on_idle)
+        self.h2 = server_engine(gateway.runtime.plan.edge.spec.protection)
 
     # --- the client's transport ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        conn = self.h2
-        conn.initiate_connection()
-        conn.increment_flow_control_window(CONNECTION_WINDOW - _DEFAULT_WINDOW)
+        start(self.h2)
         self.flush()
         self._arm_idle()
         self.gateway.h2_connections.add(self)
@@ -124,9 +86,7 @@ class ClientH2(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.gateway.h2_connections.discard(self)
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.timer.release()
         for bridge in list(self.streams.values()):
             bridge.reset_by_client()
         self.streams.clear()
@@ -134,7 +94,7 @@ class ClientH2(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
-        self.last_received = time.monotonic()
+        self._arm_idle()
         try:
             events = self.h2.receive_data(data)
         except ProtocolError as error:
@@ -425,39 +385,16 @@ class ClientH2(asyncio.Protocol):
 
     def _arm_idle(self) -> None:
         timeout = self.gateway.runtime.timeouts.idle
-        self.timer = self.loop.call_at(self.last_received + timeout, self._on_idle)
+        self.timer.arm(timeout, timeout)
 
     def _on_idle(self) -> None:
-        self.timer = None
         if self.closed:
             return
-        timeout = self.gateway.runtime.timeouts.idle
-        waiting = any(bridge.downstream is not None for bridge in self.streams.values())
-        if waiting or time.monotonic() < self.last_received + timeout:
-            at = max(self.last_received + timeout, self.loop.time() + 1.0)
-            self.timer = self.loop.call_at(at, self._on_idle)
+        if any(bridge.downstream is not None for bridge in self.streams.values()):
+            self.timer.arm(_BUSY_RECHECK_S, _BUSY_RECHECK_S)  # a request in progress: not idle
             return
         # nothing heard for the idle timeout and no request in progress (a stalled reader's answered
         # streams included): tell the client, and close
         _event("goaway_idle")
         self.h2.close_connection(ErrorCodes.NO_ERROR)
         self._close()
-
-
-class AlpnSwitch(asyncio.Protocol):
-    """A TLS connection's first protocol: hands the transport to the one the client chose by ALPN."""
-
-    def __init__(self, gateway: Gateway, listener: Listener) -> None:
-        self.gateway = gateway
-        self.listener = listener
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        tls = transport.get_extra_info("ssl_object")
-        chosen = tls.selected_alpn_protocol() if tls is not None else None
-        protocol: asyncio.Protocol
-        if chosen == "h2":
-            protocol = ClientH2(self.gateway, self.listener)
-        else:
-            protocol = Downstream(self.gateway, self.listener)
-        transport.set_protocol(protocol)
-        protocol.connection_made(transport)

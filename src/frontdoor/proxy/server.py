@@ -29,9 +29,10 @@ from frontdoor.policy.admission import StageContext
 from frontdoor.policy.balancing import Endpoint
 from frontdoor.policy.killswitch import route_id
 from frontdoor.protection.shedding import GuardStage
+from frontdoor.proxy.alpn import AlpnSwitch
 from frontdoor.proxy.downstream import Downstream
 from frontdoor.proxy.exchange import Exchange
-from frontdoor.proxy.h2connection import AlpnSwitch, ClientH2
+from frontdoor.proxy.h2connection import ClientH2
 from frontdoor.proxy.health import HealthChecker
 from frontdoor.proxy.runtime import Runtime, build_runtime
 from frontdoor.proxy.tls import server_context

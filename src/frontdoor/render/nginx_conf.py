@@ -18,25 +18,27 @@
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import math
 from urllib.parse import urlsplit
 
-from frontdoor.contract.models import AccessRule, Tls
-from frontdoor.contract.values import SecretRef
-from frontdoor.http.messages import HSTS, phrase
+from frontdoor.contract.models import AccessRule
+from frontdoor.http.messages import HSTS
 from frontdoor.plan import PlannedEntrypoint
 from frontdoor.render import authz_api
 from frontdoor.render.context import RenderError, Site
+from frontdoor.render.nginx_errors import (
+    DENIED_LOCATION,
+    UNAUTHORIZED_LOCATION,
+    denied_locations,
+    error_body,
+    own_error_locations,
+    own_error_pages,
+)
 from frontdoor.render.nginx_log import access_log_lines
+from frontdoor.render.nginx_syntax import ConfWriter, answer_variable, duration, host_port
+from frontdoor.render.nginx_tls import certificate_maps, tls_lines
 from frontdoor.render.unexpressed import refuse_unexpressed
-from frontdoor.tlspolicy import policy as tls_policy
 
 AUTHZ_LOCATION = "/_frontdoor/authz"  # internal: a client asking for it gets 404
-DENIED_LOCATION = "@frontdoor_denied"
-UNAUTHORIZED_LOCATION = "@frontdoor_unauthorized"
-ERROR_LOCATION = "/_frontdoor/error"  # internal: nginx's own errors, answered as serve answers them
 #: what a denial may carry besides its kind, for the status it is turned back into
 _DENY_HEADERS = (authz_api.DENY_HEADER, "Allow", "Retry-After", "WWW-Authenticate")
 #: what an allow carries for the client (protection/headers.py): serve adds them to the admitted response
@@ -46,51 +48,13 @@ AUTHZ_UPSTREAM = "frontdoor_authz"
 SERVICE_VARIABLE = "$fd_service"
 PATH_VARIABLE = "$fd_path"
 UPSTREAM_VARIABLE = "$fd_upstream"
-BODY_VARIABLE = "$fd_body"
 #: browser sign-in (docs/access.md): the paths the authz answers itself, and what its answers carry
 SIGN_IN_PATHS = authz_api.SIGN_IN_PATHS
 SIGN_IN_HEADERS = ("Location", "Set-Cookie")
 
 
-def _time(seconds: float) -> str:
-    return f"{math.ceil(seconds * 1000)}ms" if seconds != int(seconds) else f"{int(seconds)}s"
-
-
-def _variable(header: str) -> str:
-    return "$fd_" + header.lower().removeprefix("x-frontdoor-").replace("-", "_")
-
-
-def _address(host: str, port: int) -> str:
-    try:
-        if ipaddress.ip_address(host).version == 6:
-            return f"[{host}]:{port}"
-    except ValueError:
-        pass
-    return f"{host}:{port}"
-
-
 def upstream_name(service: str) -> str:
     return f"service_{service}"
-
-
-class _Conf:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.depth = 0
-
-    def line(self, text: str) -> None:
-        self.lines.append("    " * self.depth + text if text else "")
-
-    def open(self, text: str) -> None:
-        self.line(text + " {")
-        self.depth += 1
-
-    def close(self) -> None:
-        self.depth -= 1
-        self.line("}")
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
 
 
 def render_nginx(site: Site) -> dict[str, str]:
@@ -99,7 +63,7 @@ def render_nginx(site: Site) -> dict[str, str]:
     authz = urlsplit(site.options.authz_url)
     if authz.scheme != "http" or not authz.hostname or not authz.port:
         raise RenderError(f"--authz-url {site.options.authz_url}: expected http://HOST:PORT")
-    conf = _Conf()
+    conf = ConfWriter()
     conf.line(f"# Rendered by frontdoor for environment {plan.environment}; re-render instead of editing.")
     conf.line(
         f"# frontdoor authz must run beside it: frontdoor authz DIR --env {plan.environment} "
@@ -123,17 +87,17 @@ def render_nginx(site: Site) -> dict[str, str]:
     conf.line(f"client_max_body_size {protection.max_request_body};")
     # a request line or one header must fit one buffer: the Edge's header limit is that buffer's size
     conf.line(f"large_client_header_buffers 4 {protection.max_header_bytes};")
-    conf.line(f"client_header_timeout {_time(protection.timeouts.header)};")
-    conf.line(f"keepalive_timeout {_time(protection.timeouts.idle)};")
-    conf.line(f"proxy_connect_timeout {_time(protection.timeouts.connect)};")
-    conf.line(f"proxy_read_timeout {_time(protection.timeouts.upstream)};")
-    conf.line(f"proxy_send_timeout {_time(protection.timeouts.upstream)};")
+    conf.line(f"client_header_timeout {duration(protection.timeouts.header)};")
+    conf.line(f"keepalive_timeout {duration(protection.timeouts.idle)};")
+    conf.line(f"proxy_connect_timeout {duration(protection.timeouts.connect)};")
+    conf.line(f"proxy_read_timeout {duration(protection.timeouts.upstream)};")
+    conf.line(f"proxy_send_timeout {duration(protection.timeouts.upstream)};")
     retry = "error timeout" + ("" if protection.retries.only_idempotent else " non_idempotent")
     conf.line(f"proxy_next_upstream {retry};")
     conf.line(f"proxy_next_upstream_tries {protection.retries.attempts};")
     conf.line("")
     conf.open(f"upstream {AUTHZ_UPSTREAM}")
-    conf.line(f"server {_address(authz.hostname, authz.port)};")
+    conf.line(f"server {host_port(authz.hostname, authz.port)};")
     conf.line("keepalive 16;")
     conf.close()
     refuse_unexpressed(site, "nginx")
@@ -147,7 +111,7 @@ def render_nginx(site: Site) -> dict[str, str]:
         conf.line("")
         conf.open(f"upstream {upstream_name(service)}")
         for upstream in pool:
-            address = _address(upstream.url.host, upstream.url.port)
+            address = host_port(upstream.url.host, upstream.url.port)
             conf.line(
                 f"server {address} down;"
                 if upstream.weight == 0
@@ -189,60 +153,8 @@ def _listen(entrypoint: PlannedEntrypoint, default: bool) -> str:
     )
 
 
-def _file(site: Site, reference: SecretRef, what: str) -> str:
-    resolved = site.resolve(reference)
-    if resolved.scheme != "file":
-        raise RenderError(
-            f"{reference}: nginx reads {what} from files; map it to file:/path "
-            f"in environment {site.environment}"
-        )
-    return resolved.target
-
-
-def _certificate_maps(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint) -> None:
-    """With ``tls.certificates``, the certificate and key files by the server name the client asked
-    for (SNI): an http-level ``map`` each, read by ``ssl_certificate`` with a variable (nginx 1.15.9)."""
-    tls = entrypoint.tls
-    if tls is None or not tls.certificates:
-        return
-    for what, default, of in (("cert", tls.cert, "cert"), ("key", tls.key, "key")):
-        conf.open(f"map $ssl_server_name {_sni_variable(entrypoint, what)}")
-        conf.line("hostnames;")  # "*.example.com" matches any subdomain, as serve chooses
-        conf.line(f"default {_file(site, default, 'TLS certificates and keys')};")
-        for certificate in tls.certificates:
-            path = _file(site, getattr(certificate, of), "TLS certificates and keys")
-            for host in certificate.hosts:
-                conf.line(f"{host} {path};")
-        conf.close()
-    conf.line("")
-
-
-def _sni_variable(entrypoint: PlannedEntrypoint, what: str) -> str:
-    return f"$fd_tls_{what}_{entrypoint.name.replace('-', '_')}"
-
-
-def _tls(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, tls: Tls) -> None:
-    if tls.certificates:  # chosen per handshake from the maps above
-        conf.line(f"ssl_certificate {_sni_variable(entrypoint, 'cert')};")
-        conf.line(f"ssl_certificate_key {_sni_variable(entrypoint, 'key')};")
-    else:
-        conf.line(f"ssl_certificate {_file(site, tls.cert, 'TLS certificates and keys')};")
-        conf.line(f"ssl_certificate_key {_file(site, tls.key, 'TLS certificates and keys')};")
-    chosen = tls_policy(tls.min_version)  # the same policy serve applies (tlspolicy.py)
-    conf.line("ssl_protocols " + " ".join(chosen.protocols) + ";")
-    if chosen.tls12_suites:
-        conf.line(f"ssl_ciphers {chosen.openssl_ciphers};")
-    conf.line(f"ssl_ecdh_curve {chosen.openssl_groups};")
-    conf.line("ssl_prefer_server_ciphers off;")
-    conf.line("ssl_session_cache shared:frontdoor_tls:10m;")
-    if tls.client_auth is not None:
-        # mutual TLS as serve does it: the CA's chain verified, the certificate passed to the authz
-        conf.line(f"ssl_client_certificate {_file(site, tls.client_auth.ca, 'client CAs')};")
-        conf.line(f"ssl_verify_client {'on' if tls.client_auth.mode == 'required' else 'optional'};")
-
-
-def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool) -> None:
-    _certificate_maps(site, conf, entrypoint)
+def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, https: bool) -> None:
+    certificate_maps(site, conf, entrypoint)
     conf.open("server")
     conf.line(f"# entrypoint {entrypoint.name}")
     conf.line(_listen(entrypoint, "*" in entrypoint.hosts))
@@ -251,7 +163,7 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     conf.line(f"server_name {' '.join(names) if names else '_'};")
     hsts = entrypoint.tls is not None and entrypoint.tls.hsts
     if entrypoint.tls is not None:
-        _tls(site, conf, entrypoint, entrypoint.tls)
+        tls_lines(site, conf, entrypoint, entrypoint.tls)
         if hsts:
             conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
     for network in entrypoint.trusted_proxies:
@@ -260,7 +172,7 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
         conf.line("real_ip_header X-Forwarded-For;")
         conf.line("real_ip_recursive on;")
     # what nginx refuses itself, before any location, answered as serve answers it
-    _own_error_pages(conf)
+    own_error_pages(conf)
     conf.line("")
     conf.open(f"location = {AUTHZ_LOCATION}")
     conf.line("internal;")
@@ -293,24 +205,25 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
         *(SIGN_IN_HEADERS if signs_in else ()),
     )
     for header in answered:
-        conf.line(f"auth_request_set {_variable(header)} $upstream_http_{header.lower().replace('-', '_')};")
+        received = "$upstream_http_" + header.lower().replace("-", "_")
+        conf.line(f"auth_request_set {answer_variable(header)} {received};")
     if signs_in:
         # a session's idle deadline moved by the authz: its cookie to the browser (add_header in a
         # location replaces the server's, so HSTS is repeated)
-        conf.line(f"add_header Set-Cookie {_variable('Set-Cookie')};")
+        conf.line(f"add_header Set-Cookie {answer_variable('Set-Cookie')};")
         if hsts:
             conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
     conf.line(f"error_page 401 = {UNAUTHORIZED_LOCATION};")
     conf.line(f"error_page 403 = {DENIED_LOCATION};")
-    _own_error_pages(conf)  # a block with error_page of its own inherits none from the server
+    own_error_pages(conf)  # a block with error_page of its own inherits none from the server
     # the authz's rate-limit fields onto the admitted response, as serve sends them (an empty value
     # sends nothing); add_header here replaces the server's, so HSTS is repeated
     for header in _ALLOW_HEADERS:
-        conf.line(f"add_header {header} {_variable(header)} always;")
+        conf.line(f"add_header {header} {answer_variable(header)} always;")
     if hsts:
         conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
     for header in authz_api.IDENTITY_HEADERS:
-        conf.line(f"proxy_set_header {header} {_variable(header)};")
+        conf.line(f"proxy_set_header {header} {answer_variable(header)};")
     _forwarding(conf)
     if https:
         conf.line("proxy_ssl_server_name on;")
@@ -319,11 +232,11 @@ def _server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint, https: bool)
     # a URL with variables is sent as it is: serve's normalized (and stripped) path, the raw query
     conf.line(f"proxy_pass {UPSTREAM_VARIABLE}{PATH_VARIABLE}$is_args$args;")
     conf.close()
-    _denied(conf, hsts, site.platform_team, signs_in)
+    denied_locations(conf, hsts, site.platform_team, signs_in)
     conf.close()
 
 
-def _sign_in_locations(conf: _Conf) -> None:
+def _sign_in_locations(conf: ConfWriter) -> None:
     """Browser sign-in's paths, answered by the authz itself (it keeps the sessions): the browser's
     request as it came, with the scheme and host it used (the callback URL is built from them)."""
     for path in SIGN_IN_PATHS:
@@ -344,94 +257,7 @@ def _access(access: AccessRule) -> str:
     return "; ".join(parts)
 
 
-def _body(status: int, reason: str, owner: str) -> str:
-    """serve's JSON error body (http/messages.py), for an error nginx answers without the authz: one
-    without a route names the platform team."""
-    fields = {"status": status, "error": phrase(status), "reason": reason, "request_id": "", "owner": owner}
-    return json.dumps(fields, separators=(",", ":")).replace('"request_id":""', '"request_id":"$request_id"')
-
-
-#: nginx's own answers -> (the status serve answers, X-Frontdoor-Deny or "", serve's reason). nginx says
-#: 494 for a header over its buffers (serve: 431), 500 when the authz cannot be asked (serve: 503 when a
-#: stage fails). A 404 is only /_frontdoor/authz asked from outside. An upstream's own errors pass as
-#: they are (proxy_intercept_errors is off).
-_OWN_ERRORS = {
-    400: (400, "bad-request", "the request is malformed"),
-    404: (404, "no-route", "no route for this host and path"),
-    413: (413, "body-too-large", "the request body is larger than max_request_body"),
-    414: (414, "header-too-large", "the request target is too long"),
-    494: (431, "header-too-large", "the request head is larger than max_header_bytes"),
-    # client_auth: a certificate that did not verify, none where one is required (serve fails the
-    # handshake instead; nginx can only answer after it)
-    495: (403, "access", "the client certificate did not verify"),
-    496: (403, "access", "this entrypoint needs a client certificate"),
-    500: (503, "error", "the gateway could not decide this request"),
-    502: (502, "", "the upstream could not be reached"),
-    504: (504, "", "the upstream did not answer in time"),
-}
-
-
-def _own_error_pages(conf: _Conf) -> None:
-    # a URI, not a named location: a request line nginx refused has no URI to carry to a named one
-    for status in sorted(_OWN_ERRORS):
-        conf.line(f"error_page {status} = {ERROR_LOCATION}/{status};")
-
-
-def _denied(conf: _Conf, hsts: bool, owner: str, signs_in: bool = False) -> None:
-    """Every denial with serve's status, serve's JSON body and X-Frontdoor-Deny.
-
-    A 403 from the authz names its kind: it is answered with the status `serve` gives that kind, and
-    the body the authz put in X-Frontdoor-Body. nginx sets the auth_request_set variables before it
-    acts on the answer, so they survive the internal redirect of error_page. add_header in a block
-    replaces the outer ones, so each block lists all it sends (HSTS included)."""
-    common = ["X-Request-Id $request_id"] + ([f'Strict-Transport-Security "{HSTS}"'] if hsts else [])
-    deny = f"{authz_api.DENY_HEADER} {_variable(authz_api.DENY_HEADER)}"
-    conf.line("")
-    conf.open(f"location {DENIED_LOCATION}")
-    conf.line("default_type application/json;")
-    for kind, status in sorted(authz_api.NGINX_DENY_STATUS.items()):
-        conf.open(f'if ({_variable(authz_api.DENY_HEADER)} = "{kind}")')
-        retry = ["Retry-After $fd_retry_after"]
-        extra = {405: ["Allow $fd_allow"], 429: retry, 503: retry}.get(status, [])
-        for header in [deny, *common, *extra]:
-            conf.line(f"add_header {header} always;")
-        conf.line(f'return {status} "{BODY_VARIABLE}";')
-        conf.close()
-    for header in [deny, *common, "WWW-Authenticate $fd_www_authenticate"]:
-        conf.line(f"add_header {header} always;")
-    conf.line(f'return 403 "{BODY_VARIABLE}";')
-    conf.close()
-    conf.line("")
-    conf.open(f"location {UNAUTHORIZED_LOCATION}")
-    conf.line("default_type application/json;")
-    if signs_in:
-        conf.line("absolute_redirect off;  # the sign-in's Location as serve sends it: a path on this site")
-        conf.open(f'if ({_variable(authz_api.DENY_HEADER)} = "sign-in")')
-        conf.line("# a browser without a session: to the sign-in the authz starts (/_frontdoor/start)")
-        for header in ["Cache-Control no-store", *common]:
-            conf.line(f"add_header {header} always;")
-        conf.line(f"return 302 {_variable('Location')};")
-        conf.close()
-    for header in [deny, *common]:
-        conf.line(f"add_header {header} always;")
-    conf.line(f'return 401 "{BODY_VARIABLE}";')
-    conf.close()
-    _own_error_locations(conf, common, owner)
-
-
-def _own_error_locations(conf: _Conf, common: list[str], owner: str) -> None:
-    for status, (answered, kind, reason) in sorted(_OWN_ERRORS.items()):
-        conf.line("")
-        conf.open(f"location = {ERROR_LOCATION}/{status}")
-        conf.line("internal;")
-        conf.line("default_type application/json;")
-        for header in ([f"{authz_api.DENY_HEADER} {kind}"] if kind else []) + common:
-            conf.line(f"add_header {header} always;")
-        conf.line(f"return {answered} '{_body(answered, reason, owner)}';")
-        conf.close()
-
-
-def _forwarding(conf: _Conf, host: str = "$host") -> None:
+def _forwarding(conf: ConfWriter, host: str = "$host") -> None:
     # proxy_set_header is not inherited into a location that sets any, so each location has them all
     conf.line("proxy_http_version 1.1;")
     conf.line('proxy_set_header Connection "";')
@@ -441,7 +267,7 @@ def _forwarding(conf: _Conf, host: str = "$host") -> None:
     conf.line("proxy_set_header X-Request-Id $request_id;")
 
 
-def _default_server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint) -> None:
+def _default_server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint) -> None:
     """Any other host: serve's 404 (over TLS, the handshake is refused: no certificate fits). A request
     line nginx refuses lands here too (it has no host yet): its error pages are the servers'."""
     conf.open("server")
@@ -450,13 +276,13 @@ def _default_server(site: Site, conf: _Conf, entrypoint: PlannedEntrypoint) -> N
     conf.line("server_name _;")
     if entrypoint.tls is not None:
         conf.line("ssl_reject_handshake on;")
-    _own_error_pages(conf)
+    own_error_pages(conf)
     common = ["X-Request-Id $request_id"]
     conf.open("location /")
     conf.line("default_type application/json;")
     for header in [f"{authz_api.DENY_HEADER} no-route", *common]:
         conf.line(f"add_header {header} always;")
-    conf.line(f"return 404 '{_body(404, 'no route for this host and path', site.platform_team)}';")
+    conf.line(f"return 404 '{error_body(404, 'no route for this host and path', site.platform_team)}';")
     conf.close()
-    _own_error_locations(conf, common, site.platform_team)
+    own_error_locations(conf, common, site.platform_team)
     conf.close()
