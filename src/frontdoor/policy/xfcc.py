@@ -29,7 +29,9 @@ _SLASH_PART = re.compile(r"/(?=[A-Za-z][A-Za-z0-9.]*=)")
 def _split(text: str, separator: str) -> list[str]:
     """``text`` cut at ``separator`` outside double quotes. Envoy escapes only a quote inside a quoted
     value (``\\"``), never a backslash: the backslashes of an RFC 2253 subject are its own."""
-    parts, current, quoted, previous = [], [], False, ""
+    parts: list[str] = []
+    current: list[str] = []
+    quoted, previous = False, ""
     for char in text:
         if char == '"' and not (quoted and previous == "\\"):
             quoted = not quoted
