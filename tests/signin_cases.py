@@ -68,6 +68,8 @@ ROUTES = """
 CALLBACK = "/_frontdoor/callback"
 TO_SIGN_IN = f"/_frontdoor/start?provider={PROVIDER}&rd=%2Fapp"  # where a browser without a session goes
 
+NEEDS_TOKEN = "this route needs a bearer token"
+BAD_TOKEN = "the token is malformed"
 NO_FLOW = "this sign-in was not started here, or has expired: start again"
 STATE_MISMATCH = "the sign-in's state does not match: start again"
 NONCE_MISMATCH = "the ID token was refused: its nonce is not this sign-in's"
@@ -128,6 +130,18 @@ def as_script(site: Deployment, cookie: str, path: str = "/app") -> Seen:
         site.port, "GET", path, {"Cookie": f"{SESSION_COOKIE}={cookie}", "Accept": "text/html"}
     )
     return Seen(status, headers.get("location", ""))
+
+
+def api_client(headers: dict[str, str]) -> Callable[[Sites], Seen]:
+    """A client that is not a browser navigating (or carries a token): judged as bearer tokens are,
+    a 401 and never a redirect to sign in."""
+
+    def case(sites: Sites) -> Seen:
+        status, answer, body = request(sites.main.port, "GET", "/app", headers)
+        assert "bearer" in answer.get("www-authenticate", "").lower()
+        return Seen(status, answer.get("location", ""), json.loads(body)["reason"])
+
+    return case
 
 
 def on_site(site: Deployment, url: str) -> str:
@@ -426,6 +440,14 @@ CASES = [
     Case("foreign-key-cookie", foreign_key_cookie, Seen(302, TO_SIGN_IN)),
     Case("expired-session", expired_session, Seen(302, TO_SIGN_IN)),
     Case("logout-then-reuse", logout_then_reuse, Seen(302, TO_SIGN_IN)),
+    # not a browser navigating: judged as today, never sent to sign in
+    Case("json-client", api_client({"Accept": "application/json"}), Seen(401, "", NEEDS_TOKEN)),
+    Case("curl", api_client({}), Seen(401, "", NEEDS_TOKEN)),
+    Case(
+        "browser-with-a-bad-token",
+        api_client({"Accept": "text/html", "Authorization": "Bearer x.y.z"}),
+        Seen(401, "", BAD_TOKEN),
+    ),
     # callbacks
     Case("replayed-callback", replayed_callback, Seen(400, CALLBACK, NO_FLOW), "no-flow"),
     Case("replayed-state", replayed_state, Seen(400, CALLBACK, STATE_MISMATCH), "state-mismatch"),

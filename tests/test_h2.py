@@ -184,6 +184,30 @@ def test_access_log_names_the_protocol(gateway: Gateway, ca: trustme.CA) -> None
     assert logged() == ids
 
 
+def test_metrics_count_each_protocol_under_its_own_label(gateway: Gateway, ca: trustme.CA) -> None:
+    """frontdoor_requests_total carries ``protocol`` as the access log does: three requests over HTTP/2
+    and two over HTTP/1.1 on the same route are counted apart."""
+    from .test_operations import eventually, scrape, value
+
+    shop = {"route": "shop.0", "method": "GET", "code": "2xx"}
+
+    def counted() -> tuple[float, float]:
+        samples = scrape(gateway)
+        return (
+            value(samples, "frontdoor_requests", protocol="HTTP/2", **shop),
+            value(samples, "frontdoor_requests", protocol="HTTP/1.1", **shop),
+        )
+
+    h2_before, h1_before = counted()
+    h2 = client(gateway, ca)
+    try:
+        assert [h2.request("GET", f"/shop/counted-h2-{n}").status for n in range(3)] == [200] * 3
+    finally:
+        h2.close()
+    assert [h1(gateway, ca, "GET", f"/shop/counted-h1-{n}")[0] for n in range(2)] == [200] * 2
+    eventually(lambda: counted() == (h2_before + 3, h1_before + 2))
+
+
 # --- attacks --------------------------------------------------------------------------------------------
 
 

@@ -2,9 +2,10 @@
 certified) and a real Chromium driven by Playwright through the provider's sign-in form. What the
 upstream sees and what the browser keeps; then every refusal of tests/signin_cases.py's table (the same
 table tests/test_signin_nginx.py runs through authz behind nginx): tampered, foreign-key and expired
-cookies, logout then reuse, replayed and missing state, a wrong nonce, another client's callback and
-code, the provider's error, and the open-redirect variants. Why the gateway's own audience check on
-another client's ID token is only in tests/test_signin_stage.py: signin_cases.py's docstring."""
+cookies, logout then reuse, API clients never redirected, replayed and missing state, a wrong nonce,
+another client's callback and code, the provider's error, and the open-redirect variants. Why the
+gateway's own audience check on another client's ID token is only in tests/test_signin_stage.py:
+signin_cases.py's docstring."""
 
 from __future__ import annotations
 
@@ -143,16 +144,6 @@ def test_a_person_signs_in_and_the_upstream_learns_who(edge: Sites) -> None:
     after = site.signins()
     assert after["signed-in/corp"] - before.get("signed-in/corp", 0) == 1
     assert session["value"][:40] not in json.dumps(site.log_entries())  # never in a log line
-
-
-def test_json_clients_and_bearer_tokens_are_never_redirected(edge: Sites) -> None:
-    site = main_site(edge)
-    status, headers, _body = request(site.port, "GET", "/app", {"Accept": "application/json"})
-    assert status == 401 and "location" not in headers and headers["www-authenticate"].startswith("Bearer")
-    status, headers, _ = request(
-        site.port, "GET", "/app", {"Accept": "text/html", "Authorization": "Bearer x.y.z"}
-    )
-    assert status == 401 and "location" not in headers
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
