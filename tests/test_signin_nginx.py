@@ -48,7 +48,7 @@ class Stack:
         self.origin = f"http://localhost:{self.port}"
         if refresh:
             self.provider = OidcProvider([self.origin], refresh=True, ttl={"AccessToken": 20})
-            login = login_yaml(scopes="openid, email, offline_access")
+            login = login_yaml(scopes="openid, email, profile, offline_access")
         else:
             self.provider = OidcProvider([self.origin])
             login = login_yaml()
@@ -89,6 +89,7 @@ def test_signing_in_through_nginx(stack: Stack) -> None:
     callbacks: list[str] = []
     with browser() as chromium:
         context = chromium.new_context()
+        context.add_cookies([{"name": "theme", "value": "dark", "url": stack.origin}])  # the app's own
         page = context.new_page()
         page.on("request", lambda r: callbacks.append(r.url) if "/_frontdoor/callback" in r.url else None)
         page.goto(f"{stack.origin}/app/page?x=1")
@@ -99,6 +100,8 @@ def test_signing_in_through_nginx(stack: Stack) -> None:
         identity = dict(seen["frontdoor_headers"])
         assert identity["x-frontdoor-subject"] == "alice"
         assert identity["x-frontdoor-issuer"] == stack.provider.issuer
+        # the upstream gets the app's cookies and never the sealed session (authz's Cookie answer)
+        assert seen["headers"]["cookie"] == "theme=dark"
         session = own_cookies(context)["frontdoor-session-corp"]
         assert session["httpOnly"] and session["sameSite"] == "Lax"
 
@@ -110,8 +113,10 @@ def test_signing_in_through_nginx(stack: Stack) -> None:
         assert denied is not None and denied.status == 403
 
         cookie = f"frontdoor-session-corp={session['value']}"
-        status, _, _ = request(stack.port, "GET", "/app", {"Cookie": cookie, "Accept": "application/json"})
-        assert status == 200
+        status, _, body = request(stack.port, "GET", "/app", {"Cookie": cookie, "Accept": "application/json"})
+        assert status == 200 and "cookie" not in json.loads(body)["headers"]  # nothing left: no Cookie
+        status, _, body = request(stack.port, "GET", "/other", {"Cookie": f"a=1; {cookie}; b=2"})
+        assert status == 200 and json.loads(body)["headers"]["cookie"] == "a=1; b=2"  # public routes too
 
         page.goto(f"{stack.origin}/_frontdoor/logout")
         assert page.url.startswith(stack.provider.issuer)  # RP-initiated logout
@@ -165,3 +170,35 @@ def test_a_session_refreshes_through_nginx(refreshing: Stack) -> None:
         context.close()
     refreshed = [json.loads(line) for line in refreshing.log.read_text().splitlines()]
     assert first[:40] not in json.dumps(refreshed)
+
+
+def chunks(context: Any) -> list[str]:
+    """The session cookie and its numbered parts, in order."""
+    cookies = own_cookies(context)
+    names = ["frontdoor-session-corp"] + [f"frontdoor-session-corp.{n}" for n in range(1, 4)]
+    return [cookies[name]["value"] for name in names if name in cookies]
+
+
+def test_a_session_split_over_cookies_is_set_and_refreshed_whole_through_nginx(refreshing: Stack) -> None:
+    """A person in a hundred teams: the session spans two cookies. nginx passes the callback's
+    Set-Cookie lines as they are, and an allow's (a refresh) through X-Frontdoor-Set-Cookie-N, each
+    added to the response: the browser's cookies stay one session, still accepted afterwards."""
+    with browser() as chromium:
+        context = chromium.new_context()
+        page = context.new_page()
+        page.goto(f"{refreshing.origin}/app")
+        sign_in_at_provider(page, "big-bob")
+        assert page.url == f"{refreshing.origin}/app"
+        first = chunks(context)
+        assert len(first) == 2, [len(c) for c in first]
+        assert "cookie" not in page_json(page)["headers"]  # two session cookies, neither upstream
+
+        response = page.goto(f"{refreshing.origin}/app")  # refreshed (20 s access tokens): resealed
+        assert response is not None and response.status == 200
+        refreshed = chunks(context)
+        assert len(refreshed) == 2 and refreshed[0] != first[0] and refreshed[1] != first[1]
+
+        response = page.goto(f"{refreshing.origin}/app")  # the new cookies open as one session
+        assert response is not None and response.status == 200 and page.url == f"{refreshing.origin}/app"
+        assert dict(page_json(page)["frontdoor_headers"])["x-frontdoor-subject"] == "big-bob"
+        context.close()
