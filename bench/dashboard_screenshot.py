@@ -117,11 +117,14 @@ def screenshot(admin_port: int, out: Path) -> None:
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
             page.goto(f"http://127.0.0.1:{admin_port}/")
             page.fill("#token", ADMIN_TOKEN)
             page.click("#save-token")
             page.locator('figure[data-chart="service:catalog"]').wait_for(timeout=20_000)
+            page.locator('figure[data-chart="team:shop-app"] polygon[data-kind="rate-limit"]').wait_for(
+                timeout=20_000
+            )
             page.locator('#limited li[data-kind="address"]').wait_for(timeout=20_000)
             out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out), full_page=False)

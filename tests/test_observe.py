@@ -264,3 +264,29 @@ def test_history_keeps_what_each_step_added_and_forgets_after_fifteen_minutes() 
     for n in range(SLOTS + 10):
         history.sample(_totals(40 + n), at=20.0 + 5 * n)
     assert len(history.json()["times"]) == SLOTS
+
+
+def test_history_counts_denials_by_kind_and_only_the_kinds_there_are() -> None:
+    """Per kind, summed over rules, each kind in the fixed set; a name outside it counts as
+    ``denied`` (the bound on a step's size does not rest on every stage naming its denials right)."""
+    from frontdoor.observe.history import KINDS
+
+    history = History()
+    key = ("orders.0", "/orders", "orders", "shop")
+    before = Stat()
+    before.denies = {("access", "missing token"): 1}
+    history.sample({key: before}, at=0.0)
+    after = Stat()
+    after.requests = 9
+    after.denies = {
+        ("access", "missing token"): 4,
+        ("access", "scope orders:write"): 2,
+        ("rate-limit", "default"): 3,
+        ("made-up", "x"): 1,
+    }
+    history.sample({key: after}, at=5.0)
+    body = history.json()
+    (route,) = body["routes"]
+    assert route["denied_by_kind"] == {"access": [5], "rate-limit": [3], "denied": [1]}
+    assert route["denied"] == [9]
+    assert body["deny_kinds"] == list(KINDS) and "kill-switch" in KINDS and len(KINDS) == len(set(KINDS))

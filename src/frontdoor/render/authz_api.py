@@ -32,6 +32,11 @@ NGINX_REQUEST_HEADERS = {"X-Original-URI": "$request_uri", "X-Original-Method": 
 #: nginx: the client certificate nginx verified ($ssl_client_escaped_cert), for certificate API clients
 NGINX_CERTIFICATE_HEADER = "Ssl-Client-Cert"
 
+#: Envoy: the client certificate Envoy verified (x-forwarded-client-cert, its ``Cert`` field)
+ENVOY_CERTIFICATE_HEADER = "x-forwarded-client-cert"
+#: Traefik: the certificate its passTLSClientCert middleware sets (a client's own is removed first)
+TRAEFIK_CERTIFICATE_HEADER = "X-Forwarded-Tls-Client-Cert"
+
 #: what Envoy must pass on to the check besides Authorization, which it always sends
 ENVOY_REQUEST_HEADERS = ("authorization", "x-api-key", "x-forwarded-for", "x-request-id")
 
