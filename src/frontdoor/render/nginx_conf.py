@@ -228,7 +228,7 @@ def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, tls: Up
     conf.line(f"error_page 403 = {DENIED_LOCATION};")
     own_error_pages(conf)  # a block with error_page of its own inherits none from the server
     if not tls.dispatches:
-        _proxy(conf, hsts, None)
+        _proxy(conf, hsts, signs_in, None)
         conf.close()
     else:
         # admitted: on to the service's TLS profile. try_files is the first phase after access (a
@@ -243,7 +243,7 @@ def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, tls: Up
             conf.open(f"location {location}")
             _session_cookie(conf, hsts, signs_in)
             own_error_pages(conf)
-            _proxy(conf, hsts, profile)
+            _proxy(conf, hsts, signs_in, profile)
             conf.close()
     denied_locations(conf, hsts, site.platform_team, signs_in)
     conf.close()
@@ -261,7 +261,7 @@ def _session_cookie(conf: ConfWriter, hsts: bool, signs_in: bool) -> None:
             conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
 
 
-def _proxy(conf: ConfWriter, hsts: bool, profile: Profile | None) -> None:
+def _proxy(conf: ConfWriter, hsts: bool, signs_in: bool, profile: Profile | None) -> None:
     """An admitted request to the upstream the authz chose, over TLS as ``profile`` says."""
     # the authz's rate-limit fields onto the admitted response, as serve sends them (an empty value
     # sends nothing); add_header here replaces the server's, so HSTS is repeated
