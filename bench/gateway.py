@@ -420,21 +420,45 @@ CONTRACT_LIMITED = service("limited", "bench", "- {path: /limited, access: publi
 LOCAL_LIMIT = "{store: local, services: {limited: NEVER_REACHED}}"
 
 
+class SigningKey:
+    """An RSA key, its JWKS document, and one RS256 token valid for a day from ``issuer`` (a URL whose
+    ``keys`` serves the JWKS): what a route needing a token is benchmarked with."""
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from jwt.algorithms import RSAAlgorithm
+
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = {**RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True), "kid": "bench-1", "use": "sig"}
+        self.jwks = json.dumps({"keys": [jwk]})
+
+    def token(self, issuer: str) -> str:
+        import jwt
+
+        now = int(time.time())
+        claims: dict[str, object] = {"iss": issuer, "aud": "bench", "sub": "bench-user"}
+        claims |= {"scope": "bench:read", "iat": now, "exp": now + 86400}
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "bench-1"})
+
+
+def identity_of(issuer: str) -> str:
+    """The Edge's ``identity`` trusting ``issuer`` (its JWKS at ``issuer`` + ``keys``)."""
+    return (
+        f'{{providers: [{{name: bench-idp, issuer: "{issuer}", audiences: [bench], '
+        f'algorithms: [RS256], jwks_uri: "{issuer}keys"}}]}}'
+    )
+
+
 class TokenIssuer:
-    """What the ``frontdoor-token`` target needs: an RSA key, its JWKS served over HTTP (by a small
+    """What the ``frontdoor-token`` target needs: a SigningKey, its JWKS served over HTTP (by a small
     ``python -m http.server`` process: no thread here, since processes are started with a preexec_fn),
     and one token valid for a day."""
 
     def __init__(self, procs: Processes, workdir: Path) -> None:
-        import jwt
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        from jwt.algorithms import RSAAlgorithm
-
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        jwk = {**RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": "bench-1", "use": "sig"}
+        signing = SigningKey()
         folder = workdir / "jwks"
         folder.mkdir(exist_ok=True)
-        (folder / "keys").write_text(json.dumps({"keys": [jwk]}))
+        (folder / "keys").write_text(signing.jwks)
         port = free_port()
         argv = [
             sys.executable,
@@ -448,21 +472,14 @@ class TokenIssuer:
         ]
         procs.start("jwks", argv, port, "/keys")
         self.issuer = f"http://127.0.0.1:{port}/"
-        now = int(time.time())
-        claims = {"iss": self.issuer, "aud": "bench", "sub": "bench-user", "scope": "bench:read"}
-        self.token = jwt.encode(
-            {**claims, "iat": now, "exp": now + 86400}, key, algorithm="RS256", headers={"kid": "bench-1"}
-        )
+        self.token = signing.token(self.issuer)
 
     @property
     def header(self) -> str:
         return f"Authorization: Bearer {self.token}"
 
     def identity(self) -> str:
-        return (
-            f'{{providers: [{{name: bench-idp, issuer: "{self.issuer}", audiences: [bench], '
-            f'algorithms: [RS256], jwks_uri: "{self.issuer}keys"}}]}}'
-        )
+        return identity_of(self.issuer)
 
 
 def write_contract(

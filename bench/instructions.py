@@ -15,6 +15,7 @@ warm. Hash seeds are fixed, so two runs of the same build agree to a fraction of
     .venv/bin/python -m bench.instructions                                   # .venv-compiled's build
     .venv/bin/python -m bench.instructions --frontdoor /other/tree/.venv-compiled/bin/frontdoor
     .venv/bin/python -m bench.instructions --requests 4000 --json out.json
+    .venv/bin/python -m bench.instructions --route token                      # the route needing a token
     .venv/bin/python -m bench.instructions --keep /tmp/cg   # then: callgrind_annotate --inclusive=yes
                                                             # /tmp/cg/callgrind.2000.out (per function)
 
@@ -35,9 +36,10 @@ import sys
 import tempfile
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench.gateway import free_port, write_contract
+from bench.gateway import TOKEN_PATH, SigningKey, free_port, identity_of, write_contract
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FRONTDOOR = ROOT / ".venv-compiled" / "bin" / "frontdoor"
@@ -97,6 +99,33 @@ class Upstream:
         self.server.close()
 
 
+class Jwks:
+    """The token route's provider: a SigningKey whose JWKS this process serves over HTTP (a thread)."""
+
+    def __init__(self) -> None:
+        self.signing = SigningKey()
+        body = self.signing.jwks.encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def read_response(sock: socket.socket) -> None:
     """One response of the upstream's shape, passed through the gateway (it adds fields, not a body)."""
     data = b""
@@ -129,7 +158,14 @@ def connect(port: int, process: subprocess.Popen[bytes], log: Path) -> socket.so
 
 
 def run(
-    valgrind: str, frontdoor: Path, contract: Path, port: int, warmup: int, requests: int, work: Path
+    valgrind: str,
+    frontdoor: Path,
+    contract: Path,
+    port: int,
+    warmup: int,
+    requests: int,
+    work: Path,
+    request: bytes,
 ) -> int:
     """Total instructions of one gateway run serving ``warmup + requests`` requests."""
     out = work / f"callgrind.{requests}.out"
@@ -163,12 +199,9 @@ def run(
             argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, env=env
         )
     try:
-        request = (
-            f"GET /bench/items HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
-        )
         with connect(port, process, log) as sock:
             for _ in range(warmup + requests):
-                sock.sendall(request.encode())
+                sock.sendall(request)
                 read_response(sock)
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=START_TIMEOUT_S)
@@ -190,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--requests", type=int, default=2000, help="requests counted (after the warm-up)")
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument(
+        "--route", choices=("public", "token"), default="public", help="the public route, or the token one"
+    )
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument(
         "--keep", type=Path, help="copy the two runs' callgrind files here (for callgrind_annotate: where)"
@@ -197,11 +233,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     valgrind = ensure_valgrind()
     upstream = Upstream()
+    jwks = Jwks() if args.route == "token" else None
     try:
         with tempfile.TemporaryDirectory(prefix="frontdoor-instr-") as tmp:
             work = Path(tmp)
             port = free_port()
-            contract = write_contract(work / "contract", port, free_port(), upstream.port)
+            identity = identity_of(jwks.issuer) if jwks is not None else "{}"
+            contract = write_contract(work / "contract", port, free_port(), upstream.port, identity)
+            path, extra = "/bench/items", ""  # the path of the counts in docs/gateway.md
+            if jwks is not None:
+                path, extra = TOKEN_PATH, f"Authorization: Bearer {jwks.signing.token(jwks.issuer)}\r\n"
+            request = (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: bench\r\nAccept: */*\r\n"
+                f"{extra}\r\n"
+            ).encode()
             # valgrind runs the gateway tens of times slower, on a machine that may be busy: timeouts
             # that no request of a run may reach (one 504 would be a different request path)
             edge = contract / "edge.yaml"
@@ -210,24 +255,30 @@ def main(argv: list[str] | None = None) -> int:
                 .replace("connect: 1s", "connect: 60s")
                 .replace("upstream: 10s", "upstream: 300s")
             )
-            base = run(valgrind, args.frontdoor, contract, port, args.warmup, 0, work)
-            total = run(valgrind, args.frontdoor, contract, port, args.warmup, args.requests, work)
+            base = run(valgrind, args.frontdoor, contract, port, args.warmup, 0, work, request)
+            total = run(valgrind, args.frontdoor, contract, port, args.warmup, args.requests, work, request)
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 for found in work.glob("callgrind.*.out"):
                     shutil.copy(found, args.keep / found.name)
     finally:
         upstream.close()
+        if jwks is not None:
+            jwks.close()
     per_request = (total - base) / args.requests
     result = {
         "frontdoor": str(args.frontdoor),
+        "route": args.route,
         "requests": args.requests,
         "warmup": args.warmup,
         "instructions_base": base,
         "instructions_total": total,
         "instructions_per_request": round(per_request),
     }
-    print(f"{args.frontdoor}: {per_request:,.0f} instructions/request (callgrind, {args.requests} requests)")
+    print(
+        f"{args.frontdoor}: {per_request:,.0f} instructions/request on the {args.route} route "
+        f"(callgrind, {args.requests} requests)"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -143,7 +143,10 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     "Edge.spec.entrypoints.tls.certificates.cert": (
         "test_gateway_tls::test_the_server_name_picks_the_certificate",
         "test_gateway_tls::test_a_host_certificate_is_reloaded_without_restart",
-        "test_render::test_host_certificates_are_refused_where_they_cannot_be_rendered",
+        "test_render::test_host_certificates_from_files_are_refused_on_kubernetes",
+        "test_render_k8s_tls::test_gateway_api",
+        "test_render_k8s_tls::test_ingress_nginx",
+        "test_render_k8s_tls::test_traefik",
     ),
     "Edge.spec.entrypoints.tls.certificates.key": (
         "test_gateway_tls::test_a_host_certificate_is_reloaded_without_restart",
@@ -152,7 +155,11 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_gateway_mtls::test_no_certificate_or_one_that_does_not_verify_gets_no_connection[none]",
         "test_contract_rules::test_certificate_clients_on_an_entrypoint_without_client_auth_is_a_gap",
         "test_authz_mtls::test_authz_ignores_the_header_where_no_client_certificate_is_asked_for",
-        "test_render::test_client_auth_is_rendered_for_nginx_and_refused_where_it_cannot_be",
+        "test_render::test_client_auth_is_rendered_for_nginx",
+        "test_render_k8s_tls::test_gateway_api",
+        "test_render_k8s_tls::test_ingress_nginx",
+        "test_render_k8s_tls::test_traefik",
+        "test_authz_mtls::test_authz_reads_envoy_xfcc_from_a_trusted_peer_only",
     ),
     "Edge.spec.entrypoints.tls.client_auth.ca": (
         "test_gateway_mtls::test_no_certificate_or_one_that_does_not_verify_gets_no_connection[foreign]",
@@ -344,22 +351,31 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     "Environment.spec.upstreams.tls": (
         "test_upstream_tls::test_an_upstream_that_does_not_verify_is_a_502_naming_the_owner[system]",
         f"{RULES}[schema-upstream-tls-plain]",
-        "test_render::test_upstream_tls_is_refused_by_every_target",
+        "test_render::test_upstream_tls_is_rendered_for_nginx",
+        "test_render_nginx_upstream_tls::test_an_upstream_that_does_not_verify_is_serves_502[wrongca]",
+        "test_render_k8s_tls::test_gateway_api",
+        "test_render_k8s_tls::test_ingress_nginx",
+        "test_render_k8s_tls::test_traefik",
+        "test_render_k8s_tls::test_what_a_controller_cannot_say_is_refused",
     ),
     "Environment.spec.upstreams.tls.ca": (
         "test_upstream_tls::test_a_verified_upstream_answers",
         "test_upstream_tls::test_an_upstream_that_does_not_verify_is_a_502_naming_the_owner[wrongca]",
         f"{RULES}[secret-unresolved-upstream-ca]",
+        "test_render_nginx_upstream_tls::test_an_upstream_that_does_not_verify_is_serves_502[wrongca]",
     ),
     "Environment.spec.upstreams.tls.server_name": (
         "test_upstream_tls::test_a_verified_upstream_answers",
         "test_upstream_tls::test_an_upstream_that_does_not_verify_is_a_502_naming_the_owner[badname]",
+        "test_render_nginx_upstream_tls::test_an_upstream_that_does_not_verify_is_serves_502[badname]",
     ),
     "Environment.spec.upstreams.tls.cert": (
         "test_upstream_tls::test_the_gateway_presents_its_certificate_to_an_upstream_that_asks",
+        "test_render_nginx_upstream_tls::test_nginx_presents_the_gateway_certificate_to_an_upstream_that_asks",
     ),
     "Environment.spec.upstreams.tls.key": (
         "test_upstream_tls::test_the_gateway_presents_its_certificate_to_an_upstream_that_asks",
+        "test_render_nginx_upstream_tls::test_nginx_presents_the_gateway_certificate_to_an_upstream_that_asks",
     ),
     "Environment.spec.upstreams.weight": (
         "test_gateway_e2e::test_weights_split_traffic",

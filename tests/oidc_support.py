@@ -28,30 +28,47 @@ CHROMIUM_FLAGS = [
 ]
 CLIENT_ID = "shop-web"
 CLIENT_SECRET = "shop-web-secret-0123456789"
+# another application registered at the same provider (tests/signin_cases.py: its codes are not ours)
+OTHER_CLIENT_ID = "other-web"
+OTHER_CLIENT_SECRET = "other-web-secret-0123456789"
+COOKIE_KEY = "e2e-cookie-key-0123456789abcdef"
 
 
 class OidcProvider:
     """oidc-provider on 127.0.0.1, with one confidential client whose redirect URIs are ``sites``'."""
 
-    def __init__(self, sites: list[str], *, refresh: bool = False, ttl: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        sites: list[str],
+        *,
+        refresh: bool = False,
+        ttl: dict[str, int] | None = None,
+        other_sites: list[str] | None = None,
+    ) -> None:
         """``refresh``: the client may use refresh tokens (issued when it asks for offline_access);
-        ``ttl``: token lifetimes in seconds, by oidc-provider's names (AccessToken, IdToken...)."""
+        ``ttl``: token lifetimes in seconds, by oidc-provider's names (AccessToken, IdToken...);
+        ``other_sites``: a second client, OTHER_CLIENT_ID, may send browsers back to these sites."""
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         grants = ["authorization_code", "refresh_token"] if refresh else ["authorization_code"]
-        settings: dict[str, Any] = {
-            "port": self.port,
-            **({"ttl": ttl} if ttl else {}),
-            "clients": [
+        clients: list[dict[str, Any]] = [
+            {
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "redirect_uris": [f"{site}/_frontdoor/callback" for site in sites],
+                "post_logout_redirect_uris": [f"{site}/" for site in sites],
+                "grant_types": grants,
+            }
+        ]
+        if other_sites:
+            clients.append(
                 {
-                    "client_id": CLIENT_ID,
-                    "client_secret": CLIENT_SECRET,
-                    "redirect_uris": [f"{site}/_frontdoor/callback" for site in sites],
-                    "post_logout_redirect_uris": [f"{site}/" for site in sites],
-                    "grant_types": grants,
+                    "client_id": OTHER_CLIENT_ID,
+                    "client_secret": OTHER_CLIENT_SECRET,
+                    "redirect_uris": [f"{site}/_frontdoor/callback" for site in other_sites],
                 }
-            ],
-        }
+            )
+        settings: dict[str, Any] = {"port": self.port, **({"ttl": ttl} if ttl else {}), "clients": clients}
         self.process = subprocess.Popen(
             ["bash", str(ROOT / "scripts" / "oidc-provider.sh"), json.dumps(settings)],
             stdout=subprocess.PIPE,
@@ -82,9 +99,10 @@ def login_yaml(ttl: str = "1h", idle: str = "30m", scopes: str = "openid, email,
     )
 
 
-def login_secrets(root: Path) -> dict[str, str]:
+def login_secrets(root: Path, cookie_key: str = COOKIE_KEY) -> dict[str, str]:
+    root.mkdir(parents=True, exist_ok=True)
     (root / "web-secret").write_text(CLIENT_SECRET)
-    (root / "cookie-key").write_text("e2e-cookie-key-0123456789abcdef")
+    (root / "cookie-key").write_text(cookie_key)
     return {"web-secret": f"file:{root / 'web-secret'}", "cookie-key": f"file:{root / 'cookie-key'}"}
 
 

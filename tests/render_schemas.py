@@ -1,6 +1,6 @@
 """JSON Schema fragments for the custom resources `frontdoor render` writes: the fields and values their
-controllers' CRDs require (Gateway API v1, Envoy Gateway v1alpha1, Traefik v3, prometheus-operator v1,
-Strimzi v1beta2, cert-manager v1), written from those CRDs, not downloaded. Each checks what would make
+controllers' CRDs require (Gateway API v1 with v1.4's BackendTLSPolicy, Envoy Gateway v1alpha1, Traefik
+v3, prometheus-operator v1, Strimzi v1beta2, cert-manager v1), written from those CRDs, not downloaded. Each checks what would make
 the API server or the controller refuse or ignore the object; anything more is the controller's job."""
 
 from __future__ import annotations
@@ -54,6 +54,20 @@ GATEWAY = obj(
                 },
             ),
             maxItems=64,
+        ),
+        # Envoy Gateway's EnvoyProxy for this Gateway (the upstream client certificate)
+        "infrastructure": obj(
+            ["parametersRef"],
+            {
+                "parametersRef": obj(
+                    ["group", "kind", "name"],
+                    {
+                        "group": {"enum": ["gateway.envoyproxy.io"]},
+                        "kind": {"enum": ["EnvoyProxy"]},
+                        "name": NAME,
+                    },
+                )
+            },
         ),
     },
 )
@@ -199,7 +213,49 @@ CLIENT_TRAFFIC_POLICY = obj(
     ["targetRefs"],
     {
         "targetRefs": array(TARGET_REF),
-        "tls": obj([], {"minVersion": {"enum": ["Auto", "1.0", "1.1", "1.2", "1.3"]}}),
+        "tls": obj(
+            [],
+            {
+                "minVersion": {"enum": ["Auto", "1.0", "1.1", "1.2", "1.3"]},
+                "clientValidation": obj(
+                    ["caCertificateRefs"],
+                    {
+                        "optional": {"type": "boolean"},
+                        "caCertificateRefs": array(
+                            obj(["name"], {"name": NAME, "kind": {"enum": ["Secret", "ConfigMap"]}}),
+                            maxItems=8,
+                        ),
+                    },
+                ),
+            },
+        ),
+        "headers": obj(
+            [],
+            {
+                "xForwardedClientCert": obj(
+                    ["mode"],
+                    {
+                        "mode": {
+                            "enum": [
+                                "Sanitize",
+                                "ForwardOnly",
+                                "AppendForward",
+                                "SanitizeSet",
+                                "AlwaysForwardOnly",
+                            ]
+                        },
+                        "certDetailsToAdd": array(
+                            {"enum": ["Subject", "Cert", "Chain", "DNS", "URI"]}, maxItems=5
+                        ),
+                    },
+                    # the CRD's rule: details only where Envoy sets the header itself
+                    **{
+                        "if": {"required": ["certDetailsToAdd"]},
+                        "then": {"properties": {"mode": {"enum": ["AppendForward", "SanitizeSet"]}}},
+                    },
+                )
+            },
+        ),
         "timeout": obj(
             [], {"http": obj([], {"requestReceivedTimeout": DURATION_GO, "idleTimeout": DURATION_GO})}
         ),
@@ -212,6 +268,56 @@ CLIENT_TRAFFIC_POLICY = obj(
                 "disableMergeSlashes": {"type": "boolean"},
             },
         ),
+    },
+)
+#: Gateway API v1.4 BackendTLSPolicy (standard channel), as Envoy Gateway reads it
+BACKEND_TLS_POLICY = obj(
+    ["targetRefs", "validation"],
+    {
+        "targetRefs": array(
+            obj(
+                ["group", "kind", "name"],
+                {
+                    "group": {"enum": ["", "gateway.envoyproxy.io"]},
+                    "kind": {"enum": ["Service", "Backend"]},
+                    "name": NAME,
+                },
+            ),
+            maxItems=16,
+        ),
+        "validation": obj(
+            ["hostname"],
+            {
+                # a DNS name: the API refuses an IP address here
+                "hostname": {
+                    "type": "string",
+                    "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+                    "not": {"pattern": r"^[0-9.]+$"},
+                },
+                "caCertificateRefs": array(
+                    obj(["group", "kind", "name"], {"kind": {"enum": ["Secret", "ConfigMap"]}, "name": NAME}),
+                    maxItems=8,
+                ),
+                "wellKnownCACertificates": {"enum": ["System"]},
+            },
+            # exactly one source of trust
+            oneOf=[{"required": ["caCertificateRefs"]}, {"required": ["wellKnownCACertificates"]}],
+        ),
+    },
+)
+ENVOY_PROXY = obj(
+    ["backendTLS"],
+    {
+        "backendTLS": obj(
+            ["clientCertificateRef"],
+            {
+                # Envoy Gateway refuses a reference whose namespace is not the EnvoyProxy's, unset included
+                "clientCertificateRef": obj(
+                    ["kind", "name", "namespace"],
+                    {"kind": {"enum": ["Secret"]}, "name": NAME, "namespace": NAME},
+                )
+            },
+        )
     },
 )
 EG_BACKEND = obj(
@@ -252,6 +358,7 @@ MIDDLEWARE = {
         "buffering": obj(["maxRequestBodyBytes"], {"maxRequestBodyBytes": {"type": "integer", "minimum": 1}}),
         "retry": obj(["attempts"], {"attempts": {"type": "integer", "minimum": 1}}),
         "stripPrefix": obj(["prefixes"], {"prefixes": array({"type": "string", "pattern": "^/"})}),
+        "passTLSClientCert": obj(["pem"], {"pem": {"type": "boolean"}}),
     },
     "additionalProperties": False,
 }
@@ -260,10 +367,41 @@ SERVERS_TRANSPORT = obj(
     {
         "forwardingTimeouts": obj(
             [], dict.fromkeys(("dialTimeout", "responseHeaderTimeout", "idleConnTimeout"), DURATION_GO)
-        )
+        ),
+        "serverName": {"type": "string", "minLength": 1},
+        "insecureSkipVerify": {"enum": [False]},  # never rendered otherwise
+        "rootCAs": array(
+            {
+                "type": "object",
+                "properties": {"secret": NAME, "configMap": NAME},
+                "minProperties": 1,
+                "maxProperties": 1,
+            }
+        ),
+        "certificatesSecrets": array(NAME),
     },
 )
-TLS_OPTION = obj(["minVersion"], {"minVersion": {"enum": ["VersionTLS12", "VersionTLS13"]}})
+TLS_OPTION = obj(
+    ["minVersion"],
+    {
+        "minVersion": {"enum": ["VersionTLS12", "VersionTLS13"]},
+        "clientAuth": obj(
+            ["secretNames", "clientAuthType"],
+            {
+                "secretNames": array(NAME),
+                "clientAuthType": {
+                    "enum": [
+                        "NoClientCert",
+                        "RequestClientCert",
+                        "RequireAnyClientCert",
+                        "VerifyClientCertIfGiven",
+                        "RequireAndVerifyClientCert",
+                    ]
+                },
+            },
+        ),
+    },
+)
 
 PROMETHEUS_RULE = obj(
     ["groups"],
@@ -354,6 +492,8 @@ SPECS: dict[tuple[str, str], dict[str, Any]] = {
     ("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy"): BACKEND_TRAFFIC_POLICY,
     ("gateway.envoyproxy.io/v1alpha1", "ClientTrafficPolicy"): CLIENT_TRAFFIC_POLICY,
     ("gateway.envoyproxy.io/v1alpha1", "Backend"): EG_BACKEND,
+    ("gateway.envoyproxy.io/v1alpha1", "EnvoyProxy"): ENVOY_PROXY,
+    ("gateway.networking.k8s.io/v1", "BackendTLSPolicy"): BACKEND_TLS_POLICY,
     ("traefik.io/v1alpha1", "IngressRoute"): INGRESS_ROUTE,
     ("traefik.io/v1alpha1", "Middleware"): MIDDLEWARE,
     ("traefik.io/v1alpha1", "ServersTransport"): SERVERS_TRANSPORT,

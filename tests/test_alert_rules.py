@@ -5,11 +5,16 @@ slow p99, with its labels and annotations, and stays quiet on healthy traffic. E
 gateway-api, ingress-nginx's, Traefik's, and frontdoor's own for serve (target ``prometheus``).
 
 For the Kubernetes targets the rule group is read back from the rendered PrometheusRule, and the
-series are the ones the target says its controller exports for the objects rendered beside it.
+series are the ones the target says its controller exports for the objects rendered beside it. That
+alone would be circular (the rules and their tests both come from the target's own idea of its
+controller's series), so every series, label and label value the gateway-api and ingress-nginx rules
+and test series use is also checked against ``fixtures/controller_metrics.yaml``: the names Envoy,
+Envoy Gateway and ingress-nginx really export, read from their sources (repository, path, version).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -38,6 +43,9 @@ KUBERNETES: dict[str, KubernetesTarget] = {
     "traefik": TraefikTarget(),
 }
 TARGETS = (*KUBERNETES, "prometheus")
+CONTROLLERS: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).resolve().parent / "fixtures" / "controller_metrics.yaml").read_text()
+)
 
 
 def _contract(directory: Path) -> Contract:
@@ -145,3 +153,150 @@ def test_a_wrong_rule_fails_its_unit_tests(old: str, new: str, tmp_path: Path) -
     (test,) = check_and_test(tmp_path, files)
     code, output = passes(test)
     assert code != 0 and "FAILED" in output
+
+
+# --- the rules against the controllers' real series (fixtures/controller_metrics.yaml) ---------------
+
+_SELECTOR = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}")
+_MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+_GROUPING = re.compile(r"\b(?:by|without)\s*\(([^)]*)\)")
+_SERIES_NAME = re.compile(r"\b(?:envoy|nginx_ingress_controller)_[a-zA-Z0-9_]*")
+
+
+def selectors(promql: str) -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """Each ``metric{matchers}`` of an expression, its matchers as (label, operator, value)."""
+    found = []
+    for name, body in _SELECTOR.findall(promql):
+        matchers = _MATCHER.findall(body)
+        assert len(matchers) == body.count('"') // 2, body  # every matcher read
+        found.append((name, matchers))
+    return found
+
+
+def bare_series(promql: str) -> list[str]:
+    """Series named without a selector (they would select every object's): none expected."""
+    outside = re.sub(r'"(?:[^"\\]|\\.)*"', "", _SELECTOR.sub("", promql))
+    return _SERIES_NAME.findall(outside)
+
+
+def real_names(target: str, objects: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """The values a selector of this service's alert must match: the names the controller gives the
+    objects rendered beside the rule (Envoy Gateway's cluster per HTTPRoute rule, the Ingress names)."""
+    namespace = RenderOptions().namespace
+    if target == "gateway-api":
+        pattern = CONTROLLERS[target]["cluster_name"]
+        clusters = {
+            pattern.format(namespace=namespace, route=o["metadata"]["name"], rule=index)
+            for o in objects
+            if o["kind"] == "HTTPRoute"
+            for index in range(len(o["spec"]["rules"]))
+        }
+        return {"envoy_cluster_name": clusters}
+    ingresses = {o["metadata"]["name"] for o in objects if o["kind"] == "Ingress"}
+    return {"ingress": ingresses, "namespace": {namespace}}
+
+
+def unknown_series(target: str, promql: str, objects: list[dict[str, Any]]) -> list[str]:
+    """What ``promql`` asks of ``target``'s controller that the controller does not export."""
+    known: dict[str, list[str]] = CONTROLLERS[target]["metrics"]
+    renames: dict[str, str] = {v: k for k, v in CONTROLLERS[target].get("scrape_renames", {}).items()}
+    patterns: dict[str, str] = CONTROLLERS[target].get("values", {})
+    names = real_names(target, objects)
+    wrong: list[str] = [f"series {name} without a selector" for name in bare_series(promql)]
+    used: set[str] = set()
+    for metric, matchers in selectors(promql):
+        if metric not in known:
+            wrong.append(f"series {metric}")
+            continue
+        used.update(known[metric])
+        for label, operator, value in matchers:
+            real = renames.get(label, label)
+            if real not in known[metric]:
+                wrong.append(f"label {label} of {metric}")
+            elif real in names and operator == "=" and value not in names[real]:
+                wrong.append(f"{label}={value!r}: no object rendered here is named so")
+            elif real in names and operator == "=~":
+                missed = [n for n in names[real] if not re.fullmatch(value, n)]
+                if missed:
+                    wrong.append(f"{label}=~{value!r} misses {missed}")
+            elif real in patterns and operator == "=" and not re.fullmatch(patterns[real], value):
+                wrong.append(f"{label}={value!r}: not a value the controller gives it")
+            elif (
+                real in patterns
+                and operator == "=~"
+                and not any(re.fullmatch(value, example) for example in _examples(patterns[real]))
+            ):
+                wrong.append(f"{label}=~{value!r}: matches no value the controller gives it")
+    for grouping in _GROUPING.findall(promql):
+        for label in (part.strip() for part in grouping.split(",") if part.strip()):
+            if label not in used:
+                wrong.append(f"grouping by {label}")
+    return wrong
+
+
+def _examples(pattern: str) -> list[str]:
+    """Values of a label's pattern in the fixture, enough to tell a class selector from a code one."""
+    candidates = ["1", "2", "4", "5", "200", "204", "404", "429", "500", "503", "2xx", "4xx", "5xx", "GET"]
+    return [c for c in candidates if re.fullmatch(pattern, c)]
+
+
+def rendered_rules(contract: Contract, target: str) -> list[tuple[str, list[str], list[dict[str, Any]]]]:
+    """(service, every expression of its PrometheusRule and the series its unit tests feed it, the
+    objects rendered beside it) for each service with an slo."""
+    site = Site(contract, compile_plan(contract, "prod"), RenderOptions())
+    out = []
+    for name, text in render(contract, "prod", target).items():
+        objects: list[dict[str, Any]] = (
+            [d for d in yaml.safe_load_all(text) if d] if name.startswith("services/") else []
+        )
+        rules = [o for o in objects if o["kind"] == "PrometheusRule"]
+        if not rules:
+            continue
+        expressions = [r["expr"] for group in rules[0]["spec"]["groups"] for r in group["rules"]]
+        metrics = KUBERNETES[target].slo_metrics(site, objects)
+        expressions += [metrics.sample_ok, metrics.sample_error, metrics.sample_bucket]
+        out.append((rules[0]["metadata"]["labels"]["frontdoor.dev/service"], expressions, objects))
+    return out
+
+
+@pytest.mark.parametrize("target", ["gateway-api", "ingress-nginx"])
+def test_the_rules_use_only_series_the_controller_really_exports(target: str, fifty: Contract) -> None:
+    """Names and labels from the controllers' own sources, not from the target that renders the rules:
+    each selector names a real series with real labels (as the scrape stores them), and selects every
+    object rendered for the service (each HTTPRoute rule's Envoy cluster, each Ingress)."""
+    for contract in (_contract(SHOP), fifty):
+        rendered = rendered_rules(contract, target)
+        assert rendered
+        for service, expressions, objects in rendered:
+            for promql in expressions:
+                assert not unknown_series(target, promql, objects), (service, promql)
+
+
+def test_the_check_against_the_controllers_series_fails_a_wrong_name() -> None:
+    """What the check above must refuse: a series Envoy does not export, a label the scrape does not
+    store, a class label given a code, and a cluster pattern that misses a rule of the route."""
+    routes = [{"kind": "HTTPRoute", "metadata": {"name": "orders"}, "spec": {"rules": [{}, {}]}}]
+    ingresses = [{"kind": "Ingress", "metadata": {"name": "orders"}}]
+    good = 'envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"httproute/frontdoor/(orders)/rule/[0-9]+",envoy_response_code_class="5"}'
+    assert unknown_series("gateway-api", f"sum by (le) (rate({good}[5m]))", routes) == ["grouping by le"]
+    assert not unknown_series("gateway-api", f"sum(rate({good}[5m]))", routes)
+    for wrong in (
+        good.replace("upstream_rq_xx", "upstream_rq_5xx"),  # before tag extraction: not exported
+        good.replace("envoy_cluster_name", "cluster_name"),
+        good.replace('class="5"', 'class="503"'),
+        good.replace("rule/[0-9]+", "rule/0"),  # the route's second rule unwatched
+        good.replace("upstream_rq_xx{", "upstream_rq_xx_total{"),
+    ):
+        assert unknown_series("gateway-api", wrong, routes), wrong
+    nginx = (
+        'nginx_ingress_controller_requests{exported_namespace="frontdoor",ingress=~"(orders)",status=~"5.."}'
+    )
+    assert not unknown_series("ingress-nginx", nginx, ingresses)
+    for wrong in (
+        nginx.replace("exported_namespace", "ingress_namespace"),
+        nginx.replace('exported_namespace="frontdoor"', 'exported_namespace="default"'),
+        nginx.replace("_requests{", "_requests_total{"),
+        nginx.replace('status=~"5.."', 'status=~"5\\d\\d\\d"'),
+        "rate(nginx_ingress_controller_requests[5m])",  # a bare name is checked too: not silently skipped
+    ):
+        assert unknown_series("ingress-nginx", wrong, ingresses), wrong

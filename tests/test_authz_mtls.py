@@ -134,3 +134,63 @@ def test_the_rendered_nginx_refuses_a_missing_required_certificate(
         assert headers.get("x-frontdoor-deny") == "access"
     finally:
         nginx.stop()
+
+
+def envoy_check(authz_port: int, path: str, xfcc: str | None) -> tuple[int, dict[str, str], bytes]:
+    """A check as Envoy's ext_authz sends it: the original request, with the XFCC header Envoy Gateway's
+    ClientTrafficPolicy (SanitizeSet) set from the handshake."""
+    headers = {"Host": "shop.test"}
+    if xfcc is not None:
+        headers["x-forwarded-client-cert"] = xfcc
+    return request(authz_port, "GET", path, headers)
+
+
+def xfcc_cert(certificate: bytes) -> str:
+    """Envoy's XFCC with ``Cert`` (certDetailsToAdd: [Cert]): its By and Hash first, as Envoy writes them."""
+    return f'By=spiffe://edge.test/envoy;Hash=0f;Cert="{quote(certificate.decode(), safe="")}"'
+
+
+def test_authz_reads_envoy_xfcc_from_a_trusted_peer_only(
+    pki: Pki, upstreams: Upstreams, tmp_path: Path
+) -> None:
+    spec = mtls_spec(pki, upstreams.start("shop"), upstreams.start("other"), "optional")
+    contract = spec.write(tmp_path / "contract")
+    trusting, port = start_authz(
+        contract, process_env(tmp_path), tmp_path / "authz.log", "--dialect", "envoy"
+    )
+    try:
+        status, headers, _ = envoy_check(port, "/batch", xfcc_cert(pki.batch.pem))
+        assert status == 200 and headers["x-frontdoor-client"] == "batch"  # by its san_uri
+        status, headers, _ = envoy_check(port, "/both", xfcc_cert(pki.auditor.pem))
+        assert status == 200 and headers["x-frontdoor-client"] == "auditor"  # by its subject
+        # the fields form, without Cert: a subject with a comma (quoted) and a URI
+        fields = 'Hash=0f;Subject="CN=auditor,O=Example";URI=spiffe://shop.test/batch'
+        status, headers, _ = envoy_check(port, "/batch", fields)
+        assert status == 200 and headers["x-frontdoor-client"] == "batch"
+        status, headers, _ = envoy_check(port, "/both", 'Hash=0f;Subject="CN=auditor,O=Example"')
+        assert status == 200 and headers["x-frontdoor-client"] == "auditor"
+        assert envoy_check(port, "/batch", 'Subject="CN=auditor,O=Example"')[0] == 403  # not batch
+        assert envoy_check(port, "/batch", None)[0] == 403  # no certificate: no certificate client
+        assert envoy_check(port, "/batch", xfcc_cert(pki.stranger.pem))[0] == 403
+        # two elements (another proxy's client appended): which one is meant would be a guess
+        status, headers, _ = envoy_check(port, "/batch", "URI=spiffe://shop.test/batch,URI=spiffe://x/y")
+        assert status == 403 and headers["x-frontdoor-deny"] == "bad-check"
+        # the other dialects' headers mean nothing to an Envoy check
+        nginx_header = {"Host": "shop.test", "Ssl-Client-Cert": quote(pki.batch.pem.decode(), safe="")}
+        assert request(port, "GET", "/batch", nginx_header)[0] == 403
+    finally:
+        trusting.stop()
+    wary, port = start_authz(
+        contract,
+        process_env(tmp_path),
+        tmp_path / "wary.log",
+        "--dialect",
+        "envoy",
+        "--trusted",
+        "10.0.0.0/8",
+    )
+    try:
+        status, headers, _ = envoy_check(port, "/batch", xfcc_cert(pki.batch.pem))
+        assert status == 403 and headers["x-frontdoor-deny"] == "untrusted-peer"
+    finally:
+        wary.stop()

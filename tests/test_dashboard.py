@@ -292,3 +292,129 @@ def test_a_route_is_stopped_from_the_keyboard_after_a_confirmation(live: Gateway
             browser.close()
     assert request(live.spec.port, "GET", "/shop/1")[0] == 503
     assert request(live.spec.port, "GET", "/other/1")[0] == 200  # only that route
+
+
+def _signed_in(driver: Any, live: Gateway) -> tuple[Any, Any]:
+    browser = _open(driver)
+    page = browser.new_page()
+    page.goto(f"http://127.0.0.1:{live.spec.admin_port}/")
+    page.fill("#token", TOKEN)
+    page.click("#save-token")
+    page.locator('tr[data-route="other.0"]').wait_for(timeout=10_000)
+    return browser, page
+
+
+def test_a_stop_made_through_the_admin_api_shows_in_an_open_page(live: Gateway) -> None:
+    """A stop another operator makes (here through the admin API, not this page) appears in a page that
+    is already open, with its reason and who made it. "Within two seconds" holds by design, not by a
+    clock in this test: the page asks every second (the interval it runs with, and the constant its
+    setInterval is given); the wait below is only generous, for a busy machine."""
+    source = (Path(__file__).resolve().parent.parent / "src/frontdoor/observe/dashboard.js").read_text()
+    assert "setInterval(tick, REFRESH_MS)" in source and source.count("setInterval(") == 1
+    with playwright.sync_playwright() as driver:
+        browser, page = _signed_in(driver, live)
+        try:
+            assert int(page.get_attribute("body", "data-refresh-ms") or "0") <= 1000
+            assert page.locator("tr.stopped").count() == 0
+            status, _ = live.admin(
+                "/admin/services/other/stop", "POST", {"reason": "upstream leaking data, INC-11"}
+            )
+            assert status == 200
+            page.wait_for_selector('tr.stopped[data-route="other.0"]', timeout=30_000)
+            state = page.locator('tr[data-route="other.0"] td.state').inner_text()
+            assert "INC-11" in state and "stopped service" in state, state
+            assert page.locator('tr.stopped[data-route="shop.0"]').count() == 0
+        finally:
+            browser.close()
+
+
+def test_denials_are_charted_by_kind_per_service_team_and_edge(live: Gateway) -> None:
+    """Denials of two kinds (the kill switch on one service, missing credentials on the other) appear
+    as their own bands with a legend: each service's chart has its kind, its team's chart (the sum of
+    its services) and the edge's have both, each kind in a colour of its own."""
+    port = live.spec.port
+    assert live.admin("/admin/services/other/stop", "POST", {"reason": "maintenance"})[0] == 200
+    with playwright.sync_playwright() as driver:
+        browser, page = _signed_in(driver, live)
+        try:
+            for n in range(6):
+                assert request(port, "GET", f"/other/{n}")[0] == 503  # kill-switch
+                assert request(port, "GET", f"/private/{n}")[0] == 401  # access
+            team = 'section.team-charts[data-team="shop"] figure[data-chart="team:shop"]'
+            for chart, kind in [
+                ('figure[data-chart="service:other"]', "kill-switch"),
+                ('figure[data-chart="service:shop"]', "access"),
+                (team, "kill-switch"),
+                (team, "access"),
+                ('figure[data-chart="edge"]', "kill-switch"),
+                ('figure[data-chart="edge"]', "access"),
+            ]:
+                page.wait_for_selector(
+                    f'{chart} svg[data-series="denied"] polygon[data-kind="{kind}"]', timeout=30_000
+                )  # the next 5-second step, then the next refresh
+                assert page.locator(f'{chart} .legend li[data-kind="{kind}"]').count() == 1
+            other = page.locator('figure[data-chart="service:other"] svg[data-series="denied"]')
+            assert other.get_attribute("data-kinds") == "kill-switch"  # only its own kind
+            assert "kill-switch" in (other.get_attribute("aria-label") or "")
+            fills = {
+                kind: page.eval_on_selector(
+                    f'figure[data-chart="edge"] polygon[data-kind="{kind}"]', "p => getComputedStyle(p).fill"
+                )
+                for kind in ("access", "kill-switch")
+            }
+            assert len(set(fills.values())) == 2 and "rgb(0, 0, 0)" not in fills.values(), fills
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-denials.png"), full_page=True)
+        finally:
+            browser.close()
+    status, body = live.admin("/admin/history")
+    routes = {r["route"]: r for r in json.loads(body)["routes"]}
+    assert status == 200
+    assert sum(routes["other.0"]["denied_by_kind"]["kill-switch"]) == 6
+    assert sum(routes["shop.1"]["denied_by_kind"]["access"]) == 6
+
+
+def test_each_team_has_a_chart_of_its_services_beside_theirs(live: Gateway) -> None:
+    """In each team's group: the team's chart first (its services summed), then one per service it
+    owns; and the traffic no route matched under the platform team's group."""
+    port = live.spec.port
+    with playwright.sync_playwright() as driver:
+        browser, page = _signed_in(driver, live)
+        try:
+            for n in range(12):
+                assert request(port, "GET", f"/other/{n}")[0] == 200
+                assert request(port, "GET", f"/shop/{n}")[0] == 200
+                assert request(port, "GET", f"/nowhere/{n}")[0] == 404
+            for chart in ("team:shop", "service:shop", "service:other", "team:edge"):
+                page.wait_for_selector(
+                    f'figure[data-chart="{chart}"] svg[data-series="requests"]:not([data-max="0"])',
+                    timeout=30_000,
+                )
+            charts = page.eval_on_selector_all(
+                'section.team-charts[data-team="shop"] figure', "fs => fs.map(f => f.dataset.chart)"
+            )
+            assert charts == ["team:shop", "service:other", "service:shop"], charts
+            assert "2 services" in page.inner_text('figure[data-chart="team:shop"] figcaption')
+            assert "no route" in page.inner_text('figure[data-chart="team:edge"] figcaption')
+
+            def peak(chart: str) -> float:
+                selector = f'figure[data-chart="{chart}"] svg[data-series="requests"]'
+                return float(page.get_attribute(selector, "data-max") or "0")
+
+            # a sum: at least either service's busiest step (more than either when they share one)
+            assert peak("team:shop") >= max(peak("service:shop"), peak("service:other")) > 0
+            assert page.locator('#charts > div figure[data-chart="edge"]').count() == 1
+        finally:
+            browser.close()
+
+
+def test_every_deny_kind_has_a_colour_of_its_own() -> None:
+    from frontdoor.observe.history import KINDS
+
+    css = (Path(__file__).resolve().parent.parent / "src/frontdoor/observe/dashboard.css").read_text()
+    colours = {}
+    for kind in KINDS:
+        rule = next((line for line in css.splitlines() if line.startswith(f".k-{kind} {{")), None)
+        assert rule is not None, kind
+        colours[kind] = rule.split("fill:")[1].split(";")[0].strip()
+    assert len(set(colours.values())) == len(KINDS), colours

@@ -46,3 +46,25 @@ def test_any_worker_answers_the_history_of_both(gateway: Gateway) -> None:
             break
         time.sleep(0.5)
     assert answers == [40] * 6, answers
+
+
+def denials(gateway: Gateway, route: str) -> dict[str, int]:
+    status, body = gateway.admin("/admin/history")
+    assert status == 200
+    routes = {r["route"]: r for r in json.loads(body)["routes"]}
+    by_kind = routes[route]["denied_by_kind"] if route in routes else {}
+    return {kind: sum(steps) for kind, steps in by_kind.items()}
+
+
+def test_denials_by_kind_are_the_sum_of_both_workers(gateway: Gateway) -> None:
+    """The per-kind counts the dashboard stacks are every worker's, whichever worker answers."""
+    for _ in range(30):  # each a new connection: both workers refuse some
+        assert request(gateway.spec.port, "GET", "/private/x")[0] == 401
+    deadline = time.monotonic() + DEADLINE_S
+    answers: list[dict[str, int]] = []
+    while time.monotonic() < deadline:
+        answers = [denials(gateway, "shop.1") for _ in range(6)]
+        if answers == [{"access": 30}] * 6:
+            break
+        time.sleep(0.5)
+    assert answers == [{"access": 30}] * 6, answers

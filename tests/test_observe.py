@@ -50,10 +50,10 @@ def test_window_forgets_what_leaves_it() -> None:
     for count in (1, 2, 3, 4):
         second = Stat()
         second.requests = count
-        second.codes[("GET", 2)] = count
+        second.codes[("GET", 2, "1.1")] = count
         window.push({KEY: second})
     assert window.sum[KEY].requests == 2 + 3 + 4
-    assert window.sum[KEY].codes == {("GET", 2): 9}
+    assert window.sum[KEY].codes == {("GET", 2, "1.1"): 9}
     for _ in range(3):
         window.push({})
     assert KEY not in window.sum
@@ -63,11 +63,11 @@ def test_recorder_ticks_into_totals_and_windows() -> None:
     recorder = Recorder()
     recorder.record(KEY, "GET", 200, 0.003)
     recorder.record(KEY, "GET", 503, 0.2, "kill-switch", "kill-switch: service orders")
-    recorder.record(KEY, "POST", 504, 2.0, upstream_error="timeout")
+    recorder.record(KEY, "POST", 504, 2.0, upstream_error="timeout", version="2")
     recorder.tick(now=recorder._last_tick + 1)
     total = recorder.totals[KEY]
     assert total.requests == 3 and total.errors == 2
-    assert total.codes == {("GET", 2): 1, ("GET", 5): 1, ("POST", 5): 1}
+    assert total.codes == {("GET", 2, ""): 1, ("GET", 5, ""): 1, ("POST", 5, "2"): 1}
     assert total.denies == {("kill-switch", "kill-switch: service orders"): 1}
     assert total.upstream == {"timeout": 1}
     assert all(w.sum[KEY].requests == 3 for w in recorder.windows)
@@ -264,3 +264,29 @@ def test_history_keeps_what_each_step_added_and_forgets_after_fifteen_minutes() 
     for n in range(SLOTS + 10):
         history.sample(_totals(40 + n), at=20.0 + 5 * n)
     assert len(history.json()["times"]) == SLOTS
+
+
+def test_history_counts_denials_by_kind_and_only_the_kinds_there_are() -> None:
+    """Per kind, summed over rules, each kind in the fixed set; a name outside it counts as
+    ``denied`` (the bound on a step's size does not rest on every stage naming its denials right)."""
+    from frontdoor.observe.history import KINDS
+
+    history = History()
+    key = ("orders.0", "/orders", "orders", "shop")
+    before = Stat()
+    before.denies = {("access", "missing token"): 1}
+    history.sample({key: before}, at=0.0)
+    after = Stat()
+    after.requests = 9
+    after.denies = {
+        ("access", "missing token"): 4,
+        ("access", "scope orders:write"): 2,
+        ("rate-limit", "default"): 3,
+        ("made-up", "x"): 1,
+    }
+    history.sample({key: after}, at=5.0)
+    body = history.json()
+    (route,) = body["routes"]
+    assert route["denied_by_kind"] == {"access": [5], "rate-limit": [3], "denied": [1]}
+    assert route["denied"] == [9]
+    assert body["deny_kinds"] == list(KINDS) and "kill-switch" in KINDS and len(KINDS) == len(set(KINDS))

@@ -65,21 +65,35 @@ def statuses_on_one_connection(port: int, count: int) -> list[int]:
 def test_a_redis_limit_is_one_limit_for_two_workers(
     tmp_path: Path, upstreams: Upstreams, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Two workers admit the limit once between them, not once each.
+
+    ``deny``: a Redis call that misses its 50 ms deadline on a busy test machine then refuses (503)
+    instead of admitting uncounted (``allow`` would let a 12th request through and fail the test for the
+    machine's sake), so the upper bound holds whatever the machine does; the exact sequence is asserted
+    when no call failed (a failure refuses requests, it never admits more)."""
     monkeypatch.setenv("TEST_REDIS_URL", redis_server.url)
     spec = ContractSpec(
         shop=[(upstreams.start("shop"), 1)],
-        rate_limits=f"{{store: redis, default: {LIMIT}}}",
+        rate_limits=f"{{store: redis, on_store_failure: deny, default: {LIMIT}}}",
         secrets={"redis-url": "env:TEST_REDIS_URL"},
     )
     gateway = serve(tmp_path, spec, "--workers", "2")
     try:
         found = statuses_on_new_connections(spec.port, 30) + statuses_on_one_connection(spec.port, 10)
-        status, headers, body = request(spec.port, "GET", "/shop/x")
+        # the limit's own answer (a store failure meanwhile answers 503 for its backoff window instead)
+        for _ in range(200):
+            status, headers, body = request(spec.port, "GET", "/shop/x")
+            if status == 429:
+                break
     finally:
         gateway.stop()
-    assert set(found) == {200, 429}
-    assert 10 <= found.count(200) <= 11  # the limit, plus at most one refill if the test were slow
-    assert found[:10] == [200] * 10
+    assert set(found) <= {200, 429, 503}
+    assert 429 in found, gateway.output()  # the shared bucket ran out, not the store
+    # the limit, plus at most one refill if the test were slow
+    assert found.count(200) <= 11, gateway.output()
+    if 503 not in found:
+        assert found.count(200) >= 10
+        assert found[:10] == [200] * 10
     assert status == 429
     assert int(headers["retry-after"]) >= 1
     assert headers["ratelimit-policy"] == '"default";q=10;w=600'

@@ -737,7 +737,8 @@ def test_a_wider_contract(tmp_path: Path) -> None:
     assert "ssl_protocols TLSv1.3;" in conf
 
 
-def test_client_auth_is_rendered_for_nginx_and_refused_where_it_cannot_be(shop_copy: Path) -> None:
+def test_client_auth_is_rendered_for_nginx(shop_copy: Path) -> None:
+    """(The Kubernetes targets: tests/test_render_k8s_tls.py.)"""
     edit(
         shop_copy,
         "edges/public.yaml",
@@ -759,12 +760,9 @@ def test_client_auth_is_rendered_for_nginx_and_refused_where_it_cannot_be(shop_c
     conf = rendered("nginx", shop_copy)["nginx.conf"]
     assert "ssl_client_certificate /etc/frontdoor/tls/partner-ca.pem;" in conf
     assert conf.count("ssl_verify_client optional;") == 1  # the webhooks entrypoint only
-    for target in ("gateway-api", "ingress-nginx", "traefik"):
-        with pytest.raises(RenderError, match=r"entrypoint webhooks tls\.client_auth"):
-            rendered(target, shop_copy)
 
 
-def test_host_certificates_are_refused_where_they_cannot_be_rendered(shop_copy: Path) -> None:
+def test_host_certificates_from_files_are_refused_on_kubernetes(shop_copy: Path) -> None:
     edit(
         shop_copy,
         "edges/public.yaml",
@@ -776,12 +774,16 @@ def test_host_certificates_are_refused_where_they_cannot_be_rendered(shop_copy: 
     assert (
         "eu.hooks.shop.example.com /tls/eu.crt;" in conf and "ssl_certificate $fd_tls_cert_webhooks;" in conf
     )
+    # Kubernetes reads certificates from Secrets only: a file is no Secret to name
     for target in ("gateway-api", "ingress-nginx", "traefik"):
-        with pytest.raises(RenderError, match=r"entrypoint webhooks tls\.certificates"):
+        with pytest.raises(
+            RenderError, match=r"entrypoint webhooks tls\.certificates\[0\]\.cert file:/tls/eu\.crt"
+        ):
             rendered(target, shop_copy)
 
 
-def test_upstream_tls_is_refused_by_every_target(shop_copy: Path) -> None:
+def test_upstream_tls_is_rendered_for_nginx(shop_copy: Path) -> None:
+    """(With real nginx and TLS: tests/test_render_nginx_upstream_tls.py.)"""
     edit(
         shop_copy,
         "environments/prod.yaml",
@@ -791,6 +793,24 @@ def test_upstream_tls_is_refused_by_every_target(shop_copy: Path) -> None:
     edit(
         shop_copy, "environments/prod.yaml", '{url: "http://10.1.0.12:8080"', '{url: "https://10.1.0.12:8443"'
     )
-    for target in ("nginx", "gateway-api", "ingress-nginx", "traefik"):
-        with pytest.raises(RenderError, match=r"upstream https://10\.1\.0\.11:8443 of orders tls"):
-            rendered(target, shop_copy)
+    # orders' two upstreams differ in tls: one location cannot verify them alike
+    with pytest.raises(
+        RenderError, match=r"service orders: nginx verifies every upstream of a service alike"
+    ):
+        rendered("nginx", shop_copy)
+    edit(
+        shop_copy,
+        "environments/prod.yaml",
+        '{url: "https://10.1.0.12:8443"',
+        '{url: "https://10.1.0.12:8443", tls: {server_name: orders.internal}',
+    )
+    conf = rendered("nginx", shop_copy)["nginx.conf"]
+    assert "orders @frontdoor_upstream_tls_0;" in conf and "catalog @frontdoor_upstream;" in conf
+    assert "orders orders.internal;" in conf  # the name verified and sent
+    assert (
+        conf.count("location @frontdoor_upstream_tls_0 {") == conf.count("# entrypoint ") == 2
+    )  # per server
+    assert "try_files /.frontdoor-upstream $fd_location;" in conf
+    assert (
+        "proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;" in conf
+    )  # no tls.ca: the system's

@@ -23,7 +23,7 @@ def build_pipeline(plan: Plan, context: StageContext | None = None) -> Pipeline:
     return Pipeline(
         [
             KillSwitchStage(plan, store_for(plan, context)),
-            AccessStage(plan),
+            AccessStage(plan, context=context),
             *protection_stages(plan, context),
         ]
     )

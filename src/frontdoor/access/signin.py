@@ -50,13 +50,13 @@ from frontdoor.access.oidcflow import (
 )
 from frontdoor.access.returnurl import safe_return
 from frontdoor.access.session import Session, passable
+from frontdoor.access.signedout import SignedOut
 from frontdoor.access.signincounts import count
 from frontdoor.access.tokens import TokenInvalid
 from frontdoor.contract.models import Environment, Provider
 from frontdoor.http.fields import Field
 
 FLOW_MAX_AGE: Final = 600  # seconds a person has to sign in at the provider
-MAX_REVOKED: Final = 100_000  # signed-out sessions remembered per process
 RESERVED: Final = "/_frontdoor/"
 REFRESH_MARGIN: Final = 30.0  # seconds before the tokens expire that a session refreshes them
 # how long a refresh's result is kept for the requests that still carry the cookie from before it
@@ -118,6 +118,7 @@ class SignIn:
         get_json: GetJson = http_get_json,
         post: PostForm = http_post_form,
         owner: str = "",
+        signed_out: SignedOut | None = None,
     ) -> None:
         self.providers = {
             p.name: LoginProvider(p, keys, environment, claims, get_json)
@@ -127,9 +128,9 @@ class SignIn:
         self.clock = clock
         self.post = post
         self.owner = owner  # the Edge's team, on the metrics
-        # sessions signed out here, by id -> when they would have ended anyway: a copy of the cookie
-        # kept from before sign-out is refused by this process (not by others: see docs/access.md)
-        self.revoked: dict[str, float] = {}
+        # sessions signed out, here or by another process of the deployment (signedout.py): a copy of
+        # the cookie kept from before sign-out is refused by every process
+        self.signed_out = signed_out if signed_out is not None else SignedOut()
         # refreshes under way or just done, by the session as sealed before: one token call per session
         self._refreshing: dict[str, asyncio.Future[Session | None]] = {}
 
@@ -150,7 +151,7 @@ class SignIn:
         session = Session.from_json(raw) if raw is not None else None
         if session is None or session.provider != provider or not session.current(now, login.ttl, login.idle):
             return None
-        if session.sid in self.revoked:
+        if session.sid in self.signed_out:
             return None
         return session
 
@@ -192,7 +193,7 @@ class SignIn:
         fresh = await self._refreshed_session(login, session, session.refresh)
         now = self.clock()
         if fresh is None or not fresh.current(now, login.ttl, login.idle):
-            self._revoke(session.sid, session.started + login.ttl, now)
+            await self.signed_out.sign_out(session.sid, session.started + login.ttl, now)
             count(login.name, "refresh-failed", self.owner)
             return None
         count(login.name, "refreshed", self.owner)
@@ -380,13 +381,6 @@ class SignIn:
             return _fail(502, "the session is too large for a cookie", "session-too-large", login.name, done)
         return _redirect(flow.return_to, [*done, *cookies_out], "signed-in", login.name)
 
-    def _revoke(self, sid: str, until: float, now: float) -> None:
-        if len(self.revoked) >= MAX_REVOKED:
-            self.revoked = {k: t for k, t in self.revoked.items() if t > now}
-            while len(self.revoked) >= MAX_REVOKED:  # still full: the oldest revocations go first
-                del self.revoked[next(iter(self.revoked))]
-        self.revoked[sid] = until
-
     async def logout(self, cookies: Mapping[str, str], origin: str, secure: bool) -> Answer:
         now = self.clock()
         cleared: list[bytes] = []
@@ -394,7 +388,7 @@ class SignIn:
         for login in self.providers.values():
             session = self.session(cookies, login.name, now)
             if session is not None:
-                self._revoke(session.sid, session.started + login.ttl, now)
+                await self.signed_out.sign_out(session.sid, session.started + login.ttl, now)
                 ended = ended or login
             cleared.extend(clear_cookies(session_cookie(login.name), secure=secure))
         if ended is not None:

@@ -23,11 +23,12 @@ from frontdoor.access.cookies import CookieTooLarge, request_cookies
 from frontdoor.access.decide import RouteAccess
 from frontdoor.access.keys import FETCH_TIMEOUT_S, GetJson, KeySet, http_get_json
 from frontdoor.access.session import Session
+from frontdoor.access.signedout_store import signed_out_store
 from frontdoor.access.signin import SignIn
 from frontdoor.access.tokens import KeyUnknown, SeenToken, TokenInvalid, TokenVerifier, VerifiedToken
 from frontdoor.http.h1 import RequestHead
 from frontdoor.plan import Plan, PlannedRoute
-from frontdoor.policy.admission import Admission, Denial, Verdict
+from frontdoor.policy.admission import Admission, Denial, StageContext, Verdict
 
 log = logging.getLogger("frontdoor.access")
 
@@ -76,6 +77,7 @@ class AccessStage:
         get_json: GetJson = http_get_json,
         keys_clock: Callable[[], float] = time.monotonic,
         fetch_keys: bool = True,
+        context: StageContext | None = None,
     ) -> None:
         identity = plan.edge.spec.identity
         self.realm = plan.edge.name
@@ -94,6 +96,12 @@ class AccessStage:
             clock=clock,
             get_json=get_json,
             owner=plan.edge.owner,
+            # shared with the deployment's other processes only when someone can sign in at all
+            signed_out=(
+                signed_out_store(plan, context.state_dir)
+                if context is not None and any(p.login for p in identity.providers)
+                else None
+            ),
         )
         # by id(route): None for a public route. The stage keeps the plan, so these ids stay its routes'.
         self.routes: dict[int, RouteAccess | None] = {}

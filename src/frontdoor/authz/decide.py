@@ -33,6 +33,7 @@ from frontdoor.policy.clientcert import CertificateUnreadable, ClientCertificate
 from frontdoor.policy.denykind import DenyKind, kind_of
 from frontdoor.policy.pipeline import Pipeline
 from frontdoor.policy.routing import Router
+from frontdoor.policy.xfcc import from_xfcc
 
 log = logging.getLogger("frontdoor.authz")
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -188,7 +189,7 @@ def _certificate(head: RequestHead, original: Original) -> ClientCertificate | N
     if value is None:
         return None
     try:
-        return from_header(value)
+        return from_xfcc(value) if original.dialect == "envoy" else from_header(value)
     except CertificateUnreadable as unreadable:
         raise BadCheck(str(unreadable)) from None
 

@@ -6,9 +6,11 @@
 - Envoy ``ext_authz`` (HTTP service): the check request is the original, its path behind a prefix.
 
 The client certificate the ingress verified (mutual TLS) comes in a header of the dialect: nginx's
-``$ssl_client_escaped_cert`` in ``Ssl-Client-Cert`` (what the rendered nginx sets), Traefik's
-``X-Forwarded-Tls-Client-Cert`` (its passTLSClientCert middleware). Each ingress overwrites its own header,
-or removes it when the client sent no certificate, so only the header of the dialect read is believed.
+``$ssl_client_escaped_cert`` in ``Ssl-Client-Cert`` (what the rendered nginx and ingress-nginx set),
+Traefik's ``X-Forwarded-Tls-Client-Cert`` (its passTLSClientCert middleware, after the rendered
+Middleware removed a client's own), Envoy's ``x-forwarded-client-cert`` (XFCC, policy/xfcc.py). Each
+ingress overwrites its own header, or removes it when the client sent no certificate, so only the
+header of the dialect read is believed.
 
 A proxy passes the client's own headers on to the check, so a client can add the headers of a dialect
 its ingress does not speak: the auto-detection refuses a check carrying two dialects' headers, and a
@@ -30,10 +32,11 @@ DIALECTS: tuple[str, ...] = ("auto", "nginx", "traefik", "envoy")
 _NGINX = (b"x-original-uri", b"x-original-url", b"x-original-method")
 _TRAEFIK = (b"x-forwarded-uri", b"x-forwarded-method", b"x-forwarded-host")
 _READ = frozenset((*_NGINX, *_TRAEFIK))
-#: where each dialect's ingress puts the client certificate it verified (none for Envoy here)
+#: where each dialect's ingress puts the client certificate it verified
 CERTIFICATE_HEADER: Final[dict[str, bytes]] = {
     "nginx": b"ssl-client-cert",
     "traefik": b"x-forwarded-tls-client-cert",
+    "envoy": b"x-forwarded-client-cert",
 }
 _METHOD = re.compile(r"^[A-Z]{1,20}$")  # what llhttp would have parsed as a method for serve
 _URL = re.compile(r"^(https?)://([^/?#]+)([^#]*)", re.IGNORECASE)

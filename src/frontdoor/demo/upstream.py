@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import cast
 from urllib.parse import parse_qs
 
+from frontdoor.demo.accountpage import account_page, wants_page
 from frontdoor.http.errors import ProtocolError
 from frontdoor.http.h1 import Limits, RequestHead, RequestReader
 from frontdoor.http.messages import status_line
@@ -119,6 +120,7 @@ class DemoUpstream(asyncio.Protocol):
             transport.abort()
             return
         keep = head.keep_alive
+        content_type = b"application/json"
         framing = b"" if keep else b"connection: close\r\n"
         if path in _HEALTH:
             ready = self.state.ready
@@ -143,32 +145,40 @@ class DemoUpstream(asyncio.Protocol):
             seen = {
                 n.decode().lower(): v.decode("latin-1") for n, v in head.headers if n.lower() in _SEEN_HEADERS
             }
-            body = json.dumps(
-                {
-                    "service": self.name,
-                    "method": head.method,
-                    "path": head.target,
-                    "headers": seen,
-                    "header_names": sorted({n.decode().lower() for n, _ in head.headers}),
-                    # every X-Frontdoor-* field as received, repeats included: what the gateway vouches for
-                    "frontdoor_headers": [
-                        [n.decode().lower(), v.decode("latin-1")]
-                        for n, v in head.headers
-                        if n.lower().startswith(b"x-frontdoor-")
-                    ],
-                    "body_bytes": received,
-                    "body_sha256": sha256,
-                }
-            ).encode()
+            accept = b", ".join(v for n, v in head.headers if n.lower() == b"accept").decode("latin-1")
+            if wants_page(path, accept):
+                body = account_page(seen)
+                content_type = b"text/html; charset=utf-8"
+            else:
+                body = self._echo(head, seen, received, sha256)
         if status in (204, 304) or 100 <= status < 200:
             transport.write(status_line(status) + framing + b"\r\n")
         else:
             transport.write(
                 status_line(status)
-                + b"content-type: application/json\r\ncontent-length: %d\r\n%b\r\n%b"
-                % (len(body), framing, b"" if head.method == "HEAD" else body)
+                + b"content-type: %b\r\ncontent-length: %d\r\n%b\r\n%b"
+                % (content_type, len(body), framing, b"" if head.method == "HEAD" else body)
             )
         self._done(keep)
+
+    def _echo(self, head: RequestHead, seen: dict[str, str], received: int, sha256: str) -> bytes:
+        return json.dumps(
+            {
+                "service": self.name,
+                "method": head.method,
+                "path": head.target,
+                "headers": seen,
+                "header_names": sorted({n.decode().lower() for n, _ in head.headers}),
+                # every X-Frontdoor-* field as received, repeats included: what the gateway vouches for
+                "frontdoor_headers": [
+                    [n.decode().lower(), v.decode("latin-1")]
+                    for n, v in head.headers
+                    if n.lower().startswith(b"x-frontdoor-")
+                ],
+                "body_bytes": received,
+                "body_sha256": sha256,
+            }
+        ).encode()
 
     def _done(self, keep: bool) -> None:
         if not keep and self.transport is not None:

@@ -59,7 +59,6 @@ def upstream_request(
     if plain is None:  # a head built by hand rather than by RequestReader
         plain, special = split_fields(head.headers)
     lines = [f"{head.method} {target} HTTP/1.1\r\n".encode("latin-1")]
-    append = lines.append
     forwarded_for = forwarded_proto = forwarded_host = None
     traceparent: bytes | None = None
     has_host = False
@@ -68,10 +67,10 @@ def upstream_request(
             continue
         if lower == b"host":
             has_host = True  # kept as the client sent it
-            append(b"%b: %b\r\n" % (name, value))
+            lines.append(b"%b: %b\r\n" % (name, value))
             continue
         if lower in _CREDENTIALS:
-            append(b"%b: %b\r\n" % (name, value))  # checked by the access stage, passed on as they came
+            lines.append(b"%b: %b\r\n" % (name, value))  # checked by the access stage, passed on as they came
             continue
         if lower in HOP_BY_HOP or lower in _RESTATED:
             continue  # Expect is answered by the gateway itself; lengths are re-stated below
@@ -84,7 +83,7 @@ def upstream_request(
                 elif lower == b"x-forwarded-host":
                     forwarded_host = value
                 else:
-                    append(name + b": " + value + b"\r\n")
+                    lines.append(name + b": " + value + b"\r\n")
             continue
         if lower == b"traceparent":
             traceparent = value
@@ -98,10 +97,10 @@ def upstream_request(
 
     if not has_host:
         # an HTTP/1.0 client may omit Host, but the HTTP/1.1 request sent upstream needs one (RFC 9112 3.2)
-        append(b"host: " + (head.host or fallback_host).encode("latin-1") + b"\r\n")
+        lines.append(b"host: " + (head.host or fallback_host).encode("latin-1") + b"\r\n")
     peer_bytes = peer.encode("ascii")
     trace_line = trace(traceparent, ids)
-    append(
+    lines.append(
         b"x-forwarded-for: %b\r\nx-forwarded-proto: %b\r\nx-forwarded-host: %b\r\nx-request-id: %b\r\n%b"
         % (
             forwarded_for + b", " + peer_bytes if forwarded_for else peer_bytes,
@@ -112,15 +111,15 @@ def upstream_request(
         )
     )
     for name, value in identity:
-        append(b"%b: %b\r\n" % (name, value))
+        lines.append(b"%b: %b\r\n" % (name, value))
     if websocket:
-        append(b"connection: upgrade\r\nupgrade: websocket\r\n")
+        lines.append(b"connection: upgrade\r\nupgrade: websocket\r\n")
     if head.chunked:
-        append(b"transfer-encoding: chunked\r\n\r\n")
+        lines.append(b"transfer-encoding: chunked\r\n\r\n")
     elif head.content_length is not None:
-        append(b"content-length: %d\r\n\r\n" % head.content_length)
+        lines.append(b"content-length: %d\r\n\r\n" % head.content_length)
     else:
-        append(b"\r\n")
+        lines.append(b"\r\n")
     return Forwarded(b"".join(lines), request_id, trace_line)
 
 

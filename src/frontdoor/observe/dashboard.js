@@ -72,7 +72,7 @@ async function act(kind, target, action, reason) {
 
 // The route table is grouped the way the contract is: owning team (with its on-call), then service,
 // then its routes. A service's routes fold under its header; what is folded stays folded across the
-// refreshes, which rebuild the table every 2 seconds.
+// refreshes, which rebuild the table every second.
 const folded = new Set();
 
 function header(body, className, text, dataset) {
@@ -119,51 +119,118 @@ function serviceHeader(body, service, routes) {
 }
 
 // Charts of the last 15 minutes (GET /admin/history: 5-second steps): requests/s, error ratio, p99
-// and denials/s, for the whole edge and for each service. A service's p99 is the worst of its routes'.
+// and denials/s by kind, for the whole edge, for each team (the sum of its routes) and for each of its
+// services. A group's p99 is the worst of its routes'.
 const SVG = "http://www.w3.org/2000/svg";
-const SERIES = [
-  ["requests", "req/s"], ["error_ratio", "5xx ratio"], ["p99_ms", "p99 ms"], ["denied", "denied/s"],
-];
+const WIDTH = 160, HEIGHT = 36;
+const SERIES = [["requests", "req/s"], ["error_ratio", "5xx ratio"], ["p99_ms", "p99 ms"]];
 
-function sumSeries(routes, step) {
+function sumSeries(routes, step, kinds) {
   const length = routes.length ? routes[0].requests.length : 0;
-  const out = {requests: [], error_ratio: [], p99_ms: [], denied: []};
+  const out = {requests: [], error_ratio: [], p99_ms: [], by_kind: {}};
+  // the kinds these routes saw, in the gateway's fixed order (which gives each its colour)
+  const seen = new Set(routes.flatMap((r) => Object.keys(r.denied_by_kind || {})));
+  for (const kind of kinds.filter((k) => seen.has(k))) out.by_kind[kind] = [];
   for (let i = 0; i < length; i++) {
-    let requests = 0, errors = 0, denied = 0, p99 = null;
+    let requests = 0, errors = 0, p99 = null;
     for (const r of routes) {
-      requests += r.requests[i]; errors += r.errors[i]; denied += r.denied[i];
+      requests += r.requests[i]; errors += r.errors[i];
       if (r.p99_ms[i] !== null && (p99 === null || r.p99_ms[i] > p99)) p99 = r.p99_ms[i];
     }
     out.requests.push(requests / step);
     out.error_ratio.push(requests ? errors / requests : 0);
     out.p99_ms.push(p99 === null ? 0 : p99);
-    out.denied.push(denied / step);
+    for (const kind of Object.keys(out.by_kind)) {
+      let denied = 0;
+      for (const r of routes) denied += ((r.denied_by_kind || {})[kind] || [])[i] || 0;
+      out.by_kind[kind].push(denied / step);
+    }
   }
   return out;
 }
 
+function chartSvg(name, label) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 " + WIDTH + " " + HEIGHT);
+  svg.setAttribute("width", String(WIDTH));
+  svg.setAttribute("height", String(HEIGHT));
+  svg.setAttribute("role", "img");
+  svg.dataset.series = name;
+  return svg;
+}
+
+// x, y of step i of n for a value against the chart's maximum (0 at the bottom)
+function point(i, n, value, max) {
+  const x = n > 1 ? i * WIDTH / (n - 1) : 0;
+  return x.toFixed(1) + "," + (HEIGHT - 2 - (max ? value / max : 0) * (HEIGHT - 4)).toFixed(1);
+}
+
 function sparkline(name, label, values) {
-  const width = 160, height = 36;
   const figure = document.createElement("div");
   figure.className = "spark";
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 " + width + " " + height);
-  svg.setAttribute("width", String(width));
-  svg.setAttribute("height", String(height));
-  svg.setAttribute("role", "img");
+  const svg = chartSvg(name, label);
   const max = Math.max(0, ...values);
   const last = values.length ? values[values.length - 1] : 0;
-  svg.dataset.series = name;
   svg.dataset.max = String(max);
   svg.setAttribute("aria-label", label + ": " + last.toFixed(name === "error_ratio" ? 3 : 1) + " now, " + max.toFixed(1) + " at most");
   const line = document.createElementNS(SVG, "polyline");
-  const step = values.length > 1 ? width / (values.length - 1) : 0;
-  line.setAttribute("points", values.map((v, i) => (i * step).toFixed(1) + "," + (height - 2 - (max ? v / max : 0) * (height - 4)).toFixed(1)).join(" "));
+  line.setAttribute("points", values.map((v, i) => point(i, values.length, v, max)).join(" "));
   line.setAttribute("class", "line " + name);
   svg.appendChild(line);
   const caption = document.createElement("span");
-  caption.textContent = label + " " + (name === "error_ratio" ? (100 * last).toFixed(2) + "%" : last.toFixed(1));
+  // now and the 15 minutes' peak: the step just sampled is often quieter than the chart
+  const show = (v) => (name === "error_ratio" ? (100 * v).toFixed(2) + "%" : v.toFixed(1));
+  caption.textContent = label + " " + show(last) + " (max " + show(max) + ")";
   figure.append(svg, caption);
+  return figure;
+}
+
+// Denials/s stacked by kind: one band per kind (its colour from the stylesheet's .k-<kind>), and a
+// legend naming each kind with its rate now, so the colours are never the only way to tell them apart.
+function denialChart(byKind) {
+  const figure = document.createElement("div");
+  figure.className = "spark denials";
+  const svg = chartSvg("denied", "denied/s by kind");
+  const kinds = Object.keys(byKind);
+  const n = kinds.length ? byKind[kinds[0]].length : 0;
+  const totals = [];
+  for (let i = 0; i < n; i++) totals.push(kinds.reduce((sum, k) => sum + byKind[k][i], 0));
+  const max = Math.max(0, ...totals);
+  svg.dataset.max = String(max);
+  svg.dataset.kinds = kinds.join(" ");
+  const below = new Array(n).fill(0);
+  for (const kind of kinds) {
+    const above = below.map((b, i) => b + byKind[kind][i]);
+    const band = document.createElementNS(SVG, "polygon");
+    const top = above.map((v, i) => point(i, n, v, max));
+    const bottom = below.map((v, i) => point(i, n, v, max)).reverse();
+    band.setAttribute("points", top.concat(bottom).join(" "));
+    band.setAttribute("class", "band k-" + kind);
+    band.dataset.kind = kind;
+    svg.appendChild(band);
+    for (let i = 0; i < n; i++) below[i] = above[i];
+  }
+  const now = (kind) => (n ? byKind[kind][n - 1] : 0);
+  svg.setAttribute("aria-label", "denied/s by kind: " + (kinds.length ? kinds.map((k) => k + " " + now(k).toFixed(1)).join(", ") + " now, " + max.toFixed(1) + " at most" : "none"));
+  const legend = document.createElement("ul");
+  legend.className = "legend";
+  for (const kind of kinds) {
+    const item = document.createElement("li");
+    item.dataset.kind = kind;
+    const swatch = document.createElement("span");
+    swatch.className = "swatch k-" + kind;
+    item.append(swatch, kind + " " + now(kind).toFixed(1) + " (max " + Math.max(...byKind[kind]).toFixed(1) + ")");
+    legend.appendChild(item);
+  }
+  if (!kinds.length) {
+    const item = document.createElement("li");
+    item.className = "muted";
+    item.textContent = "no denials";
+    legend.appendChild(item);
+  }
+  const caption = document.createElement("span");
+  caption.textContent = "denied/s";
+  figure.append(svg, caption, legend);
   return figure;
 }
 
@@ -175,19 +242,43 @@ function chartCard(parent, key, title, series) {
   caption.textContent = title;
   card.appendChild(caption);
   for (const [name, label] of SERIES) card.appendChild(sparkline(name, label, series[name]));
+  card.appendChild(denialChart(series.by_kind));
   parent.appendChild(card);
 }
 
 async function drawCharts() {
   const history = await api("/admin/history");
+  const kinds = history.deny_kinds || [];
   const charts = $("charts");
   charts.replaceChildren();
   const routes = history.routes;
-  chartCard(charts, "edge", "whole edge", sumSeries(routes, history.step_s));
-  const services = [...new Set(routes.map((r) => r.service).filter((s) => s))].sort();
-  for (const service of services) {
-    const own = routes.filter((r) => r.service === service);
-    chartCard(charts, "service:" + service, service + " (" + own[0].owner + ")", sumSeries(own, history.step_s));
+  const edge = document.createElement("div");
+  edge.className = "charts";
+  chartCard(edge, "edge", "whole edge", sumSeries(routes, history.step_s, kinds));
+  charts.appendChild(edge);
+  // a group per team: the team's own chart (its services summed; the platform team's holds the traffic
+  // no route matched), then one per service
+  // teams with services first, the platform team's traffic of no route last
+  const serves = (team) => routes.some((r) => r.owner === team && r.service);
+  const teams = [...new Set(routes.map((r) => r.owner))].sort((a, b) => (serves(b) - serves(a)) || a.localeCompare(b));
+  for (const team of teams) {
+    const ofTeam = routes.filter((r) => r.owner === team);
+    const services = [...new Set(ofTeam.map((r) => r.service).filter((s) => s))].sort();
+    const group = document.createElement("section");
+    group.className = "team-charts";
+    group.dataset.team = team;
+    const title = document.createElement("h3");
+    title.textContent = "team " + team;
+    const row = document.createElement("div");
+    row.className = "charts";
+    const what = services.length ? services.length + " service" + (services.length === 1 ? "" : "s") : "traffic of no route";
+    chartCard(row, "team:" + team, team + " (team: " + what + ")", sumSeries(ofTeam, history.step_s, kinds));
+    for (const service of services) {
+      const own = ofTeam.filter((r) => r.service === service);
+      chartCard(row, "service:" + service, service + " (" + team + ")", sumSeries(own, history.step_s, kinds));
+    }
+    group.append(title, row);
+    charts.appendChild(group);
   }
 }
 
@@ -325,5 +416,15 @@ $("save-token").addEventListener("click", () => {
   refresh();
 });
 $("forget-token").addEventListener("click", () => { sessionStorage.removeItem(tokenKey); $("routes").replaceChildren(); say("token forgotten"); });
-refresh();
-setInterval(refresh, 2000);
+// The page asks every second: a stop made anywhere (another operator, the admin API) shows within two.
+// A refresh still under way when the next is due is not doubled.
+const REFRESH_MS = 1000;
+let refreshing = false;
+async function tick() {
+  if (refreshing) return;
+  refreshing = true;
+  try { await refresh(); } finally { refreshing = false; }
+}
+document.body.dataset.refreshMs = String(REFRESH_MS);
+tick();
+setInterval(tick, REFRESH_MS);

@@ -89,7 +89,11 @@ class Recorder:
         deny_kind: str = "",
         deny_rule: str = "",
         upstream_error: str = "",
+        version: str = "",
     ) -> None:
+        """``version`` is the request's HTTP version as the head has it ("1.1", "2"), "" where the
+        client's protocol is not seen (authz's checks): it becomes the ``protocol`` label at scrape time,
+        so the request path only adds it to a key it already builds."""
         stat = self.second.get(key)
         if stat is None:
             stat = self.second[key] = Stat()
@@ -99,7 +103,7 @@ class Recorder:
         stat.hist[bucket(seconds)] += 1
         stat.sum += seconds
         codes = stat.codes
-        code = (method, status // 100)
+        code = (method, status // 100, version)
         codes[code] = codes.get(code, 0) + 1
         if deny_kind:
             denies = stat.denies
@@ -320,7 +324,7 @@ class MergedCollector:
         requests = CounterMetricFamily(
             "frontdoor_requests",
             "Requests answered, by route and status class",
-            labels=[*route, "method", "code"],
+            labels=[*route, "method", "code", "protocol"],
         )
         latency = HistogramMetricFamily(
             "frontdoor_request_duration_seconds",
@@ -347,8 +351,9 @@ class MergedCollector:
         shed_by: dict[tuple[str, str], int] = {}
         for key, stat in sorted(merged.totals.items()):
             labels = list(key)
-            for (method, status_class), count in sorted(stat.codes.items()):
-                requests.add_metric([*labels, method_label(method), f"{status_class}xx"], count)
+            for (method, status_class, version), count in sorted(stat.codes.items()):
+                protocol = f"HTTP/{version}" if version else ""  # "": a label Prometheus leaves out
+                requests.add_metric([*labels, method_label(method), f"{status_class}xx", protocol], count)
             cumulative = 0
             buckets = []
             for bound, count in zip(BUCKETS, stat.hist, strict=False):

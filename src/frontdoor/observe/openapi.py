@@ -120,18 +120,32 @@ def openapi_document() -> dict[str, Any]:
                 ),
             ),
             "/admin/history": _read(
-                "the deployment's last 15 minutes per route in 5-second steps: requests, 5xx, denials, p99",
+                "the deployment's last 15 minutes per route in 5-second steps: requests, 5xx, denials"
+                " (in all and by kind), p99",
                 "history",
                 _object(
                     "step_s",
                     "times",
+                    "deny_kinds",
                     "routes",
                     step_s={"type": "integer"},
                     times={"type": "array", "items": {"type": "number"}},
+                    deny_kinds={"type": "array", "items": {"type": "string"}},
                     routes={
                         "type": "array",
                         "items": _object(
-                            "route", "service", "owner", "requests", "errors", "denied", "p99_ms"
+                            "route",
+                            "service",
+                            "owner",
+                            "requests",
+                            "errors",
+                            "denied",
+                            "denied_by_kind",
+                            "p99_ms",
+                            denied_by_kind={
+                                "type": "object",
+                                "additionalProperties": {"type": "array", "items": {"type": "integer"}},
+                            },
                         ),
                     },
                 ),

@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from frontdoor.contract.models import Upstream
 from frontdoor.render.context import RenderError, Site
 from frontdoor.render.labels import labels, obj
 
@@ -25,6 +26,7 @@ class Backend:
     port: int
     weight: int
     scheme: str  # http or https: what the edge speaks to it
+    upstreams: tuple[Upstream, ...] = ()  # the Environment's upstreams behind it (their tls)
 
 
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -84,7 +86,7 @@ def backends(site: Site, service: str, *, fqdn_as_backend: bool = False) -> tupl
                     ],
                 )
             )
-            out.append(Backend(name, "Service", url.port, upstream.weight, url.scheme))
+            out.append(Backend(name, "Service", url.port, upstream.weight, url.scheme, (upstream,)))
         elif fqdn_as_backend:
             objects.append(
                 obj(
@@ -95,7 +97,7 @@ def backends(site: Site, service: str, *, fqdn_as_backend: bool = False) -> tupl
                     {"endpoints": [{"fqdn": {"hostname": url.host, "port": url.port}}]},
                 )
             )
-            out.append(Backend(name, "Backend", url.port, upstream.weight, url.scheme))
+            out.append(Backend(name, "Backend", url.port, upstream.weight, url.scheme, (upstream,)))
         else:
             del port["targetPort"]
             objects.append(
@@ -107,7 +109,7 @@ def backends(site: Site, service: str, *, fqdn_as_backend: bool = False) -> tupl
                     {"type": "ExternalName", "externalName": url.host, "ports": [port]},
                 )
             )
-            out.append(Backend(name, "Service", url.port, upstream.weight, url.scheme))
+            out.append(Backend(name, "Service", url.port, upstream.weight, url.scheme, (upstream,)))
     return out, objects
 
 
@@ -148,4 +150,4 @@ def pooled_backend(site: Site, service: str) -> tuple[Backend, list[Any]] | None
             ports=[{"name": PORT_NAME, "port": url.port, "protocol": "TCP", "appProtocol": url.scheme}],
         ),
     ]
-    return Backend(name, "Service", url.port, pool[0].weight, url.scheme), objects
+    return Backend(name, "Service", url.port, pool[0].weight, url.scheme, tuple(pool)), objects

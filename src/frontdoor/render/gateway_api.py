@@ -14,6 +14,9 @@
   ``--auth external``, and whenever the Edge declares ``admin`` (a kill switch: a stop is known to the
   authz only, and may hit any route, public ones too), every request of the route goes to
   ``frontdoor authz``, which then also applies the rate limits and the kill switch;
+- client certificates (ClientTrafficPolicy ``tls.clientValidation``, passed to the authz in XFCC), a
+  listener per per-host certificate, https upstreams verified by a BackendTLSPolicy, and the upstream
+  client certificate as an EnvoyProxy of the Gateway (render/k8s_tls.py);
 - a BackendTrafficPolicy per route: upstream timeouts, retries of failed connections, the Edge's body
   limit (``requestBuffer``: a larger body is 413), and when Envoy decides access itself the rate limit.
 """
@@ -26,9 +29,9 @@ from typing import Any
 from frontdoor.contract.models import AccessRule, Provider
 from frontdoor.http.messages import HSTS
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
-from frontdoor.render import authz_api, tls
+from frontdoor.render import authz_api, k8s_tls, tls
 from frontdoor.render.alerts import SloMetrics, first_name, names_of
-from frontdoor.render.backends import backends
+from frontdoor.render.backends import Backend, backends
 from frontdoor.render.common import (
     cert_manager_annotations,
     host_label,
@@ -41,7 +44,8 @@ from frontdoor.render.labels import labels, obj
 from frontdoor.render.netpol import EdgePods
 
 GW = "gateway.networking.k8s.io"
-EG = "gateway.envoyproxy.io/v1alpha1"
+EG_GROUP = "gateway.envoyproxy.io"
+EG = f"{EG_GROUP}/v1alpha1"
 _MAX_RULES = 16  # Gateway API: rules per HTTPRoute
 _MAX_CLAIM_VARIANTS = 16  # a claim may be a string or a list: 2**claims rules; past 4 claims use authz
 
@@ -66,31 +70,22 @@ class GatewayApiTarget:
         protection = edge.spec.protection
         for entrypoint in site.plan.entrypoints:
             name = self.gateway_name(site, entrypoint.name)
-            listeners = []
-            for host in entrypoint.hosts:
-                listener: dict[str, Any] = {
-                    "name": site.names.name(f"listener/{name}", host_label(host)),
-                    "port": entrypoint.listen.port,
-                    "protocol": "HTTPS" if entrypoint.tls else "HTTP",
-                    "allowedRoutes": {"namespaces": {"from": "Same"}},
+            listeners = [self._listener(site, name, entrypoint, host) for host in _listener_hosts(entrypoint)]
+            gateway: dict[str, Any] = {"gatewayClassName": site.options.gateway_class, "listeners": listeners}
+            proxy = _upstream_client_certificate(site, entrypoint)
+            if proxy is not None:
+                proxy_name = site.names.name("EnvoyProxy", proxy)
+                gateway["infrastructure"] = {
+                    "parametersRef": {"group": EG_GROUP, "kind": "EnvoyProxy", "name": proxy_name}
                 }
-                if host != "*":
-                    listener["hostname"] = host
-                if entrypoint.tls is not None:
-                    listener["tls"] = {
-                        "mode": "Terminate",
-                        "certificateRefs": [
-                            {"group": "", "kind": "Secret", "name": tls_secret_name(entrypoint.tls)}
-                        ],
-                    }
-                listeners.append(listener)
+                out.append(_envoy_proxy(site, proxy_name, proxy))
             out.append(
                 obj(
                     f"{GW}/v1",
                     "Gateway",
                     name,
                     labels(site.environment, site.platform_team),
-                    {"gatewayClassName": site.options.gateway_class, "listeners": listeners},
+                    gateway,
                     annotations=cert_manager_annotations(edge.metadata.annotations) or None,
                 )
             )
@@ -109,6 +104,18 @@ class GatewayApiTarget:
             }
             if entrypoint.tls is not None:
                 spec["tls"] = tls.envoy_gateway(entrypoint.tls.min_version)
+            ca = k8s_tls.client_ca_secret(entrypoint)
+            if ca is not None and entrypoint.tls is not None and entrypoint.tls.client_auth is not None:
+                spec["tls"]["clientValidation"] = {
+                    "caCertificateRefs": [{"group": "", "kind": "Secret", "name": ca}],
+                    "optional": entrypoint.tls.client_auth.mode == "optional",
+                }
+                # the verified certificate, for the authz (it reads Cert); whatever XFCC a client sent
+                # is replaced, and removed when it presented no certificate
+                spec["headers"]["xForwardedClientCert"] = {
+                    "mode": "SanitizeSet",
+                    "certDetailsToAdd": ["Cert"],
+                }
             if entrypoint.trusted_proxies:
                 spec["clientIPDetection"] = {
                     "xForwardedFor": {"trustedCIDRs": [str(n) for n in entrypoint.trusted_proxies]}
@@ -148,16 +155,33 @@ class GatewayApiTarget:
     def gateway_name(self, site: Site, entrypoint: str) -> str:
         return site.names.name("Gateway", entrypoint)
 
+    def _listener(self, site: Site, gateway: str, entrypoint: PlannedEntrypoint, host: str) -> dict[str, Any]:
+        listener: dict[str, Any] = {
+            "name": site.names.name(f"listener/{gateway}", host_label(host)),
+            "port": entrypoint.listen.port,
+            "protocol": "HTTPS" if entrypoint.tls else "HTTP",
+            "allowedRoutes": {"namespaces": {"from": "Same"}},
+        }
+        if host != "*":
+            listener["hostname"] = host
+        if entrypoint.tls is not None:
+            # the certificate serve would present for this name (SNI): Envoy chooses the listener by
+            # the most specific hostname, so a per-host certificate is a listener of its own
+            secret = k8s_tls.certificate_for(
+                entrypoint.tls, entrypoint, host, tls_secret_name(entrypoint.tls)
+            )
+            listener["tls"] = {
+                "mode": "Terminate",
+                "certificateRefs": [{"group": "", "kind": "Secret", "name": secret}],
+            }
+        return listener
+
     # --- a service: backends, HTTPRoute, policies --------------------------------------------------
 
     def service_objects(self, site: Site, service: str) -> list[dict[str, Any]]:
         owner = site.plan.service_owners[service]
         pool, objects = backends(site, service, fqdn_as_backend=True)
-        if any(b.scheme == "https" for b in pool):
-            raise RenderError(
-                f"service {service} has https upstreams: Gateway API needs a BackendTLSPolicy with their "
-                "CA, which the contract does not carry; use http upstreams inside the cluster"
-            )
+        objects.extend(_backend_tls(site, service, b) for b in pool if b.scheme == "https")
         backend_refs = [
             {
                 "group": "" if b.kind == "Service" else "gateway.envoyproxy.io",
@@ -327,6 +351,71 @@ def _authz_decides_everything(site: Site) -> bool:
     return site.options.auth == AUTH_EXTERNAL or site.plan.edge.spec.admin is not None
 
 
+def _listener_hosts(entrypoint: PlannedEntrypoint) -> list[str]:
+    """The entrypoint's hosts, then the per-host certificates' names they cover but do not list."""
+    extra = [c.host for c in k8s_tls.host_certificates(entrypoint) if c.host not in entrypoint.hosts]
+    return list(entrypoint.hosts) + sorted(set(extra))
+
+
+def _asks_client_certificates(site: Site) -> bool:
+    return any(e.tls is not None and e.tls.client_auth is not None for e in site.plan.entrypoints)
+
+
+def _backend_tls(site: Site, service: str, backend: Backend) -> dict[str, Any]:
+    """A BackendTLSPolicy: Envoy verifies the https backend against the upstream's CA (or the
+    system's store), by the name serve checks, and sends it as SNI."""
+    upstream = backend.upstreams[0]
+    ca = k8s_tls.upstream_ca_secret(upstream.tls, upstream, service)
+    validation: dict[str, Any] = {"hostname": k8s_tls.verified_name(upstream, service, "gateway-api")}
+    if ca is None:
+        validation["wellKnownCACertificates"] = "System"
+    else:
+        validation["caCertificateRefs"] = [{"group": "", "kind": "Secret", "name": ca}]
+    group = "" if backend.kind == "Service" else EG_GROUP
+    return obj(
+        f"{GW}/v1",
+        "BackendTLSPolicy",
+        site.names.name("BackendTLSPolicy", backend.name),
+        labels(site.environment, site.plan.service_owners[service], service),
+        {
+            "targetRefs": [{"group": group, "kind": backend.kind, "name": backend.name}],
+            "validation": validation,
+        },
+    )
+
+
+def _upstream_client_certificate(site: Site, entrypoint: PlannedEntrypoint) -> str | None:
+    """The one client certificate (a Secret) the Gateway's Envoy proves itself with to its https
+    upstreams. Envoy Gateway sets it per proxy (EnvoyProxy ``backendTLS``), not per backend: the
+    upstreams behind one entrypoint that ask for a certificate must share one."""
+    found: dict[str, str] = {}
+    for service in entrypoint.services:
+        for upstream in site.upstreams(service):
+            secret = k8s_tls.upstream_client_secret(upstream.tls, upstream, service)
+            if secret is not None and upstream.url.scheme == "https":
+                found.setdefault(secret, f"{upstream.url} of {service}")
+    if len(found) > 1:
+        raise RenderError(
+            f"entrypoint {entrypoint.name}: Envoy Gateway proves itself to upstreams with one client "
+            f"certificate per Gateway, and its upstreams name {len(found)} ("
+            + "; ".join(f"{secret} for {where}" for secret, where in sorted(found.items()))
+            + "): give them one, or use the traefik or nginx target"
+        )
+    return next(iter(found), None)
+
+
+def _envoy_proxy(site: Site, name: str, secret: str) -> dict[str, Any]:
+    # Envoy Gateway reads the Secret only from the EnvoyProxy's own namespace, named explicitly
+    ref = {"kind": "Secret", "name": secret, "namespace": site.options.namespace}
+    return obj(
+        EG,
+        "EnvoyProxy",
+        name,
+        labels(site.environment, site.platform_team),
+        {"backendTLS": {"clientCertificateRef": ref}},
+    )
+
+
 def _limit_selectors(key: str) -> list[list[dict[str, Any]]]:
     if key == "client":  # one bucket per client address, IPv4 and IPv6
         return [
@@ -355,9 +444,11 @@ def _ext_auth(site: Site) -> dict[str, Any]:
                 "path": authz_api.CHECK_PATH,
                 "headersToBackend": [h.lower() for h in authz_api.IDENTITY_HEADERS],
             },
-            # the session cookie too, when a route signs browsers in
+            # the session cookie too, when a route signs browsers in, and the client certificate
+            # Envoy verified (XFCC), when an entrypoint asks for one
             "headersToExtAuth": list(authz_api.ENVOY_REQUEST_HEADERS)
-            + (["cookie"] if site.sign_in_providers() else []),
+            + (["cookie"] if site.sign_in_providers() else [])
+            + ([authz_api.ENVOY_CERTIFICATE_HEADER] if _asks_client_certificates(site) else []),
             "failOpen": False,
         }
     }

@@ -144,6 +144,17 @@ def _service_row(site: Site, board: Dashboard, service: str, metrics: SloMetrics
             _query(_rate("frontdoor_upstream_errors_total", at, "kind"), "upstream {{kind}}"),
         ),
     ]
+    if not metrics.requests.startswith("frontdoor_"):
+        # the controller's own count of every request to the service: on gateway-api with --auth native
+        # and no admin, public and JWT routes never reach the authz, and the panels above stay empty
+        panels.append(
+            _series(
+                "Requests and 5xx at the controller",
+                "reqps",
+                _query(f"sum(rate({metrics.requests}{RATE}))", "requests"),
+                _query(f"sum(rate({metrics.errors}{RATE})) or vector(0)", "5xx"),
+            )
+        )
     slo = site.service(service).spec.slo
     if slo is not None and slo.availability is not None:
         budget = round(1 - slo.availability / 100, 10)

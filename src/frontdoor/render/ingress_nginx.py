@@ -10,6 +10,10 @@ a path whose methods reach different services (or rewrites) through serve's meth
 Upstreams: one Service for an evenly balanced pool; two upstreams of different weights become a main
 Ingress and a canary Ingress carrying the second one's share; more than two uneven upstreams cannot be
 expressed by ingress-nginx and are refused.
+
+Client certificates are the ``auth-tls-*`` annotations (the certificate reaches the authz's check as
+``ssl-client-cert``), per-host certificates more ``tls`` entries, https upstreams the ``proxy-ssl-*``
+annotations (render/k8s_tls.py).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 from frontdoor.policy.routing import RouteTable
-from frontdoor.render import authz_api, tls
+from frontdoor.render import authz_api, k8s_tls, tls
 from frontdoor.render.alerts import SloMetrics, first_name, names_of
 from frontdoor.render.backends import Backend, backends, pooled_backend
 from frontdoor.render.common import cert_manager_annotations, tls_secret_name
@@ -64,7 +68,10 @@ class IngressNginxTarget:
         name = site.names.name("Ingress", "frontdoor-signin")
         edge_labels = labels(site.environment, site.platform_team)
         issuer = cert_manager_annotations(site.plan.edge.metadata.annotations) if tls else {}
-        return [obj("networking.k8s.io/v1", "Ingress", name, edge_labels, spec, annotations=issuer or None)]
+        annotations = issuer | _client_auth(site, entrypoints, "frontdoor-signin")
+        return [
+            obj("networking.k8s.io/v1", "Ingress", name, edge_labels, spec, annotations=annotations or None)
+        ]
 
     def controller_objects(self, site: Site) -> list[dict[str, Any]]:
         """The TLS policy as the controller's ConfigMap keys (ingress-nginx reads versions, suites and
@@ -107,7 +114,7 @@ class IngressNginxTarget:
         protection = site.plan.edge.spec.protection
         annotations = {
             A + "auth-url": authz_api.service_url(site.options.namespace),
-            A + "auth-response-headers": ",".join(authz_api.IDENTITY_HEADERS),
+            A + "auth-response-headers": ",".join(_response_headers(site)),
             A + "proxy-body-size": str(protection.max_request_body),
             A + "proxy-connect-timeout": _seconds(protection.timeouts.connect),
             A + "proxy-read-timeout": _seconds(protection.timeouts.upstream),
@@ -117,16 +124,23 @@ class IngressNginxTarget:
             A + "proxy-next-upstream-tries": str(protection.retries.attempts),
         } | cert_manager_annotations(site.plan.edge.metadata.annotations)
         if main.scheme == "https":
-            annotations[A + "backend-protocol"] = "HTTPS"
+            annotations |= _upstream_tls(site, service)
         annotations |= _sign_in_annotations(site, parents, routes)
+        annotations |= _client_auth(site, parents, f"service {service}")
         tls = sorted(
             {
                 (tls_secret_name(e.tls), tuple(h for h in e.hosts if h != "*"))
                 for e in parents
                 if e.tls is not None
             }
+            # a per-host certificate (SNI) is a TLS entry of its own; ingress-nginx picks certificates
+            # by the hosts of its rules, so each such name is also a rule (of the same paths)
+            | {(c.secret, (c.host,)) for e in parents for c in k8s_tls.host_certificates(e)}
         )
-        hosts = sorted({h for e in parents for h in e.hosts})
+        hosts = sorted(
+            {h for e in parents for h in e.hosts}
+            | {c.host for e in parents for c in k8s_tls.host_certificates(e)}
+        )
         plain = [r for r in routes if not r.strip_prefix or r.path.path == "/"]
         stripped = [r for r in routes if r.strip_prefix and r.path.path != "/"]
         object_labels = labels(site.environment, owner, service)
@@ -212,6 +226,16 @@ def _spec(
     return spec
 
 
+def _response_headers(site: Site) -> list[str]:
+    """What ingress-nginx copies from the authz's allow onto the upstream request, replacing the
+    client's: the identity, and where browsers sign in the Cookie without the sealed session (on every
+    Ingress: a browser sends the session cookie to every path of its host)."""
+    headers = list(authz_api.IDENTITY_HEADERS)
+    if site.sign_in_providers():
+        headers.append(authz_api.UPSTREAM_COOKIE_HEADER)
+    return headers
+
+
 def _sign_in_annotations(
     site: Site, parents: list[PlannedEntrypoint], routes: list[PlannedRoute]
 ) -> dict[str, str]:
@@ -226,6 +250,70 @@ def _sign_in_annotations(
     return {
         A + "auth-signin": f"{scheme}://$host/_frontdoor/start?{query}rd=$escaped_request_uri",
         A + "auth-always-set-cookie": "true",
+    }
+
+
+def _client_auth(site: Site, entrypoints: list[PlannedEntrypoint], what: str) -> dict[str, str]:
+    """Client certificates (mutual TLS), verified by nginx against the CA Secret, and passed to the
+    authz (``ssl-client-cert``, which the nginx dialect reads) by the auth subrequest. ingress-nginx
+    sets them per host for every Ingress of that host, so the entrypoints behind one Ingress must agree."""
+    wanted = {
+        (k8s_tls.client_ca_secret(e), e.tls.client_auth.mode if e.tls and e.tls.client_auth else None)
+        for e in entrypoints
+    }
+    if len(wanted) > 1:
+        names = ", ".join(e.name for e in entrypoints)
+        raise RenderError(
+            f"{what}: ingress-nginx asks for client certificates per host, and its entrypoints ({names}) "
+            "differ in tls.client_auth; give them the same, or use the gateway-api or traefik target"
+        )
+    ca, mode = wanted.pop()
+    if ca is None:
+        return {}
+    return {
+        A + "auth-tls-secret": f"{site.options.namespace}/{ca}",
+        A + "auth-tls-verify-client": "on" if mode == "required" else "optional",
+        A + "auth-tls-verify-depth": str(k8s_tls.VERIFY_DEPTH),
+        A + "auth-tls-pass-certificate-to-upstream": "true",
+    }
+
+
+def _upstream_tls(site: Site, service: str) -> dict[str, str]:
+    """An https upstream, verified as serve verifies it: against the CA of its ``tls.ca`` (ingress-nginx
+    reads ``ca.crt``, and for mutual TLS ``tls.crt``/``tls.key``, from one Secret: proxy-ssl-secret),
+    by the name serve checks, sent as SNI. Without a CA ingress-nginx would not verify at all (it has
+    no system store for upstreams), so that is refused, never rendered unverified. One Ingress (and
+    its canary, which takes the main Ingress's settings) reaches every upstream of the service: they
+    must share their ``tls``."""
+    pool = site.upstreams(service)
+    settings = {(u.tls, k8s_tls.verified_name(u, service, "ingress-nginx")) for u in pool}
+    if len(settings) > 1:
+        raise RenderError(
+            f"service {service}: ingress-nginx verifies every upstream of a service alike, and its https "
+            "upstreams differ in tls (or in the name their certificates carry); give them one tls block"
+        )
+    upstream = pool[0]
+    ca = k8s_tls.upstream_ca_secret(upstream.tls, upstream, service)
+    if ca is None:
+        raise RenderError(
+            f"upstream {upstream.url} of {service}: ingress-nginx verifies an https upstream only against "
+            "a CA in a Secret; give it tls.ca (secret:NAME, a Secret holding ca.crt)"
+        )
+    client = k8s_tls.upstream_client_secret(upstream.tls, upstream, service)
+    if client is not None and client != ca:
+        raise RenderError(
+            f"upstream {upstream.url} of {service}: ingress-nginx reads the upstream's CA and the client "
+            f"certificate from one Secret (ca.crt, tls.crt, tls.key); tls.ca names {ca} and tls.cert "
+            f"{client}: name the same Secret"
+        )
+    return {
+        A + "backend-protocol": "HTTPS",
+        A + "proxy-ssl-secret": f"{site.options.namespace}/{ca}",
+        A + "proxy-ssl-verify": "on",
+        A + "proxy-ssl-verify-depth": str(k8s_tls.VERIFY_DEPTH),
+        A + "proxy-ssl-name": k8s_tls.verified_name(upstream, service, "ingress-nginx"),
+        A + "proxy-ssl-server-name": "on",
+        A + "proxy-ssl-protocols": k8s_tls.UPSTREAM_PROTOCOLS,
     }
 
 

@@ -20,7 +20,6 @@ from frontdoor.render.context import Site
 from frontdoor.render.events import event_objects
 from frontdoor.render.grafana import config_maps
 from frontdoor.render.netpol import EdgePods, network_policy
-from frontdoor.render.unexpressed import refuse_unexpressed
 
 Files = dict[str, str]
 
@@ -39,7 +38,6 @@ class KubernetesTarget(Protocol):
 
 
 def render_kubernetes(site: Site, target: KubernetesTarget) -> Files:
-    refuse_unexpressed(site, target.name)
     edge = target.edge_pods
     if site.options.edge_namespace:
         edge = EdgePods(site.options.edge_namespace, edge.pod_labels)

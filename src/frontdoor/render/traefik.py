@@ -6,7 +6,10 @@ Per exposed service and entrypoint, an IngressRoute with one route per contract 
 the order they run: drop any ``X-Frontdoor-*`` header a client sent, ask ``frontdoor authz``
 (which admits, or denies with 401/403/429, and answers with the identity headers), retry failed
 connections, cap the request body; HSTS where the entrypoint asks for it; strip the prefix where the
-route asks for it. Upstream timeouts are a ServersTransport.
+route asks for it. Upstream timeouts are a ServersTransport (one per upstream with ``tls``: its CA,
+server name and client certificate). Client certificates are a TLSOption's ``clientAuth`` and the
+passTLSClientCert Middleware before the authz; a per-host certificate loads through an IngressRoute of
+its own (render/k8s_tls.py).
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from frontdoor.contract.models import Protection
 from frontdoor.http.messages import HSTS
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
-from frontdoor.render import authz_api, tls
+from frontdoor.render import authz_api, k8s_tls, tls
 from frontdoor.render.alerts import SloMetrics, first_name, names_of
-from frontdoor.render.backends import backends
+from frontdoor.render.backends import Backend, backends
 from frontdoor.render.common import certificate, matched_methods, tls_secret_name
 from frontdoor.render.context import Site
 from frontdoor.render.labels import labels, obj
@@ -31,12 +35,21 @@ _LIMITS = "frontdoor-limits"
 _RETRY = "frontdoor-retry"
 _HSTS = "frontdoor-hsts"
 _TRANSPORT = "frontdoor-upstreams"
+_CLIENT_CERT = "frontdoor-client-cert"
 #: Traefik writes "max-age=N" from stsSeconds, without includeSubDomains unless told: serve's value
 _HSTS_SECONDS = int(HSTS.removeprefix("max-age="))
 
 
 def _duration(seconds: float) -> str:
     return f"{int(seconds * 1000)}ms" if seconds != int(seconds) else f"{int(seconds)}s"
+
+
+def _timeouts(protection: Protection) -> dict[str, str]:
+    return {
+        "dialTimeout": _duration(protection.timeouts.connect),
+        "responseHeaderTimeout": _duration(protection.timeouts.upstream),
+        "idleConnTimeout": _duration(protection.timeouts.idle),
+    }
 
 
 def _host_matcher(host: str) -> str | None:
@@ -85,8 +98,16 @@ class TraefikTarget:
                 "Middleware",
                 _STRIP_IDENTITY,
                 edge_labels,
-                # an empty value removes the header
-                {"headers": {"customRequestHeaders": dict.fromkeys(authz_api.IDENTITY_HEADERS, "")}},
+                # an empty value removes the header; the client certificate header too: Traefik's
+                # passTLSClientCert sets it from the handshake, but leaves a client's own in place
+                # when no certificate was presented
+                {
+                    "headers": {
+                        "customRequestHeaders": dict.fromkeys(
+                            (*authz_api.IDENTITY_HEADERS, authz_api.TRAEFIK_CERTIFICATE_HEADER), ""
+                        )
+                    }
+                },
             ),
             obj(
                 API,
@@ -107,13 +128,7 @@ class TraefikTarget:
                 "ServersTransport",
                 _TRANSPORT,
                 edge_labels,
-                {
-                    "forwardingTimeouts": {
-                        "dialTimeout": _duration(protection.timeouts.connect),
-                        "responseHeaderTimeout": _duration(protection.timeouts.upstream),
-                        "idleConnTimeout": _duration(protection.timeouts.idle),
-                    }
-                },
+                {"forwardingTimeouts": _timeouts(protection)},
             ),
         ]
         if protection.retries.attempts > 1:
@@ -128,18 +143,27 @@ class TraefikTarget:
                     {"retry": {"attempts": protection.retries.attempts}},
                 )
             )
+        if any(k8s_tls.client_ca_secret(e) for e in site.plan.entrypoints):
+            # the verified certificate (PEM bodies), which ForwardAuth passes on to the authz
+            out.append(
+                obj(API, "Middleware", _CLIENT_CERT, edge_labels, {"passTLSClientCert": {"pem": True}})
+            )
         if any(e.tls is not None and e.tls.hsts for e in site.plan.entrypoints):
             out.append(obj(API, "Middleware", _HSTS, edge_labels, {"headers": {"stsSeconds": _HSTS_SECONDS}}))
         for entrypoint in site.plan.entrypoints:
             if entrypoint.tls is not None:
+                option = tls.traefik(entrypoint.tls.min_version)
+                ca = k8s_tls.client_ca_secret(entrypoint)
+                if ca is not None and entrypoint.tls.client_auth is not None:
+                    required = entrypoint.tls.client_auth.mode == "required"
+                    option["clientAuth"] = {
+                        "secretNames": [ca],
+                        "clientAuthType": "RequireAndVerifyClientCert"
+                        if required
+                        else "VerifyClientCertIfGiven",
+                    }
                 out.append(
-                    obj(
-                        API,
-                        "TLSOption",
-                        site.names.name("TLSOption", entrypoint.name),
-                        edge_labels,
-                        tls.traefik(entrypoint.tls.min_version),
-                    )
+                    obj(API, "TLSOption", site.names.name("TLSOption", entrypoint.name), edge_labels, option)
                 )
                 out.extend(certificate(site, entrypoint))
         out.extend(_sign_in_routes(site, edge_labels))
@@ -148,11 +172,16 @@ class TraefikTarget:
     def service_objects(self, site: Site, service: str) -> list[dict[str, Any]]:
         owner = site.plan.service_owners[service]
         pool, objects = backends(site, service)
-        services = [
-            {"name": b.name, "port": b.port, "weight": b.weight, "serversTransport": _TRANSPORT}
-            | ({"scheme": "https"} if b.scheme == "https" else {})
-            for b in pool
-        ]
+        services = []
+        for b in pool:
+            transport = _TRANSPORT
+            if b.scheme == "https" and b.upstreams[0].tls is not None:
+                transport = site.names.name("ServersTransport", b.name)
+                objects.append(_upstream_transport(site, service, b, transport))
+            services.append(
+                {"name": b.name, "port": b.port, "weight": b.weight, "serversTransport": transport}
+                | ({"scheme": "https"} if b.scheme == "https" else {})
+            )
         protection = site.plan.edge.spec.protection
         object_labels = labels(site.environment, owner, service)
         for entrypoint in site.plan.entrypoints:
@@ -161,7 +190,10 @@ class TraefikTarget:
             routes = site.routes_of(entrypoint, service)
             if not routes:
                 continue
-            chain = [_STRIP_IDENTITY, _AUTHZ, _LIMITS] + ([_RETRY] if protection.retries.attempts > 1 else [])
+            chain = [_STRIP_IDENTITY]
+            if k8s_tls.client_ca_secret(entrypoint) is not None:
+                chain.append(_CLIENT_CERT)  # before the authz, which reads it
+            chain += [_AUTHZ, _LIMITS] + ([_RETRY] if protection.retries.attempts > 1 else [])
             if entrypoint.tls is not None and entrypoint.tls.hsts:
                 chain.append(_HSTS)
             rules = []
@@ -179,33 +211,37 @@ class TraefikTarget:
                         )
                     )
                     middlewares.append({"name": strip})
-                rules.append(
-                    {
-                        "kind": "Rule",
-                        "match": _match(entrypoint, route),
-                        "priority": priority(route),
-                        "middlewares": middlewares,
-                        "services": services,
-                    }
-                )
-            spec: dict[str, Any] = {
-                "entryPoints": ["websecure" if entrypoint.tls else "web"],
-                "routes": sorted(rules, key=lambda r: (-int(r["priority"]), str(r["match"]))),
-            }
-            if entrypoint.tls is not None:
-                spec["tls"] = {
-                    "secretName": tls_secret_name(entrypoint.tls),
-                    "options": {"name": site.names.name("TLSOption", entrypoint.name)},
-                }
+                rules.append((route, middlewares))
             objects.append(
-                obj(
-                    API,
-                    "IngressRoute",
+                _ingress_route(
+                    site,
                     site.names.name("IngressRoute", service, entrypoint.name),
                     object_labels,
-                    spec,
+                    entrypoint,
+                    list(entrypoint.hosts),
+                    rules,
+                    services,
+                    None if entrypoint.tls is None else tls_secret_name(entrypoint.tls),
                 )
             )
+            # Traefik presents, by SNI, any certificate a route of the entry point names: a per-host
+            # certificate is loaded by an IngressRoute of its own for those hosts (the same routes)
+            by_secret: dict[str, list[str]] = {}
+            for pair in k8s_tls.host_certificates(entrypoint):
+                by_secret.setdefault(pair.secret, []).append(pair.host)
+            for secret, hosts in sorted(by_secret.items()):
+                objects.append(
+                    _ingress_route(
+                        site,
+                        site.names.name("IngressRoute", service, entrypoint.name, secret),
+                        object_labels,
+                        entrypoint,
+                        hosts,
+                        rules,
+                        services,
+                        secret,
+                    )
+                )
         return objects
 
     def slo_metrics(self, site: Site, objects: list[dict[str, Any]]) -> SloMetrics:
@@ -225,6 +261,64 @@ class TraefikTarget:
         )
 
 
+def _ingress_route(
+    site: Site,
+    name: str,
+    object_labels: dict[str, str],
+    entrypoint: PlannedEntrypoint,
+    hosts: list[str],
+    rules: list[tuple[PlannedRoute, list[dict[str, str]]]],
+    services: list[dict[str, Any]],
+    secret: str | None,
+) -> dict[str, Any]:
+    routes = [
+        {
+            "kind": "Rule",
+            "match": _match(entrypoint, route, hosts),
+            "priority": priority(route),
+            "middlewares": middlewares,
+            "services": services,
+        }
+        for route, middlewares in rules
+    ]
+    spec: dict[str, Any] = {
+        "entryPoints": ["websecure" if entrypoint.tls else "web"],
+        "routes": sorted(routes, key=lambda r: (-int(r["priority"]), str(r["match"]))),
+    }
+    if secret is not None:
+        spec["tls"] = {
+            "secretName": secret,
+            "options": {"name": site.names.name("TLSOption", entrypoint.name)},
+        }
+    return obj(API, "IngressRoute", name, object_labels, spec)
+
+
+def _upstream_transport(site: Site, service: str, backend: Backend, name: str) -> dict[str, Any]:
+    """A ServersTransport of the upstream's own: the shared timeouts, and its ``tls``: the CA Secret
+    it is verified against (else the system's store), the name its certificate must carry (else the
+    URL's host, which Traefik checks by default, IP addresses included), its client certificate."""
+    upstream = backend.upstreams[0]
+    protection = site.plan.edge.spec.protection
+    spec: dict[str, Any] = {"forwardingTimeouts": _timeouts(protection)}
+    tls_settings = upstream.tls
+    assert tls_settings is not None
+    ca = k8s_tls.upstream_ca_secret(tls_settings, upstream, service)
+    if ca is not None:
+        spec["rootCAs"] = [{"secret": ca}]
+    if tls_settings.server_name:
+        spec["serverName"] = tls_settings.server_name
+    client = k8s_tls.upstream_client_secret(tls_settings, upstream, service)
+    if client is not None:
+        spec["certificatesSecrets"] = [client]
+    return obj(
+        API,
+        "ServersTransport",
+        name,
+        labels(site.environment, site.plan.service_owners[service], service),
+        spec,
+    )
+
+
 def _forward_auth(site: Site) -> dict[str, Any]:
     auth: dict[str, Any] = {
         "address": authz_api.service_url(site.options.namespace),
@@ -233,8 +327,12 @@ def _forward_auth(site: Site) -> dict[str, Any]:
     }
     providers = site.sign_in_providers()
     if providers:
-        # a session whose idle deadline an allow moved: its cookie to the browser (Traefik 3.1+)
-        auth["addAuthCookiesToResponse"] = [authz_api.session_cookie(p) for p in providers]
+        # the browser's cookies as the authz gives them back, without the sealed session: Traefik
+        # replaces the request's Cookie with the answer's, and removes it when the answer has none
+        auth["authResponseHeaders"].append(authz_api.UPSTREAM_COOKIE_HEADER)
+        # a session an allow refreshed or whose idle deadline it moved: every one of its cookies to
+        # the browser (Traefik 3.1+)
+        auth["addAuthCookiesToResponse"] = [c for p in providers for c in authz_api.session_cookies(p)]
     return auth
 
 
@@ -270,10 +368,10 @@ def _sign_in_routes(site: Site, edge_labels: dict[str, str]) -> list[dict[str, A
     return out
 
 
-def _match(entrypoint: PlannedEntrypoint, route: PlannedRoute) -> str:
-    hosts = [m for m in (_host_matcher(h) for h in entrypoint.hosts) if m]
+def _match(entrypoint: PlannedEntrypoint, route: PlannedRoute, names: list[str]) -> str:
+    hosts = [m for m in (_host_matcher(h) for h in names) if m]
     parts = []
-    if hosts and len(hosts) == len(entrypoint.hosts):  # "*" among them: any host
+    if hosts and len(hosts) == len(names):  # "*" among them: any host
         parts.append(hosts[0] if len(hosts) == 1 else "(" + " || ".join(hosts) + ")")
     parts.append(_path_matcher(route))
     method = _method_matcher(entrypoint, route)
