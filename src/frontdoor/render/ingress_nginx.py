@@ -110,7 +110,7 @@ class IngressNginxTarget:
         protection = site.plan.edge.spec.protection
         annotations = {
             A + "auth-url": authz_api.service_url(site.options.namespace),
-            A + "auth-response-headers": ",".join(authz_api.IDENTITY_HEADERS),
+            A + "auth-response-headers": ",".join(_response_headers(site)),
             A + "proxy-body-size": str(protection.max_request_body),
             A + "proxy-connect-timeout": _seconds(protection.timeouts.connect),
             A + "proxy-read-timeout": _seconds(protection.timeouts.upstream),
@@ -220,6 +220,16 @@ def _spec(
     if tls:
         spec["tls"] = [{"secretName": name} | ({"hosts": list(h)} if h else {}) for name, h in tls]
     return spec
+
+
+def _response_headers(site: Site) -> list[str]:
+    """What ingress-nginx copies from the authz's allow onto the upstream request, replacing the
+    client's: the identity, and where browsers sign in the Cookie without the sealed session (on every
+    Ingress: a browser sends the session cookie to every path of its host)."""
+    headers = list(authz_api.IDENTITY_HEADERS)
+    if site.sign_in_providers():
+        headers.append(authz_api.UPSTREAM_COOKIE_HEADER)
+    return headers
 
 
 def _sign_in_annotations(

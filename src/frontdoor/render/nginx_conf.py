@@ -10,7 +10,9 @@
   the route's service and the path serve would send upstream (normalized, the prefix stripped where
   the route asks); nginx proxies there. So nginx cannot choose another route than serve, and the
   upstream gets serve's path, never the raw one. The identity the authz answers with replaces any
-  ``X-Frontdoor-*`` header the client sent;
+  ``X-Frontdoor-*`` header the client sent; where browsers sign in, the ``Cookie`` it answers with (the
+  browser's, without the sealed session) replaces the browser's, and a refreshed session's cookies
+  come back one header each (nginx reads one ``Set-Cookie`` of an auth answer);
 - every denial, the authz's and nginx's own, answered with serve's status, its JSON body and
   ``X-Frontdoor-Deny``;
 - the Edge's body and header limits, timeouts and retries.
@@ -50,7 +52,10 @@ PATH_VARIABLE = "$fd_path"
 UPSTREAM_VARIABLE = "$fd_upstream"
 #: browser sign-in (docs/access.md): the paths the authz answers itself, and what its answers carry
 SIGN_IN_PATHS = authz_api.SIGN_IN_PATHS
-SIGN_IN_HEADERS = ("Location", "Set-Cookie")
+#: room for the head of an authz answer that carries a session: up to four cookies of about 3.9 KB, which
+#: an allow repeats numbered (nginx's default, one memory page, holds about one)
+SIGN_IN_BUFFER = "32k"
+SIGN_IN_HEADERS = ("Location", authz_api.UPSTREAM_COOKIE_HEADER, *authz_api.SET_COOKIE_HEADERS)
 
 
 def upstream_name(service: str) -> str:
@@ -184,8 +189,10 @@ def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, https: 
     # always set: empty (no certificate, no TLS) it is not sent, so a client's own header never passes
     conf.line(f"proxy_set_header {authz_api.NGINX_CERTIFICATE_HEADER} $ssl_client_escaped_cert;")
     _forwarding(conf)
-    conf.close()
     signs_in = bool(site.sign_in_providers())
+    if signs_in:
+        _sign_in_buffers(conf, "an allow carrying a session's cookies")
+    conf.close()
     if signs_in:
         _sign_in_locations(conf)
     conf.line("")
@@ -208,9 +215,12 @@ def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, https: 
         received = "$upstream_http_" + header.lower().replace("-", "_")
         conf.line(f"auth_request_set {answer_variable(header)} {received};")
     if signs_in:
-        # a session's idle deadline moved by the authz: its cookie to the browser (add_header in a
-        # location replaces the server's, so HSTS is repeated)
-        conf.line(f"add_header Set-Cookie {answer_variable('Set-Cookie')};")
+        # a session the authz refreshed, or whose idle deadline it moved: every one of its cookies to
+        # the browser, each from a header of its own (nginx reads only the first Set-Cookie of an
+        # answer), whatever the upstream's status (add_header in a location replaces the server's, so
+        # HSTS is repeated; an empty value adds nothing)
+        for header in authz_api.SET_COOKIE_HEADERS:
+            conf.line(f"add_header Set-Cookie {answer_variable(header)} always;")
         if hsts:
             conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
     conf.line(f"error_page 401 = {UNAUTHORIZED_LOCATION};")
@@ -224,6 +234,10 @@ def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, https: 
         conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
     for header in authz_api.IDENTITY_HEADERS:
         conf.line(f"proxy_set_header {header} {answer_variable(header)};")
+    if signs_in:
+        # the browser's cookies as the authz gave them back, without the sealed session (empty: none)
+        cookie = authz_api.UPSTREAM_COOKIE_HEADER
+        conf.line(f"proxy_set_header {cookie} {answer_variable(cookie)};")
     _forwarding(conf)
     if https:
         conf.line("proxy_ssl_server_name on;")
@@ -244,7 +258,15 @@ def _sign_in_locations(conf: ConfWriter) -> None:
         conf.open(f"location = {path}")
         conf.line(f"proxy_pass http://{AUTHZ_UPSTREAM};")
         _forwarding(conf, host="$http_host")  # with its port: the callback URL must be the browser's
+        _sign_in_buffers(conf, "a callback's answer: a session's cookies")
         conf.close()
+
+
+def _sign_in_buffers(conf: ConfWriter, why: str) -> None:
+    # nginx wants the body's buffers, less one, larger than the busy ones (twice the head's by default);
+    # they are taken only as a body needs them, and these answers' bodies are empty or short
+    conf.line(f"proxy_buffer_size {SIGN_IN_BUFFER};  # {why}")
+    conf.line(f"proxy_buffers 4 {SIGN_IN_BUFFER};")
 
 
 def _access(access: AccessRule) -> str:

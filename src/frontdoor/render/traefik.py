@@ -333,8 +333,12 @@ def _forward_auth(site: Site) -> dict[str, Any]:
     }
     providers = site.sign_in_providers()
     if providers:
-        # a session whose idle deadline an allow moved: its cookie to the browser (Traefik 3.1+)
-        auth["addAuthCookiesToResponse"] = [authz_api.session_cookie(p) for p in providers]
+        # the browser's cookies as the authz gives them back, without the sealed session: Traefik
+        # replaces the request's Cookie with the answer's, and removes it when the answer has none
+        auth["authResponseHeaders"].append(authz_api.UPSTREAM_COOKIE_HEADER)
+        # a session an allow refreshed or whose idle deadline it moved: every one of its cookies to
+        # the browser (Traefik 3.1+)
+        auth["addAuthCookiesToResponse"] = [c for p in providers for c in authz_api.session_cookies(p)]
     return auth
 
 
