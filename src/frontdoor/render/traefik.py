@@ -247,8 +247,12 @@ class TraefikTarget:
         routes = names_of(objects, "IngressRoute")
         selector = f'service=~"{site.options.namespace}-{routes}-[0-9a-f]+@kubernetescrd"'
         first = first_name(objects, "IngressRoute")
-        route = next(o for o in objects if o["kind"] == "IngressRoute" and o["metadata"]["name"] == first)
-        example = f'service="{site.options.namespace}-{first}-{_service_hash(route)}@kubernetescrd"'
+        route = next(
+            (o for o in objects if o["kind"] == "IngressRoute" and o["metadata"]["name"] == first), None
+        )
+        # a service without routes has no IngressRoute (nor alerts to test): its sample names nothing
+        key = "0" * 10 if route is None else _service_hash(route)
+        example = f'service="{site.options.namespace}-{first}-{key}@kubernetescrd"'
         return SloMetrics(
             requests=f"traefik_service_requests_total{{{selector}}}",
             errors=f'traefik_service_requests_total{{{selector},code=~"5.."}}',
