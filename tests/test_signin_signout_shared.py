@@ -170,6 +170,25 @@ def test_a_sign_out_holds_across_processes_through_redis_without_a_shared_direct
         serve.stop()
 
 
+def test_a_sign_out_holds_on_every_worker_of_one_serve(tmp_path: Path, upstreams: Upstreams) -> None:
+    """serve --workers 2: the kernel spreads new connections over both workers, so a sign-out answered
+    by one must be refused by the other too (without the shared store, about half the requests below
+    would still be admitted)."""
+    spec, root = contract(tmp_path, upstreams)
+    serve = Gateway(root, spec, tmp_path / "serve.log", "--workers", "2", "--no-watch")
+    try:
+        cookie = sealed_session("carol")
+        assert [via_serve(spec.port, cookie) for _ in range(8)] == [200] * 8
+        sign_out(spec.port, cookie)
+        eventually(
+            lambda: all(via_serve(spec.port, cookie) == 401 for _ in range(16)),
+            "both workers refusing the signed-out session",
+        )
+        assert via_serve(spec.port, sealed_session("dave")) == 200
+    finally:
+        serve.stop()
+
+
 # --- the stores -----------------------------------------------------------------------------------------
 
 
