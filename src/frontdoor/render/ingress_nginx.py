@@ -10,6 +10,10 @@ a path whose methods reach different services (or rewrites) through serve's meth
 Upstreams: one Service for an evenly balanced pool; two upstreams of different weights become a main
 Ingress and a canary Ingress carrying the second one's share; more than two uneven upstreams cannot be
 expressed by ingress-nginx and are refused.
+
+Client certificates are the ``auth-tls-*`` annotations (the certificate reaches the authz's check as
+``ssl-client-cert``), per-host certificates more ``tls`` entries, https upstreams the ``proxy-ssl-*``
+annotations (render/k8s_tls.py).
 """
 
 from __future__ import annotations

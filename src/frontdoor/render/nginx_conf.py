@@ -38,7 +38,15 @@ from frontdoor.render.nginx_errors import (
 from frontdoor.render.nginx_log import access_log_lines
 from frontdoor.render.nginx_syntax import ConfWriter, answer_variable, duration, host_port
 from frontdoor.render.nginx_tls import certificate_maps, tls_lines
-from frontdoor.render.unexpressed import refuse_unexpressed
+from frontdoor.render.nginx_upstream_tls import (
+    LOCATION_VARIABLE,
+    PLAIN_PROFILE,
+    Profile,
+    UpstreamTls,
+    profile_lines,
+    upstream_maps,
+    upstream_tls,
+)
 
 AUTHZ_LOCATION = "/_frontdoor/authz"  # internal: a client asking for it gets 404
 #: what a denial may carry besides its kind, for the status it is turned back into
@@ -105,7 +113,6 @@ def render_nginx(site: Site) -> dict[str, str]:
     conf.line(f"server {host_port(authz.hostname, authz.port)};")
     conf.line("keepalive 16;")
     conf.close()
-    refuse_unexpressed(site, "nginx")
     schemes: dict[str, str] = {}
     services = site.exposed_services()
     for service in services:
@@ -131,7 +138,8 @@ def render_nginx(site: Site) -> dict[str, str]:
     for service in services:
         conf.line(f"{service} {schemes[service]}://{upstream_name(service)};")
     conf.close()
-    https = "https" in schemes.values()
+    tls = upstream_tls(site, schemes)  # https: a named location per TLS profile (nginx_upstream_tls.py)
+    upstream_maps(conf, tls, SERVICE_VARIABLE)
     by_address: dict[str, list[PlannedEntrypoint]] = {}
     for entrypoint in plan.entrypoints:
         by_address.setdefault(str(entrypoint.listen), []).append(entrypoint)
@@ -139,7 +147,7 @@ def render_nginx(site: Site) -> dict[str, str]:
         entrypoints = by_address[address]
         for entrypoint in entrypoints:
             conf.line("")
-            _server(site, conf, entrypoint, https)
+            _server(site, conf, entrypoint, tls)
         if not any("*" in e.hosts for e in entrypoints):
             conf.line("")
             _default_server(site, conf, entrypoints[0])
@@ -158,7 +166,7 @@ def _listen(entrypoint: PlannedEntrypoint, default: bool) -> str:
     )
 
 
-def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, https: bool) -> None:
+def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, tls: UpstreamTls) -> None:
     certificate_maps(site, conf, entrypoint)
     conf.open("server")
     conf.line(f"# entrypoint {entrypoint.name}")
@@ -214,6 +222,34 @@ def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, https: 
     for header in answered:
         received = "$upstream_http_" + header.lower().replace("-", "_")
         conf.line(f"auth_request_set {answer_variable(header)} {received};")
+    if not tls.dispatches:
+        _session_cookie(conf, hsts, signs_in)
+    conf.line(f"error_page 401 = {UNAUTHORIZED_LOCATION};")
+    conf.line(f"error_page 403 = {DENIED_LOCATION};")
+    own_error_pages(conf)  # a block with error_page of its own inherits none from the server
+    if not tls.dispatches:
+        _proxy(conf, hsts, signs_in, None)
+        conf.close()
+    else:
+        # admitted: on to the service's TLS profile. try_files is the first phase after access (a
+        # return or rewrite would run before the authz is asked); its file never exists
+        conf.line("root /nonexistent/frontdoor;")
+        conf.line(f"try_files /.frontdoor-upstream {LOCATION_VARIABLE};")
+        conf.close()
+        profiles: list[tuple[str, Profile | None]] = [(PLAIN_PROFILE, None)]
+        profiles += [(profile.location(index), profile) for index, profile in enumerate(tls.profiles)]
+        for location, profile in profiles:
+            conf.line("")
+            conf.open(f"location {location}")
+            _session_cookie(conf, hsts, signs_in)
+            own_error_pages(conf)
+            _proxy(conf, hsts, signs_in, profile)
+            conf.close()
+    denied_locations(conf, hsts, site.platform_team, signs_in)
+    conf.close()
+
+
+def _session_cookie(conf: ConfWriter, hsts: bool, signs_in: bool) -> None:
     if signs_in:
         # a session the authz refreshed, or whose idle deadline it moved: every one of its cookies to
         # the browser, each from a header of its own (nginx reads only the first Set-Cookie of an
@@ -223,9 +259,10 @@ def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, https: 
             conf.line(f"add_header Set-Cookie {answer_variable(header)} always;")
         if hsts:
             conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
-    conf.line(f"error_page 401 = {UNAUTHORIZED_LOCATION};")
-    conf.line(f"error_page 403 = {DENIED_LOCATION};")
-    own_error_pages(conf)  # a block with error_page of its own inherits none from the server
+
+
+def _proxy(conf: ConfWriter, hsts: bool, signs_in: bool, profile: Profile | None) -> None:
+    """An admitted request to the upstream the authz chose, over TLS as ``profile`` says."""
     # the authz's rate-limit fields onto the admitted response, as serve sends them (an empty value
     # sends nothing); add_header here replaces the server's, so HSTS is repeated
     for header in _ALLOW_HEADERS:
@@ -239,15 +276,10 @@ def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, https: 
         cookie = authz_api.UPSTREAM_COOKIE_HEADER
         conf.line(f"proxy_set_header {cookie} {answer_variable(cookie)};")
     _forwarding(conf)
-    if https:
-        conf.line("proxy_ssl_server_name on;")
-        conf.line("proxy_ssl_verify on;")
-        conf.line("proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;")
+    if profile is not None:
+        profile_lines(conf, profile)
     # a URL with variables is sent as it is: serve's normalized (and stripped) path, the raw query
     conf.line(f"proxy_pass {UPSTREAM_VARIABLE}{PATH_VARIABLE}$is_args$args;")
-    conf.close()
-    denied_locations(conf, hsts, site.platform_team, signs_in)
-    conf.close()
 
 
 def _sign_in_locations(conf: ConfWriter) -> None:

@@ -6,7 +6,10 @@ Per exposed service and entrypoint, an IngressRoute with one route per contract 
 the order they run: drop any ``X-Frontdoor-*`` header a client sent, ask ``frontdoor authz``
 (which admits, or denies with 401/403/429, and answers with the identity headers), retry failed
 connections, cap the request body; HSTS where the entrypoint asks for it; strip the prefix where the
-route asks for it. Upstream timeouts are a ServersTransport.
+route asks for it. Upstream timeouts are a ServersTransport (one per upstream with ``tls``: its CA,
+server name and client certificate). Client certificates are a TLSOption's ``clientAuth`` and the
+passTLSClientCert Middleware before the authz; a per-host certificate loads through an IngressRoute of
+its own (render/k8s_tls.py).
 """
 
 from __future__ import annotations
