@@ -155,3 +155,22 @@ def test_the_answer_the_contract_gives_each_kind_of_client_proof() -> None:
     assert answer_for(keyed_and_user, certificate_clients, key="keyed") == ("challenge", "Bearer")
     assert answer_for(keyed_and_user, certificate_clients, key="keyed", token="forged")[0] == "unauthorized"
     assert answer_for(keyed_and_user, certificate_clients, certificate="batch")[0] == "forbidden"
+
+
+def test_an_edge_that_lets_a_client_without_a_certificate_in_is_caught(
+    pki: Pki, optional: Gateway, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The contract requires a certificate; the running edge only asks for one (mode optional)."""
+    drifted = tmp_path / "contract"
+    shutil.copytree(optional.contract, drifted)
+    changed = 0
+    for document in drifted.rglob("*.yaml"):
+        text = document.read_text()
+        changed += text.count("mode: optional")
+        document.write_text(text.replace("mode: optional", "mode: required"))
+    assert changed == 1
+    code, report = verify(capsys, pki, optional, pki.batch, drifted)
+    assert code == 1
+    assert rules_of(report) == {"verify-client-auth"}
+    (finding,) = report["findings"]
+    assert "a client without a certificate was answered" in finding["message"]
