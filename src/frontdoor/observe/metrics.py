@@ -155,6 +155,7 @@ class Recorder:
             "signins": [[*key, n] for key, n in _signin_counters().items()],
             "limited": [list(row) for row in _limited_clients()],
             "stop_store_failures": [[store, op, n] for (store, op), n in _stop_store_failures().items()],
+            "signout_store_failures": [[s, op, n] for (s, op), n in _signout_store_failures().items()],
             "inflight": self.inflight(),
             "events": {
                 "reloads_ok": events.reloads_ok,
@@ -221,6 +222,12 @@ def _stop_store_failures() -> dict[tuple[str, str], int]:
     return dict(FAILURES)
 
 
+def _signout_store_failures() -> dict[tuple[str, str], int]:
+    from frontdoor.access.signedout import FAILURES
+
+    return dict(FAILURES)
+
+
 def method_label(method: str) -> str:
     return method if method in METHODS else "other"
 
@@ -242,6 +249,7 @@ class Merged:
     #: 429s of the last minute by (service, client kind, client): each worker's top, added up
     limited: dict[tuple[str, str, str], int] = field(default_factory=dict)
     stop_store_failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (store, operation)
+    signout_store_failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (store, operation)
     events: dict[str, Any] = field(default_factory=dict)
 
 
@@ -279,6 +287,9 @@ def merge(snapshots: Iterable[dict[str, Any]]) -> Merged:
         for store, operation, count in data.get("stop_store_failures", ()):
             key = (str(store), str(operation))
             merged.stop_store_failures[key] = merged.stop_store_failures.get(key, 0) + int(count)
+        for store, operation, count in data.get("signout_store_failures", ()):
+            key = (str(store), str(operation))
+            merged.signout_store_failures[key] = merged.signout_store_failures.get(key, 0) + int(count)
         for service, count in data["inflight"].items():
             merged.inflight[service] = merged.inflight.get(service, 0) + int(count)
         events = data["events"]
@@ -433,12 +444,19 @@ class MergedCollector:
         )
         for (store, operation), count in sorted(merged.stop_store_failures.items()):
             failures.add_metric([store, operation], count)
+        signouts = CounterMetricFamily(
+            "frontdoor_signout_store_failures",
+            "Reads and writes of the store of signed-out sessions that failed (those known kept applying)",
+            labels=["store", "operation"],
+        )
+        for (store, operation), count in sorted(merged.signout_store_failures.items()):
+            signouts.add_metric([store, operation], count)
         workers = GaugeMetricFamily("frontdoor_workers", "Worker processes whose numbers are merged here")
         workers.add_metric([], merged.workers)
         build = InfoMetricFamily("frontdoor_build", "The gateway's version")
         build.add_metric([], {"version": __version__, "python": platform.python_version()})
         yield from (circuit, inflight, protection, signins, reloads, contract, loaded, stopped, failures)
-        yield from (workers, build)
+        yield from (signouts, workers, build)
 
 
 def exposition(directory: Path | None) -> bytes:

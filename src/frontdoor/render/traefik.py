@@ -14,6 +14,7 @@ its own (render/k8s_tls.py).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -249,7 +250,12 @@ class TraefikTarget:
         routes = names_of(objects, "IngressRoute")
         selector = f'service=~"{site.options.namespace}-{routes}-[0-9a-f]+@kubernetescrd"'
         first = first_name(objects, "IngressRoute")
-        example = f'service="{site.options.namespace}-{first}-5f2b9c1e@kubernetescrd"'  # any hash
+        route = next(
+            (o for o in objects if o["kind"] == "IngressRoute" and o["metadata"]["name"] == first), None
+        )
+        # a service without routes has no IngressRoute (nor alerts to test): its sample names nothing
+        key = "0" * 10 if route is None else _service_hash(route)
+        example = f'service="{site.options.namespace}-{first}-{key}@kubernetescrd"'
         return SloMetrics(
             requests=f"traefik_service_requests_total{{{selector}}}",
             errors=f'traefik_service_requests_total{{{selector},code=~"5.."}}',
@@ -259,6 +265,13 @@ class TraefikTarget:
             sample_error=f'traefik_service_requests_total{{{example},code="502",method="GET",protocol="http"}}',
             sample_bucket=f'traefik_service_request_duration_seconds_bucket{{{example},code="200",method="GET",protocol="http"}}',
         )
+
+
+def _service_hash(ingress_route: dict[str, Any]) -> str:
+    """The hash in the name Traefik gives the service of an IngressRoute's first route: the first 10
+    hex digits of the SHA-256 of its ``match`` (makeServiceKey, traefik pkg/provider/kubernetes/crd), so
+    that the sample series the alerts' unit tests feed are exactly what Traefik exports."""
+    return hashlib.sha256(ingress_route["spec"]["routes"][0]["match"].encode()).hexdigest()[:10]
 
 
 def _ingress_route(
