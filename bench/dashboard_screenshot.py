@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TRAILING_S = 15.0  # traffic that goes on while the page is opened and photographed
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ADMIN_TOKEN = "demo-admin-token"  # what `frontdoor demo` gives an unset admin token (demo/run.py)
 PAYMENT_KEY = "demo-payment-provider-key"  # and the API clients' keys
@@ -79,13 +80,14 @@ def wait_ready(admin_port: int, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the demo did not become ready in 60 s")
 
 
-def traffic(port: int, seconds: float) -> None:
-    """Rounds at a rate that swells and ebbs (so the charts have a shape), then a flood of the catalog
-    from one address: past its 200-request burst, the rate limit refuses the rest (429)."""
+def traffic(port: int, seconds: float, flood_after: float) -> None:
+    """Rounds at a rate that swells and ebbs (so the charts have a shape), then from ``flood_after``
+    seconds on a flood of the catalog from one address: past its 200-request burst, the rate limit
+    refuses the rest (429)."""
     client = Client(port)
     start = time.monotonic()
     end = start + seconds
-    flood_at = end - 15
+    flood_at = start + flood_after
 
     def flood() -> None:
         # about 150 requests/s each, two at once: over the 100/s limit, yet not so far over that the
@@ -148,8 +150,15 @@ def main() -> None:
     )
     try:
         wait_ready(admin_port, demo)
-        traffic(port, args.seconds)
-        screenshot(admin_port, args.out)
+        # the screenshot is taken while the traffic still flows: taken after it, the step just sampled
+        # would be an idle one, and every "now" on the page 0
+        sending = threading.Thread(target=traffic, args=(port, args.seconds + TRAILING_S, args.seconds - 15))
+        sending.start()
+        try:
+            time.sleep(args.seconds)
+            screenshot(admin_port, args.out)
+        finally:
+            sending.join()
     finally:
         demo.send_signal(signal.SIGINT)
         try:

@@ -4,7 +4,7 @@
 # limits), chromium (the admin dashboard in a real browser), caddy (forward_auth in front of `frontdoor authz`,
 # in the conformance matrix), node and npm (the real OpenID provider of the sign-in tests, npm's
 # oidc-provider, installed by `make oidc-provider`), curl (HTTP/2 client tests), h2load (`make bench`'s
-# HTTP/2 load, from nghttp2-client), prometheus and promtool (a real Prometheus scraping serve; the
+# HTTP/2 load and one bounded run in tests/test_h2.py, from nghttp2-client), prometheus and promtool (a real Prometheus scraping serve; the
 # rendered alerts' unit tests; never the system service the package may start). Tests start their own instances on free
 # loopback ports; nothing here is left running.
 set -euo pipefail

@@ -351,7 +351,8 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     "Environment.spec.upstreams.tls": (
         "test_upstream_tls::test_an_upstream_that_does_not_verify_is_a_502_naming_the_owner[system]",
         f"{RULES}[schema-upstream-tls-plain]",
-        "test_render::test_upstream_tls_is_refused_by_nginx",
+        "test_render::test_upstream_tls_is_rendered_for_nginx",
+        "test_render_nginx_upstream_tls::test_an_upstream_that_does_not_verify_is_serves_502[wrongca]",
         "test_render_k8s_tls::test_gateway_api",
         "test_render_k8s_tls::test_ingress_nginx",
         "test_render_k8s_tls::test_traefik",
@@ -361,16 +362,20 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_upstream_tls::test_a_verified_upstream_answers",
         "test_upstream_tls::test_an_upstream_that_does_not_verify_is_a_502_naming_the_owner[wrongca]",
         f"{RULES}[secret-unresolved-upstream-ca]",
+        "test_render_nginx_upstream_tls::test_an_upstream_that_does_not_verify_is_serves_502[wrongca]",
     ),
     "Environment.spec.upstreams.tls.server_name": (
         "test_upstream_tls::test_a_verified_upstream_answers",
         "test_upstream_tls::test_an_upstream_that_does_not_verify_is_a_502_naming_the_owner[badname]",
+        "test_render_nginx_upstream_tls::test_an_upstream_that_does_not_verify_is_serves_502[badname]",
     ),
     "Environment.spec.upstreams.tls.cert": (
         "test_upstream_tls::test_the_gateway_presents_its_certificate_to_an_upstream_that_asks",
+        "test_render_nginx_upstream_tls::test_nginx_presents_the_gateway_certificate_to_an_upstream_that_asks",
     ),
     "Environment.spec.upstreams.tls.key": (
         "test_upstream_tls::test_the_gateway_presents_its_certificate_to_an_upstream_that_asks",
+        "test_render_nginx_upstream_tls::test_nginx_presents_the_gateway_certificate_to_an_upstream_that_asks",
     ),
     "Environment.spec.upstreams.weight": (
         "test_gateway_e2e::test_weights_split_traffic",

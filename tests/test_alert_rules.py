@@ -7,13 +7,15 @@ gateway-api, ingress-nginx's, Traefik's, and frontdoor's own for serve (target `
 For the Kubernetes targets the rule group is read back from the rendered PrometheusRule, and the
 series are the ones the target says its controller exports for the objects rendered beside it. That
 alone would be circular (the rules and their tests both come from the target's own idea of its
-controller's series), so every series, label and label value the gateway-api and ingress-nginx rules
-and test series use is also checked against ``fixtures/controller_metrics.yaml``: the names Envoy,
-Envoy Gateway and ingress-nginx really export, read from their sources (repository, path, version).
+controller's series), so every series, label and label value the gateway-api, ingress-nginx and
+traefik rules and test series use is also checked against ``fixtures/controller_metrics.yaml``: the
+names Envoy, Envoy Gateway, ingress-nginx and Traefik really export, read from their sources
+(repository, path, version).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -160,7 +162,7 @@ def test_a_wrong_rule_fails_its_unit_tests(old: str, new: str, tmp_path: Path) -
 _SELECTOR = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}")
 _MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
 _GROUPING = re.compile(r"\b(?:by|without)\s*\(([^)]*)\)")
-_SERIES_NAME = re.compile(r"\b(?:envoy|nginx_ingress_controller)_[a-zA-Z0-9_]*")
+_SERIES_NAME = re.compile(r"\b(?:envoy|nginx_ingress_controller|traefik)_[a-zA-Z0-9_]*")
 
 
 def selectors(promql: str) -> list[tuple[str, list[tuple[str, str, str]]]]:
@@ -192,6 +194,20 @@ def real_names(target: str, objects: list[dict[str, Any]]) -> dict[str, set[str]
             for index in range(len(o["spec"]["rules"]))
         }
         return {"envoy_cluster_name": clusters}
+    if target == "traefik":
+        pattern = CONTROLLERS[target]["service_name"]
+        services = {
+            pattern.format(
+                namespace=namespace,
+                route=o["metadata"]["name"],
+                hash=hashlib.sha256(route["match"].encode()).hexdigest()[:10],
+            )
+            for o in objects
+            if o["kind"] == "IngressRoute"
+            for route in o["spec"]["routes"]
+            if route.get("services")
+        }
+        return {"service": services}
     ingresses = {o["metadata"]["name"] for o in objects if o["kind"] == "Ingress"}
     return {"ingress": ingresses, "namespace": {namespace}}
 
@@ -236,7 +252,23 @@ def unknown_series(target: str, promql: str, objects: list[dict[str, Any]]) -> l
 
 def _examples(pattern: str) -> list[str]:
     """Values of a label's pattern in the fixture, enough to tell a class selector from a code one."""
-    candidates = ["1", "2", "4", "5", "200", "204", "404", "429", "500", "503", "2xx", "4xx", "5xx", "GET"]
+    candidates = [
+        "1",
+        "2",
+        "4",
+        "5",
+        "200",
+        "204",
+        "404",
+        "429",
+        "500",
+        "503",
+        "2xx",
+        "4xx",
+        "5xx",
+        "GET",
+        "http",
+    ]
     return [c for c in candidates if re.fullmatch(pattern, c)]
 
 
@@ -259,7 +291,7 @@ def rendered_rules(contract: Contract, target: str) -> list[tuple[str, list[str]
     return out
 
 
-@pytest.mark.parametrize("target", ["gateway-api", "ingress-nginx"])
+@pytest.mark.parametrize("target", list(KUBERNETES))
 def test_the_rules_use_only_series_the_controller_really_exports(target: str, fifty: Contract) -> None:
     """Names and labels from the controllers' own sources, not from the target that renders the rules:
     each selector names a real series with real labels (as the scrape stores them), and selects every

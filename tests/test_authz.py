@@ -228,6 +228,59 @@ def test_an_allow_carries_every_identity_header_and_the_stage_response_headers(p
     assert stage.finished == [200]  # authz never learns when the request ends: finished at once
 
 
+class Refreshing:
+    """A stand-in access stage that admits a browser whose session (two cookies) it resealed."""
+
+    name = "access"
+
+    def check(self, admission: Admission) -> Verdict:
+        for line in (b"frontdoor-session-p=AAA; Path=/", b"frontdoor-session-p.1=BBB; Path=/"):
+            admission.add_response_header(b"set-cookie", line)
+        admission.add_response_header(b"ratelimit-remaining", b"9")
+        return None
+
+
+def test_an_allow_gives_back_the_cookies_without_the_session_and_nginx_each_set_cookie(plan: Plan) -> None:
+    checker = Checker(plan, Pipeline([Refreshing()]))
+    cookie = "theme=dark; frontdoor-session-p=old; frontdoor-session-p.1=old1; lang=en"
+    checks = {
+        "nginx": head(Host="shop.test", X_Original_URI="/shop", X_Original_Method="GET", Cookie=cookie),
+        "traefik": head(
+            X_Forwarded_Uri="/shop", X_Forwarded_Method="GET", X_Forwarded_Host="shop.test", Cookie=cookie
+        ),
+    }
+    answers = {}
+    for dialect, check in checks.items():
+        outcome = checker.check(check, "127.0.0.1", True)
+        assert isinstance(outcome, Outcome) and outcome.status == 200
+        answers[dialect] = allow(outcome, close=False)
+        assert b"\r\ncookie: theme=dark; lang=en\r\n" in answers[dialect]  # the session never upstream
+        assert b"old" not in answers[dialect]
+    nginx, traefik = answers["nginx"], answers["traefik"]
+    # nginx reads one Set-Cookie (the first): every one is numbered too, for the rendered nginx.conf
+    assert nginx.count(b"\r\nset-cookie: ") == 1 and b"\r\nset-cookie: frontdoor-session-p=AAA" in nginx
+    assert b"\r\nx-frontdoor-set-cookie-1: frontdoor-session-p=AAA; Path=/\r\n" in nginx
+    assert b"\r\nx-frontdoor-set-cookie-2: frontdoor-session-p.1=BBB; Path=/\r\n" in nginx
+    assert b"\r\nratelimit-remaining: 9\r\n" in nginx
+    # Traefik copies every Set-Cookie it is told to (addAuthCookiesToResponse)
+    assert traefik.count(b"\r\nset-cookie: ") == 2 and b"x-frontdoor-set-cookie" not in traefik
+
+    # only the session: no Cookie at all, which removes the header upstream; none sent, none answered
+    only = head(
+        Host="shop.test", X_Original_URI="/shop", X_Original_Method="GET", Cookie="frontdoor-session-p=x"
+    )
+    none = nginx_check("/shop")
+    for check in (only, none):
+        outcome = checker.check(check, "127.0.0.1", True)
+        assert isinstance(outcome, Outcome) and b"\r\ncookie:" not in allow(outcome, close=False)
+    # Envoy is not told (its ext_authz cannot remove a header it was not given a value for)
+    envoy = head("/auth/shop", Host="shop.test", Cookie=cookie)
+    outcome = Checker(plan, Pipeline([Refreshing()]), dialect="envoy", path_prefix="/auth").check(
+        envoy, "127.0.0.1", True
+    )
+    assert isinstance(outcome, Outcome) and b"\r\ncookie:" not in allow(outcome, close=False)
+
+
 def test_an_anonymous_allow_blanks_every_identity_header(plan: Plan) -> None:
     outcome = Checker(plan, Pipeline([])).check(nginx_check("/shop", host="eu.shop.test"), "127.0.0.1", True)
     assert isinstance(outcome, Outcome)
@@ -452,7 +505,9 @@ def test_a_head_that_never_completes_is_closed(plan: Plan) -> None:
     assert asyncio.run(stalled()).startswith(b"HTTP/1.1 408 ")
 
 
-def test_a_check_pending_past_the_idle_timeout_is_answered_then_the_idle_connection_closed(plan: Plan) -> None:
+def test_a_check_pending_past_the_idle_timeout_is_answered_then_the_idle_connection_closed(
+    plan: Plan,
+) -> None:
     class Slow:
         """Decides only after both timeouts have passed: the connection must wait for its answer."""
 

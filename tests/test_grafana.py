@@ -121,7 +121,7 @@ def test_every_team_has_a_dashboard_whose_queries_name_exported_series(
             names = set(SELECTOR.findall(query.expr))
             assert names, f"{name} / {title}: {query.expr}"
             assert names <= known, f"{name} / {title} asks for {sorted(names - known)}, never exported"
-            controller = target in ("gateway-api", "ingress-nginx") and "frontdoor_" not in query.expr
+            controller = target in KUBERNETES and "frontdoor_" not in query.expr
             if controller:  # a query of the controller's series: checked by the controller's own sources
                 wrong = unknown_series(target, query.expr, [])
                 assert not wrong, f"{name} / {title}: {wrong}"

@@ -115,6 +115,33 @@ def test_curl_gets_http2_200(gateway: Gateway, ca: trustme.CA, tmp_path: Path) -
     assert '"x-forwarded-proto": "https"' in out.stdout
 
 
+def test_h2load_gets_every_request_answered(gateway: Gateway, ca: trustme.CA) -> None:
+    """nghttp2's own client, bounded (200 requests, 4 connections of 4 streams): all answered 2xx."""
+    h2load = shutil.which("h2load")
+    assert h2load is not None, "h2load is missing: scripts/system-packages.sh installs nghttp2-client"
+    out = subprocess.run(
+        [
+            h2load,
+            "-n",
+            "200",
+            "-c",
+            "4",
+            "-m",
+            "4",
+            "-t",
+            "1",
+            f"https://127.0.0.1:{gateway.spec.port}/shop/h2load",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "Application protocol: h2" in out, out
+    assert "requests: 200 total, 200 started, 200 done, 200 succeeded, 0 failed, 0 errored" in out, out
+    assert "status codes: 200 2xx, 0 3xx, 0 4xx, 0 5xx" in out, out
+
+
 def test_httpx_over_http2_sees_what_http1_sees(gateway: Gateway, ca: trustme.CA) -> None:
     context = tls_context(ca, ("h2", "http/1.1"))
     with httpx.Client(http2=True, verify=context) as session:
@@ -182,6 +209,30 @@ def test_access_log_names_the_protocol(gateway: Gateway, ca: trustme.CA) -> None
 
     eventually(lambda: len(logged()) == 2)
     assert logged() == ids
+
+
+def test_metrics_count_each_protocol_under_its_own_label(gateway: Gateway, ca: trustme.CA) -> None:
+    """frontdoor_requests_total carries ``protocol`` as the access log does: three requests over HTTP/2
+    and two over HTTP/1.1 on the same route are counted apart."""
+    from .test_operations import eventually, scrape, value
+
+    shop = {"route": "shop.0", "method": "GET", "code": "2xx"}
+
+    def counted() -> tuple[float, float]:
+        samples = scrape(gateway)
+        return (
+            value(samples, "frontdoor_requests", protocol="HTTP/2", **shop),
+            value(samples, "frontdoor_requests", protocol="HTTP/1.1", **shop),
+        )
+
+    h2_before, h1_before = counted()
+    h2 = client(gateway, ca)
+    try:
+        assert [h2.request("GET", f"/shop/counted-h2-{n}").status for n in range(3)] == [200] * 3
+    finally:
+        h2.close()
+    assert [h1(gateway, ca, "GET", f"/shop/counted-h1-{n}")[0] for n in range(2)] == [200] * 2
+    eventually(lambda: counted() == (h2_before + 3, h1_before + 2))
 
 
 # --- attacks --------------------------------------------------------------------------------------------
@@ -388,6 +439,63 @@ def test_a_client_that_stops_reading_stops_the_upstream(ca: trustme.CA, tmp_path
         upstreams.close()
 
 
+@pytest.mark.parametrize("length", [True, False], ids=["content-length", "chunked"])
+def test_request_trailers_never_reach_the_http1_upstream(
+    ca: trustme.CA, tmp_path: Path, length: bool
+) -> None:
+    """Trailers an HTTP/2 client sends after its body are dropped (docs/gateway.md): the upstream gets
+    the body, framed by Content-Length or chunked, and no trailer field anywhere in its bytes."""
+    received: list[bytes] = []
+
+    async def recording(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b"content-length: 5\r\n" in head.lower():
+            body = await reader.readexactly(5)
+        else:  # chunked: the last chunk, then trailer lines (if any were passed on) up to an empty one
+            body = await reader.readuntil(b"\r\n0\r\n")
+            while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
+                body += line
+            body += b"\r\n"
+        received.append(head + body)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    upstreams = Upstreams()
+    port = free_port()
+    server = asyncio.run_coroutine_threadsafe(
+        asyncio.start_server(recording, "127.0.0.1", port), upstreams.loop
+    ).result(5)
+    issued = ca.issue_cert("shop.test")
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    issued.private_key_pem.write_to_path(str(key))
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    spec = ContractSpec(shop=[(upstreams.start("shop"), 1)], other=[port], tls=(cert, key, "1.2"))
+    running = Gateway(spec.write(tmp_path / "contract"), spec, tmp_path / "log")
+    h2 = H2Client(spec.port, ca)
+    try:
+        stream_id = h2.conn.get_next_available_stream_id()
+        fields = [(b"te", b"trailers"), *([(b"content-length", b"5")] if length else [])]
+        h2.conn.send_headers(stream_id, h2.fields("POST", "/other/trailers", fields))
+        h2.conn.send_data(stream_id, b"hello")
+        h2.conn.send_headers(stream_id, [(b"x-trailer-secret", b"t0ps3cret")], end_stream=True)
+        h2.flush()
+        h2.until(lambda: stream_id in h2.ended)
+        assert h2.answers[stream_id].status == 200
+        assert h2.answers[stream_id].body == b"ok"
+    finally:
+        h2.close()
+        running.stop()
+        upstreams.loop.call_soon_threadsafe(server.close)
+        upstreams.close()
+    assert len(received) == 1
+    seen = received[0]
+    assert seen.startswith(b"POST /other/trailers HTTP/1.1\r\n")
+    assert b"hello" in seen  # the body went on
+    assert b"x-trailer-secret" not in seen.lower() and b"t0ps3cret" not in seen
+    assert b"\r\nte:" not in seen.lower()  # a hop-by-hop field, not passed upstream either
+
+
 def test_a_drain_sends_goaway_and_finishes_the_streams_begun(ca: trustme.CA, tmp_path: Path) -> None:
     upstreams = Upstreams()
     issued = ca.issue_cert("shop.test")
@@ -434,7 +542,9 @@ def test_a_body_longer_than_its_content_length_never_reaches_the_upstream(
         h2.close()
 
 
-def test_an_idle_connection_gets_goaway_but_not_while_a_stream_is_answered(ca: trustme.CA, tmp_path: Path) -> None:
+def test_an_idle_connection_gets_goaway_but_not_while_a_stream_is_answered(
+    ca: trustme.CA, tmp_path: Path
+) -> None:
     """The idle timeout (1 s here) counts from the last bytes the client sent, and passes over a connection
     whose stream is still upstream (2.5 s): that stream is answered, then the idle connection closed."""
     upstreams = Upstreams()

@@ -50,10 +50,10 @@ def test_window_forgets_what_leaves_it() -> None:
     for count in (1, 2, 3, 4):
         second = Stat()
         second.requests = count
-        second.codes[("GET", 2)] = count
+        second.codes[("GET", 2, "1.1")] = count
         window.push({KEY: second})
     assert window.sum[KEY].requests == 2 + 3 + 4
-    assert window.sum[KEY].codes == {("GET", 2): 9}
+    assert window.sum[KEY].codes == {("GET", 2, "1.1"): 9}
     for _ in range(3):
         window.push({})
     assert KEY not in window.sum
@@ -63,11 +63,11 @@ def test_recorder_ticks_into_totals_and_windows() -> None:
     recorder = Recorder()
     recorder.record(KEY, "GET", 200, 0.003)
     recorder.record(KEY, "GET", 503, 0.2, "kill-switch", "kill-switch: service orders")
-    recorder.record(KEY, "POST", 504, 2.0, upstream_error="timeout")
+    recorder.record(KEY, "POST", 504, 2.0, upstream_error="timeout", version="2")
     recorder.tick(now=recorder._last_tick + 1)
     total = recorder.totals[KEY]
     assert total.requests == 3 and total.errors == 2
-    assert total.codes == {("GET", 2): 1, ("GET", 5): 1, ("POST", 5): 1}
+    assert total.codes == {("GET", 2, ""): 1, ("GET", 5, ""): 1, ("POST", 5, "2"): 1}
     assert total.denies == {("kill-switch", "kill-switch: service orders"): 1}
     assert total.upstream == {"timeout": 1}
     assert all(w.sum[KEY].requests == 3 for w in recorder.windows)

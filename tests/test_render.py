@@ -782,7 +782,8 @@ def test_host_certificates_from_files_are_refused_on_kubernetes(shop_copy: Path)
             rendered(target, shop_copy)
 
 
-def test_upstream_tls_is_refused_by_nginx(shop_copy: Path) -> None:
+def test_upstream_tls_is_rendered_for_nginx(shop_copy: Path) -> None:
+    """(With real nginx and TLS: tests/test_render_nginx_upstream_tls.py.)"""
     edit(
         shop_copy,
         "environments/prod.yaml",
@@ -792,5 +793,24 @@ def test_upstream_tls_is_refused_by_nginx(shop_copy: Path) -> None:
     edit(
         shop_copy, "environments/prod.yaml", '{url: "http://10.1.0.12:8080"', '{url: "https://10.1.0.12:8443"'
     )
-    with pytest.raises(RenderError, match=r"upstream https://10\.1\.0\.11:8443 of orders tls"):
+    # orders' two upstreams differ in tls: one location cannot verify them alike
+    with pytest.raises(
+        RenderError, match=r"service orders: nginx verifies every upstream of a service alike"
+    ):
         rendered("nginx", shop_copy)
+    edit(
+        shop_copy,
+        "environments/prod.yaml",
+        '{url: "https://10.1.0.12:8443"',
+        '{url: "https://10.1.0.12:8443", tls: {server_name: orders.internal}',
+    )
+    conf = rendered("nginx", shop_copy)["nginx.conf"]
+    assert "orders @frontdoor_upstream_tls_0;" in conf and "catalog @frontdoor_upstream;" in conf
+    assert "orders orders.internal;" in conf  # the name verified and sent
+    assert (
+        conf.count("location @frontdoor_upstream_tls_0 {") == conf.count("# entrypoint ") == 2
+    )  # per server
+    assert "try_files /.frontdoor-upstream $fd_location;" in conf
+    assert (
+        "proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;" in conf
+    )  # no tls.ca: the system's

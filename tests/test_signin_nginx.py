@@ -134,6 +134,7 @@ def own_cookies(context: Any) -> dict[str, Any]:
 def test_signing_in_through_nginx(edge: Sites) -> None:
     stack = main_stack(edge)
     context = edge.chromium.new_context()  # a person new to the provider: its form, then consent
+    context.add_cookies([{"name": "theme", "value": "dark", "url": stack.origin}])  # the app's own
     page = context.new_page()
     page.goto(f"{stack.origin}/app/page?x=1")
     assert page.url.startswith(edge.provider.issuer)
@@ -143,6 +144,8 @@ def test_signing_in_through_nginx(edge: Sites) -> None:
     identity = dict(seen["frontdoor_headers"])
     assert identity["x-frontdoor-subject"] == "bob"
     assert identity["x-frontdoor-issuer"] == edge.provider.issuer
+    # the upstream gets the app's cookies and never the sealed session (authz's Cookie answer)
+    assert seen["headers"]["cookie"] == "theme=dark"
     session = own_cookies(context)[SESSION_COOKIE]
     assert session["httpOnly"] and session["sameSite"] == "Lax"
 
@@ -150,8 +153,10 @@ def test_signing_in_through_nginx(edge: Sites) -> None:
     assert denied is not None and denied.status == 403
 
     cookie = f"{SESSION_COOKIE}={session['value']}"
-    status, _, _ = request(stack.port, "GET", "/app", {"Cookie": cookie, "Accept": "application/json"})
-    assert status == 200
+    status, _, body = request(stack.port, "GET", "/app", {"Cookie": cookie, "Accept": "application/json"})
+    assert status == 200 and "cookie" not in json.loads(body)["headers"]  # nothing left: no Cookie
+    status, _, body = request(stack.port, "GET", "/other", {"Cookie": f"a=1; {cookie}; b=2"})
+    assert status == 200 and json.loads(body)["headers"]["cookie"] == "a=1; b=2"  # public routes too
     context.close()
     assert session["value"][:40] not in json.dumps(stack.log_entries())
 
@@ -169,7 +174,10 @@ def refreshing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     provider = OidcProvider([f"http://localhost:{port}"], refresh=True, ttl={"AccessToken": 20})
     try:
         running = Stack(
-            tmp_path_factory.mktemp("refresh-nginx"), provider, port, scopes="openid, email, offline_access"
+            tmp_path_factory.mktemp("refresh-nginx"),
+            provider,
+            port,
+            scopes="openid, email, profile, offline_access",
         )
         try:
             yield running
@@ -195,3 +203,36 @@ def test_a_session_refreshes_through_nginx(refreshing: Stack, edge: Sites) -> No
     assert own_cookies(context)[SESSION_COOKIE]["value"] != first
     context.close()
     assert first[:40] not in json.dumps(refreshing.log_entries())
+
+
+def chunks(context: Any) -> list[str]:
+    """The session cookie and its numbered parts, in order."""
+    cookies = own_cookies(context)
+    names = [SESSION_COOKIE] + [f"{SESSION_COOKIE}.{n}" for n in range(1, 4)]
+    return [cookies[name]["value"] for name in names if name in cookies]
+
+
+def test_a_session_split_over_cookies_is_set_and_refreshed_whole_through_nginx(
+    refreshing: Stack, edge: Sites
+) -> None:
+    """A person in a hundred teams: the session spans two cookies. nginx passes the callback's
+    Set-Cookie lines as they are, and an allow's (a refresh) through X-Frontdoor-Set-Cookie-N, each
+    added to the response: the browser's cookies stay one session, still accepted afterwards."""
+    context = edge.chromium.new_context()
+    page = context.new_page()
+    page.goto(f"{refreshing.origin}/app")
+    sign_in_at_provider(page, "big-bob")
+    assert page.url == f"{refreshing.origin}/app"
+    first = chunks(context)
+    assert len(first) == 2, [len(c) for c in first]
+    assert "cookie" not in page_json(page)["headers"]  # two session cookies, neither upstream
+
+    response = page.goto(f"{refreshing.origin}/app")  # refreshed (20 s access tokens): resealed
+    assert response is not None and response.status == 200
+    refreshed = chunks(context)
+    assert len(refreshed) == 2 and refreshed[0] != first[0] and refreshed[1] != first[1]
+
+    response = page.goto(f"{refreshing.origin}/app")  # the new cookies open as one session
+    assert response is not None and response.status == 200 and page.url == f"{refreshing.origin}/app"
+    assert dict(page_json(page)["frontdoor_headers"])["x-frontdoor-subject"] == "big-bob"
+    context.close()

@@ -22,9 +22,10 @@ import pytest
 
 from frontdoor.access.sealing import Sealer
 from frontdoor.access.session import Session
-from frontdoor.access.signedout import FileSignedOut
+from frontdoor.access.signedout import FAILURES, FileSignedOut
 from frontdoor.access.signedout_redis import RedisSignedOut, signed_out_key
 from frontdoor.demo.documents import join, service
+from frontdoor.observe.metrics import exposition
 
 from .authz_support import Process, start_authz
 from .harness import ContractSpec, Gateway, RedisServer, Upstreams, request
@@ -170,6 +171,25 @@ def test_a_sign_out_holds_across_processes_through_redis_without_a_shared_direct
         serve.stop()
 
 
+def test_a_sign_out_holds_on_every_worker_of_one_serve(tmp_path: Path, upstreams: Upstreams) -> None:
+    """serve --workers 2: the kernel spreads new connections over both workers, so a sign-out answered
+    by one must be refused by the other too (without the shared store, about half the requests below
+    would still be admitted)."""
+    spec, root = contract(tmp_path, upstreams)
+    serve = Gateway(root, spec, tmp_path / "serve.log", "--workers", "2", "--no-watch")
+    try:
+        cookie = sealed_session("carol")
+        assert [via_serve(spec.port, cookie) for _ in range(8)] == [200] * 8
+        sign_out(spec.port, cookie)
+        eventually(
+            lambda: all(via_serve(spec.port, cookie) == 401 for _ in range(16)),
+            "both workers refusing the signed-out session",
+        )
+        assert via_serve(spec.port, sealed_session("dave")) == 200
+    finally:
+        serve.stop()
+
+
 # --- the stores -----------------------------------------------------------------------------------------
 
 
@@ -239,8 +259,13 @@ def test_a_redis_that_cannot_be_reached_keeps_the_sign_outs_known(tmp_path: Path
     async def scenario() -> None:
         store = RedisSignedOut("redis://127.0.0.1:9/0", "frontdoor:edge:dev:signed-out", 3600)
         now = time.time()
+        before = dict(FAILURES)
         await store.sign_out("here", now + 60, now)  # not shared, but refused by this process
         await store.load()
         assert "here" in store.ids and not store.healthy
+        for operation in ("write", "read"):  # counted for frontdoor_signout_store_failures_total
+            assert FAILURES["redis", operation] == before.get(("redis", operation), 0) + 1
+        scraped = exposition(None).decode()
+        assert 'frontdoor_signout_store_failures_total{operation="write",store="redis"}' in scraped
 
     asyncio.run(scenario())

@@ -2,11 +2,18 @@
 // argument: {"port": N, "clients": [{client_id, client_secret, redirect_uris, post_logout_redirect_uris,
 // grant_types?}], "ttl"?: {AccessToken: seconds, ...}}.
 // Anyone signs in through its development form (any login, any password); the account's claims are
-// made from the login name. Prints "ready <issuer>" on stdout once it listens.
+// made from the login name (roles() below). Prints "ready <issuer>" on stdout once it listens.
 import Provider from 'oidc-provider';
 
 const settings = JSON.parse(process.argv[2]);
 const issuer = `http://127.0.0.1:${settings.port}`;
+
+// admin...: an admin; big...: a member of a hundred teams, whose session is too large for one cookie
+function roles(id) {
+  if (id.startsWith('admin')) return ['admin'];
+  if (id.startsWith('big')) return ['user', ...Array.from({ length: 100 }, (_, i) => `team-${i}-of-a-large-org`)];
+  return ['user'];
+}
 
 const provider = new Provider(issuer, {
   clients: settings.clients.map((client) => ({
@@ -33,7 +40,7 @@ const provider = new Provider(issuer, {
           email: `${id}@example.test`,
           email_verified: true,
           name: id,
-          roles: id.startsWith('admin') ? ['admin'] : ['user'],
+          roles: roles(id),
         };
       },
     };

@@ -15,7 +15,8 @@ only until then, and dropped after. The records live where the kill switch's sto
 The request path never waits on the store: it asks this process's copy (a dict), and at most every
 POLL_S the store is asked to bring it up to date (a stat here, a background read for Redis). So a
 sign-out reaches every other process within POLL_S plus one read. A store that cannot be read keeps the
-sign-outs it knew; the failure is logged once each way.
+sign-outs it knew; the failure is logged once each way and counted
+(``frontdoor_signout_store_failures_total``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import fcntl
 import logging
 import os
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Final
 
@@ -36,6 +38,9 @@ MAX_SIGNED_OUT: Final = 100_000  # sign-outs remembered per process; the oldest 
 FILE_NAME: Final = "signed-out"
 #: a rewrite drops the expired lines once the file has grown this much past what was live at the last one
 _REWRITE_BYTES: Final = 64 * 1024
+
+#: (store, operation) -> failures, for ``frontdoor_signout_store_failures_total``; for the life of the process
+FAILURES: Counter[tuple[str, str]] = Counter()
 
 
 class SignedOut:
@@ -80,6 +85,7 @@ class SignedOut:
         return "this process's memory"
 
     def failed(self, operation: str, error: BaseException | str) -> None:
+        FAILURES[self.kind, operation] += 1
         if self.healthy:
             self.healthy = False
             what = error if isinstance(error, str) else type(error).__name__

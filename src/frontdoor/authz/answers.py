@@ -6,10 +6,19 @@ turns anything else into a 500, so for nginx every other denial becomes a 403 th
 nginx also never sees the check's body, and routes by what the check says: for the nginx dialect an
 allow names the chosen route's service and the path serve would send upstream, and a denial carries
 serve's JSON body in a header (render/authz_api.py).
+
+Cookies, for the nginx and Traefik dialects: an allow carries the request's ``Cookie`` without the
+gateway's own cookies (absent when none are left), which the ingress puts on the upstream request in
+place of the browser's, so the sealed session never reaches the upstream, as with serve. nginx reads
+only the first ``Set-Cookie`` of an answer (1.22; later versions join them into one line, which
+browsers cannot read), so for the nginx dialect each Set-Cookie of an allow (a session split over
+several cookies, refreshed or with its idle deadline moved) is also sent as
+``X-Frontdoor-Set-Cookie-N``, which the rendered nginx.conf adds to the response one by one.
 """
 
 from __future__ import annotations
 
+from frontdoor.access.cookies import OWN_PREFIX, without_cookies
 from frontdoor.authz.decide import Outcome
 from frontdoor.http.fields import Field
 from frontdoor.http.messages import error_body, error_response
@@ -23,6 +32,46 @@ _CANONICAL = {name: b"-".join(p.capitalize() for p in name.split(b"-")) for name
 _ALLOW = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n"
 _ALLOW_ANONYMOUS = _ALLOW + b"".join(_CANONICAL[name] + b": \r\n" for name in IDENTITY)
 _NGINX_STATUSES = frozenset({401, 403})
+#: the dialects whose ingress copies the answer's Cookie onto the upstream request (render/ wires it)
+_COOKIE_DIALECTS = frozenset({"nginx", "traefik"})
+
+
+def upstream_cookie(values: list[bytes]) -> bytes | None:
+    """The request's Cookie for the upstream: the browser's cookies without the gateway's own (the
+    sealed session never reaches the upstream); None when none are left."""
+    joined = b"; ".join(values)
+    if OWN_PREFIX not in joined:
+        return joined or None
+    return without_cookies(joined, OWN_PREFIX)
+
+
+def _cookie_lines(outcome: Outcome, extra: bytes) -> list[bytes]:
+    """What an allow says about cookies besides ``extra`` (the stages' response lines, which carry a
+    session's Set-Cookie), for the dialects whose ingress acts on it: the upstream's Cookie (absent
+    when nothing is left, which removes the header), and for nginx each Set-Cookie numbered."""
+    original, admission = outcome.original, outcome.admission
+    if original is None or admission is None or original.dialect not in _COOKIE_DIALECTS:
+        return []
+    lines = []
+    sent = [v for n, v in admission.head.headers if len(n) == 6 and n.lower() == b"cookie"]
+    kept = upstream_cookie(sent) if sent else None
+    if kept is not None:
+        lines.append(b"cookie: " + kept + b"\r\n")
+    if original.dialect == "nginx" and b"set-cookie" in extra:
+        cookies = [v for n, v in admission.response_fields() if n.lower() == b"set-cookie"]
+        lines.extend(b"x-frontdoor-set-cookie-%d: %b\r\n" % (i, v) for i, v in enumerate(cookies, 1))
+    return lines
+
+
+def _nginx_extra(extra: bytes) -> bytes:
+    """The stages' response lines with one Set-Cookie only, the first: an nginx reading
+    ``$upstream_http_set_cookie`` (ingress-nginx's ``auth-always-set-cookie``) takes the first, or
+    joins them all into one line a browser misreads (nginx 1.23 and later); the rendered nginx.conf
+    reads the numbered ones."""
+    lines = extra.split(b"\r\n")[:-1]
+    cookies = [i for i, line in enumerate(lines) if line[:11].lower() == b"set-cookie:"]
+    kept = [line for i, line in enumerate(lines) if i not in cookies[1:]]
+    return b"".join(line + b"\r\n" for line in kept)
 
 
 def allow(outcome: Outcome, close: bool) -> bytes:
@@ -36,9 +85,11 @@ def allow(outcome: Outcome, close: bool) -> bytes:
         parts.extend(name + b": " + value + b"\r\n" for name, value in given.items())
     else:
         parts = [_ALLOW_ANONYMOUS]
-    if extra:
-        parts.append(extra)
     original = outcome.original
+    if extra:
+        nginx = original is not None and original.dialect == "nginx" and b"set-cookie" in extra
+        parts.append(_nginx_extra(extra) if nginx else extra)
+    parts.extend(_cookie_lines(outcome, extra))
     if original is not None and original.dialect == "nginx" and admission is not None:
         route = admission.route
         path = strip_route_prefix(admission.path, route.path.path) if route.strip_prefix else admission.path

@@ -97,6 +97,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], di
     )
     verify.add_argument("--cacert", metavar="FILE", help="CA certificates to trust (default: the system's)")
     verify.add_argument(
+        "--cert",
+        metavar="FILE",
+        help="a client certificate (PEM) of one of the Edge's certificate API clients, for an entrypoint "
+        "with tls.client_auth: the routes listing the client must answer, the others 403 (with --key)",
+    )
+    verify.add_argument("--key", metavar="FILE", help="the private key of --cert (PEM)")
+    verify.add_argument(
         "--timeout", type=_positive_float, default=10.0, metavar="SECONDS", help="per request (default 10)"
     )
     verify.add_argument(
@@ -130,6 +137,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             admin_token_file=args.admin_token_file,
             admin_url=args.admin_url,
             burst=args.burst,
+            cert=args.cert,
+            key=args.key,
         )
     )
     sys.stdout.write(render(report, args.format, 2 if sys.stdout.isatty() else None))

@@ -36,7 +36,7 @@ def _tls_version(value: object) -> object:
 
 class ClientAuth(Strict):
     """Client certificates (mutual TLS): verified against ``ca``; ``required`` refuses a handshake
-    without one, ``optional`` lets it through (routes for certificate clients then answer 401)."""
+    without one, ``optional`` lets it through (routes only certificate clients may call then answer 403)."""
 
     ca: Secret
     mode: Literal["required", "optional"] = "required"

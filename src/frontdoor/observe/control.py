@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from frontdoor.access.signedout_store import signed_out_store
 from frontdoor.contract.load import Contract, load_valid_contract
 from frontdoor.errors import FrontdoorError
 from frontdoor.observe import metrics
@@ -196,8 +197,14 @@ class Operations(Generic[R]):
         return runtime
 
     async def read_stops(self) -> None:
-        """Read the stop store once, waiting for it: before the process says it is ready."""
+        """Read the stop store once, waiting for it, and the signed-out sessions where browsers sign
+        in: before the process says it is ready, so both apply from the first request."""
         await self.stops.load()
+        if self.view is None:
+            return
+        plan = self.view.plan
+        if any(p.login is not None for p in plan.edge.spec.identity.providers):
+            await signed_out_store(plan, self.context.state_dir if self.context else None).load()
 
     def _load(self) -> tuple[R, ContractView]:
         view = load_view(self.directory, self.environment)

@@ -89,7 +89,11 @@ class Recorder:
         deny_kind: str = "",
         deny_rule: str = "",
         upstream_error: str = "",
+        version: str = "",
     ) -> None:
+        """``version`` is the request's HTTP version as the head has it ("1.1", "2"), "" where the
+        client's protocol is not seen (authz's checks): it becomes the ``protocol`` label at scrape time,
+        so the request path only adds it to a key it already builds."""
         stat = self.second.get(key)
         if stat is None:
             stat = self.second[key] = Stat()
@@ -99,7 +103,7 @@ class Recorder:
         stat.hist[bucket(seconds)] += 1
         stat.sum += seconds
         codes = stat.codes
-        code = (method, status // 100)
+        code = (method, status // 100, version)
         codes[code] = codes.get(code, 0) + 1
         if deny_kind:
             denies = stat.denies
@@ -151,6 +155,7 @@ class Recorder:
             "signins": [[*key, n] for key, n in _signin_counters().items()],
             "limited": [list(row) for row in _limited_clients()],
             "stop_store_failures": [[store, op, n] for (store, op), n in _stop_store_failures().items()],
+            "signout_store_failures": [[s, op, n] for (s, op), n in _signout_store_failures().items()],
             "inflight": self.inflight(),
             "events": {
                 "reloads_ok": events.reloads_ok,
@@ -217,6 +222,12 @@ def _stop_store_failures() -> dict[tuple[str, str], int]:
     return dict(FAILURES)
 
 
+def _signout_store_failures() -> dict[tuple[str, str], int]:
+    from frontdoor.access.signedout import FAILURES
+
+    return dict(FAILURES)
+
+
 def method_label(method: str) -> str:
     return method if method in METHODS else "other"
 
@@ -238,6 +249,7 @@ class Merged:
     #: 429s of the last minute by (service, client kind, client): each worker's top, added up
     limited: dict[tuple[str, str, str], int] = field(default_factory=dict)
     stop_store_failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (store, operation)
+    signout_store_failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (store, operation)
     events: dict[str, Any] = field(default_factory=dict)
 
 
@@ -275,6 +287,9 @@ def merge(snapshots: Iterable[dict[str, Any]]) -> Merged:
         for store, operation, count in data.get("stop_store_failures", ()):
             key = (str(store), str(operation))
             merged.stop_store_failures[key] = merged.stop_store_failures.get(key, 0) + int(count)
+        for store, operation, count in data.get("signout_store_failures", ()):
+            key = (str(store), str(operation))
+            merged.signout_store_failures[key] = merged.signout_store_failures.get(key, 0) + int(count)
         for service, count in data["inflight"].items():
             merged.inflight[service] = merged.inflight.get(service, 0) + int(count)
         events = data["events"]
@@ -320,7 +335,7 @@ class MergedCollector:
         requests = CounterMetricFamily(
             "frontdoor_requests",
             "Requests answered, by route and status class",
-            labels=[*route, "method", "code"],
+            labels=[*route, "method", "code", "protocol"],
         )
         latency = HistogramMetricFamily(
             "frontdoor_request_duration_seconds",
@@ -347,8 +362,9 @@ class MergedCollector:
         shed_by: dict[tuple[str, str], int] = {}
         for key, stat in sorted(merged.totals.items()):
             labels = list(key)
-            for (method, status_class), count in sorted(stat.codes.items()):
-                requests.add_metric([*labels, method_label(method), f"{status_class}xx"], count)
+            for (method, status_class, version), count in sorted(stat.codes.items()):
+                protocol = f"HTTP/{version}" if version else ""  # "": a label Prometheus leaves out
+                requests.add_metric([*labels, method_label(method), f"{status_class}xx", protocol], count)
             cumulative = 0
             buckets = []
             for bound, count in zip(BUCKETS, stat.hist, strict=False):
@@ -428,12 +444,19 @@ class MergedCollector:
         )
         for (store, operation), count in sorted(merged.stop_store_failures.items()):
             failures.add_metric([store, operation], count)
+        signouts = CounterMetricFamily(
+            "frontdoor_signout_store_failures",
+            "Reads and writes of the store of signed-out sessions that failed (those known kept applying)",
+            labels=["store", "operation"],
+        )
+        for (store, operation), count in sorted(merged.signout_store_failures.items()):
+            signouts.add_metric([store, operation], count)
         workers = GaugeMetricFamily("frontdoor_workers", "Worker processes whose numbers are merged here")
         workers.add_metric([], merged.workers)
         build = InfoMetricFamily("frontdoor_build", "The gateway's version")
         build.add_metric([], {"version": __version__, "python": platform.python_version()})
         yield from (circuit, inflight, protection, signins, reloads, contract, loaded, stopped, failures)
-        yield from (workers, build)
+        yield from (signouts, workers, build)
 
 
 def exposition(directory: Path | None) -> bytes:

@@ -51,7 +51,8 @@ def bucket(seconds: float) -> int:
 
 
 class Stat:
-    """Counts of one route: requests by (method, status class), latency histogram, denies, upstream errors."""
+    """Counts of one route: requests by (method, status class, protocol), latency histogram, denies,
+    upstream errors."""
 
     __slots__ = ("codes", "denies", "errors", "hist", "requests", "sum", "upstream")
 
@@ -60,7 +61,8 @@ class Stat:
         self.errors = 0  # 5xx answers
         self.sum = 0.0  # seconds
         self.hist = [0] * (len(BUCKETS) + 1)
-        self.codes: dict[tuple[str, int], int] = {}  # (method, status // 100)
+        #: (method, status // 100, HTTP version: "1.1", "2", "1.0", or "" where it is not known)
+        self.codes: dict[tuple[str, int, str], int] = {}
         self.denies: dict[tuple[str, str], int] = {}  # (kind, rule)
         self.upstream: dict[str, int] = {}  # "error" | "timeout" | "unavailable"
 
@@ -82,7 +84,7 @@ class Stat:
             self.errors,
             self.sum,
             self.hist,
-            [[m, c, n] for (m, c), n in self.codes.items()],
+            [[m, c, v, n] for (m, c, v), n in self.codes.items()],
             [[k, r, n] for (k, r), n in self.denies.items()],
             self.upstream,
         ]
@@ -92,7 +94,10 @@ class Stat:
         stat = cls()
         stat.requests, stat.errors, stat.sum = int(data[0]), int(data[1]), float(data[2])
         stat.hist = [int(n) for n in data[3]]
-        stat.codes = {(str(m), int(c)): int(n) for m, c, n in data[4]}
+        # a row of three is a worker of a version before the protocol was counted (a rolling upgrade)
+        stat.codes = {
+            (str(row[0]), int(row[1]), str(row[2]) if len(row) == 4 else ""): int(row[-1]) for row in data[4]
+        }
         stat.denies = {(str(k), str(r)): int(n) for k, r, n in data[5]}
         stat.upstream = {str(k): int(n) for k, n in data[6].items()}
         return stat

@@ -132,7 +132,9 @@ class Gateway:
             routed, key = self._unmatched
             upstream_error = ""
         seconds = now - request.started
-        self.recorder.record(key, head.method, status, seconds, request.deny_kind, denied_by, upstream_error)
+        self.recorder.record(
+            key, head.method, status, seconds, request.deny_kind, denied_by, upstream_error, head.version
+        )
         if self.spans is not None:
             self.spans.export(request, key[0] if route is not None else None, seconds)
         access_log = self.access_log

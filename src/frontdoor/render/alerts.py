@@ -138,8 +138,9 @@ def frontdoor_metrics(site: Site, service: str) -> SloMetrics:
         errors=f'frontdoor_requests_total{{{selector},code="5xx"}}',
         latency_bucket=f"frontdoor_request_duration_seconds_bucket{{{selector}}}",
         latency_unit=1.0,
-        sample_ok=f'frontdoor_requests_total{{{example},method="GET",code="2xx"}}',
-        sample_error=f'frontdoor_requests_total{{{example},method="GET",code="5xx"}}',
+        # one protocol each: the rules must sum over HTTP/1.1 and HTTP/2 (the ``protocol`` label)
+        sample_ok=f'frontdoor_requests_total{{{example},method="GET",code="2xx",protocol="HTTP/1.1"}}',
+        sample_error=f'frontdoor_requests_total{{{example},method="GET",code="5xx",protocol="HTTP/2"}}',
         sample_bucket=f"frontdoor_request_duration_seconds_bucket{{{example}}}",
     )
 

@@ -10,6 +10,8 @@ which the edge copies onto the upstream request, replacing whatever a client sen
 
 from __future__ import annotations
 
+from frontdoor.access.cookies import MAX_CHUNKS
+
 NAME = "frontdoor-authz"  # Deployment, Service, ConfigMap, ... of the authz service
 PORT = 9191  # the authz listener: checks, /healthz, /readyz
 PORT_NAME = "http"
@@ -42,10 +44,25 @@ ENVOY_REQUEST_HEADERS = ("authorization", "x-api-key", "x-forwarded-for", "x-req
 SIGN_IN_PATHS = ("/_frontdoor/start", "/_frontdoor/callback", "/_frontdoor/logout")
 
 
+#: browser sign-in, on an allow (nginx and Traefik dialects): the request's Cookie without the gateway's
+#: own cookies, absent when none are left; the ingress sets it on the upstream request in place of the
+#: browser's, so the sealed session never reaches the upstream
+UPSTREAM_COOKIE_HEADER = "Cookie"
+#: nginx dialect, on an allow: each Set-Cookie also as X-Frontdoor-Set-Cookie-1 .. -N (nginx reads only
+#: the first Set-Cookie of the authz's answer), as many as a session's cookies
+SET_COOKIE_HEADERS = tuple(f"X-Frontdoor-Set-Cookie-{n}" for n in range(1, MAX_CHUNKS + 1))
+
+
 def session_cookie(provider: str) -> str:
     """The session cookie of ``provider`` (access/signin.py's name for it), for targets that must name
     the cookies an allow may refresh."""
     return f"frontdoor-session-{provider}"
+
+
+def session_cookies(provider: str) -> list[str]:
+    """The session cookie of ``provider`` and the numbered cookies a long session is split into."""
+    first = session_cookie(provider)
+    return [first] + [f"{first}.{n}" for n in range(1, MAX_CHUNKS)]
 
 
 #: identity the authz answers with, for the upstream

@@ -14,6 +14,9 @@
   ``--auth external``, and whenever the Edge declares ``admin`` (a kill switch: a stop is known to the
   authz only, and may hit any route, public ones too), every request of the route goes to
   ``frontdoor authz``, which then also applies the rate limits and the kill switch;
+- client certificates (ClientTrafficPolicy ``tls.clientValidation``, passed to the authz in XFCC), a
+  listener per per-host certificate, https upstreams verified by a BackendTLSPolicy, and the upstream
+  client certificate as an EnvoyProxy of the Gateway (render/k8s_tls.py);
 - a BackendTrafficPolicy per route: upstream timeouts, retries of failed connections, the Edge's body
   limit (``requestBuffer``: a larger body is 413), and when Envoy decides access itself the rate limit.
 """

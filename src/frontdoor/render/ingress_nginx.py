@@ -10,6 +10,10 @@ a path whose methods reach different services (or rewrites) through serve's meth
 Upstreams: one Service for an evenly balanced pool; two upstreams of different weights become a main
 Ingress and a canary Ingress carrying the second one's share; more than two uneven upstreams cannot be
 expressed by ingress-nginx and are refused.
+
+Client certificates are the ``auth-tls-*`` annotations (the certificate reaches the authz's check as
+``ssl-client-cert``), per-host certificates more ``tls`` entries, https upstreams the ``proxy-ssl-*``
+annotations (render/k8s_tls.py).
 """
 
 from __future__ import annotations
@@ -110,7 +114,7 @@ class IngressNginxTarget:
         protection = site.plan.edge.spec.protection
         annotations = {
             A + "auth-url": authz_api.service_url(site.options.namespace),
-            A + "auth-response-headers": ",".join(authz_api.IDENTITY_HEADERS),
+            A + "auth-response-headers": ",".join(_response_headers(site)),
             A + "proxy-body-size": str(protection.max_request_body),
             A + "proxy-connect-timeout": _seconds(protection.timeouts.connect),
             A + "proxy-read-timeout": _seconds(protection.timeouts.upstream),
@@ -220,6 +224,16 @@ def _spec(
     if tls:
         spec["tls"] = [{"secretName": name} | ({"hosts": list(h)} if h else {}) for name, h in tls]
     return spec
+
+
+def _response_headers(site: Site) -> list[str]:
+    """What ingress-nginx copies from the authz's allow onto the upstream request, replacing the
+    client's: the identity, and where browsers sign in the Cookie without the sealed session (on every
+    Ingress: a browser sends the session cookie to every path of its host)."""
+    headers = list(authz_api.IDENTITY_HEADERS)
+    if site.sign_in_providers():
+        headers.append(authz_api.UPSTREAM_COOKIE_HEADER)
+    return headers
 
 
 def _sign_in_annotations(

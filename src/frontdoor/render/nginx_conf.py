@@ -10,7 +10,9 @@
   the route's service and the path serve would send upstream (normalized, the prefix stripped where
   the route asks); nginx proxies there. So nginx cannot choose another route than serve, and the
   upstream gets serve's path, never the raw one. The identity the authz answers with replaces any
-  ``X-Frontdoor-*`` header the client sent;
+  ``X-Frontdoor-*`` header the client sent; where browsers sign in, the ``Cookie`` it answers with (the
+  browser's, without the sealed session) replaces the browser's, and a refreshed session's cookies
+  come back one header each (nginx reads one ``Set-Cookie`` of an auth answer);
 - every denial, the authz's and nginx's own, answered with serve's status, its JSON body and
   ``X-Frontdoor-Deny``;
 - the Edge's body and header limits, timeouts and retries.
@@ -36,7 +38,15 @@ from frontdoor.render.nginx_errors import (
 from frontdoor.render.nginx_log import access_log_lines
 from frontdoor.render.nginx_syntax import ConfWriter, answer_variable, duration, host_port
 from frontdoor.render.nginx_tls import certificate_maps, tls_lines
-from frontdoor.render.unexpressed import refuse_unexpressed
+from frontdoor.render.nginx_upstream_tls import (
+    LOCATION_VARIABLE,
+    PLAIN_PROFILE,
+    Profile,
+    UpstreamTls,
+    profile_lines,
+    upstream_maps,
+    upstream_tls,
+)
 
 AUTHZ_LOCATION = "/_frontdoor/authz"  # internal: a client asking for it gets 404
 #: what a denial may carry besides its kind, for the status it is turned back into
@@ -50,7 +60,10 @@ PATH_VARIABLE = "$fd_path"
 UPSTREAM_VARIABLE = "$fd_upstream"
 #: browser sign-in (docs/access.md): the paths the authz answers itself, and what its answers carry
 SIGN_IN_PATHS = authz_api.SIGN_IN_PATHS
-SIGN_IN_HEADERS = ("Location", "Set-Cookie")
+#: room for the head of an authz answer that carries a session: up to four cookies of about 3.9 KB, which
+#: an allow repeats numbered (nginx's default, one memory page, holds about one)
+SIGN_IN_BUFFER = "32k"
+SIGN_IN_HEADERS = ("Location", authz_api.UPSTREAM_COOKIE_HEADER, *authz_api.SET_COOKIE_HEADERS)
 
 
 def upstream_name(service: str) -> str:
@@ -100,7 +113,6 @@ def render_nginx(site: Site) -> dict[str, str]:
     conf.line(f"server {host_port(authz.hostname, authz.port)};")
     conf.line("keepalive 16;")
     conf.close()
-    refuse_unexpressed(site, "nginx")
     schemes: dict[str, str] = {}
     services = site.exposed_services()
     for service in services:
@@ -126,7 +138,8 @@ def render_nginx(site: Site) -> dict[str, str]:
     for service in services:
         conf.line(f"{service} {schemes[service]}://{upstream_name(service)};")
     conf.close()
-    https = "https" in schemes.values()
+    tls = upstream_tls(site, schemes)  # https: a named location per TLS profile (nginx_upstream_tls.py)
+    upstream_maps(conf, tls, SERVICE_VARIABLE)
     by_address: dict[str, list[PlannedEntrypoint]] = {}
     for entrypoint in plan.entrypoints:
         by_address.setdefault(str(entrypoint.listen), []).append(entrypoint)
@@ -134,7 +147,7 @@ def render_nginx(site: Site) -> dict[str, str]:
         entrypoints = by_address[address]
         for entrypoint in entrypoints:
             conf.line("")
-            _server(site, conf, entrypoint, https)
+            _server(site, conf, entrypoint, tls)
         if not any("*" in e.hosts for e in entrypoints):
             conf.line("")
             _default_server(site, conf, entrypoints[0])
@@ -153,7 +166,7 @@ def _listen(entrypoint: PlannedEntrypoint, default: bool) -> str:
     )
 
 
-def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, https: bool) -> None:
+def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, tls: UpstreamTls) -> None:
     certificate_maps(site, conf, entrypoint)
     conf.open("server")
     conf.line(f"# entrypoint {entrypoint.name}")
@@ -184,8 +197,10 @@ def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, https: 
     # always set: empty (no certificate, no TLS) it is not sent, so a client's own header never passes
     conf.line(f"proxy_set_header {authz_api.NGINX_CERTIFICATE_HEADER} $ssl_client_escaped_cert;")
     _forwarding(conf)
-    conf.close()
     signs_in = bool(site.sign_in_providers())
+    if signs_in:
+        _sign_in_buffers(conf, "an allow carrying a session's cookies")
+    conf.close()
     if signs_in:
         _sign_in_locations(conf)
     conf.line("")
@@ -207,15 +222,47 @@ def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, https: 
     for header in answered:
         received = "$upstream_http_" + header.lower().replace("-", "_")
         conf.line(f"auth_request_set {answer_variable(header)} {received};")
-    if signs_in:
-        # a session's idle deadline moved by the authz: its cookie to the browser (add_header in a
-        # location replaces the server's, so HSTS is repeated)
-        conf.line(f"add_header Set-Cookie {answer_variable('Set-Cookie')};")
-        if hsts:
-            conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
+    if not tls.dispatches:
+        _session_cookie(conf, hsts, signs_in)
     conf.line(f"error_page 401 = {UNAUTHORIZED_LOCATION};")
     conf.line(f"error_page 403 = {DENIED_LOCATION};")
     own_error_pages(conf)  # a block with error_page of its own inherits none from the server
+    if not tls.dispatches:
+        _proxy(conf, hsts, signs_in, None)
+        conf.close()
+    else:
+        # admitted: on to the service's TLS profile. try_files is the first phase after access (a
+        # return or rewrite would run before the authz is asked); its file never exists
+        conf.line("root /nonexistent/frontdoor;")
+        conf.line(f"try_files /.frontdoor-upstream {LOCATION_VARIABLE};")
+        conf.close()
+        profiles: list[tuple[str, Profile | None]] = [(PLAIN_PROFILE, None)]
+        profiles += [(profile.location(index), profile) for index, profile in enumerate(tls.profiles)]
+        for location, profile in profiles:
+            conf.line("")
+            conf.open(f"location {location}")
+            _session_cookie(conf, hsts, signs_in)
+            own_error_pages(conf)
+            _proxy(conf, hsts, signs_in, profile)
+            conf.close()
+    denied_locations(conf, hsts, site.platform_team, signs_in)
+    conf.close()
+
+
+def _session_cookie(conf: ConfWriter, hsts: bool, signs_in: bool) -> None:
+    if signs_in:
+        # a session the authz refreshed, or whose idle deadline it moved: every one of its cookies to
+        # the browser, each from a header of its own (nginx reads only the first Set-Cookie of an
+        # answer), whatever the upstream's status (add_header in a location replaces the server's, so
+        # HSTS is repeated; an empty value adds nothing)
+        for header in authz_api.SET_COOKIE_HEADERS:
+            conf.line(f"add_header Set-Cookie {answer_variable(header)} always;")
+        if hsts:
+            conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
+
+
+def _proxy(conf: ConfWriter, hsts: bool, signs_in: bool, profile: Profile | None) -> None:
+    """An admitted request to the upstream the authz chose, over TLS as ``profile`` says."""
     # the authz's rate-limit fields onto the admitted response, as serve sends them (an empty value
     # sends nothing); add_header here replaces the server's, so HSTS is repeated
     for header in _ALLOW_HEADERS:
@@ -224,16 +271,15 @@ def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, https: 
         conf.line(f'add_header Strict-Transport-Security "{HSTS}" always;')
     for header in authz_api.IDENTITY_HEADERS:
         conf.line(f"proxy_set_header {header} {answer_variable(header)};")
+    if signs_in:
+        # the browser's cookies as the authz gave them back, without the sealed session (empty: none)
+        cookie = authz_api.UPSTREAM_COOKIE_HEADER
+        conf.line(f"proxy_set_header {cookie} {answer_variable(cookie)};")
     _forwarding(conf)
-    if https:
-        conf.line("proxy_ssl_server_name on;")
-        conf.line("proxy_ssl_verify on;")
-        conf.line("proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;")
+    if profile is not None:
+        profile_lines(conf, profile)
     # a URL with variables is sent as it is: serve's normalized (and stripped) path, the raw query
     conf.line(f"proxy_pass {UPSTREAM_VARIABLE}{PATH_VARIABLE}$is_args$args;")
-    conf.close()
-    denied_locations(conf, hsts, site.platform_team, signs_in)
-    conf.close()
 
 
 def _sign_in_locations(conf: ConfWriter) -> None:
@@ -244,7 +290,15 @@ def _sign_in_locations(conf: ConfWriter) -> None:
         conf.open(f"location = {path}")
         conf.line(f"proxy_pass http://{AUTHZ_UPSTREAM};")
         _forwarding(conf, host="$http_host")  # with its port: the callback URL must be the browser's
+        _sign_in_buffers(conf, "a callback's answer: a session's cookies")
         conf.close()
+
+
+def _sign_in_buffers(conf: ConfWriter, why: str) -> None:
+    # nginx wants the body's buffers, less one, larger than the busy ones (twice the head's by default);
+    # they are taken only as a body needs them, and these answers' bodies are empty or short
+    conf.line(f"proxy_buffer_size {SIGN_IN_BUFFER};  # {why}")
+    conf.line(f"proxy_buffers 4 {SIGN_IN_BUFFER};")
 
 
 def _access(access: AccessRule) -> str:

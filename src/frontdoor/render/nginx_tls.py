@@ -13,7 +13,7 @@ from frontdoor.render.nginx_syntax import ConfWriter
 from frontdoor.tlspolicy import policy as tls_policy
 
 
-def _file(site: Site, reference: SecretRef, what: str) -> str:
+def file_path(site: Site, reference: SecretRef, what: str) -> str:
     resolved = site.resolve(reference)
     if resolved.scheme != "file":
         raise RenderError(
@@ -32,9 +32,9 @@ def certificate_maps(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint
     for what, default, of in (("cert", tls.cert, "cert"), ("key", tls.key, "key")):
         conf.open(f"map $ssl_server_name {_sni_variable(entrypoint, what)}")
         conf.line("hostnames;")  # "*.example.com" matches any subdomain, as serve chooses
-        conf.line(f"default {_file(site, default, 'TLS certificates and keys')};")
+        conf.line(f"default {file_path(site, default, 'TLS certificates and keys')};")
         for certificate in tls.certificates:
-            path = _file(site, getattr(certificate, of), "TLS certificates and keys")
+            path = file_path(site, getattr(certificate, of), "TLS certificates and keys")
             for host in certificate.hosts:
                 conf.line(f"{host} {path};")
         conf.close()
@@ -50,8 +50,8 @@ def tls_lines(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, tls: 
         conf.line(f"ssl_certificate {_sni_variable(entrypoint, 'cert')};")
         conf.line(f"ssl_certificate_key {_sni_variable(entrypoint, 'key')};")
     else:
-        conf.line(f"ssl_certificate {_file(site, tls.cert, 'TLS certificates and keys')};")
-        conf.line(f"ssl_certificate_key {_file(site, tls.key, 'TLS certificates and keys')};")
+        conf.line(f"ssl_certificate {file_path(site, tls.cert, 'TLS certificates and keys')};")
+        conf.line(f"ssl_certificate_key {file_path(site, tls.key, 'TLS certificates and keys')};")
     chosen = tls_policy(tls.min_version)  # the same policy serve applies (tlspolicy.py)
     conf.line("ssl_protocols " + " ".join(chosen.protocols) + ";")
     if chosen.tls12_suites:
@@ -61,5 +61,5 @@ def tls_lines(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, tls: 
     conf.line("ssl_session_cache shared:frontdoor_tls:10m;")
     if tls.client_auth is not None:
         # mutual TLS as serve does it: the CA's chain verified, the certificate passed to the authz
-        conf.line(f"ssl_client_certificate {_file(site, tls.client_auth.ca, 'client CAs')};")
+        conf.line(f"ssl_client_certificate {file_path(site, tls.client_auth.ca, 'client CAs')};")
         conf.line(f"ssl_verify_client {'on' if tls.client_auth.mode == 'required' else 'optional'};")

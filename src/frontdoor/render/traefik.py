@@ -6,11 +6,15 @@ Per exposed service and entrypoint, an IngressRoute with one route per contract 
 the order they run: drop any ``X-Frontdoor-*`` header a client sent, ask ``frontdoor authz``
 (which admits, or denies with 401/403/429, and answers with the identity headers), retry failed
 connections, cap the request body; HSTS where the entrypoint asks for it; strip the prefix where the
-route asks for it. Upstream timeouts are a ServersTransport.
+route asks for it. Upstream timeouts are a ServersTransport (one per upstream with ``tls``: its CA,
+server name and client certificate). Client certificates are a TLSOption's ``clientAuth`` and the
+passTLSClientCert Middleware before the authz; a per-host certificate loads through an IngressRoute of
+its own (render/k8s_tls.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -246,7 +250,12 @@ class TraefikTarget:
         routes = names_of(objects, "IngressRoute")
         selector = f'service=~"{site.options.namespace}-{routes}-[0-9a-f]+@kubernetescrd"'
         first = first_name(objects, "IngressRoute")
-        example = f'service="{site.options.namespace}-{first}-5f2b9c1e@kubernetescrd"'  # any hash
+        route = next(
+            (o for o in objects if o["kind"] == "IngressRoute" and o["metadata"]["name"] == first), None
+        )
+        # a service without routes has no IngressRoute (nor alerts to test): its sample names nothing
+        key = "0" * 10 if route is None else _service_hash(route)
+        example = f'service="{site.options.namespace}-{first}-{key}@kubernetescrd"'
         return SloMetrics(
             requests=f"traefik_service_requests_total{{{selector}}}",
             errors=f'traefik_service_requests_total{{{selector},code=~"5.."}}',
@@ -256,6 +265,13 @@ class TraefikTarget:
             sample_error=f'traefik_service_requests_total{{{example},code="502",method="GET",protocol="http"}}',
             sample_bucket=f'traefik_service_request_duration_seconds_bucket{{{example},code="200",method="GET",protocol="http"}}',
         )
+
+
+def _service_hash(ingress_route: dict[str, Any]) -> str:
+    """The hash in the name Traefik gives the service of an IngressRoute's first route: the first 10
+    hex digits of the SHA-256 of its ``match`` (makeServiceKey, traefik pkg/provider/kubernetes/crd), so
+    that the sample series the alerts' unit tests feed are exactly what Traefik exports."""
+    return hashlib.sha256(ingress_route["spec"]["routes"][0]["match"].encode()).hexdigest()[:10]
 
 
 def _ingress_route(
@@ -324,8 +340,12 @@ def _forward_auth(site: Site) -> dict[str, Any]:
     }
     providers = site.sign_in_providers()
     if providers:
-        # a session whose idle deadline an allow moved: its cookie to the browser (Traefik 3.1+)
-        auth["addAuthCookiesToResponse"] = [authz_api.session_cookie(p) for p in providers]
+        # the browser's cookies as the authz gives them back, without the sealed session: Traefik
+        # replaces the request's Cookie with the answer's, and removes it when the answer has none
+        auth["authResponseHeaders"].append(authz_api.UPSTREAM_COOKIE_HEADER)
+        # a session an allow refreshed or whose idle deadline it moved: every one of its cookies to
+        # the browser (Traefik 3.1+)
+        auth["addAuthCookiesToResponse"] = [c for p in providers for c in authz_api.session_cookies(p)]
     return auth
 
 

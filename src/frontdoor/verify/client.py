@@ -78,13 +78,22 @@ class ProbeClient:
         host: str | None,
         allow_writes: bool,
         timeout: float,
+        certified: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls`` for every probe; ``certified`` (the same trust, and the --cert certificate) for the
+        probes made with the certificate, on connections of their own: a TLS connection's certificate
+        is its whole life's, and a probe without one must not ride on it."""
         self.pacer = pacer
         self.allow_writes = allow_writes
         self.host = host
         self.run_id = secrets.token_hex(4)
         self.count = 0
-        self._client = httpx.Client(
+        self._client = self._open(base_url, tls, timeout)
+        self._certified = self._open(base_url, certified, timeout) if certified is not None else None
+
+    @staticmethod
+    def _open(base_url: str, tls: ssl.SSLContext, timeout: float) -> httpx.Client:
+        return httpx.Client(
             base_url=base_url,
             verify=tls,
             timeout=timeout,
@@ -97,9 +106,20 @@ class ProbeClient:
         self.count += 1
         return f"{REQUEST_ID_PREFIX}{self.run_id}-{self.count}"
 
-    def send(self, method: str, target: str, headers: Mapping[str, str], paced: bool = True) -> Answer:
+    def send(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        paced: bool = True,
+        certificate: bool = False,
+    ) -> Answer:
         """``target`` goes on the request line exactly as given (path tricks must not be normalized on
-        the way). Raises httpx.TransportError when the edge cannot be reached."""
+        the way); ``certificate``: on a connection made with the --cert certificate. Raises
+        httpx.TransportError when the edge cannot be reached."""
+        client = self._certified if certificate else self._client
+        if client is None:
+            raise FrontdoorError(f"{method} {target}: a probe with a certificate, but no --cert was given")
         if method not in SAFE_METHODS and not self.allow_writes:
             raise FrontdoorError(f"{method} {target}: only GET and HEAD are sent without --allow-writes")
         self.pacer.take(paced)
@@ -109,12 +129,14 @@ class ProbeClient:
         if self.host is not None:
             fields["Host"] = self.host
             extensions["sni_hostname"] = self.host
-        request = self._client.build_request(method, "/", headers=fields, extensions=extensions)
+        request = client.build_request(method, "/", headers=fields, extensions=extensions)
         request.url = request.url.copy_with(raw_path=target.encode("ascii"))
         if method not in SAFE_METHODS:
             request.headers["Content-Length"] = "0"  # never a payload
-        response = self._client.send(request)
+        response = client.send(request)
         return Answer(response.status_code, response.headers, request_id, response.content[:65536])
 
     def close(self) -> None:
         self._client.close()
+        if self._certified is not None:
+            self._certified.close()

@@ -58,10 +58,10 @@ def _met(probe: Probe, answer: Answer) -> bool:
 
 def _rule(probe: Probe, answer: Answer) -> str:
     admitted = 200 <= answer.status < 400
-    if probe.kind == "anonymous" and probe.expect == "challenge":
+    if probe.kind == "anonymous" and probe.expect in ("challenge", "forbidden"):
         if admitted:
             return "verify-open-door"
-        return "verify-challenge" if answer.status == 401 else "verify-access"
+        return "verify-challenge" if probe.expect == "challenge" and answer.status == 401 else "verify-access"
     if probe.expect == "unauthorized":
         return "verify-forged-token"
     return _RULE_BY_KIND.get(probe.kind, "verify-access")

@@ -12,9 +12,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from frontdoor.contract.loaded import Contract
+from frontdoor.contract.models import AccessRule
 from frontdoor.errors import Location
 from frontdoor.http.paths import PathError, normalize_path
 from frontdoor.plan import Plan, PlannedEntrypoint, PlannedRoute
@@ -51,6 +52,7 @@ class Probe:
     where: Location | None = None
     scheme: str = "Bearer"  # the challenge a "challenge" answer must carry
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    certificate: bool = False  # sent with the client certificate of --cert (on its own connection)
 
     @property
     def label(self) -> str:
@@ -62,6 +64,42 @@ class Credentials:
     forged: Sequence[Forged] = ()
     user: UserToken | None = None
     keys: Sequence[ApiKey] = ()
+    certificate: str | None = None  # the API client the --cert certificate identifies
+
+
+#: what a request carries for ``answer_for``: a forged token, or the user's
+FORGED: Final = "forged"
+
+
+def answer_for(
+    access: AccessRule,
+    certificate_clients: frozenset[str],
+    certificate: str | None = None,
+    key: str | None = None,
+    token: UserToken | Literal["forged"] | None = None,
+) -> tuple[Expect, str]:
+    """What a non-public route must answer a request carrying a client certificate of ``certificate``
+    (a client's name), the API key of ``key``, and ``token``, with the challenge scheme: the contract's
+    semantics (docs/contract.md, access), in serve's order (access/stage.py): the client first, by its
+    certificate before any key, then the user. A route only certificate clients may call answers a
+    request without one 403, not a challenge: no header could prove such a client."""
+    scheme = "Bearer" if access.requires_user else "ApiKey"
+    if access.clients:
+        client = certificate or key
+        if client is None:
+            if set(access.clients) <= certificate_clients:
+                return "forbidden", scheme
+            return "challenge", scheme
+        if client not in access.clients:
+            return "forbidden", scheme
+    if not access.requires_user:
+        return "admitted", scheme
+    if token is None:
+        return "challenge", "Bearer"
+    if token == FORGED:
+        return "unauthorized", "Bearer"
+    assert isinstance(token, UserToken)
+    return ("admitted" if token.allows(access) else "forbidden"), "Bearer"
 
 
 def route_where(contract: Contract, route: PlannedRoute) -> Location | None:
@@ -79,12 +117,17 @@ class Planner:
         entrypoint: PlannedEntrypoint,
         host: str,
         stopped: frozenset[str] = frozenset(),
+        certificate_clients: frozenset[str] = frozenset(),
+        presented: str | None = None,
     ) -> None:
         self.contract = contract
         self.entrypoint = entrypoint
         self.host = host
         self.router = Router([entrypoint])
         self.stopped = stopped  # route ids with a stop in force: the kill switch answers before access
+        self.certificate_clients = certificate_clients  # the Edge's clients identified by certificate
+        #: the client whose certificate every request carries: an entrypoint that requires one (--cert)
+        self.presented = presented
 
     def _stop(self, method: str, path: str, route: PlannedRoute) -> Probe | None:
         if route_id(route) not in self.stopped:
@@ -101,9 +144,20 @@ class Planner:
         route: PlannedRoute | None,
         scheme: str = "Bearer",
         headers: Mapping[str, str] | None = None,
+        certificate: bool = False,
     ) -> Probe:
         where = route_where(self.contract, route) if route is not None else None
-        return Probe(kind, method, target, expect, about, route, where, scheme, headers or {})
+        return Probe(kind, method, target, expect, about, route, where, scheme, headers or {}, certificate)
+
+    def _answer(
+        self,
+        access: AccessRule,
+        certificate: str | None = None,
+        key: str | None = None,
+        token: UserToken | Literal["forged"] | None = None,
+    ) -> tuple[Expect, str]:
+        """``answer_for`` with the certificate every request carries, where the entrypoint requires one."""
+        return answer_for(access, self.certificate_clients, certificate or self.presented, key, token)
 
     def _anchor(self) -> str:
         """A public prefix route's path: the tricks that try to reach a protected route through it."""
@@ -140,14 +194,17 @@ class Planner:
         if route.access.is_public:
             return [self._probe("anonymous", "GET", path, "admitted", "without credentials (public)", route)]
         access = route.access
-        scheme = "Bearer" if access.requires_user else "ApiKey"
-        probes = [
-            self._probe("anonymous", "GET", path, "challenge", "without credentials", route, scheme=scheme)
-        ]
+        expect, scheme = self._answer(access)
+        about = (
+            "without credentials" if self.presented is None else f"with {self.presented}'s certificate only"
+        )
+        if expect == "forbidden" and self.presented is None:
+            about += " (only certificate clients may call it)"
+        probes = [self._probe("anonymous", "GET", path, expect, about, route, scheme=scheme)]
         if route.path.path != path:
             return probes  # GET falls back to a shorter path, whose own probes test the rest
-        if access.requires_user:
-            for forged in credentials.forged:
+        if access.requires_user and self._answer(access, token=FORGED)[0] == "unauthorized":
+            for forged in credentials.forged:  # where the token is what decides, not a missing client
                 probes.append(
                     self._probe(
                         forged.variant,
@@ -160,22 +217,24 @@ class Planner:
                     )
                 )
         user = credentials.user
-        if user is not None and access.requires_user and not access.clients:
-            expect: Expect = "admitted" if user.allows(access) else "forbidden"
-            probes.append(
-                self._probe(
-                    "token",
-                    "GET",
-                    path,
-                    expect,
-                    "with the token given",
-                    route,
-                    headers={"Authorization": f"Bearer {user.token}"},
+        if user is not None and access.requires_user:
+            expect, scheme = self._answer(access, token=user)
+            if not access.clients or expect != self._answer(access)[0]:  # not refused for the client alone
+                probes.append(
+                    self._probe(
+                        "token",
+                        "GET",
+                        path,
+                        expect,
+                        "with the token given",
+                        route,
+                        scheme=scheme,
+                        headers={"Authorization": f"Bearer {user.token}"},
+                    )
                 )
-            )
-        if access.clients and not access.requires_user:
+        if access.clients and self.presented is None:  # a certificate carried always decides first
             for key in credentials.keys:
-                expect = "admitted" if key.client in access.clients else "forbidden"
+                expect, scheme = self._answer(access, key=key.client)
                 probes.append(
                     self._probe(
                         "api-key",
@@ -184,9 +243,27 @@ class Planner:
                         expect,
                         f"with the API key of {key.client}",
                         route,
+                        scheme=scheme,
                         headers={"X-Api-Key": key.key},
                     )
                 )
+        client = credentials.certificate
+        if access.clients and client is not None and self.presented is None:
+            expect, scheme = self._answer(access, certificate=client)
+            probes.append(
+                self._probe(
+                    "certificate",
+                    "GET",
+                    path,
+                    expect,
+                    f"with the client certificate of {client}",
+                    route,
+                    scheme=scheme,
+                    certificate=True,
+                )
+            )
+        if probes[0].expect == "admitted":
+            return probes  # the certificate carried opens the route: a trick to reach it proves nothing
         probes += self._tricks(path, anchor)
         return probes
 
@@ -240,12 +317,10 @@ class Planner:
             elif route is not None and (stop := self._stop(method, path, route)) is not None:
                 probes.append(stop)
             elif route is not None and not route.access.is_public:
-                scheme = "Bearer" if route.access.requires_user else "ApiKey"
-                probes.append(
-                    self._probe(
-                        "anonymous", method, path, "challenge", "without credentials", route, scheme=scheme
-                    )
-                )
+                expect, scheme = self._answer(route.access)
+                if expect != "admitted":  # never a write the contract lets through
+                    about = "without credentials" if self.presented is None else "with a certificate only"
+                    probes.append(self._probe("anonymous", method, path, expect, about, route, scheme=scheme))
         return probes
 
 

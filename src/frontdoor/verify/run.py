@@ -18,6 +18,7 @@ from frontdoor.errors import Finding, FrontdoorError
 from frontdoor.plan import Plan, PlannedEntrypoint, compile_plan
 from frontdoor.verify import tlsprobes
 from frontdoor.verify.burst import burst_targets, run_burst
+from frontdoor.verify.certificate import ClientCertificateFile, certificate_clients, client_certificate
 from frontdoor.verify.client import BudgetSpent, Pacer, ProbeClient
 from frontdoor.verify.credentials import api_keys, read_token, user_token
 from frontdoor.verify.forge import forged_for
@@ -51,6 +52,8 @@ class VerifyOptions:
     admin_token_file: str | None = None
     admin_url: str | None = None
     burst: bool = False
+    cert: str | None = None  # a client certificate (PEM) and its key, for tls.client_auth
+    key: str | None = None
 
 
 @dataclass
@@ -106,8 +109,32 @@ def _admin_url(plan: Plan, url_host: str) -> str:
     return f"http://{host}:{listen.port}" if ":" not in host else f"http://[{host}]:{listen.port}"
 
 
-def _tls_context(cacert: str | None) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=cacert)
+def _tls_context(cacert: str | None, certificate: ClientCertificateFile | None = None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=cacert)
+    if certificate is not None:
+        context.load_cert_chain(certificate.cert, certificate.key)
+    return context
+
+
+def _certificate(
+    options: VerifyOptions, entrypoint: PlannedEntrypoint, plan: Plan
+) -> ClientCertificateFile | None:
+    """The --cert certificate's client, checked against the entrypoint: usage errors (exit 2) for a
+    certificate without a key, one given to an entrypoint that asks for none, and an entrypoint that
+    requires one when none is given (its every handshake would fail: no answer to judge)."""
+    if (options.cert is None) != (options.key is None):
+        raise FrontdoorError("--cert and --key go together: the client certificate and its private key")
+    client_auth = entrypoint.tls.client_auth if entrypoint.tls is not None else None
+    if options.cert is None or options.key is None:
+        if client_auth is not None and client_auth.mode == "required":
+            raise FrontdoorError(
+                f"entrypoint {entrypoint.name} requires a client certificate (tls.client_auth mode "
+                "required): give one of its API clients' certificates with --cert FILE --key FILE"
+            )
+        return None
+    if client_auth is None:
+        raise FrontdoorError(f"--cert: entrypoint {entrypoint.name} asks for no client certificate")
+    return client_certificate(plan.edge, options.cert, options.key)
 
 
 def verify(options: VerifyOptions) -> VerifyReport:
@@ -131,17 +158,31 @@ def verify(options: VerifyOptions) -> VerifyReport:
     edge = plan.edge
     token = read_token(options.token_command, options.token_file)
     user = user_token(edge, token) if token is not None else None
-    credentials = Credentials(forged_for(edge, entrypoint), user, api_keys(list(options.api_keys), edge))
+    certificate = _certificate(options, entrypoint, plan)
+    client_auth = tls.client_auth if tls is not None else None
+    required = certificate is not None and client_auth is not None and client_auth.mode == "required"
+    credentials = Credentials(
+        forged_for(edge, entrypoint),
+        user,
+        api_keys(list(options.api_keys), edge),
+        certificate.client if certificate is not None else None,
+    )
     pacer = Pacer(options.rate, options.budget)
     context = _tls_context(options.cacert)
+    certified = _tls_context(options.cacert, certificate) if certificate is not None else None
     stopped: frozenset[str] = frozenset()
     if options.admin_token_file is not None:
         admin_token = read_admin_token(options.admin_token_file)
         admin_url = options.admin_url or _admin_url(plan, url.hostname)
         stopped = stopped_routes(admin_url, admin_token, pacer, context, options.timeout)
-    probes = Planner(contract, entrypoint, host, stopped).plan(credentials, options.allow_writes)
+    # where a certificate is required, every request carries it: the planner expects accordingly
+    presented = certificate.client if required and certificate is not None else None
+    planner = Planner(contract, entrypoint, host, stopped, certificate_clients(edge), presented)
+    probes = planner.plan(credentials, options.allow_writes)
     bursts, no_burst = burst_targets(plan, entrypoint, host) if options.burst else ([], [])
-    needed = len(probes) + (0 if tls is None else 2) + pacer.spent + sum(b.cap for b in bursts)
+    needed = (
+        len(probes) + (0 if tls is None else 2 + int(required)) + pacer.spent + sum(b.cap for b in bursts)
+    )
     if needed > options.budget:
         raise FrontdoorError(
             f"{needed} requests planned, over the budget of {options.budget} requests: raise --budget"
@@ -154,15 +195,18 @@ def verify(options: VerifyOptions) -> VerifyReport:
     client = ProbeClient(
         f"{url.scheme}://{url.netloc}",
         pacer,
-        context,
+        certified if required and certified is not None else context,
         host if host != url.hostname else None,
         options.allow_writes,
         options.timeout,
+        certified,
     )
     try:
         _send(report, probes, client, clauses)
         if tls is not None:
-            checks = tlsprobes.check_entrypoint(clauses, (url.hostname, port), host, pacer, options.timeout)
+            checks = tlsprobes.check_entrypoint(
+                clauses, (url.hostname, port), host, pacer, options.timeout, context if required else None
+            )
             report.findings += checks.findings
             report.skipped += checks.skipped
             for kind in checks.kinds:
@@ -187,7 +231,7 @@ def _send(report: VerifyReport, probes: list[Probe], client: ProbeClient, clause
     try:
         for probe in probes:
             try:
-                answer = client.send(probe.method, probe.target, probe.headers)
+                answer = client.send(probe.method, probe.target, probe.headers, certificate=probe.certificate)
             except httpx.TransportError as exc:
                 if observations.answered == 0:
                     raise EdgeUnreachable(f"{report.base_url}: the edge cannot be reached ({exc})") from None

@@ -1,5 +1,6 @@
-"""What a TLS entrypoint must refuse: a handshake below its ``min_version``, and plain HTTP; both probed
-and judged here (``check_entrypoint``).
+"""What a TLS entrypoint must refuse: a handshake below its ``min_version``, plain HTTP, and, where
+``tls.client_auth`` is required, a client without a certificate; probed and judged here
+(``check_entrypoint``).
 
 Both are raw sockets, not HTTP clients: the point is what happens before any HTTP is spoken. A probe
 the local OpenSSL cannot make (TLS 1.1 is compiled out or below the security level on many systems)
@@ -100,6 +101,35 @@ def plain_http(address: tuple[str, int], host: str, timeout: float) -> TlsAnswer
     return TlsAnswer("accepted", f"plain HTTP answered {status}")
 
 
+def without_certificate(
+    address: tuple[str, int], server_name: str, context: ssl.SSLContext, timeout: float
+) -> TlsAnswer:
+    """A handshake without a client certificate (``context``: verify's trust, no certificate), then a
+    request: an edge that requires one ends the connection. In TLS 1.3 the client's side of the
+    handshake completes before the server has checked for a certificate, so the refusal (an alert, a
+    close) may only arrive on the first read."""
+    request = (
+        f"GET / HTTP/1.1\r\nHost: {server_name}\r\nUser-Agent: frontdoor-verify\r\nConnection: close\r\n\r\n"
+    )
+    try:
+        with (
+            socket.create_connection(address, timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=server_name) as tls,
+        ):
+            tls.sendall(request.encode("ascii"))
+            first = tls.recv(65536)
+    except ssl.SSLError as exc:
+        return TlsAnswer("refused", f"a handshake without a client certificate refused ({exc.reason or exc})")
+    except (ConnectionError, TimeoutError) as exc:
+        return TlsAnswer(
+            "refused", f"a handshake without a client certificate refused ({type(exc).__name__})"
+        )
+    if first.startswith(b"HTTP/"):
+        status = first.split(b" ", 2)[1].decode("ascii", "replace") if b" " in first else "?"
+        return TlsAnswer("accepted", f"a client without a certificate was answered {status}")
+    return TlsAnswer("refused", "a client without a certificate got no answer")
+
+
 @dataclass
 class TlsChecks:
     findings: list[Finding] = field(default_factory=list)
@@ -108,9 +138,15 @@ class TlsChecks:
 
 
 def check_entrypoint(
-    clauses: Clauses, address: tuple[str, int], host: str, pacer: Pacer, timeout: float
+    clauses: Clauses,
+    address: tuple[str, int],
+    host: str,
+    pacer: Pacer,
+    timeout: float,
+    uncertified: ssl.SSLContext | None = None,
 ) -> TlsChecks:
-    """Both probes of a TLS entrypoint, paced and counted like every request, judged."""
+    """The probes of a TLS entrypoint, paced and counted like every request, judged; with
+    ``uncertified`` (an entrypoint that requires a client certificate), a client without one too."""
     tls = clauses.entrypoint.tls
     assert tls is not None
     name = clauses.entrypoint.name
@@ -137,6 +173,17 @@ def check_entrypoint(
             checks.findings.append(
                 clauses.finding("verify-plain-http", message, clauses.of_entrypoint("tls"), name)
             )
+        if uncertified is not None:
+            pacer.take()
+            anonymous = without_certificate(address, host, uncertified, timeout)
+            checks.kinds.append("client-auth")
+            if anonymous.result == "accepted":
+                message = (
+                    f"entrypoint {name} requires a client certificate (client_auth mode required) but "
+                    f"{anonymous.detail}"
+                )
+                where = clauses.of_entrypoint("tls", "client_auth", "mode")
+                checks.findings.append(clauses.finding("verify-client-auth", message, where, name))
     except BudgetSpent as exc:
         checks.skipped.append(str(exc))
     return checks
