@@ -103,6 +103,7 @@ def test_an_upstream_that_does_not_verify_is_serves_502(stack: Stack, case: str)
     assert status == 502
     answer = json.loads(body)  # serve's JSON, never nginx's HTML page
     assert answer["status"] == 502 and answer["reason"] == "the upstream could not be reached"
+    assert answer["owner"] == "shop"  # the route's owner, as serve names it
     assert headers["x-request-id"] == answer["request_id"]
 
 

@@ -29,6 +29,7 @@ from frontdoor.render import authz_api
 from frontdoor.render.context import RenderError, Site
 from frontdoor.render.nginx_errors import (
     DENIED_LOCATION,
+    OWNER_VARIABLE,
     UNAUTHORIZED_LOCATION,
     denied_locations,
     error_body,
@@ -137,6 +138,12 @@ def render_nginx(site: Site) -> dict[str, str]:
     conf.line('default "";')
     for service in services:
         conf.line(f"{service} {schemes[service]}://{upstream_name(service)};")
+    conf.close()
+    conf.line("")
+    conf.open(f"map {SERVICE_VARIABLE} {OWNER_VARIABLE}")
+    conf.line(f"default {site.platform_team};")
+    for service in services:
+        conf.line(f"{service} {plan.service_owners[service]};")
     conf.close()
     tls = upstream_tls(site, schemes)  # https: a named location per TLS profile (nginx_upstream_tls.py)
     upstream_maps(conf, tls, SERVICE_VARIABLE)

@@ -15,6 +15,10 @@ DENIED_LOCATION = "@frontdoor_denied"
 UNAUTHORIZED_LOCATION = "@frontdoor_unauthorized"
 ERROR_LOCATION = "/_frontdoor/error"  # internal: nginx's own errors, answered as serve answers them
 BODY_VARIABLE = "$fd_body"  # the JSON body of a denial, as the authz wrote it
+#: the owner of the service the authz chose (a map; the platform team before any was chosen): an
+#: upstream that cannot be reached or does not answer names it, as serve names the route's owner
+OWNER_VARIABLE = "$fd_owner"
+_UPSTREAM_ERRORS = (502, 504)
 
 
 def error_body(status: int, reason: str, owner: str) -> str:
@@ -100,5 +104,6 @@ def own_error_locations(conf: ConfWriter, common: list[str], owner: str) -> None
         conf.line("default_type application/json;")
         for header in ([f"{authz_api.DENY_HEADER} {kind}"] if kind else []) + common:
             conf.line(f"add_header {header} always;")
-        conf.line(f"return {answered} '{error_body(answered, reason, owner)}';")
+        named = OWNER_VARIABLE if status in _UPSTREAM_ERRORS else owner
+        conf.line(f"return {answered} '{error_body(answered, reason, named)}';")
         conf.close()
