@@ -54,7 +54,7 @@ class HealthChecker:
 
     async def probe(self, endpoint: Endpoint, path: str) -> bool:
         try:
-            pool = self.runtime.pools.get(id(endpoint))  # verified as requests are (proxy/upstreamtls.py)
+            pool = self.runtime.pools.get(endpoint)  # verified as requests are (proxy/upstreamtls.py)
             tls = pool.tls if pool is not None else None
             name = pool.server_name if pool is not None and tls is not None else None
             reader, writer = await asyncio.wait_for(

@@ -67,7 +67,8 @@ class Runtime:
     plan: Plan
     listeners: dict[ListenAddress, Listener]
     balancers: dict[str, Balancer]
-    pools: dict[int, Pool] = field(default_factory=dict)  # by id(endpoint)
+    # by endpoint, which hashes by identity (eq=False): a dict key without id()'s boxed integer
+    pools: dict[Endpoint, Pool] = field(default_factory=dict)
     pipeline: Pipeline = field(default_factory=lambda: Pipeline(()))
     signin: SignIn | None = None  # browser sign-in: /_frontdoor/ paths; own cookies kept from upstreams
     limits: Limits = field(default_factory=Limits)
@@ -91,7 +92,7 @@ class Runtime:
         return False
 
     def pool(self, endpoint: Endpoint) -> Pool:
-        return self.pools[id(endpoint)]
+        return self.pools[endpoint]
 
     def close(self) -> None:
         for pool in self.pools.values():
@@ -137,7 +138,7 @@ def build_runtime(
                 if client_tls is None:
                     client_tls = contexts[wanted] = upstream_context(wanted, plan.environment_doc)
             server_name = wanted.server_name if wanted is not None else None
-            pools[id(endpoint)] = Pool(endpoint, protection.timeouts.connect, loop, client_tls, server_name)
+            pools[endpoint] = Pool(endpoint, protection.timeouts.connect, loop, client_tls, server_name)
     pipeline = build_pipeline(plan, context)
     return Runtime(
         plan=plan,

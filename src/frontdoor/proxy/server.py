@@ -71,7 +71,7 @@ class Gateway:
         # per route (by id, the object kept so that an id is never reused while it is here): the access
         # log's JSON for it and its metric labels; per endpoint its JSON. Emptied at each reload.
         self._route_info: dict[int, tuple[PlannedRoute, str, RouteKey]] = {}
-        self._endpoint_json: dict[int, tuple[Endpoint, str]] = {}
+        self._endpoint_json: dict[Endpoint, str] = {}  # by endpoint: it hashes by identity (eq=False)
         self._unmatched = self._unmatched_info()
         self.servers: list[asyncio.Server] = []
         self.draining = False
@@ -142,10 +142,9 @@ class Gateway:
             return
         endpoint = request.endpoint
         if endpoint is not None:
-            label = self._endpoint_json.get(id(endpoint))
-            if label is None or label[0] is not endpoint:
-                label = self._endpoint_json[id(endpoint)] = (endpoint, _string(endpoint.label))
-            upstream = label[1]
+            upstream = self._endpoint_json.get(endpoint)
+            if upstream is None:
+                upstream = self._endpoint_json[endpoint] = _string(endpoint.label)
         else:
             upstream = "null"
         admission = request.admission
