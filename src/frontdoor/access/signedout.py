@@ -53,6 +53,11 @@ class SignedOut:
         self.ids: dict[str, float] = {}
         self.next_check = 0.0  # monotonic time of the next refresh
         self.healthy = True
+        if self.kind != "memory":
+            # a shared store's failure counters are exported at zero from the start, so a rate() or an
+            # alert on them has a series to work on before the first failure (Prometheus practice)
+            for operation in ("read", "write"):
+                FAILURES[self.kind, operation] += 0
 
     def __contains__(self, sid: object) -> bool:
         """Whether ``sid`` was signed out; refreshes the copy when POLL_S has passed (never waits)."""
