@@ -15,8 +15,9 @@ from frontdoor.contract.load import load_contract
 from frontdoor.http.h1 import RequestHead
 from frontdoor.observe import metrics
 from frontdoor.observe.audit import AuditLog
+from frontdoor.observe.exposition import MergedCollector, exposition
 from frontdoor.observe.history import SLOTS, History
-from frontdoor.observe.metrics import MergedCollector, Recorder, merge
+from frontdoor.observe.metrics import Recorder, merge
 from frontdoor.observe.traffic import BUCKETS, Stat, Table, Window, bucket, quantile
 from frontdoor.plan import compile_plan
 from frontdoor.policy.admission import Admission, Denial, StageContext
@@ -99,7 +100,7 @@ def test_exposition_has_the_labels_from_the_contract(tmp_path: Path) -> None:
     recorder.record(KEY, "GET", 200, 0.001)
     recorder.record(KEY, "BREW", 429, 0.001, "rate-limit", "rate_limits.services.orders")
     metrics.set_circuit_state("orders", "http://127.0.0.1:1", "open")
-    families = {f.name: f for f in text_string_to_metric_families(metrics.exposition(tmp_path).decode())}
+    families = {f.name: f for f in text_string_to_metric_families(exposition(tmp_path).decode())}
     requests = [s for s in families["frontdoor_requests"].samples if s.labels.get("route") == "orders.0"]
     assert {(s.labels["method"], s.labels["code"]) for s in requests} >= {("GET", "2xx"), ("other", "4xx")}
     assert all(s.labels["owner"] == "app-a" and s.labels["service"] == "orders" for s in requests)

@@ -25,7 +25,7 @@ from frontdoor.access.session import Session
 from frontdoor.access.signedout import FAILURES, FileSignedOut
 from frontdoor.access.signedout_redis import RedisSignedOut, signed_out_key
 from frontdoor.demo.documents import join, service
-from frontdoor.observe.metrics import exposition
+from frontdoor.observe.exposition import exposition
 
 from .authz_support import Process, start_authz
 from .harness import ContractSpec, Gateway, RedisServer, Upstreams, request

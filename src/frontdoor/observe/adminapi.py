@@ -24,6 +24,7 @@ from frontdoor.observe import metrics
 from frontdoor.observe.audit import utc_now
 from frontdoor.observe.control import Operations
 from frontdoor.observe.dashboard import ASSETS, CSP, asset
+from frontdoor.observe.exposition import exposition
 from frontdoor.observe.openapi import openapi_document
 from frontdoor.observe.traffic import WINDOWS, Stat, summary
 from frontdoor.policy.killswitch import route_key, service_key
@@ -105,7 +106,7 @@ class AdminApi:
             )
         if path == "/admin/openapi.json":
             return json_reply(200, openapi_document())
-        return Reply(200, metrics.exposition(self.ops.run_dir), "text/plain; version=0.0.4; charset=utf-8")
+        return Reply(200, exposition(self.ops.run_dir), "text/plain; version=0.0.4; charset=utf-8")
 
     def _authorized(self, headers: list[tuple[bytes, bytes]]) -> bool:
         view = self.ops.view

@@ -130,7 +130,7 @@ def frontdoor_metrics(site: Site, service: str) -> SloMetrics:
     route = next(r for e in site.plan.entrypoints for r in e.routes if r.service == service)
     owner = site.plan.service_owners[service]
     selector = f'service="{service}"'
-    # the labels serve puts on a request of this route (metrics.MergedCollector)
+    # the labels serve puts on a request of this route (observe/exposition.py)
     path = _escape(str(route.path))
     example = f'route="{route_id(route)}",path="{path}",service="{service}",owner="{owner}"'
     return SloMetrics(

@@ -23,15 +23,13 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
-from frontdoor.contract.models import AccessRule, Provider
 from frontdoor.http.messages import HSTS
 from frontdoor.plan import PlannedEntrypoint, PlannedRoute
 from frontdoor.render import authz_api, k8s_tls, tls
 from frontdoor.render.alerts import SloMetrics, first_name, names_of
-from frontdoor.render.backends import Backend, backends
+from frontdoor.render.backends import backends
 from frontdoor.render.common import (
     cert_manager_annotations,
     host_label,
@@ -39,15 +37,21 @@ from frontdoor.render.common import (
     rate_per_unit,
     tls_secret_name,
 )
-from frontdoor.render.context import AUTH_EXTERNAL, RenderError, Site
+from frontdoor.render.context import AUTH_EXTERNAL, Site
+from frontdoor.render.envoy_security import ext_auth, limit_selectors, native_access
+from frontdoor.render.gateway_api_tls import (
+    EG,
+    EG_GROUP,
+    GW,
+    backend_tls,
+    envoy_proxy,
+    listener_hosts,
+    upstream_client_certificate,
+)
 from frontdoor.render.labels import labels, obj
 from frontdoor.render.netpol import EdgePods
 
-GW = "gateway.networking.k8s.io"
-EG_GROUP = "gateway.envoyproxy.io"
-EG = f"{EG_GROUP}/v1alpha1"
 _MAX_RULES = 16  # Gateway API: rules per HTTPRoute
-_MAX_CLAIM_VARIANTS = 16  # a claim may be a string or a list: 2**claims rules; past 4 claims use authz
 
 
 def _format_seconds(seconds: float) -> str:
@@ -70,15 +74,15 @@ class GatewayApiTarget:
         protection = edge.spec.protection
         for entrypoint in site.plan.entrypoints:
             name = self.gateway_name(site, entrypoint.name)
-            listeners = [self._listener(site, name, entrypoint, host) for host in _listener_hosts(entrypoint)]
+            listeners = [self._listener(site, name, entrypoint, host) for host in listener_hosts(entrypoint)]
             gateway: dict[str, Any] = {"gatewayClassName": site.options.gateway_class, "listeners": listeners}
-            proxy = _upstream_client_certificate(site, entrypoint)
+            proxy = upstream_client_certificate(site, entrypoint)
             if proxy is not None:
                 proxy_name = site.names.name("EnvoyProxy", proxy)
                 gateway["infrastructure"] = {
                     "parametersRef": {"group": EG_GROUP, "kind": "EnvoyProxy", "name": proxy_name}
                 }
-                out.append(_envoy_proxy(site, proxy_name, proxy))
+                out.append(envoy_proxy(site, proxy_name, proxy))
             out.append(
                 obj(
                     f"{GW}/v1",
@@ -181,7 +185,7 @@ class GatewayApiTarget:
     def service_objects(self, site: Site, service: str) -> list[dict[str, Any]]:
         owner = site.plan.service_owners[service]
         pool, objects = backends(site, service, fqdn_as_backend=True)
-        objects.extend(_backend_tls(site, service, b) for b in pool if b.scheme == "https")
+        objects.extend(backend_tls(site, service, b) for b in pool if b.scheme == "https")
         backend_refs = [
             {
                 "group": "" if b.kind == "Service" else "gateway.envoyproxy.io",
@@ -276,15 +280,15 @@ class GatewayApiTarget:
             # every request, public ones too: the authz also applies rate limits and the kill switch
             name = site.names.name("SecurityPolicy", service)
             refs = [{"group": GW, "kind": "HTTPRoute", "name": n} for n in route_names]
-            return [obj(EG, "SecurityPolicy", name, object_labels, {"targetRefs": refs} | _ext_auth(site))]
+            return [obj(EG, "SecurityPolicy", name, object_labels, {"targetRefs": refs} | ext_auth(site))]
         out = []
         for route_name, route in placed:
             if route.access.is_public:
                 continue
             ref = {"group": GW, "kind": "HTTPRoute", "name": route_name, "sectionName": self.rule_name(route)}
-            spec = _native_access(site, route.access)
+            spec = native_access(site, route.access)
             if spec is None:
-                spec = _ext_auth(site)
+                spec = ext_auth(site)
             name = site.names.name("SecurityPolicy", service, self.rule_name(route))
             out.append(obj(EG, "SecurityPolicy", name, object_labels, {"targetRefs": [ref]} | spec))
         return out
@@ -315,7 +319,7 @@ class GatewayApiTarget:
             rules = [
                 ({"clientSelectors": selectors} if selectors else {})
                 | {"limit": {"requests": requests, "unit": unit}}
-                for selectors in _limit_selectors(limit.key)
+                for selectors in limit_selectors(limit.key)
             ]
             spec["rateLimit"] = {"type": kind, kind.lower(): {"rules": rules}}
         return obj(
@@ -349,164 +353,3 @@ def _authz_decides_everything(site: Site) -> bool:
     whose stops (the kill switch) only the authz knows. Envoy's own JWT checks and rate limits are
     then not rendered: the authz applies them, and a limit counted twice would halve it."""
     return site.options.auth == AUTH_EXTERNAL or site.plan.edge.spec.admin is not None
-
-
-def _listener_hosts(entrypoint: PlannedEntrypoint) -> list[str]:
-    """The entrypoint's hosts, then the per-host certificates' names they cover but do not list."""
-    extra = [c.host for c in k8s_tls.host_certificates(entrypoint) if c.host not in entrypoint.hosts]
-    return list(entrypoint.hosts) + sorted(set(extra))
-
-
-def _asks_client_certificates(site: Site) -> bool:
-    return any(e.tls is not None and e.tls.client_auth is not None for e in site.plan.entrypoints)
-
-
-def _backend_tls(site: Site, service: str, backend: Backend) -> dict[str, Any]:
-    """A BackendTLSPolicy: Envoy verifies the https backend against the upstream's CA (or the
-    system's store), by the name serve checks, and sends it as SNI."""
-    upstream = backend.upstreams[0]
-    ca = k8s_tls.upstream_ca_secret(upstream.tls, upstream, service)
-    validation: dict[str, Any] = {"hostname": k8s_tls.verified_name(upstream, service, "gateway-api")}
-    if ca is None:
-        validation["wellKnownCACertificates"] = "System"
-    else:
-        validation["caCertificateRefs"] = [{"group": "", "kind": "Secret", "name": ca}]
-    group = "" if backend.kind == "Service" else EG_GROUP
-    return obj(
-        f"{GW}/v1",
-        "BackendTLSPolicy",
-        site.names.name("BackendTLSPolicy", backend.name),
-        labels(site.environment, site.plan.service_owners[service], service),
-        {
-            "targetRefs": [{"group": group, "kind": backend.kind, "name": backend.name}],
-            "validation": validation,
-        },
-    )
-
-
-def _upstream_client_certificate(site: Site, entrypoint: PlannedEntrypoint) -> str | None:
-    """The one client certificate (a Secret) the Gateway's Envoy proves itself with to its https
-    upstreams. Envoy Gateway sets it per proxy (EnvoyProxy ``backendTLS``), not per backend: the
-    upstreams behind one entrypoint that ask for a certificate must share one."""
-    found: dict[str, str] = {}
-    for service in entrypoint.services:
-        for upstream in site.upstreams(service):
-            secret = k8s_tls.upstream_client_secret(upstream.tls, upstream, service)
-            if secret is not None and upstream.url.scheme == "https":
-                found.setdefault(secret, f"{upstream.url} of {service}")
-    if len(found) > 1:
-        raise RenderError(
-            f"entrypoint {entrypoint.name}: Envoy Gateway proves itself to upstreams with one client "
-            f"certificate per Gateway, and its upstreams name {len(found)} ("
-            + "; ".join(f"{secret} for {where}" for secret, where in sorted(found.items()))
-            + "): give them one, or use the traefik or nginx target"
-        )
-    return next(iter(found), None)
-
-
-def _envoy_proxy(site: Site, name: str, secret: str) -> dict[str, Any]:
-    # Envoy Gateway reads the Secret only from the EnvoyProxy's own namespace, named explicitly
-    ref = {"kind": "Secret", "name": secret, "namespace": site.options.namespace}
-    return obj(
-        EG,
-        "EnvoyProxy",
-        name,
-        labels(site.environment, site.platform_team),
-        {"backendTLS": {"clientCertificateRef": ref}},
-    )
-
-
-def _limit_selectors(key: str) -> list[list[dict[str, Any]]]:
-    if key == "client":  # one bucket per client address, IPv4 and IPv6
-        return [
-            [{"sourceCIDR": {"type": "Distinct", "value": "0.0.0.0/0"}}],
-            [{"sourceCIDR": {"type": "Distinct", "value": "::/0"}}],
-        ]
-    if key == "subject":
-        return [[{"headers": [{"name": "X-Frontdoor-Subject", "type": "Distinct"}]}]]
-    if key == "api_client":
-        return [[{"headers": [{"name": "X-Frontdoor-Client", "type": "Distinct"}]}]]
-    return [[]]  # route: one bucket for the whole route
-
-
-def _ext_auth(site: Site) -> dict[str, Any]:
-    return {
-        "extAuth": {
-            "http": {
-                "backendRefs": [
-                    {
-                        "group": "",
-                        "kind": "Service",
-                        "name": authz_api.NAME,
-                        "port": authz_api.PORT,
-                    }
-                ],
-                "path": authz_api.CHECK_PATH,
-                "headersToBackend": [h.lower() for h in authz_api.IDENTITY_HEADERS],
-            },
-            # the session cookie too, when a route signs browsers in, and the client certificate
-            # Envoy verified (XFCC), when an entrypoint asks for one
-            "headersToExtAuth": list(authz_api.ENVOY_REQUEST_HEADERS)
-            + (["cookie"] if site.sign_in_providers() else [])
-            + ([authz_api.ENVOY_CERTIFICATE_HEADER] if _asks_client_certificates(site) else []),
-            "failOpen": False,
-        }
-    }
-
-
-def _provider(p: Provider) -> dict[str, Any]:
-    assert p.jwks_uri is not None
-    out: dict[str, Any] = {
-        "name": p.name,
-        "issuer": str(p.issuer),
-        "audiences": list(p.audiences),
-        "remoteJWKS": {"uri": str(p.jwks_uri)},
-        "claimToHeaders": [
-            {"header": "X-Frontdoor-Subject", "claim": "sub"},
-            {"header": "X-Frontdoor-Issuer", "claim": "iss"},
-        ],
-    }
-    if p.scopes_claim == "scope":  # a list claim (scp) cannot become a header
-        out["claimToHeaders"].append({"header": "X-Frontdoor-Scopes", "claim": "scope"})
-    return out
-
-
-def _native_access(site: Site, access: AccessRule) -> dict[str, Any] | None:
-    """JWT and authorization rules for ``access``, or None when Envoy Gateway cannot express it."""
-    providers = site.plan.edge.spec.identity.providers
-    if access.clients or access.login or not providers or any(p.jwks_uri is None for p in providers):
-        return None  # API keys, and browser sessions (kept by the authz), are the authz's to check
-    if any(not isinstance(v, str) for v in access.claims.values()):
-        return None
-    if 2 ** len(access.claims) > _MAX_CLAIM_VARIANTS:
-        return None
-    spec: dict[str, Any] = {"jwt": {"providers": [_provider(p) for p in providers]}}
-    if access.mode == "authenticated" or not (access.scopes or access.claims):
-        return spec  # any valid token of any provider
-    rules = []
-    claims = sorted(access.claims.items())
-    for provider in providers:
-        # "equal, or for a list claim contain": Envoy Gateway must be told the claim's type, so each
-        # claim is tried as a string and as a list (every combination, each an Allow rule)
-        for types in itertools.product(("String", "StringArray"), repeat=len(claims)):
-            jwt: dict[str, Any] = {"provider": provider.name}
-            matched = [
-                {"name": name, "valueType": kind, "values": [str(value)]}
-                for (name, value), kind in zip(claims, types, strict=True)
-            ]
-            if access.scopes and provider.scopes_claim == "scope":
-                jwt["scopes"] = list(access.scopes)
-            elif access.scopes:
-                matched += [{"name": "scp", "valueType": "StringArray", "values": [s]} for s in access.scopes]
-            if matched:
-                jwt["claims"] = matched
-            suffix = "-".join(t.lower() for t in types)
-            rules.append(
-                {
-                    "name": f"{provider.name}-{suffix}" if suffix else provider.name,
-                    "action": "Allow",
-                    "principal": {"jwt": jwt},
-                }
-            )
-    spec["authorization"] = {"defaultAction": "Deny", "rules": rules}
-    return spec
