@@ -277,3 +277,11 @@ def test_a_client_cannot_have_envoy_remove_or_set_anything_else(site: Site) -> N
     assert cookies(upstream) == ["x=1"]
     assert [v for n, v in upstream if n.lower() == "x-frontdoor-subject"] == ["alice"]
     assert ("X-Kept", "yes") in upstream
+
+
+def test_without_a_session_the_browser_is_sent_to_sign_in_and_nothing_goes_upstream(site: Site) -> None:
+    # the authz tells a browser by its Accept, which Envoy passes on only when headersToExtAuth names it
+    status, upstream = site.through_envoy([("Cookie", "theme=dark"), ("Accept", "text/html")])
+    assert status == 302 and upstream == []
+    status, upstream = site.through_envoy([("Cookie", "theme=dark"), ("Accept", "application/json")])
+    assert status == 401 and upstream == []

@@ -48,10 +48,11 @@ def ext_auth(site: Site) -> dict[str, Any]:
                 "headersToBackend": [h.lower() for h in authz_api.IDENTITY_HEADERS]
                 + ([authz_api.UPSTREAM_COOKIE_HEADER.lower()] if signs_in else []),
             },
-            # the session cookie too, when a route signs browsers in, and the client certificate
-            # Envoy verified (XFCC), when an entrypoint asks for one
+            # when a route signs browsers in, the session cookie too, and Accept, by which the authz
+            # tells a browser (sent to sign in) from a script (401); and the client certificate Envoy
+            # verified (XFCC), when an entrypoint asks for one
             "headersToExtAuth": list(authz_api.ENVOY_REQUEST_HEADERS)
-            + (["cookie"] if signs_in else [])
+            + (["cookie", "accept"] if signs_in else [])
             + ([authz_api.ENVOY_CERTIFICATE_HEADER] if asks_client_certificates(site) else []),
             "failOpen": False,
         }
