@@ -201,10 +201,11 @@ class AccessLog:
         attempts: int,
         who: str,
         headers: Headers,
+        failure: str = "null",
     ) -> None:
-        """Queue a request's line. ``routed`` (route_fields or UNROUTED), ``upstream`` (a JSON string or
-        null) and ``who`` (who_fields) are JSON already; ``upstream_seconds`` is negative when the request
-        never went upstream; of ``target`` only the query's parameter names are logged.
+        """Queue a request's line. ``routed`` (route_fields or UNROUTED), ``upstream`` and ``failure`` (a
+        JSON string or null) and ``who`` (who_fields) are JSON already; ``upstream_seconds`` is negative
+        when the request never went upstream; of ``target`` only the query's parameter names are logged.
 
         The line is the object json would encode from a dict with these keys in this order, built
         directly with one join (a %-format parses its format on every call): every string goes through
@@ -246,6 +247,8 @@ class AccessLog:
                 upstream,
                 ',"attempts":',
                 str(attempts),
+                ',"upstream_failure":',
+                failure,
                 ",",
                 who,
                 "}",

@@ -32,6 +32,7 @@ from frontdoor.protection.shedding import GuardStage
 from frontdoor.proxy.alpn import AlpnSwitch
 from frontdoor.proxy.downstream import Downstream
 from frontdoor.proxy.exchange import Exchange
+from frontdoor.proxy.failures import Failure
 from frontdoor.proxy.h2connection import ClientH2
 from frontdoor.proxy.health import HealthChecker
 from frontdoor.proxy.runtime import Runtime, build_runtime
@@ -40,6 +41,8 @@ from frontdoor.proxy.tls import server_context
 log = logging.getLogger("frontdoor.gateway")
 _string: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
 _clock: Final = time.monotonic  # bound once: the access log reads it for every request
+#: the access log's ``upstream_failure`` of each failure (``body-stalled``), as JSON
+_FAILURE_JSON: Final = {failure: _string(failure.name.lower().replace("_", "-")) for failure in Failure}
 
 
 class Gateway:
@@ -131,6 +134,7 @@ class Gateway:
         else:
             routed, key = self._unmatched
             upstream_error = ""
+            failure = None
         seconds = now - request.started
         self.recorder.record(
             key, head.method, status, seconds, request.deny_kind, denied_by, upstream_error, head.version
@@ -176,6 +180,7 @@ class Gateway:
             request.attempts,
             who,
             head.headers,
+            "null" if failure is None else _FAILURE_JSON[failure],
         )
 
     def report_error(self, what: str, error: BaseException | None) -> None:
