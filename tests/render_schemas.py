@@ -13,6 +13,9 @@ DURATION_GO = {"type": "string", "pattern": r"^([0-9]{1,5}(h|m|s|ms)){1,4}$"}  #
 PROM_DURATION = {"type": "string", "pattern": r"^((([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?)$"}
 #: a Kubernetes resource.Quantity as Envoy Gateway's size fields take it (XIntOrString, this pattern)
 QUANTITY = {"type": ["string", "integer"], "pattern": r"^[1-9]+[0-9]*([EPTGMK]i|[EPTGMk])?$"}
+#: a header name in an extAuth list (a string in the CRD): lower case, because Envoy Gateway makes each an
+#: exact, case-sensitive StringMatcher and Envoy's header names are lower case, so "Cookie" matches nothing
+HEADER_NAME = {"type": "string", "pattern": r"^[a-z0-9!#$%&'*+.^_`|~-]+$"}
 METHOD = {"enum": ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]}
 
 
@@ -167,7 +170,17 @@ SECURITY_POLICY = obj(
                 ),
             },
         ),
-        "extAuth": obj(["http"], {"http": obj(["backendRefs"], {"backendRefs": array(BACKEND_REF)})}),
+        "extAuth": obj(
+            ["http"],
+            {
+                "http": obj(
+                    ["backendRefs"],
+                    # the answer's headers Envoy sets on the upstream request
+                    {"backendRefs": array(BACKEND_REF), "headersToBackend": array(HEADER_NAME)},
+                ),
+                "headersToExtAuth": array(HEADER_NAME),
+            },
+        ),
     },
     # a policy that names neither would attach and do nothing
     anyOf=[{"required": ["jwt"]}, {"required": ["extAuth"]}],

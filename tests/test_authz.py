@@ -273,12 +273,6 @@ def test_an_allow_gives_back_the_cookies_without_the_session_and_nginx_each_set_
     for check in (only, none):
         outcome = checker.check(check, "127.0.0.1", True)
         assert isinstance(outcome, Outcome) and b"\r\ncookie:" not in allow(outcome, close=False)
-    # Envoy is not told (its ext_authz cannot remove a header it was not given a value for)
-    envoy = head("/auth/shop", Host="shop.test", Cookie=cookie)
-    outcome = Checker(plan, Pipeline([Refreshing()]), dialect="envoy", path_prefix="/auth").check(
-        envoy, "127.0.0.1", True
-    )
-    assert isinstance(outcome, Outcome) and b"\r\ncookie:" not in allow(outcome, close=False)
 
 
 def test_an_anonymous_allow_blanks_every_identity_header(plan: Plan) -> None:

@@ -18,7 +18,7 @@ import pytest
 from frontdoor.cli import main
 from frontdoor.contract import load_contract
 from frontdoor.report.check import EXIT_GAPS, EXIT_INVALID, EXIT_READY, run_check
-from frontdoor.report.console import make_console, print_error
+from frontdoor.report.console import make_console
 
 from .conftest import SHOP, edit
 from .contracts import EDGE
@@ -288,12 +288,6 @@ def test_a_path_too_long_is_a_one_line_error(capsys: pytest.CaptureFixture[str],
     code, out, err = run(capsys, "check", str(shop_copy), "--env", "prod")
     assert code == EXIT_READY and "Traceback" not in out + err
     assert "openapi-missing: api.openapi yyy" in out
-
-
-def test_an_error_line_is_one_line_and_not_markup(capsys: pytest.CaptureFixture[str]) -> None:
-    print_error("cannot listen on [::1]:8443: " + "address already in use " * 12)
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("frontdoor: cannot listen on [::1]:8443: address")
 
 
 def test_a_symlink_out_of_the_contract_is_bounded(

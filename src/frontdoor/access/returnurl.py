@@ -39,19 +39,3 @@ def safe_return(target: str | None) -> str:
             return FALLBACK
         decoded = once
     return FALLBACK  # still changing after several rounds of decoding: no honest URL does that
-
-
-def return_from_url(url: str | None, host: str) -> str:
-    """The return path from an absolute URL an ingress passed (``rd``), accepted only when its host is
-    ``host``, the request's own; a path is judged by safe_return."""
-    if not url:
-        return FALLBACK
-    if url.startswith("/"):
-        return safe_return(url)
-    if _FORBIDDEN.search(url):
-        return FALLBACK
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or parts.netloc.lower() != host.lower() or "@" in parts.netloc:
-        return FALLBACK
-    path = parts.path or "/"
-    return safe_return(path + ("?" + parts.query if parts.query else ""))

@@ -57,7 +57,6 @@ from frontdoor.contract.models import Environment, Provider
 from frontdoor.http.fields import Field
 
 FLOW_MAX_AGE: Final = 600  # seconds a person has to sign in at the provider
-RESERVED: Final = "/_frontdoor/"
 REFRESH_MARGIN: Final = 30.0  # seconds before the tokens expire that a session refreshes them
 # how long a refresh's result is kept for the requests that still carry the cookie from before it
 # (a page's parallel subrequests): they get the new session instead of spending the old refresh token,

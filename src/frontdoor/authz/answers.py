@@ -7,9 +7,13 @@ nginx also never sees the check's body, and routes by what the check says: for t
 allow names the chosen route's service and the path serve would send upstream, and a denial carries
 serve's JSON body in a header (render/authz_api.py).
 
-Cookies, for the nginx and Traefik dialects: an allow carries the request's ``Cookie`` without the
-gateway's own cookies (absent when none are left), which the ingress puts on the upstream request in
-place of the browser's, so the sealed session never reaches the upstream, as with serve. nginx reads
+Cookies: an allow carries the request's ``Cookie`` without the gateway's own cookies, which the
+ingress puts on the upstream request in place of the browser's, so the sealed session never reaches
+the upstream, as with serve. When none are left the answer has no ``Cookie``: nginx and Traefik then
+send none; Envoy's ext_authz would keep the browser's, so for the envoy dialect the answer names it in
+``x-envoy-auth-headers-to-remove`` instead (read by Envoy's HTTP ext_authz client on a 200 only; it
+removes the named headers from the upstream request). Nothing else of the check request is echoed:
+the other answer lines are the gateway's own, under names fixed here and in the stages. nginx reads
 only the first ``Set-Cookie`` of an answer (1.22; later versions join them into one line, which
 browsers cannot read), so for the nginx dialect each Set-Cookie of an allow (a session split over
 several cookies, refreshed or with its idle deadline moved) is also sent as
@@ -32,8 +36,11 @@ _CANONICAL = {name: b"-".join(p.capitalize() for p in name.split(b"-")) for name
 _ALLOW = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n"
 _ALLOW_ANONYMOUS = _ALLOW + b"".join(_CANONICAL[name] + b": \r\n" for name in IDENTITY)
 _NGINX_STATUSES = frozenset({401, 403})
-#: the dialects whose ingress copies the answer's Cookie onto the upstream request (render/ wires it)
-_COOKIE_DIALECTS = frozenset({"nginx", "traefik"})
+#: the dialects whose ingress copies the answer's Cookie onto the upstream request (render/ wires it:
+#: Envoy Gateway's ``headersToBackend`` lists ``cookie``)
+_COOKIE_DIALECTS = frozenset({"nginx", "traefik", "envoy"})
+#: Envoy (HTTP ext_authz service): the request headers to remove before the request goes upstream
+_ENVOY_REMOVE_COOKIE = b"x-envoy-auth-headers-to-remove: cookie\r\n"
 
 
 def upstream_cookie(values: list[bytes]) -> bytes | None:
@@ -48,7 +55,8 @@ def upstream_cookie(values: list[bytes]) -> bytes | None:
 def _cookie_lines(outcome: Outcome, extra: bytes) -> list[bytes]:
     """What an allow says about cookies besides ``extra`` (the stages' response lines, which carry a
     session's Set-Cookie), for the dialects whose ingress acts on it: the upstream's Cookie (absent
-    when nothing is left, which removes the header), and for nginx each Set-Cookie numbered."""
+    when nothing is left, which removes the header; for Envoy, which would keep it, the header is
+    named to be removed), and for nginx each Set-Cookie numbered."""
     original, admission = outcome.original, outcome.admission
     if original is None or admission is None or original.dialect not in _COOKIE_DIALECTS:
         return []
@@ -57,6 +65,8 @@ def _cookie_lines(outcome: Outcome, extra: bytes) -> list[bytes]:
     kept = upstream_cookie(sent) if sent else None
     if kept is not None:
         lines.append(b"cookie: " + kept + b"\r\n")
+    elif sent and original.dialect == "envoy":
+        lines.append(_ENVOY_REMOVE_COOKIE)
     if original.dialect == "nginx" and b"set-cookie" in extra:
         cookies = [v for n, v in admission.response_fields() if n.lower() == b"set-cookie"]
         lines.extend(b"x-frontdoor-set-cookie-%d: %b\r\n" % (i, v) for i, v in enumerate(cookies, 1))

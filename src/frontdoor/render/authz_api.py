@@ -44,9 +44,9 @@ ENVOY_REQUEST_HEADERS = ("authorization", "x-api-key", "x-forwarded-for", "x-req
 SIGN_IN_PATHS = ("/_frontdoor/start", "/_frontdoor/callback", "/_frontdoor/logout")
 
 
-#: browser sign-in, on an allow (nginx and Traefik dialects): the request's Cookie without the gateway's
-#: own cookies, absent when none are left; the ingress sets it on the upstream request in place of the
-#: browser's, so the sealed session never reaches the upstream
+#: browser sign-in, on an allow: the request's Cookie without the gateway's own cookies, absent when none
+#: are left (for Envoy the answer then names it in x-envoy-auth-headers-to-remove); the ingress sets it on
+#: the upstream request in place of the browser's, so the sealed session never reaches the upstream
 UPSTREAM_COOKIE_HEADER = "Cookie"
 #: nginx dialect, on an allow: each Set-Cookie also as X-Frontdoor-Set-Cookie-1 .. -N (nginx reads only
 #: the first Set-Cookie of the authz's answer), as many as a session's cookies

@@ -29,6 +29,7 @@ def limit_selectors(key: str) -> list[list[dict[str, Any]]]:
 
 
 def ext_auth(site: Site) -> dict[str, Any]:
+    signs_in = bool(site.sign_in_providers())
     return {
         "extAuth": {
             "http": {
@@ -41,12 +42,17 @@ def ext_auth(site: Site) -> dict[str, Any]:
                     }
                 ],
                 "path": authz_api.CHECK_PATH,
-                "headersToBackend": [h.lower() for h in authz_api.IDENTITY_HEADERS],
+                # with sign-in, the browser's cookies as the authz gives them back, without the sealed
+                # session: Envoy sets the answer's Cookie in place of the request's, and removes the
+                # header when the answer names it in x-envoy-auth-headers-to-remove (nothing left)
+                "headersToBackend": [h.lower() for h in authz_api.IDENTITY_HEADERS]
+                + ([authz_api.UPSTREAM_COOKIE_HEADER.lower()] if signs_in else []),
             },
-            # the session cookie too, when a route signs browsers in, and the client certificate
-            # Envoy verified (XFCC), when an entrypoint asks for one
+            # when a route signs browsers in, the session cookie too, and Accept, by which the authz
+            # tells a browser (sent to sign in) from a script (401); and the client certificate Envoy
+            # verified (XFCC), when an entrypoint asks for one
             "headersToExtAuth": list(authz_api.ENVOY_REQUEST_HEADERS)
-            + (["cookie"] if site.sign_in_providers() else [])
+            + (["cookie", "accept"] if signs_in else [])
             + ([authz_api.ENVOY_CERTIFICATE_HEADER] if asks_client_certificates(site) else []),
             "failOpen": False,
         }

@@ -58,9 +58,3 @@ def print_table(console: Console, table: Table) -> None:
     if title:
         console.print(Text(str(title), style=str(table.title_style or "")), soft_wrap=True)
     console.print(table)
-
-
-def print_error(message: str) -> None:
-    """A one-line failure on standard error, ``frontdoor: message``, never wrapped off a terminal and
-    never read as rich markup (a message may hold brackets: [::1]:8443)."""
-    make_console(stderr=True).print(Text(f"frontdoor: {message}"), soft_wrap=True)
