@@ -113,6 +113,7 @@ def gateway(
     running = Gateway(spec.write(root / "contract"), spec, root / "access.log")
     yield running
     running.stop()
+    assert "Traceback" not in running.output()  # every cut-off connection ended cleanly
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +137,7 @@ def tls_gateway(
     running = Gateway(spec.write(root / "contract"), spec, root / "access.log")
     yield running
     running.stop()
+    assert "Traceback" not in running.output()  # every cut-off connection ended cleanly
 
 
 def read_until_closed(sock: socket.socket) -> bytes:
