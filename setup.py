@@ -58,6 +58,12 @@ HOT_MODULES = [
     # as C globals rather than through an interpreted module's dict
     "src/frontdoor/proxy/states.py",
     "src/frontdoor/proxy/upstream.py",
+    # HTTP/2 to clients: the connection, its streams, their heads both ways and the response encoder (the
+    # h2 library that is their engine stays Python; proxy/h2guard.py's frame reader subclasses its class)
+    "src/frontdoor/proxy/h2connection.py",
+    "src/frontdoor/proxy/h2stream.py",
+    "src/frontdoor/http/h2head.py",
+    "src/frontdoor/http/hpackout.py",
     # traffic protection's per-request stages (the Redis store and the builders stay Python)
     "src/frontdoor/protection/breaker.py",
     "src/frontdoor/protection/counters.py",
