@@ -21,7 +21,10 @@ from frontdoor.http.messages import error_response
 from frontdoor.http.tracing import new_request_id
 from frontdoor.memo import Memo
 from frontdoor.policy.clientcert import CertificateUnreadable, ClientCertificate, from_der
+from frontdoor.protection.counters import CLIENT_STALLED, count
 from frontdoor.proxy.exchange import Exchange
+from frontdoor.proxy.failures import Failure
+from frontdoor.proxy.h2stream import StreamBridge
 from frontdoor.proxy.runtime import Listener, Runtime
 from frontdoor.proxy.states import (
     ANSWERING,
@@ -32,10 +35,14 @@ from frontdoor.proxy.states import (
     IDLE_TIMEOUT,
     NO_TIMEOUT,
     RESPONDING,
+    SEND_TIMEOUT,
+    SENDING,
+    STALL_TIMEOUT,
     TUNNEL,
     UPSTREAM_TIMEOUT,
     Timeout,
 )
+from frontdoor.proxy.upstream import reset_on_close
 
 if TYPE_CHECKING:
     from frontdoor.proxy.server import Gateway
@@ -90,6 +97,8 @@ class Downstream(asyncio.Protocol):
         "transport",
         "trusted",
         "tunnel",
+        "unsent",
+        "write_paused",
     )
 
     def __init__(self, gateway: Gateway, listener: Listener) -> None:
@@ -120,6 +129,8 @@ class Downstream(asyncio.Protocol):
         # One timer per connection (see Timeout), whose handle moves only when it must (deadline.py)
         self.timer = Deadline(self.loop, self._on_timer)
         self.deadline_kind = NO_TIMEOUT
+        self.write_paused = False  # the transport's write buffer is full: the client is not reading
+        self.unsent = 0  # while write_paused: its size at the last look (the stall timeout's measure)
 
     # --- connection lifecycle ------------------------------------------------------------------------
 
@@ -183,18 +194,31 @@ class Downstream(asyncio.Protocol):
         return True  # a half-closed client still gets its responses; the connection closes after them
 
     def pause_writing(self) -> None:
+        self.write_paused = True
         current = self.current
         if current is not None and current.upstream is not None:
             current.upstream.pause_reading()
             if current.state is RESPONDING:
                 self.cancel_upstream_timer(current)  # the client is not reading: no upstream stall
+        self._watch_client()
 
     def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.deadline_kind is STALL_TIMEOUT:
+            self._stop_timer()
         current = self.current
-        if current is not None and current.upstream is not None:
-            current.upstream.resume_reading()
-            if current.state is RESPONDING and current.ended:
+        if current is None:
+            if not self.closed:
+                self._arm_idle_timer()  # the last response is out: the connection is idle from here
+            return
+        upstream = current.upstream
+        if upstream is not None:
+            upstream.resume_reading()
+            if upstream.write_paused:
+                self.arm_send_timer(current)
+            elif current.ended:
                 self.arm_upstream_timer(current)
+        self._arm_body_timer()
 
     def shutdown(self) -> None:
         """Graceful stop: close now if idle, otherwise after the response in flight."""
@@ -343,6 +367,9 @@ class Downstream(asyncio.Protocol):
             self.loop.call_later(LINGER_S, self.transport.close)
         else:
             self.transport.close()
+        if self.write_paused or self.transport.get_write_buffer_size():
+            # the transport closes once its buffer is sent: a client that never reads would hold it
+            self._watch_client()
 
     def abort(self) -> None:
         self._cancel_timers()
@@ -371,7 +398,10 @@ class Downstream(asyncio.Protocol):
     # --- the timer -----------------------------------------------------------------------------------
 
     def _arm(self, kind: Timeout, timeout: float, step: float) -> None:
-        """Run the ``kind`` timeout for ``timeout`` seconds (``step``: the shortest timeout in use)."""
+        """Run the ``kind`` timeout for ``timeout`` seconds (``step``: the shortest timeout in use).
+        While the client is not reading (``write_paused``), its stall timeout stays in charge."""
+        if self.write_paused and kind is not STALL_TIMEOUT:
+            return
         self.deadline_kind = kind
         self.timer.arm(timeout, step)
 
@@ -389,7 +419,13 @@ class Downstream(asyncio.Protocol):
                 # 408 and close, the upstream attempt abandoned; once a response began, the connection
                 # (HTTP/2: the stream) is cut off
                 self._protocol_error(ProtocolError(408, "the request body did not arrive in time"))
-        elif self.current is not None:
+        elif kind is STALL_TIMEOUT:
+            self._client_stalled()
+        elif self.current is None:
+            return
+        elif kind is SEND_TIMEOUT:
+            self.current.send_timeout()
+        else:
             self.current.upstream_timeout()
 
     def _arm_header_timer(self) -> None:
@@ -410,21 +446,73 @@ class Downstream(asyncio.Protocol):
             runtime = reading.runtime
             self._arm(BODY_TIMEOUT, runtime.timeouts.body, runtime.timer_step)
 
+    def _watch_client(self) -> None:
+        """The stall timeout (timeouts.idle, nginx's send_timeout): the client must take some of what
+        the gateway holds for it within that time. Armed by pause_writing, not by each write."""
+        transport = self.transport
+        if transport is not None:
+            self.unsent = transport.get_write_buffer_size()
+            if self.current is not None:
+                self.current.upstream_armed = False  # replaced: armed again once the client reads
+            runtime = self.gateway.runtime
+            self._arm(STALL_TIMEOUT, runtime.timeouts.idle, runtime.timer_step)
+
+    def _client_stalled(self) -> None:
+        """The stall timeout passed. A client that took some meanwhile is watched on; one that took
+        nothing is cut off (HTTP/2: its stream reset), its upstream connection dropped, not pooled."""
+        transport = self.transport
+        if transport is None:
+            return
+        unsent = transport.get_write_buffer_size()
+        if unsent < self.unsent:
+            self._watch_client()
+            return
+        current = self.current
+        service = ""
+        if current is not None and current.state is not DONE:
+            current.failure = Failure.CLIENT_STALLED  # logged by connection_lost, after the abort
+            if current.route is not None:
+                service = current.route.service
+        count(CLIENT_STALLED, service)
+        if not isinstance(transport, StreamBridge):  # an HTTP/2 stream is reset, its connection goes on
+            reset_on_close(transport)
+        self.abort()
+
     def _stop_timer(self) -> None:
         self.deadline_kind = NO_TIMEOUT
         self.timer.disarm()
 
     def _arm_idle_timer(self) -> None:
+        if self.write_paused:
+            self._watch_client()  # not idle: the client has yet to take the last response
+            return
         runtime = self.gateway.runtime
         self._arm(IDLE_TIMEOUT, runtime.timeouts.idle, runtime.timer_step)
 
     def arm_upstream_timer(self, exchange: Exchange) -> None:
         """The upstream timeout: for the response head (from the request's end), or, when the response
         began before the request's body ended, for the next read of the response body."""
-        if exchange.state is not TUNNEL and not exchange.upstream_armed:
+        if (
+            exchange.state is not TUNNEL
+            and not exchange.upstream_armed
+            and not self.write_paused
+            and self.deadline_kind is not SEND_TIMEOUT  # the upstream has yet to take the request
+        ):
             exchange.upstream_armed = True
             runtime = exchange.runtime
             self._arm(UPSTREAM_TIMEOUT, runtime.timeouts.upstream, runtime.timer_step)
+
+    def arm_send_timer(self, exchange: Exchange) -> None:
+        """The send timeout (timeouts.upstream) while the upstream's write buffer is full: armed by its
+        pause_writing, stopped by its resume_writing (Exchange), never by a write."""
+        if exchange.state in SENDING:
+            exchange.upstream_armed = False  # replaced: armed again once the upstream took the request
+            runtime = exchange.runtime
+            self._arm(SEND_TIMEOUT, runtime.timeouts.upstream, runtime.timer_step)
+
+    def stop_send_timer(self) -> None:
+        if self.deadline_kind is SEND_TIMEOUT:
+            self._stop_timer()
 
     def upstream_read(self, exchange: Exchange) -> None:
         """A read of the response body: the upstream timeout starts again (no system call: deadline.py)."""

@@ -296,6 +296,11 @@ class ClientH2(asyncio.Protocol):
             except (StreamClosedError, ProtocolError):
                 return
 
+    def unsent(self) -> int:
+        """The bytes the socket holds for the client while its buffer is full (pause_writing), else 0."""
+        transport = self.transport
+        return transport.get_write_buffer_size() if self.writing_paused and transport is not None else 0
+
     def answered(self, bridge: StreamBridge) -> None:
         """The stream's response went out to its end."""
         self.guard.answered()
@@ -364,7 +369,12 @@ class ClientH2(asyncio.Protocol):
         for bridge in list(self.streams.values()):
             bridge.reset_by_client()
         self.streams.clear()
-        if self.transport is not None:
+        if self.transport is None:
+            return
+        if self.writing_paused:
+            # a client that does not read would hold a close (which sends the buffer first) for ever
+            self.transport.abort()
+        else:
             self.transport.close()  # after the GOAWAY the library queued
 
     def shutdown(self) -> None:
