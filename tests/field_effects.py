@@ -270,6 +270,8 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_gateway_e2e::test_upstream_failures_give_502_and_504",
         "test_body_timeouts::test_a_response_body_that_stalls_cuts_the_client_off",
         "test_body_timeouts::test_a_response_body_that_keeps_arriving_is_not_cut",
+        "test_send_timeouts::test_an_upstream_that_stops_reading_the_request_gets_504",
+        "test_send_timeouts::test_an_upstream_that_reads_slowly_but_steadily_is_not_cut",
     ),
     "Edge.spec.protection.timeouts.body": (
         "test_body_timeouts::test_a_request_body_that_stalls_gets_408_and_the_connection_closes",
@@ -277,6 +279,8 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_render::test_golden",
     ),
     "Edge.spec.protection.timeouts.idle": (
+        "test_send_timeouts::test_a_client_that_stops_reading_is_cut_off_and_its_upstream_dropped",
+        "test_send_timeouts::test_a_client_that_reads_slowly_but_steadily_is_not_cut",
         "test_field_effects::test_the_idle_timeout_is_rendered",
         "test_field_effects::test_serve_closes_a_connection_idle_longer_than_idle",
     ),
