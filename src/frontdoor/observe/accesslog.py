@@ -201,10 +201,12 @@ class AccessLog:
         attempts: int,
         who: str,
         headers: Headers,
+        bytes_in: int = -1,
     ) -> None:
         """Queue a request's line. ``routed`` (route_fields or UNROUTED), ``upstream`` (a JSON string or
         null) and ``who`` (who_fields) are JSON already; ``upstream_seconds`` is negative when the request
-        never went upstream; of ``target`` only the query's parameter names are logged.
+        never went upstream; of ``target`` only the query's parameter names are logged. ``bytes_in``,
+        the bytes a WebSocket tunnel carried from the client, is logged only for a tunnel (0 or more).
 
         The line is the object json would encode from a dict with these keys in this order, built
         directly with one join (a %-format parses its format on every call): every string goes through
@@ -236,6 +238,7 @@ class AccessLog:
                 str(status),
                 ',"bytes":',
                 str(bytes_out),
+                f',"bytes_in":{bytes_in}' if bytes_in >= 0 else "",
                 ',"duration_ms":',
                 milliseconds(seconds),
                 ',"upstream_ms":',

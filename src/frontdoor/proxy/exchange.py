@@ -50,6 +50,7 @@ class Exchange:
         "attempts",
         "buffer",
         "buffered",
+        "bytes_in",
         "bytes_out",
         "client",
         "close_after",
@@ -71,6 +72,7 @@ class Exchange:
         "trace_line",
         "traceparent",
         "tried",
+        "tunnel_opened",
         "upstream",
         "upstream_armed",
         "upstream_started",
@@ -98,6 +100,8 @@ class Exchange:
         self.close_after = not head.keep_alive
         self.status = 0  # the HTTP status answered (the upstream's or the gateway's), 0 until then
         self.bytes_out = 0
+        self.bytes_in = 0  # a WebSocket tunnel's bytes from the client (a request's body is not counted)
+        self.tunnel_opened = 0.0  # monotonic time the upstream's 101 opened a WebSocket tunnel
         self.websocket = False
         self.retried_stale = False
         self.denied_by = ""
@@ -233,6 +237,7 @@ class Exchange:
         self.status = status
         if self.websocket and status == 101:
             self.state = TUNNEL
+            self.tunnel_opened = _clock()
             client.out.append(upgrade_head(self, reason, headers))
             client.tunnel = True
             if client.client_eof:
@@ -298,6 +303,7 @@ class Exchange:
             out.clear()
 
     def on_upstream_tunnel(self, data: bytes) -> None:
+        self.bytes_out += len(data)  # per read, not per frame: the tunnel's line counts both ways
         self.client.write(data)
 
     def pause_upstream_writes(self) -> None:

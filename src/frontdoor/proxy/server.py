@@ -132,8 +132,18 @@ class Gateway:
             routed, key = self._unmatched
             upstream_error = ""
         seconds = now - request.started
+        opened = request.tunnel_opened
+        # A WebSocket tunnel counts as one request, whose latency is the wait for the 101: its life
+        # (minutes, hours) would swamp the duration histogram and the latency SLOs built on it.
         self.recorder.record(
-            key, head.method, status, seconds, request.deny_kind, denied_by, upstream_error, head.version
+            key,
+            head.method,
+            status,
+            opened - request.started if opened else seconds,
+            request.deny_kind,
+            denied_by,
+            upstream_error,
+            head.version,
         )
         if self.spans is not None:
             self.spans.export(request, key[0] if route is not None else None, seconds)
@@ -176,6 +186,7 @@ class Gateway:
             request.attempts,
             who,
             head.headers,
+            request.bytes_in if opened else -1,
         )
 
     def report_error(self, what: str, error: BaseException | None) -> None:
@@ -279,8 +290,7 @@ class Gateway:
         while self.connections and self.loop.time() < end:
             await asyncio.sleep(0.05)
         for connection in list(self.connections):
-            if connection.transport is not None:
-                connection.transport.abort()
+            connection.cut()  # logged here: the flush below comes before asyncio reports them lost
         self.runtime.close()
         self.access_log.flush()
         if self.spans is not None:
