@@ -266,7 +266,16 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "Edge.spec.protection.timeouts.connect": ("test_render::test_golden",),
     "Edge.spec.protection.timeouts.header": ("test_gateway_e2e::test_limits_give_413_431_and_408",),
-    "Edge.spec.protection.timeouts.upstream": ("test_gateway_e2e::test_upstream_failures_give_502_and_504",),
+    "Edge.spec.protection.timeouts.upstream": (
+        "test_gateway_e2e::test_upstream_failures_give_502_and_504",
+        "test_body_timeouts::test_a_response_body_that_stalls_cuts_the_client_off",
+        "test_body_timeouts::test_a_response_body_that_keeps_arriving_is_not_cut",
+    ),
+    "Edge.spec.protection.timeouts.body": (
+        "test_body_timeouts::test_a_request_body_that_stalls_gets_408_and_the_connection_closes",
+        "test_body_timeouts::test_a_request_body_that_keeps_arriving_is_not_cut",
+        "test_render::test_golden",
+    ),
     "Edge.spec.protection.timeouts.idle": (
         "test_field_effects::test_the_idle_timeout_is_rendered",
         "test_field_effects::test_serve_closes_a_connection_idle_longer_than_idle",

@@ -103,6 +103,7 @@ class ContractSpec:
     header_timeout: str = "1s"
     upstream_timeout: str = "2s"
     idle_timeout: str = "30s"
+    body_timeout: str = ""  # the Edge's timeouts.body; "" leaves it out (its default)
     retries: int = 2
     trusted_proxies: str = "[]"
     tls: tuple[Path, Path, str] | None = None  # certificate file, key file, min_version; HSTS on
@@ -136,6 +137,7 @@ class ContractSpec:
         rate_limits = f"\n          rate_limits: {self.rate_limits}" if self.rate_limits else ""
         more_upstreams = "".join(f"\n            {name}: {pool}" for name, pool in self.upstreams.items())
         protection = "".join(f"\n            {key}: {value}" for key, value in self.protection.items())
+        body = f", body: {self.body_timeout}" if self.body_timeout else ""
         if self.identity:
             identity = f"""
           identity: {self.identity}"""
@@ -157,7 +159,7 @@ class ContractSpec:
           protection:
             max_request_body: {self.max_request_body}
             max_header_bytes: 8KiB
-            timeouts: {{connect: 1s, header: {self.header_timeout}, upstream: {self.upstream_timeout}, idle: {self.idle_timeout}}}
+            timeouts: {{connect: 1s, header: {self.header_timeout}, upstream: {self.upstream_timeout}, idle: {self.idle_timeout}{body}}}
             retries: {{attempts: {self.retries}, only_idempotent: true}}{protection}{rate_limits}
           observability: {self.observability}
           admin: {{listen: "127.0.0.1:{self.admin_port}", operators: [edge]{token}}}

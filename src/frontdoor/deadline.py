@@ -1,6 +1,6 @@
-"""One timer for a connection whose deadline moves on every request: the client connection's
-(proxy/downstream.py) and the auth check connection's (authz/service.py) header, idle and upstream
-timeouts.
+"""One timer for a connection whose deadline moves on every request, and on every read of a body: the
+client connection's (proxy/downstream.py) header, body, upstream and idle timeouts, and the auth check
+connection's (authz/service.py) header and idle timeouts.
 
 A new timer handle per phase costs an allocation and a heap operation in the loop each time. Instead
 one handle stays in place while the deadline moves later: when it fires before the deadline, it is

@@ -245,10 +245,11 @@ class RateLimits(Strict):
 class Timeouts(Strict):
     connect: Duration = 5.0
     header: Duration = 10.0
-    upstream: Duration = 30.0
+    upstream: Duration = 30.0  # the response head, and then between two reads of its body
     idle: Duration = 60.0
+    body: Duration = 60.0  # between two reads of a request body (nginx's client_body_timeout)
 
-    @field_validator("connect", "header", "upstream", "idle")
+    @field_validator("connect", "header", "upstream", "idle", "body")
     @classmethod
     def _positive(cls, seconds: float) -> float:
         if seconds <= 0:

@@ -48,6 +48,9 @@ _JSON_STRINGS: Final[Memo[str, str]] = Memo(4096)
 _SUBJECT_FIELDS: Final[Memo[str, str]] = Memo(4096)
 #: the identity and deny fields of a request with none of them: the common case, one constant
 NOBODY: Final = '"subject":null,"api_client":null,"denied_by":null,"deny_kind":null'
+#: the upstream failure field of a request with none (between ``attempts`` and the identity fields,
+#: commas included: the line's one join gets no more parts for it)
+NO_FAILURE: Final = ',"upstream_failure":null,'
 #: the route fields of a request no route matched
 UNROUTED: Final = '"route":null,"route_path":null,"service":null,"owner":null,"clause":null'
 # the shapes configure() picks
@@ -83,6 +86,11 @@ def route_fields(route_id: str, path: str, service: str, owner: str, clause: str
         f'"route":{_string(route_id)},"route_path":{_string(path)},"service":{_string(service)},'
         f'"owner":{_string(owner)},"clause":{_string(clause) if clause else "null"}'
     )
+
+
+def failure_field(name: str) -> str:
+    """The upstream failure field naming ``name`` (made once per failure by the caller)."""
+    return ',"upstream_failure":' + _string(name) + ","
 
 
 def who_fields(subject: str | None, api_client: str | None, denied_by: str, deny_kind: str) -> str:
@@ -201,12 +209,14 @@ class AccessLog:
         attempts: int,
         who: str,
         headers: Headers,
+        failure: str = NO_FAILURE,
         bytes_in: int = -1,
     ) -> None:
         """Queue a request's line. ``routed`` (route_fields or UNROUTED), ``upstream`` (a JSON string or
-        null) and ``who`` (who_fields) are JSON already; ``upstream_seconds`` is negative when the request
-        never went upstream; of ``target`` only the query's parameter names are logged. ``bytes_in``,
-        the bytes a WebSocket tunnel carried from the client, is logged only for a tunnel (0 or more).
+        null), ``failure`` (NO_FAILURE or failure_field) and ``who`` (who_fields) are JSON already;
+        ``upstream_seconds`` is negative when the request never went upstream; of ``target`` only the
+        query's parameter names are logged. ``bytes_in``, the bytes a WebSocket tunnel carried from the
+        client, is logged only for a tunnel (0 or more).
 
         The line is the object json would encode from a dict with these keys in this order, built
         directly with one join (a %-format parses its format on every call): every string goes through
@@ -249,7 +259,7 @@ class AccessLog:
                 upstream,
                 ',"attempts":',
                 str(attempts),
-                ",",
+                failure,
                 who,
                 "}",
             )

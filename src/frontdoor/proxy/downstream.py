@@ -25,11 +25,14 @@ from frontdoor.proxy.exchange import Exchange
 from frontdoor.proxy.runtime import Listener, Runtime
 from frontdoor.proxy.states import (
     ANSWERING,
+    BODY_TIMEOUT,
     CLIENT_CLOSED,
     DONE,
     HEAD_TIMEOUT,
     IDLE_TIMEOUT,
     NO_TIMEOUT,
+    RESPONDING,
+    TUNNEL,
     UPSTREAM_TIMEOUT,
     Timeout,
 )
@@ -180,12 +183,18 @@ class Downstream(asyncio.Protocol):
         return True  # a half-closed client still gets its responses; the connection closes after them
 
     def pause_writing(self) -> None:
-        if self.current is not None and self.current.upstream is not None:
-            self.current.upstream.pause_reading()
+        current = self.current
+        if current is not None and current.upstream is not None:
+            current.upstream.pause_reading()
+            if current.state is RESPONDING:
+                self.cancel_upstream_timer(current)  # the client is not reading: no upstream stall
 
     def resume_writing(self) -> None:
-        if self.current is not None and self.current.upstream is not None:
-            self.current.upstream.resume_reading()
+        current = self.current
+        if current is not None and current.upstream is not None:
+            current.upstream.resume_reading()
+            if current.state is RESPONDING and current.ended:
+                self.arm_upstream_timer(current)
 
     def shutdown(self) -> None:
         """Graceful stop: close now if idle, otherwise after the response in flight."""
@@ -209,6 +218,8 @@ class Downstream(asyncio.Protocol):
         self.reading = exchange
         if self.current is None:
             self.current = exchange
+            if head.has_body:
+                self._arm_body_timer()  # before the stages, which may pause reading (and so stop it)
             exchange.start()
         else:
             if self.pending is None:
@@ -217,12 +228,19 @@ class Downstream(asyncio.Protocol):
             self.pause("pipeline")
 
     def on_request_body(self, chunk: bytes) -> None:
-        if self.reading is not None:
-            self.reading.on_body(chunk)
+        reading = self.reading
+        if reading is not None:
+            if self.deadline_kind is BODY_TIMEOUT:
+                # the body timeout starts again: the handle in place stays (deadline.py), no system call
+                runtime = reading.runtime
+                self.timer.arm(runtime.timeouts.body, runtime.timer_step)
+            reading.on_body(chunk)
 
     def on_request_end(self) -> None:
         reading = self.reading
         if reading is not None:
+            if self.deadline_kind is BODY_TIMEOUT:
+                self._stop_timer()
             reading.on_end()
             if reading.state is DONE:
                 # answered before its end was read (a 404, a denial: finish ran inside the head's
@@ -270,9 +288,9 @@ class Downstream(asyncio.Protocol):
             following = pending.pop(0)
             if self.client_eof:
                 following.close_after = following.close_after or not pending
-            if not pending:
-                self.resume("pipeline")
             self.current = following
+            if not pending:
+                self.resume("pipeline")  # its body, if any is still to come, is read from here on
             following.start()
             return
         if self.client_eof:
@@ -350,16 +368,20 @@ class Downstream(asyncio.Protocol):
     # --- flow control --------------------------------------------------------------------------------
 
     def pause(self, reason: str) -> None:
-        """Stop reading from the client for ``reason`` (pipeline, buffer, decision, upstream, failed)."""
+        """Stop reading from the client for ``reason`` (pipeline, buffer, decision, upstream, failed).
+        The body timeout stops too: a body not read is the gateway's wait, not the client's."""
         if not self.paused and self.transport is not None:
             self.transport.pause_reading()
         self.paused = self.paused | {reason}
+        if self.deadline_kind is BODY_TIMEOUT:
+            self._stop_timer()
 
     def resume(self, reason: str) -> None:
         if reason in self.paused:
             self.paused = self.paused - {reason}
             if not self.paused and self.transport is not None and not self.closed:
                 self.transport.resume_reading()
+                self._arm_body_timer()
 
     # --- the timer -----------------------------------------------------------------------------------
 
@@ -376,6 +398,12 @@ class Downstream(asyncio.Protocol):
                 self._protocol_error(ProtocolError(408, "the request head did not arrive in time"))
         elif kind is IDLE_TIMEOUT:
             self.close()
+        elif kind is BODY_TIMEOUT:
+            reading = self.reading
+            if reading is not None and reading is self.current and not reading.ended:
+                # 408 and close, the upstream attempt abandoned; once a response began, the connection
+                # (HTTP/2: the stream) is cut off
+                self._protocol_error(ProtocolError(408, "the request body did not arrive in time"))
         elif self.current is not None:
             self.current.upstream_timeout()
 
@@ -383,15 +411,40 @@ class Downstream(asyncio.Protocol):
         runtime = self.gateway.runtime
         self._arm(HEAD_TIMEOUT, runtime.timeouts.header, runtime.timer_step)
 
+    def _arm_body_timer(self) -> None:
+        """The body timeout, while the current request's body is being read: reading it is not paused,
+        and it has not ended. Each part read arms it again (``on_request_body``)."""
+        reading = self.reading
+        if (
+            reading is not None
+            and reading is self.current
+            and not reading.ended
+            and not self.paused
+            and reading.head.has_body
+        ):
+            runtime = reading.runtime
+            self._arm(BODY_TIMEOUT, runtime.timeouts.body, runtime.timer_step)
+
+    def _stop_timer(self) -> None:
+        self.deadline_kind = NO_TIMEOUT
+        self.timer.disarm()
+
     def _arm_idle_timer(self) -> None:
         runtime = self.gateway.runtime
         self._arm(IDLE_TIMEOUT, runtime.timeouts.idle, runtime.timer_step)
 
     def arm_upstream_timer(self, exchange: Exchange) -> None:
-        if exchange.state not in ANSWERING and not exchange.upstream_armed:
+        """The upstream timeout: for the response head (from the request's end), or, when the response
+        began before the request's body ended, for the next read of the response body."""
+        if exchange.state is not TUNNEL and not exchange.upstream_armed:
             exchange.upstream_armed = True
             runtime = exchange.runtime
             self._arm(UPSTREAM_TIMEOUT, runtime.timeouts.upstream, runtime.timer_step)
+
+    def upstream_read(self, exchange: Exchange) -> None:
+        """A read of the response body: the upstream timeout starts again (no system call: deadline.py)."""
+        runtime = exchange.runtime
+        self.timer.arm(runtime.timeouts.upstream, runtime.timer_step)
 
     def cancel_upstream_timer(self, exchange: Exchange) -> None:
         if exchange.upstream_armed:

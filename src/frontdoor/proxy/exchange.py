@@ -212,10 +212,23 @@ class Exchange:
         return not (self.state is SENT and self.head.has_body)
 
     def upstream_timeout(self) -> None:
-        """The connection's timer: the upstream did not answer in time."""
+        """The connection's timer: the upstream did not answer in time, or its body stalled."""
         self.upstream_armed = False
-        if self.state not in ANSWERING:
+        state = self.state
+        if state is RESPONDING:
+            self._stalled()
+        elif state not in ANSWERING:
             self.fail(Failure.READ_TIMEOUT)
+
+    def _stalled(self) -> None:
+        """The response body stalled after its head went to the client: nothing can be answered any
+        more, so the client connection is cut off (HTTP/2: the stream is reset), as nginx does; the
+        upstream connection is dropped, never pooled."""
+        self.failure = Failure.BODY_STALLED
+        client = self.client
+        self.drop_upstream()
+        client.logged(self)
+        client.abort()  # a truncated response must not look complete to the client
 
     # --- the response (the upstream connection's sink, proxy/upstream.py Exchange) --------------------
 
@@ -233,9 +246,9 @@ class Exchange:
         length: int | None,
     ) -> None:
         client = self.client
-        client.cancel_upstream_timer(self)
         self.status = status
         if self.websocket and status == 101:
+            client.cancel_upstream_timer(self)
             self.state = TUNNEL
             self.tunnel_opened = _clock()
             client.out.append(upgrade_head(self, reason, headers))
@@ -257,6 +270,7 @@ class Exchange:
 
     def on_response_end(self, reusable: bool) -> None:
         client = self.client
+        client.cancel_upstream_timer(self)
         if self.out_chunked:
             client.out.append(b"0\r\n\r\n")
         self.flush()
@@ -301,6 +315,8 @@ class Exchange:
             if client.transport is not None and not client.closed:  # closed: written to no one
                 client.transport.write(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
+        if self.upstream_armed and self.state is RESPONDING:
+            client.upstream_read(self)  # a read of the response's body: the stall timeout starts again
 
     def on_upstream_tunnel(self, data: bytes) -> None:
         self.bytes_out += len(data)  # per read, not per frame: the tunnel's line counts both ways

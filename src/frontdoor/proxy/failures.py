@@ -34,6 +34,9 @@ class Failure(enum.Enum):
         "error",
     )
     READ_TIMEOUT = (504, "the upstream did not answer in time", "timeout")
+    # the response had begun: its status stands and the client connection (HTTP/2: the stream) is cut
+    # off, so the status and reason here are never answered; logged and counted as a timeout
+    BODY_STALLED = (504, "the upstream's response body stalled", "timeout")
     NO_RESPONSE = (502, "the upstream closed the connection without a response", "error")
 
     # read from the value, not set in __init__: compiled with mypyc, an enum's attributes set there made

@@ -76,12 +76,13 @@ class Runtime:
     retries: Retries = field(default_factory=Retries)
     #: per service, when retries are on: retries stay a small share of requests (protection/retrybudget.py)
     retry_budgets: dict[str, RetryBudget] = field(default_factory=dict)
-    #: the shortest of the header, upstream and idle timeouts: how far ahead a connection's timer is set
+    #: the shortest of the header, body, upstream and idle timeouts: how far ahead a connection's timer
+    #: is set
     timer_step: float = field(init=False)
 
     def __post_init__(self) -> None:
         timeouts = self.timeouts
-        self.timer_step = min(timeouts.header, timeouts.upstream, timeouts.idle)
+        self.timer_step = min(timeouts.header, timeouts.body, timeouts.upstream, timeouts.idle)
 
     def retry_allowed(self, route: PlannedRoute | None) -> bool:
         """Whether the route's service has room in its retry budget for one more retry, spending it."""

@@ -19,7 +19,14 @@ from frontdoor.errors import FrontdoorError
 from frontdoor.http.errors import ProtocolError
 from frontdoor.lifecycle import install_event_loop, run_until_stopped
 from frontdoor.observe import metrics, otlp
-from frontdoor.observe.accesslog import UNROUTED, AccessLog, route_fields, who_fields
+from frontdoor.observe.accesslog import (
+    NO_FAILURE,
+    UNROUTED,
+    AccessLog,
+    failure_field,
+    route_fields,
+    who_fields,
+)
 from frontdoor.observe.adminlistener import AdminProtocol
 from frontdoor.observe.control import Operations
 from frontdoor.observe.otlp import SpanExport
@@ -32,6 +39,7 @@ from frontdoor.protection.shedding import GuardStage
 from frontdoor.proxy.alpn import AlpnSwitch
 from frontdoor.proxy.downstream import Downstream
 from frontdoor.proxy.exchange import Exchange
+from frontdoor.proxy.failures import Failure
 from frontdoor.proxy.h2connection import ClientH2
 from frontdoor.proxy.health import HealthChecker
 from frontdoor.proxy.runtime import Runtime, build_runtime
@@ -40,6 +48,8 @@ from frontdoor.proxy.tls import server_context
 log = logging.getLogger("frontdoor.gateway")
 _string: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
 _clock: Final = time.monotonic  # bound once: the access log reads it for every request
+#: the access log's ``upstream_failure`` field of each failure (``body-stalled``)
+_FAILURE_FIELDS: Final = {f: failure_field(f.name.lower().replace("_", "-")) for f in Failure}
 
 
 class Gateway:
@@ -131,6 +141,7 @@ class Gateway:
         else:
             routed, key = self._unmatched
             upstream_error = ""
+            failure = None
         seconds = now - request.started
         opened = request.tunnel_opened
         # A WebSocket tunnel counts as one request, whose latency is the wait for the 101: its life
@@ -186,6 +197,7 @@ class Gateway:
             request.attempts,
             who,
             head.headers,
+            NO_FAILURE if failure is None else _FAILURE_FIELDS[failure],
             request.bytes_in if opened else -1,
         )
 

@@ -44,16 +44,20 @@ ANSWERING: Final = (RESPONDING, TUNNEL)
 
 
 class Timeout(enum.Enum):
-    """What the connection's one timer is running for: the phases never overlap, so one timer serves
-    them all (arming one replaces the other)."""
+    """What the connection's one timer is running for: one phase at a time, so one timer serves them
+    all (arming one replaces the other). The request body's phase ends before the upstream's begins:
+    the upstream timeout starts once the body was read to its end, also when the response began
+    before that (an upstream answering early)."""
 
     NONE = 0
     HEAD = 1  # the next request's head must arrive (header timeout)
-    UPSTREAM = 2  # the current exchange's upstream must answer
+    UPSTREAM = 2  # the upstream must answer, then send each next part of its response body
     IDLE = 3  # a keep-alive connection with no request
+    BODY = 4  # the next part of the request body must arrive (body timeout), while it is being read
 
 
 NO_TIMEOUT: Final = Timeout.NONE
 HEAD_TIMEOUT: Final = Timeout.HEAD
 UPSTREAM_TIMEOUT: Final = Timeout.UPSTREAM
 IDLE_TIMEOUT: Final = Timeout.IDLE
+BODY_TIMEOUT: Final = Timeout.BODY

@@ -102,6 +102,7 @@ def render_nginx(site: Site) -> dict[str, str]:
     # a request line or one header must fit one buffer: the Edge's header limit is that buffer's size
     conf.line(f"large_client_header_buffers 4 {protection.max_header_bytes};")
     conf.line(f"client_header_timeout {duration(protection.timeouts.header)};")
+    conf.line(f"client_body_timeout {duration(protection.timeouts.body)};")
     conf.line(f"keepalive_timeout {duration(protection.timeouts.idle)};")
     conf.line(f"proxy_connect_timeout {duration(protection.timeouts.connect)};")
     conf.line(f"proxy_read_timeout {duration(protection.timeouts.upstream)};")
