@@ -142,7 +142,7 @@ class Downstream(asyncio.Protocol):
         self._cancel_timers()
         self.timer.release()
         current = self.current
-        self._log_unfinished()
+        self.log_unfinished()
         for exchange in (current, *(self.pending or ())):
             if exchange is not None:
                 exchange.drop_upstream()
@@ -153,10 +153,9 @@ class Downstream(asyncio.Protocol):
         if self.lingering:
             return  # the answer was sent; what the client still sends is dropped
         if self.tunnel:
-            current = self.current
-            if current is not None and current.upstream is not None:
-                current.bytes_in += len(data)
-                current.upstream.write(data)
+            if self.current is not None and self.current.upstream is not None:
+                self.current.bytes_in += len(data)
+                self.current.upstream.write(data)
             return
         if self.current is None and self.deadline_kind is not HEAD_TIMEOUT:
             self._arm_header_timer()
@@ -344,17 +343,10 @@ class Downstream(asyncio.Protocol):
         else:
             self.transport.close()
 
-    def cut(self) -> None:
-        """The drain's deadline: drop the connection now, and log what it was still doing (a WebSocket
-        tunnel, a response cut short) here, as the gateway's last log flush follows at once, before
-        asyncio would report the connection lost."""
-        self._log_unfinished()
-        self.abort()
-
-    def _log_unfinished(self) -> None:
-        """The connection ends with an exchange not logged yet: log it, once (its state becomes DONE)."""
+    def log_unfinished(self) -> None:
+        """The connection ends (or the drain cuts it) with an exchange not logged yet: log it, once."""
         current = self.current
-        if current is not None and current.state is not DONE:
+        if current is not None and current.state is not DONE:  # logging makes it DONE
             if current.state not in ANSWERING:
                 current.status = CLIENT_CLOSED  # nothing was answered
             self.logged(current)

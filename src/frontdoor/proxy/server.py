@@ -302,7 +302,9 @@ class Gateway:
         while self.connections and self.loop.time() < end:
             await asyncio.sleep(0.05)
         for connection in list(self.connections):
-            connection.cut()  # logged here: the flush below comes before asyncio reports them lost
+            # logged now: the log's last flush below comes before asyncio would report them lost
+            connection.log_unfinished()
+            connection.abort()
         self.runtime.close()
         self.access_log.flush()
         if self.spans is not None:
