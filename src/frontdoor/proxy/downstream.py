@@ -48,14 +48,14 @@ _NOT_PAUSED: Final[frozenset[str]] = frozenset()
 _CERTIFICATES: Final[Memo[bytes, ClientCertificate]] = Memo(1024)
 
 
-def _client_certificate(transport: asyncio.BaseTransport) -> ClientCertificate | None:
+def client_certificate(transport: asyncio.BaseTransport) -> ClientCertificate | None:
     """What the client's certificate says, once per connection. The handshake is over when the
     connection is made, so a certificate here chained to the entrypoint's client_auth CA."""
     tls = transport.get_extra_info("ssl_object")
     der = tls.getpeercert(binary_form=True) if tls is not None else None
     if not der:
         return None  # client_auth optional, and the client sent none
-    known = _CERTIFICATES.get(der)  # the same few clients reconnect (and each HTTP/2 stream asks again)
+    known = _CERTIFICATES.get(der)  # the same few clients reconnect (and HTTP/2 connections ask once)
     if known is not None:
         return known
     try:
@@ -131,10 +131,22 @@ class Downstream(asyncio.Protocol):
         self.peer = sys.intern(peer[0]) if peer else ""
         self.trusted = self.listener.trusts(self.peer)
         if self.listener.client_certificates:
-            self.certificate = _client_certificate(transport)
+            self.certificate = client_certificate(transport)
         self.reader = RequestReader(self, self.gateway.runtime.limits)
         self.gateway.connections.add(self)
         self._arm_header_timer()
+
+    def stream_made(
+        self, transport: asyncio.Transport, peer: str, trusted: bool, certificate: ClientCertificate | None
+    ) -> None:
+        """``connection_made`` for an HTTP/2 stream (proxy/h2stream.py): its head arrives decoded right
+        after, so no HTTP/1.1 reader (an llhttp parser never fed) and no head timer (armed to be disarmed);
+        the client's address, trust and certificate are its connection's, found once per connection."""
+        self.transport = transport
+        self.peer = peer
+        self.trusted = trusted
+        self.certificate = certificate
+        self.gateway.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
