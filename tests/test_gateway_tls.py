@@ -48,10 +48,12 @@ def _client(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
-def _get(port: int, context: ssl.SSLContext, host: str = "shop.test") -> tuple[int, dict[str, str], bytes]:
+def _get(
+    port: int, context: ssl.SSLContext, host: str = "shop.test", path: str = "/other/tls"
+) -> tuple[int, dict[str, str], bytes]:
     connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
     try:
-        connection.request("GET", "/other/tls", headers={"Host": host})
+        connection.request("GET", path, headers={"Host": host})
         response = connection.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
@@ -223,3 +225,46 @@ def test_a_host_certificate_is_reloaded_without_restart(
         time.sleep(0.3)
         served = _served_for(gateway.spec.port, ca, "api.shop.test")
     assert served == renewed
+
+
+def test_each_entrypoint_on_a_shared_listener_sends_its_own_hsts(ca: trustme.CA, tmp_path: Path) -> None:
+    """Two entrypoints on one address, one with hsts and one without (the contract allows it: only the
+    handshake's settings must agree): each answer, proxied or the gateway's own, carries the HSTS of the
+    entrypoint its Host belongs to, and a Host neither takes gets none."""
+    upstreams = Upstreams()
+    issued = ca.issue_cert("shop.test", "other.test", "127.0.0.1")
+    cert_file, key_file = tmp_path / "c.pem", tmp_path / "k.pem"
+    issued.private_key_pem.write_to_path(str(key_file))
+    issued.cert_chain_pems[0].write_to_path(str(cert_file))
+    spec = ContractSpec(
+        shop=[(upstreams.start("shop"), 1)],
+        other=[upstreams.start("other")],
+        tls=(cert_file, key_file, "1.2"),
+    )
+    root = spec.write(tmp_path / "contract")
+    edge = (root / "edge.yaml").read_text()
+    first_tls = next(line for line in edge.splitlines() if line.strip().startswith("tls: {"))
+    second = f"""
+    - name: other-site
+      listen: "127.0.0.1:{spec.port}"
+      hosts: [other.test]
+      services: ["*"]
+      tls: {{cert: secret:tls-cert, key: secret:tls-key, min_version: "1.2"}}"""
+    edge = edge.replace('hosts: ["*"]', "hosts: [shop.test]").replace(first_tls, first_tls + second)
+    (root / "edge.yaml").write_text(edge)
+    running = Gateway(root, spec, tmp_path / "log")
+    try:
+        context = _client(ca)
+        for host, path, status, hsts in [
+            ("shop.test", "/other/tls", 200, True),
+            ("shop.test", "/nowhere", 404, True),  # the gateway's own answer for that entrypoint
+            ("other.test", "/other/tls", 200, False),
+            ("other.test", "/nowhere", 404, False),
+            ("unknown.test", "/other/tls", 404, False),  # no entrypoint takes it: not all have hsts
+        ]:
+            got, headers, _ = _get(spec.port, context, host, path)
+            assert got == status, (host, path)
+            assert ("strict-transport-security" in headers) == hsts, (host, path, headers)
+    finally:
+        running.stop()
+        upstreams.close()

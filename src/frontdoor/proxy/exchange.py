@@ -61,6 +61,7 @@ class Exchange:
         "failure",
         "forwarded",
         "head",
+        "hsts",
         "out_chunked",
         "request_id",
         "retried_stale",
@@ -83,6 +84,7 @@ class Exchange:
         self.client = client
         self.head = head
         self.runtime = runtime  # the one this request started under: a reload changes later ones only
+        self.hsts = client.listener.hsts  # the Strict-Transport-Security line; admit() may choose by Host
         self.state = QUEUED
         self.started = _clock()
         self.request_id = ""
