@@ -127,6 +127,7 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "Edge.spec.entrypoints.tls.cert": (
         "test_gateway_tls::test_a_new_certificate_is_served_without_restart",
+        "test_gateway_tls::test_each_entrypoint_on_a_shared_listener_shows_its_own_certificates",
         "test_render::test_nginx_needs_certificate_files",
     ),
     "Edge.spec.entrypoints.tls.key": ("test_gateway_tls::test_a_new_certificate_is_served_without_restart",),
@@ -142,6 +143,7 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "Edge.spec.entrypoints.tls.certificates.hosts": (
         "test_gateway_tls::test_the_server_name_picks_the_certificate",
+        "test_gateway_tls::test_each_entrypoint_on_a_shared_listener_shows_its_own_certificates",
         "test_render_nginx::test_nginx_chooses_the_certificate_by_server_name",
     ),
     "Edge.spec.entrypoints.tls.certificates.cert": (

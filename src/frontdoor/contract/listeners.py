@@ -5,7 +5,8 @@ handshake is over. So they may not claim the same hosts, and what the handshake 
 be one thing for all of them: whether there is TLS at all, the TLS version policy (``min_version``:
 the version is chosen while the ClientHello is read, before the server name could pick an entrypoint)
 and ``client_auth`` (the certificate request belongs to the handshake, before any Host is known).
-``hsts`` may differ: each request's Host chooses it (proxy/runtime.py).
+``hsts`` and the certificates may differ: each request's Host chooses the first (proxy/runtime.py),
+the server name the second (proxy/tls.py).
 """
 
 from __future__ import annotations

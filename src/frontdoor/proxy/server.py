@@ -224,7 +224,7 @@ class Gateway:
             await self.ops.read_stops()  # a stop in force applies from the first request
         for address, listener in self.runtime.listeners.items():
             tls = listener.entrypoints[0].tls
-            context = server_context(tls, self.runtime.plan) if tls else None
+            context = server_context(listener.entrypoints, self.runtime.plan) if tls else None
             # TLS: HTTP/2 or HTTP/1.1, as the client chose by ALPN; plain: HTTP/1.1 only (no h2c)
             protocol = AlpnSwitch if context is not None else Downstream
             server = await self._listen(address, functools.partial(protocol, self, listener), context)
