@@ -86,6 +86,7 @@ bench: $(STAMP) compiled
 	@# instructions per proxied request under callgrind: the measure a busy machine does not move
 	$(BIN)/python -m bench.instructions --frontdoor $(COMPILED)/bin/frontdoor --json bench/results/instructions.json
 	$(BIN)/python -m bench.instructions --frontdoor $(COMPILED)/bin/frontdoor --route token --json bench/results/instructions-token.json
+	$(BIN)/python -m bench.h2instructions --frontdoor $(COMPILED)/bin/frontdoor --json bench/results/h2instructions.json
 
 # Minutes of faults against the build users install (not in make test): a summary table, exit status 1
 # when a bar is missed. SOAK_ARGS=--quick shortens every phase (bench/soak.py --help).

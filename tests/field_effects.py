@@ -127,6 +127,7 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "Edge.spec.entrypoints.tls.cert": (
         "test_gateway_tls::test_a_new_certificate_is_served_without_restart",
+        "test_gateway_tls::test_each_entrypoint_on_a_shared_listener_shows_its_own_certificates",
         "test_render::test_nginx_needs_certificate_files",
     ),
     "Edge.spec.entrypoints.tls.key": ("test_gateway_tls::test_a_new_certificate_is_served_without_restart",),
@@ -134,10 +135,15 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_gateway_tls::test_minimum_version_is_enforced",
         "test_tls_policy::test_sslyze_finds_the_mozilla_profile",
         "test_tls_policy::test_every_target_carries_the_policy_serve_applies",
+        f"{RULES}[listener-tls-min-version]",
     ),
-    "Edge.spec.entrypoints.tls.hsts": ("test_gateway_tls::test_https_with_hsts_and_forwarded_proto",),
+    "Edge.spec.entrypoints.tls.hsts": (
+        "test_gateway_tls::test_https_with_hsts_and_forwarded_proto",
+        "test_gateway_tls::test_each_entrypoint_on_a_shared_listener_sends_its_own_hsts",
+    ),
     "Edge.spec.entrypoints.tls.certificates.hosts": (
         "test_gateway_tls::test_the_server_name_picks_the_certificate",
+        "test_gateway_tls::test_each_entrypoint_on_a_shared_listener_shows_its_own_certificates",
         "test_render_nginx::test_nginx_chooses_the_certificate_by_server_name",
     ),
     "Edge.spec.entrypoints.tls.certificates.cert": (
@@ -160,6 +166,7 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_render_k8s_tls::test_ingress_nginx",
         "test_render_k8s_tls::test_traefik",
         "test_authz_mtls::test_authz_reads_envoy_xfcc_from_a_trusted_peer_only",
+        f"{RULES}[listener-tls-client-auth]",
     ),
     "Edge.spec.entrypoints.tls.client_auth.ca": (
         "test_gateway_mtls::test_no_certificate_or_one_that_does_not_verify_gets_no_connection[foreign]",

@@ -46,14 +46,14 @@ _NOT_PAUSED: Final[frozenset[str]] = frozenset()
 _CERTIFICATES: Final[Memo[bytes, ClientCertificate]] = Memo(1024)
 
 
-def _client_certificate(transport: asyncio.BaseTransport) -> ClientCertificate | None:
+def client_certificate(transport: asyncio.BaseTransport) -> ClientCertificate | None:
     """What the client's certificate says, once per connection. The handshake is over when the
     connection is made, so a certificate here chained to the entrypoint's client_auth CA."""
     tls = transport.get_extra_info("ssl_object")
     der = tls.getpeercert(binary_form=True) if tls is not None else None
     if not der:
         return None  # client_auth optional, and the client sent none
-    known = _CERTIFICATES.get(der)  # the same few clients reconnect (and each HTTP/2 stream asks again)
+    known = _CERTIFICATES.get(der)  # the same few clients reconnect (and HTTP/2 connections ask once)
     if known is not None:
         return known
     try:
@@ -129,10 +129,22 @@ class Downstream(ClockedConnection):
         self.peer = sys.intern(peer[0]) if peer else ""
         self.trusted = self.listener.trusts(self.peer)
         if self.listener.client_certificates:
-            self.certificate = _client_certificate(transport)
+            self.certificate = client_certificate(transport)
         self.reader = RequestReader(self, self.gateway.runtime.limits)
         self.gateway.connections.add(self)
         self._arm_header_timer()
+
+    def stream_made(
+        self, transport: asyncio.Transport, peer: str, trusted: bool, certificate: ClientCertificate | None
+    ) -> None:
+        """``connection_made`` for an HTTP/2 stream (proxy/h2stream.py): its head arrives decoded right
+        after, so no HTTP/1.1 reader (an llhttp parser never fed) and no head timer (armed to be disarmed);
+        the client's address, trust and certificate are its connection's, found once per connection."""
+        self.transport = transport
+        self.peer = peer
+        self.trusted = trusted
+        self.certificate = certificate
+        self.gateway.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -140,10 +152,7 @@ class Downstream(ClockedConnection):
         self._cancel_timers()
         self.timer.release()
         current = self.current
-        if current is not None and current.state is not DONE:
-            if current.state not in ANSWERING:
-                current.status = CLIENT_CLOSED  # nothing was answered
-            self.logged(current)
+        self.log_unfinished()
         for exchange in (current, *(self.pending or ())):
             if exchange is not None:
                 exchange.drop_upstream()
@@ -155,6 +164,7 @@ class Downstream(ClockedConnection):
             return  # the answer was sent; what the client still sends is dropped
         if self.tunnel:
             if self.current is not None and self.current.upstream is not None:
+                self.current.bytes_in += len(data)
                 self.current.upstream.write(data)
             return
         if self.current is None and self.deadline_kind is not HEAD_TIMEOUT:
@@ -166,6 +176,7 @@ class Downstream(ClockedConnection):
             self._protocol_error(error)
             return
         if rest and self.current is not None and self.current.upstream is not None:
+            self.current.bytes_in += len(rest)  # the first bytes for a WebSocket tunnel, after its head
             self.current.upstream.write(rest)
 
     def eof_received(self) -> bool | None:
@@ -357,6 +368,14 @@ class Downstream(ClockedConnection):
         if self.write_paused or self.transport.get_write_buffer_size():
             # the transport closes once its buffer is sent: a client that never reads would hold it
             self._watch_client()
+
+    def log_unfinished(self) -> None:
+        """The connection ends (or the drain cuts it) with an exchange not logged yet: log it, once."""
+        current = self.current
+        if current is not None and current.state is not DONE:  # logging makes it DONE
+            if current.state not in ANSWERING:
+                current.status = CLIENT_CLOSED  # nothing was answered
+            self.logged(current)
 
     def abort(self) -> None:
         self._cancel_timers()

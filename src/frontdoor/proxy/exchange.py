@@ -51,6 +51,7 @@ class Exchange:
         "attempts",
         "buffer",
         "buffered",
+        "bytes_in",
         "bytes_out",
         "client",
         "close_after",
@@ -61,6 +62,7 @@ class Exchange:
         "failure",
         "forwarded",
         "head",
+        "hsts",
         "out_chunked",
         "request_id",
         "retried_stale",
@@ -72,6 +74,7 @@ class Exchange:
         "trace_line",
         "traceparent",
         "tried",
+        "tunnel_opened",
         "upstream",
         "upstream_armed",
         "upstream_started",
@@ -82,6 +85,7 @@ class Exchange:
         self.client = client
         self.head = head
         self.runtime = runtime  # the one this request started under: a reload changes later ones only
+        self.hsts = client.listener.hsts  # the Strict-Transport-Security line; admit() may choose by Host
         self.state = QUEUED
         self.started = _clock()
         self.request_id = ""
@@ -99,6 +103,8 @@ class Exchange:
         self.close_after = not head.keep_alive
         self.status = 0  # the HTTP status answered (the upstream's or the gateway's), 0 until then
         self.bytes_out = 0
+        self.bytes_in = 0  # a WebSocket tunnel's bytes from the client (a request's body is not counted)
+        self.tunnel_opened = 0.0  # monotonic time the upstream's 101 opened a WebSocket tunnel
         self.websocket = False
         self.retried_stale = False
         self.denied_by = ""
@@ -269,6 +275,7 @@ class Exchange:
         if self.websocket and status == 101:
             client.cancel_upstream_timer(self)
             self.state = TUNNEL
+            self.tunnel_opened = _clock()
             client.out.append(upgrade_head(self, reason, headers))
             client.tunnel = True
             if client.client_eof:
@@ -337,6 +344,7 @@ class Exchange:
             client.upstream_read(self)  # a read of the response's body: the stall timeout starts again
 
     def on_upstream_tunnel(self, data: bytes) -> None:
+        self.bytes_out += len(data)  # per read, not per frame: the tunnel's line counts both ways
         self.client.write(data)
 
     def pause_upstream_writes(self) -> None:

@@ -11,6 +11,7 @@ HTTP/1.1. Everything runs in protocol callbacks, like the HTTP/1.1 path: no task
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -32,8 +33,9 @@ from frontdoor.deadline import Deadline
 from frontdoor.http.errors import ProtocolError as HttpError
 from frontdoor.http.fields import Field
 from frontdoor.http.h2head import Malformed, request_head
+from frontdoor.policy.clientcert import ClientCertificate
 from frontdoor.protection.counters import count
-from frontdoor.proxy.downstream import Downstream
+from frontdoor.proxy.downstream import Downstream, client_certificate
 from frontdoor.proxy.h2engine import CONNECTION_WINDOW, STREAM_WINDOW, server_engine, start
 from frontdoor.proxy.h2guard import FloodGuard
 from frontdoor.proxy.h2stream import StreamBridge
@@ -73,11 +75,20 @@ class ClientH2(asyncio.Protocol):
         # the idle timeout, from the last bytes received; checked again each second while a stream waits
         self.timer = Deadline(self.loop, self._on_idle)
         self.h2 = server_engine(gateway.runtime.plan.edge.spec.protection)
+        # what each stream's Downstream would ask the transport again: found once (connection_made)
+        self.peer = ""
+        self.trusted = False
+        self.certificate: ClientCertificate | None = None
 
     # --- the client's transport ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.peer = sys.intern(peer[0]) if peer else ""  # as Downstream.connection_made interns it
+        self.trusted = self.listener.trusts(self.peer)
+        if self.listener.client_certificates:
+            self.certificate = client_certificate(transport)
         start(self.h2)
         self.flush()
         self._arm_idle()
@@ -179,7 +190,7 @@ class ClientH2(asyncio.Protocol):
         bridge.ended = ended
         self.streams[stream_id] = bridge
         downstream = bridge.downstream = Downstream(self.gateway, self.listener)
-        downstream.connection_made(cast(asyncio.Transport, bridge))
+        downstream.stream_made(cast(asyncio.Transport, bridge), self.peer, self.trusted, self.certificate)
         return downstream
 
     def _on_data(self, event: DataReceived) -> None:
