@@ -284,6 +284,26 @@ def test_a_client_that_stops_reading_an_http2_stream_gets_it_reset(
         client.close()
 
 
+def test_a_stream_blocked_on_the_connections_window_is_reset_and_the_connection_goes_on(
+    tls_gateway: Gateway, ca: trustme.CA, slow: SlowUpstream
+) -> None:
+    # streams may take 16 MiB each, but the connection's window (65,535 bytes) is never given back
+    client = H2Client(tls_gateway.spec.port, ca, window=BIG // 4, read_body=False)
+    try:
+        stalled = client.start("GET", f"/other/big/{BIG // 4}")
+        client.until(lambda: stalled in client.ended)
+        answer = client.answers[stalled]
+        assert answer.status == 200 and answer.reset == ErrorCodes.INTERNAL_ERROR
+        assert len(answer.body) < BIG // 4
+        assert slow.cut.acquire(timeout=WAIT_S), "the upstream connection was not dropped"
+        # the client gives the connection's window back: the same connection serves the next stream
+        client.conn.increment_flow_control_window(len(answer.body))
+        client.read_body = True
+        assert client.request("GET", "/shop/h2-after-window").status == 200
+    finally:
+        client.close()
+
+
 # --- an upstream that stops reading the request body: timeouts.upstream -------------------------------
 
 

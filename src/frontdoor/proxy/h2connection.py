@@ -342,8 +342,15 @@ class ClientH2(asyncio.Protocol):
     def forget(self, bridge: StreamBridge) -> None:
         if self.streams.get(bridge.stream_id) is bridge:
             del self.streams[bridge.stream_id]
-            if self.stopping and not self.streams:
+            if self.streams or self.closed:
+                return
+            if self.stopping:
                 self.loop.call_soon(self._close)  # after this turn's frames are flushed
+            else:
+                # idle from the end of its last stream, as an HTTP/1.1 connection is from its last
+                # response: a stream the gateway reset (a client that stopped reading it) is not
+                # followed at once by GOAWAY because the client had nothing else to send meanwhile
+                self._arm_idle()
 
     # --- writing -------------------------------------------------------------------------------------
 
