@@ -16,7 +16,6 @@ from frontdoor.deadline import Deadline
 from frontdoor.http.errors import ProtocolError
 from frontdoor.protection.counters import CLIENT_STALLED, count
 from frontdoor.proxy.failures import Failure
-from frontdoor.proxy.h2stream import StreamBridge
 from frontdoor.proxy.states import (
     BODY_TIMEOUT,
     DONE,
@@ -33,6 +32,7 @@ from frontdoor.proxy.states import (
 from frontdoor.proxy.upstream import reset_on_close
 
 if TYPE_CHECKING:
+    from frontdoor.http.h1 import RequestReader
     from frontdoor.proxy.exchange import Exchange
     from frontdoor.proxy.server import Gateway
 
@@ -44,6 +44,7 @@ class ClockedConnection(asyncio.Protocol):
 
     gateway: Gateway
     transport: asyncio.Transport | None
+    reader: RequestReader | None  # None on an HTTP/2 stream (Downstream.stream_made)
     current: Exchange | None
     reading: Exchange | None
     paused: frozenset[str]
@@ -141,7 +142,7 @@ class ClockedConnection(asyncio.Protocol):
             if current.route is not None:
                 service = current.route.service
         count(CLIENT_STALLED, service)
-        if not isinstance(transport, StreamBridge):  # an HTTP/2 stream is reset, its connection goes on
+        if self.reader is not None:  # a socket of its own (an HTTP/2 stream is reset, its connection goes on)
             reset_on_close(transport)
         self.abort()
 
