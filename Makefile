@@ -71,7 +71,7 @@ compiled: $(COMPILED)/.installed
 # The end-to-end gateway, protection, parity, HTTP/2 and sign-in tests again, their `frontdoor` subprocesses
 # run by the compiled build's interpreter (tests/harness.py, FRONTDOOR_PYTHON), so a miscompile cannot ship. The
 # first line refuses to pass if the request path did not come out compiled.
-COMPILED_TESTS := tests/test_gateway_e2e.py tests/test_body_timeouts.py tests/test_protection_e2e.py tests/test_limited_clients.py tests/test_parity.py tests/test_h2.py tests/test_h2_parity.py tests/test_signin_e2e.py tests/test_signin_refresh_e2e.py
+COMPILED_TESTS := tests/test_gateway_e2e.py tests/test_body_timeouts.py tests/test_send_timeouts.py tests/test_protection_e2e.py tests/test_limited_clients.py tests/test_parity.py tests/test_h2.py tests/test_h2_parity.py tests/test_signin_e2e.py tests/test_signin_refresh_e2e.py
 test-compiled: $(STAMP) compiled system-packages oidc-provider
 	$(COMPILED)/bin/python -c 'import sys, frontdoor.http.h1 as m, frontdoor.memo as n; sys.exit(not (m.__file__.endswith(".so") and n.__file__.endswith(".so")))'
 	$(COMPILED)/bin/frontdoor --version | grep -q 'compiled (mypyc)'

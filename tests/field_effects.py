@@ -127,6 +127,7 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "Edge.spec.entrypoints.tls.cert": (
         "test_gateway_tls::test_a_new_certificate_is_served_without_restart",
+        "test_gateway_tls::test_each_entrypoint_on_a_shared_listener_shows_its_own_certificates",
         "test_render::test_nginx_needs_certificate_files",
     ),
     "Edge.spec.entrypoints.tls.key": ("test_gateway_tls::test_a_new_certificate_is_served_without_restart",),
@@ -134,10 +135,15 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_gateway_tls::test_minimum_version_is_enforced",
         "test_tls_policy::test_sslyze_finds_the_mozilla_profile",
         "test_tls_policy::test_every_target_carries_the_policy_serve_applies",
+        f"{RULES}[listener-tls-min-version]",
     ),
-    "Edge.spec.entrypoints.tls.hsts": ("test_gateway_tls::test_https_with_hsts_and_forwarded_proto",),
+    "Edge.spec.entrypoints.tls.hsts": (
+        "test_gateway_tls::test_https_with_hsts_and_forwarded_proto",
+        "test_gateway_tls::test_each_entrypoint_on_a_shared_listener_sends_its_own_hsts",
+    ),
     "Edge.spec.entrypoints.tls.certificates.hosts": (
         "test_gateway_tls::test_the_server_name_picks_the_certificate",
+        "test_gateway_tls::test_each_entrypoint_on_a_shared_listener_shows_its_own_certificates",
         "test_render_nginx::test_nginx_chooses_the_certificate_by_server_name",
     ),
     "Edge.spec.entrypoints.tls.certificates.cert": (
@@ -160,6 +166,7 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_render_k8s_tls::test_ingress_nginx",
         "test_render_k8s_tls::test_traefik",
         "test_authz_mtls::test_authz_reads_envoy_xfcc_from_a_trusted_peer_only",
+        f"{RULES}[listener-tls-client-auth]",
     ),
     "Edge.spec.entrypoints.tls.client_auth.ca": (
         "test_gateway_mtls::test_no_certificate_or_one_that_does_not_verify_gets_no_connection[foreign]",
@@ -270,6 +277,8 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_gateway_e2e::test_upstream_failures_give_502_and_504",
         "test_body_timeouts::test_a_response_body_that_stalls_cuts_the_client_off",
         "test_body_timeouts::test_a_response_body_that_keeps_arriving_is_not_cut",
+        "test_send_timeouts::test_an_upstream_that_stops_reading_the_request_gets_504",
+        "test_send_timeouts::test_an_upstream_that_reads_slowly_but_steadily_is_not_cut",
     ),
     "Edge.spec.protection.timeouts.body": (
         "test_body_timeouts::test_a_request_body_that_stalls_gets_408_and_the_connection_closes",
@@ -277,6 +286,8 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_render::test_golden",
     ),
     "Edge.spec.protection.timeouts.idle": (
+        "test_send_timeouts::test_a_client_that_stops_reading_is_cut_off_and_its_upstream_dropped",
+        "test_send_timeouts::test_a_client_that_reads_slowly_but_steadily_is_not_cut",
         "test_field_effects::test_the_idle_timeout_is_rendered",
         "test_field_effects::test_serve_closes_a_connection_idle_longer_than_idle",
     ),

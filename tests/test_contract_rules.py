@@ -891,6 +891,31 @@ CASES = [
         "platform",
         says=("local", "second"),
     ),
+    # entrypoints sharing a listener: one TLS handshake, so one min_version and one client_auth
+    Case(
+        "listener-tls-min-version",
+        PUBLIC,
+        'listen: "0.0.0.0:9443"',
+        'listen: "0.0.0.0:8443"',
+        "listener-tls",
+        'min_version: "1.3"',
+        "platform",
+        says=("public", "webhooks", "0.0.0.0:8443", 'min_version "1.2"', 'min_version "1.3"'),
+    ),
+    Case(
+        "listener-tls-client-auth",
+        PUBLIC,
+        'listen: "0.0.0.0:9443"\n      hosts: [hooks.shop.example.com]\n      tls:\n'
+        "        cert: secret:hooks-tls-cert\n        key: secret:hooks-tls-key\n"
+        '        min_version: "1.3"\n',
+        'listen: "0.0.0.0:8443"\n      hosts: [hooks.shop.example.com]\n      tls:\n'
+        "        cert: secret:hooks-tls-cert\n        key: secret:hooks-tls-key\n"
+        '        min_version: "1.2"\n        client_auth: {ca: secret:shop-tls-cert, mode: optional}\n',
+        "listener-tls",
+        "client_auth: {ca: secret:shop-tls-cert",
+        "platform",
+        says=("public", "webhooks", "no client_auth", "client_auth optional", "tls.client_auth"),
+    ),
     Case(
         "promotion-cycle",
         DEV_ENV,
@@ -993,6 +1018,7 @@ def test_the_table_spans_every_rule() -> None:
         "openapi-missing",
         "edge-coverage",
         "entrypoint-overlap",
+        "listener-tls",
         "promotion-cycle",
         "duplicate-name",
     }
@@ -1004,6 +1030,17 @@ def test_the_table_spans_every_rule() -> None:
 def test_the_unedited_copy_is_clean(shop_copy: Path) -> None:
     """Every case above is caused by its edit: the example alone has no finding at all."""
     assert [f.render() for f in load_contract(shop_copy).findings] == []
+
+
+def test_entrypoints_on_one_listener_may_differ_in_hsts_only(shop_copy: Path) -> None:
+    """The same address, other hosts, the same min_version and client_auth: valid, whatever their hsts
+    (each answer carries its own entrypoint's: tests/test_gateway_tls.py)."""
+    edit(shop_copy, PUBLIC, 'listen: "0.0.0.0:9443"', 'listen: "0.0.0.0:8443"')
+    edit(
+        shop_copy, PUBLIC, 'min_version: "1.3"\n        hsts: true', 'min_version: "1.2"\n        hsts: false'
+    )
+    result = load_contract(shop_copy)
+    assert result.valid and result.findings == [], _describe(result.findings)
 
 
 # --- rules whose finding has no line, or needs bytes --------------------------------------------------

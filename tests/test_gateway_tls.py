@@ -48,10 +48,12 @@ def _client(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
-def _get(port: int, context: ssl.SSLContext, host: str = "shop.test") -> tuple[int, dict[str, str], bytes]:
+def _get(
+    port: int, context: ssl.SSLContext, host: str = "shop.test", path: str = "/other/tls"
+) -> tuple[int, dict[str, str], bytes]:
     connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
     try:
-        connection.request("GET", "/other/tls", headers={"Host": host})
+        connection.request("GET", path, headers={"Host": host})
         response = connection.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
@@ -223,3 +225,97 @@ def test_a_host_certificate_is_reloaded_without_restart(
         time.sleep(0.3)
         served = _served_for(gateway.spec.port, ca, "api.shop.test")
     assert served == renewed
+
+
+def _shared_listener(
+    tmp_path: Path, upstreams: Upstreams, first: tuple[Path, Path], second_tls: str, secrets: dict[str, str]
+) -> Gateway:
+    """A gateway whose entrypoint for shop.test (TLS with ``first``, hsts) shares its port with one for
+    other.test and its subdomains, whose tls flow mapping is ``second_tls``."""
+    spec = ContractSpec(
+        shop=[(upstreams.start("shop"), 1)],
+        other=[upstreams.start("other")],
+        tls=(first[0], first[1], "1.2"),
+        secrets=secrets,
+    )
+    root = spec.write(tmp_path / "contract")
+    edge = (root / "edge.yaml").read_text()
+    first_tls = next(line for line in edge.splitlines() if line.strip().startswith("tls: {"))
+    second = f"""
+    - name: other-site
+      listen: "127.0.0.1:{spec.port}"
+      hosts: [other.test, "*.other.test"]
+      services: ["*"]
+      tls: {second_tls}"""
+    edge = edge.replace('hosts: ["*"]', "hosts: [shop.test]").replace(first_tls, first_tls + second)
+    (root / "edge.yaml").write_text(edge)
+    return Gateway(root, spec, tmp_path / "log")
+
+
+def test_each_entrypoint_on_a_shared_listener_sends_its_own_hsts(ca: trustme.CA, tmp_path: Path) -> None:
+    """Two entrypoints on one address, one with hsts and one without (the contract allows it: only the
+    handshake's settings must agree): each answer, proxied or the gateway's own, carries the HSTS of the
+    entrypoint its Host belongs to, and a Host neither takes gets none."""
+    upstreams = Upstreams()
+    cert_file, key_file, _ = _pair(ca, tmp_path, "both", "shop.test", "other.test", "127.0.0.1")
+    second = '{cert: secret:tls-cert, key: secret:tls-key, min_version: "1.2"}'
+    running = _shared_listener(tmp_path, upstreams, (cert_file, key_file), second, {})
+    try:
+        context = _client(ca)
+        for host, path, status, hsts in [
+            ("shop.test", "/other/tls", 200, True),
+            ("shop.test", "/nowhere", 404, True),  # the gateway's own answer for that entrypoint
+            ("other.test", "/other/tls", 200, False),
+            ("other.test", "/nowhere", 404, False),
+            ("unknown.test", "/other/tls", 404, False),  # no entrypoint takes it: not all have hsts
+        ]:
+            got, headers, _ = _get(running.spec.port, context, host, path)
+            assert got == status, (host, path)
+            assert ("strict-transport-security" in headers) == hsts, (host, path, headers)
+    finally:
+        running.stop()
+        upstreams.close()
+
+
+def test_each_entrypoint_on_a_shared_listener_shows_its_own_certificates(
+    ca: trustme.CA, tmp_path: Path
+) -> None:
+    """The server name picks among the certificates of every entrypoint on the address: each one's own
+    pair for its hosts, each one's ``certificates``, and the first's as the default (no name, or a name
+    no entrypoint takes), as nginx's server blocks do."""
+    upstreams = Upstreams()
+    shop = _pair(ca, tmp_path, "shop", "shop.test")
+    other = _pair(ca, tmp_path, "other", "other.test", "*.other.test")
+    api = _pair(ca, tmp_path, "api", "api.other.test")
+    second = (
+        '{cert: secret:other-cert, key: secret:other-key, min_version: "1.2", '
+        "certificates: [{hosts: [api.other.test], cert: secret:api-cert, key: secret:api-key}]}"
+    )
+    secrets = {
+        "other-cert": f"file:{other[0]}",
+        "other-key": f"file:{other[1]}",
+        "api-cert": f"file:{api[0]}",
+        "api-key": f"file:{api[1]}",
+    }
+    running = _shared_listener(tmp_path, upstreams, (shop[0], shop[1]), second, secrets)
+    try:
+        port = running.spec.port
+        assert _served_for(port, ca, "shop.test") == shop[2]
+        assert _served_for(port, ca, "other.test") == other[2]
+        assert _served_for(port, ca, "eu.other.test") == other[2]  # the entrypoint's wildcard host
+        assert _served_for(port, ca, "api.other.test") == api[2]  # its certificates list
+        assert _served_for(port, ca, "unknown.test", matching=False) == shop[2]
+        assert _served_for(port, ca, None) == shop[2]
+        # verified by name end to end: a client of other.test gets there with other.test's certificate
+        connection = http.client.HTTPSConnection("other.test", port, context=_client(ca), timeout=10)
+        connection.sock = _client(ca).wrap_socket(
+            socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="other.test"
+        )
+        try:
+            connection.request("GET", "/other/tls")
+            assert connection.getresponse().status == 200
+        finally:
+            connection.close()
+    finally:
+        running.stop()
+        upstreams.close()

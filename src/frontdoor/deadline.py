@@ -1,5 +1,5 @@
 """One timer for a connection whose deadline moves on every request, and on every read of a body: the
-client connection's (proxy/downstream.py) header, body, upstream and idle timeouts, and the auth check
+client connection's (proxy/clock.py) header, body, upstream, idle and sending timeouts, and the auth check
 connection's (authz/service.py) header and idle timeouts.
 
 A new timer handle per phase costs an allocation and a heap operation in the loop each time. Instead

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from frontdoor.contract.exposure import exposed_services
+from frontdoor.contract.listeners import entrypoint_overlap, shared_listener_tls
 from frontdoor.contract.loaded import Contract
 from frontdoor.contract.models import OWNER_ROLE, Edge, Upstream
 from frontdoor.contract.tree import is_regular_file
@@ -26,7 +27,8 @@ def check_rules(contract: Contract) -> list[Finding]:
         _references,
         _openapi_files,
         _edge_coverage,
-        _entrypoint_overlap,
+        entrypoint_overlap,
+        shared_listener_tls,
         _promotion,
         _environment_wiring,
         _route_conflicts,
@@ -185,7 +187,7 @@ def _openapi_files(contract: Contract) -> Iterator[Finding]:
             )
 
 
-# --- rule 8: one Edge per environment, no overlapping entrypoints, no promotion cycle ---------------
+# --- rule 8: one Edge per environment, no overlapping entrypoints (listeners.py), no promotion cycle -
 
 
 def _edge_coverage(contract: Contract) -> Iterator[Finding]:
@@ -216,24 +218,6 @@ def _edge_coverage(contract: Contract) -> Iterator[Finding]:
                     ", ".join(sorted({e.owner for e in edges})),
                     related=(first,) if first else (),
                 )
-
-
-def _entrypoint_overlap(contract: Contract) -> Iterator[Finding]:
-    for edge_name, edge in contract.edges.items():
-        entrypoints = edge.spec.entrypoints
-        for i, a in enumerate(entrypoints):
-            for b in entrypoints[:i]:
-                if not a.listen.overlaps(b.listen):
-                    continue
-                shared_hosts = "*" in a.hosts or "*" in b.hosts or set(a.hosts) & set(b.hosts)
-                if shared_hosts or (a.tls is None) != (b.tls is None):
-                    yield Finding(
-                        "entrypoint-overlap",
-                        f"entrypoints {b.name} and {a.name} both listen on "
-                        f"{a.listen} with overlapping hosts or different TLS: give each its own port",
-                        contract.locate("Edge", edge_name, "spec", "entrypoints", i, "listen"),
-                        edge.owner,
-                    )
 
 
 def _promotion(contract: Contract) -> Iterator[Finding]:

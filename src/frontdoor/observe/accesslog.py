@@ -210,11 +210,13 @@ class AccessLog:
         who: str,
         headers: Headers,
         failure: str = NO_FAILURE,
+        bytes_in: int = -1,
     ) -> None:
         """Queue a request's line. ``routed`` (route_fields or UNROUTED), ``upstream`` (a JSON string or
         null), ``failure`` (NO_FAILURE or failure_field) and ``who`` (who_fields) are JSON already;
         ``upstream_seconds`` is negative when the request never went upstream; of ``target`` only the
-        query's parameter names are logged.
+        query's parameter names are logged. ``bytes_in``, the bytes a WebSocket tunnel carried from the
+        client, is logged only for a tunnel (0 or more).
 
         The line is the object json would encode from a dict with these keys in this order, built
         directly with one join (a %-format parses its format on every call): every string goes through
@@ -246,6 +248,7 @@ class AccessLog:
                 str(status),
                 ',"bytes":',
                 str(bytes_out),
+                f',"bytes_in":{bytes_in}' if bytes_in >= 0 else "",
                 ',"duration_ms":',
                 milliseconds(seconds),
                 ',"upstream_ms":',

@@ -16,6 +16,7 @@ SHED = "shed"  # 503 because max_inflight_per_service was reached
 CIRCUIT_REJECTED = "circuit_rejected"  # 503 because the service's circuit is open
 CIRCUIT_OPENED = "circuit_opened"  # times a circuit opened
 RETRY_BUDGET_EXHAUSTED = "retry_budget_exhausted"  # retries not made because the budget was spent
+CLIENT_STALLED = "client_stalled"  # a client that took none of its response for timeouts.idle: cut off
 
 COUNTERS: Counter[tuple[str, str]] = Counter()
 

@@ -38,15 +38,18 @@ def admit(exchange: Exchange) -> None:
     ids = fresh_ids()
     # a trusted proxy's request id, or a fresh one (asked only of a trusted peer: no call otherwise)
     exchange.request_id = (client.trusted and sent_request_id(head.headers)) or ids[:32]
+    if runtime is not client.listener_runtime:
+        client.refresh_listener(runtime)  # a reload changes routes for new requests
+        exchange.hsts = client.listener.hsts
+    listener = client.listener
+    if listener.mixed_hsts:  # the entrypoints on this address differ: the one the Host picks says
+        exchange.hsts = listener.hsts_for(head.host)
     path, _, query = head.target.partition("?")
     try:
         normalized = normalize_path(path)
     except PathError as error:
         exchange.reject(400, str(error))
         return
-    if runtime is not client.listener_runtime:
-        client.refresh_listener(runtime)  # a reload changes routes for new requests
-    listener = client.listener
     signin = runtime.signin
     if signin is not None and signin.handles(normalized):
         sign_in(exchange, signin, normalized, query)  # proxy/signinflow.py: answered by the gateway

@@ -21,6 +21,7 @@ from frontdoor.http.messages import error_response
 from frontdoor.http.tracing import new_request_id
 from frontdoor.memo import Memo
 from frontdoor.policy.clientcert import CertificateUnreadable, ClientCertificate, from_der
+from frontdoor.proxy.clock import ClockedConnection
 from frontdoor.proxy.exchange import Exchange
 from frontdoor.proxy.runtime import Listener, Runtime
 from frontdoor.proxy.states import (
@@ -29,12 +30,9 @@ from frontdoor.proxy.states import (
     CLIENT_CLOSED,
     DONE,
     HEAD_TIMEOUT,
-    IDLE_TIMEOUT,
     NO_TIMEOUT,
     RESPONDING,
-    TUNNEL,
-    UPSTREAM_TIMEOUT,
-    Timeout,
+    STALL_TIMEOUT,
 )
 
 if TYPE_CHECKING:
@@ -64,7 +62,7 @@ def client_certificate(transport: asyncio.BaseTransport) -> ClientCertificate | 
         return None  # OpenSSL verified what cryptography cannot read: no identity from it
 
 
-class Downstream(asyncio.Protocol):
+class Downstream(ClockedConnection):
     # Slots, and no list for the (rare) pipelined requests until a client pipelines: ten thousand idle
     # keep-alive connections are ten thousand of these objects.
     __slots__ = (
@@ -72,7 +70,6 @@ class Downstream(asyncio.Protocol):
         "client_eof",
         "closed",
         "current",
-        "deadline_kind",
         "failed",
         "gateway",
         "lingering",
@@ -86,7 +83,6 @@ class Downstream(asyncio.Protocol):
         "reader",
         "reading",
         "seen",
-        "timer",
         "transport",
         "trusted",
         "tunnel",
@@ -120,6 +116,8 @@ class Downstream(asyncio.Protocol):
         # One timer per connection (see Timeout), whose handle moves only when it must (deadline.py)
         self.timer = Deadline(self.loop, self._on_timer)
         self.deadline_kind = NO_TIMEOUT
+        self.write_paused = False
+        self.unsent = 0
 
     # --- connection lifecycle ------------------------------------------------------------------------
 
@@ -154,10 +152,7 @@ class Downstream(asyncio.Protocol):
         self._cancel_timers()
         self.timer.release()
         current = self.current
-        if current is not None and current.state is not DONE:
-            if current.state not in ANSWERING:
-                current.status = CLIENT_CLOSED  # nothing was answered
-            self.logged(current)
+        self.log_unfinished()
         for exchange in (current, *(self.pending or ())):
             if exchange is not None:
                 exchange.drop_upstream()
@@ -169,6 +164,7 @@ class Downstream(asyncio.Protocol):
             return  # the answer was sent; what the client still sends is dropped
         if self.tunnel:
             if self.current is not None and self.current.upstream is not None:
+                self.current.bytes_in += len(data)
                 self.current.upstream.write(data)
             return
         if self.current is None and self.deadline_kind is not HEAD_TIMEOUT:
@@ -180,6 +176,7 @@ class Downstream(asyncio.Protocol):
             self._protocol_error(error)
             return
         if rest and self.current is not None and self.current.upstream is not None:
+            self.current.bytes_in += len(rest)  # the first bytes for a WebSocket tunnel, after its head
             self.current.upstream.write(rest)
 
     def eof_received(self) -> bool | None:
@@ -195,18 +192,31 @@ class Downstream(asyncio.Protocol):
         return True  # a half-closed client still gets its responses; the connection closes after them
 
     def pause_writing(self) -> None:
+        self.write_paused = True
         current = self.current
         if current is not None and current.upstream is not None:
             current.upstream.pause_reading()
             if current.state is RESPONDING:
                 self.cancel_upstream_timer(current)  # the client is not reading: no upstream stall
+        self._watch_client()
 
     def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.deadline_kind is STALL_TIMEOUT:
+            self._stop_timer()
         current = self.current
-        if current is not None and current.upstream is not None:
-            current.upstream.resume_reading()
-            if current.state is RESPONDING and current.ended:
+        if current is None:
+            if not self.closed:
+                self._arm_idle_timer()  # the last response is out: the connection is idle from here
+            return
+        upstream = current.upstream
+        if upstream is not None:
+            upstream.resume_reading()
+            if upstream.write_paused:
+                self.arm_send_timer(current)
+            elif current.ended:
                 self.arm_upstream_timer(current)
+        self._arm_body_timer()
 
     def shutdown(self) -> None:
         """Graceful stop: close now if idle, otherwise after the response in flight."""
@@ -355,6 +365,17 @@ class Downstream(asyncio.Protocol):
             self.loop.call_later(LINGER_S, self.transport.close)
         else:
             self.transport.close()
+        if self.write_paused or self.transport.get_write_buffer_size():
+            # the transport closes once its buffer is sent: a client that never reads would hold it
+            self._watch_client()
+
+    def log_unfinished(self) -> None:
+        """The connection ends (or the drain cuts it) with an exchange not logged yet: log it, once."""
+        current = self.current
+        if current is not None and current.state is not DONE:  # logging makes it DONE
+            if current.state not in ANSWERING:
+                current.status = CLIENT_CLOSED  # nothing was answered
+            self.logged(current)
 
     def abort(self) -> None:
         self._cancel_timers()
@@ -379,79 +400,3 @@ class Downstream(asyncio.Protocol):
             if not self.paused and self.transport is not None and not self.closed:
                 self.transport.resume_reading()
                 self._arm_body_timer()
-
-    # --- the timer -----------------------------------------------------------------------------------
-
-    def _arm(self, kind: Timeout, timeout: float, step: float) -> None:
-        """Run the ``kind`` timeout for ``timeout`` seconds (``step``: the shortest timeout in use)."""
-        self.deadline_kind = kind
-        self.timer.arm(timeout, step)
-
-    def _on_timer(self) -> None:
-        kind = self.deadline_kind
-        self.deadline_kind = NO_TIMEOUT
-        if kind is HEAD_TIMEOUT:
-            if self.current is None and not self.closed:
-                self._protocol_error(ProtocolError(408, "the request head did not arrive in time"))
-        elif kind is IDLE_TIMEOUT:
-            self.close()
-        elif kind is BODY_TIMEOUT:
-            reading = self.reading
-            if reading is not None and reading is self.current and not reading.ended:
-                # 408 and close, the upstream attempt abandoned; once a response began, the connection
-                # (HTTP/2: the stream) is cut off
-                self._protocol_error(ProtocolError(408, "the request body did not arrive in time"))
-        elif self.current is not None:
-            self.current.upstream_timeout()
-
-    def _arm_header_timer(self) -> None:
-        runtime = self.gateway.runtime
-        self._arm(HEAD_TIMEOUT, runtime.timeouts.header, runtime.timer_step)
-
-    def _arm_body_timer(self) -> None:
-        """The body timeout, while the current request's body is being read: reading it is not paused,
-        and it has not ended. Each part read arms it again (``on_request_body``)."""
-        reading = self.reading
-        if (
-            reading is not None
-            and reading is self.current
-            and not reading.ended
-            and not self.paused
-            and reading.head.has_body
-        ):
-            runtime = reading.runtime
-            self._arm(BODY_TIMEOUT, runtime.timeouts.body, runtime.timer_step)
-
-    def _stop_timer(self) -> None:
-        self.deadline_kind = NO_TIMEOUT
-        self.timer.disarm()
-
-    def _arm_idle_timer(self) -> None:
-        runtime = self.gateway.runtime
-        self._arm(IDLE_TIMEOUT, runtime.timeouts.idle, runtime.timer_step)
-
-    def arm_upstream_timer(self, exchange: Exchange) -> None:
-        """The upstream timeout: for the response head (from the request's end), or, when the response
-        began before the request's body ended, for the next read of the response body."""
-        if exchange.state is not TUNNEL and not exchange.upstream_armed:
-            exchange.upstream_armed = True
-            runtime = exchange.runtime
-            self._arm(UPSTREAM_TIMEOUT, runtime.timeouts.upstream, runtime.timer_step)
-
-    def upstream_read(self, exchange: Exchange) -> None:
-        """A read of the response body: the upstream timeout starts again (no system call: deadline.py)."""
-        runtime = exchange.runtime
-        self.timer.arm(runtime.timeouts.upstream, runtime.timer_step)
-
-    def cancel_upstream_timer(self, exchange: Exchange) -> None:
-        if exchange.upstream_armed:
-            exchange.upstream_armed = False
-            if self.deadline_kind is UPSTREAM_TIMEOUT:
-                self.deadline_kind = NO_TIMEOUT
-                self.timer.disarm()
-
-    def _cancel_timers(self) -> None:
-        self.deadline_kind = NO_TIMEOUT
-        if self.current is not None:
-            self.current.upstream_armed = False
-        self.timer.cancel()

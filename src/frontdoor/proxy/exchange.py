@@ -29,6 +29,7 @@ from frontdoor.proxy.states import (
     HOLDING,
     QUEUED,
     RESPONDING,
+    SENDING,
     SENT,
     TUNNEL,
 )
@@ -50,6 +51,7 @@ class Exchange:
         "attempts",
         "buffer",
         "buffered",
+        "bytes_in",
         "bytes_out",
         "client",
         "close_after",
@@ -60,6 +62,7 @@ class Exchange:
         "failure",
         "forwarded",
         "head",
+        "hsts",
         "out_chunked",
         "request_id",
         "retried_stale",
@@ -71,6 +74,7 @@ class Exchange:
         "trace_line",
         "traceparent",
         "tried",
+        "tunnel_opened",
         "upstream",
         "upstream_armed",
         "upstream_started",
@@ -81,6 +85,7 @@ class Exchange:
         self.client = client
         self.head = head
         self.runtime = runtime  # the one this request started under: a reload changes later ones only
+        self.hsts = client.listener.hsts  # the Strict-Transport-Security line; admit() may choose by Host
         self.state = QUEUED
         self.started = _clock()
         self.request_id = ""
@@ -98,6 +103,8 @@ class Exchange:
         self.close_after = not head.keep_alive
         self.status = 0  # the HTTP status answered (the upstream's or the gateway's), 0 until then
         self.bytes_out = 0
+        self.bytes_in = 0  # a WebSocket tunnel's bytes from the client (a request's body is not counted)
+        self.tunnel_opened = 0.0  # monotonic time the upstream's 101 opened a WebSocket tunnel
         self.websocket = False
         self.retried_stale = False
         self.denied_by = ""
@@ -114,7 +121,11 @@ class Exchange:
         state = self.state
         upstream = self.upstream
         if upstream is not None and state in FORWARDING:
-            upstream.write(chunk(data) if self.head.chunked else data)
+            if self.head.chunked:
+                data = chunk(data)
+            if upstream.write_paused:
+                upstream.backlog += len(data)  # for the send timeout's look (UpstreamConnection.took_some)
+            upstream.write(data)
         elif state in HOLDING:
             self.buffer.append(data)
             self.buffered += len(data)
@@ -212,15 +223,33 @@ class Exchange:
         self.upstream_armed = False
         state = self.state
         if state is RESPONDING:
-            self._stalled()
+            self._stalled(Failure.BODY_STALLED)
         elif state not in ANSWERING:
             self.fail(Failure.READ_TIMEOUT)
 
-    def _stalled(self) -> None:
-        """The response body stalled after its head went to the client: nothing can be answered any
+    def send_timeout(self) -> None:
+        """The connection's timer: the upstream's write buffer has been full for the upstream timeout.
+        If the upstream took some of it meanwhile, the wait starts again; if not, it stopped reading
+        the request (nginx's proxy_send_timeout): 504, or once a response began, cut off."""
+        upstream = self.upstream
+        state = self.state
+        if upstream is None or state not in SENDING:
+            return
+        if upstream.took_some():
+            self.client.arm_send_timer(self)
+            return
+        upstream.reset()
+        self.upstream = None
+        if state is RESPONDING:
+            self._stalled(Failure.SEND_STALLED)
+        else:
+            self.fail(Failure.SEND_STALLED)
+
+    def _stalled(self, failure: Failure) -> None:
+        """The upstream stalled after the response head went to the client: nothing can be answered any
         more, so the client connection is cut off (HTTP/2: the stream is reset), as nginx does; the
         upstream connection is dropped, never pooled."""
-        self.failure = Failure.BODY_STALLED
+        self.failure = failure
         client = self.client
         self.drop_upstream()
         client.logged(self)
@@ -246,6 +275,7 @@ class Exchange:
         if self.websocket and status == 101:
             client.cancel_upstream_timer(self)
             self.state = TUNNEL
+            self.tunnel_opened = _clock()
             client.out.append(upgrade_head(self, reason, headers))
             client.tunnel = True
             if client.client_eof:
@@ -314,13 +344,22 @@ class Exchange:
             client.upstream_read(self)  # a read of the response's body: the stall timeout starts again
 
     def on_upstream_tunnel(self, data: bytes) -> None:
+        self.bytes_out += len(data)  # per read, not per frame: the tunnel's line counts both ways
         self.client.write(data)
 
     def pause_upstream_writes(self) -> None:
-        self.client.pause("upstream")
+        client = self.client
+        client.pause("upstream")
+        client.arm_send_timer(self)
 
     def resume_upstream_writes(self) -> None:
-        self.client.resume("upstream")
+        """The upstream took enough of the request: reading the client goes on (the body timeout with
+        it), and once all of the request was read, the upstream's answer is waited for."""
+        client = self.client
+        client.stop_send_timer()
+        client.resume("upstream")
+        if self.ended:
+            client.arm_upstream_timer(self)
 
     # --- the gateway's own answers --------------------------------------------------------------------
 

@@ -37,6 +37,13 @@ class Failure(enum.Enum):
     # the response had begun: its status stands and the client connection (HTTP/2: the stream) is cut
     # off, so the status and reason here are never answered; logged and counted as a timeout
     BODY_STALLED = (504, "the upstream's response body stalled", "timeout")
+    # the upstream took none of the request body for timeouts.upstream (its write buffer full): 504
+    # before a response, else cut off as BODY_STALLED is
+    SEND_STALLED = (504, "the upstream did not read the request in time", "timeout")
+    # not the upstream's failure but why the gateway gave up on it: the client took none of its
+    # response for timeouts.idle, so its connection (HTTP/2: the stream) was cut off. Never answered
+    # (no one is reading), no upstream error in the metrics (counted as protection event client_stalled)
+    CLIENT_STALLED = (499, "the client stopped reading its response", "")
     NO_RESPONSE = (502, "the upstream closed the connection without a response", "error")
 
     # read from the value, not set in __init__: compiled with mypyc, an enum's attributes set there made

@@ -29,7 +29,7 @@ def informational_head(status: int, headers: Sequence[tuple[bytes, bytes]]) -> b
 
 def upgrade_head(exchange: Exchange, reason: bytes, headers: Sequence[tuple[bytes, bytes]]) -> bytes:
     """The upstream's 101 to a WebSocket upgrade, with the gateway's fields and the upgrade's own."""
-    extra = exchange.client.listener.hsts + b"connection: upgrade\r\nupgrade: websocket\r\n"
+    extra = exchange.hsts + b"connection: upgrade\r\nupgrade: websocket\r\n"
     lines = downstream_response_headers(headers, exchange.request_id, exchange.trace_line, extra)
     return b"".join([status_line(101, reason), *lines, b"\r\n"])
 
@@ -47,7 +47,7 @@ def response_head(
         status_line(status, reason),
         *(forwarded_lines(conn.reader) if conn is not None else ()),
         b"x-request-id: %b\r\n%b%b"
-        % (exchange.request_id.encode("ascii"), exchange.trace_line, exchange.client.listener.hsts),
+        % (exchange.request_id.encode("ascii"), exchange.trace_line, exchange.hsts),
     ]
     admission = exchange.admission
     if admission is not None and admission.response_head:
@@ -86,8 +86,13 @@ def own_answer(
         incoming = next((v for n, v in exchange.head.headers if n.lower() == b"traceparent"), None)
         exchange.trace_line = listener.trace(incoming, None)
         exchange.traceparent = traceparent_of(exchange.trace_line)
-    trace = ((b"traceparent", exchange.traceparent),) if exchange.traceparent else ()
-    fields = (*trace, *listener.hsts_field, *extra)
+    fields: tuple[tuple[bytes, bytes], ...] = (
+        ((b"traceparent", exchange.traceparent),) if exchange.traceparent else ()
+    )
+    if exchange.hsts:  # the line response heads carry, as a field: the entrypoint's (admit.py)
+        name, _, value = exchange.hsts.rstrip(b"\r\n").partition(b": ")
+        fields += ((name, value),)
+    fields += extra
     admission = exchange.admission
     if admission is not None and admission.response_head:
         fields += tuple(admission.response_fields())

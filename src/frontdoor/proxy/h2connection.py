@@ -307,6 +307,11 @@ class ClientH2(asyncio.Protocol):
             except (StreamClosedError, ProtocolError):
                 return
 
+    def unsent(self) -> int:
+        """The bytes the socket holds for the client while its buffer is full (pause_writing), else 0."""
+        transport = self.transport
+        return transport.get_write_buffer_size() if self.writing_paused and transport is not None else 0
+
     def answered(self, bridge: StreamBridge) -> None:
         """The stream's response went out to its end."""
         self.guard.answered()
@@ -337,8 +342,15 @@ class ClientH2(asyncio.Protocol):
     def forget(self, bridge: StreamBridge) -> None:
         if self.streams.get(bridge.stream_id) is bridge:
             del self.streams[bridge.stream_id]
-            if self.stopping and not self.streams:
+            if self.streams or self.closed:
+                return
+            if self.stopping:
                 self.loop.call_soon(self._close)  # after this turn's frames are flushed
+            else:
+                # idle from the end of its last stream, as an HTTP/1.1 connection is from its last
+                # response: a stream the gateway reset (a client that stopped reading it) is not
+                # followed at once by GOAWAY because the client had nothing else to send meanwhile
+                self._arm_idle()
 
     # --- writing -------------------------------------------------------------------------------------
 
@@ -375,7 +387,12 @@ class ClientH2(asyncio.Protocol):
         for bridge in list(self.streams.values()):
             bridge.reset_by_client()
         self.streams.clear()
-        if self.transport is not None:
+        if self.transport is None:
+            return
+        if self.writing_paused:
+            # a client that does not read would hold a close (which sends the buffer first) for ever
+            self.transport.abort()
+        else:
             self.transport.close()  # after the GOAWAY the library queued
 
     def shutdown(self) -> None:

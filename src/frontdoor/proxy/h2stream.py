@@ -140,6 +140,12 @@ class StreamBridge:
         self.gone = True
         self.connection.answered(self)
 
+    def get_write_buffer_size(self) -> int:
+        """What the stream holds for the client (the Downstream's stall timeout looks at it): its
+        response bytes waiting for a window, and, while the socket itself is full, the socket's buffer
+        too, which shrinks as the client reads (no stream's bytes move until it does)."""
+        return self.waiting + self.connection.unsent()
+
     def is_closing(self) -> bool:
         return self.closing or self.gone
 

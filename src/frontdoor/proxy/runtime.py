@@ -30,6 +30,7 @@ from frontdoor.proxy.upstream import Pool
 from frontdoor.proxy.upstreamtls import upstream_context
 
 IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_HSTS_LINE: Final = b"strict-transport-security: %s\r\n" % HSTS.encode("ascii")
 
 
 @dataclass
@@ -40,26 +41,36 @@ class Listener:
     entrypoints: list[PlannedEntrypoint]
     router: Router
     scheme: str  # "https" when the entrypoints terminate TLS
-    hsts: bytes  # the header line to add to responses, or b""
+    #: the header line to add to responses, or b"": every entrypoint's ``tls.hsts``, or for a listener
+    #: whose entrypoints differ, the line of a host no entrypoint takes (none: see ``hsts_for``)
+    hsts: bytes
     trusted: tuple[Network, ...]
     #: the Edge's tracing.propagate, as a tracer chosen once (tracing.TRACERS)
     trace: Tracer = traceparent_line
     #: the entrypoints ask for client certificates (tls.client_auth): each connection reads its own
     client_certificates: bool = False
     address_text: str = field(init=False)  # str(address), once
+    #: the entrypoints disagree on hsts: each request's Host chooses (``hsts_for``), else ``hsts`` serves
+    mixed_hsts: bool = field(init=False)
 
     def __post_init__(self) -> None:
         self.address_text = str(self.address)
+        self.mixed_hsts = len({hsts_line(e) for e in self.entrypoints}) > 1
 
-    @property
-    def hsts_field(self) -> tuple[tuple[bytes, bytes], ...]:
-        if not self.hsts:
-            return ()
-        name, _, value = self.hsts.rstrip(b"\r\n").partition(b": ")
-        return ((name, value),)
+    def hsts_for(self, host: str) -> bytes:
+        """The HSTS line of the entrypoint ``host`` belongs to (the router's choice); none for a host no
+        entrypoint takes. Asked only when the entrypoints disagree (``mixed_hsts``)."""
+        table = self.router.table_for(host)
+        return hsts_line(table.entrypoint) if table is not None else self.hsts
 
     def trusts(self, peer: str) -> bool:
         return within(peer, self.trusted)
+
+
+def hsts_line(entrypoint: PlannedEntrypoint) -> bytes:
+    """The Strict-Transport-Security line the entrypoint's answers carry, or b"" without ``tls.hsts``."""
+    tls = entrypoint.tls
+    return _HSTS_LINE if tls is not None and tls.hsts else b""
 
 
 @dataclass
@@ -112,8 +123,9 @@ def build_runtime(
     # an Edge without a tracing block takes no part in traces, as the verdict says ("off")
     trace = TRACERS[tracing.propagate] if tracing is not None else no_traceparent
     for address, entrypoints in grouped.items():
-        tls = entrypoints[0].tls
-        hsts = b"strict-transport-security: %s\r\n" % HSTS.encode("ascii") if tls and tls.hsts else b""
+        tls = entrypoints[0].tls  # all or none use TLS, with one min_version and client_auth (the contract)
+        lines = [hsts_line(e) for e in entrypoints]
+        hsts = lines[0] if all(lines) else b""  # a host no entrypoint takes: HSTS only if all say so
         trusted = tuple(n for e in entrypoints for n in e.trusted_proxies)
         listeners[address] = Listener(
             address,

@@ -143,8 +143,18 @@ class Gateway:
             upstream_error = ""
             failure = None
         seconds = now - request.started
+        opened = request.tunnel_opened
+        # A WebSocket tunnel counts as one request, whose latency is the wait for the 101: its life
+        # (minutes, hours) would swamp the duration histogram and the latency SLOs built on it.
         self.recorder.record(
-            key, head.method, status, seconds, request.deny_kind, denied_by, upstream_error, head.version
+            key,
+            head.method,
+            status,
+            opened - request.started if opened else seconds,
+            request.deny_kind,
+            denied_by,
+            upstream_error,
+            head.version,
         )
         if self.spans is not None:
             self.spans.export(request, key[0] if route is not None else None, seconds)
@@ -188,6 +198,7 @@ class Gateway:
             who,
             head.headers,
             NO_FAILURE if failure is None else _FAILURE_FIELDS[failure],
+            request.bytes_in if opened else -1,
         )
 
     def report_error(self, what: str, error: BaseException | None) -> None:
@@ -213,7 +224,7 @@ class Gateway:
             await self.ops.read_stops()  # a stop in force applies from the first request
         for address, listener in self.runtime.listeners.items():
             tls = listener.entrypoints[0].tls
-            context = server_context(tls, self.runtime.plan) if tls else None
+            context = server_context(listener.entrypoints, self.runtime.plan) if tls else None
             # TLS: HTTP/2 or HTTP/1.1, as the client chose by ALPN; plain: HTTP/1.1 only (no h2c)
             protocol = AlpnSwitch if context is not None else Downstream
             server = await self._listen(address, functools.partial(protocol, self, listener), context)
@@ -291,8 +302,9 @@ class Gateway:
         while self.connections and self.loop.time() < end:
             await asyncio.sleep(0.05)
         for connection in list(self.connections):
-            if connection.transport is not None:
-                connection.transport.abort()
+            # logged now: the log's last flush below comes before asyncio would report them lost
+            connection.log_unfinished()
+            connection.abort()
         self.runtime.close()
         self.access_log.flush()
         if self.spans is not None:

@@ -41,6 +41,8 @@ HOLDING: Final = (QUEUED, DECIDING, CONNECTING)
 FORWARDING: Final = (SENT, RESPONDING, TUNNEL)
 #: a response (the upstream's) has begun: the gateway can no longer answer with its own error
 ANSWERING: Final = (RESPONDING, TUNNEL)
+#: the request goes to the upstream as HTTP (not a tunnel): the send timeout applies
+SENDING: Final = (SENT, RESPONDING)
 
 
 class Timeout(enum.Enum):
@@ -54,6 +56,12 @@ class Timeout(enum.Enum):
     UPSTREAM = 2  # the upstream must answer, then send each next part of its response body
     IDLE = 3  # a keep-alive connection with no request
     BODY = 4  # the next part of the request body must arrive (body timeout), while it is being read
+    # the upstream must take more of the request while its write buffer is full (the upstream timeout,
+    # nginx's proxy_send_timeout); the upstream's answer timeout starts once it took all of it
+    SEND = 5
+    # the client must take more of its response while the gateway's write buffer to it is full (the idle
+    # timeout, nginx's send_timeout): while it runs, no other phase replaces it
+    STALL = 6
 
 
 NO_TIMEOUT: Final = Timeout.NONE
@@ -61,3 +69,5 @@ HEAD_TIMEOUT: Final = Timeout.HEAD
 UPSTREAM_TIMEOUT: Final = Timeout.UPSTREAM
 IDLE_TIMEOUT: Final = Timeout.IDLE
 BODY_TIMEOUT: Final = Timeout.BODY
+SEND_TIMEOUT: Final = Timeout.SEND
+STALL_TIMEOUT: Final = Timeout.STALL

@@ -4,6 +4,9 @@ An entrypoint serves its default pair (``cert``, ``key``) and any ``certificates
 name the client sends (SNI): one context per pair, and the SNI callback, which OpenSSL calls on every
 handshake (with or without a server name), switches the connection to the pair's context.
 
+Entrypoints that share a listen address share its context: the certificates of each are chosen by
+the server name too (``listener_pairs``).
+
 Certificate files are watched: at most once a second, during a handshake, their modification times are
 compared, and when one changed every pair is loaded into new contexts that the following handshakes
 use. A pair that fails to load is logged and the previous certificates keep serving.
@@ -22,13 +25,14 @@ import logging
 import ssl
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from frontdoor.contract.models import ClientAuth, Tls
 from frontdoor.contract.values import SecretRef
 from frontdoor.errors import FrontdoorError
-from frontdoor.plan import Plan
+from frontdoor.plan import Plan, PlannedEntrypoint
 from frontdoor.proxy.tlsgroups import set_groups
 from frontdoor.secretstore import SecretUnavailable, read_secret, resolve, secret_file
 from frontdoor.tlspolicy import policy
@@ -77,11 +81,31 @@ class Contexts:
         return self.default
 
 
+def listener_pairs(entrypoints: Sequence[PlannedEntrypoint]) -> list[Pair]:
+    """The certificates of the entrypoints that share a listener, the default first: that of the
+    entrypoint taking any host (``*``), else the first's, as the router and nginx's default server
+    choose. Then every entrypoint's ``certificates`` and each other entrypoint's own pair for its hosts
+    (added last: a name an entrypoint takes shows that entrypoint's certificate)."""
+    default = next((e for e in entrypoints if "*" in e.hosts), entrypoints[0])
+    pairs = []
+    for entrypoint in (default, *(e for e in entrypoints if e is not default)):
+        tls = entrypoint.tls
+        assert tls is not None  # all or none of a listener's entrypoints use TLS (entrypoint-overlap)
+        if entrypoint is default:
+            pairs.append(Pair(tls.cert, tls.key))
+        pairs.extend(Pair(c.cert, c.key, c.hosts) for c in tls.certificates)
+    for entrypoint in entrypoints:
+        tls = entrypoint.tls
+        if entrypoint is not default and tls is not None:
+            pairs.append(Pair(tls.cert, tls.key, tuple(h for h in entrypoint.hosts if h != "*")))
+    return pairs
+
+
 class CertificateSource:
-    def __init__(self, tls: Tls, plan: Plan) -> None:
-        self.tls = tls
+    def __init__(self, tls: Tls, plan: Plan, pairs: list[Pair]) -> None:
+        self.tls = tls  # the handshake's settings (min_version, client_auth): one per listener
         self.plan = plan
-        self.pairs = [Pair(tls.cert, tls.key), *(Pair(c.cert, c.key, c.hosts) for c in tls.certificates)]
+        self.pairs = pairs
         references = [r for pair in self.pairs for r in (pair.cert, pair.key)]
         if tls.client_auth:
             references.append(tls.client_auth.ca)
@@ -176,5 +200,9 @@ def trust_clients(context: ssl.SSLContext, client_auth: ClientAuth, plan: Plan) 
     context.verify_mode = ssl.CERT_REQUIRED if client_auth.mode == "required" else ssl.CERT_OPTIONAL
 
 
-def server_context(tls: Tls, plan: Plan) -> ssl.SSLContext:
-    return CertificateSource(tls, plan).context
+def server_context(entrypoints: Sequence[PlannedEntrypoint], plan: Plan) -> ssl.SSLContext:
+    """The TLS context of the listener the entrypoints share: one handshake (the contract makes their
+    min_version and client_auth agree: listener-tls), each entrypoint's certificates chosen by SNI."""
+    tls = entrypoints[0].tls
+    assert tls is not None
+    return CertificateSource(tls, plan, listener_pairs(entrypoints)).context

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+import struct
 from collections.abc import Callable, Sequence
 from typing import Final, Protocol, cast
 
@@ -14,6 +16,18 @@ from frontdoor.proxy.failures import Failure, Lost
 from frontdoor.proxy.upstreamtls import system_context
 
 MAX_IDLE_PER_ENDPOINT: Final = 64
+_NO_LINGER: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: a close sends a reset
+
+
+def reset_on_close(transport: asyncio.BaseTransport) -> None:
+    """Make the transport's close a reset: for a peer that stopped reading, whose unsent bytes the
+    kernel would otherwise go on offering it for minutes after the gateway gave up on it."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _NO_LINGER)
+        except OSError:
+            return  # already closed
 
 
 class UpstreamSink(ResponseSink, Protocol):
@@ -67,6 +81,10 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = False
         self.used = False  # served a request before: a failure on it may be a stale keep-alive
         self.paused = False  # reading paused because the client's side was full
+        self.write_paused = False  # the write buffer is full: the upstream is not taking the request
+        # while write_paused: the write buffer's size at the last look, plus what was written since (the
+        # exchange adds it), so that a look at the buffer tells whether the upstream took any of it
+        self.backlog = 0
         self.lost_with: Exception | None = None  # why it closed, when it closed with an error
 
     # --- driven by the exchange ----------------------------------------------------------------------
@@ -92,6 +110,20 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
+
+    def took_some(self) -> bool:
+        """Whether the upstream took any of the request since the last look (the send timeout asks,
+        when it expires): no system call, only the transport's count of bytes it still holds."""
+        held = self.transport.get_write_buffer_size() if self.transport is not None else 0
+        took = held < self.backlog
+        self.backlog = held
+        return took
+
+    def reset(self) -> None:
+        """Drop the connection with a reset: the upstream stopped reading (the send timeout)."""
+        if self.transport is not None:
+            reset_on_close(self.transport)
+        self.abort()
 
     def pause_reading(self) -> None:
         if self.transport is not None and not self.closed:
@@ -150,10 +182,14 @@ class UpstreamConnection(asyncio.Protocol):
             exchange.on_upstream_lost(Lost.CLOSED if exc is None else Lost.RESET)
 
     def pause_writing(self) -> None:
+        self.write_paused = True
+        if self.transport is not None:
+            self.backlog = self.transport.get_write_buffer_size()
         if self.exchange is not None:
             self.exchange.pause_upstream_writes()
 
     def resume_writing(self) -> None:
+        self.write_paused = False
         if self.exchange is not None:
             self.exchange.resume_upstream_writes()
 
@@ -250,7 +286,10 @@ class Pool:
             # bytes were written): the resume would go to that client's next exchange, not to this
             # connection, whose next response would then never be read
             connection.resume_reading()
-        if connection.closed or self.closed or len(self.idle) >= MAX_IDLE_PER_ENDPOINT:
+        # write_paused: the upstream answered before taking all of the request; the next exchange on it
+        # would never hear pause_writing (it was already heard), so its send timeout could not start
+        closing = connection.closed or connection.write_paused or self.closed
+        if closing or len(self.idle) >= MAX_IDLE_PER_ENDPOINT:
             connection.abort()
             return
         self.idle.append(connection)

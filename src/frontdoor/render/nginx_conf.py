@@ -104,6 +104,8 @@ def render_nginx(site: Site) -> dict[str, str]:
     conf.line(f"client_header_timeout {duration(protection.timeouts.header)};")
     conf.line(f"client_body_timeout {duration(protection.timeouts.body)};")
     conf.line(f"keepalive_timeout {duration(protection.timeouts.idle)};")
+    # a client that takes none of its response for the idle timeout is cut off, as serve's stall timeout
+    conf.line(f"send_timeout {duration(protection.timeouts.idle)};")
     conf.line(f"proxy_connect_timeout {duration(protection.timeouts.connect)};")
     conf.line(f"proxy_read_timeout {duration(protection.timeouts.upstream)};")
     conf.line(f"proxy_send_timeout {duration(protection.timeouts.upstream)};")

@@ -47,6 +47,7 @@ RULES: dict[str, str] = {
     "promotion-cycle": "Environments promote in a line, never in a cycle.",
     "edge-coverage": "Exactly one Edge serves each environment.",
     "entrypoint-overlap": "No two entrypoints answer the same address and host.",
+    "listener-tls": "Entrypoints on one listen address agree on tls.min_version and tls.client_auth.",
     "tls-required": "Every entrypoint listening beyond loopback has TLS.",
     "client-auth-missing": "Certificate clients' routes are on entrypoints that ask for client certificates.",
     "identity-missing": "The Edge declares an identity provider when a route needs an end user.",
