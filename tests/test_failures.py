@@ -7,8 +7,9 @@ from frontdoor.policy.denykind import DenyKind, kind_of
 from frontdoor.proxy.failures import Failure
 from frontdoor.render import authz_api, nginx_errors
 
-# the kinds of frontdoor_upstream_errors_total, by the status class (docs/operations.md)
-_KIND_OF_STATUS = {502: "error", 503: "unavailable", 504: "timeout"}
+# the kinds of frontdoor_upstream_errors_total, by the status class (docs/operations.md); 499 (the
+# client stopped reading) is the client's doing, never counted as an upstream error
+_KIND_OF_STATUS = {502: "error", 503: "unavailable", 504: "timeout", 499: ""}
 
 
 def test_every_failure_is_answered_and_counted_as_its_status_says() -> None:
@@ -16,6 +17,7 @@ def test_every_failure_is_answered_and_counted_as_its_status_says() -> None:
         assert failure.label == _KIND_OF_STATUS[failure.status], failure
         assert failure.reason and failure.reason == failure.reason.strip()
     assert Failure.CONNECT_TIMEOUT.status == 504 and Failure.CONNECT_FAILED.status == 502
+    assert [failure for failure in Failure if not failure.label] == [Failure.CLIENT_STALLED]
 
 
 def test_serve_authz_and_the_rendered_nginx_name_denials_from_one_set() -> None:
