@@ -6,7 +6,8 @@
   removal of any ``X-Frontdoor-*`` header a client sent;
 - an HTTPRoute per exposed service, attached to every Gateway that exposes it, one named rule per
   contract route (path, methods; a GET route also matches HEAD), split between the Environment's
-  upstreams by weight;
+  upstreams by weight; HSTS where the entrypoint asks for it, so Gateways that disagree on it get
+  HTTPRoutes of their own (``<service>`` without the header, ``<service>-hsts`` with it);
 - access: with ``--auth native`` (the default) a SecurityPolicy per protected rule checks the JWT
   (providers, issuer, audiences) and the route's scopes and claims with Envoy Gateway's authorization
   rules; a rule Envoy Gateway cannot express (API clients, whose keys the contract holds only as hashes;
@@ -197,31 +198,32 @@ class GatewayApiTarget:
             for b in pool
         ]
         parents = [e for e in site.plan.entrypoints if service in e.services]
-        routes = site.routes_of(parents[0], service)
-        hsts = any(e.tls is not None and e.tls.hsts for e in parents)
         object_labels = labels(site.environment, owner, service)
-        parent_refs = [
-            {"group": GW, "kind": "Gateway", "name": self.gateway_name(site, e.name)} for e in parents
-        ]
-        # an HTTPRoute holds at most 16 rules: a service with more routes gets several HTTPRoutes
+        # an HTTPRoute holds at most 16 rules: a service with more routes gets several HTTPRoutes; and
+        # HSTS is per entrypoint, as serve sends it: Gateways that disagree get HTTPRoutes of their own
         route_names: list[str] = []
         placed: list[tuple[str, PlannedRoute]] = []
-        for start in range(0, len(routes), _MAX_RULES):
-            chunk = routes[start : start + _MAX_RULES]
-            number = start // _MAX_RULES + 1
-            route_name = site.names.name("HTTPRoute", service, "" if number == 1 else str(number))
-            route_names.append(route_name)
-            placed.extend((route_name, r) for r in chunk)
-            rules = [self._rule(route, parents, backend_refs, hsts) for route in chunk]
-            objects.append(
-                obj(
-                    f"{GW}/v1",
-                    "HTTPRoute",
-                    route_name,
-                    object_labels,
-                    {"parentRefs": parent_refs, "rules": rules},
+        for hsts, group, suffix in _hsts_groups(parents):
+            parent_refs = [
+                {"group": GW, "kind": "Gateway", "name": self.gateway_name(site, e.name)} for e in group
+            ]
+            routes = site.routes_of(group[0], service)
+            for start in range(0, len(routes), _MAX_RULES):
+                chunk = routes[start : start + _MAX_RULES]
+                number = "" if start == 0 else str(start // _MAX_RULES + 1)
+                route_name = site.names.name("HTTPRoute", service, *suffix, number)
+                route_names.append(route_name)
+                placed.extend((route_name, r) for r in chunk)
+                rules = [self._rule(route, group, backend_refs, hsts) for route in chunk]
+                objects.append(
+                    obj(
+                        f"{GW}/v1",
+                        "HTTPRoute",
+                        route_name,
+                        object_labels,
+                        {"parentRefs": parent_refs, "rules": rules},
+                    )
                 )
-            )
         if not route_names:  # a service without routes: nothing routes to it (an empty route would)
             return objects
         objects.extend(self._security(site, service, route_names, placed))
@@ -281,16 +283,20 @@ class GatewayApiTarget:
             name = site.names.name("SecurityPolicy", service)
             refs = [{"group": GW, "kind": "HTTPRoute", "name": n} for n in route_names]
             return [obj(EG, "SecurityPolicy", name, object_labels, {"targetRefs": refs} | ext_auth(site))]
-        out = []
+        # a rule is in one HTTPRoute per HSTS group: its policy targets it in each
+        targets: dict[str, tuple[PlannedRoute, list[dict[str, str]]]] = {}
         for route_name, route in placed:
-            if route.access.is_public:
-                continue
-            ref = {"group": GW, "kind": "HTTPRoute", "name": route_name, "sectionName": self.rule_name(route)}
+            if not route.access.is_public:
+                rule = self.rule_name(route)
+                ref = {"group": GW, "kind": "HTTPRoute", "name": route_name, "sectionName": rule}
+                targets.setdefault(rule, (route, []))[1].append(ref)
+        out = []
+        for rule, (route, refs) in targets.items():
             spec = native_access(site, route.access)
             if spec is None:
                 spec = ext_auth(site)
-            name = site.names.name("SecurityPolicy", service, self.rule_name(route))
-            out.append(obj(EG, "SecurityPolicy", name, object_labels, {"targetRefs": [ref]} | spec))
+            name = site.names.name("SecurityPolicy", service, rule)
+            out.append(obj(EG, "SecurityPolicy", name, object_labels, {"targetRefs": refs} | spec))
         return out
 
     def _traffic(self, site: Site, service: str, route_names: list[str]) -> dict[str, Any]:
@@ -346,6 +352,20 @@ class GatewayApiTarget:
             sample_bucket=f"envoy_cluster_upstream_rq_time_bucket{{{example}}}",
             total_counts_errors=True,
         )
+
+
+def _hsts_groups(
+    parents: list[PlannedEntrypoint],
+) -> list[tuple[bool, list[PlannedEntrypoint], tuple[str, ...]]]:
+    """The service's Gateways by whether their entrypoint sends HSTS, as serve does (never over plain
+    HTTP: RFC 6797 7.2, and a browser ignores it there, 8.1), each with the suffix of its HTTPRoutes'
+    names: one group when they agree, named as ever; when they do not, ``<service>`` without the header
+    and ``<service>-hsts`` with it."""
+    sends = [e for e in parents if e.tls is not None and e.tls.hsts]
+    others = [e for e in parents if not (e.tls is not None and e.tls.hsts)]
+    if not sends or not others:
+        return [(bool(sends), parents, ())]
+    return [(False, others, ()), (True, sends, ("hsts",))]
 
 
 def _authz_decides_everything(site: Site) -> bool:
