@@ -1,7 +1,7 @@
 """HSTS on gateway-api is per entrypoint, as serve and the rendered nginx send it: a service whose
 Gateways disagree on ``tls.hsts`` gets HTTPRoutes of its own for each side (the header only on the
 side that asks for it, 16 rules per HTTPRoute still), and every policy and alert that names the
-service's HTTPRoutes names all of them."""
+service's HTTPRoutes names all of them. The sign-in routes follow, on gateway-api and on Traefik."""
 
 from __future__ import annotations
 
@@ -214,3 +214,28 @@ def test_sign_in_on_gateways_that_agree_is_one_httproute(tmp_path: Path) -> None
     assert [d["metadata"]["name"] for d in signin] == ["frontdoor-signin"]
     assert [p["name"] for p in signin[0]["spec"]["parentRefs"]] == ["strict", "lax"]
     assert all(sets_hsts(r) for r in signin[0]["spec"]["rules"])
+
+
+def test_traefik_sign_in_routes_carry_their_entrypoints_hsts(tmp_path: Path) -> None:
+    """The same on Traefik: the sign-in IngressRoute of an hsts entrypoint has the HSTS middleware,
+    as that entrypoint's service routes do, and the one of an entrypoint without it has not."""
+    text = CONTRACT.replace("LAX_HSTS", "false")
+    for before, after in SIGN_IN.items():
+        text = text.replace(before, after)
+    (tmp_path / "contract.yaml").write_text(text)
+    docs = documents(rendered("traefik", tmp_path))
+    valid(docs)
+    routes = {d["metadata"]["name"]: d for d in docs if d["kind"] == "IngressRoute"}
+
+    def middlewares(name: str) -> list[set[str]]:
+        return [{m["name"] for m in r.get("middlewares", [])} for r in routes[name]["spec"]["routes"]]
+
+    signin = sorted(n for n in routes if n.startswith("frontdoor-signin"))
+    assert len(signin) == 2, sorted(routes)
+    for name in signin:
+        strict = name.endswith("strict")
+        assert [("frontdoor-hsts" in m) for m in middlewares(name)] == [strict], name
+    services = [n for n in routes if not n.startswith("frontdoor-signin")]
+    assert services and all(
+        all(("frontdoor-hsts" in m) == n.endswith("strict") for m in middlewares(n)) for n in services
+    ), services
