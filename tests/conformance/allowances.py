@@ -14,8 +14,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .cases import Row
+from .k8s_model import decode, normalize, sanitize
 from .outcome import Outcome
 from .reference import Reference
+
+
+def _cleaned(target: str) -> str:
+    """A target as Traefik sends it: unreserved characters decoded, the path cleaned as Go does
+    (k8s_model.sanitize), the query unchanged."""
+    path, query = decode(target)
+    return sanitize(path) + query
+
+
+def _normalized(target: str) -> str:
+    """A target normalized as RFC 3986 says (and serve does): dot segments removed, slashes kept."""
+    path, query = normalize(target)
+    return path + query
+
+
+def _cleaned_upstream(row: Row, ref: Reference, got: Outcome) -> bool:
+    """``got`` is the target serve sends, cleaned as Traefik cleans it: serve's own upstream cleaned,
+    or (no prefix stripped) the client's target cleaned where serve only normalizes it."""
+    if ref.upstream is None or got.upstream is None:
+        return False
+    if got.upstream == _cleaned(ref.upstream):
+        return True
+    return ref.upstream == _normalized(row.path) and got.upstream == _cleaned(row.path)
 
 
 @dataclass(frozen=True)
@@ -106,12 +130,37 @@ EXCEPTIONS = (
     ),
     Exception_(
         "dot-dot above the root is the root",
-        ("gateway-api", "gateway-api-external", "traefik"),
+        ("gateway-api", "gateway-api-external", "traefik", "traefik-live"),
         "status",
         "Envoy's normalize_path and Traefik's path sanitizing resolve a .. above the root to the root (RFC 3986 "
         "5.2.4) instead of refusing the request, and neither can be told to refuse it: the path then matches "
         "no route (404); it never reaches a route it could not name",
         lambda _row, ref, got: ref.status == 400 and got.status == 404,
+    ),
+    Exception_(
+        "Traefik cleans the path as Go does",
+        ("traefik", "traefik-live"),
+        "upstream",
+        "Traefik's path sanitizing (sanitizePath, on by default, an entry point's static option that no "
+        "IngressRoute or Middleware sets) is Go's path.Clean: it also merges duplicate slashes, and a trailing "
+        "dot segment leaves no trailing slash (/shop//x reaches the upstream as /shop/x). Turning it off would "
+        "leave the dot segments unresolved for matching and for the upstream; the request still reaches the "
+        "route serve chooses, only the spelling the upstream sees differs",
+        _cleaned_upstream,
+    ),
+    Exception_(
+        "Traefik matches the cleaned path",
+        ("traefik", "traefik-live"),
+        "status",
+        "Traefik cleans the path (the same sanitizePath) before it matches: //shop/x is /shop/x there, which "
+        "a route serves, where serve matches the path as the client wrote it after RFC 3986 normalization and "
+        "finds none (404). The authz is asked about the cleaned path as well, so the request gets the decision "
+        "of the route serve gives the cleaned path, never another",
+        lambda row, ref, got: (
+            ref.status == 404
+            and got.status == 200
+            and got.upstream == _cleaned(row.path) != _normalized(row.path)
+        ),
     ),
     Exception_(
         "header limits are the controller's",
@@ -141,7 +190,7 @@ EXCEPTIONS = (
     ),
     Exception_(
         "no 405 in rule matching",
-        ("gateway-api", "gateway-api-external", "traefik"),
+        ("gateway-api", "gateway-api-external", "traefik", "traefik-live"),
         "status",
         "the method is part of an HTTPRoute match / Traefik rule: a method no rule allows matches no rule, "
         "which the platform answers 404 (neither can answer 405)",
@@ -163,7 +212,19 @@ PENDING: tuple[Pending, ...] = ()
 
 #: differences the matrix found that no branch works on yet: they do not fail the build, so that a
 #: branch can merge, but each needs an owner (the lead's list; docs/conformance.md shows them)
-UNASSIGNED: tuple[Pending, ...] = ()
+UNASSIGNED: tuple[Pending, ...] = (
+    Pending(
+        "found by traefik-live (a real Traefik 3.7): the rendered ForwardAuth (trustForwardHeader: false) sends "
+        "the authz Traefik's own peer as X-Forwarded-For, never the client a trusted proxy forwarded, so every "
+        "client behind an entrypoint's trusted_proxies counts as that proxy (one bucket for a per-client limit). "
+        "trustForwardHeader: true carries the chain but also passes a request's own X-Forwarded-Method, -Uri "
+        "and -Host to the authz as the request to decide (seen: X-Forwarded-Uri /evil reached the authz for a "
+        "request routed to /real). A fix needs those removed before the ForwardAuth (which also takes "
+        "X-Forwarded-Host and -Proto from the upstream) or an authz that reads the client from another header",
+        ("per-client limit, another client",),
+        ("traefik", "traefik-live"),
+    ),
+)
 
 #: (row name, mode) -> why it fails on this branch, and which branch makes it pass
 PENDING_ON_OTHER_BRANCHES: dict[tuple[str, str], str] = {

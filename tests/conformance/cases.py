@@ -145,6 +145,8 @@ NORMALIZATION = rows(
     Row("encoded dot-dot", "GET", "/shop/%2e%2e/orders/7"),
     Row("encoded slash", "GET", "/shop/a%2Fb"),
     Row("double slash", "GET", "/shop//x"),
+    Row("double slash before the prefix", "GET", "//shop/x"),
+    Row("dot-dot at the end", "GET", "/shop/x/.."),
     Row("above the root, encoded", "GET", "/%2e%2e/%2e%2e/etc/passwd", expected=400),
     Row("NUL byte", "GET", "/shop/x%00", expected=400),
     Row("encoded UTF-8", "GET", "/shop/caf%C3%A9", expected=200, upstream="/shop/caf%C3%A9"),

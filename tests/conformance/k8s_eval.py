@@ -176,7 +176,7 @@ class Evaluator:
         """The check request this platform sends, answered by the real authz."""
         forwarded = {k: v for k, v in headers.items() if k.lower() != "x-forwarded-for"}
         client_xff = {k.lower(): v for k, v in headers.items()}.get("x-forwarded-for")
-        xff = f"{client_xff}, 127.0.0.1" if client_xff else "127.0.0.1"
+        xff = f"{client_xff}, 127.0.0.1" if client_xff and reach.forwards_client_for else "127.0.0.1"
         if self.target == "gateway-api":
             allowed = set(reach.authz_headers or ())
             check = {k: v for k, v in forwarded.items() if k.lower() in allowed}

@@ -60,6 +60,9 @@ class Reach:
     authz_target: str = ""  # the target the authz is asked about
     authz_headers: tuple[str, ...] | None = None  # the client headers the check carries (None: all)
     body_first: bool = False  # the body limit is checked before access (nginx reads it first)
+    #: the check carries the client's X-Forwarded-For (Traefik's trustForwardHeader); else only the
+    #: platform's peer, which the platform sends as the check's X-Forwarded-For
+    forwards_client_for: bool = True
 
 
 class Refused(Exception):
@@ -73,14 +76,36 @@ class Refused(Exception):
 _UNRESERVED = re.compile(r"%(4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa]|3[0-9]|2[DEde]|5[Ff]|7[Ee])")
 
 
-def normalize(target: str, refuse_above_root: bool = False) -> tuple[str, str]:
-    """(path, query) as the data plane matches it; Refused(400) for NUL, which no platform forwards,
-    and, with ``refuse_above_root`` (nginx), for a ``..`` above the root."""
+def decode(target: str) -> tuple[str, str]:
+    """(path, query) with the percent-encoded unreserved characters of the path decoded; Refused(400)
+    for NUL, which no platform forwards."""
     path, mark, query = target.partition("?")
     if "%00" in path or "\x00" in path:
         raise Refused(400, "NUL in the path")
-    path = _UNRESERVED.sub(lambda m: chr(int(m.group(1), 16)), path)
-    return remove_dot_segments(path, refuse_above_root), (mark + query)
+    return _UNRESERVED.sub(lambda m: chr(int(m.group(1), 16)), path), (mark + query)
+
+
+def normalize(target: str, refuse_above_root: bool = False) -> tuple[str, str]:
+    """(path, query) as the data plane matches it; Refused(400) for NUL, which no platform forwards,
+    and, with ``refuse_above_root`` (nginx), for a ``..`` above the root."""
+    path, query = decode(target)
+    return remove_dot_segments(path, refuse_above_root), query
+
+
+def sanitize(path: str) -> str:
+    """Traefik's sanitizePath (on by default, an entry point's static option), seen on Traefik 3.7:
+    Go's path.Clean (empty and ``.`` segments dropped, so duplicate slashes merge; a ``..`` removes the
+    segment before it, none above the root), then the trailing slash put back if the path had one:
+    ``/a//../b`` is ``/b``, ``/a/x/..`` is ``/a``, where RFC 3986 5.2.4 gives ``/a/b`` and ``/a/``."""
+    kept: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment not in ("", "."):
+            kept.append(segment)
+    cleaned = "/" + "/".join(kept)
+    return cleaned + "/" if path.endswith("/") and cleaned != "/" else cleaned
 
 
 def remove_dot_segments(path: str, refuse_above_root: bool = False) -> str:

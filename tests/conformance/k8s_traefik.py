@@ -1,10 +1,12 @@
 """Traefik (IngressRoute, v3 rule syntax) as it matches a request: the matching rule of the highest
 priority wins (``priority``, else the length of the ``match`` text); ``Host`` is case-insensitive,
 ``HostRegexp`` a Go-style regular expression on the host, ``Path`` exact, ``PathPrefix`` a plain
-string prefix, ``Method`` the request's method. Traefik sanitizes the path (dot segments) before it
-matches and forwards the sanitized path. No rule matches: 404 (Traefik has no 405).
+string prefix, ``Method`` the request's method. Traefik sanitizes the path before it matches and
+forwards the sanitized path: unreserved characters decoded, then Go's path.Clean (dot segments and
+duplicate slashes, k8s_model.sanitize). No rule matches: 404 (Traefik has no 405).
 
-Middlewares run in their order: ``forwardAuth`` asks the authz, ``stripPrefix`` removes a prefix
+Middlewares run in their order: ``forwardAuth`` asks the authz (its X-Forwarded-For the peer's
+address only, unless ``trustForwardHeader``: seen on Traefik 3.7), ``stripPrefix`` removes a prefix
 (``/`` when nothing is left), ``buffering.maxRequestBodyBytes`` refuses a larger body with 413."""
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .k8s_model import Object, Reach, Refused, backend_service, host_of, name, normalize, of_kind
+from .k8s_model import Object, Reach, Refused, backend_service, decode, host_of, name, of_kind, sanitize
 
 Request = tuple[str, str, str]  # method, host, path
 Predicate = Callable[[Request], bool]
@@ -98,7 +100,8 @@ class Traefik:
         ]
 
     def reach(self, method: str, host: str, target: str, headers: dict[str, str] | None = None) -> Reach:
-        path, query = normalize(target)
+        path, query = decode(target)
+        path = sanitize(path)
         request = (method, host_of(host), path)
         matching = [entry for entry in self.rules if entry[4](request)]
         if not matching:
@@ -115,6 +118,8 @@ class Traefik:
             if "forwardAuth" in spec:
                 reach.authz, reach.authz_target = True, current + query
                 reach.identity_headers = tuple(spec["forwardAuth"].get("authResponseHeaders", ()))
+                # without trustForwardHeader the check's X-Forwarded-For is Traefik's peer alone
+                reach.forwards_client_for = bool(spec["forwardAuth"].get("trustForwardHeader", False))
             if "stripPrefix" in spec:
                 prefix = next((p for p in spec["stripPrefix"]["prefixes"] if current.startswith(p)), "")
                 current = current[len(prefix) :]

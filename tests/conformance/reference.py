@@ -18,6 +18,7 @@ MODES = (
     "gateway-api-external",
     "ingress-nginx",
     "traefik",
+    "traefik-live",  # the traefik render on a real Traefik (file provider: traefik_file.py)
 )
 KUBERNETES = ("gateway-api", "gateway-api-external", "ingress-nginx", "traefik")
 

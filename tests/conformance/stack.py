@@ -27,6 +27,7 @@ from ..authz_support import probe, start_idp
 from ..harness import Upstreams, free_port, stop_process
 from .contract import ADMIN_TOKEN, STOPPED_ROUTE, STOPPED_SERVICE, UPSTREAMS, MatrixContract, secrets_env
 from .ingress import auth_request_conf, start_caddy, start_nginx, stop, wait_listening
+from .traefik_live import TRAEFIK, start_traefik
 
 #: the Kubernetes modes the evaluator reads: mode -> (render target, --auth)
 K8S_MODES: dict[str, tuple[str, str | None]] = {
@@ -44,6 +45,7 @@ AUTHZ_DIALECTS = {
     "gateway-api-external": "envoy",
     "ingress-nginx": "nginx",
     "traefik": "traefik",
+    "traefik-live": "traefik",  # its own process, as every mode's: rate limits count per deployment
 }
 
 
@@ -217,4 +219,16 @@ def start_stack(root: Path) -> Iterator[Stack]:
         # come last in the table, so this matters only when they are run alone
         time.sleep(1.0)
         partner_ports = {"serve": contract.partner_port, "nginx-rendered": rendered.partner_port}
-        yield Stack(contract, keys, ports, partner_ports, authz, by_port, _k8s_renders(contract, root))
+        renders = _k8s_renders(contract, root)
+        if TRAEFIK is not None:  # the traefik render on a real Traefik (the column is skipped without one)
+            hosts = {f"{name}.upstream.test": "127.0.0.1" for name in UPSTREAMS}
+            # the render puts every entrypoint without TLS on `web`: its installation trusts their proxies
+            plain = [
+                e for edge in loaded.contract.edges.values() for e in edge.spec.entrypoints if e.tls is None
+            ]
+            trusted = sorted({str(network) for e in plain for network in e.trusted_proxies})
+            traefik, ports["traefik-live"] = start_traefik(
+                root / "traefik-live", renders["traefik"], hosts, authz["traefik-live"], trusted
+            )
+            cleanup.callback(stop, traefik)
+        yield Stack(contract, keys, ports, partner_ports, authz, by_port, renders)

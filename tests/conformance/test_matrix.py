@@ -18,6 +18,7 @@ from .outcome import Outcome, exchange, read_answer
 from .reference import KUBERNETES, MODES, reference
 from .report import record
 from .stack import K8S_MODES, Stack, start_stack
+from .traefik_live import TRAEFIK, WHY_NOT
 from .verdicts import Cell, judge
 
 pytestmark = pytest.mark.skipif(
@@ -36,6 +37,18 @@ def evaluators(stack: Stack) -> dict[str, Evaluator]:
         mode: Evaluator(target, stack.renders[mode], stack.authz[mode])
         for mode, (target, _) in K8S_MODES.items()
     }
+
+
+def running(stack: Stack) -> list[str]:
+    """The modes of this run: every one, but traefik-live only where a traefik binary is installed."""
+    return [mode for mode in MODES if mode in KUBERNETES or mode in stack.ports]
+
+
+@pytest.mark.skipif(TRAEFIK is None, reason=WHY_NOT)
+def test_traefik_live_runs(stack: Stack) -> None:
+    """The column that runs the traefik render on a real Traefik is there (else this test is skipped
+    with the reason, and so is the column)."""
+    assert "traefik-live" in running(stack)
 
 
 def send(
@@ -64,12 +77,12 @@ def test_every_mode_decides_as_the_contract_requires(
 ) -> None:
     headers = row.headers(stack)
     if row.prime:  # use up the one request the limit allows, in every mode's own process
-        for mode in MODES:
+        for mode in running(stack):
             send(stack, evaluators, mode, row, headers)
     served = send(stack, evaluators, "serve", row, headers)
     ref = reference(row, served)
     cells: dict[str, Cell] = {}
-    for mode in MODES:
+    for mode in running(stack):
         got = served if mode == "serve" else send(stack, evaluators, mode, row, headers)
         cells[mode] = judge(row, mode, ref, got)
     required = str(ref.status) + (f" {ref.kind}" if ref.kind else "")
