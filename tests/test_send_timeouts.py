@@ -304,6 +304,53 @@ def test_a_stream_blocked_on_the_connections_window_is_reset_and_the_connection_
         client.close()
 
 
+# a response larger than a stream's window (65,535 bytes, the client's default) by less than what pauses
+# the upstream (64 KiB waiting, proxy/h2stream.py): the upstream sends all of it and the exchange ends
+WINDOWED = 100_000
+
+
+def test_an_answered_http2_stream_that_waits_for_a_window_never_opened_is_reset(
+    tls_gateway: Gateway, ca: trustme.CA
+) -> None:
+    # the client opens no stream's window by itself; the connection's it opens wide
+    before = stalls_counted(tls_gateway)
+    client = H2Client(tls_gateway.spec.port, ca, read_body=False)
+    try:
+        client.conn.increment_flow_control_window(BIG)
+        client.flush()
+        stuck = client.start("GET", f"/other/big/{WINDOWED}")
+        other = client.start("GET", f"/other/big/{WINDOWED + 1}")
+        # both responses are complete upstream (logged), each with what its window did not take waiting
+        logged(tls_gateway, f"/other/big/{WINDOWED}")
+        logged(tls_gateway, f"/other/big/{WINDOWED + 1}")
+        # the other stream's window opens a little at a time, keeping the connection busy: its 34 KB
+        # left would take some 700 reads (seconds, many timeouts) to go, the stuck one's reset long before
+        deadline = time.monotonic() + WAIT_S
+        while stuck not in client.ended:
+            assert time.monotonic() < deadline, "the stream waiting for its window was not reset"
+            assert other not in client.ended
+            time.sleep(0.01)
+            client.conn.increment_flow_control_window(50, other)
+            client.flush()
+            client.read()  # the 50 bytes the gateway sends for it
+        answer = client.answers[stuck]
+        assert answer.status == 200 and answer.reset == ErrorCodes.INTERNAL_ERROR
+        assert len(answer.body) < WINDOWED
+        # the other stream goes on: its window given back in full, it ends with all of its response
+        client.read_body = True
+        client.conn.increment_flow_control_window(WINDOWED, other)
+        client.flush()
+        client.until(lambda: other in client.ended)
+        assert client.answers[other].reset is None
+        assert client.answers[other].body == b"x" * (WINDOWED + 1)
+        # one access log line each, written when the response was complete upstream: as it was then
+        line = logged(tls_gateway, f"/other/big/{WINDOWED}")
+        assert line["status"] == 200 and line["bytes"] == WINDOWED and line["upstream_failure"] is None
+    finally:
+        client.close()
+    wait_counted(tls_gateway, before)  # counted as the client-stalled cut-offs are, for its service
+
+
 # --- an upstream that stops reading the request body: timeouts.upstream -------------------------------
 
 
