@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -35,7 +34,14 @@ from pathlib import Path
 import trustme
 
 from bench.gateway import free_port, write_contract
-from bench.instructions import DEFAULT_FRONTDOOR, START_TIMEOUT_S, Upstream, ensure_valgrind
+from bench.instructions import (
+    DEFAULT_FRONTDOOR,
+    START_TIMEOUT_S,
+    Upstream,
+    callgrind_total,
+    ensure_valgrind,
+    gateway_under_callgrind,
+)
 
 H2_PATH = "/bench/items"  # the path of bench/instructions.py's counts
 
@@ -83,33 +89,8 @@ def run(
     valgrind: str, frontdoor: Path, contract: Path, port: int, count: int, streams: int, work: Path
 ) -> int:
     """Total instructions of one gateway run serving ``count`` HTTP/2 requests (one h2load run)."""
-    out = work / f"callgrind.{count}.out"
-    log = work / f"gateway.{count}.log"
-    python = frontdoor.parent / "python"
-    argv = [
-        valgrind,
-        "--tool=callgrind",
-        f"--callgrind-out-file={out}",
-        str(python),
-        "-m",
-        "frontdoor",
-        "serve",
-        str(contract),
-        "--env",
-        "bench",
-        "--access-log",
-        str(work / "access.log"),
-        "--health-interval",
-        "3600",
-        "--state-dir",
-        str(work / "state"),
-    ]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, env=env
-        )
-    try:
+    with gateway_under_callgrind(valgrind, frontdoor, contract, work, str(count), None) as started:
+        process, log, out = started
         # the connection that found it listening was refused its TLS handshake: not a request
         wait_listening(port, process, log)
         h2load = shutil.which("h2load") or "h2load"
@@ -122,17 +103,7 @@ def run(
         codes = re.search(r"status codes: (\d+) 2xx", said)
         if codes is None or int(codes.group(1)) != count:
             raise RuntimeError(f"not every answer was 2xx:\n{said}")
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=START_TIMEOUT_S)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    text = out.read_text(errors="replace")
-    found = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.MULTILINE)
-    if found is None:
-        raise RuntimeError(f"no totals in {out}")
-    return int(found.group(1))
+    return callgrind_total(out)
 
 
 def main(argv: list[str] | None = None) -> int:

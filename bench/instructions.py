@@ -25,6 +25,7 @@ valgrind is installed with apt-get when missing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -36,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -157,6 +159,46 @@ def connect(port: int, process: subprocess.Popen[bytes], log: Path) -> socket.so
     raise RuntimeError("the gateway did not start listening")
 
 
+@contextlib.contextmanager
+def gateway_under_callgrind(
+    valgrind: str, frontdoor: Path, contract: Path, work: Path, name: str, toggle: str | None
+) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
+    """``frontdoor serve`` of the build of ``frontdoor`` under callgrind, hash seeds fixed: yields the
+    process, its log and the callgrind file (``work``/callgrind.NAME.out), and stops it cleanly (SIGTERM,
+    so callgrind writes its totals) when the block ends; killed if it will not stop."""
+    out = work / f"callgrind.{name}.out"
+    log = work / f"gateway.{name}.log"
+    argv = [valgrind, "--tool=callgrind"]
+    if toggle is not None:
+        # only what the toggled functions (and all they call) do: the once-a-second work (metrics, log
+        # flushes) depends on how long the run took
+        argv += ["--collect-atstart=no", f"--toggle-collect={toggle}"]
+    argv += [f"--callgrind-out-file={out}", str(frontdoor.parent / "python"), "-m", "frontdoor"]
+    argv += ["serve", str(contract), "--env", "bench", "--access-log", str(work / "access.log")]
+    argv += ["--health-interval", "3600", "--state-dir", str(work / "state")]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, env=env
+        )
+    try:
+        yield process, log, out
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=START_TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def callgrind_total(out: Path) -> int:
+    """The instructions a callgrind file counted in all."""
+    found = re.search(r"^(?:summary|totals):\s*(\d+)", out.read_text(errors="replace"), re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"no totals in {out}")
+    return int(found.group(1))
+
+
 def run(
     valgrind: str,
     frontdoor: Path,
@@ -167,53 +209,15 @@ def run(
     work: Path,
     request: bytes,
 ) -> int:
-    """Total instructions of one gateway run serving ``warmup + requests`` requests."""
-    out = work / f"callgrind.{requests}.out"
-    log = work / f"gateway.{requests}.log"
-    python = frontdoor.parent / "python"
-    argv = [
-        valgrind,
-        "--tool=callgrind",
-        # only what the client's and the upstream's bytes set off (the connections' data_received, and
-        # all they call): the once-a-second work (metrics, log flushes) depends on how long the run took
-        "--collect-atstart=no",
-        f"--toggle-collect={TOGGLE}",
-        f"--callgrind-out-file={out}",
-        str(python),
-        "-m",
-        "frontdoor",
-        "serve",
-        str(contract),
-        "--env",
-        "bench",
-        "--access-log",
-        str(work / "access.log"),
-        "--health-interval",
-        "3600",
-        "--state-dir",
-        str(work / "state"),
-    ]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, env=env
-        )
-    try:
+    """Total instructions of one gateway run serving ``warmup + requests`` requests, counted only in
+    what the client's and the upstream's bytes set off (the connections' data_received)."""
+    with gateway_under_callgrind(valgrind, frontdoor, contract, work, str(requests), TOGGLE) as started:
+        process, log, out = started
         with connect(port, process, log) as sock:
             for _ in range(warmup + requests):
                 sock.sendall(request)
                 read_response(sock)
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=START_TIMEOUT_S)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    text = out.read_text(errors="replace")
-    found = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.MULTILINE)
-    if found is None:
-        raise RuntimeError(f"no totals in {out}")
-    return int(found.group(1))
+    return callgrind_total(out)
 
 
 def main(argv: list[str] | None = None) -> int:

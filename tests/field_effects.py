@@ -141,6 +141,7 @@ EFFECTS: Final[dict[str, tuple[str, ...]]] = {
         "test_gateway_tls::test_https_with_hsts_and_forwarded_proto",
         "test_gateway_tls::test_each_entrypoint_on_a_shared_listener_sends_its_own_hsts",
         "test_render_gateway_api_hsts::test_each_gateway_sends_its_own_entrypoints_hsts",
+        "test_render_gateway_api_hsts::test_sign_in_answers_carry_each_gateways_hsts",
     ),
     "Edge.spec.entrypoints.tls.certificates.hosts": (
         "test_gateway_tls::test_the_server_name_picks_the_certificate",

@@ -1,7 +1,7 @@
 """HSTS on gateway-api is per entrypoint, as serve and the rendered nginx send it: a service whose
 Gateways disagree on ``tls.hsts`` gets HTTPRoutes of its own for each side (the header only on the
 side that asks for it, 16 rules per HTTPRoute still), and every policy and alert that names the
-service's HTTPRoutes names all of them."""
+service's HTTPRoutes names all of them. The sign-in routes follow, on gateway-api and on Traefik."""
 
 from __future__ import annotations
 
@@ -77,12 +77,25 @@ PLAIN = """    - {name: plain, listen: "0.0.0.0:8080", hosts: [api.example.net],
   identity:"""
 
 
+#: browser sign-in at the provider, for one route of the service (so on every entrypoint)
+SIGN_IN = {
+    "{path: /part2, access: public}": "{path: /part2, access: {login: idp}}",
+    'jwks_uri: "https://idp.example.com/keys"}': 'jwks_uri: "https://idp.example.com/keys", login: {client_id: web, '
+    "client_secret: secret:web-secret, scopes: [openid], session: {ttl: 8h, idle: 1h}, "
+    "cookie_keys: [secret:cookie-key]}}",
+    'lax-key: "file:/tls/l.key"}': 'lax-key: "file:/tls/l.key", web-secret: "file:/s/web", cookie-key: "file:/s/key"}',
+}
+
+
 def gateway_api(
-    root: Path, lax_hsts: bool, plain: bool = False, auth: str | None = None
+    root: Path, lax_hsts: bool, plain: bool = False, auth: str | None = None, login: bool = False
 ) -> list[dict[str, Any]]:
     text = CONTRACT.replace("LAX_HSTS", str(lax_hsts).lower())
     if plain:  # a plain HTTP entrypoint too: it never sends HSTS (RFC 6797 7.2)
         text = text.replace("  identity:", PLAIN)
+    for before, after in SIGN_IN.items() if login else ():
+        assert before in text
+        text = text.replace(before, after)
     (root / "contract.yaml").write_text(text)
     docs = documents(rendered("gateway-api", root, auth=auth))
     valid(docs)  # every object against its schema (Kubernetes', or the CRD's: tests/render_schemas.py)
@@ -165,3 +178,64 @@ def test_gateways_that_agree_share_the_httproutes(tmp_path: Path) -> None:
     assert all(sets_hsts(r) for d in by_gateway["strict"] for r in d["spec"]["rules"])
     policy = named(docs, "SecurityPolicy", "api-route-17")
     assert [t["name"] for t in policy["spec"]["targetRefs"]] == ["api-2"]
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["two-tls", "and-plain-http"])
+def test_sign_in_answers_carry_each_gateways_hsts(tmp_path: Path, plain: bool) -> None:
+    """serve sends HSTS on its /_frontdoor/ answers too (they are the gateway's own): the sign-in
+    HTTPRoute of an hsts Gateway sets the header on every rule, that of a Gateway without it on none."""
+    docs = gateway_api(tmp_path, lax_hsts=False, plain=plain, login=True)
+    signin = {
+        d["metadata"]["name"]: d
+        for d in docs
+        if d["kind"] == "HTTPRoute" and d["metadata"]["name"].startswith("frontdoor-signin")
+    }
+    assert sorted(signin) == ["frontdoor-signin", "frontdoor-signin-hsts"]
+    parents = {name: [p["name"] for p in d["spec"]["parentRefs"]] for name, d in signin.items()}
+    assert parents == {
+        "frontdoor-signin": ["lax", "plain"] if plain else ["lax"],
+        "frontdoor-signin-hsts": ["strict"],
+    }
+    for name, doc in signin.items():
+        rules = doc["spec"]["rules"]
+        assert [r["name"] for r in rules] == ["start", "callback", "logout"]
+        assert all(r["backendRefs"][0]["name"] == "frontdoor-authz" for r in rules)
+        assert {sets_hsts(r) for r in rules} == {name == "frontdoor-signin-hsts"}, name
+    # nothing targets the sign-in HTTPRoutes by name: no policy is left naming only one of them
+    targeted = [t["name"] for d in docs for t in d.get("spec", {}).get("targetRefs", [])]
+    assert not [t for t in targeted if t.startswith("frontdoor-signin")]
+
+
+def test_sign_in_on_gateways_that_agree_is_one_httproute(tmp_path: Path) -> None:
+    docs = gateway_api(tmp_path, lax_hsts=True, login=True)
+    signin = [
+        d for d in docs if d["kind"] == "HTTPRoute" and d["metadata"]["name"].startswith("frontdoor-signin")
+    ]
+    assert [d["metadata"]["name"] for d in signin] == ["frontdoor-signin"]
+    assert [p["name"] for p in signin[0]["spec"]["parentRefs"]] == ["strict", "lax"]
+    assert all(sets_hsts(r) for r in signin[0]["spec"]["rules"])
+
+
+def test_traefik_sign_in_routes_carry_their_entrypoints_hsts(tmp_path: Path) -> None:
+    """The same on Traefik: the sign-in IngressRoute of an hsts entrypoint has the HSTS middleware,
+    as that entrypoint's service routes do, and the one of an entrypoint without it has not."""
+    text = CONTRACT.replace("LAX_HSTS", "false")
+    for before, after in SIGN_IN.items():
+        text = text.replace(before, after)
+    (tmp_path / "contract.yaml").write_text(text)
+    docs = documents(rendered("traefik", tmp_path))
+    valid(docs)
+    routes = {d["metadata"]["name"]: d for d in docs if d["kind"] == "IngressRoute"}
+
+    def middlewares(name: str) -> list[set[str]]:
+        return [{m["name"] for m in r.get("middlewares", [])} for r in routes[name]["spec"]["routes"]]
+
+    signin = sorted(n for n in routes if n.startswith("frontdoor-signin"))
+    assert len(signin) == 2, sorted(routes)
+    for name in signin:
+        strict = name.endswith("strict")
+        assert [("frontdoor-hsts" in m) for m in middlewares(name)] == [strict], name
+    services = [n for n in routes if not n.startswith("frontdoor-signin")]
+    assert services and all(
+        all(("frontdoor-hsts" in m) == n.endswith("strict") for m in middlewares(n)) for n in services
+    ), services

@@ -128,34 +128,42 @@ class GatewayApiTarget:
             out.append(
                 obj(f"{EG}", "ClientTrafficPolicy", name, labels(site.environment, site.platform_team), spec)
             )
-        signing_in = site.sign_in_entrypoints()
-        if signing_in:
-            out.append(self._sign_in_route(site, signing_in))
+        out.extend(self._sign_in_routes(site, site.sign_in_entrypoints()))
         return out
 
-    def _sign_in_route(self, site: Site, entrypoints: list[Any]) -> dict[str, Any]:
+    def _sign_in_routes(self, site: Site, entrypoints: list[PlannedEntrypoint]) -> list[dict[str, Any]]:
         """Browser sign-in's paths, to the authz, which keeps the sessions (Envoy Gateway's own OIDC
-        filter keeps sessions of its own, which the contract's claims and sign-out could not reach)."""
-        parents = [
-            {"group": GW, "kind": "Gateway", "name": self.gateway_name(site, e.name)} for e in entrypoints
-        ]
+        filter keeps sessions of its own, which the contract's claims and sign-out could not reach).
+        Their answers carry HSTS where the entrypoint asks for it, as serve's do: Gateways that disagree
+        get HTTPRoutes of their own, ``frontdoor-signin`` without the header and ``frontdoor-signin-hsts``
+        with it (nothing else names them)."""
+        if not entrypoints:
+            return []
         backend = {"group": "", "kind": "Service", "name": authz_api.NAME, "port": authz_api.PORT}
-        rules = [
-            {
-                "name": path.rsplit("/", 1)[1],
-                "matches": [{"path": {"type": "Exact", "value": path}}],
-                "backendRefs": [backend],
-            }
-            for path in authz_api.SIGN_IN_PATHS
-        ]
-        name = site.names.name("HTTPRoute", "frontdoor-signin")
-        return obj(
-            f"{GW}/v1",
-            "HTTPRoute",
-            name,
-            labels(site.environment, site.platform_team),
-            {"parentRefs": parents, "rules": rules},
-        )
+        out = []
+        for hsts, group, suffix in _hsts_groups(entrypoints):
+            parents = [
+                {"group": GW, "kind": "Gateway", "name": self.gateway_name(site, e.name)} for e in group
+            ]
+            rules = [
+                {
+                    "name": path.rsplit("/", 1)[1],
+                    "matches": [{"path": {"type": "Exact", "value": path}}],
+                    "backendRefs": [backend],
+                }
+                | ({"filters": [_hsts_filter()]} if hsts else {})
+                for path in authz_api.SIGN_IN_PATHS
+            ]
+            out.append(
+                obj(
+                    f"{GW}/v1",
+                    "HTTPRoute",
+                    site.names.name("HTTPRoute", "frontdoor-signin", *suffix),
+                    labels(site.environment, site.platform_team),
+                    {"parentRefs": parents, "rules": rules},
+                )
+            )
+        return out
 
     def gateway_name(self, site: Site, entrypoint: str) -> str:
         return site.names.name("Gateway", entrypoint)
@@ -263,12 +271,7 @@ class GatewayApiTarget:
             )
             filters.append({"type": "URLRewrite", "urlRewrite": {"path": rewrite}})
         if hsts:
-            filters.append(
-                {
-                    "type": "ResponseHeaderModifier",
-                    "responseHeaderModifier": {"set": [{"name": "Strict-Transport-Security", "value": HSTS}]},
-                }
-            )
+            filters.append(_hsts_filter())
         if filters:
             rule["filters"] = filters
         return rule
@@ -354,13 +357,22 @@ class GatewayApiTarget:
         )
 
 
+def _hsts_filter() -> dict[str, Any]:
+    """The response header of an entrypoint with ``tls.hsts``, on each rule of its Gateways' HTTPRoutes
+    (service routes and sign-in's alike), as serve adds it to every answer."""
+    return {
+        "type": "ResponseHeaderModifier",
+        "responseHeaderModifier": {"set": [{"name": "Strict-Transport-Security", "value": HSTS}]},
+    }
+
+
 def _hsts_groups(
     parents: list[PlannedEntrypoint],
 ) -> list[tuple[bool, list[PlannedEntrypoint], tuple[str, ...]]]:
-    """The service's Gateways by whether their entrypoint sends HSTS, as serve does (never over plain
-    HTTP: RFC 6797 7.2, and a browser ignores it there, 8.1), each with the suffix of its HTTPRoutes'
-    names: one group when they agree, named as ever; when they do not, ``<service>`` without the header
-    and ``<service>-hsts`` with it."""
+    """The Gateways of a service (or of browser sign-in) by whether their entrypoint sends HSTS, as serve
+    does (never over plain HTTP: RFC 6797 7.2, and a browser ignores it there, 8.1), each with the
+    suffix of its HTTPRoutes' names: one group when they agree, named as ever; when they do not,
+    ``<name>`` without the header and ``<name>-hsts`` with it."""
     sends = [e for e in parents if e.tls is not None and e.tls.hsts]
     others = [e for e in parents if not (e.tls is not None and e.tls.hsts)]
     if not sends or not others:

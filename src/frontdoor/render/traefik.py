@@ -359,6 +359,9 @@ def _sign_in_routes(site: Site, edge_labels: dict[str, str]) -> list[dict[str, A
         match = f"({paths})"
         if hosts and len(hosts) == len(entrypoint.hosts):
             match = (hosts[0] if len(hosts) == 1 else "(" + " || ".join(hosts) + ")") + " && " + match
+        chain = [_STRIP_IDENTITY]
+        if entrypoint.tls is not None and entrypoint.tls.hsts:
+            chain.append(_HSTS)  # serve sends it on the sign-in answers of such an entrypoint too
         spec: dict[str, Any] = {
             "entryPoints": ["websecure" if entrypoint.tls else "web"],
             "routes": [
@@ -366,7 +369,7 @@ def _sign_in_routes(site: Site, edge_labels: dict[str, str]) -> list[dict[str, A
                     "kind": "Rule",
                     "match": match,
                     "priority": 100_000,  # before any route of the contract (they are the gateway's own)
-                    "middlewares": [{"name": _STRIP_IDENTITY}],
+                    "middlewares": [{"name": m} for m in chain],
                     "services": [{"name": authz_api.NAME, "port": authz_api.PORT}],
                 }
             ],
