@@ -62,7 +62,8 @@ HOT_MODULES = [
     "src/frontdoor/proxy/states.py",
     "src/frontdoor/proxy/upstream.py",
     # HTTP/2 to clients: the connection, its streams, their heads both ways and the response encoder (the
-    # h2 library that is their engine stays Python; proxy/h2guard.py's frame reader subclasses its class)
+    # h2 library that is their engine stays Python; proxy/h2guard.py's frame reader subclasses its class;
+    # proxy/h2wait.py runs only for streams a client does not let finish)
     "src/frontdoor/proxy/h2connection.py",
     "src/frontdoor/proxy/h2stream.py",
     "src/frontdoor/http/h2head.py",

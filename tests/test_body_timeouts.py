@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from frontdoor.contract.load import load_contract
 from .conftest import edit
 from .h2client import H2Client
 from .harness import ContractSpec, Gateway, Upstreams, request, statuses
+from .stall_support import RawUpstream, running_gateway, tls_files
 
 BODY_TIMEOUT = "1500ms"
 UPSTREAM_TIMEOUT = "1s"
@@ -32,26 +32,12 @@ FULL, SENT = 1000, 100  # the stalling upstream's announced body length, and wha
 WAIT_S = 15.0  # the bound of every wait: far beyond the timeouts under test
 
 
-class StallingUpstream:
+class StallingUpstream(RawUpstream):
     """Answers every request with a head announcing FULL bytes and SENT of them, then sends nothing
     more; it counts the connections the gateway closed on it (``cut``). A path with ``trickle`` gets
     its FULL bytes instead, in ten parts 0.3 s apart (three times the upstream timeout in all)."""
 
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.listener.getsockname()[1]
-        self.cut = threading.Semaphore(0)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: socket.socket) -> None:
+    def answer(self, conn: socket.socket) -> None:
         with conn:
             conn.settimeout(60)
             head = b""
@@ -73,9 +59,6 @@ class StallingUpstream:
             except OSError:
                 pass  # reset by the gateway: cut too
             self.cut.release()
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +92,7 @@ def gateway(
     upstreams: Upstreams, stalling: StallingUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gateway]:
     root = tmp_path_factory.mktemp("body-timeouts")
-    spec = _spec(upstreams, stalling)
-    running = Gateway(spec.write(root / "contract"), spec, root / "access.log")
-    yield running
-    running.stop()
-    assert "Traceback" not in running.output()  # every cut-off connection ended cleanly
+    yield from running_gateway(root, _spec(upstreams, stalling))
 
 
 @pytest.fixture(scope="module")
@@ -129,15 +108,8 @@ def tls_gateway(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Gateway]:
     root = tmp_path_factory.mktemp("body-timeouts-h2")
-    issued = ca.issue_cert("shop.test", "127.0.0.1")
-    cert, key = root / "tls.crt", root / "tls.key"
-    issued.private_key_pem.write_to_path(str(key))
-    issued.cert_chain_pems[0].write_to_path(str(cert))
-    spec = _spec(upstreams, stalling, tls=(cert, key, "1.2"))
-    running = Gateway(spec.write(root / "contract"), spec, root / "access.log")
-    yield running
-    running.stop()
-    assert "Traceback" not in running.output()  # every cut-off connection ended cleanly
+    cert, key = tls_files(ca, root)
+    yield from running_gateway(root, _spec(upstreams, stalling, tls=(cert, key, "1.2")))
 
 
 def read_until_closed(sock: socket.socket) -> bytes:

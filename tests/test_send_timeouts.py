@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from .h2client import H2Client
 from .harness import ContractSpec, Gateway, Upstreams, request, statuses
+from .stall_support import RawUpstream, running_gateway, tls_files
 
 IDLE_TIMEOUT = "400ms"
 UPSTREAM_TIMEOUT = "1s"
@@ -36,27 +37,13 @@ SIP, SIP_EVERY_S = 256 * 1024, 0.02
 WAIT_S = 30.0  # the bound of every wait: far beyond the timeouts under test
 
 
-class SlowUpstream:
+class SlowUpstream(RawUpstream):
     """An upstream on raw sockets, by path: ``/other/big/N`` answers N bytes (releasing ``cut`` when
     the gateway drops the connection before they are all sent); ``/other/sink`` reads the head and never
     the body (releasing ``cut`` once the gateway closes the connection); ``/other/sip`` reads its body
     SIP bytes at a time, SIP_EVERY_S apart, and answers how much it read."""
 
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.listener.getsockname()[1]
-        self.cut = threading.Semaphore(0)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: socket.socket) -> None:
+    def answer(self, conn: socket.socket) -> None:
         with conn:
             conn.settimeout(WAIT_S)
             head = b""
@@ -106,9 +93,6 @@ class SlowUpstream:
         answer = json.dumps({"read": "all"}).encode()
         conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%b" % (len(answer), answer))
 
-    def close(self) -> None:
-        self.listener.close()
-
 
 @pytest.fixture(scope="module")
 def upstreams() -> Iterator[Upstreams]:
@@ -141,11 +125,7 @@ def gateway(
     upstreams: Upstreams, slow: SlowUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gateway]:
     root = tmp_path_factory.mktemp("send-timeouts")
-    spec = _spec(upstreams, slow)
-    running = Gateway(spec.write(root / "contract"), spec, root / "access.log")
-    yield running
-    running.stop()
-    assert "Traceback" not in running.output()  # every cut-off connection ended cleanly
+    yield from running_gateway(root, _spec(upstreams, slow))
 
 
 @pytest.fixture(scope="module")
@@ -161,15 +141,8 @@ def tls_gateway(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Gateway]:
     root = tmp_path_factory.mktemp("send-timeouts-h2")
-    issued = ca.issue_cert("shop.test", "127.0.0.1")
-    cert, key = root / "tls.crt", root / "tls.key"
-    issued.private_key_pem.write_to_path(str(key))
-    issued.cert_chain_pems[0].write_to_path(str(cert))
-    spec = _spec(upstreams, slow, tls=(cert, key, "1.2"))
-    running = Gateway(spec.write(root / "contract"), spec, root / "access.log")
-    yield running
-    running.stop()
-    assert "Traceback" not in running.output()
+    cert, key = tls_files(ca, root)
+    yield from running_gateway(root, _spec(upstreams, slow, tls=(cert, key, "1.2")))
 
 
 def connect(port: int) -> socket.socket:
@@ -302,6 +275,53 @@ def test_a_stream_blocked_on_the_connections_window_is_reset_and_the_connection_
         assert client.request("GET", "/shop/h2-after-window").status == 200
     finally:
         client.close()
+
+
+# a response larger than a stream's window (65,535 bytes, the client's default) by less than what pauses
+# the upstream (64 KiB waiting, proxy/h2stream.py): the upstream sends all of it and the exchange ends
+WINDOWED = 100_000
+
+
+def test_an_answered_http2_stream_that_waits_for_a_window_never_opened_is_reset(
+    tls_gateway: Gateway, ca: trustme.CA
+) -> None:
+    # the client opens no stream's window by itself; the connection's it opens wide
+    before = stalls_counted(tls_gateway)
+    client = H2Client(tls_gateway.spec.port, ca, read_body=False)
+    try:
+        client.conn.increment_flow_control_window(BIG)
+        client.flush()
+        stuck = client.start("GET", f"/other/big/{WINDOWED}")
+        other = client.start("GET", f"/other/big/{WINDOWED + 1}")
+        # both responses are complete upstream (logged), each with what its window did not take waiting
+        logged(tls_gateway, f"/other/big/{WINDOWED}")
+        logged(tls_gateway, f"/other/big/{WINDOWED + 1}")
+        # the other stream's window opens a little at a time, keeping the connection busy: its 34 KB
+        # left would take some 700 reads (seconds, many timeouts) to go, the stuck one's reset long before
+        deadline = time.monotonic() + WAIT_S
+        while stuck not in client.ended:
+            assert time.monotonic() < deadline, "the stream waiting for its window was not reset"
+            assert other not in client.ended
+            time.sleep(0.01)
+            client.conn.increment_flow_control_window(50, other)
+            client.flush()
+            client.read()  # the 50 bytes the gateway sends for it
+        answer = client.answers[stuck]
+        assert answer.status == 200 and answer.reset == ErrorCodes.INTERNAL_ERROR
+        assert len(answer.body) < WINDOWED
+        # the other stream goes on: its window given back in full, it ends with all of its response
+        client.read_body = True
+        client.conn.increment_flow_control_window(WINDOWED, other)
+        client.flush()
+        client.until(lambda: other in client.ended)
+        assert client.answers[other].reset is None
+        assert client.answers[other].body == b"x" * (WINDOWED + 1)
+        # one access log line each, written when the response was complete upstream: as it was then
+        line = logged(tls_gateway, f"/other/big/{WINDOWED}")
+        assert line["status"] == 200 and line["bytes"] == WINDOWED and line["upstream_failure"] is None
+    finally:
+        client.close()
+    wait_counted(tls_gateway, before)  # counted as the client-stalled cut-offs are, for its service
 
 
 # --- an upstream that stops reading the request body: timeouts.upstream -------------------------------

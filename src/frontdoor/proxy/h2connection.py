@@ -39,6 +39,7 @@ from frontdoor.proxy.downstream import Downstream, client_certificate
 from frontdoor.proxy.h2engine import CONNECTION_WINDOW, STREAM_WINDOW, server_engine, start
 from frontdoor.proxy.h2guard import FloodGuard
 from frontdoor.proxy.h2stream import StreamBridge
+from frontdoor.proxy.h2wait import WindowWaits
 from frontdoor.proxy.runtime import Listener
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class ClientH2(asyncio.Protocol):
         self.writing_paused = False
         self.flush_scheduled = False
         self.awake: list[StreamBridge] = []  # streams that wrote since the last flush
+        self.waits: WindowWaits | None = None  # answered streams waiting for a window, once there is one
         # the idle timeout, from the last bytes received; checked again each second while a stream waits
         self.timer = Deadline(self.loop, self._on_idle)
         self.h2 = server_engine(gateway.runtime.plan.edge.spec.protection)
@@ -101,6 +103,8 @@ class ClientH2(asyncio.Protocol):
         for bridge in list(self.streams.values()):
             bridge.reset_by_client()
         self.streams.clear()
+        if self.waits is not None:
+            self.waits.release()
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
@@ -339,7 +343,15 @@ class ClientH2(asyncio.Protocol):
                 return
             self._schedule_flush()
 
+    def wait_for_window(self, bridge: StreamBridge) -> None:
+        """``bridge`` is answered and what is left waits for the client's windows: timed by idle."""
+        if self.waits is None:
+            self.waits = WindowWaits(self)
+        self.waits.waiting(bridge)
+
     def forget(self, bridge: StreamBridge) -> None:
+        if bridge.timed and self.waits is not None:
+            self.waits.drop(bridge)
         if self.streams.get(bridge.stream_id) is bridge:
             del self.streams[bridge.stream_id]
             if self.streams or self.closed:

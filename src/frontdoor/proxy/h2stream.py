@@ -11,7 +11,8 @@ Flow control both ways, never a buffer without bound:
   consumes the data (never while it has paused reading: a slow upstream or a pending decision), so the
   client can never send more than one window ahead of the upstream;
 - responses: DATA is sent as the client's windows allow; what waits beyond HIGH_WATER pauses the
-  Downstream's writing, which pauses the upstream's reading, as a full socket buffer would.
+  Downstream's writing, which pauses the upstream's reading, as a full socket buffer would. What still
+  waits once the Downstream is done (the response complete upstream) is timed by proxy/h2wait.py.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ class StreamBridge:
         "paused",
         "pending",
         "received",
+        "service",
         "stream_id",
+        "timed",
         "unacked",
         "waiting",
         "writing_paused",
@@ -71,6 +74,8 @@ class StreamBridge:
         self.ended = False  # the client ended its side of the stream
         self.closing = False  # the Downstream closed: end the stream once ``pending`` is sent
         self.gone = False  # the stream is over for the Downstream (connection_lost was called)
+        self.service = ""  # the service that answered it, for a stall after the Downstream is done
+        self.timed = False  # answered, its data waiting for the client's windows (proxy/h2wait.py)
 
     # --- the transport interface the Downstream uses ----------------------------------------------------
 
@@ -96,6 +101,11 @@ class StreamBridge:
                 return
             self.head_done = True
             self.fields = fields
+            downstream = self.downstream
+            if downstream is not None:
+                exchange = downstream.current
+                if exchange is not None and exchange.route is not None:
+                    self.service = exchange.route.service
         if data:
             self.pending.append(data)
             self.waiting += len(data)
@@ -119,6 +129,7 @@ class StreamBridge:
                 self._finished()
                 return
         if self.pending:
+            waited = self.waiting
             self.pending, ended = connection.send_data(self.stream_id, self.pending, self.closing)
             self.waiting = sum(map(len, self.pending))
             if self.writing_paused and self.waiting <= HIGH_WATER:
@@ -128,6 +139,10 @@ class StreamBridge:
             if ended:
                 self._finished()
                 return
+            if self.closing and self.pending and (self.waiting < waited or not self.timed):
+                # answered, the rest waiting for the client's windows: no Downstream times it any more
+                self.timed = True
+                connection.wait_for_window(self)
         if self.closing and not self.pending:
             if not self.head_done:  # no response at all (the Downstream always answers): refuse
                 connection.reset(self.stream_id, ErrorCodes.INTERNAL_ERROR)
@@ -173,6 +188,7 @@ class StreamBridge:
         self.gone = True
         self.closing = False
         self.pending = []
+        self.waiting = 0
         self.connection.reset(self.stream_id, ErrorCodes.INTERNAL_ERROR)
         self.connection.forget(self)
         self._lost()
