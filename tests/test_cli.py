@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -186,3 +187,24 @@ def test_module_entry_point_runs() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_render_says_where_traefik_counts_a_trusted_proxys_clients_as_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The example's public entrypoint trusts 10.0.0.0/8 and limits catalog per client: on traefik the
+    ForwardAuth shows the authz only the proxy, so render says so, naming the entrypoint and service;
+    not for a target that counts each client, and not once the entrypoint trusts no proxy."""
+    args = ("--env", "prod", "--allow-gaps", "--out")
+    code, _, err = run(capsys, "render", str(SHOP), "--target", "traefik", *args, str(tmp_path / "t"))
+    assert code == 0
+    notes = [line for line in err.splitlines() if line.startswith("frontdoor: note: traefik:")]
+    assert len(notes) == 1 and "entrypoint public" in notes[0] and "catalog" in notes[0], err
+    assert "orders" not in notes[0]  # keyed by subject
+    code, _, err = run(capsys, "render", str(SHOP), "--target", "gateway-api", *args, str(tmp_path / "g"))
+    assert code == 0 and "note:" not in err
+    copy = tmp_path / "shop"
+    shutil.copytree(SHOP, copy)
+    edit(copy, "edges/public.yaml", "      trusted_proxies: [10.0.0.0/8]\n", "")
+    code, _, err = run(capsys, "render", str(copy), "--target", "traefik", *args, str(tmp_path / "u"))
+    assert code == 0 and "note:" not in err

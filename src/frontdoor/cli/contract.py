@@ -149,7 +149,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from frontdoor.render import RenderOptions, render, write_files
+    from frontdoor.render import RenderOptions, render, target_caveats, write_files
     from frontdoor.render.gate import production_gaps, with_gap_comments
     from frontdoor.report.check import EXIT_GAPS
 
@@ -191,6 +191,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         f"rendered {len(files)} file(s) for {args.target}, environment {args.env}, into {out}{carried}",
         file=sys.stderr if args.format != "text" else sys.stdout,
     )
+    for caveat in target_caveats(result.contract, args.env, args.target):
+        print(f"frontdoor: note: {caveat}", file=sys.stderr)
     return 0
 
 

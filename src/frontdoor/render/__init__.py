@@ -14,6 +14,7 @@ from pathlib import Path
 
 from frontdoor.contract.load import Contract
 from frontdoor.plan import compile_plan
+from frontdoor.render.caveats import caveats
 from frontdoor.render.context import AUTH_EXTERNAL, AUTH_NATIVE, RenderError, RenderOptions, Site
 from frontdoor.render.gateway_api import GatewayApiTarget
 from frontdoor.render.grafana import render_grafana
@@ -25,7 +26,7 @@ from frontdoor.render.traefik import TraefikTarget
 
 _MARKER = ".frontdoor-rendered"  # a directory with it was rendered, and may be replaced
 
-__all__ = ["TARGETS", "RenderError", "RenderOptions", "render", "write_files"]
+__all__ = ["TARGETS", "RenderError", "RenderOptions", "render", "target_caveats", "write_files"]
 
 
 def _kubernetes(target: GatewayApiTarget | IngressNginxTarget | TraefikTarget) -> Callable[[Site], Files]:
@@ -62,6 +63,11 @@ def render(contract: Contract, environment: str, target: str, options: RenderOpt
     auth = options.auth or (AUTH_NATIVE if target == "gateway-api" else AUTH_EXTERNAL)
     options = dataclasses.replace(options, auth=auth)
     return renderer(Site(contract, compile_plan(contract, environment), options))
+
+
+def target_caveats(contract: Contract, environment: str, target: str) -> list[str]:
+    """What ``target`` will decide differently from serve for this contract (render/caveats.py)."""
+    return caveats(compile_plan(contract, environment), target)
 
 
 def write_files(out: Path, files: Files) -> list[Path]:
