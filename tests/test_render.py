@@ -272,7 +272,10 @@ def test_gateway_api_with_a_kill_switch_sends_everything_to_authz() -> None:
     assert all("rateLimit" not in d["spec"] for d in limits)
     assert {d["spec"]["requestBuffer"]["limit"] for d in limits} == {str(1024 * 1024)}
     clients = [d for d in docs if d["kind"] == "ClientTrafficPolicy"]
-    assert clients and all(c["spec"]["path"] == {"escapedSlashesAction": "RejectRequest"} for c in clients)
+    assert clients and all(
+        c["spec"]["path"] == {"escapedSlashesAction": "RejectRequest", "disableMergeSlashes": True}
+        for c in clients
+    )
 
 
 def test_gateway_api_external_sends_everything_to_authz() -> None:

@@ -83,6 +83,15 @@ class GatewayApi:
             if any(ref["name"] in gateways for ref in policy["spec"]["targetRefs"])
         ):
             raise Refused(400, "an escaped slash (ClientTrafficPolicy path.escapedSlashesAction)")
+        policies = [
+            policy["spec"].get("path", {})
+            for policy in self.client
+            if any(ref["name"] in gateways for ref in policy["spec"]["targetRefs"])
+        ]
+        if not any(path.get("disableMergeSlashes") for path in policies):
+            # Envoy Gateway merges adjacent slashes unless a ClientTrafficPolicy says not to
+            before, mark, query_part = target.partition("?")
+            target = re.sub("/{2,}", "/", before) + mark + query_part
         path, query = normalize(target)
         candidates = [
             _Candidate(route, rule, order, match)

@@ -104,8 +104,10 @@ class GatewayApiTarget:
                 },
                 # before any filter runs, so neither JWT nor ext_authz can be fooled by them
                 "headers": {"earlyRequestHeaders": {"remove": list(authz_api.IDENTITY_HEADERS)}},
-                # serve refuses %2F and %5C in a path (400); Envoy Gateway's default would redirect
-                "path": {"escapedSlashesAction": "RejectRequest"},
+                # serve refuses %2F and %5C in a path (400); Envoy Gateway's default would redirect.
+                # serve keeps "//" as RFC 3986 does ("//shop/x" is no route of /shop); Envoy Gateway's
+                # default merges adjacent slashes, which would route it to /shop
+                "path": {"escapedSlashesAction": "RejectRequest", "disableMergeSlashes": True},
             }
             if entrypoint.tls is not None:
                 spec["tls"] = tls.envoy_gateway(entrypoint.tls.min_version)
