@@ -107,15 +107,24 @@ _FRAMING_FIELDS: Final = frozenset(
 _HOST: Final = re.compile(rb"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:\d{0,5})?$")
 
 
-# A gateway sees a few distinct Host values: the regex runs once for each (a bounded memo).
-_HOSTS_SEEN: Final[Memo[bytes, bool]] = Memo(1024)
+# A gateway sees a few distinct Host values: the regex runs once for each, and each request gets the
+# same str object for the same Host (a bounded memo), whose hash the later lookups by host (the route
+# match, the access log's JSON strings) find already computed.
+_HOSTS_SEEN: Final[Memo[bytes, str]] = Memo(1024)
+
+
+def host_text(host: bytes) -> str | None:
+    """``host`` (a Host header's value, stripped) as text, or None if it is not a valid host."""
+    text = _HOSTS_SEEN.get(host)
+    if text is None:
+        if _HOST.match(host) is None:
+            return None  # not kept: a request with it is refused anyway
+        text = _HOSTS_SEEN.keep(host, host.decode("ascii"))
+    return text
 
 
 def _valid_host(host: bytes) -> bool:
-    valid = _HOSTS_SEEN.get(host)
-    if valid is None:
-        valid = _HOSTS_SEEN.keep(host, _HOST.match(host) is not None)
-    return valid
+    return host_text(host) is not None
 
 
 # the methods llhttp reads, as the str a request carries: one shared object each, not a decode per request
@@ -330,9 +339,10 @@ class RequestReader:
         if not hosts and version == "1.1" and host_from_target is None:
             raise ProtocolError(400, "an HTTP/1.1 request needs a Host header")  # RFC 9112 3.2
         host_bytes = hosts[0].strip() if hosts else b""
-        if not _valid_host(host_bytes):
+        host_header = host_text(host_bytes)
+        if host_header is None:
             raise ProtocolError(400, "the Host header is not a valid host")
-        host = host_from_target if host_from_target is not None else host_bytes.decode("ascii")
+        host = host_from_target if host_from_target is not None else host_header
         if host_from_target is not None:
             # RFC 9112 3.2.2: the target's authority replaces the Host header, for routing and upstream
             authority = host_from_target.encode("latin-1")

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Final, Protocol
 
 from frontdoor.http.fields import Field
 from frontdoor.http.h1 import RequestHead
 from frontdoor.networks import Network, within
 from frontdoor.plan import PlannedRoute
 from frontdoor.policy.clientcert import ClientCertificate
+
+# the scopes of a request no token came with: one shared empty set, not a new one per request
+_NO_SCOPES: Final[frozenset[str]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +92,7 @@ class Admission:
         self.target = ""
         # Filled in by the access stage:
         self.subject: str | None = None  # the verified token's ``sub``
-        self.scopes: frozenset[str] = frozenset()
+        self.scopes: frozenset[str] = _NO_SCOPES
         self.issuer: str | None = None
         self.api_client: str | None = None  # the API client's name from the Edge
         # Filled in by any stage, allocated only when used:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Final
 
 from frontdoor.access.cookies import strip_own_cookies
@@ -85,9 +86,19 @@ def admit(exchange: Exchange) -> None:
     elif isinstance(verdict, Denial):
         _deny(exchange, verdict)
     else:
-        client.pause("decision")  # nothing more is read until this request is decided
-        task: asyncio.Future[Denial | None] = asyncio.ensure_future(verdict, loop=client.loop)
-        task.add_done_callback(lambda done: _decided(exchange, done, normalized, query, ids))
+        _await(exchange, verdict, normalized, query, ids)
+
+
+def _await(
+    exchange: Exchange, verdict: Awaitable[Denial | None], normalized: str, query: str, ids: str
+) -> None:
+    """A stage must wait (a key fetch, the Redis rate limit): the verdict is awaited in a task.
+    (A function of its own: compiled, a closure makes every call of its enclosing function build an
+    environment object and keep its locals there.)"""
+    client = exchange.client
+    client.pause("decision")  # nothing more is read until this request is decided
+    task: asyncio.Future[Denial | None] = asyncio.ensure_future(verdict, loop=client.loop)
+    task.add_done_callback(lambda done: _decided(exchange, done, normalized, query, ids))
 
 
 def _decided(

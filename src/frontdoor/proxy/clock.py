@@ -98,7 +98,7 @@ class ClockedConnection(asyncio.Protocol):
 
     def _arm_header_timer(self) -> None:
         runtime = self.gateway.runtime
-        self._arm(HEAD_TIMEOUT, runtime.timeouts.header, runtime.timer_step)
+        self._arm(HEAD_TIMEOUT, runtime.header_timeout, runtime.timer_step)
 
     def _arm_body_timer(self) -> None:
         """The body timeout, while the current request's body is being read: reading it is not paused,
@@ -112,7 +112,7 @@ class ClockedConnection(asyncio.Protocol):
             and reading.head.has_body
         ):
             runtime = reading.runtime
-            self._arm(BODY_TIMEOUT, runtime.timeouts.body, runtime.timer_step)
+            self._arm(BODY_TIMEOUT, runtime.body_timeout, runtime.timer_step)
 
     def _watch_client(self) -> None:
         """The stall timeout (timeouts.idle, nginx's send_timeout): the client must take some of what
@@ -123,7 +123,7 @@ class ClockedConnection(asyncio.Protocol):
             if self.current is not None:
                 self.current.upstream_armed = False  # replaced: armed again once the client reads
             runtime = self.gateway.runtime
-            self._arm(STALL_TIMEOUT, runtime.timeouts.idle, runtime.timer_step)
+            self._arm(STALL_TIMEOUT, runtime.idle_timeout, runtime.timer_step)
 
     def _client_stalled(self) -> None:
         """The stall timeout passed. A client that took some meanwhile is watched on; one that took
@@ -155,7 +155,7 @@ class ClockedConnection(asyncio.Protocol):
             self._watch_client()  # not idle: the client has yet to take the last response
             return
         runtime = self.gateway.runtime
-        self._arm(IDLE_TIMEOUT, runtime.timeouts.idle, runtime.timer_step)
+        self._arm(IDLE_TIMEOUT, runtime.idle_timeout, runtime.timer_step)
 
     def arm_upstream_timer(self, exchange: Exchange) -> None:
         """The upstream timeout: for the response head (from the request's end), or, when the response
@@ -168,7 +168,7 @@ class ClockedConnection(asyncio.Protocol):
         ):
             exchange.upstream_armed = True
             runtime = exchange.runtime
-            self._arm(UPSTREAM_TIMEOUT, runtime.timeouts.upstream, runtime.timer_step)
+            self._arm(UPSTREAM_TIMEOUT, runtime.upstream_timeout, runtime.timer_step)
 
     def arm_send_timer(self, exchange: Exchange) -> None:
         """The send timeout (timeouts.upstream) while the upstream's write buffer is full: armed by its
@@ -176,7 +176,7 @@ class ClockedConnection(asyncio.Protocol):
         if exchange.state in SENDING:
             exchange.upstream_armed = False  # replaced: armed again once the upstream took the request
             runtime = exchange.runtime
-            self._arm(SEND_TIMEOUT, runtime.timeouts.upstream, runtime.timer_step)
+            self._arm(SEND_TIMEOUT, runtime.upstream_timeout, runtime.timer_step)
 
     def stop_send_timer(self) -> None:
         if self.deadline_kind is SEND_TIMEOUT:
@@ -185,7 +185,7 @@ class ClockedConnection(asyncio.Protocol):
     def upstream_read(self, exchange: Exchange) -> None:
         """A read of the response body: the upstream timeout starts again (no system call: deadline.py)."""
         runtime = exchange.runtime
-        self.timer.arm(runtime.timeouts.upstream, runtime.timer_step)
+        self.timer.arm(runtime.upstream_timeout, runtime.timer_step)
 
     def cancel_upstream_timer(self, exchange: Exchange) -> None:
         if exchange.upstream_armed:

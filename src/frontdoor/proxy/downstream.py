@@ -255,7 +255,7 @@ class Downstream(ClockedConnection):
             if self.deadline_kind is BODY_TIMEOUT:
                 # the body timeout starts again: the handle in place stays (deadline.py), no system call
                 runtime = reading.runtime
-                self.timer.arm(runtime.timeouts.body, runtime.timer_step)
+                self.timer.arm(runtime.body_timeout, runtime.timer_step)
             reading.on_body(chunk)
 
     def on_request_end(self) -> None:

@@ -287,7 +287,7 @@ class Exchange:
         self.state = RESPONDING
         if self.head.has_body and not self.ended:
             self.close_after = True  # the upstream answered before reading the whole body
-        client.out.append(response_head(self, status, reason, mode, length))
+        response_head(self, client.out, status, reason, mode, length)
 
     def on_response_body(self, data: bytes) -> None:
         self.bytes_out += len(data)

@@ -35,39 +35,41 @@ def upgrade_head(exchange: Exchange, reason: bytes, headers: Sequence[tuple[byte
 
 
 def response_head(
-    exchange: Exchange, status: int, reason: bytes, mode: BodyMode, length: int | None
-) -> bytes:
-    """The head of the upstream's response as the client gets it: the upstream's fields the reader kept,
-    the request id, the trace context, HSTS and the stages' fields, then the body's framing for this
-    client. Decides ``exchange.out_chunked`` (a body of unknown length to an HTTP/1.1 client) and
-    ``exchange.close_after`` (an HTTP/1.0 client learns the end of such a body from the close)."""
+    exchange: Exchange, out: list[bytes], status: int, reason: bytes, mode: BodyMode, length: int | None
+) -> None:
+    """The head of the upstream's response as the client gets it, appended to ``out`` piece by piece
+    (the connection's output, which ``Exchange.flush`` joins once with the body that came in the same
+    read): the upstream's fields the reader kept, the request id, the trace context, HSTS and the
+    stages' fields, then the body's framing for this client. Decides ``exchange.out_chunked`` (a body
+    of unknown length to an HTTP/1.1 client) and ``exchange.close_after`` (an HTTP/1.0 client learns
+    the end of such a body from the close)."""
     conn = exchange.upstream
     head = exchange.head
-    lines = [
-        status_line(status, reason),
-        *(forwarded_lines(conn.reader) if conn is not None else ()),
+    out.append(status_line(status, reason))
+    if conn is not None:
+        out.extend(forwarded_lines(conn.reader))
+    out.append(
         b"x-request-id: %b\r\n%b%b"
-        % (exchange.request_id.encode("ascii"), exchange.trace_line, exchange.hsts),
-    ]
+        % (exchange.request_id.encode("ascii"), exchange.trace_line, exchange.hsts)
+    )
     admission = exchange.admission
     if admission is not None and admission.response_head:
-        lines.append(admission.response_head)
+        out.append(admission.response_head)
     if head.method == "HEAD" or mode == "none":
         if length is not None and status not in (204,) and status >= 200:
-            lines.append(b"content-length: %d\r\n" % length)
+            out.append(b"content-length: %d\r\n" % length)
     elif mode == "length":
-        lines.append(b"content-length: %d\r\n" % (length or 0))
+        out.append(b"content-length: %d\r\n" % (length or 0))
     elif head.version == "1.1":
         exchange.out_chunked = True
-        lines.append(b"transfer-encoding: chunked\r\n")
+        out.append(b"transfer-encoding: chunked\r\n")
     else:
         exchange.close_after = True
     if exchange.close_after:
-        lines.append(b"connection: close\r\n")
+        out.append(b"connection: close\r\n")
     elif head.version == "1.0":
-        lines.append(b"connection: keep-alive\r\n")
-    lines.append(b"\r\n")
-    return b"".join(lines)
+        out.append(b"connection: keep-alive\r\n")
+    out.append(b"\r\n")
 
 
 def own_answer(

@@ -424,7 +424,7 @@ class ClientH2(asyncio.Protocol):
     # --- idle connections ----------------------------------------------------------------------------
 
     def _arm_idle(self) -> None:
-        timeout = self.gateway.runtime.timeouts.idle
+        timeout = self.gateway.runtime.idle_timeout
         self.timer.arm(timeout, timeout)
 
     def _on_idle(self) -> None:

@@ -52,7 +52,7 @@ class WindowWaits:
         or just sent some of it. Timed from now."""
         self.streams[bridge] = time.monotonic()
         if not self.timer.armed:  # an armed timer is due no later than this stream (timed from now)
-            idle = self.connection.gateway.runtime.timeouts.idle
+            idle = self.connection.gateway.runtime.idle_timeout
             self.timer.arm(idle, idle)
 
     def drop(self, bridge: StreamBridge) -> None:
@@ -68,7 +68,7 @@ class WindowWaits:
         connection = self.connection
         if connection.closed or not self.streams:
             return
-        idle = connection.gateway.runtime.timeouts.idle
+        idle = connection.gateway.runtime.idle_timeout
         if connection.writing_paused:
             self.timer.arm(idle, idle)  # no stream can send meanwhile: looked at again after it drains
             return

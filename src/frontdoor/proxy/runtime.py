@@ -90,9 +90,19 @@ class Runtime:
     #: the shortest of the header, body, upstream and idle timeouts: how far ahead a connection's timer
     #: is set
     timer_step: float = field(init=False)
+    #: those four timeouts as the connection's timer reads them, armed several times a request:
+    #: ``timeouts`` is a pydantic model, every attribute read of which is a generic Python lookup
+    header_timeout: float = field(init=False)
+    body_timeout: float = field(init=False)
+    upstream_timeout: float = field(init=False)
+    idle_timeout: float = field(init=False)
 
     def __post_init__(self) -> None:
         timeouts = self.timeouts
+        self.header_timeout = timeouts.header
+        self.body_timeout = timeouts.body
+        self.upstream_timeout = timeouts.upstream
+        self.idle_timeout = timeouts.idle
         self.timer_step = min(timeouts.header, timeouts.body, timeouts.upstream, timeouts.idle)
 
     def retry_allowed(self, route: PlannedRoute | None) -> bool:
