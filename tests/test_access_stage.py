@@ -17,6 +17,7 @@ from frontdoor.access.apiclients import ApiClientError
 from frontdoor.access.stage import AccessStage
 from frontdoor.access.tokens import SeenToken
 from frontdoor.contract.load import load_contract
+from frontdoor.http.fields import field_lines
 from frontdoor.http.h1 import RequestHead
 from frontdoor.http.headers import split_fields
 from frontdoor.plan import Plan, compile_plan
@@ -153,6 +154,10 @@ def test_a_valid_token_sets_the_identity_and_the_upstream_headers(setup: Setup) 
         (b"x-frontdoor-subject", b"alice"),
         (b"x-frontdoor-scopes", b"orders:read profile"),
     ]
+    assert admission.upstream_head == (  # the same fields as the lines serve forwards
+        b"x-frontdoor-issuer: %b\r\nx-frontdoor-subject: alice\r\nx-frontdoor-scopes: orders:read profile\r\n"
+        % setup.idp.issuer.encode()
+    )
 
 
 def test_every_scope_is_required(setup: Setup) -> None:
@@ -256,6 +261,7 @@ def test_a_route_with_clients_and_scopes_needs_both(setup: Setup) -> None:
         b"x-frontdoor-subject",
         b"x-frontdoor-scopes",
     ]
+    assert admission.upstream_head == field_lines(admission.upstream_headers or ())
 
 
 def test_an_unreadable_key_hash_stops_the_stage_naming_the_reference(
@@ -335,9 +341,14 @@ def test_a_repeated_token_is_not_verified_again(setup: Setup, monkeypatch: pytes
     def verify_again(*args: object) -> None:
         raise AssertionError("a cached token was verified again")
 
+    bob = setup.bearer(scope="orders:read", sub="bob")
+    assert setup.check("GET", "/orders", bob)[0] is None
     monkeypatch.setattr(setup.stage.tokens, "verify", verify_again)
     denial, admission = setup.check("GET", "/orders", headers)
     assert denial is None and admission.subject == "alice"
+    # each token's own identity lines, made when it was verified
+    assert b"x-frontdoor-subject: alice\r\n" in admission.upstream_head
+    assert b"x-frontdoor-subject: bob\r\n" in setup.check("GET", "/orders", bob)[1].upstream_head
     # the cache decides identity, each route still decides what is enough
     refused, _ = setup.check("POST", "/orders", headers)
     assert refused is not None and refused.status == 403

@@ -26,6 +26,7 @@ from frontdoor.access.session import Session
 from frontdoor.access.signedout_store import signed_out_store
 from frontdoor.access.signin import SignIn
 from frontdoor.access.tokens import KeyUnknown, SeenToken, TokenInvalid, TokenVerifier, VerifiedToken
+from frontdoor.http.fields import field_lines
 from frontdoor.http.h1 import RequestHead
 from frontdoor.plan import Plan, PlannedRoute
 from frontdoor.policy.admission import Admission, Denial, StageContext, Verdict
@@ -203,10 +204,7 @@ class AccessStage:
         admission.scopes = session.scopes
         admission.issuer = session.issuer
         headers = session.headers()
-        if admission.upstream_headers is None:
-            admission.upstream_headers = list(headers)
-        else:
-            admission.upstream_headers.extend(headers)
+        admission.add_upstream_fields(headers, field_lines(headers))
         for cookie in cookies:
             admission.add_response_header(b"set-cookie", cookie)
         return None
@@ -284,10 +282,7 @@ class AccessStage:
         admission.subject = verified.subject
         admission.scopes = verified.scopes
         admission.issuer = verified.issuer
-        if admission.upstream_headers is None:
-            admission.upstream_headers = list(verified.headers)
-        else:
-            admission.upstream_headers.extend(verified.headers)
+        admission.add_upstream_fields(verified.headers, verified.lines)
         return None
 
     async def _after_refresh(

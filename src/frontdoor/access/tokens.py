@@ -42,7 +42,7 @@ from jwt.exceptions import (
 
 from frontdoor.access.keys import KeySet, SigningKey
 from frontdoor.contract.models import Provider
-from frontdoor.http.fields import Field
+from frontdoor.http.fields import Field, field_lines
 
 log = logging.getLogger("frontdoor.access")
 
@@ -96,6 +96,7 @@ class VerifiedToken:
     keyset: KeySet
     key: SigningKey
     headers: tuple[Field, ...]  # X-Frontdoor-Subject, -Scopes, -Issuer for the upstream
+    lines: bytes  # the same, as header lines (field_lines): made once, forwarded with every request
 
     def current(self, now: float) -> bool:
         return now < self.expires and self.keyset.keys.get(self.key.kid) is self.key
@@ -206,6 +207,7 @@ class ProviderVerifier:
             keyset=self.keyset,
             key=signing,
             headers=tuple(headers),
+            lines=field_lines(headers),
         )
 
 

@@ -4,6 +4,7 @@ forwarding code: every other field is copied upstream as it came, so the reader 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from frontdoor.memo import Memo
@@ -11,6 +12,12 @@ from frontdoor.memo import Memo
 # One field of an HTTP message as (name, value) bytes, as the reader gives it and the writers take it.
 # (A contract document's envelope is contract.loaded.DocumentHeader: another meaning, another name.)
 Field = tuple[bytes, bytes]
+
+
+def field_lines(fields: Sequence[Field]) -> bytes:
+    """The header lines of ``fields``, each ``name: value`` and its CRLF, as one piece."""
+    return b"".join([b"%b: %b\r\n" % (name, value) for name, value in fields])
+
 
 HOP_BY_HOP: Final = frozenset(
     {

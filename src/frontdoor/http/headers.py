@@ -43,7 +43,7 @@ def upstream_request(
     scheme: str,
     request_id: str,
     websocket: bool = False,
-    identity: Sequence[tuple[bytes, bytes]] = (),
+    identity: bytes = b"",
     fallback_host: str = "localhost",
     ids: str | None = None,
     trace: Tracer = traceparent_line,
@@ -51,7 +51,8 @@ def upstream_request(
     """The request head to send upstream for ``head``, with ``target`` as its path and query.
 
     ``request_id`` is the gateway's id for the request (a trusted proxy's, or a new one); whatever
-    X-Request-Id the client sent is replaced by it. ``trace`` (tracing.TRACERS) makes the traceparent
+    X-Request-Id the client sent is replaced by it. ``identity`` is the gateway's X-Frontdoor-* header
+    lines (Admission.upstream_head), CRLF included. ``trace`` (tracing.TRACERS) makes the traceparent
     line; the client's own traceparent is never copied as it came.
     """
     tokens = head.connection_tokens
@@ -110,8 +111,8 @@ def upstream_request(
             trace_line,
         )
     )
-    for name, value in identity:
-        lines.append(b"%b: %b\r\n" % (name, value))
+    if identity:
+        lines.append(identity)
     if websocket:
         lines.append(b"connection: upgrade\r\nupgrade: websocket\r\n")
     if head.chunked:

@@ -7,7 +7,7 @@ Stages import these from here, never from the Pipeline that runs them nor from t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
@@ -58,6 +58,7 @@ class Admission:
         "subject",
         "target",
         "trusted_proxies",
+        "upstream_head",
         "upstream_headers",
     )
 
@@ -96,16 +97,28 @@ class Admission:
         self.issuer: str | None = None
         self.api_client: str | None = None  # the API client's name from the Edge
         # Filled in by any stage, allocated only when used:
-        self.upstream_headers: list[Field] | None = None  # X-Frontdoor-* identity for the upstream
+        # X-Frontdoor-* identity for the upstream, allocated only when used: as fields (what authz
+        # answers with) and as the same fields' header lines, CRLF included (what serve forwards), both
+        # written only by add_upstream_fields, so they always say the same
+        self.upstream_headers: list[Field] | None = None
+        self.upstream_head = b""
         # header lines for the response, CRLF included (e.g. RateLimit on an allowed response), as one
         # piece: a stage often hands the same bytes object every time, and no list is made for it
         self.response_head = b""
         self.finishers: list[Callable[[int], None]] | None = None  # called once with the final status
 
     def add_upstream_header(self, name: bytes, value: bytes) -> None:
+        self.add_upstream_fields(((name, value),), b"%b: %b\r\n" % (name, value))
+
+    def add_upstream_fields(self, fields: Sequence[Field], lines: bytes) -> None:
+        """Fields for the upstream, with ``lines`` = ``field_lines(fields)``, which a stage may have made
+        once for many requests (a verified token's identity)."""
         if self.upstream_headers is None:
-            self.upstream_headers = []
-        self.upstream_headers.append((name, value))
+            self.upstream_headers = list(fields)
+            self.upstream_head = lines
+        else:
+            self.upstream_headers.extend(fields)
+            self.upstream_head += lines
 
     def add_response_header(self, name: bytes, value: bytes) -> None:
         self.add_response_lines(b"%b: %b\r\n" % (name, value))

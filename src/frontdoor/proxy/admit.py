@@ -153,7 +153,7 @@ def _admitted(exchange: Exchange, admission: Admission, normalized: str, query: 
         listener.scheme,
         exchange.request_id,
         exchange.websocket,
-        identity=admission.upstream_headers or (),
+        identity=admission.upstream_head,
         fallback_host=listener.address_text,
         ids=ids,
         trace=listener.trace,
