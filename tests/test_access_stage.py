@@ -149,7 +149,7 @@ def test_a_valid_token_sets_the_identity_and_the_upstream_headers(setup: Setup) 
     assert denial is None
     assert admission.subject == "alice" and admission.issuer == setup.idp.issuer
     assert admission.scopes == {"orders:read", "profile"} and admission.api_client is None
-    assert admission.upstream_headers == [
+    assert list(admission.upstream_headers or ()) == [
         (b"x-frontdoor-issuer", setup.idp.issuer.encode()),
         (b"x-frontdoor-subject", b"alice"),
         (b"x-frontdoor-scopes", b"orders:read profile"),
@@ -223,7 +223,7 @@ def test_an_expired_token_is_refused_by_the_injected_clock(setup: Setup) -> None
 def test_api_keys(setup: Setup) -> None:
     denial, admission = setup.check("GET", "/batch", {"X-Api-Key": API_KEYS["billing"]})
     assert denial is None and admission.api_client == "billing"
-    assert admission.upstream_headers == [(b"x-frontdoor-client", b"billing")]
+    assert list(admission.upstream_headers or ()) == [(b"x-frontdoor-client", b"billing")]
     # a hash stored in capitals with a newline still matches
     assert setup.check("GET", "/partners", {"X-Api-Key": API_KEYS["partner"]})[0] is None
 
@@ -390,6 +390,26 @@ def test_another_token_on_the_same_connection_is_decided_on_its_own(setup: Setup
     assert invalid is not None and invalid.status == 401
     other, admission = setup.check("GET", "/orders", setup.bearer(scope="orders:read", sub="bob"), seen)
     assert other is None and admission.subject == "bob"
+
+
+def test_a_route_a_remembered_token_was_enough_for_is_still_decided_by_route_and_token(setup: Setup) -> None:
+    seen = SeenToken()
+    reader = setup.bearer(scope="orders:read")
+    for _ in range(3):  # the third is answered from what the connection remembers for this route
+        allowed, admission = setup.check("GET", "/orders", reader, seen)
+        assert allowed is None and admission.subject == "alice" and admission.scopes == {"orders:read"}
+        assert admission.upstream_head and admission.upstream_headers is not None
+    assert seen.allowed is not None
+    refused, _ = setup.check("POST", "/orders", reader, seen)  # another route: its own requirements
+    assert refused is not None and refused.status == 403
+    short = setup.bearer(scope="profile")
+    for _ in range(2):  # another token on the same connection: never the last one's answer
+        denial, _ = setup.check("GET", "/orders", short, seen)
+        assert denial is not None and denial.status == 403
+    assert setup.check("GET", "/orders", reader, seen)[0] is None
+    setup.clock.now = NOW + 300 + 30
+    expired, _ = setup.check("GET", "/orders", reader, seen)  # still checked for expiry every time
+    assert expired is not None and expired.status == 401
 
 
 def test_the_connection_s_last_token_expires_like_a_cached_one(setup: Setup) -> None:

@@ -18,7 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -165,7 +165,8 @@ class KeySet:
         self.issuer = str(provider.issuer)
         self.jwks_uri = str(provider.jwks_uri) if provider.jwks_uri is not None else None
         self.allowed = frozenset(provider.algorithms)
-        self.keys: Mapping[str, SigningKey] = {}
+        # a dict (not just a Mapping): the compiled access stage reads it with a dict's own lookup
+        self.keys: dict[str, SigningKey] = {}
         self.fetches = 0  # fetch attempts started: what the at-most-once rules are about
         self._get_json = get_json
         self._clock = clock

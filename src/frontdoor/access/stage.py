@@ -41,14 +41,30 @@ REFRESH_WAIT_S = 2 * FETCH_TIMEOUT_S + 1.0
 _UNKNOWN_KEY = "the token's signing key is not known"
 
 
-def _values(head: RequestHead, lowered: bytes) -> list[bytes]:
-    """Every value of the credential field ``lowered`` (http/fields.py CREDENTIALS, lowercase). The
-    reader sorted those among the few special fields, names lowered; a head built otherwise is searched
-    whole (the length test skips most names without lowering them)."""
+class _Repeated(Exception):
+    """A credential field the request sent more than once."""
+
+
+def _value(head: RequestHead, lowered: bytes) -> bytes | None:
+    """The value of the credential field ``lowered`` (http/fields.py CREDENTIALS, lowercase), None when
+    the request has none; raises _Repeated when it has more than one. The reader sorted those among the
+    few special fields, names lowered; a head built otherwise is searched whole (the length test skips
+    most names without lowering them). No list is made: this runs on every request of such a route."""
+    found: bytes | None = None
     if head.plain is not None:
-        return [value for lower, _, value in head.special if lower == lowered]
+        for lower, _, value in head.special:
+            if lower == lowered:
+                if found is not None:
+                    raise _Repeated
+                found = value
+        return found
     size = len(lowered)
-    return [value for name, value in head.headers if len(name) == size and name.lower() == lowered]
+    for name, value in head.headers:
+        if len(name) == size and name.lower() == lowered:
+            if found is not None:
+                raise _Repeated
+            found = value
+    return found
 
 
 def _browser(head: RequestHead) -> bool:
@@ -111,6 +127,9 @@ class AccessStage:
             self.routes[id(route)] = self._needs(route)
             needs_user = needs_user or route.access.requires_user
         self.plan = plan
+        # the route of the last request that was one of the plan's, and its entry of self.routes
+        self._last_route: PlannedRoute | None = None
+        self._last_needs: RouteAccess | None = None
         self._reported = False
         if fetch_keys and needs_user:
             for keyset in self.keysets:
@@ -123,10 +142,16 @@ class AccessStage:
 
     def check(self, admission: Admission) -> Verdict:
         route = admission.route
-        try:
-            needs = self.routes[id(route)]
-        except KeyError:  # a route of another plan: decided from its own access, never let through blind
-            needs = self._needs(route)
+        if route is self._last_route:  # the same route as the request before: no id() and no lookup
+            needs = self._last_needs
+        else:
+            try:
+                needs = self.routes[id(route)]
+            except KeyError:  # a route of another plan: decided from its own access, never let through blind
+                needs = self._needs(route)
+            else:
+                self._last_route = route
+                self._last_needs = needs
         if needs is None:
             return None
         head = admission.head
@@ -136,14 +161,14 @@ class AccessStage:
                 return denial
         if not needs.user:
             return None
-        values = _values(head, AUTHORIZATION)
-        if not values:
+        try:
+            value = _value(head, AUTHORIZATION)
+        except _Repeated:
+            return needs.invalid("the request has more than one Authorization header")
+        if value is None:
             if needs.login is not None:
                 return self._session(admission, needs)
             return needs.no_token
-        if len(values) > 1:
-            return needs.invalid("the request has more than one Authorization header")
-        value = values[0]
         now = self.clock()
         seen = admission.seen
         if isinstance(seen, SeenToken) and seen.verifier is self.tokens and seen.value == value:
@@ -151,7 +176,13 @@ class AccessStage:
             # while it is current, as a cache entry is
             verified = seen.verified
             if verified is not None and verified.current(now):
-                return self._admit(admission, needs, verified)
+                if seen.allowed is needs:  # found enough for this route before: the same answer
+                    self._identify(admission, verified)
+                    return None
+                denial = self._admit(admission, needs, verified)
+                if denial is None:
+                    seen.allowed = needs
+                return denial
         scheme, _, token = value.partition(b" ")
         if scheme.lower() != b"bearer":
             return needs.no_token  # another scheme (Basic, ...) is no bearer token at all (RFC 6750 3.1)
@@ -216,6 +247,7 @@ class AccessStage:
             seen.value = value
             seen.verified = verified
             seen.verifier = self.tokens
+            seen.allowed = None
 
     def _verify_and_admit(
         self, admission: Admission, needs: RouteAccess, value: bytes, token: bytes, digest: bytes, now: float
@@ -253,12 +285,13 @@ class AccessStage:
             client = self.api_clients.recognize(certificate)
             if client is not None:
                 return self._client_is(admission, needs, client)
-        values = _values(head, API_KEY)
-        if not values:
-            return needs.no_key
-        if len(values) > 1:
+        try:
+            key = _value(head, API_KEY)
+        except _Repeated:
             return needs.bad_key
-        client = self.api_clients.identify(values[0])
+        if key is None:
+            return needs.no_key
+        client = self.api_clients.identify(key)
         if client is None:
             return needs.bad_key
         return self._client_is(admission, needs, client)
@@ -279,11 +312,16 @@ class AccessStage:
             needs.claims and not needs.allows(verified)
         ):
             return needs.insufficient
+        AccessStage._identify(admission, verified)
+        return None
+
+    @staticmethod
+    def _identify(admission: Admission, verified: VerifiedToken) -> None:
+        """Who a token admitted for its route is: for the upstream, the access log and authz."""
         admission.subject = verified.subject
         admission.scopes = verified.scopes
         admission.issuer = verified.issuer
         admission.add_upstream_fields(verified.headers, verified.lines)
-        return None
 
     async def _after_refresh(
         self,

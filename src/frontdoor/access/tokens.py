@@ -97,9 +97,10 @@ class VerifiedToken:
     key: SigningKey
     headers: tuple[Field, ...]  # X-Frontdoor-Subject, -Scopes, -Issuer for the upstream
     lines: bytes  # the same, as header lines (field_lines): made once, forwarded with every request
+    kid: str  # key.kid, kept here: SigningKey is not compiled, and this is read on every request
 
     def current(self, now: float) -> bool:
-        return now < self.expires and self.keyset.keys.get(self.key.kid) is self.key
+        return now < self.expires and self.keyset.keys.get(self.kid) is self.key
 
 
 class ProviderVerifier:
@@ -208,6 +209,7 @@ class ProviderVerifier:
             key=signing,
             headers=tuple(headers),
             lines=field_lines(headers),
+            kid=signing.kid,
         )
 
 
@@ -293,9 +295,14 @@ class SeenToken:
     a cache entry (expiry, signing key still held) before believing it.
     """
 
-    __slots__ = ("value", "verified", "verifier")
+    __slots__ = ("allowed", "value", "verified", "verifier")
 
     def __init__(self) -> None:
         self.value = b""
         self.verified: VerifiedToken | None = None
         self.verifier: TokenVerifier | None = None
+        # the route requirements (access/decide.py's RouteAccess) ``verified`` was last found enough
+        # for: both immutable, so the same pair needs no second scope and claim check. Reset whenever
+        # ``verified`` changes; a strong reference, so the object cannot be freed and another one
+        # made at its address.
+        self.allowed: object | None = None

@@ -100,7 +100,7 @@ class Admission:
         # X-Frontdoor-* identity for the upstream, allocated only when used: as fields (what authz
         # answers with) and as the same fields' header lines, CRLF included (what serve forwards), both
         # written only by add_upstream_fields, so they always say the same
-        self.upstream_headers: list[Field] | None = None
+        self.upstream_headers: Sequence[Field] | None = None
         self.upstream_head = b""
         # header lines for the response, CRLF included (e.g. RateLimit on an allowed response), as one
         # piece: a stage often hands the same bytes object every time, and no list is made for it
@@ -114,10 +114,11 @@ class Admission:
         """Fields for the upstream, with ``lines`` = ``field_lines(fields)``, which a stage may have made
         once for many requests (a verified token's identity)."""
         if self.upstream_headers is None:
-            self.upstream_headers = list(fields)
+            # kept as given, not copied: never changed in place (a token's are shared by its requests)
+            self.upstream_headers = fields
             self.upstream_head = lines
         else:
-            self.upstream_headers.extend(fields)
+            self.upstream_headers = [*self.upstream_headers, *fields]
             self.upstream_head += lines
 
     def add_response_header(self, name: bytes, value: bytes) -> None:
