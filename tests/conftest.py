@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import RedisServer
+from .harness import RedisServer, Upstreams
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOP = ROOT / "examples" / "shop"
@@ -20,6 +20,14 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def upstreams() -> Iterator[Upstreams]:
+    """The test module's own upstream servers (tests/harness.py), closed after its last test."""
+    servers = Upstreams()
+    yield servers
+    servers.close()
 
 
 @pytest.fixture

@@ -20,13 +20,6 @@ from .harness import ContractSpec, Gateway, Upstreams, raw_exchange, request, st
 from .idp import API_KEYS, ATTACKS, IdentityProvider, access_contract, attack_tokens
 
 
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[Upstreams]:
-    servers = Upstreams()
-    yield servers
-    servers.close()
-
-
 def start(idp: IdentityProvider, upstreams: Upstreams, root: Path) -> Gateway:
     spec = ContractSpec(shop=[(upstreams.start("shop"), 1)], **access_contract(idp, root))
     return Gateway(spec.write(root / "contract"), spec, root / "access.log")

@@ -62,13 +62,6 @@ class StallingUpstream(RawUpstream):
 
 
 @pytest.fixture(scope="module")
-def upstreams() -> Iterator[Upstreams]:
-    servers = Upstreams()
-    yield servers
-    servers.close()
-
-
-@pytest.fixture(scope="module")
 def stalling() -> Iterator[StallingUpstream]:
     server = StallingUpstream()
     yield server

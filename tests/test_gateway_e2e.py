@@ -29,13 +29,6 @@ from .harness import (
 
 
 @pytest.fixture(scope="module")
-def upstreams() -> Iterator[Upstreams]:
-    servers = Upstreams()
-    yield servers
-    servers.close()
-
-
-@pytest.fixture(scope="module")
 def gateway(upstreams: Upstreams, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     spec = ContractSpec(
         shop=[(upstreams.start("shop"), 3), (upstreams.start("shop"), 1)], other=[upstreams.start("other")]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,13 +23,6 @@ from .harness import ContractSpec, Gateway, RedisServer, Upstreams, free_port, r
 
 TOKEN = "killswitch-test-token-8d1e"
 POLL_TIMEOUT = 20.0  # generous: the store is read every half second, the machine may be busy
-
-
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[Upstreams]:
-    servers = Upstreams()
-    yield servers
-    servers.close()
 
 
 def eventually(check: Callable[[], bool], what: str) -> None:

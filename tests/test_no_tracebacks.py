@@ -48,13 +48,6 @@ OTHER_VECTORS = [
 
 
 @pytest.fixture(scope="module")
-def upstreams() -> Iterator[Upstreams]:
-    servers = Upstreams()
-    yield servers
-    servers.close()
-
-
-@pytest.fixture(scope="module")
 def gateway(upstreams: Upstreams, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     spec = ContractSpec(
         shop=[(upstreams.start("shop"), 1)], other=[upstreams.start("other")], max_request_body="1MiB"

@@ -22,13 +22,6 @@ INCOMING = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 TOKEN = "Bearer tok-3f9a2c-never-logged"
 
 
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[Upstreams]:
-    servers = Upstreams()
-    yield servers
-    servers.close()
-
-
 @pytest.fixture
 def serve(upstreams: Upstreams, tmp_path: Path) -> Iterator[Callable[[str], Gateway]]:
     started: list[Gateway] = []

@@ -23,13 +23,6 @@ TOKEN = "ops-test-token-3f9a1c"
 
 
 @pytest.fixture(scope="module")
-def upstreams() -> Iterator[Upstreams]:
-    servers = Upstreams()
-    yield servers
-    servers.close()
-
-
-@pytest.fixture(scope="module")
 def gateway(upstreams: Upstreams, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     # "other" gets no upstream server: its address is a port nobody listens on
     spec = ContractSpec(shop=[(upstreams.start("shop"), 1)], admin_token=TOKEN)

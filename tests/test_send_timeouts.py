@@ -95,13 +95,6 @@ class SlowUpstream(RawUpstream):
 
 
 @pytest.fixture(scope="module")
-def upstreams() -> Iterator[Upstreams]:
-    servers = Upstreams()
-    yield servers
-    servers.close()
-
-
-@pytest.fixture(scope="module")
 def slow() -> Iterator[SlowUpstream]:
     server = SlowUpstream()
     yield server

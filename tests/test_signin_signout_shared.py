@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +40,6 @@ def eventually(check: Callable[[], bool], what: str) -> None:
     while not check():
         assert time.monotonic() < deadline, f"{what} did not happen in {POLL_TIMEOUT:.0f} s"
         time.sleep(0.1)
-
-
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[Upstreams]:
-    servers = Upstreams()
-    yield servers
-    servers.close()
 
 
 def contract(root: Path, upstreams: Upstreams, redis: bool = False) -> tuple[ContractSpec, Path]:

@@ -23,13 +23,6 @@ from .harness import FRONTDOOR_PYTHON, ContractSpec, Gateway, Upstreams, request
 SERVING = re.compile(r"worker (\d) \(pid (\d+)\) serving")
 
 
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[Upstreams]:
-    servers = Upstreams()
-    yield servers
-    servers.close()
-
-
 @pytest.fixture
 def supervised(upstreams: Upstreams, tmp_path: Path) -> Iterator[Gateway]:
     spec = ContractSpec(shop=[(upstreams.start("shop"), 1)], other=[upstreams.start("other")])

@@ -27,13 +27,6 @@ TEXT = b"\x81\x85" + MASK + bytes(b ^ m for b, m in zip(b"Hello", MASK + MASK[:1
 CLOSE = b"\x88\x82" + MASK + bytes(b ^ m for b, m in zip(b"\x03\xe8", MASK[:2], strict=True))
 
 
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[Upstreams]:
-    servers = Upstreams()
-    yield servers
-    servers.close()
-
-
 @pytest.fixture
 def gateway(upstreams: Upstreams, tmp_path: Path) -> Iterator[Gateway]:
     """A gateway per test: each counts its own tunnels from zero."""
