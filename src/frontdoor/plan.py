@@ -58,6 +58,12 @@ class PlannedEntrypoint:
     services: tuple[str, ...]
     routes: tuple[PlannedRoute, ...]
 
+    @property
+    def sends_hsts(self) -> bool:
+        """Its answers carry Strict-Transport-Security: ``tls.hsts``, which plain HTTP never sends
+        (RFC 6797 7.2). One definition for serve, verify and every render target."""
+        return self.tls is not None and self.tls.hsts
+
 
 @dataclass(frozen=True)
 class Plan:

@@ -69,8 +69,7 @@ class Listener:
 
 def hsts_line(entrypoint: PlannedEntrypoint) -> bytes:
     """The Strict-Transport-Security line the entrypoint's answers carry, or b"" without ``tls.hsts``."""
-    tls = entrypoint.tls
-    return _HSTS_LINE if tls is not None and tls.hsts else b""
+    return _HSTS_LINE if entrypoint.sends_hsts else b""
 
 
 @dataclass

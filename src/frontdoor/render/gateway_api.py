@@ -375,8 +375,8 @@ def _hsts_groups(
     does (never over plain HTTP: RFC 6797 7.2, and a browser ignores it there, 8.1), each with the
     suffix of its HTTPRoutes' names: one group when they agree, named as ever; when they do not,
     ``<name>`` without the header and ``<name>-hsts`` with it."""
-    sends = [e for e in parents if e.tls is not None and e.tls.hsts]
-    others = [e for e in parents if not (e.tls is not None and e.tls.hsts)]
+    sends = [e for e in parents if e.sends_hsts]
+    others = [e for e in parents if not e.sends_hsts]
     if not sends or not others:
         return [(bool(sends), parents, ())]
     return [(False, others, ()), (True, sends, ("hsts",))]

@@ -184,7 +184,7 @@ def _server(site: Site, conf: ConfWriter, entrypoint: PlannedEntrypoint, tls: Up
     # "*.shop.test" as it is: nginx's ".shop.test" would match the bare domain too, which serve does not
     names = [h for h in entrypoint.hosts if h != "*"]
     conf.line(f"server_name {' '.join(names) if names else '_'};")
-    hsts = entrypoint.tls is not None and entrypoint.tls.hsts
+    hsts = entrypoint.sends_hsts
     if entrypoint.tls is not None:
         tls_lines(site, conf, entrypoint, entrypoint.tls)
         if hsts:

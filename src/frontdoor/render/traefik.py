@@ -149,7 +149,7 @@ class TraefikTarget:
             out.append(
                 obj(API, "Middleware", _CLIENT_CERT, edge_labels, {"passTLSClientCert": {"pem": True}})
             )
-        if any(e.tls is not None and e.tls.hsts for e in site.plan.entrypoints):
+        if any(e.sends_hsts for e in site.plan.entrypoints):
             out.append(obj(API, "Middleware", _HSTS, edge_labels, {"headers": {"stsSeconds": _HSTS_SECONDS}}))
         for entrypoint in site.plan.entrypoints:
             if entrypoint.tls is not None:
@@ -195,7 +195,7 @@ class TraefikTarget:
             if k8s_tls.client_ca_secret(entrypoint) is not None:
                 chain.append(_CLIENT_CERT)  # before the authz, which reads it
             chain += [_AUTHZ, _LIMITS] + ([_RETRY] if protection.retries.attempts > 1 else [])
-            if entrypoint.tls is not None and entrypoint.tls.hsts:
+            if entrypoint.sends_hsts:
                 chain.append(_HSTS)
             rules = []
             for route in routes:
@@ -360,7 +360,7 @@ def _sign_in_routes(site: Site, edge_labels: dict[str, str]) -> list[dict[str, A
         if hosts and len(hosts) == len(entrypoint.hosts):
             match = (hosts[0] if len(hosts) == 1 else "(" + " || ".join(hosts) + ")") + " && " + match
         chain = [_STRIP_IDENTITY]
-        if entrypoint.tls is not None and entrypoint.tls.hsts:
+        if entrypoint.sends_hsts:
             chain.append(_HSTS)  # serve sends it on the sign-in answers of such an entrypoint too
         spec: dict[str, Any] = {
             "entryPoints": ["websecure" if entrypoint.tls else "web"],

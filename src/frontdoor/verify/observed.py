@@ -14,8 +14,7 @@ from frontdoor.verify.probes import Probe
 class Observations:
     def __init__(self, clauses: Clauses) -> None:
         self.clauses = clauses
-        tls = clauses.entrypoint.tls
-        self.hsts = tls is not None and tls.hsts
+        self.hsts = clauses.entrypoint.sends_hsts
         self.answered = 0
         self.without_hsts: list[str] = []
         self.without_fields: dict[str, list[str]] = {}  # service -> admitted answers without RateLimit
